@@ -1,0 +1,246 @@
+// Package formats is the seam between Stockpile's engine and the package
+// ecosystems. Each ecosystem (npm, pypi, maven, nuget, ruby, cargo) is a
+// package below this one that implements Format; the engine in proxy
+// implements Resolver and Getter. A format package never imports proxy or
+// storage: everything it needs from them passes through these interfaces.
+package formats
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Errors a format handler or the resolver returns. The server maps them to
+// HTTP statuses in one place; the wrapped message is shown to the client for
+// 4xx answers, so write it for a user ("npm: version 1.0.0 of foo exists").
+var (
+	ErrNotFound      = errors.New("not found")       // 404: asked and absent
+	ErrInvalid       = errors.New("invalid request") // 400: bad name, version, path or body
+	ErrConflict      = errors.New("conflict")        // 409: exists already, different bytes
+	ErrNotAllowed    = errors.New("not allowed")     // 403: origin controls, publish blocked
+	ErrTooLarge      = errors.New("too large")       // 413: body or asset over its bound
+	ErrIntegrity     = errors.New("integrity")       // 502: upstream bytes do not match their digest
+	ErrNotAcceptable = errors.New("not acceptable")  // 406: no representation the client accepts
+)
+
+// Format is one package ecosystem.
+type Format interface {
+	// Name is the format as it appears in URLs and the control plane:
+	// "npm", "pypi", "maven", "nuget", "ruby", "cargo".
+	Name() string
+	// Mount adds the client-facing routes to g, which is rooted at
+	// /{domain}/{format}/{repository}. Handlers find the repository with RepoFrom.
+	Mount(g *echo.Group, r Resolver)
+	// FetchMetadata reads what the external connection behind g knows of p and
+	// returns it in the normalized model. It returns an error wrapping
+	// upstream.ErrNotFound when the upstream says the package does not exist.
+	FetchMetadata(ctx context.Context, g Getter, p Package) (*Metadata, error)
+}
+
+// ErrorRenderer is implemented by formats whose clients expect errors in a
+// particular body shape (npm's {"error": ...}, cargo's {"errors": [...]}).
+type ErrorRenderer interface {
+	RenderError(c echo.Context, status int, message string) error
+}
+
+// Package names a package: format, namespace (npm scope without '@', Maven
+// groupId, empty for formats without one) and name, already normalized the
+// way the format requires.
+type Package struct {
+	Format    string
+	Namespace string
+	Name      string
+}
+
+// Status is the status of a package version, as CodeArtifact names it.
+type Status string
+
+// Version statuses.
+const (
+	StatusPublished  Status = "Published"
+	StatusUnfinished Status = "Unfinished"
+	StatusUnlisted   Status = "Unlisted"
+	StatusArchived   Status = "Archived"
+	StatusDisposed   Status = "Disposed"
+)
+
+// Listed reports whether clients are offered versions with status s.
+func (s Status) Listed() bool { return s == StatusPublished }
+
+// Downloadable reports whether assets of versions with status s can be fetched.
+func (s Status) Downloadable() bool { return s == StatusPublished || s == StatusUnlisted }
+
+// Digests are what a metadata document declares about an asset's bytes, as
+// lower-case hex. Empty fields are unknown. The engine refuses to commit bytes
+// that disagree with any non-empty field.
+type Digests struct {
+	SHA512 string `json:"sha512,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+	SHA1   string `json:"sha1,omitempty"`
+	MD5    string `json:"md5,omitempty"`
+}
+
+// AssetRef is one file of a version.
+type AssetRef struct {
+	Name    string  `json:"name"`
+	URL     string  `json:"url,omitempty"` // upstream location, absolute or relative to the connection URL
+	Digests Digests `json:"digests"`
+	Size    int64   `json:"size,omitempty"` // declared size, 0 when unknown
+}
+
+// Version is one version of a package.
+type Version struct {
+	Version   string          `json:"version"`
+	Status    Status          `json:"status"`
+	Meta      json.RawMessage `json:"meta,omitempty"` // the format's own per-version document, relayed as is
+	Assets    []AssetRef      `json:"assets,omitempty"`
+	Published time.Time       `json:"published"`
+}
+
+// Asset returns the asset called name, or nil.
+func (v *Version) Asset(name string) *AssetRef {
+	for i := range v.Assets {
+		if v.Assets[i].Name == name {
+			return &v.Assets[i]
+		}
+	}
+	return nil
+}
+
+// Metadata is what a format reads from an upstream document.
+type Metadata struct {
+	Versions map[string]*Version
+	Tags     map[string]string
+	// Extra holds the format's package-level fields (npm's readme,
+	// description, ...) for faithful re-rendering.
+	Extra json.RawMessage
+}
+
+// View is a package as a client of one repository sees it: the merge of every
+// repository reached by the walk and of the external connections among them,
+// after origin controls. It holds versions of every status; renderers offer
+// only Listed ones.
+type View struct {
+	Package  Package
+	Versions map[string]*ViewVersion
+	Tags     map[string]string
+	Extra    json.RawMessage
+}
+
+// ViewVersion is a Version and where the walk found it.
+type ViewVersion struct {
+	Version
+	// Repository is the repository that holds the version, or the one whose
+	// external connection offers it.
+	Repository string
+	// Connection is set when the version has not been stored yet and would be
+	// fetched through that external connection.
+	Connection string
+}
+
+// RepoRef identifies the repository a request addresses.
+type RepoRef struct {
+	Domain     string
+	Repository string
+	// Base is the public URL of the repository endpoint for this format,
+	// without a trailing slash: http://host:port/{domain}/{format}/{repository}.
+	Base string
+	// User names the caller for whoami-style answers.
+	User string
+}
+
+// WithRepo stores ref in c for the format handlers.
+func WithRepo(c echo.Context, ref RepoRef) { c.Set("stockpile.repo", ref) }
+
+// RepoFrom returns the repository the request addresses.
+func RepoFrom(c echo.Context) RepoRef {
+	ref, _ := c.Get("stockpile.repo").(RepoRef)
+	return ref
+}
+
+// Rendered is a client-facing document kept ready by the engine.
+type Rendered struct {
+	Body        []byte
+	Gzip        []byte // Body gzip-compressed, filled by the engine
+	ContentType string
+	ETag        string // strong validator, filled by the engine
+}
+
+// Publication is a new version published into a repository.
+type Publication struct {
+	Version Version
+	// Content returns the bytes of the named asset; the engine hashes and
+	// checks them against the asset's Digests before anything is stored.
+	Content func(name string) (io.Reader, error)
+	// Tags to set on the package with the version (npm dist-tags).
+	Tags map[string]string
+	// Extra replaces the package-level fields when not nil.
+	Extra json.RawMessage
+}
+
+// PackageState is what a repository keeps about a package besides versions.
+type PackageState struct {
+	Tags  map[string]string
+	Extra json.RawMessage
+}
+
+// Resolver is the engine as the formats see it. Every method works on the
+// repository named by ref and walks its upstream graph where the operation
+// reads. Methods return errors wrapping the sentinels of this package.
+type Resolver interface {
+	// View returns the merged view of p. It returns ErrNotFound when no
+	// repository reached knows the package, and an upstream error (never
+	// ErrNotFound) when an external connection failed and nothing is cached.
+	View(ctx context.Context, ref RepoRef, p Package) (*View, error)
+	// Render returns the document that render builds from the view of p,
+	// cached under variant until any input of the view changes.
+	Render(ctx context.Context, ref RepoRef, p Package, variant string, render func(*View) (*Rendered, error)) (*Rendered, error)
+	// ServeAsset writes the named asset of version to w (GET or HEAD, ranges,
+	// conditional requests), fetching it through the walk when it is not
+	// stored in the repository yet, and retaining it. It returns ErrNotFound
+	// when no repository has it; nothing has been written then.
+	ServeAsset(w http.ResponseWriter, r *http.Request, ref RepoRef, p Package, version, asset string) error
+	// Publish stores a new version in the repository, subject to origin
+	// controls; ErrConflict when the version exists there or upstream.
+	Publish(ctx context.Context, ref RepoRef, p Package, pub Publication) error
+	// UpdatePackage changes what the repository keeps about p (tags, extra).
+	// fn sees the current state (empty when none) and may change it.
+	UpdatePackage(ctx context.Context, ref RepoRef, p Package, fn func(*PackageState) error) error
+	// UpdateVersion changes a version stored in the repository: its status
+	// or its format document. ErrNotFound when the repository does not hold it.
+	UpdateVersion(ctx context.Context, ref RepoRef, p Package, version string, fn func(*Version) error) error
+	// DeleteVersion removes a version stored in the repository.
+	DeleteVersion(ctx context.Context, ref RepoRef, p Package, version string) error
+	// Packages lists the packages of format that the repositories reached
+	// hold, without asking external connections.
+	Packages(ctx context.Context, ref RepoRef, format string) ([]Package, error)
+	// Upstream returns the external connection the walk from ref reaches
+	// first for format, for requests passed through as they are (npm audit).
+	// ErrNotFound when the walk reaches none.
+	Upstream(ctx context.Context, ref RepoRef, format string) (Getter, error)
+}
+
+// Getter reads documents from one external connection.
+type Getter interface {
+	// Get returns the document at ref (an absolute URL, or a path relative to
+	// the connection URL), asked for with the given Accept header. The engine
+	// caches documents with the connection's TTL, revalidates them, and
+	// serves a stale copy when the upstream fails. Errors wrap
+	// upstream.ErrNotFound, upstream.ErrUnavailable or upstream.ErrUnauthorized.
+	Get(ctx context.Context, ref, accept string) (*Document, error)
+	// Do sends a request as it is, uncached (npm audit), and returns the response.
+	Do(ctx context.Context, method, ref string, header http.Header, body io.Reader) (*http.Response, error)
+}
+
+// Document is an upstream document.
+type Document struct {
+	URL         string // final URL, after redirects
+	Body        []byte
+	ContentType string
+}

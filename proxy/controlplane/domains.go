@@ -1,0 +1,131 @@
+package controlplane
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/stockpile-proxy/stockpile/proxy/model"
+)
+
+type tagJSON struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+type domainDescription struct {
+	Name            string `json:"name"`
+	Owner           string `json:"owner"`
+	ARN             string `json:"arn"`
+	Status          string `json:"status"`
+	CreatedTime     epoch  `json:"createdTime"`
+	EncryptionKey   string `json:"encryptionKey,omitempty"`
+	RepositoryCount *int   `json:"repositoryCount,omitempty"`
+	AssetSizeBytes  *int64 `json:"assetSizeBytes,omitempty"`
+}
+
+func describeDomain(d model.DomainInfo, full bool) domainDescription {
+	out := domainDescription{Name: d.Name, Owner: Account, ARN: domainARN(d.Name), Status: "Active", CreatedTime: epoch(d.CreatedTime)}
+	if full {
+		n := d.RepositoryCount
+		var size int64
+		out.RepositoryCount, out.AssetSizeBytes = &n, &size
+	}
+	return out
+}
+
+func tagsFrom(in []tagJSON) ([]model.Tag, error) {
+	if len(in) > 200 {
+		return nil, validation("a resource can have at most 200 tags")
+	}
+	out := make([]model.Tag, 0, len(in))
+	for _, t := range in {
+		if len(t.Key) < 1 || len(t.Key) > 128 || len(t.Value) > 256 {
+			return nil, validation("tag keys are 1 to 128 characters and values at most 256")
+		}
+		out = append(out, model.Tag{Key: t.Key, Value: t.Value})
+	}
+	return out, nil
+}
+
+// CreateDomain: POST /v1/domain?domain=
+func (h *Handler) createDomain(c echo.Context) error {
+	name, err := query(c, "domain")
+	if err != nil {
+		return err
+	}
+	var body struct {
+		EncryptionKey string    `json:"encryptionKey"`
+		Tags          []tagJSON `json:"tags"`
+	}
+	if err := decodeBody(c, &body); err != nil {
+		return err
+	}
+	tags, err := tagsFrom(body.Tags)
+	if err != nil {
+		return err
+	}
+	d, err := h.Registry.CreateDomain(c.Request().Context(), name, tags)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"domain": describeDomain(model.DomainInfo{Domain: d}, true)})
+}
+
+// DescribeDomain: GET /v1/domain?domain=&domain-owner=
+func (h *Handler) describeDomain(c echo.Context) error {
+	name, err := query(c, "domain")
+	if err != nil {
+		return err
+	}
+	if err := checkOwner(c); err != nil {
+		return err
+	}
+	d, err := h.Registry.Domain(name)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"domain": describeDomain(d, true)})
+}
+
+// DeleteDomain: DELETE /v1/domain?domain=&domain-owner=
+func (h *Handler) deleteDomain(c echo.Context) error {
+	name, err := query(c, "domain")
+	if err != nil {
+		return err
+	}
+	if err := checkOwner(c); err != nil {
+		return err
+	}
+	d, err := h.Registry.DeleteDomain(c.Request().Context(), name)
+	if err != nil {
+		return err
+	}
+	desc := describeDomain(d, true)
+	desc.Status = "Deleted"
+	return c.JSON(http.StatusOK, map[string]any{"domain": desc})
+}
+
+// ListDomains: POST /v1/domains with {maxResults, nextToken} in the body.
+func (h *Handler) listDomains(c echo.Context) error {
+	var body struct {
+		MaxResults int    `json:"maxResults"`
+		NextToken  string `json:"nextToken"`
+	}
+	if err := decodeBody(c, &body); err != nil {
+		return err
+	}
+	items, next, err := page(c, h.Registry.Domains(), func(d model.DomainInfo) string { return d.Name }, body.MaxResults, body.NextToken)
+	if err != nil {
+		return err
+	}
+	out := make([]domainDescription, 0, len(items))
+	for _, d := range items {
+		out = append(out, describeDomain(d, false))
+	}
+	res := map[string]any{"domains": out}
+	if next != "" {
+		res["nextToken"] = next
+	}
+	return c.JSON(http.StatusOK, res)
+}

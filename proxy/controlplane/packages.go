@@ -1,0 +1,331 @@
+package controlplane
+
+import (
+	"encoding/json"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/proxy/model"
+	"github.com/stockpile-proxy/stockpile/proxy/resolver"
+)
+
+type restrictionsJSON struct {
+	Publish  string `json:"publish"`
+	Upstream string `json:"upstream"`
+}
+
+type originConfigJSON struct {
+	Restrictions restrictionsJSON `json:"restrictions"`
+}
+
+type originJSON struct {
+	DomainEntryPoint map[string]string `json:"domainEntryPoint"`
+	OriginType       string            `json:"originType"`
+}
+
+func origin(o resolver.VersionOrigin) originJSON {
+	out := originJSON{DomainEntryPoint: map[string]string{}, OriginType: o.Type}
+	if o.Connection != "" {
+		out.DomainEntryPoint["externalConnectionName"] = o.Connection
+	} else if o.Repository != "" {
+		out.DomainEntryPoint["repositoryName"] = o.Repository
+	}
+	if out.OriginType == "" {
+		out.OriginType = "UNKNOWN"
+	}
+	return out
+}
+
+// packageParams reads domain, repository, format, namespace and package.
+func (h *Handler) packageParams(c echo.Context, needPackage bool) (model.Repository, formats.Package, error) {
+	domain, repo, err := repoParams(c)
+	if err != nil {
+		return model.Repository{}, formats.Package{}, err
+	}
+	r, err := h.Registry.Repository(domain, repo)
+	if err != nil {
+		return model.Repository{}, formats.Package{}, err
+	}
+	p := formats.Package{Format: c.QueryParam("format"), Namespace: c.QueryParam("namespace"), Name: c.QueryParam("package")}
+	if needPackage {
+		if p.Format == "" {
+			return r, p, validation("the format parameter is required")
+		}
+		if p.Name == "" {
+			return r, p, validation("the package parameter is required")
+		}
+	}
+	if p.Format != "" && !validFormat(p.Format) {
+		return r, p, validation("format %q is not one of npm, pypi, maven, nuget, generic, ruby, swift, cargo", p.Format)
+	}
+	if needPackage && (p.Format == "maven" || p.Format == "generic" || p.Format == "swift") && p.Namespace == "" {
+		return r, p, validation("the namespace parameter is required for format %s", p.Format)
+	}
+	return r, p, nil
+}
+
+func packageNotFound(r model.Repository, p formats.Package) error {
+	return notFound("package", p.Name, "Package not found in repository. Repository: %s, Package = PackageCoordinate{packageType=%s, packageNamespace=%s, packageName=%s}", r.Name, p.Format, p.Namespace, p.Name)
+}
+
+// ListPackages: POST /v1/packages?domain=&repository=&format=&namespace=&package-prefix=&publish=&upstream=
+func (h *Handler) listPackages(c echo.Context) error {
+	r, p, err := h.packageParams(c, false)
+	if err != nil {
+		return err
+	}
+	recs, err := h.Resolver.PackageRecords(c.Request().Context(), r.Domain, r.ID, p.Format)
+	if err != nil {
+		return err
+	}
+	nsPrefix, namePrefix := c.QueryParam("namespace"), c.QueryParam("package-prefix")
+	pub, up := c.QueryParam("publish"), c.QueryParam("upstream")
+	var kept []*resolver.PackageRecord
+	for _, rec := range recs {
+		if !strings.HasPrefix(rec.Package.Namespace, nsPrefix) || !strings.HasPrefix(rec.Package.Name, namePrefix) {
+			continue
+		}
+		if (pub != "" && rec.Origin.Publish != pub) || (up != "" && rec.Origin.Upstream != up) {
+			continue
+		}
+		kept = append(kept, rec)
+	}
+	name := func(rec *resolver.PackageRecord) string {
+		return rec.Package.Format + "\x00" + rec.Package.Namespace + "\x00" + rec.Package.Name
+	}
+	sort.Slice(kept, func(i, j int) bool { return name(kept[i]) < name(kept[j]) })
+	items, next, err := page(c, kept, name, 0, "")
+	if err != nil {
+		return err
+	}
+	type summary struct {
+		Format              string           `json:"format"`
+		Namespace           string           `json:"namespace,omitempty"`
+		Package             string           `json:"package"`
+		OriginConfiguration originConfigJSON `json:"originConfiguration"`
+	}
+	out := make([]summary, 0, len(items))
+	for _, rec := range items {
+		out = append(out, summary{Format: rec.Package.Format, Namespace: rec.Package.Namespace, Package: rec.Package.Name,
+			OriginConfiguration: originConfigJSON{Restrictions: restrictionsJSON{Publish: rec.Origin.Publish, Upstream: rec.Origin.Upstream}}})
+	}
+	res := map[string]any{"packages": out}
+	if next != "" {
+		res["nextToken"] = next
+	}
+	return c.JSON(http.StatusOK, res)
+}
+
+// DescribePackage: GET /v1/package?…&format=&namespace=&package=
+func (h *Handler) describePackage(c echo.Context) error {
+	r, p, err := h.packageParams(c, true)
+	if err != nil {
+		return err
+	}
+	rec, err := h.Resolver.PackageRecord(c.Request().Context(), r.Domain, r.ID, p)
+	if err != nil {
+		return err
+	}
+	if rec == nil {
+		return packageNotFound(r, p)
+	}
+	out := map[string]any{"format": p.Format, "name": p.Name,
+		"originConfiguration": originConfigJSON{Restrictions: restrictionsJSON{Publish: rec.Origin.Publish, Upstream: rec.Origin.Upstream}}}
+	if p.Namespace != "" {
+		out["namespace"] = p.Namespace
+	}
+	return c.JSON(http.StatusOK, map[string]any{"package": out})
+}
+
+// ListPackageVersions: POST /v1/package/versions?…&status=&sortBy=&originType=
+func (h *Handler) listPackageVersions(c echo.Context) error {
+	r, p, err := h.packageParams(c, true)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	rec, err := h.Resolver.PackageRecord(ctx, r.Domain, r.ID, p)
+	if err != nil {
+		return err
+	}
+	vers, err := h.Resolver.VersionRecords(ctx, r.Domain, r.ID, p)
+	if err != nil {
+		return err
+	}
+	if rec == nil && len(vers) == 0 {
+		return packageNotFound(r, p)
+	}
+	status, originType := c.QueryParam("status"), c.QueryParam("originType")
+	var kept []*resolver.VersionRecord
+	for _, v := range vers {
+		if (status == "" || string(v.Status) == status) && (originType == "" || v.Origin.Type == originType) {
+			kept = append(kept, v)
+		}
+	}
+	if c.QueryParam("sortBy") == "PUBLISHED_TIME" {
+		sort.SliceStable(kept, func(i, j int) bool { return kept[i].Published.After(kept[j].Published) })
+	}
+	items, next, err := page(c, kept, func(v *resolver.VersionRecord) string { return v.Version.Version }, 0, "")
+	if err != nil {
+		return err
+	}
+	type summary struct {
+		Version  string     `json:"version"`
+		Revision string     `json:"revision"`
+		Status   string     `json:"status"`
+		Origin   originJSON `json:"origin"`
+	}
+	out := make([]summary, 0, len(items))
+	var newest *resolver.VersionRecord
+	for _, v := range vers {
+		if v.Status == formats.StatusPublished && (newest == nil || v.Published.After(newest.Published)) {
+			newest = v
+		}
+	}
+	for _, v := range items {
+		out = append(out, summary{Version: v.Version.Version, Revision: v.Revision, Status: string(v.Status), Origin: origin(v.Origin)})
+	}
+	res := map[string]any{"format": p.Format, "package": p.Name, "versions": out}
+	if p.Namespace != "" {
+		res["namespace"] = p.Namespace
+	}
+	if rec != nil && rec.Tags["latest"] != "" {
+		res["defaultDisplayVersion"] = rec.Tags["latest"]
+	} else if newest != nil {
+		res["defaultDisplayVersion"] = newest.Version.Version
+	}
+	if next != "" {
+		res["nextToken"] = next
+	}
+	return c.JSON(http.StatusOK, res)
+}
+
+func (h *Handler) versionRecord(c echo.Context) (model.Repository, formats.Package, *resolver.VersionRecord, error) {
+	r, p, err := h.packageParams(c, true)
+	if err != nil {
+		return r, p, nil, err
+	}
+	version, err := query(c, "version")
+	if err != nil {
+		return r, p, nil, err
+	}
+	v, err := h.Resolver.VersionRecord(c.Request().Context(), r.Domain, r.ID, p, version)
+	if err != nil {
+		return r, p, nil, err
+	}
+	if v == nil {
+		return r, p, nil, notFound("package-version", version, "Package version not found in repository. Repository: %s, Package = %s, Version = %s", r.Name, p.Name, version)
+	}
+	return r, p, v, nil
+}
+
+// DescribePackageVersion: GET /v1/package/version?…&version=
+func (h *Handler) describePackageVersion(c echo.Context) error {
+	_, p, v, err := h.versionRecord(c)
+	if err != nil {
+		return err
+	}
+	var meta struct {
+		Description string          `json:"description"`
+		Summary     string          `json:"summary"`
+		Homepage    string          `json:"homepage"`
+		License     json.RawMessage `json:"license"`
+		Repository  json.RawMessage `json:"repository"`
+	}
+	_ = json.Unmarshal(v.Meta, &meta)
+	display := p.Name
+	if p.Format == "npm" && p.Namespace != "" {
+		display = "@" + p.Namespace + "/" + p.Name
+	}
+	out := map[string]any{
+		"format": p.Format, "packageName": p.Name, "displayName": display, "version": v.Version.Version,
+		"publishedTime": epoch(v.Published), "revision": v.Revision, "status": string(v.Status), "origin": origin(v.Origin),
+		"licenses": licenses(meta.License),
+	}
+	if p.Namespace != "" {
+		out["namespace"] = p.Namespace
+	}
+	if s := firstNonEmpty(meta.Summary, meta.Description); s != "" {
+		out["summary"] = s
+	}
+	if meta.Homepage != "" {
+		out["homePage"] = meta.Homepage
+	}
+	if u := repositoryURL(meta.Repository); u != "" {
+		out["sourceCodeRepository"] = u
+	}
+	return c.JSON(http.StatusOK, map[string]any{"packageVersion": out})
+}
+
+// ListPackageVersionAssets: POST /v1/package/version/assets?…&version=
+func (h *Handler) listPackageVersionAssets(c echo.Context) error {
+	_, p, v, err := h.versionRecord(c)
+	if err != nil {
+		return err
+	}
+	type asset struct {
+		Name   string            `json:"name"`
+		Size   int64             `json:"size"`
+		Hashes map[string]string `json:"hashes"`
+	}
+	assets := append([]formats.AssetRef(nil), v.Assets...)
+	sort.Slice(assets, func(i, j int) bool { return assets[i].Name < assets[j].Name })
+	items, next, err := page(c, assets, func(a formats.AssetRef) string { return a.Name }, 0, "")
+	if err != nil {
+		return err
+	}
+	out := make([]asset, 0, len(items))
+	for _, a := range items {
+		hashes := map[string]string{}
+		for k, val := range map[string]string{"MD5": a.Digests.MD5, "SHA-1": a.Digests.SHA1, "SHA-256": a.Digests.SHA256, "SHA-512": a.Digests.SHA512} {
+			if val != "" {
+				hashes[k] = val
+			}
+		}
+		out = append(out, asset{Name: a.Name, Size: a.Size, Hashes: hashes})
+	}
+	res := map[string]any{"format": p.Format, "package": p.Name, "version": v.Version.Version, "versionRevision": v.Revision, "assets": out}
+	if p.Namespace != "" {
+		res["namespace"] = p.Namespace
+	}
+	if next != "" {
+		res["nextToken"] = next
+	}
+	return c.JSON(http.StatusOK, res)
+}
+
+func licenses(raw json.RawMessage) []map[string]string {
+	out := []map[string]string{}
+	var s string
+	if json.Unmarshal(raw, &s) == nil && s != "" {
+		return append(out, map[string]string{"name": s})
+	}
+	var obj struct{ Type, URL string }
+	if json.Unmarshal(raw, &obj) == nil && obj.Type != "" {
+		return append(out, map[string]string{"name": obj.Type, "url": obj.URL})
+	}
+	return out
+}
+
+func repositoryURL(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var obj struct{ URL string }
+	_ = json.Unmarshal(raw, &obj)
+	return obj.URL
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}

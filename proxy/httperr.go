@@ -1,0 +1,147 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/proxy/controlplane"
+	"github.com/stockpile-proxy/stockpile/proxy/model"
+	"github.com/stockpile-proxy/stockpile/upstream"
+)
+
+// classify maps any error to what the client is told: the one place where
+// errors become HTTP. Unknown errors are 500 with no detail.
+func classify(err error) *controlplane.Error {
+	var cp *controlplane.Error
+	if errors.As(err, &cp) {
+		return cp
+	}
+	var me *model.Error
+	if errors.As(err, &me) {
+		e := &controlplane.Error{Message: me.Message, ResourceID: me.ResourceID, ResourceType: me.ResourceType}
+		switch {
+		case errors.Is(me, model.ErrNotFound):
+			e.Type, e.Status = "ResourceNotFoundException", http.StatusNotFound
+		case errors.Is(me, model.ErrConflict):
+			e.Type, e.Status = "ConflictException", http.StatusConflict
+		case errors.Is(me, model.ErrQuota):
+			e.Type, e.Status = "ServiceQuotaExceededException", http.StatusPaymentRequired
+		default:
+			e.Type, e.Status, e.Reason = "ValidationException", http.StatusBadRequest, "FIELD_VALIDATION_FAILED"
+		}
+		return e
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		msg := http.StatusText(he.Code)
+		if s, ok := he.Message.(string); ok {
+			msg = s
+		}
+		return &controlplane.Error{Type: typeFor(he.Code), Status: he.Code, Message: msg}
+	}
+	for _, m := range []struct {
+		target error
+		status int
+	}{
+		{formats.ErrNotFound, http.StatusNotFound},
+		{formats.ErrInvalid, http.StatusBadRequest},
+		{formats.ErrConflict, http.StatusConflict},
+		{formats.ErrNotAllowed, http.StatusForbidden},
+		{formats.ErrTooLarge, http.StatusRequestEntityTooLarge},
+		{formats.ErrNotAcceptable, http.StatusNotAcceptable},
+		{formats.ErrIntegrity, http.StatusBadGateway},
+		{upstream.ErrTimeout, http.StatusGatewayTimeout},
+		{upstream.ErrNotConfigured, http.StatusBadGateway},
+		{upstream.ErrUnavailable, http.StatusBadGateway},
+		{upstream.ErrUnauthorized, http.StatusBadGateway},
+		{upstream.ErrNotFound, http.StatusNotFound},
+	} {
+		if errors.Is(err, m.target) {
+			return &controlplane.Error{Type: typeFor(m.status), Status: m.status, Message: err.Error()}
+		}
+	}
+	if errors.Is(err, context.Canceled) {
+		return &controlplane.Error{Type: "RequestCanceled", Status: 499, Message: "the client closed the request"}
+	}
+	return &controlplane.Error{Type: "InternalServerException", Status: http.StatusInternalServerError, Message: "internal error"}
+}
+
+func typeFor(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return "ValidationException"
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return "AccessDeniedException"
+	case http.StatusNotFound:
+		return "ResourceNotFoundException"
+	case http.StatusConflict:
+		return "ConflictException"
+	case http.StatusTooManyRequests:
+		return "ThrottlingException"
+	}
+	if status >= 500 {
+		return "InternalServerException"
+	}
+	return "ValidationException"
+}
+
+// retryAfter returns the seconds an upstream asked us to wait, if any.
+func retryAfter(err error) string {
+	var se *upstream.StatusError
+	if errors.As(err, &se) && se.RetryAfter > 0 {
+		return strconv.Itoa(int(se.RetryAfter.Seconds() + 0.5))
+	}
+	return ""
+}
+
+// handleError is echo's HTTPErrorHandler: it answers in the body shape of
+// the client that asked (AWS JSON on /v1, the format's own elsewhere).
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	e := classify(err)
+	req := c.Request()
+	if e.Status >= 500 {
+		s.log.Error("request failed", "method", req.Method, "path", req.URL.Path, "status", e.Status, "error", err.Error())
+	} else {
+		s.log.Debug("request refused", "method", req.Method, "path", req.URL.Path, "status", e.Status, "error", err.Error())
+	}
+	if e.Status == 499 {
+		c.Response().WriteHeader(e.Status)
+		return
+	}
+	if ra := retryAfter(err); ra != "" {
+		c.Response().Header().Set("Retry-After", ra)
+	}
+	if strings.HasPrefix(req.URL.Path, "/v1/") {
+		c.Response().Header().Set("x-amzn-ErrorType", e.Type)
+		body := map[string]any{"message": e.Message}
+		if e.Reason != "" {
+			body["reason"] = e.Reason
+		}
+		if e.ResourceType != "" {
+			body["resourceType"], body["resourceId"] = e.ResourceType, e.ResourceID
+		}
+		_ = c.JSON(e.Status, body)
+		return
+	}
+	if f, ok := c.Get(formatKey).(formats.Format); ok {
+		if r, ok := f.(formats.ErrorRenderer); ok {
+			if err := r.RenderError(c, e.Status, e.Message); err == nil {
+				return
+			}
+		}
+	}
+	if req.Method == http.MethodHead {
+		_ = c.NoContent(e.Status)
+		return
+	}
+	_ = c.String(e.Status, e.Message+"\n")
+}

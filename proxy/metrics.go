@@ -1,0 +1,81 @@
+package proxy
+
+import (
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/stockpile-proxy/stockpile/upstream"
+)
+
+// metrics are the server's Prometheus collectors, on a registry of its own.
+type metrics struct {
+	reg             *prometheus.Registry
+	requests        *prometheus.CounterVec
+	duration        *prometheus.HistogramVec
+	bytes           *prometheus.CounterVec
+	cache           *prometheus.CounterVec
+	upstream        *prometheus.CounterVec
+	upstreamLatency *prometheus.HistogramVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "stockpile_requests_total", Help: "Requests answered, by format (controlplane, ops) and status code.",
+		}, []string{"format", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "stockpile_request_duration_seconds", Help: "Time to answer a request.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"format"}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "stockpile_response_bytes_total", Help: "Bytes served, by format.",
+		}, []string{"format"}),
+		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "stockpile_cache_total", Help: "Cache outcomes of metadata and artifact requests (hit, miss, stale, revalidated, negative).",
+		}, []string{"format", "outcome"}),
+		upstream: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "stockpile_upstream_requests_total", Help: "Requests to external connections, by result (ok, not_found, unavailable, timeout, unauthorized, error).",
+		}, []string{"connection", "result"}),
+		upstreamLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "stockpile_upstream_duration_seconds", Help: "Time until an external connection answered (headers).",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"connection"}),
+	}
+	m.reg.MustRegister(m.requests, m.duration, m.bytes, m.cache, m.upstream, m.upstreamLatency,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) observeRequest(format string, code int, d time.Duration, n int64) {
+	m.requests.WithLabelValues(format, strconv.Itoa(code)).Inc()
+	m.duration.WithLabelValues(format).Observe(d.Seconds())
+	m.bytes.WithLabelValues(format).Add(float64(n))
+}
+
+// Cache implements resolver.Observer.
+func (m *metrics) Cache(format, outcome string) { m.cache.WithLabelValues(format, outcome).Inc() }
+
+// Upstream implements resolver.Observer.
+func (m *metrics) Upstream(conn string, d time.Duration, err error) {
+	result := "ok"
+	switch {
+	case err == nil:
+	case errors.Is(err, upstream.ErrNotFound):
+		result = "not_found"
+	case errors.Is(err, upstream.ErrTimeout):
+		result = "timeout"
+	case errors.Is(err, upstream.ErrUnauthorized):
+		result = "unauthorized"
+	case errors.Is(err, upstream.ErrUnavailable):
+		result = "unavailable"
+	default:
+		result = "error"
+	}
+	m.upstream.WithLabelValues(conn, result).Inc()
+	m.upstreamLatency.WithLabelValues(conn).Observe(d.Seconds())
+}

@@ -1,0 +1,175 @@
+package proxy
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/proxy/controlplane"
+	"github.com/stockpile-proxy/stockpile/proxy/resolver"
+	"github.com/stockpile-proxy/stockpile/proxy/sigv4"
+	"github.com/stockpile-proxy/stockpile/proxy/token"
+)
+
+// Keys of values kept on the echo context.
+const (
+	formatKey    = "stockpile.format"
+	principalKey = "stockpile.principal"
+)
+
+// accessLog writes one line per request and feeds the request metrics.
+func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		req := c.Request()
+		id := req.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 64 {
+			var b [8]byte
+			_, _ = rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		c.Response().Header().Set("X-Request-Id", id)
+		trace := &resolver.Trace{}
+		c.SetRequest(req.WithContext(resolver.WithTrace(req.Context(), trace)))
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		res := c.Response()
+		d := time.Since(start)
+		format := "ops"
+		switch {
+		case strings.HasPrefix(req.URL.Path, "/v1/"):
+			format = "controlplane"
+		default:
+			if f, ok := c.Get(formatKey).(formats.Format); ok {
+				format = f.Name()
+			}
+		}
+		s.metrics.observeRequest(format, res.Status, d, res.Size)
+		attrs := []slog.Attr{
+			slog.String("request_id", id),
+			slog.String("method", req.Method),
+			slog.String("path", req.URL.Path),
+			slog.Int("status", res.Status),
+			slog.Int64("bytes", res.Size),
+			slog.Duration("duration", d),
+			slog.String("format", format),
+		}
+		if trace.Cache != "" {
+			attrs = append(attrs, slog.String("cache", trace.Cache))
+		}
+		if trace.Upstream != "" {
+			attrs = append(attrs, slog.String("upstream", trace.Upstream))
+		}
+		if ref := formats.RepoFrom(c); ref.Domain != "" {
+			attrs = append(attrs, slog.String("domain", ref.Domain), slog.String("repo", ref.Repository))
+		}
+		s.log.LogAttrs(req.Context(), slog.LevelInfo, "request", attrs...)
+		return nil
+	}
+}
+
+// signed verifies AWS Signature V4 on the control plane. Without access
+// keys every request is let through (the server then listens on loopback).
+func (s *Server) signed(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if s.verifier == nil {
+			c.Set(principalKey, "local")
+			return next(c)
+		}
+		req := c.Request()
+		body, err := io.ReadAll(io.LimitReader(req.Body, 1<<20+1))
+		if err != nil {
+			return &controlplane.Error{Type: "ValidationException", Status: 400, Message: "cannot read the request body"}
+		}
+		if len(body) > 1<<20 {
+			return &controlplane.Error{Type: "ValidationException", Status: 413, Message: "the request body is larger than 1 MiB"}
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		key, err := s.verifier.Verify(req, body)
+		if err != nil {
+			return signatureError(err)
+		}
+		c.Set(principalKey, key)
+		return next(c)
+	}
+}
+
+// signatureError answers as AWS does, with the types the CLI prints.
+func signatureError(err error) error {
+	e := &controlplane.Error{Status: http.StatusForbidden}
+	switch {
+	case errors.Is(err, sigv4.ErrMissing):
+		e.Type, e.Message = "MissingAuthenticationTokenException", "Missing Authentication Token"
+	case errors.Is(err, sigv4.ErrUnknownKey):
+		e.Type, e.Message = "UnrecognizedClientException", "The security token included in the request is invalid."
+	case errors.Is(err, sigv4.ErrSkew):
+		e.Type, e.Message = "InvalidSignatureException", "Signature expired: the request time is too far from the server time."
+	case errors.Is(err, sigv4.ErrSignature):
+		e.Type, e.Message = "InvalidSignatureException", "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."
+	default:
+		e.Type, e.Message = "IncompleteSignatureException", "The request signature is malformed."
+	}
+	return e
+}
+
+// repository checks the addressed repository exists, authenticates the
+// caller for its domain, and hands the format handlers a RepoRef.
+func (s *Server) repository(f formats.Format) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			c.Set(formatKey, f)
+			domain, repo := c.Param("domain"), c.Param("repo")
+			req := c.Request()
+			user, ok := s.authenticate(req, domain)
+			if !ok {
+				realm := domain + "/" + repo
+				for _, v := range token.Challenge(realm) {
+					c.Response().Header().Add("WWW-Authenticate", v)
+				}
+				return echo.NewHTTPError(http.StatusUnauthorized, "authentication required: send a token from GetAuthorizationToken (Bearer, or Basic with any user name and the token as password)")
+			}
+			if _, err := s.registry.Repository(domain, repo); err != nil {
+				return formatsNotFound(err)
+			}
+			formats.WithRepo(c, formats.RepoRef{
+				Domain: domain, Repository: repo, User: user,
+				Base: s.baseURL(req) + "/" + domain + "/" + f.Name() + "/" + repo,
+			})
+			return next(c)
+		}
+	}
+}
+
+// formatsNotFound turns a missing domain or repository into the format's
+// 404 with the model's message.
+func formatsNotFound(err error) error {
+	return fmt.Errorf("%w: %s", formats.ErrNotFound, err.Error())
+}
+
+// authenticate returns the caller's name when the request may proceed.
+func (s *Server) authenticate(req *http.Request, domain string) (string, bool) {
+	if s.cfg.Open() {
+		return "local", true
+	}
+	if tok, ok := token.FromRequest(req); ok {
+		if claims, err := s.issuer.Verify(tok); err == nil && claims.Domain == domain {
+			return claims.Principal, true
+		}
+	}
+	if s.cfg.Auth.AnonymousRead && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
+		return "anonymous", true
+	}
+	return "", false
+}

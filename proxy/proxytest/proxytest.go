@@ -1,0 +1,151 @@
+// Package proxytest starts a whole Stockpile on loopback for tests: an
+// in-memory store (or one on disk that survives Restart), the formats given,
+// and the configuration given.
+package proxytest
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/proxy"
+	"github.com/stockpile-proxy/stockpile/storage/badgerstore"
+)
+
+// Options configure a test server.
+type Options struct {
+	// Config is the server configuration; nil means proxy.Defaults().
+	// Listen and DataDir are chosen by Start.
+	Config *proxy.Config
+	// Formats served.
+	Formats []formats.Format
+	// OnDisk keeps the data in a temporary directory so Restart finds it.
+	OnDisk bool
+	// Log receives the server's log; nil discards it unless STOCKPILE_TEST_LOG is set.
+	Log *slog.Logger
+}
+
+// Instance is a running server.
+type Instance struct {
+	// URL is the server's base URL, http://127.0.0.1:PORT.
+	URL    string
+	Server *proxy.Server
+	Store  *badgerstore.Store
+
+	t      testing.TB
+	opts   Options
+	cfg    proxy.Config
+	addr   string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// Start starts a server and stops it when the test ends.
+func Start(t testing.TB, opts Options) *Instance {
+	t.Helper()
+	cfg := proxy.Defaults()
+	if opts.Config != nil {
+		cfg = *opts.Config
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("proxytest: config: %v", err)
+	}
+	if opts.OnDisk {
+		cfg.DataDir = t.TempDir()
+	}
+	in := &Instance{t: t, opts: opts, cfg: cfg}
+	in.start("127.0.0.1:0")
+	t.Cleanup(in.Stop)
+	return in
+}
+
+func (in *Instance) logger() *slog.Logger {
+	if in.opts.Log != nil {
+		return in.opts.Log
+	}
+	if os.Getenv("STOCKPILE_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (in *Instance) start(addr string) {
+	t := in.t
+	t.Helper()
+	log := in.logger()
+	store, err := badgerstore.Open(badgerstore.Options{Dir: in.cfg.DataDir, InMemory: !in.opts.OnDisk}, log)
+	if err != nil {
+		t.Fatalf("proxytest: open store: %v", err)
+	}
+	cfg := in.cfg
+	srv, err := proxy.New(context.Background(), &cfg, store, in.opts.Formats, log)
+	if err != nil {
+		store.Close()
+		t.Fatalf("proxytest: new server: %v", err)
+	}
+	var ln net.Listener
+	for i := 0; ; i++ {
+		ln, err = net.Listen("tcp", addr)
+		if err == nil || i > 50 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // the old listener of a Restart may linger
+	}
+	if err != nil {
+		store.Close()
+		t.Fatalf("proxytest: listen: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	in.Server, in.Store, in.cancel, in.done = srv, store, cancel, done
+	in.addr = ln.Addr().String()
+	in.URL = "http://" + in.addr
+}
+
+// Stop shuts the server down and closes its store. It is safe to call twice.
+func (in *Instance) Stop() {
+	if in.cancel == nil {
+		return
+	}
+	in.cancel()
+	<-in.done
+	in.Store.Close()
+	in.cancel = nil
+}
+
+// Restart stops the server and starts it again on the same address with the
+// same data (Options.OnDisk must be set).
+func (in *Instance) Restart() {
+	in.t.Helper()
+	if !in.opts.OnDisk {
+		in.t.Fatal("proxytest: Restart needs OnDisk")
+	}
+	in.Stop()
+	in.start(in.addr)
+}
+
+// Token mints a data-plane token for domain through the control plane, as a
+// client would (the server runs without access keys in tests unless the
+// config sets some; then use the AWS CLI or sign yourself).
+func (in *Instance) Token(domain string) string {
+	in.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, in.URL+"/v1/authorization-token?domain="+domain, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		in.t.Fatalf("proxytest: token: %v", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		AuthorizationToken string `json:"authorizationToken"`
+	}
+	if err := decodeJSON(resp, &out); err != nil {
+		in.t.Fatalf("proxytest: token: %v", err)
+	}
+	return out.AuthorizationToken
+}

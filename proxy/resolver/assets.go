@@ -1,0 +1,364 @@
+package resolver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"strings"
+	"time"
+
+	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/proxy/model"
+	"github.com/stockpile-proxy/stockpile/storage"
+	"github.com/stockpile-proxy/stockpile/upstream"
+)
+
+// ServeAsset implements formats.Resolver.
+func (r *Resolver) ServeAsset(w http.ResponseWriter, req *http.Request, ref formats.RepoRef, p formats.Package, version, name string) error {
+	ctx := req.Context()
+	steps, err := r.registry.Walk(ref.Domain, ref.Repository)
+	if err != nil {
+		return err
+	}
+	requested := steps[0].Repo
+
+	// Warm path: the repository holds the version and the bytes.
+	rec, err := r.loadVersion(ctx, ref.Domain, requested.ID, p, version)
+	if err != nil {
+		return err
+	}
+	if rec != nil {
+		if !rec.Status.Downloadable() {
+			return fmt.Errorf("%w: version %s of %s is %s", formats.ErrNotFound, version, displayName(p), rec.Status)
+		}
+		a := rec.Asset(name)
+		if a == nil {
+			return fmt.Errorf("%w: version %s of %s has no asset %s", formats.ErrNotFound, version, displayName(p), name)
+		}
+		if a.Digests.SHA256 != "" {
+			blob, err := r.store.OpenBlob(ctx, ref.Domain, a.Digests.SHA256)
+			if err == nil {
+				setOutcome(ctx, "hit")
+				r.obs.Cache(p.Format, "hit")
+				return serveBlob(w, req, blob, rec.Published)
+			}
+			if !errors.Is(err, storage.ErrNotFound) {
+				return err
+			}
+		}
+		// Recorded but never fetched (or disposed of): fetch it from where
+		// the version came from.
+		if rec.Origin.Connection == "" || a.URL == "" {
+			return fmt.Errorf("%w: the bytes of %s are no longer stored", formats.ErrNotFound, name)
+		}
+		conn, err := r.client.Conn(rec.Origin.Connection)
+		if err != nil {
+			return err
+		}
+		vv := &formats.ViewVersion{Version: rec.Version, Repository: requested.Name, Connection: conn.Name()}
+		return r.fetchAndServe(w, req, ref, p, vv, *a, conn, steps)
+	}
+
+	// Find the version through the walk; revalidate once before a 404.
+	res, err := r.view(ctx, ref, p, false)
+	if err == nil && !hasVersion(res, version) && !isFresh(ctx) {
+		res, err = r.view(Fresh(ctx), ref, p, false)
+	}
+	if err != nil {
+		return err
+	}
+	vv := res.view.Versions[version]
+	if vv == nil {
+		return fmt.Errorf("%w: version %s of %s is not in repository %s or its upstreams", formats.ErrNotFound, version, displayName(p), ref.Repository)
+	}
+	if !vv.Status.Downloadable() {
+		return fmt.Errorf("%w: version %s of %s is %s", formats.ErrNotFound, version, displayName(p), vv.Status)
+	}
+	a := vv.Asset(name)
+	if a == nil {
+		return fmt.Errorf("%w: version %s of %s has no asset %s", formats.ErrNotFound, version, displayName(p), name)
+	}
+	if vv.Connection == "" {
+		// Held by an upstream repository: retain a reference here and serve.
+		if a.Digests.SHA256 != "" {
+			blob, err := r.store.OpenBlob(ctx, ref.Domain, a.Digests.SHA256)
+			if err == nil {
+				holder := r.repoByName(steps, vv.Repository)
+				origin, err := r.originOf(ctx, ref.Domain, holder, p, version)
+				if err != nil {
+					blob.Close()
+					return err
+				}
+				if err := r.retain(ctx, ref.Domain, p, vv.Version, origin, requested); err != nil {
+					blob.Close()
+					return err
+				}
+				setOutcome(ctx, "hit")
+				r.obs.Cache(p.Format, "hit")
+				return serveBlob(w, req, blob, vv.Published)
+			}
+			if !errors.Is(err, storage.ErrNotFound) {
+				return err
+			}
+		}
+		holder := r.repoByName(steps, vv.Repository)
+		hrec, err := r.loadVersion(ctx, ref.Domain, holder.ID, p, version)
+		if err != nil {
+			return err
+		}
+		if hrec == nil || hrec.Origin.Connection == "" || a.URL == "" {
+			return fmt.Errorf("%w: the bytes of %s are no longer stored", formats.ErrNotFound, name)
+		}
+		conn, err := r.client.Conn(hrec.Origin.Connection)
+		if err != nil {
+			return err
+		}
+		vv.Connection = conn.Name()
+		return r.fetchAndServe(w, req, ref, p, vv, *a, conn, steps)
+	}
+	conn, err := r.client.Conn(vv.Connection)
+	if err != nil {
+		return err
+	}
+	return r.fetchAndServe(w, req, ref, p, vv, *a, conn, steps)
+}
+
+func hasVersion(res *viewResult, version string) bool {
+	_, ok := res.view.Versions[version]
+	return ok
+}
+
+func (r *Resolver) repoByName(steps []model.Step, name string) model.Repository {
+	for _, s := range steps {
+		if s.Repo.Name == name {
+			return s.Repo
+		}
+	}
+	return steps[0].Repo
+}
+
+// fetched is what one shared upstream fetch produces.
+type fetched struct {
+	sums storage.Sums
+}
+
+// fetchAndServe fetches an asset through conn once however many clients ask,
+// retains the version, and serves it. The client that started the fetch is
+// streamed to while the bytes are written; the others are served from
+// storage once the bytes are committed.
+func (r *Resolver) fetchAndServe(w http.ResponseWriter, req *http.Request, ref formats.RepoRef, p formats.Package, vv *formats.ViewVersion, a formats.AssetRef, conn *upstream.Conn, steps []model.Step) error {
+	ctx := req.Context()
+	setUpstream(ctx, conn.Name())
+	src, err := conn.Resolve(a.URL)
+	if err != nil {
+		return fmt.Errorf("asset %s: %w", a.Name, err)
+	}
+	owner := r.repoByName(steps, vv.Repository)
+	requested := steps[0].Repo
+
+	var t *tap
+	if req.Method == http.MethodGet && req.Header.Get("Range") == "" {
+		t = newTap(w)
+	}
+	key := ref.Domain + "\x00" + conn.Name() + "\x00" + src
+	ch := r.assetFlights.DoChan(key, func() (any, error) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.FetchTimeout)
+		defer cancel()
+		sums, err := r.fetch(fctx, ref.Domain, conn, src, a, t)
+		if err != nil {
+			t.fail()
+			return nil, err
+		}
+		t.release()
+		return &fetched{sums: sums}, nil
+	})
+	var res singleflightResult
+	select {
+	case v := <-ch:
+		res = singleflightResult{v.Val, v.Err}
+	case <-ctx.Done():
+		t.detach()
+		return ctx.Err()
+	}
+	if res.err != nil {
+		if t.started() {
+			// Headers and part of the body are out: all we can do is cut
+			// the connection so the client sees a failed transfer.
+			panic(http.ErrAbortHandler)
+		}
+		return res.err
+	}
+	f := res.val.(*fetched)
+	setOutcome(ctx, "miss")
+	r.obs.Cache(p.Format, "miss")
+	stored := *vv
+	stored.Assets = append([]formats.AssetRef(nil), vv.Assets...)
+	for i := range stored.Assets {
+		if stored.Assets[i].Name == a.Name {
+			stored.Assets[i].Digests = formats.Digests{SHA512: f.sums.SHA512, SHA256: f.sums.SHA256, SHA1: f.sums.SHA1, MD5: f.sums.MD5}
+			stored.Assets[i].Size = f.sums.Size
+		}
+	}
+	origin := VersionOrigin{Type: OriginExternal, Connection: conn.Name()}
+	targets := []model.Repository{requested}
+	if owner.ID != requested.ID {
+		targets = append(targets, owner)
+	}
+	if err := r.retain(ctx, ref.Domain, p, stored.Version, origin, targets...); err != nil {
+		if t.started() {
+			r.log.Error("retaining a fetched version failed", "package", displayName(p), "version", vv.Version.Version, "error", err.Error())
+			return nil
+		}
+		return err
+	}
+	if t.started() {
+		return nil
+	}
+	blob, err := r.store.OpenBlob(ctx, ref.Domain, f.sums.SHA256)
+	if err != nil {
+		return err
+	}
+	return serveBlob(w, req, blob, vv.Published)
+}
+
+type singleflightResult struct {
+	val any
+	err error
+}
+
+// fetch downloads src into the blob store, verified against what the
+// metadata declared, copying to t as it goes.
+func (r *Resolver) fetch(ctx context.Context, domain string, conn *upstream.Conn, src string, a formats.AssetRef, t *tap) (storage.Sums, error) {
+	start := r.now()
+	resp, err := conn.Get(ctx, src, upstream.Request{})
+	r.obs.Upstream(conn.Name(), r.now().Sub(start), err)
+	if err != nil {
+		if errors.Is(err, upstream.ErrNotFound) {
+			// The metadata offered it, the upstream no longer has it: that is
+			// an upstream fault, not absence.
+			return storage.Sums{}, fmt.Errorf("upstream %s lists %s but answers 404 for it: %w", conn.Name(), a.Name, upstream.ErrUnavailable)
+		}
+		return storage.Sums{}, err
+	}
+	defer resp.Body.Close()
+	var body io.Reader = resp.Body
+	if t != nil {
+		t.start(resp.ContentLength, a.Name)
+		body = io.TeeReader(resp.Body, t)
+	}
+	sums, err := r.store.WriteBlob(ctx, domain, body, func(s storage.Sums) error {
+		if resp.ContentLength >= 0 && s.Size != resp.ContentLength {
+			return fmt.Errorf("upstream %s sent %d of %d bytes of %s: %w", conn.Name(), s.Size, resp.ContentLength, a.Name, upstream.ErrUnavailable)
+		}
+		return checkDigests(a, s)
+	})
+	if err != nil {
+		return storage.Sums{}, err
+	}
+	return sums, nil
+}
+
+// checkDigests compares what was received with what the metadata declared.
+func checkDigests(a formats.AssetRef, s storage.Sums) error {
+	d := a.Digests
+	for _, c := range []struct{ name, want, got string }{
+		{"sha512", d.SHA512, s.SHA512}, {"sha256", d.SHA256, s.SHA256}, {"sha1", d.SHA1, s.SHA1}, {"md5", d.MD5, s.MD5},
+	} {
+		if c.want != "" && !strings.EqualFold(c.want, c.got) {
+			return fmt.Errorf("%w: %s of %s is %s, the metadata declares %s", formats.ErrIntegrity, c.name, a.Name, c.got, c.want)
+		}
+	}
+	if a.Size > 0 && a.Size != s.Size {
+		return fmt.Errorf("%w: %s is %d bytes, the metadata declares %d", formats.ErrIntegrity, a.Name, s.Size, a.Size)
+	}
+	return nil
+}
+
+// retain writes version into the target repositories: the requested one and,
+// for a version fetched through an external connection, the repository that
+// owns the connection — never the repositories between. Origin controls
+// already filtered the view; a package record with ingest defaults is created
+// where there is none. A version already held keeps its origin and status.
+func (r *Resolver) retain(ctx context.Context, domain string, p formats.Package, version formats.Version, origin VersionOrigin, targets ...model.Repository) error {
+	unlock := r.pkgLocks.lock(genKey(domain, p))
+	defer unlock()
+	var muts []storage.Mutation
+	for _, repo := range targets {
+		cur, err := r.loadVersion(ctx, domain, repo.ID, p, version.Version)
+		if err != nil {
+			return err
+		}
+		if cur != nil && !assetsChanged(&cur.Version, &version) {
+			continue
+		}
+		rec := VersionRecord{Version: version, Origin: origin}
+		if cur != nil {
+			rec.Origin, rec.Status = cur.Origin, cur.Status
+		}
+		if rec.Published.IsZero() {
+			rec.Published = r.now().UTC()
+		}
+		rec.Revision = revision(&rec.Version)
+		m, err := mutation(verKey(domain, repo.ID, p, version.Version), rec)
+		if err != nil {
+			return err
+		}
+		muts = append(muts, m)
+		pr, err := r.loadPackage(ctx, domain, repo.ID, p)
+		if err != nil {
+			return err
+		}
+		if pr == nil {
+			pr = &PackageRecord{Package: p, Origin: OriginConfig{Publish: Block, Upstream: Allow}, Updated: r.now().UTC()}
+			m, err := mutation(pkgKey(domain, repo.ID, p), pr)
+			if err != nil {
+				return err
+			}
+			muts = append(muts, m)
+		}
+	}
+	if len(muts) == 0 {
+		return nil
+	}
+	return r.store.Apply(ctx, muts)
+}
+
+// assetsChanged reports whether next knows digests cur lacks.
+func assetsChanged(cur, next *formats.Version) bool {
+	for _, a := range next.Assets {
+		c := cur.Asset(a.Name)
+		if c == nil || (c.Digests.SHA256 == "" && a.Digests.SHA256 != "") {
+			return true
+		}
+	}
+	return false
+}
+
+func serveBlob(w http.ResponseWriter, req *http.Request, blob storage.Blob, mod time.Time) error {
+	defer blob.Close()
+	s := blob.Sums()
+	h := w.Header()
+	h.Set("ETag", `"`+s.SHA256+`"`)
+	h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	if h.Get("Content-Type") == "" {
+		h.Set("Content-Type", "application/octet-stream")
+	}
+	h.Set("X-Checksum-Sha256", s.SHA256)
+	http.ServeContent(w, req, "", mod, blob)
+	return nil
+}
+
+// originOf returns the origin recorded for a version held by repo.
+func (r *Resolver) originOf(ctx context.Context, domain string, repo model.Repository, p formats.Package, version string) (VersionOrigin, error) {
+	rec, err := r.loadVersion(ctx, domain, repo.ID, p, version)
+	if err != nil {
+		return VersionOrigin{}, err
+	}
+	if rec == nil {
+		return VersionOrigin{Type: OriginInternal, Repository: repo.Name}, nil
+	}
+	return rec.Origin, nil
+}

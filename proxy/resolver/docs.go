@@ -1,0 +1,232 @@
+package resolver
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/storage"
+	"github.com/stockpile-proxy/stockpile/upstream"
+)
+
+// maxDocument bounds an upstream metadata document.
+const maxDocument = 256 << 20
+
+// docHeader is what is kept with a cached upstream document.
+type docHeader struct {
+	URL          string    `json:"url"`
+	ContentType  string    `json:"contentType,omitempty"`
+	ETag         string    `json:"etag,omitempty"`
+	LastModified string    `json:"lastModified,omitempty"`
+	FetchedAt    time.Time `json:"fetchedAt"`
+	NotFound     bool      `json:"notFound,omitempty"`
+}
+
+type cachedDoc struct {
+	docHeader
+	Body []byte
+}
+
+func encodeDoc(d *cachedDoc) ([]byte, error) {
+	h, err := json.Marshal(d.docHeader)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 4, 4+len(h)+len(d.Body))
+	binary.BigEndian.PutUint32(out, uint32(len(h)))
+	out = append(out, h...)
+	return append(out, d.Body...), nil
+}
+
+func decodeDoc(b []byte) (*cachedDoc, error) {
+	if len(b) < 4 {
+		return nil, errors.New("short document record")
+	}
+	n := int(binary.BigEndian.Uint32(b))
+	if 4+n > len(b) {
+		return nil, errors.New("short document record")
+	}
+	d := &cachedDoc{}
+	if err := json.Unmarshal(b[4:4+n], &d.docHeader); err != nil {
+		return nil, err
+	}
+	d.Body = b[4+n:]
+	return d, nil
+}
+
+// freshKey marks a context whose cached upstream documents must be revalidated.
+type freshKey struct{}
+
+// Fresh returns a context under which cached upstream documents are
+// revalidated before use, whatever their age (npm's ?write=true, or a request
+// for an exact version the cached metadata lacks).
+func Fresh(ctx context.Context) context.Context { return context.WithValue(ctx, freshKey{}, true) }
+
+func isFresh(ctx context.Context) bool { v, _ := ctx.Value(freshKey{}).(bool); return v }
+
+// getter implements formats.Getter for one external connection, caching
+// documents in storage under the connection's TTL. It records the earliest
+// moment one of the documents it served stops being fresh.
+type getter struct {
+	r    *Resolver
+	conn *upstream.Conn
+
+	mu      sync.Mutex
+	expires time.Time // zero: nothing served
+	stale   bool
+}
+
+var _ formats.Getter = (*getter)(nil)
+
+func (g *getter) note(exp time.Time, stale bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.expires.IsZero() || exp.Before(g.expires) {
+		g.expires = exp
+	}
+	g.stale = g.stale || stale
+}
+
+// Get implements formats.Getter.
+func (g *getter) Get(ctx context.Context, ref, accept string) (*formats.Document, error) {
+	u, err := g.conn.Resolve(ref)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", formats.ErrInvalid, err)
+	}
+	opts := g.conn.Options()
+	key := storage.Key("u", g.conn.Name(), u, accept)
+	cur, err := g.load(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	now := g.r.now()
+	if cur != nil && !isFresh(ctx) {
+		if cur.NotFound && now.Sub(cur.FetchedAt) < opts.NegativeTTL {
+			g.note(cur.FetchedAt.Add(opts.NegativeTTL), false)
+			setOutcome(ctx, "negative")
+			return nil, fmt.Errorf("%s: %w", u, upstream.ErrNotFound)
+		}
+		if !cur.NotFound && now.Sub(cur.FetchedAt) < opts.TTL {
+			g.note(cur.FetchedAt.Add(opts.TTL), false)
+			setOutcome(ctx, "hit")
+			return cur.document(), nil
+		}
+	}
+	v, err, _ := g.r.docFlights.Do(string(key), func() (any, error) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.r.opts.FetchTimeout)
+		defer cancel()
+		return g.refresh(fctx, key, u, accept, cur)
+	})
+	if err != nil {
+		if errors.Is(err, upstream.ErrNotFound) {
+			g.note(now.Add(opts.NegativeTTL), false)
+			setOutcome(ctx, "miss")
+			return nil, err
+		}
+		if cur != nil && !cur.NotFound {
+			g.r.log.Warn("serving stale upstream document", "upstream", g.conn.Name(), "url", redact(u), "age", now.Sub(cur.FetchedAt).Round(time.Second).String(), "error", err.Error())
+			g.note(now.Add(g.r.opts.StaleRetry), true)
+			setOutcome(ctx, "stale")
+			return cur.document(), nil
+		}
+		return nil, err
+	}
+	res := v.(*refreshResult)
+	g.note(res.doc.FetchedAt.Add(opts.TTL), false)
+	setOutcome(ctx, res.outcome)
+	return res.doc.document(), nil
+}
+
+// Do implements formats.Getter.
+func (g *getter) Do(ctx context.Context, method, ref string, header http.Header, body io.Reader) (*http.Response, error) {
+	return g.conn.Do(ctx, method, ref, header, body)
+}
+
+type refreshResult struct {
+	doc     *cachedDoc
+	outcome string
+}
+
+func (g *getter) refresh(ctx context.Context, key []byte, u, accept string, cur *cachedDoc) (*refreshResult, error) {
+	req := upstream.Request{Accept: accept, Document: true}
+	if cur != nil && !cur.NotFound {
+		req.IfNoneMatch = cur.ETag
+		req.IfModifiedSince = cur.LastModified
+	}
+	start := g.r.now()
+	resp, err := g.conn.Get(ctx, u, req)
+	g.r.obs.Upstream(g.conn.Name(), g.r.now().Sub(start), err)
+	if errors.Is(err, upstream.ErrNotFound) {
+		neg := &cachedDoc{docHeader: docHeader{URL: u, FetchedAt: g.r.now(), NotFound: true}}
+		g.save(ctx, key, neg, g.conn.Options().NegativeTTL)
+		return nil, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.NotModified && cur != nil {
+		next := *cur
+		next.FetchedAt = g.r.now()
+		g.save(ctx, key, &next, 0)
+		return &refreshResult{doc: &next, outcome: "revalidated"}, nil
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDocument+1))
+	if err != nil {
+		return nil, fmt.Errorf("upstream %s: read %s: %w", g.conn.Name(), redact(u), errors.Join(err, upstream.ErrUnavailable))
+	}
+	if len(body) > maxDocument {
+		return nil, fmt.Errorf("upstream %s: document %s is larger than %d bytes: %w", g.conn.Name(), redact(u), maxDocument, upstream.ErrUnavailable)
+	}
+	doc := &cachedDoc{docHeader: docHeader{
+		URL:          resp.URL,
+		ContentType:  resp.Header.Get("Content-Type"),
+		ETag:         resp.Header.Get("ETag"),
+		LastModified: resp.Header.Get("Last-Modified"),
+		FetchedAt:    g.r.now(),
+	}, Body: body}
+	if doc.URL == "" {
+		doc.URL = u
+	}
+	g.save(ctx, key, doc, 0)
+	return &refreshResult{doc: doc, outcome: "miss"}, nil
+}
+
+func (g *getter) load(ctx context.Context, key []byte) (*cachedDoc, error) {
+	b, err := g.r.store.Get(ctx, key)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read cached document: %w", err)
+	}
+	d, err := decodeDoc(b)
+	if err != nil {
+		// A record we cannot read is treated as absent and rewritten.
+		g.r.log.Warn("dropping unreadable cached document", "upstream", g.conn.Name(), "error", err.Error())
+		return nil, nil
+	}
+	return d, nil
+}
+
+// save writes a document; failing to cache is logged, not fatal to the request.
+func (g *getter) save(ctx context.Context, key []byte, d *cachedDoc, ttl time.Duration) {
+	b, err := encodeDoc(d)
+	if err == nil {
+		err = g.r.store.Put(ctx, key, b, ttl)
+	}
+	if err != nil {
+		g.r.log.Error("caching upstream document failed", "upstream", g.conn.Name(), "error", err.Error())
+	}
+}
+
+func (d *cachedDoc) document() *formats.Document {
+	return &formats.Document{URL: d.URL, Body: d.Body, ContentType: d.ContentType}
+}

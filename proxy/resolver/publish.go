@@ -1,0 +1,254 @@
+package resolver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"sort"
+
+	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/storage"
+)
+
+// Publish implements formats.Resolver.
+func (r *Resolver) Publish(ctx context.Context, ref formats.RepoRef, p formats.Package, pub formats.Publication) error {
+	repo, err := r.registry.Repository(ref.Domain, ref.Repository)
+	if err != nil {
+		return err
+	}
+	ver := pub.Version.Version
+	unlock := r.pkgLocks.lock(genKey(ref.Domain, p))
+	defer unlock()
+
+	rec, err := r.loadPackage(ctx, ref.Domain, repo.ID, p)
+	if err != nil {
+		return err
+	}
+	if rec != nil && rec.Origin.Publish == Block {
+		return fmt.Errorf("%w: publishing %s to repository %s is blocked by the package's origin configuration (publish=BLOCK)", formats.ErrNotAllowed, displayName(p), ref.Repository)
+	}
+	cur, err := r.loadVersion(ctx, ref.Domain, repo.ID, p, ver)
+	if err != nil {
+		return err
+	}
+	if cur != nil {
+		return fmt.Errorf("%w: version %s of %s already exists in repository %s", formats.ErrConflict, ver, displayName(p), ref.Repository)
+	}
+	// A package that may take upstream versions must not shadow one: refuse
+	// a version that an upstream or external connection already serves.
+	if rec == nil || rec.Origin.Upstream == Allow {
+		res, err := r.view(ctx, ref, p, true)
+		switch {
+		case errors.Is(err, formats.ErrNotFound):
+		case err != nil:
+			// As CodeArtifact does during an outage, publish without the check.
+			r.log.Warn("publishing without the upstream version check", "package", displayName(p), "error", err.Error())
+		default:
+			if vv, ok := res.view.Versions[ver]; ok {
+				return fmt.Errorf("%w: version %s of %s is already available from upstream repository %s", formats.ErrConflict, ver, displayName(p), vv.Repository)
+			}
+		}
+	}
+
+	v := pub.Version
+	v.Assets = append([]formats.AssetRef(nil), pub.Version.Assets...)
+	if v.Status == "" {
+		v.Status = formats.StatusPublished
+	}
+	if v.Published.IsZero() {
+		v.Published = r.now().UTC()
+	}
+	for i := range v.Assets {
+		a := &v.Assets[i]
+		body, err := pub.Content(a.Name)
+		if err != nil {
+			return err
+		}
+		lr := &io.LimitedReader{R: body, N: r.opts.MaxPublishSize + 1}
+		sums, err := r.store.WriteBlob(ctx, ref.Domain, lr, func(s storage.Sums) error {
+			if s.Size > r.opts.MaxPublishSize {
+				return fmt.Errorf("%w: %s is larger than %d bytes", formats.ErrTooLarge, a.Name, r.opts.MaxPublishSize)
+			}
+			if err := checkDigests(*a, s); err != nil {
+				return fmt.Errorf("%w: %s does not match its declared digest", formats.ErrInvalid, a.Name)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		a.Digests = formats.Digests{SHA512: sums.SHA512, SHA256: sums.SHA256, SHA1: sums.SHA1, MD5: sums.MD5}
+		a.Size = sums.Size
+	}
+	vrec := VersionRecord{Version: v, Origin: VersionOrigin{Type: OriginInternal, Repository: ref.Repository}}
+	vrec.Revision = revision(&vrec.Version)
+	if rec == nil {
+		rec = &PackageRecord{Package: p, Origin: OriginConfig{Publish: Allow, Upstream: Block}}
+	}
+	rec.Internal = true
+	if len(pub.Tags) > 0 {
+		if rec.Tags == nil {
+			rec.Tags = map[string]string{}
+		}
+		maps.Copy(rec.Tags, pub.Tags)
+	}
+	if pub.Extra != nil {
+		rec.Extra = pub.Extra
+	}
+	rec.Updated = r.now().UTC()
+	m1, err := mutation(verKey(ref.Domain, repo.ID, p, ver), vrec)
+	if err != nil {
+		return err
+	}
+	m2, err := mutation(pkgKey(ref.Domain, repo.ID, p), rec)
+	if err != nil {
+		return err
+	}
+	if err := r.store.Apply(ctx, []storage.Mutation{m1, m2}); err != nil {
+		return err
+	}
+	r.touch(ref.Domain, p)
+	return nil
+}
+
+// UpdatePackage implements formats.Resolver.
+func (r *Resolver) UpdatePackage(ctx context.Context, ref formats.RepoRef, p formats.Package, fn func(*formats.PackageState) error) error {
+	repo, err := r.registry.Repository(ref.Domain, ref.Repository)
+	if err != nil {
+		return err
+	}
+	unlock := r.pkgLocks.lock(genKey(ref.Domain, p))
+	defer unlock()
+	rec, err := r.loadPackage(ctx, ref.Domain, repo.ID, p)
+	if err != nil {
+		return err
+	}
+	if rec == nil {
+		rec = &PackageRecord{Package: p, Origin: OriginConfig{Publish: Allow, Upstream: Block}}
+	}
+	st := &formats.PackageState{Tags: maps.Clone(rec.Tags), Extra: rec.Extra}
+	if st.Tags == nil {
+		st.Tags = map[string]string{}
+	}
+	if err := fn(st); err != nil {
+		return err
+	}
+	rec.Tags, rec.Extra, rec.Updated = st.Tags, st.Extra, r.now().UTC()
+	m, err := mutation(pkgKey(ref.Domain, repo.ID, p), rec)
+	if err != nil {
+		return err
+	}
+	if err := r.store.Apply(ctx, []storage.Mutation{m}); err != nil {
+		return err
+	}
+	r.touch(ref.Domain, p)
+	return nil
+}
+
+// UpdateVersion implements formats.Resolver.
+func (r *Resolver) UpdateVersion(ctx context.Context, ref formats.RepoRef, p formats.Package, version string, fn func(*formats.Version) error) error {
+	repo, err := r.registry.Repository(ref.Domain, ref.Repository)
+	if err != nil {
+		return err
+	}
+	unlock := r.pkgLocks.lock(genKey(ref.Domain, p))
+	defer unlock()
+	rec, err := r.loadVersion(ctx, ref.Domain, repo.ID, p, version)
+	if err != nil {
+		return err
+	}
+	if rec == nil {
+		return fmt.Errorf("%w: version %s of %s is not in repository %s", formats.ErrNotFound, version, displayName(p), ref.Repository)
+	}
+	if err := fn(&rec.Version); err != nil {
+		return err
+	}
+	rec.Version.Version = version
+	rec.Revision = revision(&rec.Version)
+	m, err := mutation(verKey(ref.Domain, repo.ID, p, version), rec)
+	if err != nil {
+		return err
+	}
+	if err := r.store.Apply(ctx, []storage.Mutation{m}); err != nil {
+		return err
+	}
+	r.touch(ref.Domain, p)
+	return nil
+}
+
+// DeleteVersion implements formats.Resolver.
+func (r *Resolver) DeleteVersion(ctx context.Context, ref formats.RepoRef, p formats.Package, version string) error {
+	repo, err := r.registry.Repository(ref.Domain, ref.Repository)
+	if err != nil {
+		return err
+	}
+	unlock := r.pkgLocks.lock(genKey(ref.Domain, p))
+	defer unlock()
+	rec, err := r.loadVersion(ctx, ref.Domain, repo.ID, p, version)
+	if err != nil {
+		return err
+	}
+	if rec == nil {
+		return fmt.Errorf("%w: version %s of %s is not in repository %s", formats.ErrNotFound, version, displayName(p), ref.Repository)
+	}
+	if err := r.store.Delete(ctx, verKey(ref.Domain, repo.ID, p, version)); err != nil {
+		return err
+	}
+	r.touch(ref.Domain, p)
+	return nil
+}
+
+// Packages implements formats.Resolver.
+func (r *Resolver) Packages(ctx context.Context, ref formats.RepoRef, format string) ([]formats.Package, error) {
+	steps, err := r.registry.Walk(ref.Domain, ref.Repository)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[formats.Package]bool{}
+	var out []formats.Package
+	for _, st := range steps {
+		if st.External {
+			continue
+		}
+		recs, err := r.PackageRecords(ctx, ref.Domain, st.Repo.ID, format)
+		if err != nil {
+			return nil, err
+		}
+		for _, rec := range recs {
+			if !seen[rec.Package] {
+				seen[rec.Package] = true
+				out = append(out, rec.Package)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Namespace != out[j].Namespace {
+			return out[i].Namespace < out[j].Namespace
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out, nil
+}
+
+// Upstream implements formats.Resolver.
+func (r *Resolver) Upstream(ctx context.Context, ref formats.RepoRef, format string) (formats.Getter, error) {
+	steps, err := r.registry.Walk(ref.Domain, ref.Repository)
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range steps {
+		if !st.External {
+			continue
+		}
+		conn, err := r.conn(st, format)
+		if err != nil {
+			return nil, err
+		}
+		if conn != nil {
+			return &getter{r: r, conn: conn}, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: repository %s reaches no %s external connection", formats.ErrNotFound, ref.Repository, format)
+}

@@ -1,0 +1,140 @@
+package resolver
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/storage"
+)
+
+// Origin restriction values, as CodeArtifact spells them.
+const (
+	Allow = "ALLOW"
+	Block = "BLOCK"
+)
+
+// Origin types of a version.
+const (
+	OriginInternal = "INTERNAL"
+	OriginExternal = "EXTERNAL"
+)
+
+// OriginConfig is a package's origin controls in one repository.
+type OriginConfig struct {
+	Publish  string `json:"publish"`
+	Upstream string `json:"upstream"`
+	// Admin is true when an administrator set the controls
+	// (PutPackageOriginConfiguration) rather than the first version's arrival.
+	Admin bool `json:"admin,omitempty"`
+}
+
+// PackageRecord is what a repository keeps about a package.
+type PackageRecord struct {
+	Package formats.Package   `json:"package"`
+	Origin  OriginConfig      `json:"origin"`
+	Tags    map[string]string `json:"tags,omitempty"`
+	Extra   json.RawMessage   `json:"extra,omitempty"`
+	// Internal is true once a version was published into this domain
+	// (rather than ingested from an external connection) in this repository.
+	Internal bool      `json:"internal,omitempty"`
+	Updated  time.Time `json:"updated"`
+}
+
+// VersionOrigin tells where a version entered the domain.
+type VersionOrigin struct {
+	Type       string `json:"type"`                 // INTERNAL or EXTERNAL
+	Repository string `json:"repository,omitempty"` // first published into
+	Connection string `json:"connection,omitempty"` // ingested from
+}
+
+// VersionRecord is a repository's reference to a version and its assets.
+type VersionRecord struct {
+	formats.Version
+	Revision string        `json:"revision"`
+	Origin   VersionOrigin `json:"origin"`
+}
+
+func pkgKey(domain, repoID string, p formats.Package) []byte {
+	return storage.Key("p", domain, repoID, p.Format, p.Namespace, p.Name)
+}
+
+func verKey(domain, repoID string, p formats.Package, version string) []byte {
+	return storage.Key("v", domain, repoID, p.Format, p.Namespace, p.Name, version)
+}
+
+func verPrefix(domain, repoID string, p formats.Package) []byte {
+	return storage.Prefix("v", domain, repoID, p.Format, p.Namespace, p.Name)
+}
+
+// revision identifies one exact set of assets, as CodeArtifact's opaque revisions do.
+func revision(v *formats.Version) string {
+	parts := make([]string, 0, len(v.Assets))
+	for _, a := range v.Assets {
+		parts = append(parts, a.Name+"\x00"+a.Digests.SHA256)
+	}
+	sort.Strings(parts)
+	h := sha256.Sum256([]byte(v.Version + "\x00" + strings.Join(parts, "\x00")))
+	return base64.StdEncoding.EncodeToString(h[:])
+}
+
+func (r *Resolver) loadPackage(ctx context.Context, domain, repoID string, p formats.Package) (*PackageRecord, error) {
+	b, err := r.store.Get(ctx, pkgKey(domain, repoID, p))
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read package record: %w", err)
+	}
+	var rec PackageRecord
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return nil, fmt.Errorf("decode package record: %w", err)
+	}
+	return &rec, nil
+}
+
+func (r *Resolver) loadVersion(ctx context.Context, domain, repoID string, p formats.Package, version string) (*VersionRecord, error) {
+	b, err := r.store.Get(ctx, verKey(domain, repoID, p, version))
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read version record: %w", err)
+	}
+	var rec VersionRecord
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return nil, fmt.Errorf("decode version record: %w", err)
+	}
+	return &rec, nil
+}
+
+func (r *Resolver) loadVersions(ctx context.Context, domain, repoID string, p formats.Package) ([]*VersionRecord, error) {
+	var out []*VersionRecord
+	err := r.store.Scan(ctx, verPrefix(domain, repoID, p), func(_, v []byte) error {
+		var rec VersionRecord
+		if err := json.Unmarshal(v, &rec); err != nil {
+			return fmt.Errorf("decode version record: %w", err)
+		}
+		out = append(out, &rec)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scan versions: %w", err)
+	}
+	return out, nil
+}
+
+func mutation(key []byte, v any) (storage.Mutation, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return storage.Mutation{}, fmt.Errorf("encode record: %w", err)
+	}
+	return storage.Mutation{Key: key, Value: b}, nil
+}

@@ -1,0 +1,105 @@
+package resolver
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"sync"
+	"time"
+
+	"github.com/stockpile-proxy/stockpile/formats"
+)
+
+// Render implements formats.Resolver. A warm call is a map lookup: the
+// rendered document is rebuilt only when the model, anything stored about
+// the package in the domain, or a freshness deadline of an upstream document
+// behind it has changed.
+func (r *Resolver) Render(ctx context.Context, ref formats.RepoRef, p formats.Package, variant string, render func(*formats.View) (*formats.Rendered, error)) (*formats.Rendered, error) {
+	key := ref.Domain + "\x00" + ref.Repository + "\x00" + genKey("", p) + "\x00" + variant
+	regGen := r.registry.Generation()
+	pkgGen := r.generation(ref.Domain, p)
+	if !isFresh(ctx) {
+		if e := r.rendered.get(key); e != nil && e.regGen == regGen && e.pkgGen == pkgGen && (e.expires.IsZero() || r.now().Before(e.expires)) {
+			setOutcome(ctx, "hit")
+			r.obs.Cache(p.Format, "hit")
+			return e.doc, nil
+		}
+	}
+	res, err := r.view(ctx, ref, p, false)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := render(res.view)
+	if err != nil {
+		return nil, err
+	}
+	finish(doc)
+	if t := traceFrom(ctx); t != nil && t.Cache != "" {
+		r.obs.Cache(p.Format, t.Cache)
+	}
+	r.rendered.put(key, &renderEntry{doc: doc, regGen: regGen, pkgGen: pkgGen, expires: res.expires})
+	return doc, nil
+}
+
+// finish fills the validator and the compressed body.
+func finish(doc *formats.Rendered) {
+	sum := sha256.Sum256(doc.Body)
+	doc.ETag = `"` + hex.EncodeToString(sum[:16]) + `"`
+	if len(doc.Body) >= 1024 {
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+		zw.Write(doc.Body)
+		zw.Close()
+		doc.Gzip = buf.Bytes()
+	}
+}
+
+type renderEntry struct {
+	doc     *formats.Rendered
+	regGen  uint64
+	pkgGen  uint64
+	expires time.Time
+}
+
+func (e *renderEntry) size() int64 { return int64(len(e.doc.Body) + len(e.doc.Gzip) + 256) }
+
+// renderCache is a size-bounded map; when full it drops arbitrary entries,
+// which is enough since a dropped entry costs one rebuild.
+type renderCache struct {
+	mu      sync.RWMutex
+	limit   int64
+	used    int64
+	entries map[string]*renderEntry
+}
+
+func newRenderCache(limit int64) *renderCache {
+	return &renderCache{limit: limit, entries: map[string]*renderEntry{}}
+}
+
+func (c *renderCache) get(key string) *renderEntry {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.entries[key]
+}
+
+func (c *renderCache) put(key string, e *renderEntry) {
+	if e.size() > c.limit/4 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.entries[key]; ok {
+		c.used -= old.size()
+	}
+	for k, old := range c.entries {
+		if c.used+e.size() <= c.limit {
+			break
+		}
+		c.used -= old.size()
+		delete(c.entries, k)
+	}
+	c.entries[key] = e
+	c.used += e.size()
+}

@@ -1,0 +1,185 @@
+// Package resolver is Stockpile's engine: it walks a repository's upstream
+// graph, merges what every repository and external connection reached knows
+// of a package, fetches assets once however many clients ask, retains them in
+// the right repositories, enforces origin controls and keeps rendered
+// metadata ready for the warm path. It implements formats.Resolver.
+package resolver
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/proxy/model"
+	"github.com/stockpile-proxy/stockpile/storage"
+	"github.com/stockpile-proxy/stockpile/upstream"
+)
+
+// Options tune the engine.
+type Options struct {
+	// FetchTimeout bounds one upstream fetch shared by many clients; it is
+	// detached from any one client's request.
+	FetchTimeout time.Duration
+	// StaleRetry is how long a view built from a stale document is kept
+	// before the upstream is tried again.
+	StaleRetry time.Duration
+	// RenderCacheBytes bounds the memory held by rendered documents.
+	RenderCacheBytes int64
+	// MaxPublishSize bounds one published asset.
+	MaxPublishSize int64
+}
+
+func (o Options) withDefaults() Options {
+	if o.FetchTimeout <= 0 {
+		o.FetchTimeout = time.Hour
+	}
+	if o.StaleRetry <= 0 {
+		o.StaleRetry = 30 * time.Second
+	}
+	if o.RenderCacheBytes <= 0 {
+		o.RenderCacheBytes = 64 << 20
+	}
+	if o.MaxPublishSize <= 0 {
+		o.MaxPublishSize = 2 << 30
+	}
+	return o
+}
+
+// Observer receives what the engine does, for metrics.
+type Observer interface {
+	Cache(format, outcome string)
+	Upstream(conn string, d time.Duration, err error)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Cache(string, string)                  {}
+func (nopObserver) Upstream(string, time.Duration, error) {}
+
+// Resolver implements formats.Resolver over a store, the model and the
+// external connections.
+type Resolver struct {
+	store    storage.Store
+	registry *model.Registry
+	client   *upstream.Client
+	formats  map[string]formats.Format
+	log      *slog.Logger
+	obs      Observer
+	opts     Options
+	now      func() time.Time
+
+	docFlights   singleflight.Group
+	assetFlights singleflight.Group
+
+	genMu sync.RWMutex
+	gens  map[string]uint64 // domain\x00format\x00namespace\x00name → changes
+
+	pkgLocks keyedMutex
+	rendered *renderCache
+}
+
+var _ formats.Resolver = (*Resolver)(nil)
+
+// New builds a Resolver. obs may be nil.
+func New(store storage.Store, registry *model.Registry, client *upstream.Client, fs []formats.Format, log *slog.Logger, obs Observer, opts Options) *Resolver {
+	if obs == nil {
+		obs = nopObserver{}
+	}
+	opts = opts.withDefaults()
+	r := &Resolver{
+		store: store, registry: registry, client: client, formats: map[string]formats.Format{},
+		log: log, obs: obs, opts: opts, now: time.Now,
+		gens:     map[string]uint64{},
+		rendered: newRenderCache(opts.RenderCacheBytes),
+	}
+	for _, f := range fs {
+		r.formats[f.Name()] = f
+	}
+	return r
+}
+
+func genKey(domain string, p formats.Package) string {
+	return domain + "\x00" + p.Format + "\x00" + p.Namespace + "\x00" + p.Name
+}
+
+func (r *Resolver) generation(domain string, p formats.Package) uint64 {
+	r.genMu.RLock()
+	defer r.genMu.RUnlock()
+	return r.gens[genKey(domain, p)]
+}
+
+// touch records that something stored about p in domain changed, so every
+// rendered view of it is rebuilt.
+func (r *Resolver) touch(domain string, p formats.Package) {
+	r.genMu.Lock()
+	r.gens[genKey(domain, p)]++
+	r.genMu.Unlock()
+}
+
+// conn returns the external connection of a walk step when it serves format.
+func (r *Resolver) conn(step model.Step, format string) (*upstream.Conn, error) {
+	c, err := r.client.Conn(step.Repo.ExternalConnection)
+	if err != nil {
+		return nil, err
+	}
+	if c.Format() != format {
+		return nil, nil
+	}
+	return c, nil
+}
+
+func (r *Resolver) format(name string) (formats.Format, error) {
+	f, ok := r.formats[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: format %q is not served", formats.ErrNotFound, name)
+	}
+	return f, nil
+}
+
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable url)"
+	}
+	return u.Redacted()
+}
+
+// keyedMutex serialises writers of one package.
+type keyedMutex struct {
+	mu    sync.Mutex
+	locks map[string]*keyedLock
+}
+
+type keyedLock struct {
+	sync.Mutex
+	n int
+}
+
+func (k *keyedMutex) lock(key string) func() {
+	k.mu.Lock()
+	if k.locks == nil {
+		k.locks = map[string]*keyedLock{}
+	}
+	l := k.locks[key]
+	if l == nil {
+		l = &keyedLock{}
+		k.locks[key] = l
+	}
+	l.n++
+	k.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		k.mu.Lock()
+		l.n--
+		if l.n == 0 {
+			delete(k.locks, key)
+		}
+		k.mu.Unlock()
+	}
+}

@@ -1,0 +1,55 @@
+package resolver
+
+import "context"
+
+// Trace collects what the engine did for one request, for the access log.
+type Trace struct {
+	Cache    string // hit, miss, stale, revalidated, negative
+	Upstream string // external connection used
+}
+
+type traceKey struct{}
+
+// WithTrace returns a context that collects into t.
+func WithTrace(ctx context.Context, t *Trace) context.Context {
+	return context.WithValue(ctx, traceKey{}, t)
+}
+
+func traceFrom(ctx context.Context) *Trace {
+	t, _ := ctx.Value(traceKey{}).(*Trace)
+	return t
+}
+
+// setOutcome records a cache outcome, keeping the most telling one when a
+// request touches several documents (a miss or stale answer outranks hits).
+func setOutcome(ctx context.Context, outcome string) {
+	t := traceFrom(ctx)
+	if t == nil {
+		return
+	}
+	if rank(outcome) >= rank(t.Cache) {
+		t.Cache = outcome
+	}
+}
+
+func setUpstream(ctx context.Context, conn string) {
+	if t := traceFrom(ctx); t != nil && t.Upstream == "" {
+		t.Upstream = conn
+	}
+}
+
+func rank(o string) int {
+	switch o {
+	case "hit":
+		return 1
+	case "negative":
+		return 2
+	case "revalidated":
+		return 3
+	case "miss":
+		return 4
+	case "stale":
+		return 5
+	}
+	return 0
+}

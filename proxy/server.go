@@ -1,0 +1,243 @@
+// Package proxy is Stockpile's server: configuration, the echo routes of the
+// data plane (one group per format) and of the control plane (/v1), the
+// middleware (authentication, access log, metrics), the mapping of errors to
+// HTTP, and the wiring of the engine (resolver) to storage and upstreams.
+package proxy
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/proxy/controlplane"
+	"github.com/stockpile-proxy/stockpile/proxy/model"
+	"github.com/stockpile-proxy/stockpile/proxy/resolver"
+	"github.com/stockpile-proxy/stockpile/proxy/sigv4"
+	"github.com/stockpile-proxy/stockpile/proxy/token"
+	"github.com/stockpile-proxy/stockpile/storage"
+	"github.com/stockpile-proxy/stockpile/upstream"
+)
+
+// Server is a running Stockpile.
+type Server struct {
+	cfg      *Config
+	log      *slog.Logger
+	store    storage.Store
+	registry *model.Registry
+	resolver *resolver.Resolver
+	issuer   *token.Issuer
+	verifier *sigv4.Verifier
+	metrics  *metrics
+	echo     *echo.Echo
+	ready    atomic.Bool
+}
+
+// New builds a server over an open store, creating or updating the domains
+// and repositories the configuration lists. Formats are listed explicitly by
+// the caller.
+func New(ctx context.Context, cfg *Config, store storage.Store, fs []formats.Format, log *slog.Logger) (*Server, error) {
+	client, err := upstream.New(cfg.Connections, log)
+	if err != nil {
+		return nil, err
+	}
+	registry, err := model.Load(ctx, store)
+	if err != nil {
+		return nil, err
+	}
+	key, err := tokenKey(ctx, store)
+	if err != nil {
+		return nil, err
+	}
+	issuer, err := token.NewIssuer(key, nil)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, store: store, registry: registry, issuer: issuer, metrics: newMetrics()}
+	if !cfg.Open() {
+		keys := map[string]string{}
+		for _, k := range cfg.Auth.AccessKeys {
+			keys[k.ID] = k.Secret
+		}
+		s.verifier = sigv4.NewVerifier(keys, sigv4.Options{})
+	}
+	s.resolver = resolver.New(store, registry, client, fs, log, s.metrics, resolver.Options{MaxPublishSize: cfg.MaxPublishSize})
+	if err := s.reconcile(ctx); err != nil {
+		return nil, err
+	}
+	s.echo = s.routes(fs)
+	s.ready.Store(true)
+	return s, nil
+}
+
+// Resolver returns the engine (for tests and tools).
+func (s *Server) Resolver() *resolver.Resolver { return s.resolver }
+
+// Registry returns the model (for tests and tools).
+func (s *Server) Registry() *model.Registry { return s.registry }
+
+// Handler returns the HTTP handler.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+func (s *Server) routes(fs []formats.Format) *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(s.accessLog, s.recover)
+
+	e.GET("/-/health", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
+	e.GET("/-/ready", func(c echo.Context) error {
+		if !s.ready.Load() {
+			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
+		}
+		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+	})
+	metricsHandler := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
+	e.GET("/-/metrics", echo.WrapHandler(metricsHandler))
+
+	cp := &controlplane.Handler{
+		Registry: s.registry, Resolver: s.resolver, Tokens: s.issuer, TokenTTL: s.cfg.Auth.TokenTTL,
+		BaseURL: s.baseURL,
+		Principal: func(c echo.Context) string {
+			p, _ := c.Get(principalKey).(string)
+			return p
+		},
+	}
+	cp.Mount(e.Group("/v1", s.signed))
+
+	for _, f := range fs {
+		g := e.Group("/:domain/"+f.Name()+"/:repo", s.repository(f))
+		f.Mount(g, s.resolver)
+	}
+	return e
+}
+
+// recover turns a handler panic into a 500, except the deliberate abort of a
+// transfer that failed half way (http.ErrAbortHandler), which must reach
+// net/http so the connection is cut.
+func (s *Server) recover(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("handler panic", "path", c.Request().URL.Path, "panic", fmt.Sprint(v))
+				err = errors.New("panic")
+			}
+		}()
+		return next(c)
+	}
+}
+
+// reconcile creates or updates the configured domains and repositories.
+func (s *Server) reconcile(ctx context.Context) error {
+	for _, d := range s.cfg.Domains {
+		if _, err := s.registry.Domain(d.Name); errors.Is(err, model.ErrNotFound) {
+			if _, err := s.registry.CreateDomain(ctx, d.Name, nil); err != nil {
+				return fmt.Errorf("config: domain %s: %w", d.Name, err)
+			}
+		}
+		// Repositories first, links after, so the order in the file is free.
+		for _, r := range d.Repositories {
+			if _, err := s.registry.Repository(d.Name, r.Name); errors.Is(err, model.ErrNotFound) {
+				if _, err := s.registry.CreateRepository(ctx, d.Name, r.Name, r.Description, nil, nil); err != nil {
+					return fmt.Errorf("config: repository %s/%s: %w", d.Name, r.Name, err)
+				}
+			}
+		}
+		for _, r := range d.Repositories {
+			desc, ups := r.Description, r.Upstreams
+			if ups == nil {
+				ups = []string{}
+			}
+			repo, err := s.registry.UpdateRepository(ctx, d.Name, r.Name, &desc, &ups)
+			if err != nil {
+				return fmt.Errorf("config: repository %s/%s: %w", d.Name, r.Name, err)
+			}
+			if repo.ExternalConnection != r.ExternalConnection {
+				if repo.ExternalConnection != "" {
+					if _, err := s.registry.DisassociateExternalConnection(ctx, d.Name, r.Name, repo.ExternalConnection); err != nil {
+						return fmt.Errorf("config: repository %s/%s: %w", d.Name, r.Name, err)
+					}
+				}
+				if r.ExternalConnection != "" {
+					if _, err := s.registry.AssociateExternalConnection(ctx, d.Name, r.Name, r.ExternalConnection); err != nil {
+						return fmt.Errorf("config: repository %s/%s: %w", d.Name, r.Name, err)
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// tokenKey returns the key that signs data-plane tokens, made once and kept
+// in the store so tokens survive restarts.
+func tokenKey(ctx context.Context, store storage.Records) ([]byte, error) {
+	k := storage.Key("s", "token-key")
+	key, err := store.Get(ctx, k)
+	if err == nil && len(key) >= 32 {
+		return key, nil
+	}
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return nil, err
+	}
+	key = make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	if err := store.Put(ctx, k, key, 0); err != nil {
+		return nil, err
+	}
+	return key, nil
+}
+
+// ListenAddr is where the server listens: the configured address, forced to
+// loopback when no access keys are configured (everything is allowed then).
+func (c *Config) ListenAddr() (addr string, forced bool) {
+	host, port, err := net.SplitHostPort(c.Listen)
+	if err != nil || !c.Open() {
+		return c.Listen, false
+	}
+	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return c.Listen, false
+	}
+	return net.JoinHostPort("127.0.0.1", port), true
+}
+
+// Serve answers on ln until ctx ends, then shuts down gracefully: in-flight
+// requests (downloads included) get up to ShutdownTimeout to finish.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.ready.Store(false)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	<-errc
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,86 @@
+package badgerstore
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Defaults applied by Open to zero Options fields.
+const (
+	// DefaultGCInterval is how often the value log is garbage collected.
+	DefaultGCInterval = 5 * time.Minute
+	// DefaultChunkSize is the size of the pieces blobs are stored in.
+	DefaultChunkSize = 256 << 10
+	// MaxChunkSize bounds Options.ChunkSize: a chunk is written in one
+	// transaction and held in memory once per writer and per reader.
+	MaxChunkSize = 4 << 20
+)
+
+// Badger tuning for a server process with a modest memory budget. Chunks are
+// far above valueThreshold, so they live in the value log and the LSM tree
+// only holds small pointers to them.
+const (
+	memTableSize     = 32 << 20
+	numMemtables     = 2
+	blockCacheSize   = 32 << 20
+	indexCacheSize   = 16 << 20
+	valueThreshold   = 32 << 10
+	valueLogFileSize = 256 << 20
+	numCompactors    = 2
+	gcDiscardRatio   = 0.5
+)
+
+// Options configures Open.
+type Options struct {
+	// Dir is the database directory; required unless InMemory.
+	Dir string `yaml:"dir"`
+	// InMemory keeps everything in memory (tests); Dir must then be empty.
+	InMemory bool
+	// GCInterval is the period of value-log garbage collection: zero means
+	// DefaultGCInterval, a negative value disables it. Unused when InMemory.
+	GCInterval time.Duration
+	// ChunkSize is the size new blobs are cut into: zero means
+	// DefaultChunkSize; it must not exceed MaxChunkSize. Stored blobs keep the
+	// chunk size they were written with.
+	ChunkSize int
+}
+
+// withDefaults validates o and fills in zero fields.
+func (o Options) withDefaults() (Options, error) {
+	switch {
+	case o.InMemory && o.Dir != "":
+		return o, fmt.Errorf("badgerstore: options: Dir %q set with InMemory", o.Dir)
+	case !o.InMemory && o.Dir == "":
+		return o, fmt.Errorf("badgerstore: options: Dir is required unless InMemory")
+	case o.ChunkSize < 0 || o.ChunkSize > MaxChunkSize:
+		return o, fmt.Errorf("badgerstore: options: ChunkSize %d outside 1..%d", o.ChunkSize, MaxChunkSize)
+	}
+	if o.ChunkSize == 0 {
+		o.ChunkSize = DefaultChunkSize
+	}
+	if o.GCInterval == 0 {
+		o.GCInterval = DefaultGCInterval
+	}
+	return o, nil
+}
+
+// badgerOptions translates o (already defaulted) for badger.
+func (o Options) badgerOptions(log *slog.Logger) badger.Options {
+	bo := badger.DefaultOptions(o.Dir)
+	if o.InMemory {
+		bo = badger.DefaultOptions("").WithInMemory(true)
+	}
+	return bo.
+		WithLogger(slogAdapter{log: log}).
+		WithMetricsEnabled(false).
+		WithMemTableSize(memTableSize).
+		WithNumMemtables(numMemtables).
+		WithBlockCacheSize(blockCacheSize).
+		WithIndexCacheSize(indexCacheSize).
+		WithValueThreshold(valueThreshold).
+		WithValueLogFileSize(valueLogFileSize).
+		WithNumCompactors(numCompactors)
+}

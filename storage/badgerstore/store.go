@@ -1,0 +1,138 @@
+// Package badgerstore is the default storage.Store, kept in a Badger database.
+//
+// Records are plain Badger entries. Blobs are cut into chunks written as they
+// are read and published by a single meta record; see keys.go for the layout
+// and the protocol that keeps a crash from leaving a half-written blob.
+package badgerstore
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/stockpile-proxy/stockpile/storage"
+)
+
+var _ storage.Store = (*Store)(nil)
+
+// Store is a storage.Store on Badger. It is safe for concurrent use. Every
+// method returns an error wrapping storage.ErrClosed once Close has been
+// called.
+type Store struct {
+	db        *badger.DB
+	log       *slog.Logger
+	chunkSize int
+
+	// mu is held for reading around every database call and for writing by
+	// Close, so that no call runs on a closed database.
+	mu     sync.RWMutex
+	closed bool
+
+	closeOnce sync.Once
+	closeErr  error
+	stopGC    context.CancelFunc
+	gcDone    chan struct{}
+
+	// uploads holds the ids of uploads this process is working on, which a
+	// sweep must leave alone.
+	uploadsMu sync.Mutex
+	uploads   map[uploadID]struct{}
+}
+
+// Open opens (creating if needed) the store described by opts, removes what
+// interrupted uploads left behind, and starts value-log garbage collection.
+// log receives the store's and Badger's messages (nil discards them). It
+// fails on invalid options, on a directory that cannot be opened or is
+// locked by another process, and on a failed sweep.
+func Open(opts Options, log *slog.Logger) (*Store, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "badgerstore")
+	db, err := badger.Open(opts.badgerOptions(log.With("db", "badger")))
+	if err != nil {
+		return nil, fmt.Errorf("badgerstore: open %q: %w", opts.Dir, err)
+	}
+	s := &Store{
+		db:        db,
+		log:       log,
+		chunkSize: opts.ChunkSize,
+		gcDone:    make(chan struct{}),
+		uploads:   make(map[uploadID]struct{}),
+	}
+	n, err := s.SweepUploads(context.Background())
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("badgerstore: open %q: %w", opts.Dir, err)
+	}
+	if n > 0 {
+		log.Info("badgerstore: removed interrupted uploads", "count", n)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopGC = cancel
+	if opts.InMemory || opts.GCInterval < 0 {
+		close(s.gcDone)
+	} else {
+		go s.gcLoop(ctx, opts.GCInterval)
+	}
+	return s, nil
+}
+
+// ChunkSize returns the size new blobs are cut into. It never fails.
+func (s *Store) ChunkSize() int { return s.chunkSize }
+
+// Close stops garbage collection, waits for running calls and closes the
+// database. It is idempotent: later calls return the first call's result.
+// Open blobs fail their reads afterwards.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		s.stopGC()
+		<-s.gcDone
+		if err := s.db.Close(); err != nil {
+			s.closeErr = fmt.Errorf("badgerstore: close: %w", err)
+		}
+	})
+	return s.closeErr
+}
+
+// use runs fn on the database unless the store is closed, in which case it
+// returns storage.ErrClosed. Close waits for fn to return.
+func (s *Store) use(fn func(db *badger.DB) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return storage.ErrClosed
+	}
+	return fn(s.db)
+}
+
+// beginUpload marks id as owned by a running call, so a sweep skips it.
+func (s *Store) beginUpload(id uploadID) {
+	s.uploadsMu.Lock()
+	s.uploads[id] = struct{}{}
+	s.uploadsMu.Unlock()
+}
+
+// endUpload undoes beginUpload.
+func (s *Store) endUpload(id uploadID) {
+	s.uploadsMu.Lock()
+	delete(s.uploads, id)
+	s.uploadsMu.Unlock()
+}
+
+func (s *Store) uploadActive(id uploadID) bool {
+	s.uploadsMu.Lock()
+	defer s.uploadsMu.Unlock()
+	_, ok := s.uploads[id]
+	return ok
+}
