@@ -85,6 +85,9 @@ func (s *Server) Resolver() *resolver.Resolver { return s.resolver }
 // Registry returns the model (for tests and tools).
 func (s *Server) Registry() *model.Registry { return s.registry }
 
+// Issuer returns the token issuer (for tests and tools).
+func (s *Server) Issuer() *token.Issuer { return s.issuer }
+
 // Handler returns the HTTP handler.
 func (s *Server) Handler() http.Handler { return s.echo }
 

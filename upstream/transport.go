@@ -33,7 +33,7 @@ func (cn *Conn) newHTTPClient() *http.Client {
 	return &http.Client{
 		Transport: &authTransport{base: tr, conn: cn},
 		CheckRedirect: func(_ *http.Request, via []*http.Request) error {
-			if len(via) >= maxRedirects {
+			if len(via) > maxRedirects {
 				return tooManyRedirects{n: maxRedirects}
 			}
 			return nil

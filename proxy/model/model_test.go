@@ -49,32 +49,33 @@ func TestWalkOrder(t *testing.T) {
 	if _, err := r.CreateDomain(ctx, "acme", nil); err != nil {
 		t.Fatal(err)
 	}
-	// CodeArtifact's documented example: R has [A, B]; A has [C, D]; D has [E].
-	for _, n := range []string{"E", "C", "B"} {
+	// CodeArtifact's documented example: R has [A, B]; A has [C, D]; D has [E]
+	// (names doubled: a repository name has at least two characters).
+	for _, n := range []string{"ee", "cc", "bb"} {
 		mustRepo(t, r, n)
 	}
-	mustRepo(t, r, "D", "E")
-	mustRepo(t, r, "A", "C", "D")
-	mustRepo(t, r, "R", "A", "B")
-	if _, err := r.AssociateExternalConnection(ctx, "acme", "E", "public:pypi"); err != nil {
+	mustRepo(t, r, "dd", "ee")
+	mustRepo(t, r, "aa", "cc", "dd")
+	mustRepo(t, r, "rr", "aa", "bb")
+	if _, err := r.AssociateExternalConnection(ctx, "acme", "ee", "public:pypi"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.AssociateExternalConnection(ctx, "acme", "R", "public:npmjs"); err != nil {
+	if _, err := r.AssociateExternalConnection(ctx, "acme", "rr", "public:npmjs"); err != nil {
 		t.Fatal(err)
 	}
-	// Diamond: B also reaches E, which must be visited once.
-	if _, err := r.UpdateRepository(ctx, "acme", "B", nil, &[]string{"E"}); err != nil {
+	// Diamond: bb also reaches ee, which must be visited once.
+	if _, err := r.UpdateRepository(ctx, "acme", "bb", nil, &[]string{"ee"}); err != nil {
 		t.Fatal(err)
 	}
-	steps, err := r.Walk("acme", "R")
+	steps, err := r.Walk("acme", "rr")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"R", "A", "C", "D", "E", "E+public:pypi", "B", "R+public:npmjs"}
+	want := []string{"rr", "aa", "cc", "dd", "ee", "ee+public:pypi", "bb", "rr+public:npmjs"}
 	if diff := cmp.Diff(want, stepNames(steps)); diff != "" {
 		t.Fatalf("walk (-want +got):\n%s", diff)
 	}
-	// End of A's subtree is B; end of R's is past the end.
+	// End of aa's subtree is bb; end of rr's is past the end.
 	if steps[1].End != 6 || steps[0].End != len(steps) {
 		t.Errorf("ends: A=%d R=%d", steps[1].End, steps[0].End)
 	}

@@ -7,7 +7,6 @@ import (
 	"context"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"testing"
 	"time"
@@ -130,22 +129,8 @@ func (in *Instance) Restart() {
 	in.start(in.addr)
 }
 
-// Token mints a data-plane token for domain through the control plane, as a
-// client would (the server runs without access keys in tests unless the
-// config sets some; then use the AWS CLI or sign yourself).
+// Token mints a data-plane token for domain, as GetAuthorizationToken would.
 func (in *Instance) Token(domain string) string {
-	in.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, in.URL+"/v1/authorization-token?domain="+domain, nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		in.t.Fatalf("proxytest: token: %v", err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		AuthorizationToken string `json:"authorizationToken"`
-	}
-	if err := decodeJSON(resp, &out); err != nil {
-		in.t.Fatalf("proxytest: token: %v", err)
-	}
-	return out.AuthorizationToken
+	tok, _ := in.Server.Issuer().Mint(domain, "test", time.Hour)
+	return tok
 }

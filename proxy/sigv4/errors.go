@@ -28,7 +28,7 @@ var (
 
 	// ErrSkew means the request time (X-Amz-Date or Date) is further than
 	// MaxSkew from the server clock. AWS answers InvalidSignatureException,
-	// "Signature expired: ...".
+	// "Signature expired: ..." or "Signature not yet current: ...".
 	ErrSkew = errors.New("sigv4: signature expired")
 
 	// ErrMalformed means the Authorization header or a header it depends on
@@ -61,7 +61,7 @@ func Classify(err error) (status int, code, message string) {
 	case errors.Is(err, ErrSignature):
 		return http.StatusForbidden, "InvalidSignatureException", msgSignature
 	case errors.Is(err, ErrSkew):
-		return http.StatusForbidden, "InvalidSignatureException", "Signature expired: " + detail(err, ErrSkew)
+		return http.StatusForbidden, "InvalidSignatureException", detail(err, ErrSkew)
 	case errors.Is(err, ErrMalformed):
 		return http.StatusForbidden, "IncompleteSignatureException", detail(err, ErrMalformed)
 	default:

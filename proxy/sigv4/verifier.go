@@ -76,15 +76,20 @@ func NewVerifier(keys map[string]string, opts Options) *Verifier {
 //
 // Checks run in this order, and the first failure is returned wrapped around
 // one sentinel:
-//   - no Authorization header, or not AWS4-HMAC-SHA256: ErrMissing;
-//   - unparsable header or credential: ErrMalformed;
+//   - no Authorization header, or not AWS4-HMAC-SHA256 (including presigned
+//     URLs and SigV4a): ErrMissing;
+//   - unparsable or repeated Authorization header, bad credential scope
+//     syntax, unsorted SignedHeaders, signature not 64 hex digits:
+//     ErrMalformed;
 //   - access key id not configured: ErrUnknownKey;
-//   - wrong service in the scope, no X-Amz-Date or Date header, scope date
-//     not the request date, host or the date header not signed, invalid
-//     query escapes, unsupported X-Amz-Content-Sha256 value: ErrMalformed;
+//   - scope names another service, neither X-Amz-Date nor Date present or
+//     parsable, scope date not the request date, host or the date header
+//     not signed: ErrMalformed;
 //   - request time more than MaxSkew away from Now: ErrSkew;
-//   - X-Amz-Content-Sha256 not the SHA-256 of body, or signature mismatch:
-//     ErrSignature.
+//   - X-Amz-Content-Sha256 is a hash that differs from the SHA-256 of body:
+//     ErrSignature; neither a hash nor UNSIGNED-PAYLOAD: ErrMalformed;
+//   - invalid percent-escape in the query string: ErrMalformed;
+//   - signature mismatch: ErrSignature.
 //
 // Any region is accepted. On error the returned access key id is empty.
 func (v *Verifier) Verify(r *http.Request, body []byte) (accessKeyID string, err error) {
@@ -180,10 +185,10 @@ func (v *Verifier) checkSkew(t time.Time) error {
 	}
 	switch {
 	case t.Before(now.Add(-v.maxSkew)):
-		return fmt.Errorf("%w: %s is now earlier than %s (%s - %s)", ErrSkew,
+		return fmt.Errorf("%w: Signature expired: %s is now earlier than %s (%s - %s)", ErrSkew,
 			t.UTC().Format(amzDateFormat), now.Add(-v.maxSkew).Format(amzDateFormat), now.Format(amzDateFormat), mins)
 	case t.After(now.Add(v.maxSkew)):
-		return fmt.Errorf("%w: %s is now later than %s (%s + %s)", ErrSkew,
+		return fmt.Errorf("%w: Signature not yet current: %s is still later than %s (%s + %s)", ErrSkew,
 			t.UTC().Format(amzDateFormat), now.Add(v.maxSkew).Format(amzDateFormat), now.Format(amzDateFormat), mins)
 	}
 	return nil
