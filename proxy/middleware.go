@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -108,20 +107,8 @@ func (s *Server) signed(next echo.HandlerFunc) echo.HandlerFunc {
 
 // signatureError answers as AWS does, with the types the CLI prints.
 func signatureError(err error) error {
-	e := &controlplane.Error{Status: http.StatusForbidden}
-	switch {
-	case errors.Is(err, sigv4.ErrMissing):
-		e.Type, e.Message = "MissingAuthenticationTokenException", "Missing Authentication Token"
-	case errors.Is(err, sigv4.ErrUnknownKey):
-		e.Type, e.Message = "UnrecognizedClientException", "The security token included in the request is invalid."
-	case errors.Is(err, sigv4.ErrSkew):
-		e.Type, e.Message = "InvalidSignatureException", "Signature expired: the request time is too far from the server time."
-	case errors.Is(err, sigv4.ErrSignature):
-		e.Type, e.Message = "InvalidSignatureException", "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."
-	default:
-		e.Type, e.Message = "IncompleteSignatureException", "The request signature is malformed."
-	}
-	return e
+	status, code, msg := sigv4.Classify(err)
+	return &controlplane.Error{Status: status, Type: code, Message: msg}
 }
 
 // repository checks the addressed repository exists, authenticates the

@@ -93,7 +93,7 @@ func (u *toyUpstream) publish(t *testing.T, pkg string, versions ...string) {
 	t.Helper()
 	type entry struct{ File, URL, SHA256 string }
 	doc := struct {
-		Versions map[string]entry `json:"versions"`
+		Versions map[string]entry  `json:"versions"`
 		Tags     map[string]string `json:"tags"`
 	}{Versions: map[string]entry{}, Tags: map[string]string{"latest": versions[len(versions)-1]}}
 	for _, v := range versions {

@@ -51,9 +51,10 @@ func Start(t testing.TB, opts Options) *Instance {
 	if opts.Config != nil {
 		cfg = *opts.Config
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.Validate(); err != nil && cfg.DataDir != "" {
 		t.Fatalf("proxytest: config: %v", err)
 	}
+	cfg.DataDir = ""
 	if opts.OnDisk {
 		cfg.DataDir = t.TempDir()
 	}
