@@ -28,8 +28,9 @@ type body struct {
 	err     error // result of Close
 }
 
-// newBody wraps rc; cancel cancels ctx, the request's context.
-func newBody(rc io.ReadCloser, ctx context.Context, cancel context.CancelCauseFunc, release func(), idle time.Duration, conn, url string) *body {
+// newBody wraps rc, the body of a request made with ctx, which cancel
+// cancels; release frees the concurrency slot.
+func newBody(ctx context.Context, cancel context.CancelCauseFunc, rc io.ReadCloser, release func(), idle time.Duration, conn, url string) *body {
 	b := &body{rc: rc, ctx: ctx, cancel: cancel, release: release, idle: idle, conn: conn, url: url}
 	b.timer = time.AfterFunc(idle, func() {
 		b.fired.Store(true)
@@ -42,7 +43,8 @@ func newBody(rc io.ReadCloser, ctx context.Context, cancel context.CancelCauseFu
 // Read reads from the upstream. It returns io.EOF at the end of a complete
 // body, and otherwise an error wrapping ErrUnavailable (ErrTimeout when the
 // idle timeout or the caller's deadline struck) and the cause, such as
-// io.ErrUnexpectedEOF for a truncated body.
+// io.ErrUnexpectedEOF for a truncated body; when the caller cancelled its
+// context, the error wraps the context's cause instead.
 func (b *body) Read(p []byte) (int, error) {
 	if b.fired.Load() {
 		return 0, b.idleError()

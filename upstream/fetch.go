@@ -6,22 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
-	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/hashicorp/go-retryablehttp"
-)
-
-// Limits on what is read of an error response.
-const (
-	errorBodyLimit  = 64 << 10
-	errorDetailSize = 200
 )
 
 // Request holds the optional parts of a Get.
@@ -159,88 +148,8 @@ func (cn *Conn) send(ctx context.Context, method, ref string, h http.Header, bod
 		}
 		return fail(cn.failure(method, u, cn.transportError(ctx, err)))
 	}
-	resp.Body = newBody(resp.Body, rctx, cancel, release, cn.opts.IdleTimeout, cn.conn.Name, resp.Request.URL.Redacted())
+	resp.Body = newBody(rctx, cancel, resp.Body, release, cn.opts.IdleTimeout, cn.conn.Name, resp.Request.URL.Redacted())
 	return resp, nil
-}
-
-// failure builds a StatusError without status.
-func (cn *Conn) failure(method string, u *url.URL, err error) *StatusError {
-	return &StatusError{Conn: cn.conn.Name, Method: method, URL: u.Redacted(), err: err}
-}
-
-// transportError classifies an error from the HTTP client: the caller's
-// cancellation as such, timeouts as ErrTimeout, anything else as
-// ErrUnavailable, each joined with the cause (without url.Error's URL).
-func (cn *Conn) transportError(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return contextError(ctx, err)
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-		return fmt.Errorf("%w: %w", ErrTimeout, err)
-	}
-	return fmt.Errorf("%w: %w", ErrUnavailable, err)
-}
-
-// contextError classifies the failure of a request whose context is done: a
-// deadline is ErrTimeout, a cancellation is returned as the context's cause.
-func contextError(ctx context.Context, err error) error {
-	cause := context.Cause(ctx)
-	if cause == nil {
-		cause = err
-	}
-	if errors.Is(cause, context.DeadlineExceeded) {
-		return fmt.Errorf("%w: %w", ErrTimeout, cause)
-	}
-	return cause
-}
-
-// statusError reads up to 64 KiB of an unwanted response's body, closes it,
-// and describes it.
-func (cn *Conn) statusError(resp *http.Response) error {
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, errorBodyLimit))
-	resp.Body.Close()
-	e := &StatusError{
-		Conn:       cn.conn.Name,
-		Method:     resp.Request.Method,
-		URL:        resp.Request.URL.Redacted(),
-		StatusCode: resp.StatusCode,
-		Detail:     cn.scrub(detail(data)),
-		err:        classifyStatus(resp.StatusCode),
-	}
-	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		e.RetryAfter, _ = retryAfter(resp.Header, time.Now())
-	}
-	return e
-}
-
-// detail turns an error body into one short printable line.
-func detail(data []byte) string {
-	if !utf8.Valid(data) {
-		return ""
-	}
-	s := strings.Join(strings.FieldsFunc(string(data), func(r rune) bool {
-		return unicode.IsSpace(r) || !unicode.IsPrint(r)
-	}), " ")
-	if utf8.RuneCountInString(s) > errorDetailSize {
-		s = string([]rune(s)[:errorDetailSize]) + "…"
-	}
-	return s
-}
-
-// scrub removes the connection's secrets from s, in case an upstream
-// echoes them.
-func (cn *Conn) scrub(s string) string {
-	for _, secret := range []string{cn.opts.Password, cn.opts.Token, strings.TrimPrefix(cn.authHdr, "Basic ")} {
-		if len(secret) >= 4 {
-			s = strings.ReplaceAll(s, secret, "xxxxx")
-		}
-	}
-	return s
 }
 
 // setIf sets a header when v is not empty.
@@ -248,34 +157,4 @@ func setIf(h http.Header, k, v string) {
 	if v != "" {
 		h.Set(k, v)
 	}
-}
-
-// isGzip reports whether a Content-Encoding is gzip.
-func isGzip(enc string) bool {
-	enc = strings.ToLower(strings.TrimSpace(enc))
-	return enc == "gzip" || enc == "x-gzip"
-}
-
-// gzipBody decompresses a document; Close closes the upstream body.
-type gzipBody struct {
-	zr        *gzip.Reader
-	rc        io.ReadCloser
-	conn, url string
-}
-
-// Read returns decompressed bytes; a corrupt stream gives an error wrapping
-// ErrUnavailable, transfer errors pass through as they are.
-func (g *gzipBody) Read(p []byte) (int, error) {
-	n, err := g.zr.Read(p)
-	var re *readError
-	if err != nil && err != io.EOF && !errors.As(err, &re) {
-		err = &readError{conn: g.conn, url: g.url, err: fmt.Errorf("%w: bad gzip body: %w", ErrUnavailable, err)}
-	}
-	return n, err
-}
-
-// Close closes the upstream body (idempotent).
-func (g *gzipBody) Close() error {
-	g.zr.Close()
-	return g.rc.Close()
 }
