@@ -4,109 +4,19 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/labstack/echo/v4"
 
 	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
 	"github.com/stockpile-proxy/stockpile/upstream"
-	"github.com/stockpile-proxy/stockpile/upstream/upstreamtest"
 )
-
-// toy is the smallest format that uses the whole seam. It stands in for a
-// format bound to the public:crates-io connection (the catalog binds every
-// connection to a real format), with a made-up wire protocol:
-//
-//	GET /{pkg}                  {"versions": [...listed...], "tags": {...}}
-//	GET /{pkg}/{version}/{file} the file
-//
-// Its upstream serves {pkg}.json: {"versions": {"1.0.0": {"file", "url", "sha256"}}, "tags": {}}.
-type toy struct{}
-
-func (toy) Name() string { return "cargo" }
-
-func (toy) Mount(g *echo.Group, r formats.Resolver) {
-	g.GET("/:pkg", func(c echo.Context) error {
-		ref := formats.RepoFrom(c)
-		p := formats.Package{Format: "cargo", Name: c.Param("pkg")}
-		doc, err := r.Render(c.Request().Context(), ref, p, "json", func(v *formats.View) (*formats.Rendered, error) {
-			out := struct {
-				Versions []string          `json:"versions"`
-				Tags     map[string]string `json:"tags"`
-			}{Versions: []string{}, Tags: v.Tags}
-			for ver, vv := range v.Versions {
-				if vv.Status.Listed() {
-					out.Versions = append(out.Versions, ver)
-				}
-			}
-			sort.Strings(out.Versions)
-			b, err := json.Marshal(out)
-			return &formats.Rendered{Body: b, ContentType: "application/json"}, err
-		})
-		if err != nil {
-			return err
-		}
-		return c.Blob(http.StatusOK, doc.ContentType, doc.Body)
-	})
-	g.GET("/:pkg/:version/:file", func(c echo.Context) error {
-		p := formats.Package{Format: "cargo", Name: c.Param("pkg")}
-		return r.ServeAsset(c.Response(), c.Request(), formats.RepoFrom(c), p, c.Param("version"), c.Param("file"))
-	})
-}
-
-func (toy) FetchMetadata(ctx context.Context, g formats.Getter, p formats.Package) (*formats.Metadata, error) {
-	doc, err := g.Get(ctx, p.Name+".json", "application/json")
-	if err != nil {
-		return nil, err
-	}
-	var in struct {
-		Versions map[string]struct{ File, URL, SHA256 string }
-		Tags     map[string]string
-	}
-	if err := json.Unmarshal(doc.Body, &in); err != nil {
-		return nil, fmt.Errorf("toy: %w", err)
-	}
-	md := &formats.Metadata{Versions: map[string]*formats.Version{}, Tags: in.Tags}
-	for ver, f := range in.Versions {
-		md.Versions[ver] = &formats.Version{Version: ver, Status: formats.StatusPublished,
-			Assets: []formats.AssetRef{{Name: f.File, URL: f.URL, Digests: formats.Digests{SHA256: f.SHA256}}}}
-	}
-	return md, nil
-}
-
-type toyUpstream struct {
-	fake  *upstreamtest.Server
-	files map[string][]byte
-}
-
-func (u *toyUpstream) publish(t *testing.T, pkg string, versions ...string) {
-	t.Helper()
-	type entry struct{ File, URL, SHA256 string }
-	doc := struct {
-		Versions map[string]entry  `json:"versions"`
-		Tags     map[string]string `json:"tags"`
-	}{Versions: map[string]entry{}, Tags: map[string]string{"latest": versions[len(versions)-1]}}
-	for _, v := range versions {
-		file := pkg + "-" + v + ".txt"
-		body := []byte("the bytes of " + file + "\n")
-		sum := sha256.Sum256(body)
-		path := "/files/" + file
-		u.fake.Handle(path, upstreamtest.Response{Body: body, ContentType: "text/plain"})
-		doc.Versions[v] = entry{File: file, URL: u.fake.URL + path, SHA256: hex.EncodeToString(sum[:])}
-	}
-	b, _ := json.Marshal(doc)
-	u.fake.Handle("/"+pkg+".json", upstreamtest.Response{Body: b, ContentType: "application/json"})
-}
 
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
@@ -121,22 +31,22 @@ func get(t *testing.T, url string) (int, string) {
 
 // startToy starts app → team → store, store's external connection being the
 // fake upstream, with a short metadata TTL.
-func startToy(t *testing.T) (*proxytest.Instance, *toyUpstream) {
-	up := &toyUpstream{fake: upstreamtest.New(t)}
+func startToy(t *testing.T) (*proxytest.Instance, *proxytest.ToyUpstream) {
+	up := proxytest.NewToyUpstream(t)
 	cfg := proxy.Defaults()
-	cfg.Connections = map[string]upstream.Options{"public:crates-io": {URL: up.fake.URL + "/", TTL: time.Millisecond, Retries: 0}}
+	cfg.Connections = map[string]upstream.Options{"public:crates-io": {URL: up.Fake.URL + "/", TTL: time.Millisecond, Retries: 0}}
 	cfg.Domains = []proxy.DomainConfig{{Name: "acme", Repositories: []proxy.RepositoryConfig{
 		{Name: "app", Upstreams: []string{"team"}},
 		{Name: "team", Upstreams: []string{"store"}},
 		{Name: "store", ExternalConnection: "public:crates-io"},
 	}}}
-	in := proxytest.Start(t, proxytest.Options{Config: &cfg, Formats: []formats.Format{toy{}}, OnDisk: true})
+	in := proxytest.Start(t, proxytest.Options{Config: &cfg, Formats: []formats.Format{proxytest.Toy{}}, OnDisk: true})
 	return in, up
 }
 
 func TestSeamFetchRetainAndServeOffline(t *testing.T) {
 	in, up := startToy(t)
-	up.publish(t, "demo", "1.0.0", "2.0.0")
+	up.Publish(t, "demo", "1.0.0", "2.0.0")
 	base := in.URL + "/acme/cargo/app"
 
 	code, body := get(t, base+"/demo")
@@ -148,7 +58,7 @@ func TestSeamFetchRetainAndServeOffline(t *testing.T) {
 		t.Fatalf("asset: %d %q", code, body)
 	}
 	get(t, base+"/demo/1.0.0/demo-1.0.0.txt")
-	if n := up.fake.Hits("/files/demo-1.0.0.txt"); n != 1 {
+	if n := up.Fake.Hits("/files/demo-1.0.0.txt"); n != 1 {
 		t.Fatalf("upstream asset hits = %d, want 1", n)
 	}
 
@@ -171,14 +81,14 @@ func TestSeamFetchRetainAndServeOffline(t *testing.T) {
 
 	// The upstream drops 1.0.0 and releases 3.0.0: the merge keeps the
 	// retained version and shows the new one.
-	up.publish(t, "demo", "2.0.0", "3.0.0")
+	up.Publish(t, "demo", "2.0.0", "3.0.0")
 	if code, body = get(t, base+"/demo"); body != `{"versions":["1.0.0","2.0.0","3.0.0"],"tags":{"latest":"3.0.0"}}` {
 		t.Fatalf("merged metadata: %d %s", code, body)
 	}
 
 	// Upstream gone, server restarted: what was fetched is still served,
 	// metadata comes from the stale copy.
-	up.fake.Close()
+	up.Fake.Close()
 	in.Restart()
 	base = in.URL + "/acme/cargo/app"
 	if code, body = get(t, base+"/demo/1.0.0/demo-1.0.0.txt"); code != 200 || body != "the bytes of demo-1.0.0.txt\n" {
@@ -195,7 +105,7 @@ func TestSeamFetchRetainAndServeOffline(t *testing.T) {
 
 func TestSeamDependencyConfusionGuard(t *testing.T) {
 	in, up := startToy(t)
-	up.publish(t, "secret", "1.0.0", "99.0.0")
+	up.Publish(t, "secret", "1.0.0", "99.0.0")
 	ctx := context.Background()
 	team := formats.RepoRef{Domain: "acme", Repository: "team"}
 	p := formats.Package{Format: "cargo", Name: "secret"}
@@ -226,7 +136,7 @@ func TestSeamDependencyConfusionGuard(t *testing.T) {
 	if err != nil {
 		t.Fatalf("publishing a name the upstream does not know: %v", err)
 	}
-	up.publish(t, "taken", "1.0.0")
+	up.Publish(t, "taken", "1.0.0")
 	err = in.Server.Resolver().Publish(ctx, formats.RepoRef{Domain: "acme", Repository: "app"}, formats.Package{Format: "cargo", Name: "taken"}, formats.Publication{
 		Version: formats.Version{Version: "1.0.0"}, Content: func(string) (io.Reader, error) { return strings.NewReader(""), nil },
 	})

@@ -10,13 +10,12 @@ import (
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
 	"github.com/stockpile-proxy/stockpile/upstream"
-	"github.com/stockpile-proxy/stockpile/upstream/upstreamtest"
 )
 
 func TestDataPlaneAuth(t *testing.T) {
-	fake := upstreamtest.New(t)
-	up := &toyUpstream{fake: fake}
-	up.publish(t, "demo", "1.0.0")
+	up := proxytest.NewToyUpstream(t)
+	fake := up.Fake
+	up.Publish(t, "demo", "1.0.0")
 	cfg := proxy.Defaults()
 	cfg.Auth.AccessKeys = []proxy.AccessKey{{ID: "AKIATEST", Secret: "s3cret"}}
 	cfg.Connections = map[string]upstream.Options{"public:crates-io": {URL: fake.URL + "/"}}
@@ -24,7 +23,7 @@ func TestDataPlaneAuth(t *testing.T) {
 		{Name: "acme", Repositories: []proxy.RepositoryConfig{{Name: "app", ExternalConnection: "public:crates-io"}}},
 		{Name: "other", Repositories: []proxy.RepositoryConfig{{Name: "app"}}},
 	}
-	in := proxytest.Start(t, proxytest.Options{Config: &cfg, Formats: []formats.Format{toy{}}})
+	in := proxytest.Start(t, proxytest.Options{Config: &cfg, Formats: []formats.Format{proxytest.Toy{}}})
 	good := in.Token("acme")
 	foreign := in.Token("other")
 	basic := func(user, pass string) string {
@@ -82,7 +81,7 @@ func TestAnonymousRead(t *testing.T) {
 	cfg.Auth.AccessKeys = []proxy.AccessKey{{ID: "AKIATEST", Secret: "s3cret"}}
 	cfg.Auth.AnonymousRead = true
 	cfg.Domains = []proxy.DomainConfig{{Name: "acme", Repositories: []proxy.RepositoryConfig{{Name: "app"}}}}
-	in := proxytest.Start(t, proxytest.Options{Config: &cfg, Formats: []formats.Format{toy{}}})
+	in := proxytest.Start(t, proxytest.Options{Config: &cfg, Formats: []formats.Format{proxytest.Toy{}}})
 	tests := []struct {
 		method string
 		want   int
@@ -109,7 +108,7 @@ func TestAnonymousRead(t *testing.T) {
 func TestOperationsEndpoints(t *testing.T) {
 	cfg := proxy.Defaults()
 	cfg.Domains = []proxy.DomainConfig{{Name: "acme", Repositories: []proxy.RepositoryConfig{{Name: "app"}}}}
-	in := proxytest.Start(t, proxytest.Options{Config: &cfg, Formats: []formats.Format{toy{}}})
+	in := proxytest.Start(t, proxytest.Options{Config: &cfg, Formats: []formats.Format{proxytest.Toy{}}})
 	get(t, in.URL+"/acme/cargo/app/missing")
 	get(t, in.URL+"/acme/cargo/nope/missing")
 	tests := []struct {
