@@ -49,6 +49,13 @@ type ErrorRenderer interface {
 	RenderError(c echo.Context, status int, message string) error
 }
 
+// Normalizer is implemented by formats whose package names have a canonical
+// form (PyPI, NuGet, Cargo): the control plane normalizes the names it is
+// given with it, so `--package Foo_Bar` finds `foo-bar`.
+type Normalizer interface {
+	Normalize(p Package) Package
+}
+
 // Package names a package: format, namespace (npm scope without '@', Maven
 // groupId, empty for formats without one) and name, already normalized the
 // way the format requires.
@@ -182,6 +189,26 @@ type Publication struct {
 	Tags map[string]string
 	// Extra replaces the package-level fields when not nil.
 	Extra json.RawMessage
+	// Merge adds the assets to the version when the repository already
+	// holds it (formats whose versions have many files: PyPI, Maven): an
+	// asset of the same name and bytes is an idempotent success, one with
+	// other bytes ErrConflict. Version.Meta replaces the stored one when set.
+	Merge bool
+}
+
+// Content is an open asset.
+type Content interface {
+	io.ReadSeekCloser
+	Sums() Sums
+}
+
+// Sums are the size and digests of stored bytes, as lower-case hex.
+type Sums struct {
+	Size   int64  `json:"size"`
+	MD5    string `json:"md5"`
+	SHA1   string `json:"sha1"`
+	SHA256 string `json:"sha256"`
+	SHA512 string `json:"sha512"`
 }
 
 // PackageState is what a repository keeps about a package besides versions.
@@ -206,8 +233,12 @@ type Resolver interface {
 	// stored in the repository yet, and retaining it. It returns ErrNotFound
 	// when no repository has it; nothing has been written then.
 	ServeAsset(w http.ResponseWriter, r *http.Request, ref RepoRef, p Package, version, asset string) error
+	// Open returns the named asset of version, fetching and retaining it
+	// like ServeAsset when it is not stored in the repository yet.
+	Open(ctx context.Context, ref RepoRef, p Package, version, asset string) (Content, error)
 	// Publish stores a new version in the repository, subject to origin
-	// controls; ErrConflict when the version exists there or upstream.
+	// controls; ErrConflict when the version exists there or upstream
+	// (unless pub.Merge adds assets to a version of this repository).
 	Publish(ctx context.Context, ref RepoRef, p Package, pub Publication) error
 	// UpdatePackage changes what the repository keeps about p (tags, extra).
 	// fn sees the current state (empty when none) and may change it.

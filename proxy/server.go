@@ -109,7 +109,7 @@ func (s *Server) routes(fs []formats.Format) *echo.Echo {
 
 	cp := &controlplane.Handler{
 		Registry: s.registry, Resolver: s.resolver, Tokens: s.issuer, TokenTTL: s.cfg.Auth.TokenTTL,
-		BaseURL: s.baseURL,
+		BaseURL: s.baseURL, Formats: fs,
 		Principal: func(c echo.Context) string {
 			p, _ := c.Get(principalKey).(string)
 			return p

@@ -17,6 +17,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/proxy/model"
 	"github.com/stockpile-proxy/stockpile/proxy/resolver"
 	"github.com/stockpile-proxy/stockpile/proxy/token"
@@ -43,6 +44,18 @@ type Handler struct {
 	BaseURL func(*http.Request) string
 	// Principal returns who is calling (the access key id).
 	Principal func(echo.Context) string
+	// Formats served, for name normalization.
+	Formats []formats.Format
+}
+
+// normalize puts a package name in its format's canonical form.
+func (h *Handler) normalize(p formats.Package) formats.Package {
+	for _, f := range h.Formats {
+		if n, ok := f.(formats.Normalizer); ok && f.Name() == p.Format {
+			return n.Normalize(p)
+		}
+	}
+	return p
 }
 
 // Mount adds the operations to g, which is rooted at /v1.

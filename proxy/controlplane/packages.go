@@ -50,7 +50,7 @@ func (h *Handler) packageParams(c echo.Context, needPackage bool) (model.Reposit
 	if err != nil {
 		return model.Repository{}, formats.Package{}, err
 	}
-	p := formats.Package{Format: c.QueryParam("format"), Namespace: c.QueryParam("namespace"), Name: c.QueryParam("package")}
+	p := h.normalize(formats.Package{Format: c.QueryParam("format"), Namespace: c.QueryParam("namespace"), Name: c.QueryParam("package")})
 	if needPackage {
 		if p.Format == "" {
 			return r, p, validation("the format parameter is required")

@@ -18,48 +18,74 @@ import (
 
 // ServeAsset implements formats.Resolver.
 func (r *Resolver) ServeAsset(w http.ResponseWriter, req *http.Request, ref formats.RepoRef, p formats.Package, version, name string) error {
-	ctx := req.Context()
+	blob, mod, err := r.asset(req.Context(), w, req, ref, p, version, name)
+	if err != nil || blob == nil {
+		return err // nil when the bytes were streamed while fetched
+	}
+	return serveBlob(w, req, blob, mod)
+}
+
+// Open implements formats.Resolver.
+func (r *Resolver) Open(ctx context.Context, ref formats.RepoRef, p formats.Package, version, name string) (formats.Content, error) {
+	blob, _, err := r.asset(ctx, nil, nil, ref, p, version, name)
+	if err != nil {
+		return nil, err
+	}
+	return content{blob}, nil
+}
+
+// content shows a stored blob as formats.Content.
+type content struct{ storage.Blob }
+
+func (c content) Sums() formats.Sums { return formats.Sums(c.Blob.Sums()) }
+
+// asset finds an asset through the walk, fetching and retaining it when
+// needed, and returns it open. With a response writer, the client that
+// starts a fetch is streamed to while the bytes are written; the blob is nil
+// then, and the response complete.
+func (r *Resolver) asset(ctx context.Context, w http.ResponseWriter, req *http.Request, ref formats.RepoRef, p formats.Package, version, name string) (storage.Blob, time.Time, error) {
+	var zero time.Time
 	steps, err := r.registry.Walk(ref.Domain, ref.Repository)
 	if err != nil {
-		return err
+		return nil, zero, err
 	}
 	requested := steps[0].Repo
 
 	// Warm path: the repository holds the version and the bytes.
 	rec, err := r.loadVersion(ctx, ref.Domain, requested.ID, p, version)
 	if err != nil {
-		return err
+		return nil, zero, err
 	}
 	if rec != nil {
 		if !rec.Status.Downloadable() {
-			return fmt.Errorf("%w: version %s of %s is %s", formats.ErrNotFound, version, displayName(p), rec.Status)
+			return nil, zero, fmt.Errorf("%w: version %s of %s is %s", formats.ErrNotFound, version, displayName(p), rec.Status)
 		}
 		a := rec.Asset(name)
 		if a == nil {
-			return fmt.Errorf("%w: version %s of %s has no asset %s", formats.ErrNotFound, version, displayName(p), name)
+			return nil, zero, fmt.Errorf("%w: version %s of %s has no asset %s", formats.ErrNotFound, version, displayName(p), name)
 		}
 		if a.Digests.SHA256 != "" {
 			blob, err := r.store.OpenBlob(ctx, ref.Domain, a.Digests.SHA256)
 			if err == nil {
 				setOutcome(ctx, "hit")
 				r.obs.Cache(p.Format, "hit")
-				return serveBlob(w, req, blob, rec.Published)
+				return blob, rec.Published, nil
 			}
 			if !errors.Is(err, storage.ErrNotFound) {
-				return err
+				return nil, zero, err
 			}
 		}
 		// Recorded but never fetched (or disposed of): fetch it from where
 		// the version came from.
 		if rec.Origin.Connection == "" || a.URL == "" {
-			return fmt.Errorf("%w: the bytes of %s are no longer stored", formats.ErrNotFound, name)
+			return nil, zero, fmt.Errorf("%w: the bytes of %s are no longer stored", formats.ErrNotFound, name)
 		}
 		conn, err := r.client.Conn(rec.Origin.Connection)
 		if err != nil {
-			return err
+			return nil, zero, err
 		}
 		vv := &formats.ViewVersion{Version: rec.Version, Repository: requested.Name, Connection: conn.Name()}
-		return r.fetchAndServe(w, req, ref, p, vv, *a, conn, steps)
+		return r.fetchAsset(ctx, w, req, ref, p, vv, *a, conn, steps)
 	}
 
 	// Find the version through the walk; revalidate once before a 404.
@@ -68,18 +94,18 @@ func (r *Resolver) ServeAsset(w http.ResponseWriter, req *http.Request, ref form
 		res, err = r.view(Fresh(ctx), ref, p, false)
 	}
 	if err != nil {
-		return err
+		return nil, zero, err
 	}
 	vv := res.view.Versions[version]
 	if vv == nil {
-		return fmt.Errorf("%w: version %s of %s is not in repository %s or its upstreams", formats.ErrNotFound, version, displayName(p), ref.Repository)
+		return nil, zero, fmt.Errorf("%w: version %s of %s is not in repository %s or its upstreams", formats.ErrNotFound, version, displayName(p), ref.Repository)
 	}
 	if !vv.Status.Downloadable() {
-		return fmt.Errorf("%w: version %s of %s is %s", formats.ErrNotFound, version, displayName(p), vv.Status)
+		return nil, zero, fmt.Errorf("%w: version %s of %s is %s", formats.ErrNotFound, version, displayName(p), vv.Status)
 	}
 	a := vv.Asset(name)
 	if a == nil {
-		return fmt.Errorf("%w: version %s of %s has no asset %s", formats.ErrNotFound, version, displayName(p), name)
+		return nil, zero, fmt.Errorf("%w: version %s of %s has no asset %s", formats.ErrNotFound, version, displayName(p), name)
 	}
 	if vv.Connection == "" {
 		// Held by an upstream repository: retain a reference here and serve.
@@ -90,40 +116,40 @@ func (r *Resolver) ServeAsset(w http.ResponseWriter, req *http.Request, ref form
 				origin, err := r.originOf(ctx, ref.Domain, holder, p, version)
 				if err != nil {
 					blob.Close()
-					return err
+					return nil, zero, err
 				}
 				if err := r.retain(ctx, ref.Domain, p, vv.Version, origin, requested); err != nil {
 					blob.Close()
-					return err
+					return nil, zero, err
 				}
 				setOutcome(ctx, "hit")
 				r.obs.Cache(p.Format, "hit")
-				return serveBlob(w, req, blob, vv.Published)
+				return blob, vv.Published, nil
 			}
 			if !errors.Is(err, storage.ErrNotFound) {
-				return err
+				return nil, zero, err
 			}
 		}
 		holder := r.repoByName(steps, vv.Repository)
 		hrec, err := r.loadVersion(ctx, ref.Domain, holder.ID, p, version)
 		if err != nil {
-			return err
+			return nil, zero, err
 		}
 		if hrec == nil || hrec.Origin.Connection == "" || a.URL == "" {
-			return fmt.Errorf("%w: the bytes of %s are no longer stored", formats.ErrNotFound, name)
+			return nil, zero, fmt.Errorf("%w: the bytes of %s are no longer stored", formats.ErrNotFound, name)
 		}
 		conn, err := r.client.Conn(hrec.Origin.Connection)
 		if err != nil {
-			return err
+			return nil, zero, err
 		}
 		vv.Connection = conn.Name()
-		return r.fetchAndServe(w, req, ref, p, vv, *a, conn, steps)
+		return r.fetchAsset(ctx, w, req, ref, p, vv, *a, conn, steps)
 	}
 	conn, err := r.client.Conn(vv.Connection)
 	if err != nil {
-		return err
+		return nil, zero, err
 	}
-	return r.fetchAndServe(w, req, ref, p, vv, *a, conn, steps)
+	return r.fetchAsset(ctx, w, req, ref, p, vv, *a, conn, steps)
 }
 
 func hasVersion(res *viewResult, version string) bool {
@@ -145,22 +171,22 @@ type fetched struct {
 	sums storage.Sums
 }
 
-// fetchAndServe fetches an asset through conn once however many clients ask,
+// fetchAsset fetches an asset through conn once however many clients ask,
 // retains the version, and serves it. The client that started the fetch is
 // streamed to while the bytes are written; the others are served from
 // storage once the bytes are committed.
-func (r *Resolver) fetchAndServe(w http.ResponseWriter, req *http.Request, ref formats.RepoRef, p formats.Package, vv *formats.ViewVersion, a formats.AssetRef, conn *upstream.Conn, steps []model.Step) error {
-	ctx := req.Context()
+func (r *Resolver) fetchAsset(ctx context.Context, w http.ResponseWriter, req *http.Request, ref formats.RepoRef, p formats.Package, vv *formats.ViewVersion, a formats.AssetRef, conn *upstream.Conn, steps []model.Step) (storage.Blob, time.Time, error) {
+	var zero time.Time
 	setUpstream(ctx, conn.Name())
 	src, err := conn.Resolve(a.URL)
 	if err != nil {
-		return fmt.Errorf("asset %s: %w", a.Name, err)
+		return nil, zero, fmt.Errorf("asset %s: %w", a.Name, err)
 	}
 	owner := r.repoByName(steps, vv.Repository)
 	requested := steps[0].Repo
 
 	var t *tap
-	if req.Method == http.MethodGet && req.Header.Get("Range") == "" {
+	if w != nil && req.Method == http.MethodGet && req.Header.Get("Range") == "" {
 		t = newTap(w)
 	}
 	key := ref.Domain + "\x00" + conn.Name() + "\x00" + src
@@ -181,7 +207,7 @@ func (r *Resolver) fetchAndServe(w http.ResponseWriter, req *http.Request, ref f
 		res = singleflightResult{v.Val, v.Err}
 	case <-ctx.Done():
 		t.detach()
-		return ctx.Err()
+		return nil, zero, ctx.Err()
 	}
 	if res.err != nil {
 		if t.started() {
@@ -189,7 +215,7 @@ func (r *Resolver) fetchAndServe(w http.ResponseWriter, req *http.Request, ref f
 			// the connection so the client sees a failed transfer.
 			panic(http.ErrAbortHandler)
 		}
-		return res.err
+		return nil, zero, res.err
 	}
 	f := res.val.(*fetched)
 	setOutcome(ctx, "miss")
@@ -210,18 +236,18 @@ func (r *Resolver) fetchAndServe(w http.ResponseWriter, req *http.Request, ref f
 	if err := r.retain(ctx, ref.Domain, p, stored.Version, origin, targets...); err != nil {
 		if t.started() {
 			r.log.Error("retaining a fetched version failed", "package", displayName(p), "version", vv.Version.Version, "error", err.Error())
-			return nil
+			return nil, zero, nil
 		}
-		return err
+		return nil, zero, err
 	}
 	if t.started() {
-		return nil
+		return nil, zero, nil
 	}
 	blob, err := r.store.OpenBlob(ctx, ref.Domain, f.sums.SHA256)
 	if err != nil {
-		return err
+		return nil, zero, err
 	}
-	return serveBlob(w, req, blob, vv.Published)
+	return blob, vv.Published, nil
 }
 
 type singleflightResult struct {

@@ -33,12 +33,15 @@ func (r *Resolver) Publish(ctx context.Context, ref formats.RepoRef, p formats.P
 	if err != nil {
 		return err
 	}
-	if cur != nil {
+	if cur != nil && !pub.Merge {
 		return fmt.Errorf("%w: version %s of %s already exists in repository %s", formats.ErrConflict, ver, displayName(p), ref.Repository)
+	}
+	if cur != nil && cur.Origin.Type != OriginInternal {
+		return fmt.Errorf("%w: version %s of %s in repository %s came from %s and cannot take new files", formats.ErrConflict, ver, displayName(p), ref.Repository, cur.Origin.Connection)
 	}
 	// A package that may take upstream versions must not shadow one: refuse
 	// a version that an upstream or external connection already serves.
-	if rec == nil || rec.Origin.Upstream == Allow {
+	if cur == nil && (rec == nil || rec.Origin.Upstream == Allow) {
 		res, err := r.view(ctx, ref, p, true)
 		switch {
 		case errors.Is(err, formats.ErrNotFound):
@@ -83,6 +86,23 @@ func (r *Resolver) Publish(ctx context.Context, ref formats.RepoRef, p formats.P
 		a.Size = sums.Size
 	}
 	vrec := VersionRecord{Version: v, Origin: VersionOrigin{Type: OriginInternal, Repository: ref.Repository}}
+	if cur != nil {
+		merged, changed, err := mergeAssets(&cur.Version, v.Assets)
+		if err != nil {
+			return fmt.Errorf("%w: version %s of %s: %v", formats.ErrConflict, ver, displayName(p), err)
+		}
+		if !changed && pub.Version.Meta == nil {
+			return nil // the same files again: an idempotent success
+		}
+		vrec = *cur
+		vrec.Assets = merged
+		if pub.Version.Meta != nil {
+			vrec.Meta = pub.Version.Meta
+		}
+		if pub.Version.Status != "" {
+			vrec.Status = pub.Version.Status
+		}
+	}
 	vrec.Revision = revision(&vrec.Version)
 	if rec == nil {
 		rec = &PackageRecord{Package: p, Origin: OriginConfig{Publish: Allow, Upstream: Block}}
@@ -251,4 +271,22 @@ func (r *Resolver) Upstream(ctx context.Context, ref formats.RepoRef, format str
 		}
 	}
 	return nil, fmt.Errorf("%w: repository %s reaches no %s external connection", formats.ErrNotFound, ref.Repository, format)
+}
+
+// mergeAssets adds assets to a version's: a name already present must carry
+// the same bytes.
+func mergeAssets(cur *formats.Version, add []formats.AssetRef) ([]formats.AssetRef, bool, error) {
+	out := append([]formats.AssetRef(nil), cur.Assets...)
+	changed := false
+	for _, a := range add {
+		if old := cur.Asset(a.Name); old != nil {
+			if old.Digests.SHA256 != a.Digests.SHA256 {
+				return nil, false, fmt.Errorf("a different %s is already published", a.Name)
+			}
+			continue
+		}
+		out = append(out, a)
+		changed = true
+	}
+	return out, changed, nil
 }

@@ -234,4 +234,3 @@ func TestCrash(t *testing.T) {
 		}
 	})
 }
-
