@@ -15,20 +15,6 @@ import (
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
 )
 
-// requireTool finds a real client, skipping when it is missing, except under
-// STOCKPILE_E2E=require (CI), where a missing client fails the test.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("STOCKPILE_E2E") == "require" {
-			t.Fatalf("%s is required (STOCKPILE_E2E=require) but not installed: %v", name, err)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return path
-}
-
 type awsCLI struct {
 	t        *testing.T
 	bin      string
@@ -105,7 +91,7 @@ func pick(v any, path ...any) any {
 }
 
 func TestAWSCLIControlPlane(t *testing.T) {
-	bin := requireTool(t, "aws")
+	bin := proxytest.RequireTool(t, "aws")
 	home := t.TempDir()
 	cfg := proxy.Defaults()
 	cfg.Auth.AccessKeys = []proxy.AccessKey{{ID: "AKIASTOCKPILETEST", Secret: "stockpile-secret"}}
@@ -203,7 +189,7 @@ func TestAWSCLIControlPlane(t *testing.T) {
 	}
 
 	// aws codeartifact login --tool npm writes an npm config for the endpoint.
-	requireTool(t, "npm")
+	proxytest.RequireTool(t, "npm")
 	npmrc := filepath.Join(home, "npmrc")
 	cmd := exec.Command(bin, "codeartifact", "login", "--tool", "npm", "--domain", "acme", "--repository", "app", "--endpoint-url", in.URL)
 	cmd.Env = append(append([]string{}, a.env...), "AWS_SECRET_ACCESS_KEY=stockpile-secret", "NPM_CONFIG_USERCONFIG="+npmrc)

@@ -1,0 +1,89 @@
+// Package npm serves the npm registry protocol (npm, pnpm, yarn v1) on top
+// of Stockpile's engine: packuments in their full and abbreviated (corgi)
+// forms, tarballs, publish, dist-tags, deprecate, unpublish, search, ping,
+// whoami and the audit pass-through. It reads upstream registries through
+// formats.Getter and never imports the engine.
+//
+// Protocol reference: shared/reference/protocols-npm-pypi-cargo.md §1.
+package npm
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/stockpile-proxy/stockpile/formats"
+)
+
+// Default limits.
+const (
+	// DefaultMaxPublishBody bounds the JSON body of a publish (metadata and
+	// the base64 tarball together).
+	DefaultMaxPublishBody = 256 << 20
+	// DefaultMaxAuditBody bounds an audit request passed through upstream,
+	// and the upstream's answer.
+	DefaultMaxAuditBody = 32 << 20
+)
+
+// Options tune the npm format. Zero fields take the defaults.
+type Options struct {
+	// MaxPublishBody bounds the body of PUT /{package}; larger bodies are
+	// refused with 413.
+	MaxPublishBody int64
+	// MaxAuditBody bounds audit requests and answers passed through.
+	MaxAuditBody int64
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxPublishBody <= 0 {
+		o.MaxPublishBody = DefaultMaxPublishBody
+	}
+	if o.MaxAuditBody <= 0 {
+		o.MaxAuditBody = DefaultMaxAuditBody
+	}
+	return o
+}
+
+// Format is the npm format. It implements formats.Format and
+// formats.ErrorRenderer.
+type Format struct {
+	opts Options
+}
+
+var (
+	_ formats.Format        = (*Format)(nil)
+	_ formats.ErrorRenderer = (*Format)(nil)
+)
+
+// New returns the npm format with the default limits.
+func New() *Format { return NewWithOptions(Options{}) }
+
+// NewWithOptions returns the npm format with the given limits.
+func NewWithOptions(o Options) *Format { return &Format{opts: o.withDefaults()} }
+
+// Name implements formats.Format.
+func (f *Format) Name() string { return "npm" }
+
+// Mount implements formats.Format. Every request goes through one catch-all
+// route: npm's scoped names arrive as @scope%2fname, @scope%2Fname or
+// @scope/name, so the handler splits the escaped path itself.
+func (f *Format) Mount(g *echo.Group, r formats.Resolver) {
+	h := &handler{f: f, res: r}
+	g.Any("", h.serve)
+	g.Any("/*", h.serve)
+}
+
+// RenderError implements formats.ErrorRenderer with npm's error shape,
+// {"error": "..."}; HEAD answers carry no body.
+func (f *Format) RenderError(c echo.Context, status int, message string) error {
+	h := c.Response().Header()
+	// A handler may have labelled the answer before failing (tarballs).
+	h.Del("Content-Encoding")
+	h.Del("ETag")
+	h.Set("Cache-Control", "no-store")
+	if c.Request().Method == http.MethodHead {
+		return c.NoContent(status)
+	}
+	h.Set("Content-Type", "application/json")
+	return c.JSON(status, map[string]string{"error": message})
+}
