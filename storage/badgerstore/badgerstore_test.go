@@ -90,7 +90,7 @@ func TestOpenOptions(t *testing.T) {
 		{"dir-and-memory", badgerstore.Options{Dir: "x", InMemory: true}, true},
 		{"negative-chunk", badgerstore.Options{InMemory: true, ChunkSize: -1}, true},
 		{"huge-chunk", badgerstore.Options{InMemory: true, ChunkSize: badgerstore.MaxChunkSize + 1}, true},
-		{"nil-logger-ok", badgerstore.Options{InMemory: true, ChunkSize: 1}, false},
+		{"tiny-chunk", badgerstore.Options{InMemory: true, ChunkSize: 1}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -27,10 +27,15 @@ func (s *Store) StatBlob(ctx context.Context, domain, sha256 string) (storage.Su
 	return meta.Sums, nil
 }
 
-// OpenBlob opens the blob with the given SHA-256 in domain for reading. Its
-// errors are those of StatBlob. The blob reads one chunk at a time, each in
-// its own short transaction, holding one chunk in memory; it is safe for
-// concurrent use but its position is shared. See blob for its errors.
+// OpenBlob opens the blob with the given SHA-256 in domain for reading; its
+// errors are those of StatBlob. The returned blob reads one chunk at a time,
+// each in its own short transaction, and holds one chunk in memory; it is
+// safe for concurrent use, with one shared position. Its Seek accepts every
+// whence and positions past the end (Read then returns io.EOF). Its Read and
+// Seek fail after its Close; Read fails with an error wrapping
+// storage.ErrNotFound if the blob was deleted while open, with
+// storage.ErrClosed after the store's Close, and with a corruption error if a
+// chunk has the wrong length. Its Close never fails.
 func (s *Store) OpenBlob(ctx context.Context, domain, sha256 string) (storage.Blob, error) {
 	meta, id, err := s.readMeta(ctx, domain, sha256)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -28,7 +29,7 @@ func (s *Store) DeleteBlob(ctx context.Context, domain, sha256 string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("badgerstore: delete blob %s: %w", sha256, err)
 	}
-	marker, err := uploadMarker{Domain: domain, Purpose: "delete"}.encode()
+	marker, err := uploadMarker{Domain: domain, Purpose: "delete", Started: time.Now().UTC()}.encode()
 	if err != nil {
 		return err
 	}

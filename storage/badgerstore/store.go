@@ -18,9 +18,9 @@ import (
 
 var _ storage.Store = (*Store)(nil)
 
-// Store is a storage.Store on Badger. It is safe for concurrent use. Every
-// method returns an error wrapping storage.ErrClosed once Close has been
-// called.
+// Store is a storage.Store on Badger. It is safe for concurrent use. Once
+// Close has been called, every method but Close and ChunkSize returns an
+// error wrapping storage.ErrClosed.
 type Store struct {
 	db        *badger.DB
 	log       *slog.Logger

@@ -21,7 +21,9 @@ const commitRetries = 8
 // returns the stored sums. On any failure nothing readable is left and the
 // error is returned wrapped: r's error, verify's error, ctx's error (checked
 // between chunks), storage.ErrClosed after Close, or Badger's errors. An
-// invalid domain (empty, or containing a zero byte) is refused.
+// invalid domain (empty, or containing a zero byte) is refused. The chunks
+// are synced to disk before the meta record is committed, so a committed
+// blob is whole even after a power loss.
 func (s *Store) WriteBlob(ctx context.Context, domain string, r io.Reader, verify func(storage.Sums) error) (storage.Sums, error) {
 	if err := checkDomain(domain); err != nil {
 		return storage.Sums{}, err
@@ -38,29 +40,7 @@ func (s *Store) WriteBlob(ctx context.Context, domain string, r io.Reader, verif
 	if err := s.putMarker(id, domain, "write"); err != nil {
 		return storage.Sums{}, err
 	}
-	sums, chunkSize, err := s.writeChunks(ctx, id, r)
-	if err == nil && verify != nil {
-		if verr := verify(sums); verr != nil {
-			err = fmt.Errorf("badgerstore: verify blob %s: %w", sums.SHA256, verr)
-		}
-	}
-	if err == nil {
-		err = ctx.Err()
-		if err != nil {
-			err = fmt.Errorf("badgerstore: write blob: %w", err)
-		}
-	}
-	if err == nil {
-		err = s.use(func(db *badger.DB) error { return db.Sync() })
-		if err != nil {
-			err = fmt.Errorf("badgerstore: sync blob chunks: %w", err)
-		}
-	}
-	var existing *storage.Sums
-	if err == nil {
-		meta := blobMeta{Sums: sums, Chunks: chunkCount(sums.Size, chunkSize), ChunkSize: chunkSize, Upload: id.String()}
-		existing, err = s.commitBlob(domain, id, meta)
-	}
+	sums, existing, err := s.storeUpload(ctx, domain, id, r, verify)
 	if err != nil || existing != nil {
 		s.discardUpload(id)
 	}
@@ -71,6 +51,30 @@ func (s *Store) WriteBlob(ctx context.Context, domain string, r io.Reader, verif
 		return *existing, nil
 	}
 	return sums, nil
+}
+
+// storeUpload writes r as the chunks of upload id, verifies them, syncs them
+// and commits the blob. It returns the sums, and the stored sums if the blob
+// already existed, in which case nothing was committed.
+func (s *Store) storeUpload(ctx context.Context, domain string, id uploadID, r io.Reader, verify func(storage.Sums) error) (storage.Sums, *storage.Sums, error) {
+	sums, chunkSize, err := s.writeChunks(ctx, id, r)
+	if err != nil {
+		return sums, nil, err
+	}
+	if verify != nil {
+		if err := verify(sums); err != nil {
+			return sums, nil, fmt.Errorf("badgerstore: verify blob %s: %w", sums.SHA256, err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return sums, nil, fmt.Errorf("badgerstore: write blob: %w", err)
+	}
+	if err := s.use(func(db *badger.DB) error { return db.Sync() }); err != nil {
+		return sums, nil, fmt.Errorf("badgerstore: sync blob chunks: %w", err)
+	}
+	meta := blobMeta{Sums: sums, Chunks: chunkCount(sums.Size, chunkSize), ChunkSize: chunkSize, Upload: id.String()}
+	existing, err := s.commitBlob(domain, id, meta)
+	return sums, existing, err
 }
 
 // writeChunks copies r into chunks of upload id, each in its own

@@ -8,6 +8,13 @@
 //
 // Run closes every store it opens when the subtest ends, ignoring an error
 // that wraps storage.ErrClosed, so open need not register a Close itself.
+//
+// Beyond the letter of the storage interfaces, the suite expects what the
+// rest of Stockpile relies on: a Scan reads one consistent snapshot (so it
+// never sees part of an Apply), a record put with a TTL of one second is gone
+// within a few seconds, blob readers work with http.ServeContent, and a blob
+// deleted while open fails its reader's later reads instead of returning
+// wrong bytes.
 package storagetest
 
 import (
