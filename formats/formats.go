@@ -171,6 +171,17 @@ func RepoFrom(c echo.Context) RepoRef {
 	return ref
 }
 
+type freshKey struct{}
+
+// Fresh returns a context under which the engine revalidates cached upstream
+// documents before using them, whatever their age, and bypasses rendered
+// documents: for npm's ?write=true, or a client asking for an exact version
+// the cached metadata lacks.
+func Fresh(ctx context.Context) context.Context { return context.WithValue(ctx, freshKey{}, true) }
+
+// IsFresh reports whether ctx came from Fresh.
+func IsFresh(ctx context.Context) bool { v, _ := ctx.Value(freshKey{}).(bool); return v }
+
 // Rendered is a client-facing document kept ready by the engine.
 type Rendered struct {
 	Body        []byte

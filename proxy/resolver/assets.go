@@ -90,8 +90,8 @@ func (r *Resolver) asset(ctx context.Context, w http.ResponseWriter, req *http.R
 
 	// Find the version through the walk; revalidate once before a 404.
 	res, err := r.view(ctx, ref, p, false)
-	if err == nil && !hasVersion(res, version) && !isFresh(ctx) {
-		res, err = r.view(Fresh(ctx), ref, p, false)
+	if err == nil && !hasVersion(res, version) && !formats.IsFresh(ctx) {
+		res, err = r.view(formats.Fresh(ctx), ref, p, false)
 	}
 	if err != nil {
 		return nil, zero, err

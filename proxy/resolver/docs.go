@@ -61,16 +61,6 @@ func decodeDoc(b []byte) (*cachedDoc, error) {
 	return d, nil
 }
 
-// freshKey marks a context whose cached upstream documents must be revalidated.
-type freshKey struct{}
-
-// Fresh returns a context under which cached upstream documents are
-// revalidated before use, whatever their age (npm's ?write=true, or a request
-// for an exact version the cached metadata lacks).
-func Fresh(ctx context.Context) context.Context { return context.WithValue(ctx, freshKey{}, true) }
-
-func isFresh(ctx context.Context) bool { v, _ := ctx.Value(freshKey{}).(bool); return v }
-
 // getter implements formats.Getter for one external connection, caching
 // documents in storage under the connection's TTL. It records the earliest
 // moment one of the documents it served stops being fresh.
@@ -107,7 +97,7 @@ func (g *getter) Get(ctx context.Context, ref, accept string) (*formats.Document
 		return nil, err
 	}
 	now := g.r.now()
-	if cur != nil && !isFresh(ctx) {
+	if cur != nil && !formats.IsFresh(ctx) {
 		if cur.NotFound && now.Sub(cur.FetchedAt) < opts.NegativeTTL {
 			g.note(cur.FetchedAt.Add(opts.NegativeTTL), false)
 			setOutcome(ctx, "negative")

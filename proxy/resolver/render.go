@@ -20,7 +20,7 @@ func (r *Resolver) Render(ctx context.Context, ref formats.RepoRef, p formats.Pa
 	key := ref.Domain + "\x00" + ref.Repository + "\x00" + genKey("", p) + "\x00" + variant
 	regGen := r.registry.Generation()
 	pkgGen := r.generation(ref.Domain, p)
-	if !isFresh(ctx) {
+	if !formats.IsFresh(ctx) {
 		if e := r.rendered.get(key); e != nil && e.regGen == regGen && e.pkgGen == pkgGen && (e.expires.IsZero() || r.now().Before(e.expires)) {
 			setOutcome(ctx, "hit")
 			r.obs.Cache(p.Format, "hit")
