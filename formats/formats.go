@@ -43,6 +43,16 @@ type Format interface {
 	FetchMetadata(ctx context.Context, g Getter, p Package) (*Metadata, error)
 }
 
+// AssetLocator is implemented by formats whose metadata does not list the
+// files of a version (Maven): when a client asks for a file that the version
+// found through an external connection does not list, the engine asks the
+// format where that file is upstream and what digests to expect (for
+// example by reading a .sha1 sidecar through g). It returns an error
+// wrapping upstream.ErrNotFound when the upstream has no such file.
+type AssetLocator interface {
+	LocateAsset(ctx context.Context, g Getter, p Package, version, name string) (*AssetRef, error)
+}
+
 // ErrorRenderer is implemented by formats whose clients expect errors in a
 // particular body shape (npm's {"error": ...}, cargo's {"errors": [...]}).
 type ErrorRenderer interface {

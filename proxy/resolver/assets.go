@@ -61,6 +61,11 @@ func (r *Resolver) asset(ctx context.Context, w http.ResponseWriter, req *http.R
 			return nil, zero, fmt.Errorf("%w: version %s of %s is %s", formats.ErrNotFound, version, displayName(p), rec.Status)
 		}
 		a := rec.Asset(name)
+		if a == nil && rec.Origin.Connection != "" {
+			if a, err = r.locate(ctx, rec.Origin.Connection, p, version, name); err != nil {
+				return nil, zero, err
+			}
+		}
 		if a == nil {
 			return nil, zero, fmt.Errorf("%w: version %s of %s has no asset %s", formats.ErrNotFound, version, displayName(p), name)
 		}
@@ -85,6 +90,9 @@ func (r *Resolver) asset(ctx context.Context, w http.ResponseWriter, req *http.R
 			return nil, zero, err
 		}
 		vv := &formats.ViewVersion{Version: rec.Version, Repository: requested.Name, Connection: conn.Name()}
+		if vv.Asset(name) == nil {
+			vv.Assets = append(append([]formats.AssetRef(nil), vv.Assets...), *a)
+		}
 		return r.fetchAsset(ctx, w, req, ref, p, vv, *a, conn, steps)
 	}
 
@@ -104,6 +112,14 @@ func (r *Resolver) asset(ctx context.Context, w http.ResponseWriter, req *http.R
 		return nil, zero, fmt.Errorf("%w: version %s of %s is %s", formats.ErrNotFound, version, displayName(p), vv.Status)
 	}
 	a := vv.Asset(name)
+	if a == nil && vv.Connection != "" {
+		if a, err = r.locate(ctx, vv.Connection, p, version, name); err != nil {
+			return nil, zero, err
+		}
+		if a != nil {
+			vv.Assets = append(append([]formats.AssetRef(nil), vv.Assets...), *a)
+		}
+	}
 	if a == nil {
 		return nil, zero, fmt.Errorf("%w: version %s of %s has no asset %s", formats.ErrNotFound, version, displayName(p), name)
 	}
@@ -387,4 +403,26 @@ func (r *Resolver) originOf(ctx context.Context, domain string, repo model.Repos
 		return VersionOrigin{Type: OriginInternal, Repository: repo.Name}, nil
 	}
 	return rec.Origin, nil
+}
+
+// locate asks an AssetLocator format for a file its metadata does not list.
+// It returns nil when the format cannot locate files.
+func (r *Resolver) locate(ctx context.Context, connName string, p formats.Package, version, name string) (*formats.AssetRef, error) {
+	f, err := r.format(p.Format)
+	if err != nil {
+		return nil, err
+	}
+	l, ok := f.(formats.AssetLocator)
+	if !ok {
+		return nil, nil
+	}
+	conn, err := r.client.Conn(connName)
+	if err != nil {
+		return nil, err
+	}
+	a, err := l.LocateAsset(ctx, &getter{r: r, conn: conn}, p, version, name)
+	if errors.Is(err, upstream.ErrNotFound) {
+		return nil, fmt.Errorf("%w: version %s of %s has no file %s", formats.ErrNotFound, version, displayName(p), name)
+	}
+	return a, err
 }
