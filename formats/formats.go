@@ -53,6 +53,38 @@ type AssetLocator interface {
 	LocateAsset(ctx context.Context, g Getter, p Package, version, name string) (*AssetRef, error)
 }
 
+// Describer is implemented by formats that read a version's manifest for the
+// control plane (DescribePackageVersion, GetPackageVersionReadme,
+// ListPackageVersionDependencies). open reads one of the version's assets.
+type Describer interface {
+	Describe(ctx context.Context, v *Version, open func(asset string) (io.ReadCloser, error)) (*Description, error)
+}
+
+// Description is what a manifest says of a version.
+type Description struct {
+	Summary              string
+	HomePage             string
+	SourceCodeRepository string
+	Readme               string
+	Licenses             []License
+	Dependencies         []Dependency
+}
+
+// License is a license a version declares.
+type License struct {
+	Name string `json:"name,omitempty"`
+	URL  string `json:"url,omitempty"`
+}
+
+// Dependency is a direct dependency a version declares, in CodeArtifact's
+// terms (dependencyType: npm regular/dev/peer/optional, Maven scopes, …).
+type Dependency struct {
+	Namespace          string `json:"namespace,omitempty"`
+	Package            string `json:"package"`
+	DependencyType     string `json:"dependencyType,omitempty"`
+	VersionRequirement string `json:"versionRequirement,omitempty"`
+}
+
 // ErrorRenderer is implemented by formats whose clients expect errors in a
 // particular body shape (npm's {"error": ...}, cargo's {"errors": [...]}).
 type ErrorRenderer interface {

@@ -44,8 +44,11 @@ type Handler struct {
 	BaseURL func(*http.Request) string
 	// Principal returns who is calling (the access key id).
 	Principal func(echo.Context) string
-	// Formats served, for name normalization.
+	// Formats served, for name normalization and manifests.
 	Formats []formats.Format
+	// Collect asks the garbage collector to run soon (after a dispose or a
+	// delete); nil when there is none.
+	Collect func()
 }
 
 // normalize puts a package name in its format's canonical form.
@@ -79,6 +82,19 @@ func (h *Handler) Mount(g *echo.Group) {
 	g.POST("/package/versions", h.listPackageVersions)
 	g.GET("/package/version", h.describePackageVersion)
 	g.POST("/package/version/assets", h.listPackageVersionAssets)
+	g.POST("/package/versions/update_status", h.updatePackageVersionsStatus)
+	g.POST("/package/versions/delete", h.deletePackageVersions)
+	g.POST("/package/versions/dispose", h.disposePackageVersions)
+	g.POST("/package/versions/copy", h.copyPackageVersions)
+	g.POST("/package", h.putPackageOriginConfiguration)
+	g.DELETE("/package", h.deletePackage)
+	g.GET("/package/version/asset", h.getPackageVersionAsset)
+	g.GET("/package/version/readme", h.getPackageVersionReadme)
+	g.POST("/package/version/dependencies", h.listPackageVersionDependencies)
+	g.POST("/package/version/publish", h.publishPackageVersion)
+	g.POST("/tag", h.tagResource)
+	g.POST("/untag", h.untagResource)
+	g.POST("/tags", h.listTagsForResource)
 	g.Any("/*", func(c echo.Context) error {
 		return &Error{Type: "ValidationException", Status: 400, Reason: "UNKNOWN_OPERATION",
 			Message: fmt.Sprintf("Stockpile does not implement %s %s", c.Request().Method, c.Request().URL.Path)}

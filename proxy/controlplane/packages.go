@@ -225,38 +225,38 @@ func (h *Handler) versionRecord(c echo.Context) (model.Repository, formats.Packa
 
 // DescribePackageVersion: GET /v1/package/version?…&version=
 func (h *Handler) describePackageVersion(c echo.Context) error {
-	_, p, v, err := h.versionRecord(c)
+	r, p, v, err := h.versionRecord(c)
 	if err != nil {
 		return err
 	}
-	var meta struct {
-		Description string          `json:"description"`
-		Summary     string          `json:"summary"`
-		Homepage    string          `json:"homepage"`
-		License     json.RawMessage `json:"license"`
-		Repository  json.RawMessage `json:"repository"`
+	d, err := h.describeVersion(c.Request().Context(), r, p, v)
+	if err != nil {
+		return err
 	}
-	_ = json.Unmarshal(v.Meta, &meta)
 	display := p.Name
 	if p.Format == "npm" && p.Namespace != "" {
 		display = "@" + p.Namespace + "/" + p.Name
 	}
+	lic := d.Licenses
+	if lic == nil {
+		lic = []formats.License{}
+	}
 	out := map[string]any{
 		"format": p.Format, "packageName": p.Name, "displayName": display, "version": v.Version.Version,
 		"publishedTime": epoch(v.Published), "revision": v.Revision, "status": string(v.Status), "origin": origin(v.Origin),
-		"licenses": licenses(meta.License),
+		"licenses": lic,
 	}
 	if p.Namespace != "" {
 		out["namespace"] = p.Namespace
 	}
-	if s := firstNonEmpty(meta.Summary, meta.Description); s != "" {
-		out["summary"] = s
+	if d.Summary != "" {
+		out["summary"] = d.Summary
 	}
-	if meta.Homepage != "" {
-		out["homePage"] = meta.Homepage
+	if d.HomePage != "" {
+		out["homePage"] = d.HomePage
 	}
-	if u := repositoryURL(meta.Repository); u != "" {
-		out["sourceCodeRepository"] = u
+	if d.SourceCodeRepository != "" {
+		out["sourceCodeRepository"] = d.SourceCodeRepository
 	}
 	return c.JSON(http.StatusOK, map[string]any{"packageVersion": out})
 }
@@ -298,17 +298,16 @@ func (h *Handler) listPackageVersionAssets(c echo.Context) error {
 	return c.JSON(http.StatusOK, res)
 }
 
-func licenses(raw json.RawMessage) []map[string]string {
-	out := []map[string]string{}
+func licenses(raw json.RawMessage) []formats.License {
 	var s string
 	if json.Unmarshal(raw, &s) == nil && s != "" {
-		return append(out, map[string]string{"name": s})
+		return []formats.License{{Name: s}}
 	}
 	var obj struct{ Type, URL string }
 	if json.Unmarshal(raw, &obj) == nil && obj.Type != "" {
-		return append(out, map[string]string{"name": obj.Type, "url": obj.URL})
+		return []formats.License{{Name: obj.Type, URL: obj.URL}}
 	}
-	return out
+	return nil
 }
 
 func repositoryURL(raw json.RawMessage) string {

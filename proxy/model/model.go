@@ -298,7 +298,24 @@ func (r *Registry) UpdateRepository(ctx context.Context, domain, name string, de
 	})
 }
 
-// SetTags replaces the tags of a repository.
+// SetDomainTags replaces the tags of a domain.
+func (r *Registry) SetDomainTags(ctx context.Context, name string, tags []Tag) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ds, err := r.domain(name)
+	if err != nil {
+		return err
+	}
+	d := ds.Domain
+	d.Tags = tags
+	if err := r.putJSON(ctx, storage.Key("d", name), d); err != nil {
+		return err
+	}
+	ds.Domain = d
+	return nil
+}
+
+// SetRepositoryTags replaces the tags of a repository.
 func (r *Registry) SetRepositoryTags(ctx context.Context, domain, name string, tags []Tag) (Repository, error) {
 	return r.modify(ctx, domain, name, func(_ *domainState, repo *Repository) error {
 		repo.Tags = tags

@@ -91,7 +91,7 @@ func (r *Resolver) Publish(ctx context.Context, ref formats.RepoRef, p formats.P
 		if err != nil {
 			return fmt.Errorf("%w: version %s of %s: %v", formats.ErrConflict, ver, displayName(p), err)
 		}
-		if !changed && pub.Version.Meta == nil {
+		if !changed && pub.Version.Meta == nil && (pub.Version.Status == "" || pub.Version.Status == cur.Status) {
 			return nil // the same files again: an idempotent success
 		}
 		vrec = *cur
@@ -100,6 +100,9 @@ func (r *Resolver) Publish(ctx context.Context, ref formats.RepoRef, p formats.P
 			vrec.Meta = pub.Version.Meta
 		}
 		if pub.Version.Status != "" {
+			if cur.Status != formats.StatusUnfinished && pub.Version.Status != cur.Status {
+				return fmt.Errorf("%w: version %s of %s is %s and cannot become %s by publishing", formats.ErrConflict, ver, displayName(p), cur.Status, pub.Version.Status)
+			}
 			vrec.Status = pub.Version.Status
 		}
 	}

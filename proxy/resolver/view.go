@@ -32,10 +32,9 @@ func (r *Resolver) View(ctx context.Context, ref formats.RepoRef, p formats.Pack
 // view merges p across the walk from ref. With skipOwn the requested
 // repository's own contents are left out (the publish check).
 func (r *Resolver) view(ctx context.Context, ref formats.RepoRef, p formats.Package, skipOwn bool) (*viewResult, error) {
-	f, err := r.format(p.Format)
-	if err != nil {
-		return nil, err
-	}
+	// A package of a format with no Format (generic) has no external
+	// connection to ask: only repositories' contents count.
+	f := r.formats[p.Format]
 	steps, err := r.registry.Walk(ref.Domain, ref.Repository)
 	if err != nil {
 		return nil, err
@@ -105,7 +104,7 @@ func (r *Resolver) view(ctx context.Context, ref formats.RepoRef, p formats.Pack
 			upstreamErr = errors.Join(upstreamErr, err)
 			continue
 		}
-		if conn == nil {
+		if conn == nil || f == nil {
 			continue
 		}
 		g := &getter{r: r, conn: conn}

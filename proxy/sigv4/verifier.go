@@ -127,6 +127,48 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (accessKeyID string, err
 	if err != nil {
 		return "", err
 	}
+	return v.finish(r, auth, secret, amzDate, payload)
+}
+
+// VerifyDeclared is Verify for requests whose body is too large to read
+// first: the signature is checked over the X-Amz-Content-Sha256 header,
+// which must be a hex SHA-256 (ErrMalformed otherwise), and that value is
+// returned. The caller must refuse the body unless it hashes to it.
+func (v *Verifier) VerifyDeclared(r *http.Request) (accessKeyID, payloadSHA256 string, err error) {
+	decl := strings.ToLower(strings.TrimSpace(r.Header.Get("X-Amz-Content-Sha256")))
+	if len(decl) != 64 || strings.Trim(decl, "0123456789abcdef") != "" {
+		return "", "", fmt.Errorf("%w: a streamed body needs x-amz-content-sha256 with its hex SHA-256", ErrMalformed)
+	}
+	auth, err := parseAuthorization(r)
+	if err != nil {
+		return "", "", err
+	}
+	secret, ok := v.keys[auth.accessKeyID]
+	if !ok {
+		return "", "", fmt.Errorf("%w: access key id %q is not configured", ErrUnknownKey, auth.accessKeyID)
+	}
+	if auth.service != v.service {
+		return "", "", fmt.Errorf("%w: Credential should be scoped to correct service: '%s'", ErrMalformed, v.service)
+	}
+	amzDate, when, dateHeader, err := requestTime(r.Header)
+	if err != nil {
+		return "", "", err
+	}
+	if auth.date != amzDate[:8] || !auth.signs("host") || !auth.signs(dateHeader) {
+		return "", "", fmt.Errorf("%w: the credential scope date or the signed headers are wrong", ErrMalformed)
+	}
+	if err := v.checkSkew(when); err != nil {
+		return "", "", err
+	}
+	key, err := v.finish(r, auth, secret, amzDate, decl)
+	if err != nil {
+		return "", "", err
+	}
+	return key, decl, nil
+}
+
+// finish compares the signature of the canonical request over payload.
+func (v *Verifier) finish(r *http.Request, auth *authorization, secret, amzDate, payload string) (string, error) {
 	canonical, err := canonicalRequest(r, auth, payload)
 	if err != nil {
 		return "", err

@@ -1,0 +1,316 @@
+package npm
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/stockpile-proxy/stockpile/formats"
+)
+
+// handler serves one mounted repository group.
+type handler struct {
+	f   *Format
+	res formats.Resolver
+}
+
+// packumentCacheControl: packuments are revalidated on every use (cheap:
+// the engine keeps them rendered and answers If-None-Match with 304), so a
+// publish, a dist-tag change or a deprecation is seen at once by npm, whose
+// cache otherwise honours max-age (reference §1.6 and §1.9 item 7). no-cache
+// also keeps shared caches from reusing answers given to authenticated
+// requests.
+const packumentCacheControl = "no-cache"
+
+var errNoRoute = fmt.Errorf("%w: npm: no such endpoint", formats.ErrNotFound)
+
+func methodNotAllowed(c echo.Context, allow string) error {
+	c.Response().Header().Set("Allow", allow)
+	return echo.NewHTTPError(http.StatusMethodNotAllowed, "npm: method not allowed here")
+}
+
+// restPath returns the escaped path below /{domain}/npm/{repo}.
+func restPath(r *http.Request) string {
+	p := r.URL.EscapedPath()
+	n := 0
+	for i := 0; i < len(p); i++ {
+		if p[i] == '/' {
+			n++
+			if n == 4 {
+				return p[i+1:]
+			}
+		}
+	}
+	return ""
+}
+
+// serve dispatches every request of the group.
+func (h *handler) serve(c echo.Context) error {
+	req := c.Request()
+	rt, err := parsePath(restPath(req))
+	if err != nil {
+		return err
+	}
+	m := req.Method
+	get := m == http.MethodGet || m == http.MethodHead
+	switch rt.kind {
+	case routePackument:
+		switch {
+		case get:
+			return h.packument(c, rt)
+		case m == http.MethodPut:
+			return h.put(c, rt)
+		}
+		return methodNotAllowed(c, "GET, HEAD, PUT")
+	case routePackumentRev:
+		switch m {
+		case http.MethodPut:
+			return h.put(c, rt)
+		case http.MethodDelete:
+			return h.unpublishAll(c, rt)
+		}
+		return methodNotAllowed(c, "PUT, DELETE")
+	case routeVersion:
+		if get {
+			return h.version(c, rt)
+		}
+		return methodNotAllowed(c, "GET, HEAD")
+	case routeTarball:
+		if get {
+			return h.tarball(c, rt)
+		}
+		return methodNotAllowed(c, "GET, HEAD")
+	case routeTarballRev:
+		if m == http.MethodDelete {
+			// npm unpublish removes the version with the document PUT,
+			// then deletes the tarball: nothing is left to do.
+			return c.JSON(http.StatusOK, map[string]any{"ok": true})
+		}
+		return methodNotAllowed(c, "DELETE")
+	case routePing:
+		if get {
+			return c.JSON(http.StatusOK, map[string]any{})
+		}
+	case routeWhoami:
+		if get {
+			return c.JSON(http.StatusOK, map[string]string{"username": formats.RepoFrom(c).User})
+		}
+	case routeSearch:
+		if get {
+			return h.search(c)
+		}
+	case routeKeys:
+		if get {
+			return h.keys(c)
+		}
+	case routeAudit:
+		if m == http.MethodPost {
+			return h.audit(c, rt)
+		}
+		return methodNotAllowed(c, "POST")
+	case routeDistTags:
+		if get {
+			return h.distTags(c, rt)
+		}
+		return methodNotAllowed(c, "GET, HEAD")
+	case routeDistTag:
+		switch m {
+		case http.MethodPut, http.MethodPost:
+			return h.setDistTag(c, rt)
+		case http.MethodDelete:
+			return h.deleteDistTag(c, rt)
+		case http.MethodGet, http.MethodHead:
+			return h.distTags(c, rt)
+		}
+		return methodNotAllowed(c, "PUT, POST, DELETE")
+	case routeUser, routeLogin:
+		return fmt.Errorf("%w: npm login and adduser are not supported: get a token with `aws codeartifact login --tool npm` or GetAuthorizationToken and set it as _authToken for this registry", formats.ErrNotAllowed)
+	}
+	return errNoRoute
+}
+
+// wantsCorgi applies the negotiation rule of the reference (§1.2): the
+// abbreviated packument when Accept names application/vnd.npm.install-v1+json
+// with q > 0 and not lower than what application/json gets.
+func wantsCorgi(accept []string) bool {
+	qCorgi, qJSON := -1.0, -1.0
+	specJSON := 0 // how specific the range that set qJSON was
+	for _, h := range accept {
+		for _, part := range strings.Split(h, ",") {
+			mt, q := mediaRange(part)
+			switch {
+			case mt == mediaCorgi:
+				qCorgi = max(qCorgi, q)
+			case mt == mediaJSON:
+				qJSON, specJSON = q, 3
+			case mt == "application/*" && specJSON < 2:
+				qJSON, specJSON = q, 2
+			case mt == "*/*" && specJSON < 1:
+				qJSON, specJSON = q, 1
+			}
+		}
+	}
+	return qCorgi > 0 && qCorgi >= qJSON
+}
+
+// mediaRange returns the lower-cased media range of one Accept element and
+// its q (1 when absent or malformed).
+func mediaRange(s string) (string, float64) {
+	parts := strings.Split(s, ";")
+	mt := strings.ToLower(strings.TrimSpace(parts[0]))
+	q := 1.0
+	for _, p := range parts[1:] {
+		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && f >= 0 && f <= 1 {
+				q = f
+			}
+		}
+	}
+	return mt, q
+}
+
+// acceptsGzip reports whether Accept-Encoding allows gzip.
+func acceptsGzip(header []string) bool {
+	ok := false
+	for _, h := range header {
+		for _, part := range strings.Split(h, ",") {
+			enc, q := mediaRange(part)
+			switch enc {
+			case "gzip", "x-gzip":
+				return q > 0
+			case "*":
+				ok = q > 0
+			}
+		}
+	}
+	return ok
+}
+
+// packument serves GET/HEAD /{pkg}.
+func (h *handler) packument(c echo.Context, rt route) error {
+	req := c.Request()
+	ref := formats.RepoFrom(c)
+	if req.URL.Query().Get("write") == "true" {
+		// Write commands (deprecate, unpublish, owner) edit what they read:
+		// build it from the view, not from the rendered cache.
+		v, err := h.res.View(req.Context(), ref, rt.pkg)
+		if err != nil {
+			return err
+		}
+		doc, err := renderPackument(v, ref.Base, false)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(doc.Body)
+		doc.ETag = `"` + hex.EncodeToString(sum[:16]) + `"`
+		return serveDoc(c, doc, "no-store")
+	}
+	corgi := wantsCorgi(req.Header.Values("Accept"))
+	variant := "full\x00" + ref.Base
+	if corgi {
+		variant = "corgi\x00" + ref.Base
+	}
+	doc, err := h.res.Render(req.Context(), ref, rt.pkg, variant, func(v *formats.View) (*formats.Rendered, error) {
+		return renderPackument(v, ref.Base, corgi)
+	})
+	if err != nil {
+		return err
+	}
+	return serveDoc(c, doc, packumentCacheControl)
+}
+
+// version serves GET/HEAD /{pkg}/{version-or-tag}.
+func (h *handler) version(c echo.Context, rt route) error {
+	if len(rt.spec) > maxVersionLen {
+		return fmt.Errorf("%w: npm: version or tag is too long", formats.ErrInvalid)
+	}
+	req := c.Request()
+	ref := formats.RepoFrom(c)
+	variant := "version\x00" + rt.spec + "\x00" + ref.Base
+	doc, err := h.res.Render(req.Context(), ref, rt.pkg, variant, func(v *formats.View) (*formats.Rendered, error) {
+		return renderVersion(v, ref.Base, rt.spec)
+	})
+	if err != nil {
+		return err
+	}
+	return serveDoc(c, doc, packumentCacheControl)
+}
+
+// tarball serves GET/HEAD /{pkg}/-/{name}-{version}.tgz through the engine,
+// which fetches, verifies and retains it on first use.
+func (h *handler) tarball(c echo.Context, rt route) error {
+	req := c.Request()
+	c.Response().Header().Set("Content-Type", "application/octet-stream")
+	return h.res.ServeAsset(c.Response(), req, formats.RepoFrom(c), rt.pkg, rt.spec, rt.file)
+}
+
+// serveDoc writes a rendered document: validators, Vary, gzip when the
+// client takes it, 304 on a matching If-None-Match, no body for HEAD.
+func serveDoc(c echo.Context, doc *formats.Rendered, cacheControl string) error {
+	req := c.Request()
+	hd := c.Response().Header()
+	hd.Set("Vary", "Accept, Accept-Encoding")
+	hd.Set("Cache-Control", cacheControl)
+	body, etag := doc.Body, doc.ETag
+	gz := doc.Gzip != nil && acceptsGzip(req.Header.Values("Accept-Encoding"))
+	if gz {
+		// A distinct strong validator per content coding.
+		body, etag = doc.Gzip, strings.TrimSuffix(etag, `"`)+`-gz"`
+	}
+	if etag != "" {
+		hd.Set("ETag", etag)
+	}
+	if inm := req.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, doc.ETag) {
+		return c.NoContent(http.StatusNotModified)
+	}
+	hd.Set("Content-Type", doc.ContentType)
+	if gz {
+		hd.Set("Content-Encoding", "gzip")
+	}
+	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	c.Response().WriteHeader(http.StatusOK)
+	if req.Method == http.MethodHead {
+		return nil
+	}
+	_, err := c.Response().Write(body)
+	return err
+}
+
+// etagMatch reports whether an If-None-Match list names the document, in
+// either content coding (weak comparison, as RFC 9110 asks for it).
+func etagMatch(inm, etag string) bool {
+	if etag == "" {
+		return false
+	}
+	plain := strings.TrimPrefix(etag, "W/")
+	gz := strings.TrimSuffix(plain, `"`) + `-gz"`
+	for _, t := range strings.Split(inm, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == "*" || t == plain || t == gz {
+			return true
+		}
+	}
+	return false
+}
+
+// keys serves GET /-/npm/v1/keys from the upstream, so that npm audit
+// signatures can check the upstream's dist.signatures.
+func (h *handler) keys(c echo.Context) error {
+	req := c.Request()
+	g, err := h.res.Upstream(req.Context(), formats.RepoFrom(c), "npm")
+	if err != nil {
+		return err
+	}
+	doc, err := g.Get(req.Context(), "-/npm/v1/keys", mediaJSON)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-cache")
+	return c.Blob(http.StatusOK, mediaJSON, doc.Body)
+}

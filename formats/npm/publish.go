@@ -1,0 +1,503 @@
+package npm
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/stockpile-proxy/stockpile/formats"
+)
+
+// putDoc is a parsed PUT body: spans into the request body, nothing copied.
+type putDoc struct {
+	body     []byte
+	top      *object
+	name     string
+	rev      string
+	tags     map[string]string
+	versions map[string][]byte // version → raw version object
+	order    []string
+	hasVers  bool // the document has a versions member
+	atts     []attachment
+}
+
+type attachment struct {
+	file string
+	data []byte // raw JSON string
+	len  []byte // raw length, nil when absent
+}
+
+// readBody reads a request body of at most limit bytes.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, fmt.Errorf("%w: npm: the request body is larger than %d bytes", formats.ErrTooLarge, limit)
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: npm: reading the request body: %v", formats.ErrInvalid, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%w: npm: the request body is larger than %d bytes", formats.ErrTooLarge, limit)
+	}
+	return b, nil
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: npm: "+format, append([]any{formats.ErrInvalid}, args...)...)
+}
+
+// parsePut reads the document of a publish or a whole-document update.
+func parsePut(body []byte) (*putDoc, error) {
+	if !json.Valid(body) {
+		return nil, invalid("the request body is not valid JSON")
+	}
+	top, err := parseObject(body)
+	if err != nil {
+		return nil, invalid("the request body is not a JSON object")
+	}
+	d := &putDoc{body: body, top: top, versions: map[string][]byte{}}
+	if raw := top.get(body, "name"); raw != nil {
+		if err := json.Unmarshal(raw, &d.name); err != nil {
+			return nil, invalid("name is not a string")
+		}
+	}
+	if raw := top.get(body, "_rev"); raw != nil {
+		_ = json.Unmarshal(raw, &d.rev)
+	}
+	if raw := top.get(body, "dist-tags"); raw != nil && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &d.tags); err != nil {
+			return nil, invalid("dist-tags must map tags to versions")
+		}
+	}
+	if raw := top.get(body, "versions"); raw != nil && string(raw) != "null" {
+		vo, err := parseObject(raw)
+		if err != nil {
+			return nil, invalid("versions is not an object")
+		}
+		if len(vo.members) > maxVersions {
+			return nil, invalid("too many versions")
+		}
+		d.hasVers = true
+		for _, m := range vo.members {
+			if m.end <= m.start || raw[m.start] != '{' {
+				return nil, invalid("version %q is not an object", clip(m.key))
+			}
+			if _, dup := d.versions[m.key]; !dup {
+				d.order = append(d.order, m.key)
+			}
+			d.versions[m.key] = raw[m.start:m.end]
+		}
+	}
+	if raw := top.get(body, "_attachments"); raw != nil && string(raw) != "null" {
+		ao, err := parseObject(raw)
+		if err != nil {
+			return nil, invalid("_attachments is not an object")
+		}
+		for _, m := range ao.members {
+			a := attachment{file: m.key}
+			if o, err := parseObject(raw[m.start:m.end]); err == nil {
+				obj := raw[m.start:m.end]
+				a.data, a.len = o.get(obj, "data"), o.get(obj, "length")
+			}
+			d.atts = append(d.atts, a)
+		}
+	}
+	return d, nil
+}
+
+// put serves PUT /{pkg} and PUT /{pkg}/-rev/{rev}: a publish when the body
+// carries a tarball, otherwise a whole-document update (deprecate,
+// unpublish of versions).
+func (h *handler) put(c echo.Context, rt route) error {
+	req := c.Request()
+	body, err := readBody(req, h.f.opts.MaxPublishBody)
+	if err != nil {
+		return err
+	}
+	d, err := parsePut(body)
+	if err != nil {
+		return err
+	}
+	if d.name != "" && d.name != displayName(rt.pkg) {
+		return invalid("the document is for %q, the URL names %s", clip(d.name), displayName(rt.pkg))
+	}
+	if len(d.atts) > 0 {
+		return h.publish(c, rt, d)
+	}
+	return h.update(c, rt, d)
+}
+
+// publish stores the one new version a publish body carries (npm's body:
+// reference §1.3.4).
+func (h *handler) publish(c echo.Context, rt route, d *putDoc) error {
+	ref := formats.RepoFrom(c)
+	p, err := parseName(displayName(rt.pkg), true)
+	if err != nil {
+		return err
+	}
+	if d.name == "" {
+		return invalid("the document has no name")
+	}
+	// One tarball; provenance bundles (.sigstore) are not kept.
+	var att *attachment
+	for i := range d.atts {
+		if strings.HasSuffix(d.atts[i].file, ".sigstore") {
+			continue
+		}
+		if att != nil {
+			return invalid("a publish carries exactly one tarball")
+		}
+		att = &d.atts[i]
+	}
+	if att == nil {
+		return invalid("the publish carries no tarball")
+	}
+	version, err := publishedVersion(p, d, att.file)
+	if err != nil {
+		return err
+	}
+	meta := d.versions[version]
+	var vdoc struct {
+		Name    string `json:"name"`
+		Version string `json:"version"`
+		Dist    struct {
+			Integrity string `json:"integrity"`
+			Shasum    string `json:"shasum"`
+		} `json:"dist"`
+	}
+	if err := json.Unmarshal(meta, &vdoc); err != nil {
+		return invalid("version %s: %v", version, err)
+	}
+	if vdoc.Name != d.name || vdoc.Version != version {
+		return invalid("version %s: its name and version fields must be %s and %s", version, d.name, version)
+	}
+	data, err := decodeAttachment(att)
+	if err != nil {
+		return err
+	}
+	s512 := sha512.Sum512(data)
+	s1 := sha1.Sum(data)
+	got := formats.Digests{SHA512: hex.EncodeToString(s512[:]), SHA1: hex.EncodeToString(s1[:])}
+	declared := declaredDigests(vdoc.Dist.Integrity, vdoc.Dist.Shasum)
+	if vdoc.Dist.Integrity != "" && declared.SHA512 == "" && !strings.Contains(vdoc.Dist.Integrity, "sha1-") {
+		return invalid("dist.integrity %q is not a sha512 integrity", clip(vdoc.Dist.Integrity))
+	}
+	if declared.SHA512 != "" && declared.SHA512 != got.SHA512 {
+		return invalid("the tarball does not match dist.integrity")
+	}
+	if declared.SHA1 != "" && declared.SHA1 != got.SHA1 {
+		return invalid("the tarball does not match dist.shasum")
+	}
+	// Store the version object without the client's tarball URL (it is
+	// rewritten on every render) and with both digests, so that clients
+	// can always verify.
+	dist := []byte(`{}`)
+	if mo, err := parseObject(meta); err == nil {
+		if raw := mo.get(meta, "dist"); raw != nil && raw[0] == '{' {
+			dist = raw
+		}
+	}
+	if dist, err = removeMember(dist, "tarball"); err != nil {
+		return invalid("version %s: bad dist", version)
+	}
+	if vdoc.Dist.Integrity == "" || declared.SHA512 == "" {
+		if dist, err = setMember(dist, "integrity", quote(sriSHA512(got.SHA512))); err != nil {
+			return invalid("version %s: bad dist", version)
+		}
+	}
+	if declared.SHA1 == "" {
+		if dist, err = setMember(dist, "shasum", quote(got.SHA1)); err != nil {
+			return invalid("version %s: bad dist", version)
+		}
+	}
+	stored, err := setMember(meta, "dist", dist)
+	if err != nil {
+		return invalid("version %s: bad document", version)
+	}
+
+	tags := map[string]string{}
+	for t, v := range d.tags {
+		if v != version {
+			continue
+		}
+		if err := checkTag(t); err != nil {
+			return err
+		}
+		tags[t] = v
+	}
+	if len(tags) == 0 {
+		tags["latest"] = version
+	}
+	file := tarballName(p, version)
+	pub := formats.Publication{
+		Version: formats.Version{
+			Version: version,
+			Status:  formats.StatusPublished,
+			Meta:    stored,
+			Assets:  []formats.AssetRef{{Name: file, Digests: got, Size: int64(len(data))}},
+		},
+		Content: func(name string) (io.Reader, error) {
+			if name != file {
+				return nil, fmt.Errorf("%w: npm: no asset %s in this publish", formats.ErrNotFound, name)
+			}
+			return bytes.NewReader(data), nil
+		},
+		Tags: tags,
+	}
+	if _, ok := tags["latest"]; ok {
+		// The package-level fields follow the latest version, as the
+		// registry hoists them.
+		vo, _ := parseObject(meta)
+		pub.Extra = buildExtra([]extraSource{{d.body, d.top}, {meta, vo}}, nil)
+		if pub.Extra == nil {
+			pub.Extra = json.RawMessage(`{}`)
+		}
+	}
+	if err := h.res.Publish(c.Request().Context(), ref, p, pub); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"ok": true, "id": d.name, "success": true})
+}
+
+// publishedVersion finds the version a publish adds: the only one in the
+// body, or (a client that merged the document after a conflict) the one the
+// tarball is named for.
+func publishedVersion(p formats.Package, d *putDoc, file string) (string, error) {
+	var version string
+	switch {
+	case len(d.versions) == 1:
+		version = d.order[0]
+	case len(d.versions) == 0:
+		return "", invalid("the publish carries no version")
+	default:
+		base := file
+		if i := strings.LastIndexByte(base, '/'); i >= 0 {
+			base = base[i+1:]
+		}
+		v, ok := strings.CutPrefix(strings.TrimSuffix(base, ".tgz"), p.Name+"-")
+		if _, known := d.versions[v]; !ok || !known {
+			return "", invalid("a publish carries exactly one new version")
+		}
+		version = v
+	}
+	if !validSemver(version) {
+		return "", invalid("version %q is not a valid SemVer version", clip(version))
+	}
+	return version, nil
+}
+
+// decodeAttachment base64-decodes the tarball and checks its declared length.
+func decodeAttachment(a *attachment) ([]byte, error) {
+	if len(a.data) < 2 || a.data[0] != '"' {
+		return nil, invalid("attachment %s has no data", clip(a.file))
+	}
+	enc := a.data[1 : len(a.data)-1]
+	if bytes.IndexByte(enc, '\\') >= 0 {
+		var s string
+		if err := json.Unmarshal(a.data, &s); err != nil {
+			return nil, invalid("attachment %s: bad data", clip(a.file))
+		}
+		enc = []byte(s)
+	}
+	out := make([]byte, base64.StdEncoding.DecodedLen(len(enc)))
+	n, err := base64.StdEncoding.Decode(out, enc)
+	if err != nil {
+		return nil, invalid("attachment %s is not valid base64", clip(a.file))
+	}
+	out = out[:n]
+	if len(out) == 0 {
+		return nil, invalid("attachment %s is empty", clip(a.file))
+	}
+	if a.len != nil {
+		var n int64
+		if err := json.Unmarshal(a.len, &n); err != nil || n != int64(len(out)) {
+			return nil, invalid("attachment %s: length %s does not match its %d bytes", clip(a.file), clip(string(a.len)), len(out))
+		}
+	}
+	return out, nil
+}
+
+// update applies a whole-document PUT without tarball: deprecations of the
+// versions stored in this repository and, with /-rev/{rev}, the removal of
+// the versions stored here that the document no longer lists (npm
+// unpublish of one version). The document must have been read at the
+// current revision.
+func (h *handler) update(c echo.Context, rt route, d *putDoc) error {
+	ctx := c.Request().Context()
+	ref := formats.RepoFrom(c)
+	v, err := h.res.View(ctx, ref, rt.pkg)
+	if err != nil {
+		return err
+	}
+	pr := prepare(v)
+	rev := d.rev
+	if rt.kind == routePackumentRev {
+		rev = rt.rev
+	}
+	if rev != "" && rev != pr.rev() {
+		return fmt.Errorf("%w: npm: %s changed since it was read (revision %s, now %s): read it again with ?write=true", formats.ErrConflict, displayName(rt.pkg), clip(rev), pr.rev())
+	}
+	stored := func(ver string) bool {
+		vv := v.Versions[ver]
+		return vv != nil && vv.Repository == ref.Repository && vv.Connection == ""
+	}
+	type change struct {
+		version    string
+		deprecated *string // nil: remove the field
+	}
+	var changes []change
+	for _, ver := range d.order {
+		vv := v.Versions[ver]
+		if vv == nil {
+			continue // not something this repository offers; nothing to change
+		}
+		want, err := deprecation(d.versions[ver])
+		if err != nil {
+			return invalid("version %s: %v", ver, err)
+		}
+		have, _ := deprecation(vv.Meta)
+		if (want == nil) == (have == nil) && (want == nil || *want == *have) {
+			continue
+		}
+		if !stored(ver) {
+			return fmt.Errorf("%w: npm: version %s of %s is not stored in repository %s (it comes from %s): change it there", formats.ErrNotAllowed, ver, displayName(rt.pkg), ref.Repository, vv.Repository)
+		}
+		changes = append(changes, change{ver, want})
+	}
+	var removed []string
+	if rt.kind == routePackumentRev && d.hasVers {
+		for _, ver := range pr.listed {
+			if _, ok := d.versions[ver]; ok {
+				continue
+			}
+			if !stored(ver) {
+				return fmt.Errorf("%w: npm: version %s of %s is not stored in repository %s (it comes from %s) and cannot be unpublished here", formats.ErrNotAllowed, ver, displayName(rt.pkg), ref.Repository, v.Versions[ver].Repository)
+			}
+			removed = append(removed, ver)
+		}
+		if len(removed) > 0 && len(removed) == len(pr.listed) {
+			return invalid("an update cannot remove every version: unpublish the package instead")
+		}
+	}
+	for _, ch := range changes {
+		err := h.res.UpdateVersion(ctx, ref, rt.pkg, ch.version, func(ver *formats.Version) error {
+			meta, err := setDeprecated(ver.Meta, ch.deprecated)
+			if err != nil {
+				return fmt.Errorf("npm: version %s: stored document: %w", ch.version, err)
+			}
+			ver.Meta = meta
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if err := h.removeVersions(c, rt.pkg, removed); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"ok": true, "id": displayName(rt.pkg)})
+}
+
+// removeVersions deletes versions stored in the repository and the tags
+// that pointed at them.
+func (h *handler) removeVersions(c echo.Context, p formats.Package, versions []string) error {
+	if len(versions) == 0 {
+		return nil
+	}
+	ctx := c.Request().Context()
+	ref := formats.RepoFrom(c)
+	gone := map[string]bool{}
+	for _, ver := range versions {
+		if err := h.res.DeleteVersion(ctx, ref, p, ver); err != nil && !errors.Is(err, formats.ErrNotFound) {
+			return err
+		}
+		gone[ver] = true
+	}
+	return h.res.UpdatePackage(ctx, ref, p, func(st *formats.PackageState) error {
+		for t, ver := range st.Tags {
+			if gone[ver] {
+				delete(st.Tags, t)
+			}
+		}
+		return nil
+	})
+}
+
+// deprecation reads a version object's deprecated field: nil when absent
+// or empty (npm deprecate sends "" to lift a deprecation).
+func deprecation(meta []byte) (*string, error) {
+	if len(meta) == 0 {
+		return nil, nil
+	}
+	o, err := parseObject(meta)
+	if err != nil {
+		return nil, err
+	}
+	raw := o.get(meta, "deprecated")
+	if raw == nil || string(raw) == "null" || string(raw) == "false" {
+		return nil, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, errors.New("deprecated must be a string")
+	}
+	if s == "" {
+		return nil, nil
+	}
+	if len(s) > 1024 {
+		return nil, errors.New("the deprecation message is longer than 1024 bytes")
+	}
+	return &s, nil
+}
+
+func setDeprecated(meta []byte, msg *string) ([]byte, error) {
+	if len(meta) == 0 {
+		meta = []byte(`{}`)
+	}
+	if !json.Valid(meta) {
+		return nil, errNotObject
+	}
+	if msg == nil {
+		return removeMember(meta, "deprecated")
+	}
+	return setMember(meta, "deprecated", quote(*msg))
+}
+
+// unpublishAll serves DELETE /{pkg}/-rev/{rev}: every version stored in this
+// repository is removed (upstream versions stay where they are).
+func (h *handler) unpublishAll(c echo.Context, rt route) error {
+	ctx := c.Request().Context()
+	ref := formats.RepoFrom(c)
+	v, err := h.res.View(ctx, ref, rt.pkg)
+	if err != nil {
+		return err
+	}
+	pr := prepare(v)
+	if rt.rev != pr.rev() {
+		return fmt.Errorf("%w: npm: %s changed since it was read (revision %s, now %s): read it again with ?write=true", formats.ErrConflict, displayName(rt.pkg), clip(rt.rev), pr.rev())
+	}
+	var versions []string
+	for ver, vv := range v.Versions {
+		if vv.Repository == ref.Repository && vv.Connection == "" {
+			versions = append(versions, ver)
+		}
+	}
+	if len(versions) == 0 {
+		return fmt.Errorf("%w: npm: repository %s stores no version of %s", formats.ErrNotFound, ref.Repository, displayName(rt.pkg))
+	}
+	sortVersions(versions)
+	if err := h.removeVersions(c, rt.pkg, versions); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"ok": true, "id": displayName(rt.pkg)})
+}

@@ -1,0 +1,351 @@
+package controlplane
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/proxy/model"
+	"github.com/stockpile-proxy/stockpile/proxy/resolver"
+)
+
+// Error codes of failedVersions, as CodeArtifact names them.
+const (
+	codeAlreadyExists      = "ALREADY_EXISTS"
+	codeMismatchedRevision = "MISMATCHED_REVISION"
+	codeMismatchedStatus   = "MISMATCHED_STATUS"
+	codeNotAllowed         = "NOT_ALLOWED"
+	codeNotFound           = "NOT_FOUND"
+	codeSkipped            = "SKIPPED"
+)
+
+type versionSuccess struct {
+	Revision string `json:"revision,omitempty"`
+	Status   string `json:"status"`
+}
+
+type versionFailure struct {
+	ErrorCode    string `json:"errorCode"`
+	ErrorMessage string `json:"errorMessage"`
+}
+
+type batchResult struct {
+	SuccessfulVersions map[string]versionSuccess `json:"successfulVersions"`
+	FailedVersions     map[string]versionFailure `json:"failedVersions"`
+}
+
+func newBatch() *batchResult {
+	return &batchResult{SuccessfulVersions: map[string]versionSuccess{}, FailedVersions: map[string]versionFailure{}}
+}
+
+func (b *batchResult) fail(v, code, msg string) {
+	b.FailedVersions[v] = versionFailure{ErrorCode: code, ErrorMessage: msg}
+}
+
+// batchBody is the body of the batch version operations.
+type batchBody struct {
+	Versions            []string          `json:"versions"`
+	VersionRevisions    map[string]string `json:"versionRevisions"`
+	ExpectedStatus      string            `json:"expectedStatus"`
+	TargetStatus        string            `json:"targetStatus"`
+	AllowOverwrite      *bool             `json:"allowOverwrite"`
+	IncludeFromUpstream *bool             `json:"includeFromUpstream"`
+}
+
+// targets lists the versions a batch names: versions, plus the keys of
+// versionRevisions, in order, without duplicates.
+func (b *batchBody) targets() ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, v := range b.Versions {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	for v := range b.VersionRevisions {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	if len(out) == 0 {
+		return nil, validation("name at least one version in versions or versionRevisions")
+	}
+	if len(out) > 100 {
+		return nil, validation("at most 100 versions can be named in one call")
+	}
+	return out, nil
+}
+
+var validStatuses = map[string]bool{"Published": true, "Unfinished": true, "Unlisted": true, "Archived": true, "Disposed": true, "Deleted": true}
+
+// check applies the compare-and-swap guards to one stored version.
+func (b *batchBody) check(v string, rec *resolver.VersionRecord) (code, msg string) {
+	if rec == nil {
+		return codeNotFound, "version " + v + " is not in the repository"
+	}
+	if want, ok := b.VersionRevisions[v]; ok && want != rec.Revision {
+		return codeMismatchedRevision, "version " + v + " has revision " + rec.Revision
+	}
+	if b.ExpectedStatus != "" && string(rec.Status) != b.ExpectedStatus {
+		return codeMismatchedStatus, "version " + v + " is " + string(rec.Status) + ", not " + b.ExpectedStatus
+	}
+	return "", ""
+}
+
+func (h *Handler) batchParams(c echo.Context) (model.Repository, formats.Package, *batchBody, []string, error) {
+	r, p, err := h.packageParams(c, true)
+	if err != nil {
+		return r, p, nil, nil, err
+	}
+	var body batchBody
+	if err := decodeBody(c, &body); err != nil {
+		return r, p, nil, nil, err
+	}
+	if body.ExpectedStatus != "" && !validStatuses[body.ExpectedStatus] {
+		return r, p, nil, nil, validation("expectedStatus %q is not a package version status", body.ExpectedStatus)
+	}
+	vs, err := body.targets()
+	return r, p, &body, vs, err
+}
+
+// UpdatePackageVersionsStatus: POST /v1/package/versions/update_status.
+// All or nothing: when one version fails, the others are SKIPPED.
+func (h *Handler) updatePackageVersionsStatus(c echo.Context) error {
+	r, p, body, vs, err := h.batchParams(c)
+	if err != nil {
+		return err
+	}
+	target := formats.Status(body.TargetStatus)
+	switch target {
+	case formats.StatusPublished, formats.StatusUnlisted, formats.StatusArchived:
+	default:
+		return validation("targetStatus must be Published, Unlisted or Archived")
+	}
+	ctx := c.Request().Context()
+	unlock := h.Resolver.LockPackage(r.Domain, p)
+	defer unlock()
+	res := newBatch()
+	recs := map[string]*resolver.VersionRecord{}
+	for _, v := range vs {
+		rec, err := h.Resolver.VersionRecord(ctx, r.Domain, r.ID, p, v)
+		if err != nil {
+			return err
+		}
+		if code, msg := body.check(v, rec); code != "" {
+			res.fail(v, code, msg)
+			continue
+		}
+		if rec.Status == formats.StatusDisposed {
+			res.fail(v, codeNotAllowed, "version "+v+" is Disposed: its assets are gone")
+			continue
+		}
+		recs[v] = rec
+	}
+	if len(res.FailedVersions) > 0 {
+		for v := range recs {
+			res.fail(v, codeSkipped, "skipped because another version of the call failed")
+		}
+		return c.JSON(http.StatusOK, res)
+	}
+	for _, v := range vs {
+		rec := recs[v]
+		if rec.Status != target {
+			rec.Status = target
+			if err := h.Resolver.PutVersionRecord(ctx, r.Domain, r.ID, p, rec); err != nil {
+				return err
+			}
+		}
+		res.SuccessfulVersions[v] = versionSuccess{Revision: rec.Revision, Status: string(rec.Status)}
+	}
+	return c.JSON(http.StatusOK, res)
+}
+
+// DeletePackageVersions: POST /v1/package/versions/delete
+func (h *Handler) deletePackageVersions(c echo.Context) error {
+	r, p, body, vs, err := h.batchParams(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	unlock := h.Resolver.LockPackage(r.Domain, p)
+	defer unlock()
+	res := newBatch()
+	for _, v := range vs {
+		rec, err := h.Resolver.VersionRecord(ctx, r.Domain, r.ID, p, v)
+		if err != nil {
+			return err
+		}
+		if code, msg := body.check(v, rec); code != "" {
+			res.fail(v, code, msg)
+			continue
+		}
+		if err := h.Resolver.DeleteVersionRecord(ctx, r.Domain, r.ID, p, v); err != nil {
+			return err
+		}
+		res.SuccessfulVersions[v] = versionSuccess{Revision: rec.Revision, Status: "Deleted"}
+	}
+	return c.JSON(http.StatusOK, res)
+}
+
+// DisposePackageVersions: POST /v1/package/versions/dispose. The record
+// stays with status Disposed; its bytes are released and reclaimed by the
+// garbage collector once nothing else refers to them.
+func (h *Handler) disposePackageVersions(c echo.Context) error {
+	r, p, body, vs, err := h.batchParams(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	unlock := h.Resolver.LockPackage(r.Domain, p)
+	defer unlock()
+	res := newBatch()
+	for _, v := range vs {
+		rec, err := h.Resolver.VersionRecord(ctx, r.Domain, r.ID, p, v)
+		if err != nil {
+			return err
+		}
+		if code, msg := body.check(v, rec); code != "" {
+			res.fail(v, code, msg)
+			continue
+		}
+		if rec.Status != formats.StatusDisposed {
+			rec.Status = formats.StatusDisposed
+			if err := h.Resolver.PutVersionRecord(ctx, r.Domain, r.ID, p, rec); err != nil {
+				return err
+			}
+		}
+		res.SuccessfulVersions[v] = versionSuccess{Revision: rec.Revision, Status: string(rec.Status)}
+	}
+	if h.Collect != nil && len(res.SuccessfulVersions) > 0 {
+		h.Collect()
+	}
+	return c.JSON(http.StatusOK, res)
+}
+
+// CopyPackageVersions: POST /v1/package/versions/copy?source-repository=&destination-repository=
+// Copies references, never bytes (blobs belong to the domain).
+func (h *Handler) copyPackageVersions(c echo.Context) error {
+	domain, err := query(c, "domain")
+	if err != nil {
+		return err
+	}
+	if err := checkOwner(c); err != nil {
+		return err
+	}
+	srcName, err := query(c, "source-repository")
+	if err != nil {
+		return err
+	}
+	dstName, err := query(c, "destination-repository")
+	if err != nil {
+		return err
+	}
+	src, err := h.Registry.Repository(domain, srcName)
+	if err != nil {
+		return err
+	}
+	dst, err := h.Registry.Repository(domain, dstName)
+	if err != nil {
+		return err
+	}
+	p := h.normalize(formats.Package{Format: c.QueryParam("format"), Namespace: c.QueryParam("namespace"), Name: c.QueryParam("package")})
+	if !validFormat(p.Format) || p.Name == "" {
+		return validation("format and package are required")
+	}
+	var body batchBody
+	if err := decodeBody(c, &body); err != nil {
+		return err
+	}
+	if len(body.Versions) > 0 && len(body.VersionRevisions) > 0 {
+		return validation("give versions or versionRevisions, not both")
+	}
+	vs, err := body.targets()
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	fromUpstream := body.IncludeFromUpstream != nil && *body.IncludeFromUpstream
+	overwrite := body.AllowOverwrite != nil && *body.AllowOverwrite
+
+	// Where each version can be copied from: the source itself, or (with
+	// includeFromUpstream) whichever repository of its graph holds it.
+	holders := map[string]string{src.Name: src.ID}
+	var view *formats.View
+	if fromUpstream {
+		if view, _, err = h.Resolver.ViewFrom(ctx, domain, src.Name, p); err != nil {
+			view = nil
+		}
+		repos, err := h.Registry.Repositories(domain)
+		if err != nil {
+			return err
+		}
+		for _, repo := range repos {
+			holders[repo.Name] = repo.ID
+		}
+	}
+	unlock := h.Resolver.LockPackage(domain, p)
+	defer unlock()
+	srcPkg, err := h.Resolver.PackageRecord(ctx, domain, src.ID, p)
+	if err != nil {
+		return err
+	}
+	res := newBatch()
+	for _, v := range vs {
+		rec, err := h.Resolver.VersionRecord(ctx, domain, src.ID, p, v)
+		if err != nil {
+			return err
+		}
+		if rec == nil && view != nil {
+			if vv, ok := view.Versions[v]; ok && vv.Connection == "" {
+				if rec, err = h.Resolver.VersionRecord(ctx, domain, holders[vv.Repository], p, v); err != nil {
+					return err
+				}
+			}
+		}
+		if code, msg := body.check(v, rec); code != "" {
+			res.fail(v, code, msg)
+			continue
+		}
+		cur, err := h.Resolver.VersionRecord(ctx, domain, dst.ID, p, v)
+		if err != nil {
+			return err
+		}
+		if cur != nil && !overwrite {
+			res.fail(v, codeAlreadyExists, "version "+v+" already exists in "+dst.Name)
+			continue
+		}
+		cp := *rec
+		if err := h.Resolver.PutVersionRecord(ctx, domain, dst.ID, p, &cp); err != nil {
+			return err
+		}
+		res.SuccessfulVersions[v] = versionSuccess{Revision: cp.Revision, Status: string(cp.Status)}
+	}
+	// npm: tags pointing at a copied version go with it.
+	if srcPkg != nil && len(srcPkg.Tags) > 0 && len(res.SuccessfulVersions) > 0 {
+		dstPkg, err := h.Resolver.PackageRecord(ctx, domain, dst.ID, p)
+		if err != nil {
+			return err
+		}
+		if dstPkg != nil {
+			changed := false
+			for tag, v := range srcPkg.Tags {
+				if _, ok := res.SuccessfulVersions[v]; ok {
+					if dstPkg.Tags == nil {
+						dstPkg.Tags = map[string]string{}
+					}
+					dstPkg.Tags[tag] = v
+					changed = true
+				}
+			}
+			if changed {
+				if err := h.Resolver.PutPackageRecord(ctx, domain, dst.ID, dstPkg); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return c.JSON(http.StatusOK, res)
+}
