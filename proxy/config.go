@@ -54,6 +54,10 @@ type AccessKey struct {
 // StorageConfig tunes the embedded store.
 type StorageConfig struct {
 	GCInterval time.Duration `yaml:"gc_interval"`
+	// BlobGCInterval is how often blobs nothing refers to are deleted.
+	BlobGCInterval time.Duration `yaml:"blob_gc_interval"`
+	// BlobGCGrace spares blobs written this recently.
+	BlobGCGrace time.Duration `yaml:"blob_gc_grace"`
 }
 
 // DomainConfig is a domain to create or update at start.
@@ -80,7 +84,7 @@ func Defaults() Config {
 		ShutdownTimeout: 30 * time.Second,
 		MaxPublishSize:  2 << 30,
 		Auth:            AuthConfig{TokenTTL: 12 * time.Hour},
-		Storage:         StorageConfig{GCInterval: 5 * time.Minute},
+		Storage:         StorageConfig{GCInterval: 5 * time.Minute, BlobGCInterval: time.Hour, BlobGCGrace: time.Hour},
 	}
 }
 
@@ -229,6 +233,9 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		add("log_format", "log_format %q must be text or json", c.LogFormat)
+	}
+	if c.Storage.BlobGCInterval <= 0 || c.Storage.BlobGCGrace < 0 {
+		add("storage", "storage.blob_gc_interval must be positive and storage.blob_gc_grace not negative")
 	}
 	if c.Auth.TokenTTL < 15*time.Minute || c.Auth.TokenTTL > 12*time.Hour {
 		add("auth.token_ttl", "auth.token_ttl %s must be between 15m and 12h", c.Auth.TokenTTL)

@@ -17,7 +17,7 @@ func TestExampleConfigLoads(t *testing.T) {
 	}
 	def := Defaults()
 	if cfg.Listen != def.Listen || cfg.DataDir != def.DataDir || cfg.ShutdownTimeout != def.ShutdownTimeout ||
-		cfg.Auth.TokenTTL != def.Auth.TokenTTL || cfg.MaxPublishSize != def.MaxPublishSize || cfg.Storage.GCInterval != def.Storage.GCInterval {
+		cfg.Auth.TokenTTL != def.Auth.TokenTTL || cfg.MaxPublishSize != def.MaxPublishSize || cfg.Storage.GCInterval != def.Storage.GCInterval || cfg.Storage.BlobGCInterval != def.Storage.BlobGCInterval || cfg.Storage.BlobGCGrace != def.Storage.BlobGCGrace {
 		t.Errorf("example config does not show the defaults: %+v", cfg)
 	}
 	npm := cfg.Connections["public:npmjs"]

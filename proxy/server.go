@@ -40,6 +40,7 @@ type Server struct {
 	metrics  *metrics
 	echo     *echo.Echo
 	ready    atomic.Bool
+	collect  chan struct{} // asks the blob collector to run soon
 }
 
 // New builds a server over an open store, creating or updating the domains
@@ -62,7 +63,7 @@ func New(ctx context.Context, cfg *Config, store storage.Store, fs []formats.For
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, store: store, registry: registry, issuer: issuer, metrics: newMetrics()}
+	s := &Server{cfg: cfg, log: log, store: store, registry: registry, issuer: issuer, metrics: newMetrics(), collect: make(chan struct{}, 1)}
 	if !cfg.Open() {
 		keys := map[string]string{}
 		for _, k := range cfg.Auth.AccessKeys {
@@ -109,7 +110,7 @@ func (s *Server) routes(fs []formats.Format) *echo.Echo {
 
 	cp := &controlplane.Handler{
 		Registry: s.registry, Resolver: s.resolver, Tokens: s.issuer, TokenTTL: s.cfg.Auth.TokenTTL,
-		BaseURL: s.baseURL, Formats: fs,
+		BaseURL: s.baseURL, Formats: fs, Collect: s.CollectSoon,
 		Principal: func(c echo.Context) string {
 			p, _ := c.Get(principalKey).(string)
 			return p
@@ -229,6 +230,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	gcCtx, stopGC := context.WithCancel(context.Background())
+	gcDone := make(chan struct{})
+	go func() { defer close(gcDone); s.collectLoop(gcCtx) }()
+	defer func() { stopGC(); <-gcDone }()
 	select {
 	case err := <-errc:
 		return err
@@ -243,4 +248,29 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// CollectSoon asks the blob collector to run now rather than at its next tick.
+func (s *Server) CollectSoon() {
+	select {
+	case s.collect <- struct{}{}:
+	default:
+	}
+}
+
+// collectLoop deletes unreferenced blobs on a ticker and on request.
+func (s *Server) collectLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.Storage.BlobGCInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.collect:
+		}
+		if _, err := s.resolver.CollectGarbage(ctx, s.cfg.Storage.BlobGCGrace); err != nil && ctx.Err() == nil {
+			s.log.Error("blob garbage collection failed", "error", err.Error())
+		}
+	}
 }

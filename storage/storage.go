@@ -75,6 +75,19 @@ type Blobs interface {
 	StatBlob(ctx context.Context, domain, sha256 string) (Sums, error)
 	// DeleteBlob removes a blob. Deleting an absent blob is not an error.
 	DeleteBlob(ctx context.Context, domain, sha256 string) error
+	// ListBlobs calls fn for every blob of domain, in SHA-256 order; fn may
+	// not call the store.
+	// Returning an error from fn stops the listing with that error.
+	ListBlobs(ctx context.Context, domain string, fn func(BlobInfo) error) error
+}
+
+// BlobInfo describes a stored blob for garbage collection.
+type BlobInfo struct {
+	Sums
+	// Touched is when the blob was last written: committed, or written
+	// again with the same bytes. A collector spares recently touched blobs,
+	// whose references may be on their way.
+	Touched time.Time
 }
 
 // Store is everything a backend provides.

@@ -16,6 +16,7 @@ type blobMeta struct {
 	Chunks    int64        `json:"chunks"`
 	ChunkSize int          `json:"chunkSize"`
 	Upload    string       `json:"upload"`
+	Touched   time.Time    `json:"touched"`
 }
 
 func (m blobMeta) encode() ([]byte, error) {

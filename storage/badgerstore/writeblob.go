@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -72,7 +73,7 @@ func (s *Store) storeUpload(ctx context.Context, domain string, id uploadID, r i
 	if err := s.use(func(db *badger.DB) error { return db.Sync() }); err != nil {
 		return sums, nil, fmt.Errorf("badgerstore: sync blob chunks: %w", err)
 	}
-	meta := blobMeta{Sums: sums, Chunks: chunkCount(sums.Size, chunkSize), ChunkSize: chunkSize, Upload: id.String()}
+	meta := blobMeta{Sums: sums, Chunks: chunkCount(sums.Size, chunkSize), ChunkSize: chunkSize, Upload: id.String(), Touched: time.Now().UTC()}
 	existing, err := s.commitBlob(domain, id, meta)
 	return sums, existing, err
 }
@@ -137,7 +138,14 @@ func (s *Store) commitBlob(domain string, id uploadID, meta blobMeta) (*storage.
 						return err
 					}
 					existing = &old.Sums
-					return nil
+					// Written again: a collector must spare it while the
+					// new reference is on its way.
+					old.Touched = meta.Touched
+					nb, err := old.encode()
+					if err != nil {
+						return err
+					}
+					return txn.Set(mk, nb)
 				case !errors.Is(err, badger.ErrKeyNotFound):
 					return err
 				}

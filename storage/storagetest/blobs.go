@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -21,6 +22,43 @@ func runBlobs(t *testing.T, h *harness) {
 	t.Run("dedupe", func(t *testing.T) { testDedupe(t, h) })
 	t.Run("domains-independent", func(t *testing.T) { testDomainsIndependent(t, h) })
 	t.Run("delete", func(t *testing.T) { testDeleteBlob(t, h) })
+	t.Run("list", func(t *testing.T) { testListBlobs(t, h) })
+}
+
+func testListBlobs(t *testing.T, h *harness) {
+	s := h.store(t)
+	ctx := context.Background()
+	before := time.Now().Add(-time.Second)
+	a := writeBlob(t, s, "acme", []byte("first blob"))
+	b := writeBlob(t, s, "acme", []byte("second blob"))
+	writeBlob(t, s, "acme2", []byte("another domain's blob"))
+	var got []string
+	err := s.ListBlobs(ctx, "acme", func(bi storage.BlobInfo) error {
+		if bi.Touched.Before(before) || bi.Touched.After(time.Now().Add(time.Second)) {
+			t.Errorf("blob %s touched at %v", bi.SHA256, bi.Touched)
+		}
+		got = append(got, bi.SHA256)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{a.SHA256, b.SHA256}
+	if want[0] > want[1] {
+		want[0], want[1] = want[1], want[0]
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("ListBlobs (-want +got):\n%s", diff)
+	}
+	if err := s.DeleteBlob(ctx, "acme", a.SHA256); err != nil {
+		t.Fatal(err)
+	}
+	stop := errors.New("stop")
+	n := 0
+	err = s.ListBlobs(ctx, "acme", func(storage.BlobInfo) error { n++; return stop })
+	if !errors.Is(err, stop) || n != 1 {
+		t.Fatalf("ListBlobs after a delete: %d blobs, %v", n, err)
+	}
 }
 
 func testBlobNotFound(t *testing.T, h *harness) {
