@@ -292,6 +292,12 @@ func (e *env) url(repo, path string) string {
 // do sends a request; hdr holds header name/value pairs.
 func (e *env) do(method, url string, body []byte, hdr ...string) *result {
 	e.t.Helper()
+	return e.doWith(e.http, method, url, body, hdr...)
+}
+
+// doWith sends a request with client c.
+func (e *env) doWith(c *http.Client, method, url string, body []byte, hdr ...string) *result {
+	e.t.Helper()
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -306,7 +312,7 @@ func (e *env) do(method, url string, body []byte, hdr ...string) *result {
 	if body != nil && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := e.http.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		return &result{readErr: err}
 	}
@@ -369,7 +375,7 @@ type packument struct {
 	Readme   string                     `json:"readme"`
 }
 
-type versionObject struct {
+type versionDocT struct {
 	Name             string `json:"name"`
 	Version          string `json:"version"`
 	Deprecated       string `json:"deprecated"`
@@ -381,13 +387,13 @@ type versionObject struct {
 	} `json:"dist"`
 }
 
-func (p *packument) version(t *testing.T, v string) versionObject {
+func (p *packument) version(t *testing.T, v string) versionDocT {
 	t.Helper()
 	raw, ok := p.Versions[v]
 	if !ok {
 		t.Fatalf("packument of %s has no version %s (has %v)", p.Name, v, keys(p.Versions))
 	}
-	var vo versionObject
+	var vo versionDocT
 	if err := json.Unmarshal(raw, &vo); err != nil {
 		t.Fatal(err)
 	}
@@ -414,6 +420,19 @@ func (e *env) record(repo string, p formats.Package, version string) *resolver.V
 		e.t.Fatal(err)
 	}
 	return rec
+}
+
+// waitRecord waits for repository repo to record a version: the client
+// that started a fetch has its bytes before the engine writes the records.
+func (e *env) waitRecord(repo string, p formats.Package, version string) *resolver.VersionRecord {
+	e.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if rec := e.record(repo, p, version); rec != nil || time.Now().After(deadline) {
+			return rec
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // publishBody builds the body npm publish sends (reference §1.3.4).

@@ -34,7 +34,7 @@ func (r *Resolver) collectDomain(ctx context.Context, domain string, grace time.
 	used := map[string]bool{}
 	err := r.store.Scan(ctx, storage.Prefix("v", domain), func(_, v []byte) error {
 		var rec struct {
-			Status formats.Status      `json:"status"`
+			Status formats.Status     `json:"status"`
 			Assets []formats.AssetRef `json:"assets"`
 		}
 		if err := json.Unmarshal(v, &rec); err != nil {
