@@ -3,6 +3,7 @@ package controlplane
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"hash"
 	"io"
 	"net/http"
@@ -71,7 +72,7 @@ func (h *Handler) publishPackageVersion(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	if err := h.Resolver.Publish(ctx, ref, p, pub); err != nil {
-		if hex.EncodeToString(sum.Sum(nil)) != declared {
+		if errors.Is(err, formats.ErrInvalid) && hex.EncodeToString(sum.Sum(nil)) != declared {
 			return validation("the asset does not match x-amz-content-sha256")
 		}
 		return err

@@ -71,7 +71,7 @@ func (r *Resolver) view(ctx context.Context, ref formats.RepoRef, p formats.Pack
 			if err != nil {
 				return nil, err
 			}
-			if rec != nil || len(vers) > 0 {
+			if len(vers) > 0 {
 				found = true
 			}
 			for _, vr := range vers {

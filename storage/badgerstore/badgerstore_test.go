@@ -240,3 +240,24 @@ func TestUpperCaseSHA256(t *testing.T) {
 		t.Fatalf("StatBlob with an upper-case sha256: %v", err)
 	}
 }
+
+// TestInMemoryDefaultChunks writes a blob of several default-size chunks in
+// memory: badger keeps every value in its LSM tree there, with a size limit
+// the chunk size must respect.
+func TestInMemoryDefaultChunks(t *testing.T) {
+	s := open(t, badgerstore.Options{InMemory: true})
+	body := bytes.Repeat([]byte("stockpile"), 300000)
+	sums, err := s.WriteBlob(context.Background(), "acme", bytes.NewReader(body), func(storage.Sums) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.OpenBlob(context.Background(), "acme", sums.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	got, err := io.ReadAll(b)
+	if err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("read back %d bytes, %v", len(got), err)
+	}
+}

@@ -61,17 +61,29 @@ func (o Options) withDefaults() (Options, error) {
 	if o.ChunkSize == 0 {
 		o.ChunkSize = DefaultChunkSize
 	}
+	if o.InMemory && o.ChunkSize > maxInMemoryValue-1024 {
+		return o, fmt.Errorf("badgerstore: options: ChunkSize %d is too large for an in-memory store (at most %d)", o.ChunkSize, maxInMemoryValue-1024)
+	}
 	if o.GCInterval == 0 {
 		o.GCInterval = DefaultGCInterval
 	}
 	return o, nil
 }
 
+// maxInMemoryValue is badger's largest value threshold, and so the largest
+// value an in-memory store holds.
+const maxInMemoryValue = 1 << 20
+
 // badgerOptions translates o (already defaulted) for badger.
 func (o Options) badgerOptions(log *slog.Logger) badger.Options {
 	bo := badger.DefaultOptions(o.Dir)
+	threshold := int64(valueThreshold)
 	if o.InMemory {
+		// Without a value log every value lives in the LSM tree, and badger
+		// refuses values above the threshold: raise it to badger's maximum
+		// so that chunks fit (Validate bounds the chunk size in memory).
 		bo = badger.DefaultOptions("").WithInMemory(true)
+		threshold = maxInMemoryValue
 	}
 	return bo.
 		WithLogger(slogAdapter{log: log}).
@@ -80,7 +92,7 @@ func (o Options) badgerOptions(log *slog.Logger) badger.Options {
 		WithNumMemtables(numMemtables).
 		WithBlockCacheSize(blockCacheSize).
 		WithIndexCacheSize(indexCacheSize).
-		WithValueThreshold(valueThreshold).
+		WithValueThreshold(threshold).
 		WithValueLogFileSize(valueLogFileSize).
 		WithNumCompactors(numCompactors)
 }
