@@ -50,6 +50,7 @@ type domainState struct {
 	Domain
 	byName map[string]*Repository
 	byID   map[string]*Repository
+	groups map[string]*Group // by pattern; the root group is always there
 }
 
 // Registry holds the domains and repositories. It is safe for concurrent use;
@@ -92,6 +93,9 @@ func Load(ctx context.Context, store storage.Records) (*Registry, error) {
 		return nil
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := r.loadGroups(ctx); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -171,6 +175,11 @@ func (r *Registry) DeleteDomain(ctx context.Context, name string) (DomainInfo, e
 	}
 	if err := r.store.Delete(ctx, storage.Key("d", name)); err != nil {
 		return DomainInfo{}, err
+	}
+	for pattern := range ds.groups {
+		if err := r.store.Delete(ctx, groupKey(name, pattern)); err != nil {
+			return DomainInfo{}, err
+		}
 	}
 	delete(r.domains, name)
 	r.changed()

@@ -26,6 +26,13 @@ func (r *Resolver) Publish(ctx context.Context, ref formats.RepoRef, p formats.P
 	if err != nil {
 		return err
 	}
+	rules, err := r.groupRules(ref.Domain, p, ref.Repository)
+	if err != nil {
+		return err
+	}
+	if rules.weak || !rules.publish {
+		return fmt.Errorf("%w: publishing %s to repository %s is blocked by package group %s", formats.ErrNotAllowed, displayName(p), ref.Repository, rules.group)
+	}
 	if rec != nil && rec.Origin.Publish == Block {
 		return fmt.Errorf("%w: publishing %s to repository %s is blocked by the package's origin configuration (publish=BLOCK)", formats.ErrNotAllowed, displayName(p), ref.Repository)
 	}

@@ -40,6 +40,13 @@ func (r *Resolver) view(ctx context.Context, ref formats.RepoRef, p formats.Pack
 		return nil, err
 	}
 	requested := steps[0].Repo
+	rules, err := r.groupRules(ref.Domain, p, requested.Name)
+	if err != nil {
+		return nil, err
+	}
+	if rules.weak {
+		return nil, fmt.Errorf("%w: package %s only weakly matches its package group %s and is blocked as a likely typo of its names", formats.ErrNotFound, displayName(p), rules.group)
+	}
 	res := &viewResult{
 		view:     &formats.View{Package: p, Versions: map[string]*formats.ViewVersion{}, Tags: map[string]string{}},
 		external: map[string]bool{},
@@ -58,6 +65,12 @@ func (r *Resolver) view(ctx context.Context, ref formats.RepoRef, p formats.Pack
 	var upstreamErr error
 	for i := 0; i < len(steps); {
 		st := steps[i]
+		if !rules.internal && st.Repo.ID != requested.ID {
+			// The package group keeps this repository from taking versions
+			// from its upstream repositories.
+			i++
+			continue
+		}
 		if !st.External {
 			if skipOwn && i == 0 {
 				i++
@@ -99,6 +112,9 @@ func (r *Resolver) view(ctx context.Context, ref formats.RepoRef, p formats.Pack
 			continue
 		}
 		i++
+		if !rules.externalFor(st.Repo.Name) {
+			continue
+		}
 		conn, err := r.conn(st, p.Format)
 		if err != nil {
 			upstreamErr = errors.Join(upstreamErr, err)
