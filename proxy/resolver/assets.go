@@ -45,6 +45,16 @@ func (c content) Sums() formats.Sums { return formats.Sums(c.Blob.Sums()) }
 // then, and the response complete.
 func (r *Resolver) asset(ctx context.Context, w http.ResponseWriter, req *http.Request, ref formats.RepoRef, p formats.Package, version, name string) (storage.Blob, time.Time, error) {
 	var zero time.Time
+	// Warmest path: the hot cache knows where the asset is, maybe its bytes.
+	// Generations are read before anything else, so an entry remembered
+	// below can only be older than the state it describes, never newer.
+	key := hotKey(ref.Domain, ref.Repository, p, version, name)
+	regGen, pkgGen := r.registry.Generation(), r.generation(ref.Domain, p)
+	if blob, mod := r.hot(ctx, key, ref.Domain, p); blob != nil {
+		setOutcome(ctx, "hit")
+		r.obs.Cache(p.Format, "hit")
+		return blob, mod, nil
+	}
 	steps, err := r.registry.Walk(ref.Domain, ref.Repository)
 	if err != nil {
 		return nil, zero, err
@@ -74,7 +84,8 @@ func (r *Resolver) asset(ctx context.Context, w http.ResponseWriter, req *http.R
 			if err == nil {
 				setOutcome(ctx, "hit")
 				r.obs.Cache(p.Format, "hit")
-				return blob, rec.Published, nil
+				blob, err = r.remember(ctx, key, hotAsset{sums: blob.Sums(), mod: rec.Published, regGen: regGen, pkgGen: pkgGen}, blob)
+				return blob, rec.Published, err
 			}
 			if !errors.Is(err, storage.ErrNotFound) {
 				return nil, zero, err

@@ -32,6 +32,9 @@ type Options struct {
 	RenderCacheBytes int64
 	// MaxPublishSize bounds one published asset.
 	MaxPublishSize int64
+	// HotBlobBytes bounds the memory holding the bytes of small, recently
+	// served blobs.
+	HotBlobBytes int64
 }
 
 func (o Options) withDefaults() Options {
@@ -43,6 +46,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RenderCacheBytes <= 0 {
 		o.RenderCacheBytes = 64 << 20
+	}
+	if o.HotBlobBytes <= 0 {
+		o.HotBlobBytes = 32 << 20
 	}
 	if o.MaxPublishSize <= 0 {
 		o.MaxPublishSize = 2 << 30
@@ -81,6 +87,7 @@ type Resolver struct {
 
 	pkgLocks keyedMutex
 	rendered *renderCache
+	hotCache *hotCache
 }
 
 var _ formats.Resolver = (*Resolver)(nil)
@@ -96,6 +103,7 @@ func New(store storage.Store, registry *model.Registry, client *upstream.Client,
 		log: log, obs: obs, opts: opts, now: time.Now,
 		gens:     map[string]uint64{},
 		rendered: newRenderCache(opts.RenderCacheBytes),
+		hotCache: newHotCache(opts.HotBlobBytes),
 	}
 	for _, f := range fs {
 		r.formats[f.Name()] = f

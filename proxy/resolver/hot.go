@@ -1,0 +1,132 @@
+package resolver
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/storage"
+)
+
+// The hot cache keeps the warm asset path a lookup and a write: where an
+// asset of a repository is (its blob's digest) and, for small blobs, the
+// bytes themselves. Entries are valid while the model and everything stored
+// about the package keep their generations, like rendered documents.
+
+// hotAsset is where a repository's asset is.
+type hotAsset struct {
+	sums           storage.Sums
+	mod            time.Time
+	regGen, pkgGen uint64
+}
+
+type hotCache struct {
+	mu        sync.RWMutex
+	assets    map[string]hotAsset
+	blobs     map[string][]byte // sha256 → bytes of small blobs
+	blobBytes int64
+	limit     int64 // bytes of blobs kept
+	maxBlob   int64 // largest blob kept
+}
+
+func newHotCache(limit int64) *hotCache {
+	return &hotCache{assets: map[string]hotAsset{}, blobs: map[string][]byte{}, limit: limit, maxBlob: min(limit/8, 4<<20)}
+}
+
+const maxHotAssets = 100000
+
+func (c *hotCache) asset(key string) (hotAsset, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	a, ok := c.assets[key]
+	return a, ok
+}
+
+func (c *hotCache) putAsset(key string, a hotAsset) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.assets) >= maxHotAssets {
+		for k := range c.assets { // drop an arbitrary tenth
+			delete(c.assets, k)
+			if len(c.assets) < maxHotAssets*9/10 {
+				break
+			}
+		}
+	}
+	c.assets[key] = a
+}
+
+func (c *hotCache) blob(sha string) []byte {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.blobs[sha]
+}
+
+func (c *hotCache) putBlob(sha string, b []byte) {
+	if int64(len(b)) > c.maxBlob {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.blobs[sha]; ok {
+		return
+	}
+	for k, old := range c.blobs {
+		if c.blobBytes+int64(len(b)) <= c.limit {
+			break
+		}
+		c.blobBytes -= int64(len(old))
+		delete(c.blobs, k)
+	}
+	c.blobs[sha] = b
+	c.blobBytes += int64(len(b))
+}
+
+func hotKey(domain, repo string, p formats.Package, version, name string) string {
+	return domain + "\x00" + repo + "\x00" + genKey("", p) + "\x00" + version + "\x00" + name
+}
+
+// hotBlob serves cached bytes as a storage.Blob.
+type hotBlob struct {
+	*bytes.Reader
+	sums storage.Sums
+}
+
+func (b hotBlob) Close() error       { return nil }
+func (b hotBlob) Sums() storage.Sums { return b.sums }
+
+// hot returns the asset from the hot cache, or nil.
+func (r *Resolver) hot(ctx context.Context, key, domain string, p formats.Package) (storage.Blob, time.Time) {
+	a, ok := r.hotCache.asset(key)
+	if !ok || a.regGen != r.registry.Generation() || a.pkgGen != r.generation(domain, p) {
+		return nil, time.Time{}
+	}
+	if b := r.hotCache.blob(a.sums.SHA256); b != nil {
+		return hotBlob{bytes.NewReader(b), a.sums}, a.mod
+	}
+	blob, err := r.store.OpenBlob(ctx, domain, a.sums.SHA256)
+	if err != nil {
+		return nil, time.Time{}
+	}
+	return blob, a.mod
+}
+
+// remember records where an asset is, and keeps the bytes of a small blob;
+// it returns the blob to serve (re-opened when its bytes were read).
+func (r *Resolver) remember(ctx context.Context, key string, a hotAsset, blob storage.Blob) (storage.Blob, error) {
+	r.hotCache.putAsset(key, a)
+	if a.sums.Size > r.hotCache.maxBlob || r.hotCache.blob(a.sums.SHA256) != nil {
+		return blob, nil
+	}
+	b, err := io.ReadAll(blob)
+	blob.Close()
+	if err != nil {
+		return nil, fmt.Errorf("read blob %s: %w", a.sums.SHA256, err)
+	}
+	r.hotCache.putBlob(a.sums.SHA256, b)
+	return hotBlob{bytes.NewReader(b), a.sums}, nil
+}
