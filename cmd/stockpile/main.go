@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/formats/npm"
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/storage/badgerstore"
 )
@@ -102,7 +103,7 @@ func serve(cfg *proxy.Config, stderr io.Writer) error {
 
 // allFormats lists the formats this binary serves, explicitly.
 func allFormats() []formats.Format {
-	return []formats.Format{}
+	return []formats.Format{npm.New()}
 }
 
 func newLogger(cfg *proxy.Config, w io.Writer) *slog.Logger {

@@ -55,11 +55,10 @@ var fixtureSpecs = []struct {
 }
 
 var (
-	packOnce  sync.Once
-	packed    map[string]*fixture
-	packErr   error
-	packDir   string
-	npmNeeded = os.Getenv("STOCKPILE_E2E") == "require"
+	packOnce sync.Once
+	packed   map[string]*fixture
+	packErr  error
+	packDir  string
 )
 
 func TestMain(m *testing.M) {
@@ -99,11 +98,9 @@ func npmEnv(dir string, extra ...string) []string {
 // fixtures packs every fixture once per test binary.
 func fixtures(t testing.TB) map[string]*fixture {
 	t.Helper()
+	proxytest.RequireTool(t, "npm")
 	packOnce.Do(func() { packed, packErr = pack() })
 	if packErr != nil {
-		if _, err := exec.LookPath("npm"); err != nil && !npmNeeded {
-			t.Skipf("npm is not installed: %v", err)
-		}
 		t.Fatalf("npm pack: %v", packErr)
 	}
 	return packed
@@ -201,10 +198,18 @@ type env struct {
 
 func newEnv(t *testing.T, f *Format) *env {
 	t.Helper()
+	return newEnvWith(t, f, upstream.Options{})
+}
+
+// newEnvWith is newEnv with settings for the external connection (its URL
+// is filled in).
+func newEnvWith(t *testing.T, f *Format, conn upstream.Options) *env {
+	t.Helper()
 	fx := fixtures(t)
 	fake := upstreamtest.New(t)
 	cfg := proxy.Defaults()
-	cfg.Connections = map[string]upstream.Options{"public:npmjs": {URL: fake.URL + "/"}}
+	conn.URL = fake.URL + "/"
+	cfg.Connections = map[string]upstream.Options{"public:npmjs": conn}
 	cfg.Domains = []proxy.DomainConfig{{Name: "acme", Repositories: []proxy.RepositoryConfig{
 		{Name: "app", Upstreams: []string{"team", "internal"}},
 		{Name: "team", Upstreams: []string{"npm-store"}},

@@ -3,6 +3,7 @@ package npm
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -198,8 +199,8 @@ func (h *handler) packument(c echo.Context, rt route) error {
 	ref := formats.RepoFrom(c)
 	if req.URL.Query().Get("write") == "true" {
 		// Write commands (deprecate, unpublish, owner) edit what they read:
-		// build it from the view, not from the rendered cache.
-		v, err := h.res.View(req.Context(), ref, rt.pkg)
+		// build it from upstream documents revalidated now, not from caches.
+		v, err := h.res.View(formats.Fresh(req.Context()), ref, rt.pkg)
 		if err != nil {
 			return err
 		}
@@ -233,9 +234,13 @@ func (h *handler) version(c echo.Context, rt route) error {
 	req := c.Request()
 	ref := formats.RepoFrom(c)
 	variant := "version\x00" + rt.spec + "\x00" + ref.Base
-	doc, err := h.res.Render(req.Context(), ref, rt.pkg, variant, func(v *formats.View) (*formats.Rendered, error) {
-		return renderVersion(v, ref.Base, rt.spec)
-	})
+	render := func(v *formats.View) (*formats.Rendered, error) { return renderVersion(v, ref.Base, rt.spec) }
+	doc, err := h.res.Render(req.Context(), ref, rt.pkg, variant, render)
+	if _, exact := parseSemver(rt.spec); exact && errors.Is(err, formats.ErrNotFound) {
+		// An exact version the cached metadata lacks may have just been
+		// published upstream: ask again before answering 404.
+		doc, err = h.res.Render(formats.Fresh(req.Context()), ref, rt.pkg, variant, render)
+	}
 	if err != nil {
 		return err
 	}

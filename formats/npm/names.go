@@ -174,12 +174,11 @@ const (
 
 // route is a parsed request path.
 type route struct {
-	kind    routeKind
-	pkg     formats.Package
-	spec    string // version or tag (routeVersion, routeDistTag), version (tarball), upstream path (audit)
-	file    string // tarball asset name
-	rev     string
-	hasName bool
+	kind routeKind
+	pkg  formats.Package
+	spec string // version or tag (routeVersion, routeDistTag), version (tarball), upstream path (audit)
+	file string // tarball asset name
+	rev  string
 }
 
 // parsePath splits the escaped path below the repository root
@@ -220,7 +219,7 @@ func parsePath(escaped string) (route, error) {
 	if err != nil {
 		return route{}, err
 	}
-	r := route{pkg: p, hasName: true}
+	r := route{pkg: p}
 	rest := segs[n:]
 	switch {
 	case len(rest) == 0:
@@ -329,9 +328,9 @@ func parseSpecial(s []string) (route, error) {
 		rest := s[1+n:]
 		switch {
 		case len(rest) == 1 && rest[0] == "dist-tags":
-			return route{kind: routeDistTags, pkg: p, hasName: true}, nil
+			return route{kind: routeDistTags, pkg: p}, nil
 		case len(rest) == 2 && rest[0] == "dist-tags":
-			return route{kind: routeDistTag, pkg: p, spec: rest[1], hasName: true}, nil
+			return route{kind: routeDistTag, pkg: p, spec: rest[1]}, nil
 		}
 	}
 	return route{}, nil

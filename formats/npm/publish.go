@@ -335,7 +335,7 @@ func decodeAttachment(a *attachment) ([]byte, error) {
 func (h *handler) update(c echo.Context, rt route, d *putDoc) error {
 	ctx := c.Request().Context()
 	ref := formats.RepoFrom(c)
-	v, err := h.res.View(ctx, ref, rt.pkg)
+	v, err := h.res.View(formats.Fresh(ctx), ref, rt.pkg)
 	if err != nil {
 		return err
 	}
@@ -478,7 +478,7 @@ func setDeprecated(meta []byte, msg *string) ([]byte, error) {
 func (h *handler) unpublishAll(c echo.Context, rt route) error {
 	ctx := c.Request().Context()
 	ref := formats.RepoFrom(c)
-	v, err := h.res.View(ctx, ref, rt.pkg)
+	v, err := h.res.View(formats.Fresh(ctx), ref, rt.pkg)
 	if err != nil {
 		return err
 	}

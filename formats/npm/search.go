@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -92,6 +93,7 @@ func (h *handler) search(c echo.Context) error {
 			matches = append(matches, p)
 		}
 	}
+	sort.Slice(matches, func(i, j int) bool { return displayName(matches[i]) < displayName(matches[j]) })
 	objects := []searchObject{}
 	total := 0
 	for _, p := range matches {

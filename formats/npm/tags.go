@@ -67,7 +67,7 @@ func (h *handler) setDistTag(c echo.Context, rt route) error {
 	}
 	ctx := c.Request().Context()
 	ref := formats.RepoFrom(c)
-	v, err := h.res.View(ctx, ref, rt.pkg)
+	v, err := h.res.View(formats.Fresh(ctx), ref, rt.pkg)
 	if err != nil {
 		return err
 	}
@@ -101,7 +101,7 @@ func (h *handler) deleteDistTag(c echo.Context, rt route) error {
 	}
 	ctx := c.Request().Context()
 	ref := formats.RepoFrom(c)
-	v, err := h.res.View(ctx, ref, rt.pkg)
+	v, err := h.res.View(formats.Fresh(ctx), ref, rt.pkg)
 	if err != nil {
 		return err
 	}
@@ -117,7 +117,7 @@ func (h *handler) deleteDistTag(c echo.Context, rt route) error {
 	}); err != nil {
 		return err
 	}
-	v, err = h.res.View(ctx, ref, rt.pkg)
+	v, err = h.res.View(formats.Fresh(ctx), ref, rt.pkg)
 	if err != nil {
 		return err
 	}

@@ -77,7 +77,7 @@ func (h *Handler) deletePackage(c echo.Context) error {
 		out["namespace"] = p.Namespace
 	}
 	if rec != nil {
-		out["originConfiguration"] = originConfigJSON{Restrictions: restrictionsJSON{Publish: rec.Origin.Publish, Upstream: rec.Origin.Upstream}}
+		out["originConfiguration"] = originOf(rec)
 	}
 	return c.JSON(http.StatusOK, map[string]any{"deletedPackage": out})
 }

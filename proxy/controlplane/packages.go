@@ -22,6 +22,19 @@ type originConfigJSON struct {
 	Restrictions restrictionsJSON `json:"restrictions"`
 }
 
+// originOf shows a package's origin controls; a package whose first version
+// has not arrived yet restricts nothing.
+func originOf(rec *resolver.PackageRecord) originConfigJSON {
+	r := restrictionsJSON{Publish: rec.Origin.Publish, Upstream: rec.Origin.Upstream}
+	if r.Publish == "" {
+		r.Publish = resolver.Allow
+	}
+	if r.Upstream == "" {
+		r.Upstream = resolver.Allow
+	}
+	return originConfigJSON{Restrictions: r}
+}
+
 type originJSON struct {
 	DomainEntryPoint map[string]string `json:"domainEntryPoint"`
 	OriginType       string            `json:"originType"`
@@ -89,7 +102,7 @@ func (h *Handler) listPackages(c echo.Context) error {
 		if !strings.HasPrefix(rec.Package.Namespace, nsPrefix) || !strings.HasPrefix(rec.Package.Name, namePrefix) {
 			continue
 		}
-		if (pub != "" && rec.Origin.Publish != pub) || (up != "" && rec.Origin.Upstream != up) {
+		if o := originOf(rec).Restrictions; (pub != "" && o.Publish != pub) || (up != "" && o.Upstream != up) {
 			continue
 		}
 		kept = append(kept, rec)
@@ -111,7 +124,7 @@ func (h *Handler) listPackages(c echo.Context) error {
 	out := make([]summary, 0, len(items))
 	for _, rec := range items {
 		out = append(out, summary{Format: rec.Package.Format, Namespace: rec.Package.Namespace, Package: rec.Package.Name,
-			OriginConfiguration: originConfigJSON{Restrictions: restrictionsJSON{Publish: rec.Origin.Publish, Upstream: rec.Origin.Upstream}}})
+			OriginConfiguration: originOf(rec)})
 	}
 	res := map[string]any{"packages": out}
 	if next != "" {
@@ -134,7 +147,7 @@ func (h *Handler) describePackage(c echo.Context) error {
 		return packageNotFound(r, p)
 	}
 	out := map[string]any{"format": p.Format, "name": p.Name,
-		"originConfiguration": originConfigJSON{Restrictions: restrictionsJSON{Publish: rec.Origin.Publish, Upstream: rec.Origin.Upstream}}}
+		"originConfiguration": originOf(rec)}
 	if p.Namespace != "" {
 		out["namespace"] = p.Namespace
 	}

@@ -216,12 +216,23 @@ func (r *Resolver) fetchAsset(ctx context.Context, w http.ResponseWriter, req *h
 	if w != nil && req.Method == http.MethodGet && req.Header.Get("Range") == "" {
 		t = newTap(w)
 	}
+	origin := VersionOrigin{Type: OriginExternal, Connection: conn.Name()}
+	targets := []model.Repository{requested}
+	if owner.ID != requested.ID {
+		targets = append(targets, owner)
+	}
 	key := ref.Domain + "\x00" + conn.Name() + "\x00" + src
 	ch := r.assetFlights.DoChan(key, func() (any, error) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.FetchTimeout)
 		defer cancel()
 		sums, err := r.fetch(fctx, ref.Domain, conn, src, a, t)
 		if err != nil {
+			t.fail()
+			return nil, err
+		}
+		// Records first, last bytes after: a client that has the whole
+		// body finds the version retained.
+		if err := r.retain(fctx, ref.Domain, p, withSums(vv.Version, a.Name, sums), origin, targets...); err != nil {
 			t.fail()
 			return nil, err
 		}
@@ -247,20 +258,7 @@ func (r *Resolver) fetchAsset(ctx context.Context, w http.ResponseWriter, req *h
 	f := res.val.(*fetched)
 	setOutcome(ctx, "miss")
 	r.obs.Cache(p.Format, "miss")
-	stored := *vv
-	stored.Assets = append([]formats.AssetRef(nil), vv.Assets...)
-	for i := range stored.Assets {
-		if stored.Assets[i].Name == a.Name {
-			stored.Assets[i].Digests = formats.Digests{SHA512: f.sums.SHA512, SHA256: f.sums.SHA256, SHA1: f.sums.SHA1, MD5: f.sums.MD5}
-			stored.Assets[i].Size = f.sums.Size
-		}
-	}
-	origin := VersionOrigin{Type: OriginExternal, Connection: conn.Name()}
-	targets := []model.Repository{requested}
-	if owner.ID != requested.ID {
-		targets = append(targets, owner)
-	}
-	if err := r.retain(ctx, ref.Domain, p, stored.Version, origin, targets...); err != nil {
+	if err := r.retain(ctx, ref.Domain, p, withSums(vv.Version, a.Name, f.sums), origin, targets...); err != nil {
 		if t.started() {
 			r.log.Error("retaining a fetched version failed", "package", displayName(p), "version", vv.Version.Version, "error", err.Error())
 			return nil, zero, nil
@@ -364,8 +362,12 @@ func (r *Resolver) retain(ctx context.Context, domain string, p formats.Package,
 		if err != nil {
 			return err
 		}
-		if pr == nil {
-			pr = &PackageRecord{Package: p, Origin: OriginConfig{Publish: Block, Upstream: Allow}, Updated: r.now().UTC()}
+		if pr == nil || pr.Origin.Publish == "" {
+			// The first version arrived from upstream: publish BLOCK, upstream ALLOW.
+			if pr == nil {
+				pr = &PackageRecord{Package: p}
+			}
+			pr.Origin, pr.Updated = OriginConfig{Publish: Block, Upstream: Allow}, r.now().UTC()
 			m, err := mutation(pkgKey(domain, repo.ID, p), pr)
 			if err != nil {
 				return err
@@ -436,4 +438,16 @@ func (r *Resolver) locate(ctx context.Context, connName string, p formats.Packag
 		return nil, fmt.Errorf("%w: version %s of %s has no file %s", formats.ErrNotFound, version, displayName(p), name)
 	}
 	return a, err
+}
+
+// withSums returns v with what was received for the named asset.
+func withSums(v formats.Version, name string, sums storage.Sums) formats.Version {
+	v.Assets = append([]formats.AssetRef(nil), v.Assets...)
+	for i := range v.Assets {
+		if v.Assets[i].Name == name {
+			v.Assets[i].Digests = formats.Digests{SHA512: sums.SHA512, SHA256: sums.SHA256, SHA1: sums.SHA1, MD5: sums.MD5}
+			v.Assets[i].Size = sums.Size
+		}
+	}
+	return v
 }

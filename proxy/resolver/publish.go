@@ -115,7 +115,11 @@ func (r *Resolver) Publish(ctx context.Context, ref formats.RepoRef, p formats.P
 	}
 	vrec.Revision = revision(&vrec.Version)
 	if rec == nil {
-		rec = &PackageRecord{Package: p, Origin: OriginConfig{Publish: Allow, Upstream: Block}}
+		rec = &PackageRecord{Package: p}
+	}
+	if rec.Origin.Publish == "" {
+		// The first version arrived by publishing: publish ALLOW, upstream BLOCK.
+		rec.Origin = OriginConfig{Publish: Allow, Upstream: Block}
 	}
 	rec.Internal = true
 	if len(pub.Tags) > 0 {
@@ -156,7 +160,9 @@ func (r *Resolver) UpdatePackage(ctx context.Context, ref formats.RepoRef, p for
 		return err
 	}
 	if rec == nil {
-		rec = &PackageRecord{Package: p, Origin: OriginConfig{Publish: Allow, Upstream: Block}}
+		// Tags or package fields alone set no origin controls: those come
+		// with the first version.
+		rec = &PackageRecord{Package: p}
 	}
 	st := &formats.PackageState{Tags: maps.Clone(rec.Tags), Extra: rec.Extra}
 	if st.Tags == nil {

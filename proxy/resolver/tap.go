@@ -25,10 +25,11 @@ type tap struct {
 
 func newTap(w http.ResponseWriter) *tap { return &tap{w: w} }
 
-// start writes the headers when the length is known; unknown lengths are not
-// streamed (the client is served from storage afterwards).
+// start writes the headers when the length is known and larger than what is
+// held back anyway; other bodies are not streamed: the client is served from
+// storage afterwards, and a failed fetch is a clean error status.
 func (t *tap) start(length int64, name string) {
-	if t == nil || length < 0 {
+	if t == nil || length <= holdBack {
 		return
 	}
 	t.mu.Lock()

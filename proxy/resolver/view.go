@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -60,6 +61,7 @@ func (r *Resolver) view(ctx context.Context, ref formats.RepoRef, p formats.Pack
 		}
 	}
 	found := false
+	var internalExtra json.RawMessage // package-level fields from a repository holding internal versions
 	internal := false
 	adminAllowsUpstream := false
 	var upstreamErr error
@@ -99,6 +101,9 @@ func (r *Resolver) view(ctx context.Context, ref formats.RepoRef, p formats.Pack
 				if v.Extra == nil && len(rec.Extra) > 0 {
 					v.Extra = rec.Extra
 				}
+				if internalExtra == nil && rec.Internal && len(rec.Extra) > 0 {
+					internalExtra = rec.Extra
+				}
 				internal = internal || rec.Internal
 				if i == 0 && rec.Origin.Admin && rec.Origin.Upstream == Allow {
 					adminAllowsUpstream = true
@@ -137,7 +142,13 @@ func (r *Resolver) view(ctx context.Context, ref formats.RepoRef, p formats.Pack
 		}
 		found = true
 		for ver, mv := range md.Versions {
-			if _, ok := v.Versions[ver]; ok {
+			if cur, ok := v.Versions[ver]; ok {
+				// A version retained from an external connection keeps its
+				// bytes, but the upstream's live document (a deprecation,
+				// say) replaces the copy taken at retention.
+				if res.external[ver] && cur.Connection == "" && len(mv.Meta) > 0 {
+					cur.Meta = mv.Meta
+				}
 				continue
 			}
 			if mv.Status == "" {
@@ -165,6 +176,9 @@ func (r *Resolver) view(ctx context.Context, ref formats.RepoRef, p formats.Pack
 				delete(v.Tags, tag)
 			}
 		}
+		// Package-level fields (a readme, say) must not come from the
+		// public package either.
+		v.Extra = internalExtra
 	}
 	_ = requested
 	if !found {
