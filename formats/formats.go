@@ -202,6 +202,9 @@ type RepoRef struct {
 	Base string
 	// User names the caller for whoami-style answers.
 	User string
+	// AuthRequired is true when reads of this repository need credentials
+	// (cargo's config.json says so with "auth-required").
+	AuthRequired bool
 }
 
 // WithRepo stores ref in c for the format handlers.

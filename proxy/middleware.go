@@ -143,7 +143,8 @@ func (s *Server) repository(f formats.Format) echo.MiddlewareFunc {
 			}
 			formats.WithRepo(c, formats.RepoRef{
 				Domain: domain, Repository: repo, User: user,
-				Base: s.baseURL(req) + "/" + domain + "/" + f.Name() + "/" + repo,
+				AuthRequired: !s.cfg.Open() && !s.cfg.Auth.AnonymousRead,
+				Base:         s.baseURL(req) + "/" + domain + "/" + f.Name() + "/" + repo,
 			})
 			return next(c)
 		}

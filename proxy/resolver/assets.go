@@ -117,6 +117,14 @@ func (r *Resolver) asset(ctx context.Context, w http.ResponseWriter, req *http.R
 		return nil, zero, err
 	}
 	vv := res.view.Versions[version]
+	if vv == nil && !res.internal {
+		// Some upstream metadata does not list every version it serves
+		// (old Maven artifacts): a locating format may still find the file.
+		vv, err = r.locateUnlisted(ctx, ref, steps, p, version, name)
+		if err != nil {
+			return nil, zero, err
+		}
+	}
 	if vv == nil {
 		return nil, zero, fmt.Errorf("%w: version %s of %s is not in repository %s or its upstreams", formats.ErrNotFound, version, displayName(p), ref.Repository)
 	}
@@ -348,7 +356,10 @@ func (r *Resolver) retain(ctx context.Context, domain string, p formats.Package,
 		}
 		rec := VersionRecord{Version: version, Origin: origin}
 		if cur != nil {
+			// Two files of one version fetched at once each retain the
+			// version: keep what either knows.
 			rec.Origin, rec.Status = cur.Origin, cur.Status
+			rec.Assets = unionAssets(cur.Assets, version.Assets)
 		}
 		if rec.Published.IsZero() {
 			rec.Published = r.now().UTC()
@@ -465,4 +476,60 @@ func withSums(v formats.Version, name string, sums storage.Sums) formats.Version
 		}
 	}
 	return v
+}
+
+// unionAssets merges two lists of a version's assets, preferring the entry
+// that knows the stored bytes (a SHA-256).
+func unionAssets(cur, next []formats.AssetRef) []formats.AssetRef {
+	out := append([]formats.AssetRef(nil), cur...)
+	for _, a := range next {
+		found := false
+		for i := range out {
+			if out[i].Name == a.Name {
+				found = true
+				if out[i].Digests.SHA256 == "" && a.Digests.SHA256 != "" {
+					out[i] = a
+				}
+			}
+		}
+		if !found {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// locateUnlisted asks the external connections of the walk, in order, for a
+// file of a version their metadata does not list. It returns nil when the
+// format cannot locate files or no connection has it.
+func (r *Resolver) locateUnlisted(ctx context.Context, ref formats.RepoRef, steps []model.Step, p formats.Package, version, name string) (*formats.ViewVersion, error) {
+	if _, ok := r.formats[p.Format].(formats.AssetLocator); !ok {
+		return nil, nil
+	}
+	rules, err := r.groupRules(ref.Domain, p, steps[0].Repo.Name)
+	if err != nil {
+		return nil, err
+	}
+	if rec, err := r.loadPackage(ctx, ref.Domain, steps[0].Repo.ID, p); err != nil || (rec != nil && rec.Origin.Upstream == Block) {
+		return nil, err
+	}
+	for _, st := range steps {
+		if !st.External || !rules.externalFor(st.Repo.Name) || (!rules.internal && st.Repo.ID != steps[0].Repo.ID) {
+			continue
+		}
+		conn, err := r.conn(st, p.Format)
+		if err != nil || conn == nil {
+			continue
+		}
+		a, err := r.locate(ctx, conn.Name(), p, version, name)
+		if errors.Is(err, formats.ErrNotFound) || (err == nil && a == nil) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &formats.ViewVersion{Version: formats.Version{Version: version, Status: formats.StatusPublished, Assets: []formats.AssetRef{*a}},
+			Repository: st.Repo.Name, Connection: conn.Name()}, nil
+	}
+	return nil, nil
 }

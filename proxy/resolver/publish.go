@@ -207,7 +207,35 @@ func (r *Resolver) UpdateVersion(ctx context.Context, ref formats.RepoRef, p for
 	if err != nil {
 		return err
 	}
-	if err := r.store.Apply(ctx, []storage.Mutation{m}); err != nil {
+	muts := []storage.Mutation{m}
+	// A change made by a client in the repository a version was published
+	// to (a yank, a deprecation) reaches the copies retained downstream:
+	// they are references to that version, not forks of it.
+	if rec.Origin.Type == OriginInternal && rec.Origin.Repository == ref.Repository {
+		repos, err := r.registry.Repositories(ref.Domain)
+		if err != nil {
+			return err
+		}
+		for _, other := range repos {
+			if other.ID == repo.ID {
+				continue
+			}
+			cp, err := r.loadVersion(ctx, ref.Domain, other.ID, p, version)
+			if err != nil {
+				return err
+			}
+			if cp == nil || cp.Origin != rec.Origin || cp.Status == formats.StatusDisposed {
+				continue
+			}
+			cp.Status, cp.Meta, cp.Revision = rec.Status, rec.Meta, revision(&cp.Version)
+			cm, err := mutation(verKey(ref.Domain, other.ID, p, version), cp)
+			if err != nil {
+				return err
+			}
+			muts = append(muts, cm)
+		}
+	}
+	if err := r.store.Apply(ctx, muts); err != nil {
 		return err
 	}
 	r.touch(ref.Domain, p)

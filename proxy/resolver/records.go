@@ -1,6 +1,7 @@
 package resolver
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -132,9 +133,22 @@ func (r *Resolver) loadVersions(ctx context.Context, domain, repoID string, p fo
 }
 
 func mutation(key []byte, v any) (storage.Mutation, error) {
-	b, err := json.Marshal(v)
+	b, err := encodeRecord(v)
 	if err != nil {
-		return storage.Mutation{}, fmt.Errorf("encode record: %w", err)
+		return storage.Mutation{}, err
 	}
 	return storage.Mutation{Key: key, Value: b}, nil
+}
+
+// encodeRecord encodes without HTML escaping, so that the formats' own
+// documents kept in records (npm version objects, cargo index lines) keep
+// their '<', '>' and '&' as they came.
+func encodeRecord(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("encode record: %w", err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }

@@ -16,6 +16,9 @@ type viewResult struct {
 	view *formats.View
 	// origins tells, per version, whether it is of external origin.
 	external map[string]bool
+	// internal is true when a repository reached holds a version published
+	// inside the domain (the dependency-confusion guard applies).
+	internal bool
 	// expires is when an external document behind the view stops being
 	// fresh; zero when no external connection contributed.
 	expires time.Time
@@ -146,8 +149,13 @@ func (r *Resolver) view(ctx context.Context, ref formats.RepoRef, p formats.Pack
 				// A version retained from an external connection keeps its
 				// bytes, but the upstream's live document (a deprecation,
 				// say) replaces the copy taken at retention.
-				if res.external[ver] && cur.Connection == "" && len(mv.Meta) > 0 {
-					cur.Meta = mv.Meta
+				if res.external[ver] && cur.Connection == "" {
+					if len(mv.Meta) > 0 {
+						cur.Meta = mv.Meta
+					}
+					if mv.Status == formats.StatusUnlisted && cur.Status == formats.StatusPublished {
+						cur.Status = formats.StatusUnlisted // yanked upstream since
+					}
 				}
 				continue
 			}
@@ -165,6 +173,7 @@ func (r *Resolver) view(ctx context.Context, ref formats.RepoRef, p formats.Pack
 	// The dependency-confusion guard: once any repository reached holds a
 	// version published inside the domain, versions of external origin are
 	// hidden unless an administrator allowed upstream versions here.
+	res.internal = internal && !adminAllowsUpstream
 	if internal && !adminAllowsUpstream {
 		for ver, ext := range res.external {
 			if ext {

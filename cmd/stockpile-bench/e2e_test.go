@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// buildStockpile builds cmd/stockpile into a temporary directory, or
+// returns $STOCKPILE_BENCH_BINARY when set (a variant built by hand).
+func buildStockpile(t *testing.T) string {
+	t.Helper()
+	if bin := os.Getenv("STOCKPILE_BENCH_BINARY"); bin != "" {
+		return bin
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("no go command to build stockpile with: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "stockpile")
+	cmd := exec.Command(goBin, "build", "-o", bin, "github.com/stockpile-proxy/stockpile/cmd/stockpile")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build stockpile: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestNPMSmoke runs npm-warm and npm-cold-burst end to end, with tiny loads,
+// against a freshly built Stockpile and the real nginx. It is a smoke test of
+// the benchmark, not a correctness test of Stockpile and not a measurement:
+// it checks that the bench starts, warms, measures, reports and stops
+// everything, and asserts no numbers beyond "something was measured". It
+// skips when nginx is not installed (apt-get install -y nginx) or when the
+// built Stockpile does not serve npm yet.
+func TestNPMSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts nginx and Stockpile")
+	}
+	if _, err := os.Stat(defaultNginx); err != nil {
+		t.Skipf("nginx not installed (%s): apt-get install -y nginx", defaultNginx)
+	}
+	bin := buildStockpile(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	o := &runOptions{
+		Load:      LoadConfig{Connections: 2, Duration: time.Second, Timeout: 10 * time.Second},
+		Rounds:    1,
+		Stockpile: bin,
+		Nginx:     defaultNginx,
+		Burst:     20,
+		TempRoot:  "", // the system's: nginx's workers must be able to read it
+		Scenarios: []string{"npm-warm", "npm-cold-burst"},
+	}
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	reps, err := measureAll(ctx, o, log)
+	if errors.Is(err, errNotServed) {
+		t.Skipf("the built stockpile does not serve npm yet: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reps) != 2 {
+		t.Fatalf("%d scenario reports, want 2", len(reps))
+	}
+
+	warm := reps[0]
+	if len(warm.Targets) != 4 {
+		t.Fatalf("npm-warm measured %d targets, want 4", len(warm.Targets))
+	}
+	for _, tr := range warm.Targets {
+		if len(tr.Rounds) != 1 || tr.Rounds[0].Result.OK == 0 {
+			t.Errorf("%s: nothing measured", tr.Target.Name)
+			continue
+		}
+		if tr.Rounds[0].Server == nil || tr.Rounds[0].Server.PeakRSS == 0 {
+			t.Errorf("%s: the server was not sampled", tr.Target.Name)
+		}
+	}
+	rs := ratios(warm, 0)
+	if len(rs) != 2 || rs[0].Value <= 0 || rs[1].Value <= 0 {
+		t.Errorf("ratios %+v, want two positive ones", rs)
+	}
+	for _, r := range rs {
+		t.Log(ratioLine(r.Pair, r.Value, r.Stockpile, r.Baseline))
+	}
+
+	cold := reps[1]
+	if len(cold.Targets) != 1 || len(cold.Targets[0].Rounds) != 1 || cold.Targets[0].Rounds[0].Result.Requests != 20 {
+		t.Fatalf("npm-cold-burst: want one run of 20 requests")
+	}
+	if len(cold.Findings) == 0 {
+		t.Error("npm-cold-burst reported no findings")
+	}
+	for _, f := range cold.Findings {
+		t.Logf("npm-cold-burst: %s: %s (ok %v)", f.Name, f.Value, f.OK)
+	}
+
+	rep := newReport(time.Now(), o.Load, o.Rounds, 0, "", reps)
+	if err := rep.WriteJSON(filepath.Join(t.TempDir(), "report.json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.WriteText(t.Output()); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+)
+
+// Bounds and default of the cold burst.
+const (
+	defaultBurst = 200
+	maxBurst     = 1000
+)
+
+// npmColdBurst sends N clients at once after one tarball Stockpile has never
+// fetched (a fresh package name per run) and counts, in nginx's access log,
+// how often Stockpile went upstream for it: single-flight means once.
+//
+// Counting with nginx's own access log (on only in this scenario) rather
+// than a counting proxy in front of nginx keeps the upstream path the same
+// as npm-warm's and counts what the upstream really served.
+type npmColdBurst struct {
+	env     Env
+	stack   npmStack
+	targets []Target
+}
+
+func newNPMColdBurst(env Env) *npmColdBurst {
+	return &npmColdBurst{env: env, stack: npmStack{env: env}}
+}
+
+// Name implements Scenario.
+func (s *npmColdBurst) Name() string { return "npm-cold-burst" }
+
+// Setup implements Scenario: a fixture under a fresh name, nginx with its
+// access log, Stockpile; nothing is warmed.
+func (s *npmColdBurst) Setup(ctx context.Context) error {
+	n := s.env.Burst
+	if n < 1 || n > maxBurst {
+		return fmt.Errorf("npm-cold-burst: %d clients: must be between 1 and %d", n, maxBurst)
+	}
+	var nonce [4]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return fmt.Errorf("npm-cold-burst: %w", err)
+	}
+	name := fmt.Sprintf("stockpile-bench-cold-%d-%s", time.Now().Unix(), hex.EncodeToString(nonce[:]))
+	if err := s.stack.up(ctx, s.Name(), name, true); err != nil {
+		return err
+	}
+	f := s.stack.fixture
+	sum := sha256.Sum256(f.Tarball)
+	s.targets = []Target{{
+		Name: "stockpile cold tarball", Side: sideStockpile, PID: s.stack.stockpilePID,
+		Request: Request{URL: s.stack.repoURL + f.TarballPath(), Header: s.env.stockpileHeader(""), AllowRemote: s.env.Target != ""},
+		Expect:  Expect{Status: http.StatusOK, Bytes: int64(len(f.Tarball)), SHA256: sum[:]},
+		Load:    &LoadOverride{Connections: n, Requests: n, PerConnection: 1, Rounds: 1},
+	}}
+	return nil
+}
+
+// Targets implements Scenario: one burst of N clients, one request each.
+func (s *npmColdBurst) Targets() []Target { return s.targets }
+
+// Check implements Checker: how many upstream fetches nginx saw, and
+// whether every client got the fixture's bytes.
+func (s *npmColdBurst) Check(ctx context.Context, results []*TargetReport) ([]Finding, error) {
+	if len(results) != 1 || len(results[0].Rounds) != 1 {
+		return nil, errors.New("npm-cold-burst: expected one run")
+	}
+	res := results[0].Rounds[0].Result
+	f := s.stack.fixture
+	raw, err := os.Open(s.stack.accessLogPath())
+	if err != nil {
+		return nil, fmt.Errorf("npm-cold-burst: %w", err)
+	}
+	defer raw.Close()
+	counts, err := parseAccessLog(raw)
+	if err != nil {
+		return nil, fmt.Errorf("npm-cold-burst: %w", err)
+	}
+	tgz, doc := counts[f.TarballPath()], counts[f.PackumentPath()]
+	n := uint64(s.env.Burst)
+	return []Finding{
+		{Name: "clients with the right bytes", Value: fmt.Sprintf("%d/%d", res.OK, n), OK: res.OK == n},
+		{Name: "upstream tarball fetches", Value: fmt.Sprintf("%d (want 1)", tgz.Requests), OK: tgz.Requests == 1},
+		// Stockpile needs the packument to know the tarball's digest; more
+		// than one fetch of it is worth knowing but not a failure here.
+		{Name: "upstream packument fetches", Value: fmt.Sprint(doc.Requests), OK: doc.Requests >= 1},
+		{Name: "client errors", Value: fmt.Sprintf("%d (status %d, short %d, digest %d, transport %d)",
+			res.Errors.Total(), res.Errors.Status, res.Errors.Short, res.Errors.Digest, res.Errors.Transport), OK: res.Errors.Total() == 0},
+	}, nil
+}
+
+// Teardown implements Scenario.
+func (s *npmColdBurst) Teardown() error { return s.stack.down() }
+
+// Info implements Describer.
+func (s *npmColdBurst) Info() map[string]any {
+	m := s.stack.info()
+	m["clients"] = s.env.Burst
+	return m
+}

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Bounds of the command line.
+const maxRounds = 10
+
+// runOptions is the command line of `stockpile-bench run`.
+type runOptions struct {
+	Load        LoadConfig
+	Rounds      int
+	JSON        string
+	MinRatio    float64
+	Stockpile   string
+	Target      string
+	Token       string
+	TargetPID   int
+	Nginx       string
+	NginxListen string
+	Burst       int
+	TempRoot    string
+	Keep        bool
+	Verbose     bool
+	Scenarios   []string
+}
+
+const runUsage = `usage: stockpile-bench run [flags] SCENARIO…
+
+Scenarios:
+  npm-warm        Stockpile's cached packument and tarball against nginx serving the same files
+  npm-cold-burst  N clients at once after one never-fetched tarball: upstream fetches and bytes
+
+Flags (also accepted after the scenarios):
+`
+
+// parseRun parses `run`'s arguments. Flags may come before and after the
+// scenario names.
+func parseRun(args []string, stderr io.Writer) (*runOptions, error) {
+	o := &runOptions{}
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, runUsage)
+		fs.PrintDefaults()
+	}
+	fs.IntVar(&o.Load.Connections, "c", 16, "connections, each its own keep-alive client (1-1000)")
+	fs.DurationVar(&o.Load.Duration, "d", 10*time.Second, "measured duration of each run (at most 120s)")
+	fs.IntVar(&o.Load.Requests, "n", 0, "measure a fixed number of requests per run instead of a duration")
+	fs.DurationVar(&o.Load.Warmup, "warmup", 2*time.Second, "unmeasured warm-up of each run (at most 30s)")
+	fs.DurationVar(&o.Load.Timeout, "timeout", 30*time.Second, "timeout of each request")
+	fs.IntVar(&o.Rounds, "rounds", 3, "rounds; the targets of a scenario take turns in each (1-10)")
+	fs.StringVar(&o.JSON, "json", "", "also write every number to this file")
+	fs.Float64Var(&o.MinRatio, "min-ratio", 0, "exit 1 when a stockpile/nginx ratio of median req/s is below this")
+	fs.StringVar(&o.Stockpile, "stockpile", "", "Stockpile binary to start (default: stockpile next to this binary, else on PATH)")
+	fs.StringVar(&o.Target, "target", "", "measure this running Stockpile's npm repository endpoint instead (its public:npmjs must be the bench's nginx: see --nginx-listen)")
+	fs.StringVar(&o.Token, "token", "", "token for --target (sent as Bearer)")
+	fs.IntVar(&o.TargetPID, "pid", 0, "process id of the --target server, to sample its RSS and CPU")
+	fs.StringVar(&o.Nginx, "nginx", defaultNginx, "nginx binary (Debian package nginx)")
+	fs.StringVar(&o.NginxListen, "nginx-listen", "", "loopback host:port for nginx (default: a free port)")
+	fs.IntVar(&o.Burst, "burst", defaultBurst, "npm-cold-burst: concurrent clients (1-1000)")
+	fs.StringVar(&o.TempRoot, "tmp", "", "directory for the scenarios' working directories (default: the system's)")
+	fs.BoolVar(&o.Keep, "keep", false, "keep the working directories (fixtures, configs, logs)")
+	fs.BoolVar(&o.Verbose, "v", false, "debug logging")
+
+	rest := args
+	for {
+		if err := fs.Parse(rest); err != nil {
+			return nil, err
+		}
+		rest = fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		o.Scenarios = append(o.Scenarios, rest[0])
+		rest = rest[1:]
+	}
+	if err := o.validate(fs); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// validate checks the bounds and the combinations of flags.
+func (o *runOptions) validate(fs *flag.FlagSet) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var errs []error
+	if len(o.Scenarios) == 0 {
+		errs = append(errs, fmt.Errorf("no scenario given: choose among %s", strings.Join(scenarioNames(), ", ")))
+	}
+	known := newScenarios()
+	seen := map[string]bool{}
+	for _, s := range o.Scenarios {
+		if _, ok := known[s]; !ok {
+			errs = append(errs, fmt.Errorf("unknown scenario %q: choose among %s", s, strings.Join(scenarioNames(), ", ")))
+		}
+		if seen[s] {
+			errs = append(errs, fmt.Errorf("scenario %q is given twice", s))
+		}
+		seen[s] = true
+	}
+	if err := o.Load.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if o.Load.Timeout <= 0 || o.Load.Timeout > maxDuration {
+		errs = append(errs, fmt.Errorf("-timeout %s: must be above 0 and at most %s", o.Load.Timeout, maxDuration))
+	}
+	if o.Rounds < 1 || o.Rounds > maxRounds {
+		errs = append(errs, fmt.Errorf("-rounds %d: must be between 1 and %d", o.Rounds, maxRounds))
+	}
+	if o.Burst < 1 || o.Burst > maxBurst {
+		errs = append(errs, fmt.Errorf("-burst %d: must be between 1 and %d", o.Burst, maxBurst))
+	}
+	if o.MinRatio < 0 {
+		errs = append(errs, fmt.Errorf("-min-ratio %g: must not be negative", o.MinRatio))
+	}
+	if o.Target != "" {
+		u, err := url.Parse(o.Target)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("--target %q: want an absolute http(s) URL of an npm repository endpoint", o.Target))
+		}
+		if set["stockpile"] {
+			errs = append(errs, errors.New("--stockpile and --target exclude each other"))
+		}
+	} else {
+		if o.Token != "" {
+			errs = append(errs, errors.New("--token is for --target"))
+		}
+		if o.TargetPID != 0 {
+			errs = append(errs, errors.New("--pid is for --target"))
+		}
+	}
+	if o.TargetPID < 0 {
+		errs = append(errs, fmt.Errorf("--pid %d: not a process id", o.TargetPID))
+	}
+	if o.NginxListen != "" {
+		host, _, err := net.SplitHostPort(o.NginxListen)
+		if err != nil || !isLoopbackHost(host) {
+			errs = append(errs, fmt.Errorf("--nginx-listen %q: want a loopback host:port", o.NginxListen))
+		}
+	}
+	return errors.Join(errs...)
+}

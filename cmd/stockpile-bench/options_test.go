@@ -1,0 +1,56 @@
+package main
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseRun(t *testing.T) {
+	o, err := parseRun(strings.Fields("-c 8 -d 3s npm-warm --min-ratio 0.8 npm-cold-burst -burst 50 --json out.json"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Load.Connections != 8 || o.Load.Duration != 3*time.Second || o.MinRatio != 0.8 || o.Burst != 50 || o.JSON != "out.json" {
+		t.Errorf("options %+v", o)
+	}
+	if len(o.Scenarios) != 2 || o.Scenarios[0] != "npm-warm" || o.Scenarios[1] != "npm-cold-burst" {
+		t.Errorf("scenarios %v", o.Scenarios)
+	}
+	if o.Load.Warmup != 2*time.Second || o.Rounds != 3 {
+		t.Errorf("defaults: warm-up %s, rounds %d", o.Load.Warmup, o.Rounds)
+	}
+}
+
+func TestParseRunRefuses(t *testing.T) {
+	tests := []struct{ name, args string }{
+		{"no scenario", "-c 4"},
+		{"unknown scenario", "npm-hot"},
+		{"twice", "npm-warm npm-warm"},
+		{"too long", "-d 121s npm-warm"},
+		{"too many connections", "-c 1001 npm-warm"},
+		{"no connections", "-c 0 npm-warm"},
+		{"too many rounds", "-rounds 11 npm-warm"},
+		{"too big a burst", "-burst 1001 npm-cold-burst"},
+		{"too much warm-up", "-warmup 31s npm-warm"},
+		{"too many requests", "-n 10000001 npm-warm"},
+		{"remote nginx", "--nginx-listen 0.0.0.0:8080 npm-warm"},
+		{"token without target", "--token t npm-warm"},
+		{"pid without target", "--pid 1 npm-warm"},
+		{"target and stockpile", "--target http://127.0.0.1:8080/bench/npm/app/ --stockpile ./stockpile npm-warm"},
+		{"target not a URL", "--target 127.0.0.1:8080 npm-warm"},
+		{"negative ratio", "--min-ratio -1 npm-warm"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := parseRun(strings.Fields(tc.args), io.Discard); err == nil {
+				t.Errorf("parseRun(%q) accepted it", tc.args)
+			}
+		})
+	}
+	// A remote target is allowed when named explicitly.
+	if _, err := parseRun(strings.Fields("--target https://stockpile.example.com/acme/npm/app/ --token t npm-warm"), io.Discard); err != nil {
+		t.Errorf("explicit remote target refused: %v", err)
+	}
+}

@@ -1,0 +1,237 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat. It
+// is 100 on every Linux architecture Go supports (the kernel hides its real
+// HZ behind it), so there is no need for sysconf.
+const clockTicks = 100
+
+// ProcStats is what a sampler saw of a process (and its children, for
+// nginx's workers) during one load run.
+type ProcStats struct {
+	PID int
+	// Processes counts the processes sampled (nginx: master and workers).
+	Processes int
+	// PeakRSS is the largest resident set (summed over the processes) seen by
+	// a sample during the run, warm-up included.
+	PeakRSS uint64
+	// HWM is the root process's VmHWM at the end of the run: its peak RSS
+	// since it started, which a sample interval cannot miss.
+	HWM uint64
+	// CPU is user+system time spent during the measured window.
+	CPU time.Duration
+	// Wall is the measured window.
+	Wall time.Duration
+}
+
+// Cores returns the average number of cores busy during the window.
+func (s ProcStats) Cores() float64 {
+	if s.Wall <= 0 {
+		return 0
+	}
+	return s.CPU.Seconds() / s.Wall.Seconds()
+}
+
+// CPUPerRequest returns the CPU time spent per request of n, or 0.
+func (s ProcStats) CPUPerRequest(n uint64) time.Duration {
+	if n == 0 || s.Wall <= 0 {
+		return 0
+	}
+	return s.CPU / time.Duration(n)
+}
+
+// ProcSampler samples a process tree's RSS every interval and its CPU time
+// at the edges of the measured window. It implements Observer.
+type ProcSampler struct {
+	root int
+	pids []int
+	stop chan struct{}
+	done chan struct{}
+
+	mu        sync.Mutex
+	peakRSS   uint64
+	cpuStart  time.Duration
+	cpuEnd    time.Duration
+	wallStart time.Time
+	wallEnd   time.Time
+}
+
+// StartSampler starts sampling pid and its direct children (found now) every
+// interval. It returns an error when the process cannot be read.
+func StartSampler(pid int, interval time.Duration) (*ProcSampler, error) {
+	if _, err := readRSS(pid); err != nil {
+		return nil, fmt.Errorf("sampler: %w", err)
+	}
+	s := &ProcSampler{
+		root: pid,
+		pids: append([]int{pid}, childrenOf(pid)...),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	s.sample()
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+				s.sample()
+			}
+		}
+	}()
+	return s, nil
+}
+
+func (s *ProcSampler) sample() {
+	var rss uint64
+	for _, p := range s.pids {
+		if v, err := readRSS(p); err == nil {
+			rss += v
+		}
+	}
+	s.mu.Lock()
+	s.peakRSS = max(s.peakRSS, rss)
+	s.mu.Unlock()
+}
+
+func (s *ProcSampler) cpu() time.Duration {
+	var total time.Duration
+	for _, p := range s.pids {
+		if v, err := readCPU(p); err == nil {
+			total += v
+		}
+	}
+	return total
+}
+
+// MeasureStart implements Observer.
+func (s *ProcSampler) MeasureStart() {
+	c := s.cpu()
+	s.mu.Lock()
+	s.cpuStart, s.wallStart = c, time.Now()
+	s.mu.Unlock()
+}
+
+// MeasureEnd implements Observer.
+func (s *ProcSampler) MeasureEnd() {
+	c := s.cpu()
+	s.mu.Lock()
+	s.cpuEnd, s.wallEnd = c, time.Now()
+	s.mu.Unlock()
+}
+
+// Stop ends sampling and returns what was seen.
+func (s *ProcSampler) Stop() ProcStats {
+	close(s.stop)
+	<-s.done
+	s.sample()
+	hwm, _ := readStatusKB(s.root, "VmHWM:")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := ProcStats{PID: s.root, Processes: len(s.pids), PeakRSS: s.peakRSS, HWM: hwm}
+	if !s.wallStart.IsZero() && !s.wallEnd.IsZero() {
+		st.CPU = max(s.cpuEnd-s.cpuStart, 0)
+		st.Wall = s.wallEnd.Sub(s.wallStart)
+	}
+	return st
+}
+
+// readRSS returns a process's resident set in bytes.
+func readRSS(pid int) (uint64, error) { return readStatusKB(pid, "VmRSS:") }
+
+// readStatusKB reads a "Key:  N kB" line of /proc/PID/status, in bytes.
+func readStatusKB(pid int, key string) (uint64, error) {
+	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if rest, ok := strings.CutPrefix(line, key); ok {
+			fields := strings.Fields(rest)
+			if len(fields) == 0 {
+				break
+			}
+			kb, err := strconv.ParseUint(fields[0], 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("/proc/%d/status %s: %w", pid, key, err)
+			}
+			return kb * 1024, nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("/proc/%d/status: no %s line", pid, key)
+}
+
+// statFields returns the fields of /proc/PID/stat after the command name,
+// which is in parentheses and may itself contain spaces and parentheses:
+// fields[0] is the state (field 3 of proc(5)), fields[1] the parent pid.
+func statFields(pid int) ([]string, error) {
+	raw, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return nil, err
+	}
+	i := bytes.LastIndexByte(raw, ')')
+	if i < 0 {
+		return nil, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	return strings.Fields(string(raw[i+1:])), nil
+}
+
+// readCPU returns a process's user+system CPU time.
+func readCPU(pid int) (time.Duration, error) {
+	f, err := statFields(pid)
+	if err != nil {
+		return 0, err
+	}
+	if len(f) < 13 {
+		return 0, errors.New("short /proc/PID/stat")
+	}
+	// utime and stime are fields 14 and 15 of proc(5).
+	ut, err1 := strconv.ParseUint(f[11], 10, 64)
+	st, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	return time.Duration(ut+st) * time.Second / clockTicks, nil
+}
+
+// childrenOf returns the processes whose parent is pid.
+func childrenOf(pid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	want := strconv.Itoa(pid)
+	var out []int
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil || p == pid {
+			continue
+		}
+		f, err := statFields(p)
+		if err == nil && len(f) > 1 && f[1] == want {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,297 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"time"
+)
+
+// samplerInterval is how often RSS is sampled during a run.
+const samplerInterval = 100 * time.Millisecond
+
+// runner measures the targets of scenarios, one at a time, in interleaved
+// rounds (A B A B …) so that drift on a shared machine hits every target
+// alike.
+type runner struct {
+	load   LoadConfig // the command line's load shape
+	rounds int
+	// pause separates two runs, so the previous run's connections are gone.
+	pause time.Duration
+	log   *slog.Logger
+}
+
+// TargetReport is everything measured for one target.
+type TargetReport struct {
+	Target Target
+	Rounds []RoundResult
+}
+
+// RoundResult is one run of one target.
+type RoundResult struct {
+	Round  int
+	Load   LoadConfig // the shape this run had
+	Result *LoadResult
+	// Server is what the sampler saw of the target's server (nil when no
+	// PID is known); Bench is the bench's own process, the load generator,
+	// which shares the machine's cores with the server.
+	Server *ProcStats
+	Bench  *ProcStats
+}
+
+// ScenarioReport is one scenario's results.
+type ScenarioReport struct {
+	Name     string
+	Info     map[string]any
+	Targets  []*TargetReport
+	Findings []Finding
+}
+
+// run sets sc up, measures its targets, checks them and tears it down.
+func (r *runner) run(ctx context.Context, sc Scenario) (rep *ScenarioReport, err error) {
+	r.log.Info("scenario setup", "scenario", sc.Name())
+	defer func() {
+		if terr := sc.Teardown(); terr != nil {
+			err = errors.Join(err, fmt.Errorf("%s: teardown: %w", sc.Name(), terr))
+		}
+	}()
+	if err := sc.Setup(ctx); err != nil {
+		return nil, err
+	}
+	rep = &ScenarioReport{Name: sc.Name()}
+	for _, t := range sc.Targets() {
+		rep.Targets = append(rep.Targets, &TargetReport{Target: t})
+	}
+	rounds := r.rounds
+	for _, tr := range rep.Targets {
+		if tr.Target.Load != nil && tr.Target.Load.Rounds > 0 {
+			rounds = max(rounds, tr.Target.Load.Rounds)
+		}
+	}
+	first := true
+	for round := 1; round <= rounds; round++ {
+		for _, tr := range rep.Targets {
+			cfg, want := r.shape(tr.Target)
+			if round > want {
+				continue
+			}
+			if !first {
+				if err := sleep(ctx, r.pause); err != nil {
+					return nil, err
+				}
+			}
+			first = false
+			rr, err := r.measure(ctx, tr.Target, cfg)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s round %d: %w", sc.Name(), tr.Target.Name, round, err)
+			}
+			rr.Round = round
+			tr.Rounds = append(tr.Rounds, *rr)
+			res := rr.Result
+			r.log.Info("measured", "scenario", sc.Name(), "target", tr.Target.Name, "round", round,
+				"req_per_s", fmt.Sprintf("%.0f", res.RequestsPerSecond()),
+				"p99", res.Latency.Percentile(99).Round(time.Microsecond), "errors", res.Errors.Total())
+		}
+	}
+	if c, ok := sc.(Checker); ok {
+		f, err := c.Check(ctx, rep.Targets)
+		if err != nil {
+			return nil, err
+		}
+		rep.Findings = f
+	}
+	if d, ok := sc.(Describer); ok {
+		rep.Info = d.Info()
+	}
+	return rep, nil
+}
+
+// shape returns the load of a target's runs and how many rounds it gets.
+func (r *runner) shape(t Target) (LoadConfig, int) {
+	cfg := r.load
+	if o := t.Load; o != nil {
+		cfg.Connections = o.Connections
+		cfg.Requests = o.Requests
+		cfg.PerConnection = o.PerConnection
+		cfg.Warmup = o.Warmup
+		if o.Rounds > 0 {
+			return cfg, o.Rounds
+		}
+	}
+	return cfg, r.rounds
+}
+
+// measure runs one load run against t, sampling its server and the bench.
+func (r *runner) measure(ctx context.Context, t Target, cfg LoadConfig) (*RoundResult, error) {
+	var observers multiObserver
+	var server *ProcSampler
+	if t.PID > 0 {
+		s, err := StartSampler(t.PID, samplerInterval)
+		if err != nil {
+			return nil, fmt.Errorf("%s is gone: %w", t.Name, err)
+		}
+		server = s
+		observers = append(observers, s)
+	}
+	self, err := StartSampler(os.Getpid(), samplerInterval)
+	if err != nil {
+		if server != nil {
+			server.Stop()
+		}
+		return nil, err
+	}
+	observers = append(observers, self)
+	cfg.Observer = observers
+	res, err := RunLoad(ctx, cfg, t.Request, t.Expect)
+	rr := &RoundResult{Load: cfg, Result: res}
+	rr.Load.Observer = nil
+	if server != nil {
+		st := server.Stop()
+		rr.Server = &st
+	}
+	st := self.Stop()
+	rr.Bench = &st
+	if err != nil {
+		return nil, err
+	}
+	return rr, nil
+}
+
+// multiObserver tells several observers.
+type multiObserver []Observer
+
+func (m multiObserver) MeasureStart() {
+	for _, o := range m {
+		o.MeasureStart()
+	}
+}
+
+func (m multiObserver) MeasureEnd() {
+	for _, o := range m {
+		o.MeasureEnd()
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Summary is the median of a target's rounds, metric by metric.
+type Summary struct {
+	Rounds      int
+	RPS         float64
+	BytesPerSec float64
+	P50, P90    time.Duration
+	P99, Max    time.Duration
+	Errors      uint64 // summed, not a median
+	PeakRSS     uint64 // the largest of the rounds
+	ServerCores float64
+	BenchCores  float64
+	// ServerCPUPerReq is the server's CPU time per successful request: on a
+	// machine whose cores the load generator shares, a fairer comparison of
+	// the servers' costs than throughput alone.
+	ServerCPUPerReq time.Duration
+}
+
+// Median summarizes t's rounds.
+func (t *TargetReport) Median() Summary {
+	s := Summary{Rounds: len(t.Rounds)}
+	if len(t.Rounds) == 0 {
+		return s
+	}
+	var rps, bps, cores, bench []float64
+	var p50, p90, p99, mx, cpr []time.Duration
+	for _, r := range t.Rounds {
+		res := r.Result
+		rps = append(rps, res.RequestsPerSecond())
+		bps = append(bps, res.BytesPerSecond())
+		p50 = append(p50, res.Latency.Percentile(50))
+		p90 = append(p90, res.Latency.Percentile(90))
+		p99 = append(p99, res.Latency.Percentile(99))
+		mx = append(mx, res.Latency.Max())
+		s.Errors += res.Errors.Total()
+		if r.Server != nil {
+			s.PeakRSS = max(s.PeakRSS, r.Server.PeakRSS)
+			cores = append(cores, r.Server.Cores())
+			cpr = append(cpr, r.Server.CPUPerRequest(res.OK))
+		}
+		if r.Bench != nil {
+			bench = append(bench, r.Bench.Cores())
+		}
+	}
+	s.RPS, s.BytesPerSec = median(rps), median(bps)
+	s.P50, s.P90, s.P99, s.Max = median(p50), median(p90), median(p99), median(mx)
+	s.ServerCores, s.BenchCores = median(cores), median(bench)
+	s.ServerCPUPerReq = median(cpr)
+	return s
+}
+
+// median returns the middle value (the mean of the two middle ones for an
+// even count), or zero for none.
+func median[T float64 | time.Duration](xs []T) T {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// Ratio compares the two sides of a pair on median requests per second.
+type Ratio struct {
+	Pair      string
+	Stockpile float64
+	Baseline  float64
+	Value     float64
+	BelowMin  bool
+}
+
+// ratios returns the ratio of every complete pair of rep, in target order,
+// flagged when below minRatio (0: no minimum).
+func ratios(rep *ScenarioReport, minRatio float64) []Ratio {
+	var out []Ratio
+	seen := map[string]bool{}
+	for _, t := range rep.Targets {
+		pair := t.Target.Pair
+		if pair == "" || seen[pair] {
+			continue
+		}
+		seen[pair] = true
+		var sp, bl *TargetReport
+		for _, u := range rep.Targets {
+			if u.Target.Pair != pair {
+				continue
+			}
+			switch u.Target.Side {
+			case sideStockpile:
+				sp = u
+			case sideBaseline:
+				bl = u
+			}
+		}
+		if sp == nil || bl == nil {
+			continue
+		}
+		r := Ratio{Pair: pair, Stockpile: sp.Median().RPS, Baseline: bl.Median().RPS}
+		if r.Baseline > 0 {
+			r.Value = r.Stockpile / r.Baseline
+		}
+		r.BelowMin = minRatio > 0 && r.Value < minRatio
+		out = append(out, r)
+	}
+	return out
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"slices"
+	"time"
+)
+
+// Scenario is one benchmark: it sets up what it measures (fixtures,
+// servers), names the targets the load generator measures, and tears
+// everything down. To add one, write a type with these methods and list
+// its constructor in newScenarios.
+type Scenario interface {
+	// Name is the name given on the command line.
+	Name() string
+	// Setup prepares the scenario. When it fails, Teardown is still called
+	// to stop whatever was started.
+	Setup(ctx context.Context) error
+	// Targets returns what to measure, valid after Setup. Targets sharing a
+	// Pair are compared (Stockpile against the baseline).
+	Targets() []Target
+	// Teardown stops everything Setup started. It may be called more than
+	// once and after a failed Setup.
+	Teardown() error
+}
+
+// Checker is implemented by scenarios that judge their run once the targets
+// have been measured (npm-cold-burst counts upstream fetches).
+type Checker interface {
+	Check(ctx context.Context, results []*TargetReport) ([]Finding, error)
+}
+
+// Describer is implemented by scenarios with facts worth reporting (fixture
+// sizes, which binary ran).
+type Describer interface {
+	Info() map[string]any
+}
+
+// Sides of a comparison.
+const (
+	sideStockpile = "stockpile"
+	sideBaseline  = "nginx"
+)
+
+// Target is one thing to measure.
+type Target struct {
+	Name    string // "stockpile packument"
+	Pair    string // what the sides of a comparison share: "packument"; empty for none
+	Side    string // sideStockpile or sideBaseline
+	Request Request
+	Expect  Expect
+	// PID is the server process to sample during the run (0: none).
+	PID int
+	// Load, when set, replaces the command line's load for this target.
+	Load *LoadOverride
+}
+
+// LoadOverride is a target's own load shape (the cold burst: N clients,
+// one request each, no warm-up, one round).
+type LoadOverride struct {
+	Connections   int
+	Requests      int
+	PerConnection int
+	Warmup        time.Duration
+	Rounds        int
+}
+
+// Finding is one verdict of a Checker.
+type Finding struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+	OK    bool   `json:"ok"`
+}
+
+// Env is what every scenario is given: the command line's choices.
+type Env struct {
+	Log *slog.Logger
+	// TempRoot is where scenarios make their working directories ("" is the
+	// system's temporary directory); Keep leaves them behind.
+	TempRoot string
+	Keep     bool
+	// Nginx is the nginx binary; NginxListen its address ("" picks a port).
+	Nginx       string
+	NginxListen string
+	// Stockpile is the binary to start; empty when Target is set.
+	Stockpile string
+	// Target is the npm endpoint of a running Stockpile repository to
+	// measure instead of starting one; Token authenticates to it and
+	// TargetPID, when set, is sampled.
+	Target    string
+	Token     string
+	TargetPID int
+	// Burst is npm-cold-burst's number of clients.
+	Burst int
+	// Timeout bounds each request.
+	Timeout time.Duration
+}
+
+// stockpileHeader returns the headers of a request to Stockpile: Accept
+// (when given) and the --token.
+func (e Env) stockpileHeader(accept string) http.Header {
+	h := http.Header{}
+	if accept != "" {
+		h.Set("Accept", accept)
+	}
+	if e.Token != "" {
+		h.Set("Authorization", "Bearer "+e.Token)
+	}
+	return h
+}
+
+// newScenarios returns the constructors of every scenario, by name.
+func newScenarios() map[string]func(Env) Scenario {
+	return map[string]func(Env) Scenario{
+		"npm-warm":       func(e Env) Scenario { return newNPMWarm(e) },
+		"npm-cold-burst": func(e Env) Scenario { return newNPMColdBurst(e) },
+	}
+}
+
+// scenarioNames returns the known scenario names, sorted.
+func scenarioNames() []string {
+	var names []string
+	for n := range newScenarios() {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
