@@ -74,6 +74,9 @@ func Load(ctx context.Context, store storage.Records) (*Registry, error) {
 			return fmt.Errorf("model: domain record: %w", err)
 		}
 		r.domains[d.Name] = &domainState{Domain: d, byName: map[string]*Repository{}, byID: map[string]*Repository{}}
+		// The root group exists from the start, so readers holding only
+		// the read lock never create it (ensureRoot writes the map).
+		r.domains[d.Name].ensureRoot()
 		return nil
 	})
 	if err != nil {
@@ -129,6 +132,7 @@ func (r *Registry) CreateDomain(ctx context.Context, name string, tags []Tag) (D
 		return Domain{}, err
 	}
 	r.domains[name] = &domainState{Domain: d, byName: map[string]*Repository{}, byID: map[string]*Repository{}}
+	r.domains[name].ensureRoot() // see Load: never created under the read lock
 	r.changed()
 	return d, nil
 }
