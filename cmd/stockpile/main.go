@@ -20,6 +20,7 @@ import (
 	"github.com/stockpile-proxy/stockpile/formats/cargo"
 	"github.com/stockpile-proxy/stockpile/formats/maven"
 	"github.com/stockpile-proxy/stockpile/formats/npm"
+	"github.com/stockpile-proxy/stockpile/formats/pypi"
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/storage/badgerstore"
 )
@@ -105,7 +106,7 @@ func serve(cfg *proxy.Config, stderr io.Writer) error {
 
 // allFormats lists the formats this binary serves, explicitly.
 func allFormats() []formats.Format {
-	return []formats.Format{npm.New(), maven.New(), cargo.New()}
+	return []formats.Format{npm.New(), pypi.New(), maven.New(), cargo.New()}
 }
 
 func newLogger(cfg *proxy.Config, w io.Writer) *slog.Logger {

@@ -234,6 +234,11 @@ func (r *Resolver) fetchAsset(ctx context.Context, w http.ResponseWriter, req *h
 	ch := r.assetFlights.DoChan(key, func() (any, error) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.FetchTimeout)
 		defer cancel()
+		// A flight that ended just before this one started may have
+		// committed the bytes already: do not fetch them twice.
+		if sums, ok := r.alreadyFetched(fctx, ref.Domain, owner, p, vv.Version.Version, a.Name); ok {
+			return &fetched{sums: sums}, nil
+		}
 		sums, err := r.fetch(fctx, ref.Domain, conn, src, a, t)
 		if err != nil {
 			t.fail()
@@ -267,15 +272,12 @@ func (r *Resolver) fetchAsset(ctx context.Context, w http.ResponseWriter, req *h
 	f := res.val.(*fetched)
 	setOutcome(ctx, "miss")
 	r.obs.Cache(p.Format, "miss")
-	if err := r.retain(ctx, ref.Domain, p, withSums(vv.Version, a.Name, f.sums), origin, targets...); err != nil {
-		if t.started() {
-			r.log.Error("retaining a fetched version failed", "package", displayName(p), "version", vv.Version.Version, "error", err.Error())
-			return nil, zero, nil
-		}
-		return nil, zero, err
-	}
 	if t.started() {
-		return nil, zero, nil
+		return nil, zero, nil // streamed, and retained inside the flight
+	}
+	// Waiters may come from other repositories: each retains for its own.
+	if err := r.retain(ctx, ref.Domain, p, withSums(vv.Version, a.Name, f.sums), origin, targets...); err != nil {
+		return nil, zero, err
 	}
 	blob, err := r.store.OpenBlob(ctx, ref.Domain, f.sums.SHA256)
 	if err != nil {
@@ -315,6 +317,10 @@ func (r *Resolver) fetch(ctx context.Context, domain string, conn *upstream.Conn
 		}
 		return checkDigests(a, s)
 	})
+	var ie *integrityError
+	if errors.As(err, &ie) {
+		return storage.Sums{}, ie
+	}
 	if err != nil {
 		return storage.Sums{}, err
 	}
@@ -328,14 +334,21 @@ func checkDigests(a formats.AssetRef, s storage.Sums) error {
 		{"sha512", d.SHA512, s.SHA512}, {"sha256", d.SHA256, s.SHA256}, {"sha1", d.SHA1, s.SHA1}, {"md5", d.MD5, s.MD5},
 	} {
 		if c.want != "" && !strings.EqualFold(c.want, c.got) {
-			return fmt.Errorf("%w: %s of %s is %s, the metadata declares %s", formats.ErrIntegrity, c.name, a.Name, c.got, c.want)
+			return &integrityError{fmt.Sprintf("%s of %s is %s, the metadata declares %s", c.name, a.Name, c.got, c.want)}
 		}
 	}
 	if a.Size > 0 && a.Size != s.Size {
-		return fmt.Errorf("%w: %s is %d bytes, the metadata declares %d", formats.ErrIntegrity, a.Name, s.Size, a.Size)
+		return &integrityError{fmt.Sprintf("%s is %d bytes, the metadata declares %d", a.Name, s.Size, a.Size)}
 	}
 	return nil
 }
+
+// integrityError is bytes that disagree with their metadata. It is told to
+// clients as it is, without the storage layers it passed through.
+type integrityError struct{ msg string }
+
+func (e *integrityError) Error() string        { return formats.ErrIntegrity.Error() + ": " + e.msg }
+func (e *integrityError) Is(target error) bool { return target == formats.ErrIntegrity }
 
 // retain writes version into the target repositories: the requested one and,
 // for a version fetched through an external connection, the repository that
@@ -532,4 +545,18 @@ func (r *Resolver) locateUnlisted(ctx context.Context, ref formats.RepoRef, step
 			Repository: st.Repo.Name, Connection: conn.Name()}, nil
 	}
 	return nil, nil
+}
+
+// alreadyFetched reports whether repo holds the asset with its bytes stored.
+func (r *Resolver) alreadyFetched(ctx context.Context, domain string, repo model.Repository, p formats.Package, version, name string) (storage.Sums, bool) {
+	rec, err := r.loadVersion(ctx, domain, repo.ID, p, version)
+	if err != nil || rec == nil {
+		return storage.Sums{}, false
+	}
+	a := rec.Asset(name)
+	if a == nil || a.Digests.SHA256 == "" {
+		return storage.Sums{}, false
+	}
+	sums, err := r.store.StatBlob(ctx, domain, a.Digests.SHA256)
+	return sums, err == nil
 }

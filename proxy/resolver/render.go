@@ -45,8 +45,13 @@ func (r *Resolver) Render(ctx context.Context, ref formats.RepoRef, p formats.Pa
 
 // finish fills the validator and the compressed body.
 func finish(doc *formats.Rendered) {
-	sum := sha256.Sum256(doc.Body)
-	doc.ETag = `"` + hex.EncodeToString(sum[:16]) + `"`
+	// The content type is part of the validator: two representations with
+	// the same bytes (PyPI's HTML types) must not share an ETag.
+	h := sha256.New()
+	h.Write([]byte(doc.ContentType))
+	h.Write([]byte{0})
+	h.Write(doc.Body)
+	doc.ETag = `"` + hex.EncodeToString(h.Sum(nil)[:16]) + `"`
 	if len(doc.Body) >= 1024 {
 		var buf bytes.Buffer
 		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
