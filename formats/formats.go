@@ -98,6 +98,13 @@ type Normalizer interface {
 	Normalize(p Package) Package
 }
 
+// VersionNormalizer is implemented by formats whose versions have a
+// canonical form (NuGet: 1.01.0 is 1.1.0): the control plane normalizes the
+// versions it is given with it.
+type VersionNormalizer interface {
+	NormalizeVersion(p Package, version string) string
+}
+
 // Package names a package: format, namespace (npm scope without '@', Maven
 // groupId, empty for formats without one) and name, already normalized the
 // way the format requires.

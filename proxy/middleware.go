@@ -65,11 +65,13 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.Duration("duration", d),
 			slog.String("format", format),
 		}
-		if trace.Cache != "" {
-			attrs = append(attrs, slog.String("cache", trace.Cache))
-		}
-		if trace.Upstream != "" {
-			attrs = append(attrs, slog.String("upstream", trace.Upstream))
+		if cache, up := trace.Outcome(); cache != "" || up != "" {
+			if cache != "" {
+				attrs = append(attrs, slog.String("cache", cache))
+			}
+			if up != "" {
+				attrs = append(attrs, slog.String("upstream", up))
+			}
 		}
 		if ref := formats.RepoFrom(c); ref.Domain != "" {
 			attrs = append(attrs, slog.String("domain", ref.Domain), slog.String("repo", ref.Repository))

@@ -20,7 +20,9 @@ import (
 	"github.com/stockpile-proxy/stockpile/formats/cargo"
 	"github.com/stockpile-proxy/stockpile/formats/maven"
 	"github.com/stockpile-proxy/stockpile/formats/npm"
+	"github.com/stockpile-proxy/stockpile/formats/nuget"
 	"github.com/stockpile-proxy/stockpile/formats/pypi"
+	"github.com/stockpile-proxy/stockpile/formats/rubygems"
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/storage/badgerstore"
 )
@@ -106,7 +108,7 @@ func serve(cfg *proxy.Config, stderr io.Writer) error {
 
 // allFormats lists the formats this binary serves, explicitly.
 func allFormats() []formats.Format {
-	return []formats.Format{npm.New(), pypi.New(), maven.New(), cargo.New()}
+	return []formats.Format{npm.New(), pypi.New(), maven.New(), nuget.New(), rubygems.New(), cargo.New()}
 }
 
 func newLogger(cfg *proxy.Config, w io.Writer) *slog.Logger {

@@ -51,6 +51,16 @@ type Handler struct {
 	Collect func()
 }
 
+// normalizeVersion puts a version in its format's canonical form.
+func (h *Handler) normalizeVersion(p formats.Package, v string) string {
+	for _, f := range h.Formats {
+		if n, ok := f.(formats.VersionNormalizer); ok && f.Name() == p.Format {
+			return n.NormalizeVersion(p, v)
+		}
+	}
+	return v
+}
+
 // normalize puts a package name in its format's canonical form.
 func (h *Handler) normalize(p formats.Package) formats.Package {
 	for _, f := range h.Formats {

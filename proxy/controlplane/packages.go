@@ -226,6 +226,7 @@ func (h *Handler) versionRecord(c echo.Context) (model.Repository, formats.Packa
 	if err != nil {
 		return r, p, nil, err
 	}
+	version = h.normalizeVersion(p, version)
 	v, err := h.Resolver.VersionRecord(c.Request().Context(), r.Domain, r.ID, p, version)
 	if err != nil {
 		return r, p, nil, err

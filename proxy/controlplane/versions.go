@@ -107,6 +107,7 @@ func (h *Handler) batchParams(c echo.Context) (model.Repository, formats.Package
 	if body.ExpectedStatus != "" && !validStatuses[body.ExpectedStatus] {
 		return r, p, nil, nil, validation("expectedStatus %q is not a package version status", body.ExpectedStatus)
 	}
+	h.normalizeBody(p, &body)
 	vs, err := body.targets()
 	return r, p, &body, vs, err
 }
@@ -259,6 +260,7 @@ func (h *Handler) copyPackageVersions(c echo.Context) error {
 	if err := decodeBody(c, &body); err != nil {
 		return err
 	}
+	h.normalizeBody(p, &body)
 	if len(body.Versions) > 0 && len(body.VersionRevisions) > 0 {
 		return validation("give versions or versionRevisions, not both")
 	}
@@ -348,4 +350,18 @@ func (h *Handler) copyPackageVersions(c echo.Context) error {
 		}
 	}
 	return c.JSON(http.StatusOK, res)
+}
+
+// normalizeBody puts the versions a batch names in canonical form.
+func (h *Handler) normalizeBody(p formats.Package, b *batchBody) {
+	for i, v := range b.Versions {
+		b.Versions[i] = h.normalizeVersion(p, v)
+	}
+	if len(b.VersionRevisions) > 0 {
+		revs := make(map[string]string, len(b.VersionRevisions))
+		for v, rev := range b.VersionRevisions {
+			revs[h.normalizeVersion(p, v)] = rev
+		}
+		b.VersionRevisions = revs
+	}
 }

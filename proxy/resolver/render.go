@@ -36,8 +36,10 @@ func (r *Resolver) Render(ctx context.Context, ref formats.RepoRef, p formats.Pa
 		return nil, err
 	}
 	finish(doc)
-	if t := traceFrom(ctx); t != nil && t.Cache != "" {
-		r.obs.Cache(p.Format, t.Cache)
+	if t := traceFrom(ctx); t != nil {
+		if cache, _ := t.Outcome(); cache != "" {
+			r.obs.Cache(p.Format, cache)
+		}
 	}
 	r.rendered.put(key, &renderEntry{doc: doc, regGen: regGen, pkgGen: pkgGen, expires: res.expires})
 	return doc, nil

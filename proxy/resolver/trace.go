@@ -1,11 +1,23 @@
 package resolver
 
-import "context"
+import (
+	"context"
+	"sync"
+)
 
 // Trace collects what the engine did for one request, for the access log.
+// Formats may fetch in parallel within a request, so it is locked.
 type Trace struct {
+	mu       sync.Mutex
 	Cache    string // hit, miss, stale, revalidated, negative
 	Upstream string // external connection used
+}
+
+// Outcome returns the cache outcome and the upstream used.
+func (t *Trace) Outcome() (cache, upstream string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.Cache, t.Upstream
 }
 
 type traceKey struct{}
@@ -27,14 +39,20 @@ func setOutcome(ctx context.Context, outcome string) {
 	if t == nil {
 		return
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if rank(outcome) >= rank(t.Cache) {
 		t.Cache = outcome
 	}
 }
 
 func setUpstream(ctx context.Context, conn string) {
-	if t := traceFrom(ctx); t != nil && t.Upstream == "" {
-		t.Upstream = conn
+	if t := traceFrom(ctx); t != nil {
+		t.mu.Lock()
+		if t.Upstream == "" {
+			t.Upstream = conn
+		}
+		t.mu.Unlock()
 	}
 }
 

@@ -1,0 +1,171 @@
+package rubygems
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/stockpile-proxy/stockpile/formats"
+)
+
+// maxFormBody bounds the form of a yank.
+const maxFormBody = 64 << 10
+
+// readBody reads a request body of at most limit bytes.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, fmt.Errorf("%w: rubygems: the request body is larger than %d bytes", formats.ErrTooLarge, limit)
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, invalid("reading the request body: %v", err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%w: rubygems: the request body is larger than %d bytes", formats.ErrTooLarge, limit)
+	}
+	return b, nil
+}
+
+// gemBody returns the .gem of a push: the raw body, or the "gem" part of a
+// multipart body (`gem push --attestation`).
+func gemBody(r *http.Request, body []byte) ([]byte, error) {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/form-data" {
+		return body, nil
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	for {
+		part, err := mr.NextPart()
+		if err != nil {
+			return nil, invalid("the multipart body has no gem part")
+		}
+		if part.FormName() == "gem" {
+			b, err := io.ReadAll(part)
+			if err != nil {
+				return nil, invalid("reading the gem part: %v", err)
+			}
+			return b, nil
+		}
+	}
+}
+
+// POST /api/v1/gems (§C.1): gem push. The body is the .gem; its name,
+// version and platform come from its metadata. The engine applies origin
+// controls and answers 409 when the version exists here or upstream.
+func (h *handler) push(c echo.Context) error {
+	req := c.Request()
+	body, err := readBody(req, h.f.opts.MaxGemSize)
+	if err != nil {
+		return err
+	}
+	if body, err = gemBody(req, body); err != nil {
+		return err
+	}
+	spec, err := readGem(body, h.f.opts.MaxMetadataSize)
+	if err != nil {
+		return err
+	}
+	if err := checkPublishName(spec.Name); err != nil {
+		return err
+	}
+	ctx := req.Context()
+	ref := formats.RepoFrom(c)
+	p := formats.Package{Format: "ruby", Name: spec.Name}
+	// rubygems.org refuses names that differ only by case; lookups never
+	// fold case, so two such gems would confuse people, not clients.
+	pkgs, err := h.res.Packages(ctx, ref, "ruby")
+	if err != nil {
+		return err
+	}
+	for _, q := range pkgs {
+		if q.Name != p.Name && strings.EqualFold(q.Name, p.Name) {
+			return fmt.Errorf("%w: rubygems: gem %s differs from the existing gem %s only by case", formats.ErrConflict, p.Name, q.Name)
+		}
+	}
+	key := spec.key()
+	gemSum := sha256.Sum256(body)
+	quick, err := spec.quickSpec()
+	if err != nil {
+		return invalid("gem %s: %v", spec.Name, err)
+	}
+	quickSum := sha256.Sum256(quick)
+	meta, _ := json.Marshal(versionMeta{Line: spec.infoLine(hex.EncodeToString(gemSum[:]))})
+	gem, spc := gemFile(spec.Name, key), specFile(spec.Name, key)
+	err = h.res.Publish(ctx, ref, p, formats.Publication{
+		Version: formats.Version{
+			Version: key,
+			Meta:    meta,
+			Assets: []formats.AssetRef{
+				{Name: gem, Digests: formats.Digests{SHA256: hex.EncodeToString(gemSum[:])}, Size: int64(len(body))},
+				{Name: spc, Digests: formats.Digests{SHA256: hex.EncodeToString(quickSum[:])}, Size: int64(len(quick))},
+			},
+		},
+		Content: func(name string) (io.Reader, error) {
+			switch name {
+			case gem:
+				return bytes.NewReader(body), nil
+			case spc:
+				return bytes.NewReader(quick), nil
+			}
+			return nil, fmt.Errorf("rubygems: no content for %s", name)
+		},
+	})
+	if err != nil {
+		return err
+	}
+	return c.String(http.StatusOK, "Successfully registered gem: "+spec.Name+" ("+key+")")
+}
+
+// DELETE /api/v1/gems/yank (§C.1): gem yank, with form fields gem_name,
+// version and platform. The version becomes Unlisted: it leaves the
+// compact index but its files stay downloadable, for locked builds.
+func (h *handler) yank(c echo.Context) error {
+	req := c.Request()
+	// net/http parses no form in a DELETE body.
+	body, err := readBody(req, maxFormBody)
+	if err != nil {
+		return err
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return invalid("the yank form is not URL-encoded: %v", err)
+	}
+	for k, v := range req.URL.Query() {
+		if _, ok := form[k]; !ok {
+			form[k] = v
+		}
+	}
+	name, number, plat := form.Get("gem_name"), form.Get("version"), form.Get("platform")
+	if !validName(name) {
+		return invalid("gem_name %q is not a gem name", name)
+	}
+	if !validVersion(number) {
+		return invalid("version %q is not a gem version", number)
+	}
+	if plat != "" && plat != "ruby" && !validPlatform(plat) {
+		return invalid("platform %q is not a platform", plat)
+	}
+	key := versionKey(number, plat)
+	p := formats.Package{Format: "ruby", Name: name}
+	err = h.res.UpdateVersion(req.Context(), formats.RepoFrom(c), p, key, func(v *formats.Version) error {
+		if !v.Status.Downloadable() {
+			return fmt.Errorf("%w: rubygems: %s (%s) is %s", formats.ErrConflict, name, key, v.Status)
+		}
+		v.Status = formats.StatusUnlisted
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return c.String(http.StatusOK, "Successfully deleted gem: "+name+" ("+key+")")
+}

@@ -1,0 +1,112 @@
+// Package rubygems serves the RubyGems source protocol (gem, Bundler) on top
+// of Stockpile's engine, at /{domain}/ruby/{repository}/: the compact index
+// (/versions, /info/{gem}, /names) merged across the repository's upstream
+// graph with its own ETag, Repr-Digest and byte ranges; .gem files verified
+// against the index's SHA-256; quick Marshal gemspecs; the legacy
+// specs.4.8.gz indexes, generated in Ruby's Marshal format; gem push and
+// gem yank. It reads upstream sources through their compact index with
+// formats.Getter and never imports the engine.
+//
+// A version of the model is one line of the compact index: "1.0.0" for the
+// ruby platform, "1.0.0-x86_64-linux" for a platform gem (see names.go).
+//
+// Protocol reference: shared/reference/protocols-maven-nuget-rubygems.md §C.
+package rubygems
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/stockpile-proxy/stockpile/formats"
+)
+
+// Default limits.
+const (
+	// DefaultMaxGemSize bounds a pushed .gem.
+	DefaultMaxGemSize = 128 << 20
+	// DefaultMaxMetadataSize bounds the uncompressed gemspec of a .gem.
+	DefaultMaxMetadataSize = 8 << 20
+	// DefaultIndexConcurrency bounds the info files rendered at once while
+	// a repository's /versions is built.
+	DefaultIndexConcurrency = 8
+	// DefaultIndexCacheBytes bounds the repository-wide files kept ready
+	// (/versions, /names, the legacy indexes).
+	DefaultIndexCacheBytes = 512 << 20
+)
+
+// Options tune the RubyGems format. Zero fields take the defaults.
+type Options struct {
+	// MaxGemSize bounds the body of gem push; larger bodies get 413.
+	MaxGemSize int64
+	// MaxMetadataSize bounds the uncompressed metadata.gz of a gem.
+	MaxMetadataSize int64
+	// IndexConcurrency bounds concurrent info renders for /versions.
+	IndexConcurrency int
+	// IndexCacheBytes bounds the memory held by repository-wide files.
+	IndexCacheBytes int64
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxGemSize <= 0 {
+		o.MaxGemSize = DefaultMaxGemSize
+	}
+	if o.MaxMetadataSize <= 0 {
+		o.MaxMetadataSize = DefaultMaxMetadataSize
+	}
+	if o.IndexConcurrency <= 0 {
+		o.IndexConcurrency = DefaultIndexConcurrency
+	}
+	if o.IndexCacheBytes <= 0 {
+		o.IndexCacheBytes = DefaultIndexCacheBytes
+	}
+	return o
+}
+
+// Format is the RubyGems format. It implements formats.Format,
+// formats.ErrorRenderer and formats.Describer.
+type Format struct {
+	opts    Options
+	digests *digestCache
+}
+
+var (
+	_ formats.Format        = (*Format)(nil)
+	_ formats.ErrorRenderer = (*Format)(nil)
+	_ formats.Describer     = (*Format)(nil)
+)
+
+// New returns the RubyGems format with the default limits.
+func New() *Format { return NewWithOptions(Options{}) }
+
+// NewWithOptions returns the RubyGems format with the given limits.
+func NewWithOptions(o Options) *Format {
+	o = o.withDefaults()
+	return &Format{opts: o, digests: newDigestCache(100_000)}
+}
+
+// Name implements formats.Format.
+func (f *Format) Name() string { return "ruby" }
+
+// Mount implements formats.Format. One catch-all route dispatches every
+// request: `gem push --host URL/` asks for //api/v1/gems, which the router
+// would not match.
+func (f *Format) Mount(g *echo.Group, r formats.Resolver) {
+	h := &handler{f: f, res: r, idx: newIndexes(r, f.opts, f.digests)}
+	g.Any("", h.serve)
+	g.Any("/*", h.serve)
+}
+
+// RenderError implements formats.ErrorRenderer: gem and Bundler print the
+// body of a failed answer, so it is plain text; HEAD answers have none.
+func (f *Format) RenderError(c echo.Context, status int, message string) error {
+	h := c.Response().Header()
+	for _, k := range []string{"Content-Type", "ETag", "Repr-Digest", "Accept-Ranges", "Content-Encoding", "Content-Range", "Content-Disposition", "Last-Modified"} {
+		h.Del(k)
+	}
+	h.Set("Cache-Control", "no-store")
+	if c.Request().Method == http.MethodHead {
+		return c.NoContent(status)
+	}
+	return c.String(status, message+"\n")
+}
