@@ -38,7 +38,7 @@ func benchServer(b *testing.B) (packument, tarball string) {
 			"name": "bench-pkg", "version": v, "description": "a package for benchmarks",
 			"main": "index.js", "license": "MIT", "dependencies": map[string]string{"left-pad": "^1.3.0"},
 			"repository": map[string]string{"type": "git", "url": "git+https://example.test/bench-pkg.git"},
-			"_id": "bench-pkg@" + v,
+			"_id":        "bench-pkg@" + v,
 			"dist": map[string]any{
 				"tarball":   fake.URL + "/bench-pkg/-/bench-pkg-" + v + ".tgz",
 				"integrity": "sha512-" + base64.StdEncoding.EncodeToString(s512[:]),
