@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -149,7 +148,7 @@ func (h *handler) config(c echo.Context) error {
 	}
 	sum := sha256.Sum256(body)
 	doc := &formats.Rendered{Body: body, ContentType: "application/json", ETag: `"` + hex.EncodeToString(sum[:16]) + `"`}
-	return serveRendered(c, doc)
+	return formats.ServeRendered(c, doc, "no-cache", "")
 }
 
 // index serves the index file of the crate spelled name (lower-case).
@@ -165,77 +164,7 @@ func (h *handler) index(c echo.Context, name string) error {
 	if len(doc.Body) == 0 {
 		return fmt.Errorf("%w: cargo: crate %s is not in repository %s or its upstreams", formats.ErrNotFound, name, ref.Repository)
 	}
-	return serveRendered(c, doc)
-}
-
-// serveRendered answers with a rendered document: gzip-compressed when the
-// client takes it and the engine compressed it, with a strong ETag per
-// representation and 304 to a matching If-None-Match.
-func serveRendered(c echo.Context, doc *formats.Rendered) error {
-	req := c.Request()
-	hd := c.Response().Header()
-	etag, body := doc.ETag, doc.Body
-	gz := gzipETag(doc.ETag)
-	if doc.Gzip != nil {
-		hd.Set("Vary", "Accept-Encoding")
-		if acceptsGzip(req.Header.Get("Accept-Encoding")) {
-			etag, body = gz, doc.Gzip
-			hd.Set("Content-Encoding", "gzip")
-		}
-	}
-	hd.Set("ETag", etag)
-	hd.Set("Cache-Control", "no-cache")
-	if inm := req.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, doc.ETag, gz) {
-		hd.Del("Content-Encoding")
-		return c.NoContent(http.StatusNotModified)
-	}
-	hd.Set("Content-Type", doc.ContentType)
-	hd.Set("Content-Length", strconv.Itoa(len(body)))
-	if req.Method == http.MethodHead {
-		return c.NoContent(http.StatusOK)
-	}
-	return c.Blob(http.StatusOK, doc.ContentType, body)
-}
-
-func gzipETag(etag string) string {
-	if strings.HasSuffix(etag, `"`) && len(etag) >= 2 {
-		return etag[:len(etag)-1] + `-gzip"`
-	}
-	return etag
-}
-
-// etagMatches evaluates an If-None-Match header against the validators of
-// a document (weak comparison, as RFC 9110 asks for If-None-Match).
-func etagMatches(header string, etags ...string) bool {
-	for _, cand := range strings.Split(header, ",") {
-		cand = strings.TrimPrefix(strings.TrimSpace(cand), "W/")
-		if cand == "*" {
-			return true
-		}
-		for _, e := range etags {
-			if e != "" && cand == e {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// acceptsGzip reports whether an Accept-Encoding header takes gzip.
-func acceptsGzip(header string) bool {
-	for _, part := range strings.Split(header, ",") {
-		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		name = strings.ToLower(strings.TrimSpace(name))
-		if name != "gzip" && name != "x-gzip" {
-			continue
-		}
-		q := strings.ReplaceAll(strings.ToLower(params), " ", "")
-		if strings.HasPrefix(q, "q=0") && strings.Trim(strings.TrimPrefix(q, "q=0"), ".0") == "" {
-			return false
-		}
-		return true
-	}
-	return false
+	return formats.ServeRendered(c, doc, "no-cache", "")
 }
 
 // download serves a .crate file. The name in the URL is the one of the

@@ -176,28 +176,3 @@ func TestSemver(t *testing.T) {
 		t.Error("withoutBuild")
 	}
 }
-
-func TestAcceptsGzipAndETags(t *testing.T) {
-	for _, tc := range []struct {
-		header string
-		want   bool
-	}{
-		{"deflate, gzip", true},
-		{"gzip;q=0.5", true},
-		{"gzip;q=0", false},
-		{"gzip; q=0.0", false},
-		{"identity", false},
-		{"", false},
-		{"x-gzip", true},
-	} {
-		if got := acceptsGzip(tc.header); got != tc.want {
-			t.Errorf("acceptsGzip(%q) = %v", tc.header, got)
-		}
-	}
-	if !etagMatches(`"x", W/"abc"`, `"abc"`) || etagMatches(`"x"`, `"abc"`) || !etagMatches("*", `"abc"`) {
-		t.Error("etagMatches")
-	}
-	if gzipETag(`"abc"`) != `"abc-gzip"` {
-		t.Error("gzipETag")
-	}
-}

@@ -176,23 +176,6 @@ func mediaRange(s string) (string, float64) {
 	return mt, q
 }
 
-// acceptsGzip reports whether Accept-Encoding allows gzip.
-func acceptsGzip(header []string) bool {
-	ok := false
-	for _, h := range header {
-		for _, part := range strings.Split(h, ",") {
-			enc, q := mediaRange(part)
-			switch enc {
-			case "gzip", "x-gzip":
-				return q > 0
-			case "*":
-				ok = q > 0
-			}
-		}
-	}
-	return ok
-}
-
 // packument serves GET/HEAD /{pkg}.
 func (h *handler) packument(c echo.Context, rt route) error {
 	req := c.Request()
@@ -210,7 +193,7 @@ func (h *handler) packument(c echo.Context, rt route) error {
 		}
 		sum := sha256.Sum256(doc.Body)
 		doc.ETag = `"` + hex.EncodeToString(sum[:16]) + `"`
-		return serveDoc(c, doc, "no-store")
+		return formats.ServeRendered(c, doc, "no-store", "Accept")
 	}
 	corgi := wantsCorgi(req.Header.Values("Accept"))
 	variant := "full\x00" + ref.Base
@@ -223,7 +206,7 @@ func (h *handler) packument(c echo.Context, rt route) error {
 	if err != nil {
 		return err
 	}
-	return serveDoc(c, doc, packumentCacheControl)
+	return formats.ServeRendered(c, doc, packumentCacheControl, "Accept")
 }
 
 // version serves GET/HEAD /{pkg}/{version-or-tag}.
@@ -244,7 +227,7 @@ func (h *handler) version(c echo.Context, rt route) error {
 	if err != nil {
 		return err
 	}
-	return serveDoc(c, doc, packumentCacheControl)
+	return formats.ServeRendered(c, doc, packumentCacheControl, "Accept")
 }
 
 // tarball serves GET/HEAD /{pkg}/-/{name}-{version}.tgz through the engine,
@@ -253,55 +236,6 @@ func (h *handler) tarball(c echo.Context, rt route) error {
 	req := c.Request()
 	c.Response().Header().Set("Content-Type", "application/octet-stream")
 	return h.res.ServeAsset(c.Response(), req, formats.RepoFrom(c), rt.pkg, rt.spec, rt.file)
-}
-
-// serveDoc writes a rendered document: validators, Vary, gzip when the
-// client takes it, 304 on a matching If-None-Match, no body for HEAD.
-func serveDoc(c echo.Context, doc *formats.Rendered, cacheControl string) error {
-	req := c.Request()
-	hd := c.Response().Header()
-	hd.Set("Vary", "Accept, Accept-Encoding")
-	hd.Set("Cache-Control", cacheControl)
-	body, etag := doc.Body, doc.ETag
-	gz := doc.Gzip != nil && acceptsGzip(req.Header.Values("Accept-Encoding"))
-	if gz {
-		// A distinct strong validator per content coding.
-		body, etag = doc.Gzip, strings.TrimSuffix(etag, `"`)+`-gz"`
-	}
-	if etag != "" {
-		hd.Set("ETag", etag)
-	}
-	if inm := req.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, doc.ETag) {
-		return c.NoContent(http.StatusNotModified)
-	}
-	hd.Set("Content-Type", doc.ContentType)
-	if gz {
-		hd.Set("Content-Encoding", "gzip")
-	}
-	hd.Set("Content-Length", strconv.Itoa(len(body)))
-	c.Response().WriteHeader(http.StatusOK)
-	if req.Method == http.MethodHead {
-		return nil
-	}
-	_, err := c.Response().Write(body)
-	return err
-}
-
-// etagMatch reports whether an If-None-Match list names the document, in
-// either content coding (weak comparison, as RFC 9110 asks for it).
-func etagMatch(inm, etag string) bool {
-	if etag == "" {
-		return false
-	}
-	plain := strings.TrimPrefix(etag, "W/")
-	gz := strings.TrimSuffix(plain, `"`) + `-gz"`
-	for _, t := range strings.Split(inm, ",") {
-		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
-		if t == "*" || t == plain || t == gz {
-			return true
-		}
-	}
-	return false
 }
 
 // keys serves GET /-/npm/v1/keys from the upstream, so that npm audit

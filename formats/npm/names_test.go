@@ -205,18 +205,3 @@ func TestWantsCorgi(t *testing.T) {
 		})
 	}
 }
-
-func TestAcceptsGzip(t *testing.T) {
-	tests := []struct {
-		in   []string
-		want bool
-	}{
-		{nil, false}, {[]string{"gzip"}, true}, {[]string{"gzip, deflate, br"}, true}, {[]string{"br;q=1, gzip;q=0"}, false},
-		{[]string{"identity"}, false}, {[]string{"*"}, true}, {[]string{"*;q=0"}, false},
-	}
-	for _, tc := range tests {
-		if got := acceptsGzip(tc.in); got != tc.want {
-			t.Errorf("acceptsGzip(%q) = %v, want %v", tc.in, got, tc.want)
-		}
-	}
-}

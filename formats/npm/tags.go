@@ -30,7 +30,7 @@ func (h *handler) distTags(c echo.Context, rt route) error {
 	if err != nil {
 		return err
 	}
-	return serveDoc(c, doc, packumentCacheControl)
+	return formats.ServeRendered(c, doc, packumentCacheControl, "Accept")
 }
 
 // storesPackage reports whether the repository itself holds a version of

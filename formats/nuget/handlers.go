@@ -117,7 +117,7 @@ func (h *handler) serviceIndex(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return serveDoc(c, withETag(&formats.Rendered{Body: body, ContentType: mediaJSON}), docCacheControl)
+	return formats.ServeRendered(c, withETag(&formats.Rendered{Body: body, ContentType: mediaJSON}), docCacheControl, "")
 }
 
 // packageOf checks an id from a path.
@@ -153,7 +153,7 @@ func (h *handler) flat(c echo.Context, rest []string) error {
 		if err != nil {
 			return err
 		}
-		return serveDoc(c, doc, docCacheControl)
+		return formats.ServeRendered(c, doc, docCacheControl, "")
 	}
 	if len(rest) != 3 {
 		return errNoRoute
@@ -186,7 +186,7 @@ func (h *handler) nuspec(c echo.Context, p formats.Package, key string) error {
 		return err
 	}
 	doc := withETag(&formats.Rendered{Body: raw, ContentType: "text/xml"})
-	return serveDoc(c, doc, "public, max-age=31536000, immutable")
+	return formats.ServeRendered(c, doc, "public, max-age=31536000, immutable", "")
 }
 
 // readStoredEntry reads one entry of a stored package.
@@ -261,7 +261,7 @@ func (h *handler) registration(c echo.Context, hv hive, rest []string) error {
 	if err != nil {
 		return err
 	}
-	return serveDoc(c, doc, docCacheControl)
+	return formats.ServeRendered(c, doc, docCacheControl, "")
 }
 
 // catalog serves v3/catalog/{id}/{ver}.json.
@@ -284,7 +284,7 @@ func (h *handler) catalog(c echo.Context, rest []string) error {
 	if err != nil {
 		return err
 	}
-	return serveDoc(c, doc, docCacheControl)
+	return formats.ServeRendered(c, doc, docCacheControl, "")
 }
 
 // withETag gives a document built outside the engine its validator.
@@ -292,56 +292,6 @@ func withETag(doc *formats.Rendered) *formats.Rendered {
 	sum := sha256.Sum256(doc.Body)
 	doc.ETag = `"` + hex.EncodeToString(sum[:16]) + `"`
 	return doc
-}
-
-// serveDoc writes a document: validators, Vary, gzip when the client takes
-// it and the engine compressed it, 304 on a matching If-None-Match, no body
-// for HEAD.
-func serveDoc(c echo.Context, doc *formats.Rendered, cacheControl string) error {
-	req := c.Request()
-	hd := c.Response().Header()
-	hd.Set("Vary", "Accept-Encoding")
-	hd.Set("Cache-Control", cacheControl)
-	body, etag := doc.Body, doc.ETag
-	gz := doc.Gzip != nil && acceptsGzip(req.Header.Values("Accept-Encoding"))
-	if gz {
-		// A distinct strong validator per content coding.
-		body, etag = doc.Gzip, strings.TrimSuffix(etag, `"`)+`-gz"`
-	}
-	if etag != "" {
-		hd.Set("ETag", etag)
-	}
-	if inm := req.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, doc.ETag) {
-		return c.NoContent(http.StatusNotModified)
-	}
-	hd.Set("Content-Type", doc.ContentType)
-	if gz {
-		hd.Set("Content-Encoding", "gzip")
-	}
-	hd.Set("Content-Length", strconv.Itoa(len(body)))
-	c.Response().WriteHeader(http.StatusOK)
-	if req.Method == http.MethodHead {
-		return nil
-	}
-	_, err := c.Response().Write(body)
-	return err
-}
-
-// etagMatch reports whether an If-None-Match list names the document, in
-// either content coding (weak comparison).
-func etagMatch(inm, etag string) bool {
-	if etag == "" {
-		return false
-	}
-	plain := strings.TrimPrefix(etag, "W/")
-	gz := strings.TrimSuffix(plain, `"`) + `-gz"`
-	for _, t := range strings.Split(inm, ",") {
-		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
-		if t == "*" || t == plain || t == gz {
-			return true
-		}
-	}
-	return false
 }
 
 // acceptsGzip reports whether Accept-Encoding allows gzip.

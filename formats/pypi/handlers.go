@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -75,7 +74,7 @@ func (h *handler) root(c echo.Context) error {
 	body := renderRoot(names, ref.Base, r)
 	sum := sha256.Sum256(body)
 	doc := &formats.Rendered{Body: body, ContentType: r.contentType(), ETag: `"` + hex.EncodeToString(sum[:16]) + `"`}
-	return serveDoc(c, doc, r.name())
+	return formats.ServeRendered(c, doc, pageCacheControl, "Accept")
 }
 
 // projectRedirect: GET /simple/{project} → /simple/{normalized}/.
@@ -110,68 +109,7 @@ func (h *handler) project(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return serveDoc(c, doc, r.name())
-}
-
-// serveDoc answers with a rendered document: validators per representation
-// (label is added to the ETag), Vary, conditional requests, gzip when the
-// client takes it, no body for HEAD.
-func serveDoc(c echo.Context, doc *formats.Rendered, label string) error {
-	req := c.Request()
-	h := c.Response().Header()
-	etag := doc.ETag
-	if label != "" && strings.HasSuffix(etag, `"`) {
-		etag = strings.TrimSuffix(etag, `"`) + "-" + label + `"`
-	}
-	h.Set("Vary", "Accept, Accept-Encoding")
-	h.Set("ETag", etag)
-	h.Set("Cache-Control", pageCacheControl)
-	if etagMatch(req.Header.Get("If-None-Match"), etag) {
-		return c.NoContent(http.StatusNotModified)
-	}
-	body := doc.Body
-	if len(doc.Gzip) > 0 && acceptsGzip(req.Header.Get("Accept-Encoding")) {
-		body = doc.Gzip
-		h.Set("Content-Encoding", "gzip")
-	}
-	h.Set("Content-Type", doc.ContentType)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	if req.Method == http.MethodHead {
-		return c.NoContent(http.StatusOK)
-	}
-	return c.Blob(http.StatusOK, doc.ContentType, body)
-}
-
-// etagMatch evaluates If-None-Match (weak comparison).
-func etagMatch(inm, etag string) bool {
-	if inm == "" {
-		return false
-	}
-	for _, c := range strings.Split(inm, ",") {
-		c = strings.TrimPrefix(strings.TrimSpace(c), "W/")
-		if c == "*" || c == strings.TrimPrefix(etag, "W/") {
-			return true
-		}
-	}
-	return false
-}
-
-// acceptsGzip reports whether an Accept-Encoding header admits gzip.
-func acceptsGzip(ae string) bool {
-	for _, part := range strings.Split(ae, ",") {
-		coding, q, _ := strings.Cut(part, ";")
-		coding = strings.ToLower(strings.TrimSpace(coding))
-		if coding != "gzip" && coding != "*" {
-			continue
-		}
-		if k, v, ok := strings.Cut(strings.TrimSpace(q), "="); ok && strings.TrimSpace(k) == "q" {
-			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err != nil || f <= 0 {
-				return false
-			}
-		}
-		return true
-	}
-	return false
+	return formats.ServeRendered(c, doc, pageCacheControl, "Accept")
 }
 
 // fileParams reads project, version and file name of a file URL.

@@ -56,7 +56,7 @@ func (h *handler) jsonAPI(c echo.Context, version string) error {
 	if err != nil {
 		return err
 	}
-	return serveDoc(c, doc, "")
+	return formats.ServeRendered(c, doc, pageCacheControl, "")
 }
 
 // jsonAPIFile is a file of the JSON API.

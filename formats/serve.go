@@ -1,0 +1,105 @@
+package formats
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+)
+
+// ServeRendered writes a document the engine rendered: its validator (a
+// distinct one for the gzip coding), Cache-Control, Vary (vary plus
+// Accept-Encoding when a compressed body exists), the gzip body when the
+// client accepts it, 304 when If-None-Match names either validator, and no
+// body for HEAD.
+func ServeRendered(c echo.Context, doc *Rendered, cacheControl, vary string) error {
+	req := c.Request()
+	hd := c.Response().Header()
+	body, etag := doc.Body, doc.ETag
+	if doc.Gzip != nil {
+		if vary != "" {
+			vary += ", "
+		}
+		vary += "Accept-Encoding"
+	}
+	if vary != "" {
+		hd.Set("Vary", vary)
+	}
+	hd.Set("Cache-Control", cacheControl)
+	gz := doc.Gzip != nil && AcceptsGzip(req.Header.Values("Accept-Encoding"))
+	if gz {
+		body, etag = doc.Gzip, GzipETag(etag)
+	}
+	if etag != "" {
+		hd.Set("ETag", etag)
+	}
+	if inm := req.Header.Get("If-None-Match"); inm != "" && ETagMatch(inm, doc.ETag, GzipETag(doc.ETag)) {
+		return c.NoContent(http.StatusNotModified)
+	}
+	hd.Set("Content-Type", doc.ContentType)
+	if gz {
+		hd.Set("Content-Encoding", "gzip")
+	}
+	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	c.Response().WriteHeader(http.StatusOK)
+	if req.Method == http.MethodHead {
+		return nil
+	}
+	_, err := c.Response().Write(body)
+	return err
+}
+
+// GzipETag is the validator of the gzip coding of a document whose
+// validator is etag.
+func GzipETag(etag string) string {
+	if len(etag) >= 2 && strings.HasSuffix(etag, `"`) {
+		return etag[:len(etag)-1] + `-gz"`
+	}
+	return etag
+}
+
+// ETagMatch reports whether an If-None-Match list names one of etags, with
+// the weak comparison RFC 9110 asks for.
+func ETagMatch(inm string, etags ...string) bool {
+	for _, cand := range strings.Split(inm, ",") {
+		cand = strings.TrimPrefix(strings.TrimSpace(cand), "W/")
+		if cand == "*" {
+			return true
+		}
+		for _, e := range etags {
+			if e != "" && cand == strings.TrimPrefix(e, "W/") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// AcceptsGzip reports whether Accept-Encoding values admit gzip: named
+// (or x-gzip) with a non-zero quality, or through "*".
+func AcceptsGzip(values []string) bool {
+	star := false
+	for _, v := range values {
+		for _, part := range strings.Split(v, ",") {
+			coding, params, _ := strings.Cut(part, ";")
+			q := 1.0
+			for _, p := range strings.Split(params, ";") {
+				if k, val, ok := strings.Cut(strings.TrimSpace(p), "="); ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+					if f, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
+						q = f
+					} else {
+						q = 0
+					}
+				}
+			}
+			switch strings.ToLower(strings.TrimSpace(coding)) {
+			case "gzip", "x-gzip":
+				return q > 0
+			case "*":
+				star = q > 0
+			}
+		}
+	}
+	return star
+}

@@ -1,0 +1,80 @@
+package formats
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+)
+
+func TestAcceptsGzip(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []string
+		want bool
+	}{
+		{"none", nil, false},
+		{"gzip", []string{"gzip, deflate, br"}, true},
+		{"x-gzip", []string{"x-gzip"}, true},
+		{"refused", []string{"gzip;q=0, *"}, false},
+		{"star", []string{"br, *;q=0.1"}, true},
+		{"star refused", []string{"*;q=0"}, false},
+		{"several headers", []string{"br", "gzip;q=0.5"}, true},
+		{"identity", []string{"identity"}, false},
+		{"zero with a space", []string{"gzip; q=0.0"}, false},
+		{"empty", []string{""}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := AcceptsGzip(tc.in); got != tc.want {
+				t.Fatalf("AcceptsGzip(%q) = %v, want %v", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestETagMatch(t *testing.T) {
+	if !ETagMatch(`"x", W/"abc"`, `"abc"`) || ETagMatch(`"x"`, `"abc"`) || !ETagMatch("*", `"abc"`) || GzipETag(`"abc"`) != `"abc-gz"` {
+		t.Fatal("validators")
+	}
+}
+
+func TestServeRendered(t *testing.T) {
+	doc := &Rendered{Body: []byte("plain body"), Gzip: []byte("gz"), ContentType: "application/json", ETag: `"abc"`}
+	tests := []struct {
+		name     string
+		method   string
+		header   map[string]string
+		status   int
+		body     string
+		etag     string
+		encoding string
+	}{
+		{"plain", "GET", nil, 200, "plain body", `"abc"`, ""},
+		{"gzip", "GET", map[string]string{"Accept-Encoding": "gzip"}, 200, "gz", `"abc-gz"`, "gzip"},
+		{"head", "HEAD", nil, 200, "", `"abc"`, ""},
+		{"not modified", "GET", map[string]string{"If-None-Match": `W/"abc"`}, 304, "", `"abc"`, ""},
+		{"not modified in gzip", "GET", map[string]string{"If-None-Match": `"abc-gz"`, "Accept-Encoding": "gzip"}, 304, "", `"abc-gz"`, ""},
+		{"changed", "GET", map[string]string{"If-None-Match": `"old"`}, 200, "plain body", `"abc"`, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(tc.method, "/", nil)
+			for k, v := range tc.header {
+				req.Header.Set(k, v)
+			}
+			rec := httptest.NewRecorder()
+			if err := ServeRendered(echo.New().NewContext(req, rec), doc, "no-cache", "Accept"); err != nil {
+				t.Fatal(err)
+			}
+			if rec.Code != tc.status || rec.Body.String() != tc.body || rec.Header().Get("ETag") != tc.etag ||
+				rec.Header().Get("Content-Encoding") != tc.encoding || rec.Header().Get("Vary") != "Accept, Accept-Encoding" {
+				t.Fatalf("got %d %q etag=%s enc=%q vary=%q", rec.Code, rec.Body.String(), rec.Header().Get("ETag"), rec.Header().Get("Content-Encoding"), rec.Header().Get("Vary"))
+			}
+			if tc.status == http.StatusOK && rec.Header().Get("Content-Type") != "application/json" {
+				t.Fatalf("content type %q", rec.Header().Get("Content-Type"))
+			}
+		})
+	}
+}
