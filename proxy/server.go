@@ -7,6 +7,7 @@ package proxy
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,6 +42,8 @@ type Server struct {
 	echo     *echo.Echo
 	ready    atomic.Bool
 	collect  chan struct{} // asks the blob collector to run soon
+	idPrefix string        // of request ids
+	requests atomic.Uint64 // requests seen, for request ids
 }
 
 // New builds a server over an open store, creating or updating the domains
@@ -63,7 +66,10 @@ func New(ctx context.Context, cfg *Config, store storage.Store, fs []formats.For
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, store: store, registry: registry, issuer: issuer, metrics: newMetrics(), collect: make(chan struct{}, 1)}
+	var pfx [4]byte
+	_, _ = rand.Read(pfx[:])
+	s := &Server{cfg: cfg, log: log, store: store, registry: registry, issuer: issuer, metrics: newMetrics(), collect: make(chan struct{}, 1),
+		idPrefix: hex.EncodeToString(pfx[:]) + "-"}
 	if !cfg.Open() {
 		keys := map[string]string{}
 		for _, k := range cfg.Auth.AccessKeys {
