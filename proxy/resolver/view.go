@@ -189,7 +189,6 @@ func (r *Resolver) view(ctx context.Context, ref formats.RepoRef, p formats.Pack
 		// public package either.
 		v.Extra = internalExtra
 	}
-	_ = requested
 	if !found {
 		if upstreamErr != nil {
 			return nil, upstreamErr
