@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/labstack/echo/v4"
 
@@ -44,6 +45,13 @@ func classify(err error) *controlplane.Error {
 			msg = s
 		}
 		return &controlplane.Error{Type: typeFor(he.Code), Status: he.Code, Message: msg}
+	}
+	if errors.Is(err, syscall.ENOSPC) {
+		// Storage refused a write (badgerstore keeps a reserve) or the file
+		// system failed one: the client can retry later, the operator must
+		// free space. The log has the storage layers' detail.
+		return &controlplane.Error{Type: typeFor(http.StatusInsufficientStorage), Status: http.StatusInsufficientStorage,
+			Message: "the server's disk is full: nothing new can be stored until space is freed; what is already cached is still served"}
 	}
 	for _, m := range []struct {
 		target error

@@ -16,32 +16,38 @@ const holdBack = 64 << 10
 // bytes are written to storage. Every method is safe on a nil tap and safe to
 // call from the fetching goroutine while the handler goroutine detaches.
 type tap struct {
-	mu   sync.Mutex
-	w    http.ResponseWriter
-	on   bool // headers written
-	gone bool // client left or write failed: drop everything
-	held []byte
+	mu     sync.Mutex
+	w      http.ResponseWriter
+	length int64 // > 0: stream, headers at the first byte
+	on     bool  // headers written
+	gone   bool  // client left or write failed: drop everything
+	held   []byte
 }
 
 func newTap(w http.ResponseWriter) *tap { return &tap{w: w} }
 
-// start writes the headers when the length is known and larger than what is
+// start streams the body when the length is known and larger than what is
 // held back anyway; other bodies are not streamed: the client is served from
-// storage afterwards, and a failed fetch is a clean error status.
+// storage afterwards, and a failed fetch is a clean error status. The
+// headers go out with the first byte, which storage reads only once it has
+// accepted the upload: a store that refuses it from the start (a full disk)
+// is a clean error status too.
 func (t *tap) start(length int64, name string) {
 	if t == nil || length <= holdBack {
 		return
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.gone {
-		return
-	}
+	t.length = length
+}
+
+// writeHeader sends the headers of a streamed body; t.mu is held.
+func (t *tap) writeHeader() {
 	h := t.w.Header()
 	if h.Get("Content-Type") == "" {
 		h.Set("Content-Type", "application/octet-stream")
 	}
-	h.Set("Content-Length", strconv.FormatInt(length, 10))
+	h.Set("Content-Length", strconv.FormatInt(t.length, 10))
 	h.Set("Cache-Control", "public, max-age=31536000, immutable")
 	t.w.WriteHeader(http.StatusOK)
 	t.on = true
@@ -55,8 +61,11 @@ func (t *tap) Write(p []byte) (int, error) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if !t.on || t.gone {
+	if t.gone || t.length <= 0 || len(p) == 0 {
 		return len(p), nil
+	}
+	if !t.on {
+		t.writeHeader()
 	}
 	t.held = append(t.held, p...)
 	if over := len(t.held) - holdBack; over > 0 {

@@ -33,6 +33,9 @@ func (s *Store) DeleteBlob(ctx context.Context, domain, sha256 string) error {
 	if err != nil {
 		return err
 	}
+	if err := s.checkSpace(); err != nil {
+		return fmt.Errorf("badgerstore: delete blob %s: %w", sha256, err)
+	}
 	mk := metaKey(domain, sha256)
 	var id uploadID
 	var found bool

@@ -27,6 +27,11 @@ func (s *Store) gcLoop(ctx context.Context, interval time.Duration) {
 // collectGarbage rewrites value-log files while Badger finds one worth it.
 func (s *Store) collectGarbage(ctx context.Context) {
 	for ctx.Err() == nil {
+		// Rewriting a value-log file writes first and frees after.
+		if err := s.checkSpace(); err != nil {
+			s.log.Warn("badgerstore: value log gc skipped", "err", err)
+			return
+		}
 		err := s.db.RunValueLogGC(gcDiscardRatio)
 		switch {
 		case err == nil:

@@ -46,6 +46,11 @@ type Options struct {
 	// DefaultChunkSize; it must not exceed MaxChunkSize. Stored blobs keep the
 	// chunk size they were written with.
 	ChunkSize int
+	// MinFreeSpace is the free space, in bytes, below which writes are
+	// refused with an error wrapping syscall.ENOSPC (see
+	// DefaultMinFreeSpace): zero means the default, a negative value
+	// disables the check. Unused when InMemory.
+	MinFreeSpace int64
 }
 
 // withDefaults validates o and fills in zero fields.
@@ -66,6 +71,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.GCInterval == 0 {
 		o.GCInterval = DefaultGCInterval
+	}
+	if o.MinFreeSpace == 0 {
+		o.MinFreeSpace = DefaultMinFreeSpace
+	}
+	if o.InMemory {
+		o.MinFreeSpace = -1
 	}
 	return o, nil
 }

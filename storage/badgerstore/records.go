@@ -61,6 +61,9 @@ func (s *Store) Put(ctx context.Context, key, value []byte, ttl time.Duration) e
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("badgerstore: put: %w", err)
 	}
+	if err := s.checkSpace(); err != nil {
+		return err
+	}
 	err := s.use(func(db *badger.DB) error {
 		return db.Update(func(txn *badger.Txn) error {
 			return txn.SetEntry(newEntry(key, value, ttl))
@@ -81,6 +84,9 @@ func (s *Store) Delete(ctx context.Context, key []byte) error {
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("badgerstore: delete: %w", err)
+	}
+	if err := s.checkSpace(); err != nil {
+		return err
 	}
 	err := s.use(func(db *badger.DB) error {
 		return db.Update(func(txn *badger.Txn) error { return txn.Delete(key) })
@@ -159,6 +165,9 @@ func (s *Store) Apply(ctx context.Context, muts []storage.Mutation) error {
 	}
 	if len(muts) == 0 {
 		return nil
+	}
+	if err := s.checkSpace(); err != nil {
+		return err
 	}
 	err := s.use(func(db *badger.DB) error {
 		txn := db.NewTransaction(true)

@@ -7,9 +7,11 @@ package badgerstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
+	"syscall"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -25,6 +27,8 @@ type Store struct {
 	db        *badger.DB
 	log       *slog.Logger
 	chunkSize int
+	dir       string
+	minFree   int64 // refuse writes below this much free space; <= 0: never
 
 	// mu is held for reading around every database call and for writing by
 	// Close, so that no call runs on a closed database.
@@ -64,10 +68,18 @@ func Open(opts Options, log *slog.Logger) (*Store, error) {
 		db:        db,
 		log:       log,
 		chunkSize: opts.ChunkSize,
+		dir:       opts.Dir,
+		minFree:   opts.MinFreeSpace,
 		gcDone:    make(chan struct{}),
 		uploads:   make(map[uploadID]struct{}),
 	}
 	n, err := s.SweepUploads(context.Background())
+	if errors.Is(err, syscall.ENOSPC) {
+		// A full disk must not keep the server from starting and serving
+		// what it has; the next Open sweeps what is left.
+		log.Warn("badgerstore: the disk is full: interrupted uploads stay until the next start", "err", err)
+		err = nil
+	}
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("badgerstore: open %q: %w", opts.Dir, err)

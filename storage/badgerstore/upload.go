@@ -14,6 +14,9 @@ func (s *Store) putMarker(id uploadID, domain, purpose string) error {
 	if err != nil {
 		return err
 	}
+	if err := s.checkSpace(); err != nil {
+		return err
+	}
 	err = s.use(func(db *badger.DB) error {
 		return db.Update(func(txn *badger.Txn) error { return txn.Set(uploadKey(id), v) })
 	})
@@ -42,6 +45,9 @@ func (s *Store) deleteUpload(id uploadID) error {
 		if len(keys) == 0 {
 			break
 		}
+		if err := s.checkSpace(); err != nil {
+			return err
+		}
 		err = s.use(func(db *badger.DB) error {
 			wb := db.NewWriteBatch()
 			defer wb.Cancel()
@@ -55,6 +61,9 @@ func (s *Store) deleteUpload(id uploadID) error {
 		if err != nil {
 			return fmt.Errorf("badgerstore: delete chunks of upload %s: %w", id, err)
 		}
+	}
+	if err := s.checkSpace(); err != nil {
+		return err
 	}
 	err := s.use(func(db *badger.DB) error {
 		return db.Update(func(txn *badger.Txn) error { return txn.Delete(uploadKey(id)) })

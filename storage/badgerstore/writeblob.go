@@ -95,6 +95,9 @@ func (s *Store) writeChunks(ctx context.Context, id uploadID, r io.Reader) (stor
 				return storage.Sums{}, 0, fmt.Errorf("badgerstore: write blob: more than %d chunks", int64(maxChunks))
 			}
 			_, _ = h.Write(buf[:n])
+			if err := s.checkSpace(); err != nil {
+				return storage.Sums{}, 0, fmt.Errorf("badgerstore: write blob chunk %d: %w", index, err)
+			}
 			err := s.use(func(db *badger.DB) error {
 				return db.Update(func(txn *badger.Txn) error {
 					return txn.Set(chunkKey(id, uint32(index)), buf[:n])
@@ -122,6 +125,9 @@ func (s *Store) commitBlob(domain string, id uploadID, meta blobMeta) (*storage.
 		return nil, err
 	}
 	mk := metaKey(domain, meta.Sums.SHA256)
+	if err := s.checkSpace(); err != nil {
+		return nil, fmt.Errorf("badgerstore: commit blob %s: %w", meta.Sums.SHA256, err)
+	}
 	for range commitRetries {
 		var existing *storage.Sums
 		err := s.use(func(db *badger.DB) error {
