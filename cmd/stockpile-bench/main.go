@@ -104,6 +104,9 @@ func measureAll(ctx context.Context, o *runOptions, log *slog.Logger) ([]*Scenar
 		Nginx: o.Nginx, NginxListen: o.NginxListen,
 		Target: o.Target, Token: o.Token, TargetPID: o.TargetPID,
 		Burst: o.Burst, Timeout: o.Load.Timeout,
+		BigSize: o.BigSize, BigClients: o.BigClients,
+		Connections:  o.Load.Connections,
+		SoakDuration: o.SoakDuration, SoakWarmup: o.SoakWarmup,
 	}
 	if _, err := os.Stat(o.Nginx); err != nil {
 		return nil, fmt.Errorf("nginx %s: %w (install Debian's nginx: apt-get install -y nginx)", o.Nginx, err)

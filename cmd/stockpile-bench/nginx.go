@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -34,6 +36,30 @@ type NginxConfig struct {
 	// User and Group run the workers when the bench runs as root (nginx
 	// ignores them otherwise); empty leaves nginx's compiled-in default.
 	User, Group string
+	// Types are further MIME types by file extension ("json" →
+	// "application/vnd.pypi.simple.v1+json"); they replace the defaults
+	// (json, tgz) for the same extension.
+	Types map[string]string
+	// Locations, when set, replaces the npm layout's locations (the
+	// packument alias) with these location blocks: the other formats'
+	// fixtures are laid out as their registries serve them and need
+	// nothing but files, and sometimes an index file for a directory.
+	Locations string
+}
+
+// defaultNginxTypes are the MIME types of the npm layout.
+var defaultNginxTypes = map[string]string{"json": "application/json", "tgz": "application/octet-stream"}
+
+// typeLines returns the types block's lines ("application/json json"),
+// sorted, with c.Types over the defaults.
+func (c NginxConfig) typeLines() []string {
+	m := maps.Clone(defaultNginxTypes)
+	maps.Copy(m, c.Types)
+	var out []string
+	for _, ext := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, m[ext]+" "+ext)
+	}
+	return out
 }
 
 // confPath returns where the configuration is written.
@@ -59,8 +85,9 @@ events {
 
 http {
     types {
-        application/json json;
-        application/octet-stream tgz;
+    {{- range .TypeLines}}
+        {{.}};
+    {{- end}}
     }
     default_type application/octet-stream;
     sendfile on;
@@ -84,7 +111,9 @@ http {
     server {
         listen {{.Listen}};
         root {{.Root}};
-
+{{if .Locations}}
+{{.Locations}}
+{{- else}}
         # GET /{name}: the packument. /{name} is also the directory of the
         # tarballs, so the document lives elsewhere; the path has no
         # extension, hence the explicit type.
@@ -96,6 +125,7 @@ http {
         # GET /{name}/-/{name}-{version}.tgz: files as they are.
         location / {
         }
+{{- end}}
     }
 }
 `))
@@ -117,10 +147,16 @@ func (c NginxConfig) Render() (string, error) {
 			return "", fmt.Errorf("nginx config: path %q has characters nginx would misread", p)
 		}
 	}
+	for ext, typ := range c.Types {
+		if ext == "" || strings.ContainsAny(ext+typ, " ;{}'\"\n\\$#") {
+			return "", fmt.Errorf("nginx config: type %q for %q has characters nginx would misread", typ, ext)
+		}
+	}
 	data := struct {
 		NginxConfig
 		WorkerProcesses string
-	}{c, "auto"}
+		TypeLines       []string
+	}{c, "auto", c.typeLines()}
 	if c.Workers > 0 {
 		data.WorkerProcesses = strconv.Itoa(c.Workers)
 	}

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -27,27 +26,40 @@ const (
 // as npm-warm's and counts what the upstream really served.
 type npmColdBurst struct {
 	env     Env
+	name    string
 	stack   npmStack
 	targets []Target
 }
 
 func newNPMColdBurst(env Env) *npmColdBurst {
-	return &npmColdBurst{env: env, stack: npmStack{env: env}}
+	return &npmColdBurst{env: env, name: "npm-cold-burst", stack: npmStack{env: env}}
+}
+
+// coldBurst1000Clients is cold-burst-1000's number of clients, whatever
+// -burst says.
+const coldBurst1000Clients = 1000
+
+// newColdBurst1000 is npm-cold-burst at 1,000 clients: past the point where
+// the first clients' fetch has ended before the last ones ask, so that the
+// engine must serve the late ones from storage, not fetch again.
+func newColdBurst1000(env Env) *npmColdBurst {
+	env.Burst = coldBurst1000Clients
+	return &npmColdBurst{env: env, name: "cold-burst-1000", stack: npmStack{env: env}}
 }
 
 // Name implements Scenario.
-func (s *npmColdBurst) Name() string { return "npm-cold-burst" }
+func (s *npmColdBurst) Name() string { return s.name }
 
 // Setup implements Scenario: a fixture under a fresh name, nginx with its
 // access log, Stockpile; nothing is warmed.
 func (s *npmColdBurst) Setup(ctx context.Context) error {
 	n := s.env.Burst
 	if n < 1 || n > maxBurst {
-		return fmt.Errorf("npm-cold-burst: %d clients: must be between 1 and %d", n, maxBurst)
+		return fmt.Errorf("%s: %d clients: must be between 1 and %d", s.name, n, maxBurst)
 	}
 	var nonce [4]byte
 	if _, err := rand.Read(nonce[:]); err != nil {
-		return fmt.Errorf("npm-cold-burst: %w", err)
+		return fmt.Errorf("%s: %w", s.name, err)
 	}
 	name := fmt.Sprintf("stockpile-bench-cold-%d-%s", time.Now().Unix(), hex.EncodeToString(nonce[:]))
 	if err := s.stack.up(ctx, s.Name(), name, true); err != nil {
@@ -71,18 +83,18 @@ func (s *npmColdBurst) Targets() []Target { return s.targets }
 // whether every client got the fixture's bytes.
 func (s *npmColdBurst) Check(ctx context.Context, results []*TargetReport) ([]Finding, error) {
 	if len(results) != 1 || len(results[0].Rounds) != 1 {
-		return nil, errors.New("npm-cold-burst: expected one run")
+		return nil, fmt.Errorf("%s: expected one run", s.name)
 	}
 	res := results[0].Rounds[0].Result
 	f := s.stack.fixture
 	raw, err := os.Open(s.stack.accessLogPath())
 	if err != nil {
-		return nil, fmt.Errorf("npm-cold-burst: %w", err)
+		return nil, fmt.Errorf("%s: %w", s.name, err)
 	}
 	defer raw.Close()
 	counts, err := parseAccessLog(raw)
 	if err != nil {
-		return nil, fmt.Errorf("npm-cold-burst: %w", err)
+		return nil, fmt.Errorf("%s: %w", s.name, err)
 	}
 	tgz, doc := counts[f.TarballPath()], counts[f.PackumentPath()]
 	n := uint64(s.env.Burst)

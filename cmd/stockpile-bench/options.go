@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -27,17 +28,28 @@ type runOptions struct {
 	Nginx       string
 	NginxListen string
 	Burst       int
-	TempRoot    string
-	Keep        bool
-	Verbose     bool
-	Scenarios   []string
+	BigSize     int64
+	BigClients  int
+	// SoakDuration and SoakWarmup: soak's length and warm-up.
+	SoakDuration time.Duration
+	SoakWarmup   time.Duration
+	TempRoot     string
+	Keep         bool
+	Verbose      bool
+	Scenarios    []string
 }
 
 const runUsage = `usage: stockpile-bench run [flags] SCENARIO…
 
 Scenarios:
-  npm-warm        Stockpile's cached packument and tarball against nginx serving the same files
-  npm-cold-burst  N clients at once after one never-fetched tarball: upstream fetches and bytes
+  npm-warm         Stockpile's cached packument and tarball against nginx serving the same files
+  npm-cold-burst   N clients at once after one never-fetched tarball: upstream fetches and bytes
+  cold-10mb        a never-fetched 10 MB tarball through Stockpile against nginx: time ratio (target <= 1.15)
+  cold-burst-1000  npm-cold-burst at 1,000 clients: one upstream fetch, every client's bytes
+  big-concurrent   -big-clients downloads at once of a warm -big-size tarball: Stockpile's RSS (target < 150 MiB)
+  soak             install-like mixed load for -soak-duration: errors, RSS after warm-up and its slope
+  warm-pypi, warm-maven, warm-cargo, warm-nuget, warm-ruby
+                   a cached metadata document and artifact of that format against nginx (target ratio 0.8)
 
 Flags (also accepted after the scenarios):
 `
@@ -67,6 +79,14 @@ func parseRun(args []string, stderr io.Writer) (*runOptions, error) {
 	fs.StringVar(&o.Nginx, "nginx", defaultNginx, "nginx binary (Debian package nginx)")
 	fs.StringVar(&o.NginxListen, "nginx-listen", "", "loopback host:port for nginx (default: a free port)")
 	fs.IntVar(&o.Burst, "burst", defaultBurst, "npm-cold-burst: concurrent clients (1-1000)")
+	fs.Func("big-size", "big-concurrent: the tarball's size, bytes or with KiB, MiB, GiB (default 1GiB)", func(v string) error {
+		n, err := parseByteSize(v)
+		o.BigSize = n
+		return err
+	})
+	fs.IntVar(&o.BigClients, "big-clients", defaultBigClients, "big-concurrent: concurrent downloads (1-1000)")
+	fs.DurationVar(&o.SoakDuration, "soak-duration", defaultSoakDuration, "soak: how long it runs (at most 2h)")
+	fs.DurationVar(&o.SoakWarmup, "soak-warmup", 0, "soak: the warm-up, left out of the RSS slope (default: 2m, at most a fifth of the duration)")
 	fs.StringVar(&o.TempRoot, "tmp", "", "directory for the scenarios' working directories (default: the system's)")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the working directories (fixtures, configs, logs)")
 	fs.BoolVar(&o.Verbose, "v", false, "debug logging")
@@ -120,6 +140,21 @@ func (o *runOptions) validate(fs *flag.FlagSet) error {
 	if o.Burst < 1 || o.Burst > maxBurst {
 		errs = append(errs, fmt.Errorf("-burst %d: must be between 1 and %d", o.Burst, maxBurst))
 	}
+	if o.BigSize == 0 {
+		o.BigSize = defaultBigSize
+	}
+	if o.BigSize < minBigSize || o.BigSize > maxBigSize {
+		errs = append(errs, fmt.Errorf("-big-size %d: must be between %d and %d bytes", o.BigSize, int64(minBigSize), int64(maxBigSize)))
+	}
+	if o.BigClients < 1 || o.BigClients > maxBigClients {
+		errs = append(errs, fmt.Errorf("-big-clients %d: must be between 1 and %d", o.BigClients, maxBigClients))
+	}
+	if o.SoakDuration < minSoakDuration || o.SoakDuration > maxSoakDuration {
+		errs = append(errs, fmt.Errorf("-soak-duration %s: must be between %s and %s", o.SoakDuration, minSoakDuration, maxSoakDuration))
+	}
+	if o.SoakWarmup < 0 || (o.SoakWarmup > 0 && o.SoakWarmup >= o.SoakDuration) {
+		errs = append(errs, fmt.Errorf("-soak-warmup %s: must be shorter than -soak-duration %s", o.SoakWarmup, o.SoakDuration))
+	}
 	if o.MinRatio < 0 {
 		errs = append(errs, fmt.Errorf("-min-ratio %g: must not be negative", o.MinRatio))
 	}
@@ -149,4 +184,26 @@ func (o *runOptions) validate(fs *flag.FlagSet) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// parseByteSize reads a size: bytes, or a number with KiB, MiB or GiB
+// (also K, M, G, KB, MB, GB, all binary).
+func parseByteSize(v string) (int64, error) {
+	s := strings.TrimSpace(v)
+	mult := int64(1)
+	upper := strings.ToUpper(s)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GIB", 1 << 30}, {"MIB", 1 << 20}, {"KIB", 1 << 10}, {"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1}} {
+		if strings.HasSuffix(upper, u.suffix) {
+			s, mult = strings.TrimSpace(s[:len(s)-len(u.suffix)]), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("size %q: want a positive number of bytes, or one with KiB, MiB or GiB", v)
+	}
+	return n * mult, nil
 }

@@ -3,10 +3,12 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -234,4 +236,186 @@ func childrenOf(pid int) []int {
 		}
 	}
 	return out
+}
+
+// MemStatus is a process's resident memory as /proc/PID/status splits it:
+// VmRSS = RssAnon + RssFile + RssShmem. File-backed pages (RssFile) include
+// the pages of files the process maps, such as Badger's value log read
+// through mmap: the kernel may drop them under pressure, unlike RssAnon
+// (the heap, stacks, buffers).
+type MemStatus struct {
+	RSS   uint64 `json:"rss_bytes"`
+	Anon  uint64 `json:"rss_anon_bytes"`
+	File  uint64 `json:"rss_file_bytes"`
+	Shmem uint64 `json:"rss_shmem_bytes"`
+	HWM   uint64 `json:"hwm_bytes"`
+}
+
+// readMemStatus reads the Rss* and VmHWM lines of /proc/PID/status in one
+// pass.
+func readMemStatus(pid int) (MemStatus, error) {
+	raw, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		return MemStatus{}, err
+	}
+	return parseMemStatus(raw)
+}
+
+// parseMemStatus reads the lines of a /proc/PID/status file that
+// MemStatus holds; VmRSS is required.
+func parseMemStatus(raw []byte) (MemStatus, error) {
+	var m MemStatus
+	fields := map[string]*uint64{"VmRSS:": &m.RSS, "RssAnon:": &m.Anon, "RssFile:": &m.File, "RssShmem:": &m.Shmem, "VmHWM:": &m.HWM}
+	seenRSS := false
+	for line := range strings.Lines(string(raw)) {
+		key, rest, ok := strings.Cut(line, "\t")
+		if !ok {
+			key, rest, ok = strings.Cut(line, " ")
+		}
+		dst := fields[strings.TrimSpace(key)]
+		if !ok || dst == nil {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) == 0 {
+			continue
+		}
+		kb, err := strconv.ParseUint(f[0], 10, 64)
+		if err != nil {
+			return MemStatus{}, fmt.Errorf("/proc status %s: %w", key, err)
+		}
+		*dst = kb * 1024
+		if dst == &m.RSS {
+			seenRSS = true
+		}
+	}
+	if !seenRSS {
+		return MemStatus{}, errors.New("/proc status: no VmRSS line")
+	}
+	return m, nil
+}
+
+// MemSample is one sample of a memory series.
+type MemSample struct {
+	At time.Duration `json:"-"` // since the series started
+	MemStatus
+}
+
+// MarshalJSON adds the time in seconds.
+func (s MemSample) MarshalJSON() ([]byte, error) {
+	type plain MemStatus
+	return json.Marshal(struct {
+		T float64 `json:"t_s"`
+		plain
+	}{s.At.Seconds(), plain(s.MemStatus)})
+}
+
+// MemSeries samples a process's MemStatus every interval until Stop.
+type MemSeries struct {
+	pid   int
+	start time.Time
+	stop  chan struct{}
+	done  chan struct{}
+
+	mu      sync.Mutex
+	samples []MemSample
+	errs    int
+}
+
+// StartMemSeries starts sampling pid; it fails when pid cannot be read.
+func StartMemSeries(pid int, interval time.Duration) (*MemSeries, error) {
+	if _, err := readMemStatus(pid); err != nil {
+		return nil, fmt.Errorf("memory series: %w", err)
+	}
+	s := &MemSeries{pid: pid, start: time.Now(), stop: make(chan struct{}), done: make(chan struct{})}
+	s.sample()
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+				s.sample()
+			}
+		}
+	}()
+	return s, nil
+}
+
+func (s *MemSeries) sample() {
+	m, err := readMemStatus(s.pid)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.errs++
+		return
+	}
+	s.samples = append(s.samples, MemSample{At: time.Since(s.start), MemStatus: m})
+}
+
+// Samples returns the samples so far.
+func (s *MemSeries) Samples() []MemSample {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.samples)
+}
+
+// Stop ends sampling (after a last sample) and returns every sample. It
+// may be called more than once.
+func (s *MemSeries) Stop() []MemSample {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+		<-s.done
+		s.sample()
+	}
+	return s.Samples()
+}
+
+// MemPeaks are the largest values a series saw, each on its own (they need
+// not come from the same sample), and the sample whose VmRSS was largest.
+type MemPeaks struct {
+	RSS, Anon, File, Shmem uint64
+	AtPeakRSS              MemStatus
+}
+
+// peaks returns the peaks of samples.
+func peaks(samples []MemSample) MemPeaks {
+	var p MemPeaks
+	for _, s := range samples {
+		if s.RSS > p.RSS {
+			p.RSS, p.AtPeakRSS = s.RSS, s.MemStatus
+		}
+		p.Anon = max(p.Anon, s.Anon)
+		p.File = max(p.File, s.File)
+		p.Shmem = max(p.Shmem, s.Shmem)
+	}
+	return p
+}
+
+// slope fits a line by least squares to the samples taken at or after
+// from and returns its slope in bytes per minute of the field pick picks,
+// and how many samples it used (fewer than 2: slope 0).
+func slope(samples []MemSample, from time.Duration, pick func(MemStatus) uint64) (float64, int) {
+	var n, sx, sy, sxx, sxy float64
+	for _, s := range samples {
+		if s.At < from {
+			continue
+		}
+		x, y := s.At.Minutes(), float64(pick(s.MemStatus))
+		n++
+		sx += x
+		sy += y
+		sxx += x * x
+		sxy += x * y
+	}
+	d := n*sxx - sx*sx
+	if n < 2 || d == 0 {
+		return 0, int(n)
+	}
+	return (n*sxy - sx*sy) / d, int(n)
 }

@@ -46,6 +46,7 @@ type ScenarioJSON struct {
 	Targets  []TargetJSON   `json:"targets"`
 	Ratios   []RatioJSON    `json:"ratios,omitempty"`
 	Findings []Finding      `json:"findings,omitempty"`
+	Data     map[string]any `json:"data,omitempty"`
 	OK       bool           `json:"ok"`
 }
 
@@ -152,7 +153,7 @@ func newReport(started time.Time, load LoadConfig, rounds int, minRatio float64,
 		reports:  reps,
 	}
 	for _, rep := range reps {
-		sj := ScenarioJSON{Name: rep.Name, Info: rep.Info, OK: true}
+		sj := ScenarioJSON{Name: rep.Name, Info: rep.Info, Data: rep.Data, OK: true}
 		for _, t := range rep.Targets {
 			tj := TargetJSON{Name: t.Target.Name, Pair: t.Target.Pair, Side: t.Target.Side, URL: t.Target.Request.URL}
 			for _, rr := range t.Rounds {

@@ -48,6 +48,8 @@ type ScenarioReport struct {
 	Info     map[string]any
 	Targets  []*TargetReport
 	Findings []Finding
+	// Data is what a DataProvider gave, for --json only.
+	Data map[string]any
 }
 
 // run sets sc up, measures its targets, checks them and tears it down.
@@ -62,6 +64,14 @@ func (r *runner) run(ctx context.Context, sc Scenario) (rep *ScenarioReport, err
 		return nil, err
 	}
 	rep = &ScenarioReport{Name: sc.Name()}
+	if d, ok := sc.(Driver); ok {
+		targets, err := d.Drive(ctx, r.rounds)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", sc.Name(), err)
+		}
+		rep.Targets = targets
+		return r.finish(ctx, sc, rep)
+	}
 	for _, t := range sc.Targets() {
 		rep.Targets = append(rep.Targets, &TargetReport{Target: t})
 	}
@@ -96,6 +106,11 @@ func (r *runner) run(ctx context.Context, sc Scenario) (rep *ScenarioReport, err
 				"p99", res.Latency.Percentile(99).Round(time.Microsecond), "errors", res.Errors.Total())
 		}
 	}
+	return r.finish(ctx, sc, rep)
+}
+
+// finish checks and describes a measured scenario.
+func (r *runner) finish(ctx context.Context, sc Scenario, rep *ScenarioReport) (*ScenarioReport, error) {
 	if c, ok := sc.(Checker); ok {
 		f, err := c.Check(ctx, rep.Targets)
 		if err != nil {
@@ -105,6 +120,9 @@ func (r *runner) run(ctx context.Context, sc Scenario) (rep *ScenarioReport, err
 	}
 	if d, ok := sc.(Describer); ok {
 		rep.Info = d.Info()
+	}
+	if d, ok := sc.(DataProvider); ok {
+		rep.Data = d.Data()
 	}
 	return rep, nil
 }

@@ -32,6 +32,21 @@ type Checker interface {
 	Check(ctx context.Context, results []*TargetReport) ([]Finding, error)
 }
 
+// Driver is implemented by scenarios that measure by themselves rather
+// than hand Targets to the load generator: cold-10mb (a fresh package per
+// round), big-concurrent and soak (their own clients and memory series).
+// The runner calls Drive after Setup, instead of measuring Targets, with
+// the command line's rounds; Check and Info follow as for any scenario.
+type Driver interface {
+	Drive(ctx context.Context, rounds int) ([]*TargetReport, error)
+}
+
+// DataProvider is implemented by scenarios with data for --json only (a
+// memory series), too long for the text report.
+type DataProvider interface {
+	Data() map[string]any
+}
+
 // Describer is implemented by scenarios with facts worth reporting (fixture
 // sizes, which binary ran).
 type Describer interface {
@@ -94,6 +109,16 @@ type Env struct {
 	TargetPID int
 	// Burst is npm-cold-burst's number of clients.
 	Burst int
+	// BigSize and BigClients shape big-concurrent: the artifact's size
+	// and how many clients download it at once.
+	BigSize    int64
+	BigClients int
+	// Connections is -c: soak's concurrent clients.
+	Connections int
+	// SoakDuration and SoakWarmup shape soak: how long it runs and how
+	// much of that is warm-up, left out of the memory slope.
+	SoakDuration time.Duration
+	SoakWarmup   time.Duration
 	// Timeout bounds each request.
 	Timeout time.Duration
 }
@@ -114,8 +139,18 @@ func (e Env) stockpileHeader(accept string) http.Header {
 // newScenarios returns the constructors of every scenario, by name.
 func newScenarios() map[string]func(Env) Scenario {
 	return map[string]func(Env) Scenario{
-		"npm-warm":       func(e Env) Scenario { return newNPMWarm(e) },
-		"npm-cold-burst": func(e Env) Scenario { return newNPMColdBurst(e) },
+		"npm-warm":        func(e Env) Scenario { return newNPMWarm(e) },
+		"npm-cold-burst":  func(e Env) Scenario { return newNPMColdBurst(e) },
+		"cold-10mb":       func(e Env) Scenario { return newCold10MB(e) },
+		"cold-burst-1000": func(e Env) Scenario { return newColdBurst1000(e) },
+		"big-concurrent":  func(e Env) Scenario { return newBigConcurrent(e) },
+		"soak":            func(e Env) Scenario { return newSoak(e) },
+		"warm-pypi":       func(e Env) Scenario { return newFormatWarm(e, pypiFixtureSpec) },
+		"warm-maven":      func(e Env) Scenario { return newFormatWarm(e, mavenFixtureSpec) },
+		"warm-cargo":      func(e Env) Scenario { return newFormatWarm(e, cargoFixtureSpec) },
+		"warm-nuget":      func(e Env) Scenario { return newFormatWarm(e, nugetFixtureSpec) },
+		"warm-ruby":       func(e Env) Scenario { return newFormatWarm(e, rubyFixtureSpec) },
+		"million":         func(e Env) Scenario { return newMillion(e) },
 	}
 }
 

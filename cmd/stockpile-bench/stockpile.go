@@ -31,8 +31,23 @@ const (
 type StockpileConfig struct {
 	Listen   string
 	DataDir  string
-	Upstream string // public:npmjs's URL, nginx's base URL with a trailing slash
+	Upstream string // public:npmjs's URL, nginx's base URL with a trailing slash; may be empty with Stores
 	LogLevel string // warn when empty
+	// Stores are further repositories, each behind an external connection
+	// of another format, that app reaches after npm-store (the warm-*
+	// scenarios: pypi-store → public:pypi → nginx).
+	Stores []StoreConfig
+	// TTL, when set, is every connection's metadata TTL (the warm-*
+	// scenarios make it outlast their runs, so that every measured request
+	// is a hit).
+	TTL time.Duration
+}
+
+// StoreConfig is a repository with an external connection.
+type StoreConfig struct {
+	Repository string // "pypi-store"
+	Connection string // "public:pypi"
+	URL        string // the connection's URL (nginx's, below its base)
 }
 
 // The YAML shapes, a subset of proxy.Config's keys (config.example.yaml).
@@ -47,6 +62,7 @@ type (
 	}
 	spConnection struct {
 		URL string `yaml:"url"`
+		TTL string `yaml:"ttl,omitempty"`
 	}
 	spDomain struct {
 		Name         string         `yaml:"name"`
@@ -62,26 +78,45 @@ type (
 
 // Render returns the configuration file.
 func (c StockpileConfig) Render() ([]byte, error) {
-	if c.Listen == "" || c.DataDir == "" || c.Upstream == "" {
-		return nil, errors.New("stockpile config: listen, data dir and upstream are required")
+	if c.Listen == "" || c.DataDir == "" || (c.Upstream == "" && len(c.Stores) == 0) {
+		return nil, errors.New("stockpile config: listen, data dir and an upstream are required")
 	}
 	level := c.LogLevel
 	if level == "" {
 		level = "warn"
 	}
+	ttl := ""
+	if c.TTL > 0 {
+		ttl = c.TTL.String()
+	}
+	conns := map[string]spConnection{}
+	var repos []spRepository
+	if c.Upstream != "" {
+		conns[npmJSConnection] = spConnection{URL: c.Upstream, TTL: ttl}
+		repos = append(repos, spRepository{Name: benchStoreRepo, Description: "the bench's nginx", ExternalConnection: npmJSConnection})
+	}
+	for _, st := range c.Stores {
+		if st.Repository == "" || st.Connection == "" || st.URL == "" {
+			return nil, fmt.Errorf("stockpile config: store %+v: repository, connection and url are required", st)
+		}
+		if _, dup := conns[st.Connection]; dup {
+			return nil, fmt.Errorf("stockpile config: connection %s is given twice", st.Connection)
+		}
+		conns[st.Connection] = spConnection{URL: st.URL, TTL: ttl}
+		repos = append(repos, spRepository{Name: st.Repository, Description: "the bench's nginx", ExternalConnection: st.Connection})
+	}
+	names := make([]string, 0, len(repos))
+	for _, r := range repos {
+		names = append(names, r.Name)
+	}
+	repos = append(repos, spRepository{Name: benchAppRepo, Description: "what the bench asks", Upstreams: names})
 	doc := spConfig{
 		Listen:              c.Listen,
 		DataDir:             c.DataDir,
 		LogLevel:            level,
 		ShutdownTimeout:     "5s",
-		ExternalConnections: map[string]spConnection{npmJSConnection: {URL: c.Upstream}},
-		Domains: []spDomain{{
-			Name: benchDomain,
-			Repositories: []spRepository{
-				{Name: benchStoreRepo, Description: "the bench's nginx", ExternalConnection: npmJSConnection},
-				{Name: benchAppRepo, Description: "what the bench asks", Upstreams: []string{benchStoreRepo}},
-			},
-		}},
+		ExternalConnections: conns,
+		Domains:             []spDomain{{Name: benchDomain, Repositories: repos}},
 	}
 	out, err := yaml.Marshal(doc)
 	if err != nil {

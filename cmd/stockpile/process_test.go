@@ -37,6 +37,14 @@ var (
 	buildErr  error
 )
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
 func stockpileBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
