@@ -73,12 +73,27 @@ type ProcSampler struct {
 // StartSampler starts sampling pid and its direct children (found now) every
 // interval. It returns an error when the process cannot be read.
 func StartSampler(pid int, interval time.Duration) (*ProcSampler, error) {
+	return startSampler(pid, interval, true)
+}
+
+// StartSelfSampler samples the bench's own process only: its children are
+// the servers it measures (Stockpile, nginx's master), whose CPU is not the
+// load generator's.
+func StartSelfSampler(interval time.Duration) (*ProcSampler, error) {
+	return startSampler(os.Getpid(), interval, false)
+}
+
+func startSampler(pid int, interval time.Duration, children bool) (*ProcSampler, error) {
 	if _, err := readRSS(pid); err != nil {
 		return nil, fmt.Errorf("sampler: %w", err)
 	}
+	pids := []int{pid}
+	if children {
+		pids = append(pids, childrenOf(pid)...)
+	}
 	s := &ProcSampler{
 		root: pid,
-		pids: append([]int{pid}, childrenOf(pid)...),
+		pids: pids,
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
 	}

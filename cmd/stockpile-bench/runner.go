@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
 	"time"
 )
@@ -154,7 +153,7 @@ func (r *runner) measure(ctx context.Context, t Target, cfg LoadConfig) (*RoundR
 		server = s
 		observers = append(observers, s)
 	}
-	self, err := StartSampler(os.Getpid(), samplerInterval)
+	self, err := StartSelfSampler(samplerInterval)
 	if err != nil {
 		if server != nil {
 			server.Stop()
