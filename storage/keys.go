@@ -11,7 +11,9 @@ package storage
 //	r  <domain> <repository-name>                      repository record (JSON, carries its id)
 //	p  <domain> <repository-id> <format> <package>     package record: origin controls, tags
 //	v  <domain> <repository-id> <format> <package> <version>  version record: status, assets
-//	u  <connection> <url>                              cached upstream document
+//	u  <connection> <url> <accept>                     cached upstream document
+//	t  <connection> <url> <accept>                     when it was last revalidated (8 bytes)
+//	g  <domain> <pattern>                              package group
 //	s  <name>                                          server state (the token key)
 //
 // Blob keys belong to the backend (see badgerstore's keys.go); they do not share

@@ -97,7 +97,16 @@ func (g *getter) Get(ctx context.Context, ref, accept string) (*formats.Document
 		return nil, err
 	}
 	now := g.r.now()
-	if cur != nil && !formats.IsFresh(ctx) {
+	// A forced revalidation (formats.Fresh) is honoured at most once per
+	// FreshWithin per document: clients asking again and again for a
+	// version that does not exist must not turn into as many upstream calls.
+	fresh := formats.IsFresh(ctx)
+	if cur != nil && fresh && !cur.NotFound && g.r.forcedRecently(string(key), now) {
+		g.note(cur.FetchedAt.Add(opts.TTL), false)
+		setOutcome(ctx, "hit")
+		return cur.document(), nil
+	}
+	if cur != nil && !fresh {
 		if cur.NotFound && now.Sub(cur.FetchedAt) < opts.NegativeTTL {
 			g.note(cur.FetchedAt.Add(opts.NegativeTTL), false)
 			setOutcome(ctx, "negative")
@@ -163,9 +172,16 @@ func (g *getter) refresh(ctx context.Context, key []byte, u, accept string, cur 
 	}
 	defer resp.Body.Close()
 	if resp.NotModified && cur != nil {
+		// Only the time moves: record it beside the document rather than
+		// writing the document again (a packument can be megabytes, and
+		// some are revalidated every few minutes).
 		next := *cur
 		next.FetchedAt = g.r.now()
-		g.save(ctx, key, &next, 0)
+		var ts [8]byte
+		binary.BigEndian.PutUint64(ts[:], uint64(next.FetchedAt.UnixNano()))
+		if err := g.r.store.Put(ctx, freshKey(key), ts[:], 0); err != nil {
+			g.r.log.Error("recording a revalidation failed", "upstream", g.conn.Name(), "error", err.Error())
+		}
 		return &refreshResult{doc: &next, outcome: "revalidated"}, nil
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDocument+1))
@@ -203,7 +219,20 @@ func (g *getter) load(ctx context.Context, key []byte) (*cachedDoc, error) {
 		g.r.log.Warn("dropping unreadable cached document", "upstream", g.conn.Name(), "error", err.Error())
 		return nil, nil
 	}
+	if ts, err := g.r.store.Get(ctx, freshKey(key)); err == nil && len(ts) == 8 {
+		if t := time.Unix(0, int64(binary.BigEndian.Uint64(ts))); t.After(d.FetchedAt) {
+			d.FetchedAt = t
+		}
+	}
 	return d, nil
+}
+
+// freshKey is where the last revalidation of a cached document is kept:
+// the document's key in the "t" space.
+func freshKey(docKey []byte) []byte {
+	k := append([]byte(nil), docKey...)
+	k[0] = 't'
+	return k
 }
 
 // save writes a document; failing to cache is logged, not fatal to the request.
@@ -219,4 +248,19 @@ func (g *getter) save(ctx context.Context, key []byte, d *cachedDoc, ttl time.Du
 
 func (d *cachedDoc) document() *formats.Document {
 	return &formats.Document{URL: d.URL, Body: d.Body, ContentType: d.ContentType}
+}
+
+// forcedRecently reports whether a forced revalidation of the document at key
+// happened within FreshWithin, and records one now when not.
+func (r *Resolver) forcedRecently(key string, now time.Time) bool {
+	r.forcedMu.Lock()
+	defer r.forcedMu.Unlock()
+	if t, ok := r.forced[key]; ok && now.Sub(t) < r.opts.FreshWithin {
+		return true
+	}
+	if len(r.forced) >= 10000 {
+		clear(r.forced) // a bound, not a policy: forgetting costs one upstream call
+	}
+	r.forced[key] = now
+	return false
 }

@@ -35,6 +35,9 @@ type Options struct {
 	// HotBlobBytes bounds the memory holding the bytes of small, recently
 	// served blobs.
 	HotBlobBytes int64
+	// FreshWithin is how recent a revalidation must be for a forced one
+	// (formats.Fresh) to be skipped.
+	FreshWithin time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -46,6 +49,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RenderCacheBytes <= 0 {
 		o.RenderCacheBytes = 64 << 20
+	}
+	if o.FreshWithin <= 0 {
+		o.FreshWithin = 5 * time.Second
 	}
 	if o.HotBlobBytes <= 0 {
 		o.HotBlobBytes = 32 << 20
@@ -88,6 +94,9 @@ type Resolver struct {
 	pkgLocks keyedMutex
 	rendered *renderCache
 	hotCache *hotCache
+
+	forcedMu sync.Mutex
+	forced   map[string]time.Time // document key → last forced revalidation
 }
 
 var _ formats.Resolver = (*Resolver)(nil)
@@ -104,6 +113,7 @@ func New(store storage.Store, registry *model.Registry, client *upstream.Client,
 		gens:     map[string]uint64{},
 		rendered: newRenderCache(opts.RenderCacheBytes),
 		hotCache: newHotCache(opts.HotBlobBytes),
+		forced:   map[string]time.Time{},
 	}
 	for _, f := range fs {
 		r.formats[f.Name()] = f
