@@ -32,7 +32,7 @@ type npmColdBurst struct {
 }
 
 func newNPMColdBurst(env Env) *npmColdBurst {
-	return &npmColdBurst{env: env, name: "npm-cold-burst", stack: npmStack{env: env}}
+	return &npmColdBurst{env: env, name: "npm-cold-burst", stack: npmStack{benchStack: benchStack{env: env}}}
 }
 
 // coldBurst1000Clients is cold-burst-1000's number of clients, whatever
@@ -44,7 +44,7 @@ const coldBurst1000Clients = 1000
 // engine must serve the late ones from storage, not fetch again.
 func newColdBurst1000(env Env) *npmColdBurst {
 	env.Burst = coldBurst1000Clients
-	return &npmColdBurst{env: env, name: "cold-burst-1000", stack: npmStack{env: env}}
+	return &npmColdBurst{env: env, name: "cold-burst-1000", stack: npmStack{benchStack: benchStack{env: env}}}
 }
 
 // Name implements Scenario.

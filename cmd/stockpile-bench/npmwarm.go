@@ -24,7 +24,9 @@ type npmWarm struct {
 	targets []Target
 }
 
-func newNPMWarm(env Env) *npmWarm { return &npmWarm{env: env, stack: npmStack{env: env}} }
+func newNPMWarm(env Env) *npmWarm {
+	return &npmWarm{env: env, stack: npmStack{benchStack: benchStack{env: env}}}
+}
 
 // Name implements Scenario.
 func (s *npmWarm) Name() string { return "npm-warm" }

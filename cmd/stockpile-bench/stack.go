@@ -10,12 +10,11 @@ import (
 	"time"
 )
 
-// benchStack is what the scenarios beyond npm-warm and npm-cold-burst stand
-// on: a working directory, nginx serving fixtures the scenario lays out, and
-// the Stockpile under test whose external connections are that nginx. It is
-// npmStack without a fixed fixture: the scenario writes its files (which
+// benchStack is what every scenario stands on: a working directory, nginx
+// serving fixtures the scenario lays out, and the Stockpile under test whose
+// external connections are that nginx. The scenario writes its files (which
 // may name nginx's address, so they are written once the address is known)
-// and says which connections Stockpile gets.
+// and says which connections Stockpile gets; npmStack is the npm case.
 type benchStack struct {
 	env Env
 	o   stackOptions
@@ -45,7 +44,7 @@ type stackOptions struct {
 	// (http://127.0.0.1:PORT, no trailing slash). It is called again when
 	// nginx must move to another port.
 	populate func(root, base string) error
-	// npm makes public:npmjs point at nginx's root (npm-store, as npmStack).
+	// npm makes public:npmjs point at nginx's root (repository npm-store).
 	npm bool
 	// stores returns the other formats' connections for nginx at base.
 	stores func(base string) []StoreConfig
