@@ -176,7 +176,17 @@ func TestNewScenariosSmoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	env := Env{Log: log, Nginx: defaultNginx, Stockpile: bin, Timeout: 20 * time.Second,
+	// A working root of this test's own (readable by nginx's workers), so
+	// that other runs on the machine cannot look like leftovers.
+	root, err := os.MkdirTemp("", "sbtest-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(root)
+	if err := os.Chmod(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	env := Env{Log: log, Nginx: defaultNginx, Stockpile: bin, Timeout: 20 * time.Second, TempRoot: root,
 		BigSize: 2 << 20, BigClients: 4, Connections: 2, SoakDuration: 3 * time.Second, SoakWarmup: time.Second}
 	r := &runner{load: LoadConfig{Connections: 2, Duration: 300 * time.Millisecond, Timeout: 10 * time.Second}, rounds: 1, pause: 10 * time.Millisecond, log: log}
 
@@ -186,12 +196,6 @@ func TestNewScenariosSmoke(t *testing.T) {
 	scenarios := []Scenario{cold, burst, newBigConcurrent(env), newSoak(env)}
 	for _, spec := range []formatFixtureSpec{pypiFixtureSpec, mavenFixtureSpec, cargoFixtureSpec, nugetFixtureSpec, rubyFixtureSpec} {
 		scenarios = append(scenarios, newFormatWarm(env, spec))
-	}
-	before := map[string]bool{}
-	if old, err := filepath.Glob(filepath.Join(os.TempDir(), "stockpile-bench-*")); err == nil {
-		for _, o := range old {
-			before[o] = true
-		}
 	}
 	var reps []*ScenarioReport
 	for _, sc := range scenarios {
@@ -242,11 +246,8 @@ func TestNewScenariosSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Everything was removed.
-	leftovers, _ := filepath.Glob(filepath.Join(os.TempDir(), "stockpile-bench-*"))
+	leftovers, _ := filepath.Glob(filepath.Join(root, "stockpile-bench-*"))
 	for _, l := range leftovers {
-		if before[l] {
-			continue
-		}
 		for _, sc := range []string{"cold-10mb", "cold-burst-1000", "big-concurrent", "soak", "warm-"} {
 			if strings.Contains(l, "stockpile-bench-"+sc) {
 				t.Errorf("left behind: %s", l)
