@@ -140,7 +140,16 @@ print(sys.executable, v, b)`
 // core-metadata key in JSON pages).
 func findPythons() (builder, installer *python) {
 	seen := map[string]bool{}
-	for _, cand := range []string{"/usr/bin/python3", "python3"} {
+	cands := []string{"/usr/bin/python3", "python3"}
+	// pyenv's interpreters directly, not through its shims, which can fail
+	// while another process rehashes them (pip installs do).
+	for _, root := range []string{os.Getenv("PYENV_ROOT"), "/root/.pyenv"} {
+		if root != "" {
+			found, _ := filepath.Glob(filepath.Join(root, "versions", "*", "bin", "python3"))
+			cands = append(cands, found...)
+		}
+	}
+	for _, cand := range cands {
 		path, err := exec.LookPath(cand)
 		if err != nil {
 			continue
@@ -149,7 +158,8 @@ func findPythons() (builder, installer *python) {
 		if err != nil {
 			continue
 		}
-		f := strings.Fields(string(out))
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		f := strings.Fields(lines[len(lines)-1])
 		if len(f) != 3 || seen[f[0]] {
 			continue
 		}
