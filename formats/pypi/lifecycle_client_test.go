@@ -1,0 +1,227 @@
+package pypi
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/proxy"
+	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
+	"github.com/stockpile-proxy/stockpile/storage"
+	"github.com/stockpile-proxy/stockpile/upstream"
+)
+
+// Package lifecycle seen by the real pip: the AWS CLI changes version
+// statuses, disposes and copies versions that twine uploaded, and pip shows
+// what each change lets it install.
+
+const (
+	lifecycleKeyID  = "AKIDPYPILIFECYCLE"
+	lifecycleSecret = "pypi-lifecycle-secret"
+	lifecycleName   = "Life_Cycle.Pkg" // as written in METADATA
+	lifecycleNorm   = "life-cycle-pkg" // PEP 503
+	lifecycleModule = "life_cycle_pkg"
+)
+
+// startLifecycleEnv is startEnv with the test's access key, an immediate
+// blob collector and a repository dest that reaches nothing.
+func startLifecycleEnv(t *testing.T) *env {
+	t.Helper()
+	fx := fixtures(t)
+	up := standardUpstream(t, fx)
+	cfg := proxy.Defaults()
+	cfg.Auth.AccessKeys = []proxy.AccessKey{{ID: lifecycleKeyID, Secret: lifecycleSecret}}
+	cfg.Storage.BlobGCGrace = 0
+	cfg.Connections = map[string]upstream.Options{"public:pypi": {URL: up.Index.URL + "/simple/", TTL: time.Hour, Retries: 1}}
+	cfg.Domains = []proxy.DomainConfig{{Name: "acme", Repositories: []proxy.RepositoryConfig{
+		{Name: "app", Upstreams: []string{"internal", "team"}},
+		{Name: "team", Upstreams: []string{"pypi-store"}},
+		{Name: "pypi-store", ExternalConnection: "public:pypi"},
+		{Name: "internal"},
+		{Name: "dest"},
+	}}}
+	in := proxytest.Start(t, proxytest.Options{Config: &cfg, Formats: []formats.Format{New()}, OnDisk: true})
+	return &env{t: t, in: in, up: up, fx: fx, token: in.Token("acme")}
+}
+
+// lifecycleWheel is a pure-Python wheel of Life_Cycle.Pkg at version v,
+// with a RECORD pip can check.
+func lifecycleWheel(t *testing.T, v string) (name string, body []byte) {
+	t.Helper()
+	distInfo := lifecycleModule + "-" + v + ".dist-info"
+	files := []struct{ name, body string }{
+		{lifecycleModule + ".py", fmt.Sprintf("VERSION = %q\n", v)},
+		{distInfo + "/METADATA", fmt.Sprintf("Metadata-Version: 2.1\nName: %s\nVersion: %s\nSummary: lifecycle fixture\n", lifecycleName, v)},
+		{distInfo + "/WHEEL", "Wheel-Version: 1.0\nGenerator: stockpile-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"},
+	}
+	var record strings.Builder
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, f := range files {
+		w, err := zw.Create(f.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte(f.body))
+		sum := sha256.Sum256([]byte(f.body))
+		fmt.Fprintf(&record, "%s,sha256=%s,%d\n", f.name, base64.RawURLEncoding.EncodeToString(sum[:]), len(f.body))
+	}
+	fmt.Fprintf(&record, "%s/RECORD,,\n", distInfo)
+	w, _ := zw.Create(distInfo + "/RECORD")
+	w.Write([]byte(record.String()))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return lifecycleModule + "-" + v + "-py3-none-any.whl", buf.Bytes()
+}
+
+func TestPipLifecycleWithAWSCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-client test")
+	}
+	e := startLifecycleEnv(t)
+	c := newClients(t, e)
+	a := proxytest.NewAWSCLI(t, e.in, lifecycleKeyID, lifecycleSecret)
+	twine := proxytest.RequireTool(t, "twine")
+
+	// twine uploads four versions to internal.
+	wheels := map[string][]byte{}
+	names := map[string]string{}
+	dir := t.TempDir()
+	var paths []string
+	for _, v := range []string{"1.0.0", "1.1.0", "1.2.0", "1.3.0"} {
+		names[v], wheels[v] = lifecycleWheel(t, v)
+		p := filepath.Join(dir, names[v])
+		if err := os.WriteFile(p, wheels[v], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	out, err := c.run(twine, append([]string{"upload", "--non-interactive", "--disable-progress-bar",
+		"--repository-url", e.repo("internal") + "/", "-u", "aws", "-p", e.token}, paths...)...)
+	if err != nil {
+		t.Fatalf("twine upload: %v\n%s", err, strings.ReplaceAll(out, e.token, "TOKEN"))
+	}
+
+	// The control plane names the project in its PEP 503 form.
+	pkgArgs := func(repo string, extra ...string) []string {
+		return append([]string{"--domain", "acme", "--repository", repo, "--format", "pypi", "--package", lifecycleNorm}, extra...)
+	}
+	status := func(t *testing.T, v, target string) {
+		t.Helper()
+		r := a.OK(append([]string{"update-package-versions-status"}, pkgArgs("internal", "--versions", v, "--target-status", target)...)...)
+		if got := proxytest.Pick(r, "successfulVersions", v, "status"); got != target {
+			t.Fatalf("update-package-versions-status %s → %s: %v", v, target, r)
+		}
+	}
+	assets := a.OK(append([]string{"list-package-version-assets"}, pkgArgs("internal", "--package-version", "1.0.0")...)...)
+	sum, _ := proxytest.Pick(assets, "assets", 0, "hashes", "SHA-256").(string)
+	if want := sha256.Sum256(wheels["1.0.0"]); sum != hex.EncodeToString(want[:]) || len(proxytest.Pick(assets, "assets").([]any)) != 1 {
+		t.Fatalf("list-package-version-assets: %v", assets)
+	}
+
+	// install runs pip install --target into a fresh directory with a
+	// fresh cache and returns the installed version ("" when pip failed)
+	// and pip's output.
+	install := func(t *testing.T, repo, req string) (string, string) {
+		t.Helper()
+		target := t.TempDir()
+		out, err := c.run(c.installer.Path, "-m", "pip", "install", "--index-url", c.index(repo), "--cache-dir", t.TempDir(),
+			"--no-input", "--progress-bar", "off", "--no-color", "--retries", "0", "--target", target, req)
+		out = strings.ReplaceAll(out, e.token, "TOKEN")
+		if err != nil {
+			return "", out
+		}
+		src := installed(t, target, lifecycleModule)[lifecycleModule]
+		got, ok := strings.CutPrefix(src, "VERSION = ")
+		if !ok {
+			t.Fatalf("pip install %s: installed module %q\n%s", req, src, out)
+		}
+		return strings.Trim(got, `"`), out
+	}
+	mustInstall := func(t *testing.T, repo, req, want string) string {
+		t.Helper()
+		got, out := install(t, repo, req)
+		if got != want {
+			t.Fatalf("pip install %s from %s: installed %q, want %s\n%s", req, repo, got, want, out)
+		}
+		return out
+	}
+	mustNotInstall := func(t *testing.T, repo, req string) {
+		t.Helper()
+		got, out := install(t, repo, req)
+		if got != "" || !strings.Contains(out, "No matching distribution found") {
+			t.Fatalf("pip install %s from %s: installed %q, want no matching distribution\n%s", req, repo, got, out)
+		}
+	}
+	// The display name: pip normalizes it, as does Stockpile.
+	mustInstall(t, "internal", lifecycleName, "1.3.0")
+
+	t.Run("copy", func(t *testing.T) {
+		r := a.OK("copy-package-versions", "--domain", "acme", "--source-repository", "internal", "--destination-repository", "dest",
+			"--format", "pypi", "--package", lifecycleNorm, "--versions", "1.1.0")
+		if proxytest.Pick(r, "successfulVersions", "1.1.0", "status") != "Published" {
+			t.Fatalf("copy-package-versions: %v", r)
+		}
+		mustInstall(t, "dest", lifecycleNorm, "1.1.0")
+		mustInstall(t, "dest", lifecycleNorm+"==1.1.0", "1.1.0")
+		mustNotInstall(t, "dest", lifecycleNorm+"==1.3.0")
+	})
+
+	t.Run("unlisted", func(t *testing.T) {
+		status(t, "1.3.0", "Unlisted")
+		// Unlisted is yanked to pip (PEP 592): a new resolve passes over it,
+		mustInstall(t, "internal", lifecycleNorm, "1.2.0")
+		mustInstall(t, "internal", lifecycleNorm+">=1.1", "1.2.0")
+		// an exact pin still installs it, with pip's yank warning.
+		out := mustInstall(t, "internal", lifecycleNorm+"==1.3.0", "1.3.0")
+		if !strings.Contains(out, "yanked") {
+			t.Fatalf("pip did not warn about the yanked 1.3.0:\n%s", out)
+		}
+	})
+
+	t.Run("archived", func(t *testing.T) {
+		status(t, "1.2.0", "Archived")
+		mustInstall(t, "internal", lifecycleNorm, "1.1.0")
+		mustNotInstall(t, "internal", lifecycleNorm+"==1.2.0")
+		f := &dist{Project: lifecycleNorm, Version: "1.2.0", Filename: names["1.2.0"]}
+		if r := e.get(e.fileURL("internal", f), nil); r.Status != 404 {
+			t.Fatalf("download of the Archived 1.2.0: %d", r.Status)
+		}
+	})
+
+	t.Run("disposed", func(t *testing.T) {
+		r := a.OK(append([]string{"dispose-package-versions"}, pkgArgs("internal", "--versions", "1.0.0")...)...)
+		if proxytest.Pick(r, "successfulVersions", "1.0.0", "status") != "Disposed" {
+			t.Fatalf("dispose-package-versions: %v", r)
+		}
+		mustNotInstall(t, "internal", lifecycleNorm+"==1.0.0")
+		mustNotInstall(t, "internal", lifecycleNorm+"<1.1")
+		f := &dist{Project: lifecycleNorm, Version: "1.0.0", Filename: names["1.0.0"]}
+		if r := e.get(e.fileURL("internal", f), nil); r.Status != 404 {
+			t.Fatalf("download of the Disposed 1.0.0: %d", r.Status)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			_, err := e.in.Store.StatBlob(context.Background(), "acme", sum)
+			if errors.Is(err, storage.ErrNotFound) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the bytes of the Disposed 1.0.0 were not reclaimed: %v", err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+}
