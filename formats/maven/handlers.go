@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -25,6 +26,26 @@ import (
 // handler serves one mounted repository group.
 type handler struct {
 	res formats.Resolver
+	// sums keeps the checksums of rendered documents by ETag, so that a
+	// warm metadata request does not hash the document again.
+	sumsMu sync.Mutex
+	sums   map[string]string // ETag + "\x00" + algorithm → hex
+}
+
+// sum returns a rendered document's checksum, computed once per document.
+func (h *handler) sum(doc *formats.Rendered, algo string) string {
+	key := doc.ETag + "\x00" + algo
+	h.sumsMu.Lock()
+	defer h.sumsMu.Unlock()
+	if s, ok := h.sums[key]; ok && doc.ETag != "" {
+		return s
+	}
+	if h.sums == nil || len(h.sums) >= 10000 {
+		h.sums = map[string]string{} // a bound: forgetting costs one hash
+	}
+	s := digest(doc.Body, algo)
+	h.sums[key] = s
+	return s
 }
 
 // metadataCacheControl: metadata changes when a version is published or an
@@ -175,24 +196,22 @@ func serveChecksum(c echo.Context, sum string) error {
 }
 
 // serveDocument answers with a generated document or one of its checksums.
-func serveDocument(c echo.Context, doc *formats.Rendered, algo string) error {
+func (h *handler) serveDocument(c echo.Context, doc *formats.Rendered, algo string) error {
+	hd := c.Response().Header()
+	hd.Set("Cache-Control", metadataCacheControl)
 	if algo != "" {
-		sum := digest(doc.Body, algo)
-		h := c.Response().Header()
-		h.Set("Content-Type", "text/plain; charset=utf-8")
-		h.Set("Cache-Control", metadataCacheControl)
-		h.Set("ETag", `"`+sum+`"`)
+		sum := h.sum(doc, algo)
+		hd.Set("Content-Type", "text/plain; charset=utf-8")
+		hd.Set("ETag", `"`+sum+`"`)
 		http.ServeContent(c.Response(), c.Request(), "", time.Time{}, strings.NewReader(sum))
 		return nil
 	}
-	h := c.Response().Header()
-	h.Set("Content-Type", doc.ContentType)
-	h.Set("Cache-Control", metadataCacheControl)
+	hd.Set("Content-Type", doc.ContentType)
 	if doc.ETag != "" {
-		h.Set("ETag", doc.ETag)
+		hd.Set("ETag", doc.ETag)
 	}
-	h.Set("X-Checksum-Sha1", digest(doc.Body, "sha1"))
-	h.Set("X-Checksum-Md5", digest(doc.Body, "md5"))
+	hd.Set("X-Checksum-Sha1", h.sum(doc, "sha1"))
+	hd.Set("X-Checksum-Md5", h.sum(doc, "md5"))
 	http.ServeContent(c.Response(), c.Request(), "", time.Time{}, bytes.NewReader(doc.Body))
 	return nil
 }
@@ -221,7 +240,7 @@ func (h *handler) getMetadata(c echo.Context, p *mavenPath) error {
 	if pk, ok := p.artifactCandidate(); ok {
 		doc, err := h.artifactMetadata(ctx, ref, pk)
 		if err == nil {
-			return serveDocument(c, doc, p.checksum)
+			return h.serveDocument(c, doc, p.checksum)
 		}
 		if !errors.Is(err, formats.ErrNotFound) {
 			return err
@@ -232,7 +251,7 @@ func (h *handler) getMetadata(c echo.Context, p *mavenPath) error {
 		return err
 	}
 	doc := &formats.Rendered{Body: body, ContentType: "application/xml", ETag: `"` + digest(body, "sha256")[:32] + `"`}
-	return serveDocument(c, doc, p.checksum)
+	return h.serveDocument(c, doc, p.checksum)
 }
 
 var errNoListedVersion = fmt.Errorf("%w: maven: no published version", formats.ErrNotFound)
@@ -392,5 +411,5 @@ func (h *handler) getSnapshotMetadata(c echo.Context, p *mavenPath) error {
 	if err != nil {
 		return err
 	}
-	return serveDocument(c, doc, p.checksum)
+	return h.serveDocument(c, doc, p.checksum)
 }
