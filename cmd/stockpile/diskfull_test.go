@@ -386,7 +386,7 @@ func checkStore(t *testing.T, data string) int {
 	t.Helper()
 	store, err := badgerstore.Open(badgerstore.Options{Dir: data}, nil)
 	if err != nil {
-		t.Fatalf("open the data after the disk-full episode: %v", err)
+		t.Fatalf("open the data to check its blobs: %v", err)
 	}
 	defer store.Close()
 	var blobs []storage.BlobInfo

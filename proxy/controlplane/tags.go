@@ -14,6 +14,15 @@ type resource struct {
 	domain, repository string // repository empty for a domain
 }
 
+// resourceParam reads and parses the resourceArn query parameter.
+func resourceParam(c echo.Context) (resource, error) {
+	arn, err := query(c, "resourceArn")
+	if err != nil {
+		return resource{}, err
+	}
+	return parseARN(arn)
+}
+
 func parseARN(arn string) (resource, error) {
 	prefix := "arn:aws:codeartifact:"
 	parts := strings.SplitN(strings.TrimPrefix(arn, prefix), ":", 3)
@@ -61,11 +70,7 @@ func tagsJSON(tags []model.Tag) []tagJSON {
 // TagResource: POST /v1/tag?resourceArn= with {tags}; a key given again
 // replaces its value.
 func (h *Handler) tagResource(c echo.Context) error {
-	arn, err := query(c, "resourceArn")
-	if err != nil {
-		return err
-	}
-	res, err := parseARN(arn)
+	res, err := resourceParam(c)
 	if err != nil {
 		return err
 	}
@@ -103,11 +108,7 @@ func (h *Handler) tagResource(c echo.Context) error {
 
 // UntagResource: POST /v1/untag?resourceArn= with {tagKeys}.
 func (h *Handler) untagResource(c echo.Context) error {
-	arn, err := query(c, "resourceArn")
-	if err != nil {
-		return err
-	}
-	res, err := parseARN(arn)
+	res, err := resourceParam(c)
 	if err != nil {
 		return err
 	}
@@ -139,11 +140,7 @@ func (h *Handler) untagResource(c echo.Context) error {
 
 // ListTagsForResource: POST /v1/tags?resourceArn=
 func (h *Handler) listTagsForResource(c echo.Context) error {
-	arn, err := query(c, "resourceArn")
-	if err != nil {
-		return err
-	}
-	res, err := parseARN(arn)
+	res, err := resourceParam(c)
 	if err != nil {
 		return err
 	}

@@ -164,11 +164,13 @@ func (h *Handler) updatePackageVersionsStatus(c echo.Context) error {
 	return c.JSON(http.StatusOK, res)
 }
 
-// DeletePackageVersions: POST /v1/package/versions/delete
-func (h *Handler) deletePackageVersions(c echo.Context) error {
+// eachStored runs fn on every version a batch names that the repository
+// holds and that passes the batch's guards, under the package's lock; the
+// others are reported failed.
+func (h *Handler) eachStored(c echo.Context, fn func(r model.Repository, p formats.Package, rec *resolver.VersionRecord) (versionSuccess, error)) (model.Repository, formats.Package, *batchResult, error) {
 	r, p, body, vs, err := h.batchParams(c)
 	if err != nil {
-		return err
+		return r, p, nil, err
 	}
 	ctx := c.Request().Context()
 	unlock := h.Resolver.LockPackage(r.Domain, p)
@@ -177,16 +179,30 @@ func (h *Handler) deletePackageVersions(c echo.Context) error {
 	for _, v := range vs {
 		rec, err := h.Resolver.VersionRecord(ctx, r.Domain, r.ID, p, v)
 		if err != nil {
-			return err
+			return r, p, nil, err
 		}
 		if code, msg := body.check(v, rec); code != "" {
 			res.fail(v, code, msg)
 			continue
 		}
-		if err := h.Resolver.DeleteVersionRecord(ctx, r.Domain, r.ID, p, v); err != nil {
-			return err
+		ok, err := fn(r, p, rec)
+		if err != nil {
+			return r, p, nil, err
 		}
-		res.SuccessfulVersions[v] = versionSuccess{Revision: rec.Revision, Status: "Deleted"}
+		res.SuccessfulVersions[v] = ok
+	}
+	return r, p, res, nil
+}
+
+// DeletePackageVersions: POST /v1/package/versions/delete
+func (h *Handler) deletePackageVersions(c echo.Context) error {
+	ctx := c.Request().Context()
+	_, _, res, err := h.eachStored(c, func(r model.Repository, p formats.Package, rec *resolver.VersionRecord) (versionSuccess, error) {
+		err := h.Resolver.DeleteVersionRecord(ctx, r.Domain, r.ID, p, rec.Version.Version)
+		return versionSuccess{Revision: rec.Revision, Status: "Deleted"}, err
+	})
+	if err != nil {
+		return err
 	}
 	return c.JSON(http.StatusOK, res)
 }
@@ -195,30 +211,18 @@ func (h *Handler) deletePackageVersions(c echo.Context) error {
 // stays with status Disposed; its bytes are released and reclaimed by the
 // garbage collector once nothing else refers to them.
 func (h *Handler) disposePackageVersions(c echo.Context) error {
-	r, p, body, vs, err := h.batchParams(c)
-	if err != nil {
-		return err
-	}
 	ctx := c.Request().Context()
-	unlock := h.Resolver.LockPackage(r.Domain, p)
-	defer unlock()
-	res := newBatch()
-	for _, v := range vs {
-		rec, err := h.Resolver.VersionRecord(ctx, r.Domain, r.ID, p, v)
-		if err != nil {
-			return err
-		}
-		if code, msg := body.check(v, rec); code != "" {
-			res.fail(v, code, msg)
-			continue
-		}
+	_, _, res, err := h.eachStored(c, func(r model.Repository, p formats.Package, rec *resolver.VersionRecord) (versionSuccess, error) {
 		if rec.Status != formats.StatusDisposed {
 			rec.Status = formats.StatusDisposed
 			if err := h.Resolver.PutVersionRecord(ctx, r.Domain, r.ID, p, rec); err != nil {
-				return err
+				return versionSuccess{}, err
 			}
 		}
-		res.SuccessfulVersions[v] = versionSuccess{Revision: rec.Revision, Status: string(rec.Status)}
+		return versionSuccess{Revision: rec.Revision, Status: string(rec.Status)}, nil
+	})
+	if err != nil {
+		return err
 	}
 	if h.Collect != nil && len(res.SuccessfulVersions) > 0 {
 		h.Collect()
