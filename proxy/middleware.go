@@ -59,13 +59,14 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 				format = f.Name()
 			}
 		}
-		s.metrics.observeRequest(format, res.Status, d, res.Size)
+		size := res.Size + trace.Sent()
+		s.metrics.observeRequest(format, res.Status, d, size)
 		attrs := []slog.Attr{
 			slog.String("request_id", id),
 			slog.String("method", req.Method),
 			slog.String("path", req.URL.Path),
 			slog.Int("status", res.Status),
-			slog.Int64("bytes", res.Size),
+			slog.Int64("bytes", size),
 			slog.Duration("duration", d),
 			slog.String("format", format),
 		}

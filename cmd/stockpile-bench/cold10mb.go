@@ -73,7 +73,7 @@ func (s *cold10MB) Setup(ctx context.Context) error {
 		return err
 	}
 	s.nonce = fmt.Sprintf("%d-%s", time.Now().Unix(), hex.EncodeToString(nonce[:]))
-	return s.stack.up(ctx, stackOptions{scenario: s.Name(), format: "npm", npm: true, accessLog: true})
+	return s.stack.up(ctx, stackOptions{scenario: s.Name(), format: "npm", npm: true, accessLog: true, limitRate: s.env.UpstreamRate})
 }
 
 // Targets implements Scenario: cold-10mb is a Driver.

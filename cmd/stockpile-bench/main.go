@@ -107,6 +107,8 @@ func measureAll(ctx context.Context, o *runOptions, log *slog.Logger) ([]*Scenar
 		BigSize: o.BigSize, BigClients: o.BigClients,
 		Connections:  o.Load.Connections,
 		SoakDuration: o.SoakDuration, SoakWarmup: o.SoakWarmup,
+		UpstreamRate: o.UpstreamRate,
+		MillionDir:   o.MillionDir, MillionVersions: o.MillionVersions,
 	}
 	if _, err := os.Stat(o.Nginx); err != nil {
 		return nil, fmt.Errorf("nginx %s: %w (install Debian's nginx: apt-get install -y nginx)", o.Nginx, err)

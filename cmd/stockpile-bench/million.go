@@ -71,7 +71,7 @@ const (
 	millionRepo   = "cache"
 	// millionLayout changes whenever what populate writes changes: a kept
 	// directory of another layout is refused, not reused.
-	millionLayout   = 1
+	millionLayout   = 2
 	millionMarker   = "stockpile-bench-million.json"
 	millionDataDir  = "data"
 	millionBlobs    = 4
@@ -1031,6 +1031,15 @@ type million struct {
 
 func newMillion(env Env) *million {
 	o, err := millionOptionsFromEnv(os.Getenv)
+	if err == nil && (env.MillionDir != "" || env.MillionVersions != 0) {
+		if env.MillionDir != "" {
+			o.Dir = env.MillionDir
+		}
+		if env.MillionVersions != 0 {
+			o.Versions = env.MillionVersions
+		}
+		err = o.validate()
+	}
 	return newMillionWith(env, o, err)
 }
 

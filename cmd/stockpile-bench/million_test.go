@@ -186,6 +186,23 @@ func TestMillionOptionsFromEnv(t *testing.T) {
 	}
 }
 
+// TestMillionFlags checks that -million-dir and -million-versions win over
+// the environment.
+func TestMillionFlags(t *testing.T) {
+	t.Setenv("STOCKPILE_BENCH_MILLION_DIR", "/from-env")
+	t.Setenv("STOCKPILE_BENCH_MILLION_VERSIONS", "3000")
+	m := newMillion(Env{MillionDir: "/from-flag", MillionVersions: 5000})
+	if m.optsErr != nil || m.opts.Dir != "/from-flag" || m.opts.Versions != 5000 {
+		t.Errorf("options %+v, error %v", m.opts, m.optsErr)
+	}
+	if m := newMillion(Env{}); m.opts.Dir != "/from-env" || m.opts.Versions != 3000 {
+		t.Errorf("without flags: options %+v", m.opts)
+	}
+	if m := newMillion(Env{MillionVersions: 5}); m.optsErr == nil {
+		t.Error("-million-versions below the baseline was accepted")
+	}
+}
+
 // runMillion runs the scenario through the runner and returns its report.
 func runMillion(t *testing.T, o millionOptions, timeout time.Duration) *ScenarioReport {
 	t.Helper()

@@ -45,6 +45,9 @@ type NginxConfig struct {
 	// fixtures are laid out as their registries serve them and need
 	// nothing but files, and sometimes an index file for a directory.
 	Locations string
+	// LimitRate caps the sending rate of each response, bytes per second;
+	// 0 leaves it unlimited.
+	LimitRate int64
 }
 
 // defaultNginxTypes are the MIME types of the npm layout.
@@ -111,6 +114,9 @@ http {
     server {
         listen {{.Listen}};
         root {{.Root}};
+        {{- if .LimitRate}}
+        limit_rate {{.LimitRate}};
+        {{- end}}
 {{if .Locations}}
 {{.Locations}}
 {{- else}}

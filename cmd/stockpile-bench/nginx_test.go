@@ -43,13 +43,16 @@ func TestNginxConfig(t *testing.T) {
 	if strings.Contains(conf, "log_format") {
 		t.Error("access log format without an access log")
 	}
+	if strings.Contains(conf, "limit_rate") {
+		t.Error("a rate limit nobody asked for")
+	}
 
-	cfg.Workers, cfg.AccessLog, cfg.User = 2, "/tmp/b/access.log", ""
+	cfg.Workers, cfg.AccessLog, cfg.User, cfg.LimitRate = 2, "/tmp/b/access.log", "", 100<<20
 	conf, err = cfg.Render()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"worker_processes 2;", "access_log /tmp/b/access.log bench;", "log_format bench '$request_method $uri $status $body_bytes_sent';"} {
+	for _, want := range []string{"worker_processes 2;", "limit_rate 104857600;", "access_log /tmp/b/access.log bench;", "log_format bench '$request_method $uri $status $body_bytes_sent';"} {
 		if !strings.Contains(conf, want) {
 			t.Errorf("config lacks %q:\n%s", want, conf)
 		}

@@ -33,10 +33,15 @@ type runOptions struct {
 	// SoakDuration and SoakWarmup: soak's length and warm-up.
 	SoakDuration time.Duration
 	SoakWarmup   time.Duration
-	TempRoot     string
-	Keep         bool
-	Verbose      bool
-	Scenarios    []string
+	// UpstreamRate: cold-10mb's upstream rate cap, bytes per second.
+	UpstreamRate int64
+	// MillionDir and MillionVersions: million's data directory and size.
+	MillionDir      string
+	MillionVersions int
+	TempRoot        string
+	Keep            bool
+	Verbose         bool
+	Scenarios       []string
 }
 
 const runUsage = `usage: stockpile-bench run [flags] SCENARIO…
@@ -87,6 +92,13 @@ func parseRun(args []string, stderr io.Writer) (*runOptions, error) {
 	fs.IntVar(&o.BigClients, "big-clients", defaultBigClients, "big-concurrent: concurrent downloads (1-1000)")
 	fs.DurationVar(&o.SoakDuration, "soak-duration", defaultSoakDuration, "soak: how long it runs (at most 2h)")
 	fs.DurationVar(&o.SoakWarmup, "soak-warmup", 0, "soak: the warm-up, left out of the RSS slope (default: 2m, at most a fifth of the duration)")
+	fs.Func("upstream-rate", "cold-10mb: cap the fake upstream's sending rate per response, bytes per second with K, M, G (default: unlimited loopback)", func(v string) error {
+		n, err := parseByteSize(v)
+		o.UpstreamRate = n
+		return err
+	})
+	fs.StringVar(&o.MillionDir, "million-dir", "", "million: keep the populated 1M data in this directory and reuse it (or STOCKPILE_BENCH_MILLION_DIR)")
+	fs.IntVar(&o.MillionVersions, "million-versions", 0, "million: versions of the large case (default 1000000, or STOCKPILE_BENCH_MILLION_VERSIONS)")
 	fs.StringVar(&o.TempRoot, "tmp", "", "directory for the scenarios' working directories (default: the system's)")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the working directories (fixtures, configs, logs)")
 	fs.BoolVar(&o.Verbose, "v", false, "debug logging")
@@ -154,6 +166,12 @@ func (o *runOptions) validate(fs *flag.FlagSet) error {
 	}
 	if o.SoakWarmup < 0 || (o.SoakWarmup > 0 && o.SoakWarmup >= o.SoakDuration) {
 		errs = append(errs, fmt.Errorf("-soak-warmup %s: must be shorter than -soak-duration %s", o.SoakWarmup, o.SoakDuration))
+	}
+	if o.UpstreamRate < 0 || (o.UpstreamRate > 0 && o.UpstreamRate < 64<<10) {
+		errs = append(errs, fmt.Errorf("-upstream-rate %d: want at least 64K bytes per second", o.UpstreamRate))
+	}
+	if o.MillionVersions < 0 {
+		errs = append(errs, fmt.Errorf("-million-versions %d: must not be negative", o.MillionVersions))
 	}
 	if o.MinRatio < 0 {
 		errs = append(errs, fmt.Errorf("-min-ratio %g: must not be negative", o.MinRatio))

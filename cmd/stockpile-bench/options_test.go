@@ -18,8 +18,15 @@ func TestParseRun(t *testing.T) {
 	if len(o.Scenarios) != 2 || o.Scenarios[0] != "npm-warm" || o.Scenarios[1] != "npm-cold-burst" {
 		t.Errorf("scenarios %v", o.Scenarios)
 	}
-	if o.Load.Warmup != 2*time.Second || o.Rounds != 3 {
-		t.Errorf("defaults: warm-up %s, rounds %d", o.Load.Warmup, o.Rounds)
+	if o.Load.Warmup != 2*time.Second || o.Rounds != 3 || o.UpstreamRate != 0 {
+		t.Errorf("defaults: warm-up %s, rounds %d, upstream rate %d", o.Load.Warmup, o.Rounds, o.UpstreamRate)
+	}
+	o, err = parseRun(strings.Fields("cold-10mb -upstream-rate 100M million -million-dir /tmp/m -million-versions 5000"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.UpstreamRate != 100<<20 || o.MillionDir != "/tmp/m" || o.MillionVersions != 5000 {
+		t.Errorf("upstream rate %d, million dir %q, versions %d", o.UpstreamRate, o.MillionDir, o.MillionVersions)
 	}
 }
 
@@ -41,6 +48,8 @@ func TestParseRunRefuses(t *testing.T) {
 		{"target and stockpile", "--target http://127.0.0.1:8080/bench/npm/app/ --stockpile ./stockpile npm-warm"},
 		{"target not a URL", "--target 127.0.0.1:8080 npm-warm"},
 		{"negative ratio", "--min-ratio -1 npm-warm"},
+		{"crawling upstream", "-upstream-rate 1K cold-10mb"},
+		{"negative million", "-million-versions -5 million"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -121,6 +121,13 @@ type Env struct {
 	SoakWarmup   time.Duration
 	// Timeout bounds each request.
 	Timeout time.Duration
+	// UpstreamRate caps the fake upstream's sending rate in cold-10mb,
+	// bytes per second; 0 is loopback's full speed.
+	UpstreamRate int64
+	// MillionDir and MillionVersions override million's
+	// STOCKPILE_BENCH_MILLION_DIR and _VERSIONS when set.
+	MillionDir      string
+	MillionVersions int
 }
 
 // stockpileHeader returns the headers of a request to Stockpile: Accept

@@ -50,6 +50,10 @@ type stackOptions struct {
 	stores func(base string) []StoreConfig
 	// ttl is every connection's metadata TTL (0: Stockpile's default).
 	ttl time.Duration
+	// limitRate caps nginx's sending rate per response, bytes per second
+	// (0: no cap): an upstream as fast as a good internet link, not as
+	// loopback.
+	limitRate int64
 }
 
 // up makes the working directory, starts nginx on the fixtures and starts
@@ -128,6 +132,7 @@ func (s *benchStack) startNginx(ctx context.Context) error {
 			User:   user, Group: group,
 			Types:     s.o.types,
 			Locations: s.o.locations,
+			LimitRate: s.o.limitRate,
 		}
 		if s.o.accessLog {
 			cfg.AccessLog = s.accessLogPath()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 
 	"strings"
@@ -441,8 +442,55 @@ func serveBlob(w http.ResponseWriter, req *http.Request, blob storage.Blob, mod 
 		}
 		return nil
 	}
+	if f, ok := blob.(filer); ok {
+		if sw := newSendfileWriter(w); sw != nil {
+			http.ServeContent(sw, req, "", mod, f.File())
+			addSent(req.Context(), sw.n)
+			return nil
+		}
+	}
 	http.ServeContent(w, req, "", mod, blob)
 	return nil
+}
+
+// filer is a blob kept in a file of its own.
+type filer interface{ File() *os.File }
+
+// sendfileWriter lets http.ServeContent hand a file to the connection
+// (sendfile) when the response writer it was given wraps one that can and
+// does not pass ReadFrom on itself (echo's): headers go through the outer
+// writer, which records the status; the body goes beneath it and is counted
+// here. So no writer between may change the body (none does: documents are
+// compressed ahead, blobs never).
+type sendfileWriter struct {
+	http.ResponseWriter
+	rf io.ReaderFrom
+	n  int64
+}
+
+// newSendfileWriter returns nil when w has no io.ReaderFrom beneath it, or
+// is one itself (ServeContent then finds it without help).
+func newSendfileWriter(w http.ResponseWriter) *sendfileWriter {
+	if _, ok := w.(io.ReaderFrom); ok {
+		return nil
+	}
+	for inner := w; ; {
+		u, ok := inner.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return nil
+		}
+		inner = u.Unwrap()
+		if rf, ok := inner.(io.ReaderFrom); ok {
+			return &sendfileWriter{ResponseWriter: w, rf: rf}
+		}
+	}
+}
+
+// ReadFrom sends r beneath the outer writer.
+func (w *sendfileWriter) ReadFrom(r io.Reader) (int64, error) {
+	n, err := w.rf.ReadFrom(r)
+	w.n += n
+	return n, err
 }
 
 // originOf returns the origin recorded for a version held by repo.

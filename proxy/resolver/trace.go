@@ -11,6 +11,24 @@ type Trace struct {
 	mu       sync.Mutex
 	Cache    string // hit, miss, stale, revalidated, negative
 	Upstream string // external connection used
+	sent     int64  // body bytes sent past the response writer (sendfile)
+}
+
+// Sent returns the body bytes the engine sent beneath the response writer it
+// was given, which that writer did not count.
+func (t *Trace) Sent() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.sent
+}
+
+// addSent records body bytes sent beneath the response writer.
+func addSent(ctx context.Context, n int64) {
+	if t := traceFrom(ctx); t != nil {
+		t.mu.Lock()
+		t.sent += n
+		t.mu.Unlock()
+	}
 }
 
 // Outcome returns the cache outcome and the upstream used.

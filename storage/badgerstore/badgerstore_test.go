@@ -29,11 +29,11 @@ func TestContract(t *testing.T) {
 		name string
 		opts func(t *testing.T) badgerstore.Options
 	}{
-		{"memory-4KiB-chunks", func(t *testing.T) badgerstore.Options {
-			return badgerstore.Options{InMemory: true, ChunkSize: 4 << 10}
+		{"memory", func(t *testing.T) badgerstore.Options {
+			return badgerstore.Options{InMemory: true}
 		}},
-		{"disk-64KiB-chunks", func(t *testing.T) badgerstore.Options {
-			return badgerstore.Options{Dir: t.TempDir(), ChunkSize: 64 << 10}
+		{"disk", func(t *testing.T) badgerstore.Options {
+			return badgerstore.Options{Dir: t.TempDir()}
 		}},
 	}
 	for _, tt := range tests {
@@ -46,7 +46,7 @@ func TestContract(t *testing.T) {
 func TestReopen(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	opts := badgerstore.Options{Dir: dir, ChunkSize: 16 << 10}
+	opts := badgerstore.Options{Dir: dir}
 	blob := bytes.Repeat([]byte("stockpile "), 10_000)
 	key := storage.Key("d", "npmjs")
 
@@ -62,8 +62,7 @@ func TestReopen(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 
-	// A different chunk size for new blobs must not affect stored ones.
-	s = open(t, badgerstore.Options{Dir: dir, ChunkSize: 4 << 10})
+	s = open(t, opts)
 	v, err := s.Get(ctx, key)
 	if err != nil || string(v) != `{"name":"npmjs"}` {
 		t.Fatalf("Get after reopen = %q, %v", v, err)
@@ -88,9 +87,6 @@ func TestOpenOptions(t *testing.T) {
 		{"memory", badgerstore.Options{InMemory: true}, false},
 		{"no-dir", badgerstore.Options{}, true},
 		{"dir-and-memory", badgerstore.Options{Dir: "x", InMemory: true}, true},
-		{"negative-chunk", badgerstore.Options{InMemory: true, ChunkSize: -1}, true},
-		{"huge-chunk", badgerstore.Options{InMemory: true, ChunkSize: badgerstore.MaxChunkSize + 1}, true},
-		{"tiny-chunk", badgerstore.Options{InMemory: true, ChunkSize: 1}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -238,26 +234,5 @@ func TestUpperCaseSHA256(t *testing.T) {
 	upper := string(bytes.ToUpper([]byte(sums.SHA256)))
 	if _, err := s.StatBlob(ctx, "npm", upper); err != nil {
 		t.Fatalf("StatBlob with an upper-case sha256: %v", err)
-	}
-}
-
-// TestInMemoryDefaultChunks writes a blob of several default-size chunks in
-// memory: badger keeps every value in its LSM tree there, with a size limit
-// the chunk size must respect.
-func TestInMemoryDefaultChunks(t *testing.T) {
-	s := open(t, badgerstore.Options{InMemory: true})
-	body := bytes.Repeat([]byte("stockpile"), 300000)
-	sums, err := s.WriteBlob(context.Background(), "acme", bytes.NewReader(body), func(storage.Sums) error { return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := s.OpenBlob(context.Background(), "acme", sums.SHA256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	got, err := io.ReadAll(b)
-	if err != nil || !bytes.Equal(got, body) {
-		t.Fatalf("read back %d bytes, %v", len(got), err)
 	}
 }

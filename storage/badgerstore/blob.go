@@ -5,7 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
+	"io/fs"
+	"os"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -28,20 +29,35 @@ func (s *Store) StatBlob(ctx context.Context, domain, sha256 string) (storage.Su
 }
 
 // OpenBlob opens the blob with the given SHA-256 in domain for reading; its
-// errors are those of StatBlob. The returned blob reads one chunk at a time,
-// each in its own short transaction, and holds one chunk in memory; it is
-// safe for concurrent use, with one shared position. Its Seek accepts every
-// whence and positions past the end (Read then returns io.EOF). Its Read and
-// Seek fail after its Close; Read fails with an error wrapping
-// storage.ErrNotFound if the blob was deleted while open, with
-// storage.ErrClosed after the store's Close, and with a corruption error if a
-// chunk has the wrong length. Its Close never fails.
+// errors are those of StatBlob, and a corruption error if the blob's file is
+// missing or has the wrong size. The returned blob is its file: reads go
+// straight to it, and a blob deleted while open stays readable until Close.
+// Read and Seek fail after its Close and after the store's Close.
 func (s *Store) OpenBlob(ctx context.Context, domain, sha256 string) (storage.Blob, error) {
 	meta, id, err := s.readMeta(ctx, domain, sha256)
 	if err != nil {
 		return nil, err
 	}
-	return &blob{s: s, meta: meta, id: id, bufIndex: -1}, nil
+	f, err := os.Open(s.filePath(id))
+	if errors.Is(err, fs.ErrNotExist) {
+		// Deleted between the meta read and the open: it is gone.
+		if _, _, again := s.readMeta(ctx, domain, sha256); errors.Is(again, storage.ErrNotFound) {
+			return nil, again
+		}
+		return nil, fmt.Errorf("badgerstore: blob %s/%s is corrupt: its file is missing", domain, meta.Sums.SHA256)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("badgerstore: blob %s/%s: %w", domain, meta.Sums.SHA256, err)
+	}
+	st, err := f.Stat()
+	if err == nil && st.Size() != meta.Sums.Size {
+		err = fmt.Errorf("badgerstore: blob %s/%s is corrupt: its file has %d bytes, want %d", domain, meta.Sums.SHA256, st.Size(), meta.Sums.Size)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &fileBlob{f: f, sums: meta.Sums, s: s}, nil
 }
 
 // readMeta loads and decodes the meta record of a blob.
@@ -80,115 +96,49 @@ func (s *Store) readMeta(ctx context.Context, domain, sha256 string) (blobMeta, 
 	return meta, id, nil
 }
 
-// blob is an open stored blob. Read fails with an error wrapping
-// storage.ErrNotFound if the blob was deleted while open, with
-// storage.ErrClosed after its Close or the store's, and with Badger's errors
-// wrapped; a chunk of the wrong length is reported as corruption.
-type blob struct {
+// fileBlob is an open stored blob: its file and its sums.
+type fileBlob struct {
+	f    *os.File
+	sums storage.Sums
 	s    *Store
-	meta blobMeta
-	id   uploadID
-
-	mu       sync.Mutex
-	pos      int64
-	buf      []byte // the chunk at bufIndex
-	bufIndex int64  // -1: buf holds nothing
-	closed   bool
 }
 
 // Sums returns the blob's sums.
-func (b *blob) Sums() storage.Sums { return b.meta.Sums }
+func (b *fileBlob) Sums() storage.Sums { return b.sums }
 
-// Read reads from the current position, at most to the end of its chunk.
-func (b *blob) Read(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return 0, errBlobClosed
+// File returns the blob's open file, for servers that send it with
+// sendfile; it is positioned where the blob is, and closed by Close.
+func (b *fileBlob) File() *os.File { return b.f }
+
+// Read reads from the file; it fails after Close and after the store's.
+func (b *fileBlob) Read(p []byte) (int, error) {
+	if b.s.isClosed() {
+		return 0, fmt.Errorf("badgerstore: read blob %s: %w", b.sums.SHA256, storage.ErrClosed)
 	}
-	if b.pos >= b.meta.Sums.Size {
-		return 0, io.EOF
+	n, err := b.f.Read(p)
+	if errors.Is(err, os.ErrClosed) {
+		return n, errBlobClosed
 	}
-	if len(p) == 0 {
-		return 0, nil
-	}
-	cs := int64(b.meta.ChunkSize)
-	index := b.pos / cs
-	if index != b.bufIndex {
-		if err := b.load(index); err != nil {
-			return 0, err
-		}
-	}
-	n := copy(p, b.buf[b.pos-index*cs:])
-	b.pos += int64(n)
-	return n, nil
+	return n, err
 }
 
-// load reads chunk index into b.buf, reusing its memory.
-func (b *blob) load(index int64) error {
-	b.bufIndex = -1
-	cs := int64(b.meta.ChunkSize)
-	want := min(cs, b.meta.Sums.Size-index*cs)
-	if b.buf == nil {
-		b.buf = make([]byte, 0, min(cs, b.meta.Sums.Size))
+// Seek sets the position of the next Read; see io.Seeker.
+func (b *fileBlob) Seek(offset int64, whence int) (int64, error) {
+	if b.s.isClosed() {
+		return 0, fmt.Errorf("badgerstore: seek blob %s: %w", b.sums.SHA256, storage.ErrClosed)
 	}
-	err := b.s.use(func(db *badger.DB) error {
-		return db.View(func(txn *badger.Txn) error {
-			item, err := txn.Get(chunkKey(b.id, uint32(index)))
-			if err != nil {
-				return err
-			}
-			b.buf, err = item.ValueCopy(b.buf[:0])
-			return err
-		})
-	})
-	name := b.meta.Sums.SHA256
-	switch {
-	case errors.Is(err, badger.ErrKeyNotFound):
-		return fmt.Errorf("badgerstore: blob %s chunk %d (deleted while open?): %w", name, index, storage.ErrNotFound)
-	case err != nil:
-		return fmt.Errorf("badgerstore: blob %s chunk %d: %w", name, index, err)
-	case int64(len(b.buf)) != want:
-		return fmt.Errorf("badgerstore: blob %s chunk %d is corrupt: %d bytes, want %d", name, index, len(b.buf), want)
+	n, err := b.f.Seek(offset, whence)
+	if errors.Is(err, os.ErrClosed) {
+		return n, errBlobClosed
 	}
-	b.bufIndex = index
+	return n, err
+}
+
+// Close closes the file. Later calls to Read and Seek fail; Close itself is
+// idempotent and never fails.
+func (b *fileBlob) Close() error {
+	_ = b.f.Close()
 	return nil
 }
 
-// Seek sets the position for the next Read; any whence of io.Seeker is
-// accepted. Seeking past the end is allowed (Read then returns io.EOF);
-// seeking before the start, an unknown whence and seeking a closed blob fail.
-func (b *blob) Seek(offset int64, whence int) (int64, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return 0, errBlobClosed
-	}
-	var abs int64
-	switch whence {
-	case io.SeekStart:
-		abs = offset
-	case io.SeekCurrent:
-		abs = b.pos + offset
-	case io.SeekEnd:
-		abs = b.meta.Sums.Size + offset
-	default:
-		return 0, fmt.Errorf("badgerstore: seek: invalid whence %d", whence)
-	}
-	if abs < 0 {
-		return 0, fmt.Errorf("badgerstore: seek: negative position %d", abs)
-	}
-	b.pos = abs
-	return abs, nil
-}
-
-// Close releases the chunk buffer. Later calls to Read and Seek fail; Close
-// itself is idempotent and never fails.
-func (b *blob) Close() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.closed = true
-	b.buf = nil
-	b.bufIndex = -1
-	return nil
-}
+var _ io.ReadSeekCloser = (*fileBlob)(nil)

@@ -3,20 +3,20 @@ package badgerstore
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/stockpile-proxy/stockpile/storage"
 )
 
 // blobMeta is the value of a blob's meta record, the record whose presence
-// makes the blob exist.
+// makes the blob exist. Its bytes are the file of upload Upload.
 type blobMeta struct {
-	Sums      storage.Sums `json:"sums"`
-	Chunks    int64        `json:"chunks"`
-	ChunkSize int          `json:"chunkSize"`
-	Upload    string       `json:"upload"`
-	Touched   time.Time    `json:"touched"`
+	Sums    storage.Sums `json:"sums"`
+	Upload  string       `json:"upload"`
+	Touched time.Time    `json:"touched"`
+	// Chunks is set by the layout before blobs became files; such a meta
+	// record is refused rather than read as a blob without bytes.
+	Chunks int64 `json:"chunks,omitempty"`
 }
 
 func (m blobMeta) encode() ([]byte, error) {
@@ -33,24 +33,18 @@ func decodeBlobMeta(b []byte) (blobMeta, uploadID, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return m, uploadID{}, fmt.Errorf("badgerstore: decode blob meta: %w", err)
 	}
+	if m.Chunks != 0 {
+		return m, uploadID{}, fmt.Errorf("badgerstore: blob %s is stored in chunks, the layout of an earlier version: start with an empty data directory", m.Sums.SHA256)
+	}
 	id, err := parseUploadID(m.Upload)
 	if err != nil {
 		return m, id, err
 	}
-	if m.ChunkSize <= 0 || m.Sums.Size < 0 || m.Chunks != chunkCount(m.Sums.Size, m.ChunkSize) {
-		return m, id, fmt.Errorf("badgerstore: inconsistent blob meta: size %d, %d chunks of %d",
-			m.Sums.Size, m.Chunks, m.ChunkSize)
+	if m.Sums.Size < 0 {
+		return m, id, fmt.Errorf("badgerstore: inconsistent blob meta: size %d", m.Sums.Size)
 	}
 	return m, id, nil
 }
-
-// chunkCount is how many chunks of chunkSize hold size bytes.
-func chunkCount(size int64, chunkSize int) int64 {
-	return (size + int64(chunkSize) - 1) / int64(chunkSize)
-}
-
-// maxChunks is the number of chunk indexes a key can hold.
-const maxChunks = math.MaxUint32
 
 // uploadMarker is the value of an upload marker, for diagnostics.
 type uploadMarker struct {

@@ -26,10 +26,9 @@ const (
 	crashModeEnv = "BADGERSTORE_CRASH_MODE" // "mid-write" or "after-commit"
 	crashDirEnv  = "BADGERSTORE_CRASH_DIR"
 
-	crashChunk       = 256 << 10
 	crashBigSize     = 64 << 20 // written from a reader that stalls
 	crashBigSeed     = 1
-	crashSignalAfter = 8 // chunks written before the child signals
+	crashSignalAfter = 2 << 20 // bytes read before the child signals
 	crashSmallSize   = 4<<20 + 5
 	crashSmallSeed   = 2
 )
@@ -60,7 +59,7 @@ type stallingReader struct {
 
 func (s *stallingReader) Read(p []byte) (int, error) {
 	if s.n >= s.after {
-		// WriteBlob asks for the next chunk only after writing the last.
+		// WriteBlob asks for the next buffer only after writing the last.
 		s.signal()
 		time.Sleep(time.Minute)
 		return 0, errors.New("crash helper was not killed")
@@ -77,7 +76,7 @@ func TestCrashHelper(t *testing.T) {
 	if mode == "" {
 		t.Skip("helper process of TestCrash")
 	}
-	s, err := Open(Options{Dir: filepath.Join(dir, "db"), ChunkSize: crashChunk}, nil)
+	s, err := Open(Options{Dir: filepath.Join(dir, "db")}, nil)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -89,7 +88,7 @@ func TestCrashHelper(t *testing.T) {
 	ctx := context.Background()
 	switch mode {
 	case "mid-write":
-		r := &stallingReader{r: crashData(crashBigSize, crashBigSeed), after: crashSignalAfter * crashChunk, signal: signal}
+		r := &stallingReader{r: crashData(crashBigSize, crashBigSeed), after: crashSignalAfter, signal: signal}
 		_, err := s.WriteBlob(ctx, "npm", r, nil)
 		t.Fatalf("WriteBlob returned instead of being killed: %v", err)
 	case "after-commit":
@@ -156,7 +155,9 @@ func rawKeys(t *testing.T, dir string) keyCounts {
 		t.Fatalf("opening the killed helper's database: %v", err)
 	}
 	defer db.Close()
-	return countKeys(t, db)
+	c := countKeys(t, db)
+	c.Files = countFiles(t, filepath.Join(dir, blobsSubdir))
+	return c
 }
 
 // readSHA256 streams a blob and hashes it.
@@ -183,11 +184,15 @@ func TestCrash(t *testing.T) {
 	t.Run("killed-mid-write", func(t *testing.T) {
 		dir := runCrashHelper(t, "mid-write")
 		before := rawKeys(t, dir)
-		if before.Uploads != 1 || before.Chunks < crashSignalAfter || before.Metas != 0 {
-			t.Fatalf("keys left by the killed writer = %+v; want 1 upload marker, >= %d chunks, no meta", before, crashSignalAfter)
+		if before != (keyCounts{Uploads: 1, Files: 1}) {
+			t.Fatalf("keys left by the killed writer = %+v; want 1 upload marker, 1 file, no meta", before)
+		}
+		files, _ := filepath.Glob(filepath.Join(dir, blobsSubdir, "??", "*"))
+		if st, err := os.Stat(files[0]); err != nil || st.Size() < crashSignalAfter {
+			t.Fatalf("the killed writer's file: %v, %v; want at least %d bytes written as read", st, err, crashSignalAfter)
 		}
 
-		s := openInternal(t, Options{Dir: dir, ChunkSize: crashChunk})
+		s := openInternal(t, Options{Dir: dir})
 		if diff := cmp.Diff(keyCounts{}, storeKeys(t, s)); diff != "" {
 			t.Fatalf("keys after Open's sweep (-want +got):\n%s", diff)
 		}
@@ -209,15 +214,15 @@ func TestCrash(t *testing.T) {
 		if got, n := readSHA256(t, s, "npm", sha); got != sha || n != crashBigSize {
 			t.Fatalf("rewritten blob reads %d bytes with sha256 %s", n, got)
 		}
-		want := keyCounts{Metas: 1, Chunks: crashBigSize / crashChunk}
+		want := keyCounts{Metas: 1, Files: 1}
 		if diff := cmp.Diff(want, storeKeys(t, s)); diff != "" {
 			t.Fatalf("keys after the rewrite (-want +got):\n%s", diff)
 		}
 	})
 	t.Run("killed-after-commit", func(t *testing.T) {
 		dir := runCrashHelper(t, "after-commit")
-		s := openInternal(t, Options{Dir: dir, ChunkSize: crashChunk})
-		want := keyCounts{Metas: 1, Chunks: int(chunkCount(crashSmallSize, crashChunk))}
+		s := openInternal(t, Options{Dir: dir})
+		want := keyCounts{Metas: 1, Files: 1}
 		if diff := cmp.Diff(want, storeKeys(t, s)); diff != "" {
 			t.Fatalf("keys after reopening (-want +got):\n%s", diff)
 		}

@@ -14,10 +14,11 @@ import (
 // DeleteBlob removes the blob with the given SHA-256 from domain; an absent
 // blob (or a malformed sha256) is not an error. The meta record goes first,
 // together with the creation of an upload marker, so the blob is never seen
-// half-deleted and a crash leaves chunks that the next sweep removes. It
+// half-deleted and a crash leaves a file that the next sweep removes. It
 // returns storage.ErrClosed after Close, ctx's error if ctx is done, and
-// Badger's errors wrapped; if only the removal of chunks failed the blob is
-// already gone and the error says so.
+// Badger's errors wrapped; if only the removal of the file failed the blob
+// is already gone and the error says so. Readers that opened the blob before
+// keep reading it to its end.
 func (s *Store) DeleteBlob(ctx context.Context, domain, sha256 string) error {
 	if err := checkDomain(domain); err != nil {
 		return err
@@ -77,7 +78,7 @@ func (s *Store) DeleteBlob(ctx context.Context, domain, sha256 string) error {
 	s.beginUpload(id)
 	defer s.endUpload(id)
 	if err := s.deleteUpload(id); err != nil {
-		return fmt.Errorf("badgerstore: blob %s/%s deleted, its chunks remain until the next sweep: %w", domain, sha256, err)
+		return fmt.Errorf("badgerstore: blob %s/%s deleted, its file remains until the next sweep: %w", domain, sha256, err)
 	}
 	return nil
 }

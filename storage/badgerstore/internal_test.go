@@ -2,15 +2,34 @@ package badgerstore
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/stockpile-proxy/stockpile/storage"
 )
 
-// keyCounts counts the keys of each space in a database.
+// keyCounts counts the keys of each space in a database, and the blob
+// files beside it.
 type keyCounts struct {
-	Records, Metas, Chunks, Uploads int
+	Records, Metas, Uploads, Files int
+}
+
+// countFiles counts the blob files below dir.
+func countFiles(t *testing.T, dir string) int {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "??", "*"))
+	if err != nil {
+		t.Fatalf("counting blob files: %v", err)
+	}
+	return len(files)
 }
 
 func countKeys(t *testing.T, db *badger.DB) keyCounts {
@@ -26,8 +45,6 @@ func countKeys(t *testing.T, db *badger.DB) keyCounts {
 			switch {
 			case bytes.HasPrefix(k, metaSpace):
 				c.Metas++
-			case bytes.HasPrefix(k, chunkSpace):
-				c.Chunks++
 			case bytes.HasPrefix(k, uploadSpace):
 				c.Uploads++
 			case k[0] == reservedByte:
@@ -51,6 +68,7 @@ func storeKeys(t *testing.T, s *Store) keyCounts {
 	if err := s.use(func(db *badger.DB) error { c = countKeys(t, db); return nil }); err != nil {
 		t.Fatalf("counting keys: %v", err)
 	}
+	c.Files = countFiles(t, s.blobDir)
 	return c
 }
 
@@ -71,4 +89,39 @@ func badgerOpenRaw(dir string) (*badger.DB, error) {
 		return nil, err
 	}
 	return badger.Open(opts.badgerOptions(slog.New(slog.DiscardHandler)))
+}
+
+// TestInMemoryBlobDir checks that an in-memory store keeps its blob files
+// in a directory of its own that Close removes.
+func TestInMemoryBlobDir(t *testing.T) {
+	s := openInternal(t, Options{InMemory: true})
+	if _, err := s.WriteBlob(context.Background(), "npm", strings.NewReader("bytes"), nil); err != nil {
+		t.Fatalf("WriteBlob: %v", err)
+	}
+	if n := countFiles(t, s.blobDir); n != 1 {
+		t.Fatalf("%d blob files, want 1", n)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if _, err := os.Stat(s.blobDir); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("blob directory after Close: %v, want it gone", err)
+	}
+}
+
+// TestChunkedLayoutRefused checks that a meta record of the layout that cut
+// blobs into chunks in Badger is an error, not a blob without bytes.
+func TestChunkedLayoutRefused(t *testing.T) {
+	s := openInternal(t, Options{InMemory: true})
+	sha := strings.Repeat("ab", 32)
+	old := `{"sums":{"size":10,"sha256":"` + sha + `"},"chunks":1,"chunkSize":262144,"upload":"00112233445566778899aabbccddeeff"}`
+	if err := s.use(func(db *badger.DB) error {
+		return db.Update(func(txn *badger.Txn) error { return txn.Set(metaKey("npm", sha), []byte(old)) })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.OpenBlob(context.Background(), "npm", sha)
+	if err == nil || errors.Is(err, storage.ErrNotFound) || !strings.Contains(err.Error(), "earlier version") {
+		t.Fatalf("OpenBlob of a chunked blob = %v, want an error naming the old layout", err)
+	}
 }

@@ -2,7 +2,6 @@ package badgerstore
 
 import (
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -21,17 +20,17 @@ import (
 //	<letter> 0x00 ...                                  records (see storage/keys.go)
 //	0xFF
 //	├── 'b' 0x00 <domain> 0x00 <sha256 hex, 64 bytes>  blob meta: JSON blobMeta; the commit marker
-//	├── 'c' 0x00 <upload id, 16 bytes> <index, 4 bytes big-endian>
-//	│                                                  chunk <index> of an upload: raw bytes
 //	└── 'u' 0x00 <upload id, 16 bytes>                 upload marker: JSON uploadMarker; while it
-//	                                                   exists, the upload's chunks belong to no
+//	                                                   exists, the upload's file belongs to no
 //	                                                   meta record and may be swept
 //
-// A writer puts the upload marker first, then its chunks, then in one
+// A blob's bytes are a plain file, blobs/<id[0:2]>/<id> below the store's
+// directory, named by the upload id (see blobfile.go). A writer puts the
+// upload marker first, then writes and syncs the file, then in one
 // transaction the meta record (naming the upload id) and the deletion of the
 // marker. DeleteBlob, in one transaction, deletes the meta record and puts a
-// marker back, then deletes the chunks and finally the marker. So every chunk
-// is owned either by exactly one meta record or by a marker, and the sweep at
+// marker back, then removes the file and finally the marker. So every file is
+// owned either by exactly one meta record or by a marker, and the sweep at
 // Open removes whatever a crash left under a marker.
 
 // reservedByte starts every key that belongs to this backend.
@@ -39,11 +38,10 @@ const reservedByte = 0xFF
 
 var (
 	metaSpace   = []byte{reservedByte, 'b', 0}
-	chunkSpace  = []byte{reservedByte, 'c', 0}
 	uploadSpace = []byte{reservedByte, 'u', 0}
 )
 
-// uploadID names the chunks of one WriteBlob call.
+// uploadID names the file of one WriteBlob call.
 type uploadID [16]byte
 
 func newUploadID() (uploadID, error) {
@@ -72,16 +70,6 @@ func metaKey(domain, sha256 string) []byte {
 	k = append(k, domain...)
 	k = append(k, 0)
 	return append(k, sha256...)
-}
-
-func chunkPrefix(id uploadID) []byte {
-	k := make([]byte, 0, len(chunkSpace)+len(id)+4)
-	k = append(k, chunkSpace...)
-	return append(k, id[:]...)
-}
-
-func chunkKey(id uploadID, index uint32) []byte {
-	return binary.BigEndian.AppendUint32(chunkPrefix(id), index)
 }
 
 func uploadKey(id uploadID) []byte {

@@ -12,16 +12,12 @@ import (
 const (
 	// DefaultGCInterval is how often the value log is garbage collected.
 	DefaultGCInterval = 5 * time.Minute
-	// DefaultChunkSize is the size of the pieces blobs are stored in.
-	DefaultChunkSize = 256 << 10
-	// MaxChunkSize bounds Options.ChunkSize: a chunk is written in one
-	// transaction and held in memory once per writer and per reader.
-	MaxChunkSize = 4 << 20
 )
 
-// Badger tuning for a server process with a modest memory budget. Chunks are
-// far above valueThreshold, so they live in the value log and the LSM tree
-// only holds small pointers to them.
+// Badger tuning for a server process with a modest memory budget. Large
+// records (cached upstream documents) are above valueThreshold, so they live
+// in the value log and the LSM tree only holds small pointers to them; blobs
+// are files of their own (blobfile.go).
 const (
 	memTableSize     = 32 << 20
 	numMemtables     = 2
@@ -37,15 +33,12 @@ const (
 type Options struct {
 	// Dir is the database directory; required unless InMemory.
 	Dir string `yaml:"dir"`
-	// InMemory keeps everything in memory (tests); Dir must then be empty.
+	// InMemory keeps the records in memory and the blobs in a temporary
+	// directory removed by Close (tests); Dir must then be empty.
 	InMemory bool
 	// GCInterval is the period of value-log garbage collection: zero means
 	// DefaultGCInterval, a negative value disables it. Unused when InMemory.
 	GCInterval time.Duration
-	// ChunkSize is the size new blobs are cut into: zero means
-	// DefaultChunkSize; it must not exceed MaxChunkSize. Stored blobs keep the
-	// chunk size they were written with.
-	ChunkSize int
 	// MinFreeSpace is the free space, in bytes, below which writes are
 	// refused with an error wrapping syscall.ENOSPC (see
 	// DefaultMinFreeSpace): zero means the default, a negative value
@@ -60,14 +53,6 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("badgerstore: options: Dir %q set with InMemory", o.Dir)
 	case !o.InMemory && o.Dir == "":
 		return o, fmt.Errorf("badgerstore: options: Dir is required unless InMemory")
-	case o.ChunkSize < 0 || o.ChunkSize > MaxChunkSize:
-		return o, fmt.Errorf("badgerstore: options: ChunkSize %d outside 1..%d", o.ChunkSize, MaxChunkSize)
-	}
-	if o.ChunkSize == 0 {
-		o.ChunkSize = DefaultChunkSize
-	}
-	if o.InMemory && o.ChunkSize > maxInMemoryValue-1024 {
-		return o, fmt.Errorf("badgerstore: options: ChunkSize %d is too large for an in-memory store (at most %d)", o.ChunkSize, maxInMemoryValue-1024)
 	}
 	if o.GCInterval == 0 {
 		o.GCInterval = DefaultGCInterval
@@ -91,8 +76,7 @@ func (o Options) badgerOptions(log *slog.Logger) badger.Options {
 	threshold := int64(valueThreshold)
 	if o.InMemory {
 		// Without a value log every value lives in the LSM tree, and badger
-		// refuses values above the threshold: raise it to badger's maximum
-		// so that chunks fit (Validate bounds the chunk size in memory).
+		// refuses values above the threshold: raise it to badger's maximum.
 		bo = badger.DefaultOptions("").WithInMemory(true)
 		threshold = maxInMemoryValue
 	}

@@ -1,8 +1,8 @@
 // Package badgerstore is the default storage.Store, kept in a Badger database.
 //
-// Records are plain Badger entries. Blobs are cut into chunks written as they
-// are read and published by a single meta record; see keys.go for the layout
-// and the protocol that keeps a crash from leaving a half-written blob.
+// Records are plain Badger entries. Blobs are plain files written as they are
+// read and published by a single meta record in Badger; see keys.go for the
+// layout and the protocol that keeps a crash from leaving a half-written blob.
 package badgerstore
 
 import (
@@ -10,7 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/dgraph-io/badger/v4"
@@ -21,19 +24,23 @@ import (
 var _ storage.Store = (*Store)(nil)
 
 // Store is a storage.Store on Badger. It is safe for concurrent use. Once
-// Close has been called, every method but Close and ChunkSize returns an
-// error wrapping storage.ErrClosed.
+// Close has been called, every method but Close returns an error wrapping
+// storage.ErrClosed.
 type Store struct {
-	db        *badger.DB
-	log       *slog.Logger
-	chunkSize int
-	dir       string
-	minFree   int64 // refuse writes below this much free space; <= 0: never
+	db      *badger.DB
+	log     *slog.Logger
+	dir     string
+	blobDir string
+	tempDir bool      // blobDir is removed by Close
+	minFree int64     // refuse writes below this much free space; <= 0: never
+	bufs    sync.Pool // *[]byte of writeBufSize
 
 	// mu is held for reading around every database call and for writing by
 	// Close, so that no call runs on a closed database.
 	mu     sync.RWMutex
 	closed bool
+	// shut is closed, readable without mu: blob reads check it.
+	shut atomic.Bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -60,19 +67,34 @@ func Open(opts Options, log *slog.Logger) (*Store, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("component", "badgerstore")
+	blobDir, tempDir := filepath.Join(opts.Dir, blobsSubdir), false
+	if opts.InMemory {
+		if blobDir, err = os.MkdirTemp("", "stockpile-blobs-"); err != nil {
+			return nil, fmt.Errorf("badgerstore: open: %w", err)
+		}
+		tempDir = true
+	}
+	if err := prepareBlobDir(blobDir); err != nil {
+		return nil, fmt.Errorf("badgerstore: open %q: %w", opts.Dir, err)
+	}
 	db, err := badger.Open(opts.badgerOptions(log.With("db", "badger")))
 	if err != nil {
+		if tempDir {
+			_ = os.RemoveAll(blobDir)
+		}
 		return nil, fmt.Errorf("badgerstore: open %q: %w", opts.Dir, err)
 	}
 	s := &Store{
-		db:        db,
-		log:       log,
-		chunkSize: opts.ChunkSize,
-		dir:       opts.Dir,
-		minFree:   opts.MinFreeSpace,
-		gcDone:    make(chan struct{}),
-		uploads:   make(map[uploadID]struct{}),
+		db:      db,
+		log:     log,
+		dir:     opts.Dir,
+		blobDir: blobDir,
+		tempDir: tempDir,
+		minFree: opts.MinFreeSpace,
+		gcDone:  make(chan struct{}),
+		uploads: make(map[uploadID]struct{}),
 	}
+	s.bufs.New = func() any { b := make([]byte, writeBufSize); return &b }
 	n, err := s.SweepUploads(context.Background())
 	if errors.Is(err, syscall.ENOSPC) {
 		// A full disk must not keep the server from starting and serving
@@ -82,6 +104,9 @@ func Open(opts Options, log *slog.Logger) (*Store, error) {
 	}
 	if err != nil {
 		_ = db.Close()
+		if tempDir {
+			_ = os.RemoveAll(blobDir)
+		}
 		return nil, fmt.Errorf("badgerstore: open %q: %w", opts.Dir, err)
 	}
 	if n > 0 {
@@ -97,9 +122,6 @@ func Open(opts Options, log *slog.Logger) (*Store, error) {
 	return s, nil
 }
 
-// ChunkSize returns the size new blobs are cut into. It never fails.
-func (s *Store) ChunkSize() int { return s.chunkSize }
-
 // Close stops garbage collection, waits for running calls and closes the
 // database. It is idempotent: later calls return the first call's result.
 // Open blobs fail their reads afterwards.
@@ -107,15 +129,24 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
 		s.closed = true
+		s.shut.Store(true)
 		s.mu.Unlock()
 		s.stopGC()
 		<-s.gcDone
 		if err := s.db.Close(); err != nil {
 			s.closeErr = fmt.Errorf("badgerstore: close: %w", err)
 		}
+		if s.tempDir {
+			if err := os.RemoveAll(s.blobDir); err != nil && s.closeErr == nil {
+				s.closeErr = fmt.Errorf("badgerstore: close: %w", err)
+			}
+		}
 	})
 	return s.closeErr
 }
+
+// isClosed reports whether Close has been called.
+func (s *Store) isClosed() bool { return s.shut.Load() }
 
 // use runs fn on the database unless the store is closed, in which case it
 // returns storage.ErrClosed. Close waits for fn to return.

@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// SweepUploads deletes the chunks and markers of uploads that no call of
+// SweepUploads deletes the files and markers of uploads that no call of
 // this process is working on: those a crash interrupted, and those whose
 // clean-up failed. Open runs it; running it again later is safe. It returns
 // how many uploads it removed, and storage.ErrClosed after Close, ctx's

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"testing"
 
 	"github.com/dgraph-io/badger/v4"
@@ -15,18 +16,18 @@ import (
 
 func TestSweepUploads(t *testing.T) {
 	ctx := context.Background()
-	const cs = 4 << 10
+	const cs = writeBufSize
 	blob := bytes.Repeat([]byte("0123456789abcdef"), 5*cs/16+3)
 
 	t.Run("interrupted-delete", func(t *testing.T) {
 		dir := t.TempDir()
-		s := openInternal(t, Options{Dir: dir, ChunkSize: cs})
+		s := openInternal(t, Options{Dir: dir})
 		sums, err := s.WriteBlob(ctx, "npm", bytes.NewReader(blob), nil)
 		if err != nil {
 			t.Fatalf("WriteBlob: %v", err)
 		}
-		// Do what DeleteBlob does before it deletes chunks, then stop.
-		meta, id, err := s.readMeta(ctx, "npm", sums.SHA256)
+		// Do what DeleteBlob does before it removes the file, then stop.
+		_, id, err := s.readMeta(ctx, "npm", sums.SHA256)
 		if err != nil {
 			t.Fatalf("readMeta: %v", err)
 		}
@@ -44,17 +45,17 @@ func TestSweepUploads(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
-		if got := rawKeys(t, dir); got.Chunks != int(meta.Chunks) || got.Uploads != 1 {
+		if got := rawKeys(t, dir); got != (keyCounts{Uploads: 1, Files: 1}) {
 			t.Fatalf("keys after half a delete = %+v", got)
 		}
-		s = openInternal(t, Options{Dir: dir, ChunkSize: cs})
+		s = openInternal(t, Options{Dir: dir})
 		if diff := cmp.Diff(keyCounts{}, storeKeys(t, s)); diff != "" {
 			t.Fatalf("keys after Open's sweep (-want +got):\n%s", diff)
 		}
 	})
 
 	t.Run("orphan-upload", func(t *testing.T) {
-		s := openInternal(t, Options{InMemory: true, ChunkSize: cs})
+		s := openInternal(t, Options{InMemory: true})
 		id, err := newUploadID()
 		if err != nil {
 			t.Fatal(err)
@@ -62,17 +63,7 @@ func TestSweepUploads(t *testing.T) {
 		if err := s.putMarker(id, "npm", "write"); err != nil {
 			t.Fatal(err)
 		}
-		err = s.use(func(db *badger.DB) error {
-			return db.Update(func(txn *badger.Txn) error {
-				for i := range uint32(3) {
-					if err := txn.Set(chunkKey(id, i), []byte("chunk")); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-		})
-		if err != nil {
+		if err := os.WriteFile(s.filePath(id), []byte("part of a blob"), 0o640); err != nil {
 			t.Fatal(err)
 		}
 		n, err := s.SweepUploads(ctx)
@@ -85,7 +76,7 @@ func TestSweepUploads(t *testing.T) {
 	})
 
 	t.Run("running-upload-kept", func(t *testing.T) {
-		s := openInternal(t, Options{InMemory: true, ChunkSize: cs})
+		s := openInternal(t, Options{InMemory: true})
 		pr, pw := io.Pipe()
 		type result struct {
 			sums storage.Sums
@@ -96,8 +87,8 @@ func TestSweepUploads(t *testing.T) {
 			sums, err := s.WriteBlob(ctx, "npm", pr, nil)
 			done <- result{sums, err}
 		}()
-		// The pipe hands over the third chunk only once the writer has
-		// stored the first two and asked for more.
+		// The pipe hands over the third buffer only once the writer has
+		// written the first two and asked for more.
 		if _, err := pw.Write(blob[:3*cs]); err != nil {
 			t.Fatal(err)
 		}

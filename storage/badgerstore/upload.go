@@ -6,9 +6,11 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/stockpile-proxy/stockpile/storage"
 )
 
-// putMarker records that the chunks of id belong to no blob yet.
+// putMarker records that the file of id belongs to no blob yet.
 func (s *Store) putMarker(id uploadID, domain, purpose string) error {
 	v, err := uploadMarker{Domain: domain, Purpose: purpose, Started: time.Now().UTC()}.encode()
 	if err != nil {
@@ -26,7 +28,7 @@ func (s *Store) putMarker(id uploadID, domain, purpose string) error {
 	return nil
 }
 
-// discardUpload deletes the chunks of upload id and then its marker. A
+// discardUpload deletes the file of upload id and then its marker. A
 // failure is logged: the marker stays and a later sweep finishes the job.
 func (s *Store) discardUpload(id uploadID) {
 	if err := s.deleteUpload(id); err != nil {
@@ -34,34 +36,15 @@ func (s *Store) discardUpload(id uploadID) {
 	}
 }
 
-// deleteUpload deletes every chunk of upload id, then its marker.
+// deleteUpload removes the file of upload id, then its marker.
 func (s *Store) deleteUpload(id uploadID) error {
-	prefix := chunkPrefix(id)
-	for {
-		keys, err := s.listKeys(prefix, 4096)
-		if err != nil {
-			return err
-		}
-		if len(keys) == 0 {
-			break
-		}
-		if err := s.checkSpace(); err != nil {
-			return err
-		}
-		err = s.use(func(db *badger.DB) error {
-			wb := db.NewWriteBatch()
-			defer wb.Cancel()
-			for _, k := range keys {
-				if err := wb.Delete(k); err != nil {
-					return err
-				}
-			}
-			return wb.Flush()
-		})
-		if err != nil {
-			return fmt.Errorf("badgerstore: delete chunks of upload %s: %w", id, err)
-		}
+	if s.isClosed() {
+		return storage.ErrClosed
 	}
+	if err := s.removeFile(id); err != nil {
+		return err
+	}
+	// Deleting writes to Badger too: keep clear of a full disk.
 	if err := s.checkSpace(); err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -16,15 +18,17 @@ import (
 // concurrent writer or deleter of the same blob.
 const commitRetries = 8
 
-// WriteBlob streams r into the store under domain, one chunk in memory at a
-// time, hashing as it goes, then calls verify (nil accepts everything) with
-// the sums and commits the blob. Writing bytes already stored in domain
-// returns the stored sums. On any failure nothing readable is left and the
-// error is returned wrapped: r's error, verify's error, ctx's error (checked
-// between chunks), storage.ErrClosed after Close, or Badger's errors. An
-// invalid domain (empty, or containing a zero byte) is refused. The chunks
-// are synced to disk before the meta record is committed, so a committed
-// blob is whole even after a power loss.
+// WriteBlob streams r into a new file of the store under domain, hashing
+// it on every core as it goes, then calls verify (nil accepts everything)
+// with the sums, syncs the file and commits the blob. Writing bytes already
+// stored in domain returns the stored sums. On any failure nothing readable
+// is left and the error is returned wrapped: r's error, verify's error,
+// ctx's error (checked between buffers), storage.ErrClosed after Close, an
+// error wrapping syscall.ENOSPC when the disk is (nearly) full, or the
+// file system's and Badger's errors. An invalid domain (empty, or
+// containing a zero byte) is refused. The file and its directory entry are
+// synced before the meta record is committed, so a committed blob is whole
+// even after a power loss.
 func (s *Store) WriteBlob(ctx context.Context, domain string, r io.Reader, verify func(storage.Sums) error) (storage.Sums, error) {
 	if err := checkDomain(domain); err != nil {
 		return storage.Sums{}, err
@@ -35,6 +39,9 @@ func (s *Store) WriteBlob(ctx context.Context, domain string, r io.Reader, verif
 	id, err := newUploadID()
 	if err != nil {
 		return storage.Sums{}, err
+	}
+	if err := s.checkFree(startHeadroom); err != nil {
+		return storage.Sums{}, fmt.Errorf("badgerstore: write blob: %w", err)
 	}
 	s.beginUpload(id)
 	defer s.endUpload(id)
@@ -54,11 +61,16 @@ func (s *Store) WriteBlob(ctx context.Context, domain string, r io.Reader, verif
 	return sums, nil
 }
 
-// storeUpload writes r as the chunks of upload id, verifies them, syncs them
-// and commits the blob. It returns the sums, and the stored sums if the blob
+// storeUpload writes r as the file of upload id, verifies it, syncs it and
+// commits the blob. It returns the sums, and the stored sums if the blob
 // already existed, in which case nothing was committed.
 func (s *Store) storeUpload(ctx context.Context, domain string, id uploadID, r io.Reader, verify func(storage.Sums) error) (storage.Sums, *storage.Sums, error) {
-	sums, chunkSize, err := s.writeChunks(ctx, id, r)
+	f, err := os.OpenFile(s.filePath(id), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return storage.Sums{}, nil, fmt.Errorf("badgerstore: write blob: %w", err)
+	}
+	defer f.Close()
+	sums, err := s.writeFile(ctx, f, r)
 	if err != nil {
 		return sums, nil, err
 	}
@@ -70,48 +82,70 @@ func (s *Store) storeUpload(ctx context.Context, domain string, id uploadID, r i
 	if err := ctx.Err(); err != nil {
 		return sums, nil, fmt.Errorf("badgerstore: write blob: %w", err)
 	}
-	if err := s.use(func(db *badger.DB) error { return db.Sync() }); err != nil {
-		return sums, nil, fmt.Errorf("badgerstore: sync blob chunks: %w", err)
+	if err := f.Sync(); err != nil {
+		return sums, nil, fmt.Errorf("badgerstore: sync blob %s: %w", sums.SHA256, err)
 	}
-	meta := blobMeta{Sums: sums, Chunks: chunkCount(sums.Size, chunkSize), ChunkSize: chunkSize, Upload: id.String(), Touched: time.Now().UTC()}
+	if err := syncDir(filepath.Dir(f.Name())); err != nil {
+		return sums, nil, err
+	}
+	meta := blobMeta{Sums: sums, Upload: id.String(), Touched: time.Now().UTC()}
 	existing, err := s.commitBlob(domain, id, meta)
 	return sums, existing, err
 }
 
-// writeChunks copies r into chunks of upload id, each in its own
-// transaction, reusing one chunk buffer. It returns the sums and the chunk
-// size used.
-func (s *Store) writeChunks(ctx context.Context, id uploadID, r io.Reader) (storage.Sums, int, error) {
-	chunkSize := s.chunkSize
-	buf := make([]byte, chunkSize)
+// Buffers of a write: writeBufSize bytes each, writeBufs of them in turn,
+// so that the digests can lag behind the file by a few buffers.
+const (
+	writeBufSize = 128 << 10
+	writeBufs    = 4
+	// spaceCheckEvery is how often a long write checks the free space.
+	spaceCheckEvery = 8 << 20
+)
+
+// writeFile copies r into f, handing each buffer to the digests, and
+// returns the sums.
+func (s *Store) writeFile(ctx context.Context, f *os.File, r io.Reader) (storage.Sums, error) {
 	h := newHashes()
-	for index := int64(0); ; index++ {
-		if err := ctx.Err(); err != nil {
-			return storage.Sums{}, 0, fmt.Errorf("badgerstore: write blob: %w", err)
+	var ring [writeBufs]*hashBuf
+	defer func() {
+		h.stop()
+		for _, b := range ring {
+			if b != nil {
+				s.bufs.Put(&b.data)
+			}
 		}
-		n, rerr := io.ReadFull(r, buf)
-		if n > 0 {
-			if index >= maxChunks {
-				return storage.Sums{}, 0, fmt.Errorf("badgerstore: write blob: more than %d chunks", int64(maxChunks))
-			}
-			_, _ = h.Write(buf[:n])
+	}()
+	var written, checked int64
+	for i := 0; ; i = (i + 1) % writeBufs {
+		if err := ctx.Err(); err != nil {
+			return storage.Sums{}, fmt.Errorf("badgerstore: write blob: %w", err)
+		}
+		if written >= checked {
 			if err := s.checkSpace(); err != nil {
-				return storage.Sums{}, 0, fmt.Errorf("badgerstore: write blob chunk %d: %w", index, err)
+				return storage.Sums{}, fmt.Errorf("badgerstore: write blob: %w", err)
 			}
-			err := s.use(func(db *badger.DB) error {
-				return db.Update(func(txn *badger.Txn) error {
-					return txn.Set(chunkKey(id, uint32(index)), buf[:n])
-				})
-			})
-			if err != nil {
-				return storage.Sums{}, 0, fmt.Errorf("badgerstore: write blob chunk %d: %w", index, err)
+			checked = written + spaceCheckEvery
+		}
+		b := ring[i]
+		if b == nil {
+			b = &hashBuf{data: *s.bufs.Get().(*[]byte)}
+			ring[i] = b
+		}
+		b.pending.Wait() // the digests are done with this buffer
+		n, rerr := io.ReadFull(r, b.data[:cap(b.data)])
+		if n > 0 {
+			if _, err := f.Write(b.data[:n]); err != nil {
+				return storage.Sums{}, fmt.Errorf("badgerstore: write blob: %w", err)
 			}
+			written += int64(n)
+			b.n = n
+			h.write(b)
 		}
 		switch {
 		case errors.Is(rerr, io.EOF), errors.Is(rerr, io.ErrUnexpectedEOF):
-			return h.sums(), chunkSize, nil
+			return h.sums(), nil
 		case rerr != nil:
-			return storage.Sums{}, 0, fmt.Errorf("badgerstore: read blob: %w", rerr)
+			return storage.Sums{}, fmt.Errorf("badgerstore: read blob: %w", rerr)
 		}
 	}
 }
