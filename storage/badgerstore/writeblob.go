@@ -100,6 +100,9 @@ const (
 	writeBufs    = 4
 	// spaceCheckEvery is how often a long write checks the free space.
 	spaceCheckEvery = 8 << 20
+	// writebackEvery is how much a write lets the page cache gather before
+	// it starts writing back, so that the final sync waits for little.
+	writebackEvery = 2 << 20
 )
 
 // writeFile copies r into f, handing each buffer to the digests, and
@@ -115,7 +118,7 @@ func (s *Store) writeFile(ctx context.Context, f *os.File, r io.Reader) (storage
 			}
 		}
 	}()
-	var written, checked int64
+	var written, checked, flushed int64
 	for i := 0; ; i = (i + 1) % writeBufs {
 		if err := ctx.Err(); err != nil {
 			return storage.Sums{}, fmt.Errorf("badgerstore: write blob: %w", err)
@@ -138,6 +141,10 @@ func (s *Store) writeFile(ctx context.Context, f *os.File, r io.Reader) (storage
 				return storage.Sums{}, fmt.Errorf("badgerstore: write blob: %w", err)
 			}
 			written += int64(n)
+			if written-flushed >= writebackEvery {
+				startWriteback(f, flushed, written-flushed)
+				flushed = written
+			}
 			b.n = n
 			h.write(b)
 		}
