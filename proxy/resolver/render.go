@@ -73,16 +73,23 @@ type renderEntry struct {
 func (e *renderEntry) size() int64 { return int64(len(e.doc.Body) + len(e.doc.Gzip) + 256) }
 
 // renderCache is a size-bounded map; when full it drops arbitrary entries,
-// which is enough since a dropped entry costs one rebuild.
+// which is enough since a dropped entry costs one rebuild. A document is
+// kept from its second rendering on: one asked for once (a package a build
+// needed one day) neither takes memory nor pushes out one asked for all the
+// time.
 type renderCache struct {
 	mu      sync.RWMutex
 	limit   int64
 	used    int64
 	entries map[string]*renderEntry
+	seen    map[string]struct{} // rendered once, not kept
 }
 
+// maxRenderSeen bounds the keys remembered as rendered once.
+const maxRenderSeen = 10000
+
 func newRenderCache(limit int64) *renderCache {
-	return &renderCache{limit: limit, entries: map[string]*renderEntry{}}
+	return &renderCache{limit: limit, entries: map[string]*renderEntry{}, seen: map[string]struct{}{}}
 }
 
 func (c *renderCache) get(key string) *renderEntry {
@@ -97,9 +104,17 @@ func (c *renderCache) put(key string, e *renderEntry) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old, ok := c.entries[key]; ok {
+	old, ok := c.entries[key]
+	if ok {
 		c.used -= old.size()
+	} else if _, again := c.seen[key]; !again {
+		if len(c.seen) >= maxRenderSeen {
+			clear(c.seen) // a bound, not a policy: forgetting costs one rebuild
+		}
+		c.seen[key] = struct{}{}
+		return
 	}
+	delete(c.seen, key)
 	for k, old := range c.entries {
 		if c.used+e.size() <= c.limit {
 			break

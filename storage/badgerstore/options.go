@@ -19,7 +19,10 @@ const (
 // in the value log and the LSM tree only holds small pointers to them; blobs
 // are files of their own (blobfile.go).
 const (
-	memTableSize     = 32 << 20
+	// Blobs are files, so Badger takes only records: small memtables fill
+	// and flush often enough that memory settles within minutes, where a
+	// large one fills for hours on a proxy's trickle of record writes.
+	memTableSize     = 8 << 20
 	numMemtables     = 2
 	blockCacheSize   = 32 << 20
 	indexCacheSize   = 16 << 20

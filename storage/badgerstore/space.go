@@ -15,7 +15,7 @@ import (
 // a memtable flush (an SST of up to the memtable's size) and what Badger
 // writes in the background. Blob files check it too, every few MiB, so that
 // they never eat into it.
-const DefaultMinFreeSpace = 2 * memTableSize
+const DefaultMinFreeSpace = 64 << 20
 
 // startHeadroom is the free space a new blob needs above the minimum to
 // start: a blob written into the last bytes above the minimum would fail
