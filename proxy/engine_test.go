@@ -259,3 +259,49 @@ func TestGracefulShutdownFinishesDownloads(t *testing.T) {
 		t.Fatalf("in-flight download during shutdown: %+v", r)
 	}
 }
+
+// TestWarmAssetFromItsFile downloads an asset too large for the hot
+// cache's memory again and again: the cold fetch, the first warm hit (found
+// through the records), then hits sent from the blob's file as the hot
+// cache remembers it, whole, as a range, and as HEAD.
+func TestWarmAssetFromItsFile(t *testing.T) {
+	_, up, base := startEngine(t, upstream.Options{})
+	body := make([]byte, 1<<20+3)
+	for i := range body {
+		body[i] = byte(i * 7)
+	}
+	up.PublishBody(t, "big", "1.0.0", body)
+	url := base + "/big/1.0.0/big-1.0.0.txt"
+	get := func(method, rangeHdr string) (int, http.Header, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest(method, url, nil)
+		if rangeHdr != "" {
+			req.Header.Set("Range", rangeHdr)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, resp.Header, b
+	}
+	for i := range 4 {
+		if code, _, got := get(http.MethodGet, ""); code != http.StatusOK || !bytes.Equal(got, body) {
+			t.Fatalf("download %d: %d, %d bytes (equal %t)", i+1, code, len(got), bytes.Equal(got, body))
+		}
+	}
+	if code, _, got := get(http.MethodGet, "bytes=1048576-"); code != http.StatusPartialContent || !bytes.Equal(got, body[1<<20:]) {
+		t.Fatalf("range: %d, %q", code, got)
+	}
+	code, h, got := get(http.MethodHead, "")
+	if code != http.StatusOK || len(got) != 0 || h.Get("Content-Length") != "1048579" {
+		t.Fatalf("HEAD: %d, %d bytes of body, Content-Length %q", code, len(got), h.Get("Content-Length"))
+	}
+	if n := up.Fake.Hits("/files/big-1.0.0.txt"); n != 1 {
+		t.Fatalf("upstream fetches %d, want 1", n)
+	}
+}

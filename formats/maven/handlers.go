@@ -1,7 +1,6 @@
 package maven
 
 import (
-	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/sha1"
@@ -16,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -191,7 +189,7 @@ func serveChecksum(c echo.Context, sum string) error {
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("Cache-Control", "public, max-age=31536000, immutable")
 	h.Set("ETag", `"`+sum+`"`)
-	http.ServeContent(c.Response(), c.Request(), "", time.Time{}, strings.NewReader(sum))
+	formats.ServeBytes(c, []byte(sum))
 	return nil
 }
 
@@ -203,7 +201,7 @@ func (h *handler) serveDocument(c echo.Context, doc *formats.Rendered, algo stri
 		sum := h.sum(doc, algo)
 		hd.Set("Content-Type", "text/plain; charset=utf-8")
 		hd.Set("ETag", `"`+sum+`"`)
-		http.ServeContent(c.Response(), c.Request(), "", time.Time{}, strings.NewReader(sum))
+		formats.ServeBytes(c, []byte(sum))
 		return nil
 	}
 	hd.Set("Content-Type", doc.ContentType)
@@ -212,7 +210,7 @@ func (h *handler) serveDocument(c echo.Context, doc *formats.Rendered, algo stri
 	}
 	hd.Set("X-Checksum-Sha1", h.sum(doc, "sha1"))
 	hd.Set("X-Checksum-Md5", h.sum(doc, "md5"))
-	http.ServeContent(c.Response(), c.Request(), "", time.Time{}, bytes.NewReader(doc.Body))
+	formats.ServeBytes(c, doc.Body)
 	return nil
 }
 

@@ -148,7 +148,7 @@ func serveIndex(c echo.Context, f *indexFile, contentType string) error {
 	h.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(f.sha[:])+":")
 	h.Set("Accept-Ranges", "bytes")
 	h.Set("Cache-Control", indexCacheControl)
-	http.ServeContent(c.Response(), c.Request(), "", time.Time{}, bytes.NewReader(f.body))
+	formats.ServeBytes(c, f.body)
 	return nil
 }
 

@@ -53,10 +53,12 @@ func (Toy) Mount(g *echo.Group, r formats.Resolver) {
 		}
 		return c.Blob(http.StatusOK, doc.ContentType, doc.Body)
 	})
-	g.GET("/:pkg/:version/:file", func(c echo.Context) error {
+	file := func(c echo.Context) error {
 		p := formats.Package{Format: "cargo", Name: c.Param("pkg")}
 		return r.ServeAsset(c.Response(), c.Request(), formats.RepoFrom(c), p, c.Param("version"), c.Param("file"))
-	})
+	}
+	g.GET("/:pkg/:version/:file", file)
+	g.HEAD("/:pkg/:version/:file", file)
 }
 
 // FetchMetadata implements formats.Format.
@@ -92,14 +94,29 @@ func NewToyUpstream(t testing.TB) *ToyUpstream { return &ToyUpstream{Fake: upstr
 // one tagged latest; file contents are "the bytes of {pkg}-{version}.txt\n".
 func (u *ToyUpstream) Publish(t testing.TB, pkg string, versions ...string) {
 	t.Helper()
+	bodies := make([][]byte, len(versions))
+	for i, v := range versions {
+		bodies[i] = []byte("the bytes of " + pkg + "-" + v + ".txt\n")
+	}
+	u.publish(pkg, versions, bodies)
+}
+
+// PublishBody makes the upstream offer pkg at one version whose file,
+// {pkg}-{version}.txt, holds body.
+func (u *ToyUpstream) PublishBody(t testing.TB, pkg, version string, body []byte) {
+	t.Helper()
+	u.publish(pkg, []string{version}, [][]byte{body})
+}
+
+func (u *ToyUpstream) publish(pkg string, versions []string, bodies [][]byte) {
 	type entry struct{ File, URL, SHA256 string }
 	doc := struct {
 		Versions map[string]entry  `json:"versions"`
 		Tags     map[string]string `json:"tags"`
 	}{Versions: map[string]entry{}, Tags: map[string]string{"latest": versions[len(versions)-1]}}
-	for _, v := range versions {
+	for i, v := range versions {
 		file := pkg + "-" + v + ".txt"
-		body := []byte("the bytes of " + file + "\n")
+		body := bodies[i]
 		sum := sha256.Sum256(body)
 		path := "/files/" + file
 		u.Fake.Handle(path, upstreamtest.Response{Body: body, ContentType: "text/plain"})

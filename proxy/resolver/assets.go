@@ -429,8 +429,9 @@ func serveBlob(w http.ResponseWriter, req *http.Request, blob storage.Blob, mod 
 	h.Set("X-Checksum-Sha256", s.SHA256)
 	// The common case, a whole hot blob with no conditions, is one write;
 	// everything else (ranges, validators) goes through ServeContent.
-	if hb, ok := blob.(hotBlob); ok && req.Header.Get("Range") == "" && req.Header.Get("If-None-Match") == "" &&
-		req.Header.Get("If-Modified-Since") == "" && req.Header.Get("If-Range") == "" {
+	plain := req.Header.Get("Range") == "" && req.Header.Get("If-None-Match") == "" &&
+		req.Header.Get("If-Modified-Since") == "" && req.Header.Get("If-Range") == ""
+	if hb, ok := blob.(hotBlob); ok && plain {
 		h.Set("Content-Length", strconv.FormatInt(s.Size, 10))
 		if !mod.IsZero() {
 			h.Set("Last-Modified", mod.UTC().Format(http.TimeFormat))
@@ -443,7 +444,21 @@ func serveBlob(w http.ResponseWriter, req *http.Request, blob storage.Blob, mod 
 	}
 	if f, ok := blob.(filer); ok {
 		if sw := newSendfileWriter(w); sw != nil {
-			http.ServeContent(sw, req, "", mod, f.File())
+			if plain {
+				// Headers out first, so that the connection's ReadFrom
+				// sends the whole file instead of copying its start.
+				h.Set("Content-Length", strconv.FormatInt(s.Size, 10))
+				if !mod.IsZero() {
+					h.Set("Last-Modified", mod.UTC().Format(http.TimeFormat))
+				}
+				w.WriteHeader(http.StatusOK)
+				if req.Method != http.MethodHead {
+					http.NewResponseController(w).Flush()
+					_, _ = sw.ReadFrom(io.LimitReader(f.File(), s.Size))
+				}
+			} else {
+				http.ServeContent(sw, req, "", mod, f.File())
+			}
 			addSent(req.Context(), sw.n)
 			return nil
 		}

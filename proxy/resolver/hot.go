@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"time"
 
@@ -17,9 +18,11 @@ import (
 // bytes themselves. Entries are valid while the model and everything stored
 // about the package keep their generations, like rendered documents.
 
-// hotAsset is where a repository's asset is.
+// hotAsset is where a repository's asset is: its blob, and the blob's
+// file when the store keeps it in one.
 type hotAsset struct {
 	sums           storage.Sums
+	file           string
 	mod            time.Time
 	regGen, pkgGen uint64
 }
@@ -34,10 +37,15 @@ type hotCache struct {
 }
 
 func newHotCache(limit int64) *hotCache {
-	return &hotCache{assets: map[string]hotAsset{}, blobs: map[string][]byte{}, limit: limit, maxBlob: min(limit/8, 4<<20)}
+	return &hotCache{assets: map[string]hotAsset{}, blobs: map[string][]byte{}, limit: limit, maxBlob: min(limit/8, maxHotBlob)}
 }
 
 const maxHotAssets = 100000
+
+// maxHotBlob is the largest blob whose bytes are kept in memory. Larger ones
+// are sent from their files with sendfile, which costs an open but saves
+// copying the bytes into the socket: cheaper from about this size on.
+const maxHotBlob = 64 << 10
 
 func (c *hotCache) asset(key string) (hotAsset, bool) {
 	c.mu.RLock()
@@ -99,6 +107,18 @@ type hotBlob struct {
 func (b hotBlob) Close() error       { return nil }
 func (b hotBlob) Sums() storage.Sums { return b.sums }
 
+// hotFile is a blob's file opened straight from the hot cache.
+type hotFile struct {
+	f    *os.File
+	sums storage.Sums
+}
+
+func (b hotFile) Read(p []byte) (int, error)                { return b.f.Read(p) }
+func (b hotFile) Seek(off int64, whence int) (int64, error) { return b.f.Seek(off, whence) }
+func (b hotFile) Close() error                              { return b.f.Close() }
+func (b hotFile) Sums() storage.Sums                        { return b.sums }
+func (b hotFile) File() *os.File                            { return b.f }
+
 // hot returns the asset from the hot cache, or nil.
 func (r *Resolver) hot(ctx context.Context, key, domain string, p formats.Package) (storage.Blob, time.Time) {
 	a, ok := r.hotCache.asset(key)
@@ -107,6 +127,12 @@ func (r *Resolver) hot(ctx context.Context, key, domain string, p formats.Packag
 	}
 	if b := r.hotCache.blob(a.sums.SHA256); b != nil {
 		return hotBlob{bytes.NewReader(b), a.sums}, a.mod
+	}
+	if a.file != "" {
+		// The file of an immutable blob: if it is still there, it is whole.
+		if f, err := os.Open(a.file); err == nil {
+			return hotFile{f, a.sums}, a.mod
+		}
 	}
 	blob, err := r.store.OpenBlob(ctx, domain, a.sums.SHA256)
 	if err != nil {
@@ -118,6 +144,9 @@ func (r *Resolver) hot(ctx context.Context, key, domain string, p formats.Packag
 // remember records where an asset is, and keeps the bytes of a small blob;
 // it returns the blob to serve (re-opened when its bytes were read).
 func (r *Resolver) remember(ctx context.Context, key string, a hotAsset, blob storage.Blob) (storage.Blob, error) {
+	if f, ok := blob.(filer); ok {
+		a.file = f.File().Name()
+	}
 	r.hotCache.putAsset(key, a)
 	if a.sums.Size > r.hotCache.maxBlob || r.hotCache.blob(a.sums.SHA256) != nil {
 		return blob, nil
