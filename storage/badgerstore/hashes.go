@@ -17,8 +17,8 @@ import (
 // digests together cost about four times one, which in one goroutine would
 // make hashing, not the network, the limit of a cold download.
 //
-// The caller hands over buffers with write and may reuse one only after
-// wait has returned for it; sums waits for everything handed over.
+// The caller hands a buffer over with write and may reuse it once its
+// pending.Wait has returned; sums waits for everything handed over.
 type hashes struct {
 	hs   [4]hash.Hash // md5, sha1, sha256, sha512
 	in   [4]chan *hashBuf
