@@ -60,12 +60,8 @@ func TestServeRendered(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			req := httptest.NewRequest(tc.method, "/", nil)
-			for k, v := range tc.header {
-				req.Header.Set(k, v)
-			}
-			rec := httptest.NewRecorder()
-			if err := ServeRendered(echo.New().NewContext(req, rec), doc, "no-cache", "Accept"); err != nil {
+			c, rec := serveContext(tc.method, tc.header)
+			if err := ServeRendered(c, doc, "no-cache", "Accept"); err != nil {
 				t.Fatal(err)
 			}
 			if rec.Code != tc.status || rec.Body.String() != tc.body || rec.Header().Get("ETag") != tc.etag ||
@@ -77,4 +73,15 @@ func TestServeRendered(t *testing.T) {
 			}
 		})
 	}
+}
+
+// serveContext is an echo context for a request with these headers, and
+// the recorder of its response.
+func serveContext(method string, header map[string]string) (echo.Context, *httptest.ResponseRecorder) {
+	req := httptest.NewRequest(method, "/", nil)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	return echo.New().NewContext(req, rec), rec
 }

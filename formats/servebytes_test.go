@@ -2,10 +2,7 @@ package formats
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"testing"
-
-	"github.com/labstack/echo/v4"
 )
 
 func TestServeBytes(t *testing.T) {
@@ -23,15 +20,9 @@ func TestServeBytes(t *testing.T) {
 		{"not modified", http.MethodGet, map[string]string{"If-None-Match": `"v1"`}, http.StatusNotModified, ""},
 		{"modified", http.MethodGet, map[string]string{"If-None-Match": `"v0"`}, http.StatusOK, "0123456789"},
 	}
-	e := echo.New()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req := httptest.NewRequest(tt.method, "/doc", nil)
-			for k, v := range tt.header {
-				req.Header.Set(k, v)
-			}
-			rec := httptest.NewRecorder()
-			c := e.NewContext(req, rec)
+			c, rec := serveContext(tt.method, tt.header)
 			c.Response().Header().Set("ETag", `"v1"`)
 			c.Response().Header().Set("Content-Type", "text/plain")
 			ServeBytes(c, body)
