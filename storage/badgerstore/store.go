@@ -46,6 +46,8 @@ type Store struct {
 	closeErr  error
 	stopGC    context.CancelFunc
 	gcDone    chan struct{}
+	// background runs the orphan scan Open starts; Close waits for it.
+	background sync.WaitGroup
 
 	// uploads holds the ids of uploads this process is working on, which a
 	// sweep must leave alone.
@@ -119,6 +121,17 @@ func Open(opts Options, log *slog.Logger) (*Store, error) {
 	} else {
 		go s.gcLoop(ctx, opts.GCInterval)
 	}
+	if !opts.InMemory {
+		s.background.Go(func() {
+			n, err := s.RemoveOrphans(ctx)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				log.Warn("badgerstore: removing orphaned blob files", "err", err)
+			case n > 0:
+				log.Info("badgerstore: removed orphaned blob files", "count", n)
+			}
+		})
+	}
 	return s, nil
 }
 
@@ -133,6 +146,7 @@ func (s *Store) Close() error {
 		s.mu.Unlock()
 		s.stopGC()
 		<-s.gcDone
+		s.background.Wait()
 		if err := s.db.Close(); err != nil {
 			s.closeErr = fmt.Errorf("badgerstore: close: %w", err)
 		}
