@@ -3,7 +3,6 @@ package resolver
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,38 +26,14 @@ type docHeader struct {
 	LastModified string    `json:"lastModified,omitempty"`
 	FetchedAt    time.Time `json:"fetchedAt"`
 	NotFound     bool      `json:"notFound,omitempty"`
+	// Encoding is how the stored body is compressed ("" or "zstd"); a
+	// decoded document's body is always plain.
+	Encoding string `json:"enc,omitempty"`
 }
 
 type cachedDoc struct {
 	docHeader
 	Body []byte
-}
-
-func encodeDoc(d *cachedDoc) ([]byte, error) {
-	h, err := json.Marshal(d.docHeader)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]byte, 4, 4+len(h)+len(d.Body))
-	binary.BigEndian.PutUint32(out, uint32(len(h)))
-	out = append(out, h...)
-	return append(out, d.Body...), nil
-}
-
-func decodeDoc(b []byte) (*cachedDoc, error) {
-	if len(b) < 4 {
-		return nil, errors.New("short document record")
-	}
-	n := int(binary.BigEndian.Uint32(b))
-	if 4+n > len(b) {
-		return nil, errors.New("short document record")
-	}
-	d := &cachedDoc{}
-	if err := json.Unmarshal(b[4:4+n], &d.docHeader); err != nil {
-		return nil, err
-	}
-	d.Body = b[4+n:]
-	return d, nil
 }
 
 // getter implements formats.Getter for one external connection, caching
@@ -213,7 +188,7 @@ func (g *getter) load(ctx context.Context, key []byte) (*cachedDoc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read cached document: %w", err)
 	}
-	d, err := decodeDoc(b)
+	d, err := g.r.codec.decode(b)
 	if err != nil {
 		// A record we cannot read is treated as absent and rewritten.
 		g.r.log.Warn("dropping unreadable cached document", "upstream", g.conn.Name(), "error", err.Error())
@@ -237,7 +212,7 @@ func freshKey(docKey []byte) []byte {
 
 // save writes a document; failing to cache is logged, not fatal to the request.
 func (g *getter) save(ctx context.Context, key []byte, d *cachedDoc, ttl time.Duration) {
-	b, err := encodeDoc(d)
+	b, err := g.r.codec.encode(d)
 	if err == nil {
 		err = g.r.store.Put(ctx, key, b, ttl)
 	}

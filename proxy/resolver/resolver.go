@@ -97,6 +97,7 @@ type Resolver struct {
 
 	forcedMu sync.Mutex
 	forced   map[string]time.Time // document key → last forced revalidation
+	codec    *docCodec            // cached documents, compressed
 }
 
 var _ formats.Resolver = (*Resolver)(nil)
@@ -114,6 +115,7 @@ func New(store storage.Store, registry *model.Registry, client *upstream.Client,
 		rendered: newRenderCache(opts.RenderCacheBytes),
 		hotCache: newHotCache(opts.HotBlobBytes),
 		forced:   map[string]time.Time{},
+		codec:    newDocCodec(),
 	}
 	for _, f := range fs {
 		r.formats[f.Name()] = f
