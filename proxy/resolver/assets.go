@@ -427,43 +427,41 @@ func serveBlob(w http.ResponseWriter, req *http.Request, blob storage.Blob, mod 
 		h.Set("Content-Type", "application/octet-stream")
 	}
 	h.Set("X-Checksum-Sha256", s.SHA256)
-	// The common case, a whole hot blob with no conditions, is one write;
-	// everything else (ranges, validators) goes through ServeContent.
+	// The common case, a whole blob with no conditions, is one write from
+	// memory or one sendfile; everything else (ranges, validators) goes
+	// through ServeContent.
 	plain := req.Header.Get("Range") == "" && req.Header.Get("If-None-Match") == "" &&
 		req.Header.Get("If-Modified-Since") == "" && req.Header.Get("If-Range") == ""
-	if hb, ok := blob.(hotBlob); ok && plain {
+	hb, hot := blob.(hotBlob)
+	var sw *sendfileWriter
+	f, inFile := blob.(filer)
+	if inFile {
+		sw = newSendfileWriter(w)
+	}
+	switch {
+	case plain && (hot || sw != nil):
 		h.Set("Content-Length", strconv.FormatInt(s.Size, 10))
 		if !mod.IsZero() {
 			h.Set("Last-Modified", mod.UTC().Format(http.TimeFormat))
 		}
 		w.WriteHeader(http.StatusOK)
-		if req.Method != http.MethodHead {
+		switch {
+		case req.Method == http.MethodHead:
+		case hot:
 			_, _ = hb.WriteTo(w)
-		}
-		return nil
-	}
-	if f, ok := blob.(filer); ok {
-		if sw := newSendfileWriter(w); sw != nil {
-			if plain {
-				// Headers out first, so that the connection's ReadFrom
-				// sends the whole file instead of copying its start.
-				h.Set("Content-Length", strconv.FormatInt(s.Size, 10))
-				if !mod.IsZero() {
-					h.Set("Last-Modified", mod.UTC().Format(http.TimeFormat))
-				}
-				w.WriteHeader(http.StatusOK)
-				if req.Method != http.MethodHead {
-					http.NewResponseController(w).Flush()
-					_, _ = sw.ReadFrom(io.LimitReader(f.File(), s.Size))
-				}
-			} else {
-				http.ServeContent(sw, req, "", mod, f.File())
-			}
+		default:
+			// Headers out first, so that the connection's ReadFrom sends
+			// the whole file instead of copying its start.
+			_ = http.NewResponseController(w).Flush()
+			_, _ = sw.ReadFrom(io.LimitReader(f.File(), s.Size))
 			addSent(req.Context(), sw.n)
-			return nil
 		}
+	case sw != nil:
+		http.ServeContent(sw, req, "", mod, f.File())
+		addSent(req.Context(), sw.n)
+	default:
+		http.ServeContent(w, req, "", mod, blob)
 	}
-	http.ServeContent(w, req, "", mod, blob)
 	return nil
 }
 

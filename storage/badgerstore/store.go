@@ -36,11 +36,10 @@ type Store struct {
 	bufs    sync.Pool // *[]byte of writeBufSize
 
 	// mu is held for reading around every database call and for writing by
-	// Close, so that no call runs on a closed database.
+	// Close, so that no call runs on a closed database; closed is set under
+	// it, and read without it by blob reads.
 	mu     sync.RWMutex
-	closed bool
-	// shut is closed, readable without mu: blob reads check it.
-	shut atomic.Bool
+	closed atomic.Bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -76,15 +75,18 @@ func Open(opts Options, log *slog.Logger) (*Store, error) {
 		}
 		tempDir = true
 	}
-	if err := prepareBlobDir(blobDir); err != nil {
-		return nil, fmt.Errorf("badgerstore: open %q: %w", opts.Dir, err)
-	}
-	db, err := badger.Open(opts.badgerOptions(log.With("db", "badger")))
-	if err != nil {
+	fail := func(err error) (*Store, error) {
 		if tempDir {
 			_ = os.RemoveAll(blobDir)
 		}
 		return nil, fmt.Errorf("badgerstore: open %q: %w", opts.Dir, err)
+	}
+	if err := prepareBlobDir(blobDir); err != nil {
+		return fail(err)
+	}
+	db, err := badger.Open(opts.badgerOptions(log.With("db", "badger")))
+	if err != nil {
+		return fail(err)
 	}
 	s := &Store{
 		db:      db,
@@ -106,10 +108,7 @@ func Open(opts Options, log *slog.Logger) (*Store, error) {
 	}
 	if err != nil {
 		_ = db.Close()
-		if tempDir {
-			_ = os.RemoveAll(blobDir)
-		}
-		return nil, fmt.Errorf("badgerstore: open %q: %w", opts.Dir, err)
+		return fail(err)
 	}
 	if n > 0 {
 		log.Info("badgerstore: removed interrupted uploads", "count", n)
@@ -141,8 +140,7 @@ func Open(opts Options, log *slog.Logger) (*Store, error) {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
-		s.closed = true
-		s.shut.Store(true)
+		s.closed.Store(true)
 		s.mu.Unlock()
 		s.stopGC()
 		<-s.gcDone
@@ -160,14 +158,14 @@ func (s *Store) Close() error {
 }
 
 // isClosed reports whether Close has been called.
-func (s *Store) isClosed() bool { return s.shut.Load() }
+func (s *Store) isClosed() bool { return s.closed.Load() }
 
 // use runs fn on the database unless the store is closed, in which case it
 // returns storage.ErrClosed. Close waits for fn to return.
 func (s *Store) use(fn func(db *badger.DB) error) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.closed {
+	if s.closed.Load() {
 		return storage.ErrClosed
 	}
 	return fn(s.db)
