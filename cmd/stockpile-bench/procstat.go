@@ -98,19 +98,7 @@ func startSampler(pid int, interval time.Duration, children bool) (*ProcSampler,
 		done: make(chan struct{}),
 	}
 	s.sample()
-	go func() {
-		defer close(s.done)
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-s.stop:
-				return
-			case <-t.C:
-				s.sample()
-			}
-		}
-	}()
+	go sampleEvery(interval, s.stop, s.done, s.sample)
 	return s, nil
 }
 
@@ -344,19 +332,7 @@ func StartMemSeries(pid int, interval time.Duration) (*MemSeries, error) {
 	}
 	s := &MemSeries{pid: pid, start: time.Now(), stop: make(chan struct{}), done: make(chan struct{})}
 	s.sample()
-	go func() {
-		defer close(s.done)
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-s.stop:
-				return
-			case <-t.C:
-				s.sample()
-			}
-		}
-	}()
+	go sampleEvery(interval, s.stop, s.done, s.sample)
 	return s, nil
 }
 
@@ -433,4 +409,20 @@ func slope(samples []MemSample, from time.Duration, pick func(MemStatus) uint64)
 		return 0, int(n)
 	}
 	return (n*sxy - sx*sy) / d, int(n)
+}
+
+// sampleEvery calls sample every interval until stop is closed, then
+// closes done.
+func sampleEvery(interval time.Duration, stop <-chan struct{}, done chan<- struct{}, sample func()) {
+	defer close(done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			sample()
+		}
+	}
 }
