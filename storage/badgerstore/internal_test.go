@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 
 	"github.com/stockpile-proxy/stockpile/storage"
 )
@@ -123,5 +125,41 @@ func TestChunkedLayoutRefused(t *testing.T) {
 	_, err := s.OpenBlob(context.Background(), "npm", sha)
 	if err == nil || errors.Is(err, storage.ErrNotFound) || !strings.Contains(err.Error(), "earlier version") {
 		t.Fatalf("OpenBlob of a chunked blob = %v, want an error naming the old layout", err)
+	}
+}
+
+// TestCompressedTablesStillRead checks that a database whose tables were
+// written compressed (the default of badger, and of this store before its
+// tables were plain) opens and reads with the store's options, which have
+// neither compression nor a block cache.
+func TestCompressedTablesStillRead(t *testing.T) {
+	dir := t.TempDir()
+	db, err := badger.Open(badger.DefaultOptions(dir).WithLogger(nil).WithCompression(options.Snappy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	val := bytes.Repeat([]byte("a compressible record value "), 100)
+	if err := db.Update(func(txn *badger.Txn) error {
+		for i := range 1000 {
+			if err := txn.Set(fmt.Appendf(nil, "r/key-%04d", i), val); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil { // flushes the memtable to a table
+		t.Fatal(err)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "*.sst")); len(m) == 0 {
+		t.Fatal("no table written: the test reads nothing from one")
+	}
+	s := openInternal(t, Options{Dir: dir})
+	for _, i := range []int{0, 517, 999} {
+		got, err := s.Get(context.Background(), fmt.Appendf(nil, "r/key-%04d", i))
+		if err != nil || !bytes.Equal(got, val) {
+			t.Fatalf("Get key %d: %d bytes, %v", i, len(got), err)
+		}
 	}
 }

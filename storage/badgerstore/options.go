@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 )
 
 // Defaults applied by Open to zero Options fields.
@@ -20,16 +21,18 @@ const (
 // are files of their own (blobfile.go).
 const (
 	// Blobs are files, so Badger takes only records: small memtables fill
-	// and flush often enough that memory settles within minutes, where a
-	// large one fills for hours on a proxy's trickle of record writes.
-	memTableSize     = 8 << 20
-	numMemtables     = 2
-	blockCacheSize   = 32 << 20
-	indexCacheSize   = 16 << 20
-	valueThreshold   = 32 << 10
-	valueLogFileSize = 256 << 20
-	numCompactors    = 2
-	gcDiscardRatio   = 0.5
+	// and flush often enough that memory settles within a minute or two,
+	// where a large one fills for hours on a proxy's trickle of record
+	// writes, and each flush needs less memory for its table.
+	memTableSize = 4 << 20
+	// inMemoryMemTableSize is larger because badger wants a memtable's
+	// largest batch (15 %) to hold the largest value, maxInMemoryValue.
+	inMemoryMemTableSize = 8 << 20
+	numMemtables         = 2
+	valueThreshold       = 32 << 10
+	valueLogFileSize     = 256 << 20
+	numCompactors        = 2
+	gcDiscardRatio       = 0.5
 )
 
 // Options configures Open.
@@ -76,20 +79,26 @@ const maxInMemoryValue = 1 << 20
 // badgerOptions translates o (already defaulted) for badger.
 func (o Options) badgerOptions(log *slog.Logger) badger.Options {
 	bo := badger.DefaultOptions(o.Dir)
-	threshold := int64(valueThreshold)
+	threshold, memtable := int64(valueThreshold), int64(memTableSize)
 	if o.InMemory {
 		// Without a value log every value lives in the LSM tree, and badger
 		// refuses values above the threshold: raise it to badger's maximum.
 		bo = badger.DefaultOptions("").WithInMemory(true)
-		threshold = maxInMemoryValue
+		threshold, memtable = maxInMemoryValue, inMemoryMemTableSize
 	}
+	// Tables are not compressed, so badger needs no block cache and reads
+	// a table's blocks and index straight from its memory-mapped file:
+	// page cache the kernel reclaims, not heap that grows with the data
+	// read. Record values are small or already compressed (doccodec.go in
+	// the resolver), so compression would save little disk.
 	return bo.
 		WithLogger(slogAdapter{log: log}).
 		WithMetricsEnabled(false).
-		WithMemTableSize(memTableSize).
+		WithMemTableSize(memtable).
 		WithNumMemtables(numMemtables).
-		WithBlockCacheSize(blockCacheSize).
-		WithIndexCacheSize(indexCacheSize).
+		WithCompression(options.None).
+		WithBlockCacheSize(0).
+		WithIndexCacheSize(0).
 		WithValueThreshold(threshold).
 		WithValueLogFileSize(valueLogFileSize).
 		WithNumCompactors(numCompactors)
