@@ -7,8 +7,8 @@ import (
 	"hash"
 	"io"
 	"net/http"
-	"regexp"
 	"strings"
+	"unicode"
 
 	"github.com/labstack/echo/v4"
 
@@ -19,10 +19,33 @@ import (
 // SHA-256 it verified the signature over, for a body it did not read.
 const DeclaredSHA256Key = "stockpile.declared-sha256"
 
-var (
-	genericName  = regexp.MustCompile(`^[^#/\s]{1,255}$`)
-	genericAsset = regexp.MustCompile(`^[\p{L}\p{N}~!@^&()\-_+\[\]{};,.` + "`" + `]{1,255}$`)
-)
+// genericName reports whether s is a valid generic namespace, package
+// name or version: 1 to 255 characters, none a '#', a '/' or white space.
+func genericName(s string) bool {
+	return runesOK(s, func(r rune) bool { return r != '#' && r != '/' && !strings.ContainsRune(" \t\n\f\r", r) })
+}
+
+// genericAsset reports whether s is a valid generic asset name: 1 to 255
+// letters, digits and the punctuation CodeArtifact allows.
+func genericAsset(s string) bool {
+	return runesOK(s, func(r rune) bool {
+		return unicode.IsLetter(r) || unicode.IsNumber(r) || strings.ContainsRune("~!@^&()-_+[]{};,.`", r)
+	})
+}
+
+// runesOK reports whether s has 1 to 255 characters and ok holds for each
+// (a byte that is not UTF-8 is one character, utf8.RuneError). It does what
+// an anchored regular expression with {1,255} would, without the megabytes
+// such a compiled expression holds.
+func runesOK(s string, ok func(rune) bool) bool {
+	n := 0
+	for _, r := range s {
+		if n++; n > 255 || !ok(r) {
+			return false
+		}
+	}
+	return n > 0
+}
 
 // PublishPackageVersion: POST /v1/package/version/publish?…&version=&asset=&unfinished=
 // The body is the asset; x-amz-content-sha256 is its SHA-256. Generic only.
@@ -43,11 +66,11 @@ func (h *Handler) publishPackageVersion(c echo.Context) error {
 		return err
 	}
 	for _, s := range []string{p.Namespace, p.Name, version} {
-		if !genericName.MatchString(s) {
+		if !genericName(s) {
 			return validation("%q is not a valid namespace, package or version: 1 to 255 characters, no '#', '/' or white space", s)
 		}
 	}
-	if !genericAsset.MatchString(asset) {
+	if !genericAsset(asset) {
 		return validation("asset name %q has characters CodeArtifact does not allow", asset)
 	}
 	declared, _ := c.Get(DeclaredSHA256Key).(string)
