@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"sync"
@@ -20,6 +21,13 @@ import (
 // with the given connection options.
 func startEngine(t *testing.T, opts upstream.Options) (*proxytest.Instance, *proxytest.ToyUpstream, string) {
 	t.Helper()
+	return startEngineWith(t, opts, proxytest.Options{})
+}
+
+// startEngineWith is startEngine with the instance's options (its Config and
+// Formats are set here).
+func startEngineWith(t *testing.T, opts upstream.Options, po proxytest.Options) (*proxytest.Instance, *proxytest.ToyUpstream, string) {
+	t.Helper()
 	up := proxytest.NewToyUpstream(t)
 	opts.URL = up.Fake.URL + "/"
 	cfg := proxy.Defaults()
@@ -28,7 +36,8 @@ func startEngine(t *testing.T, opts upstream.Options) (*proxytest.Instance, *pro
 		{Name: "app", Upstreams: []string{"store"}},
 		{Name: "store", ExternalConnection: "public:crates-io"},
 	}}}
-	in := proxytest.Start(t, proxytest.Options{Config: &cfg, Formats: []formats.Format{proxytest.Toy{}}})
+	po.Config, po.Formats = &cfg, []formats.Format{proxytest.Toy{}}
+	in := proxytest.Start(t, po)
 	return in, up, in.URL + "/acme/cargo/app"
 }
 
@@ -93,6 +102,51 @@ func TestMetadataCaching(t *testing.T) {
 		}
 		if n := up.Fake.Hits("/ghost.json"); n != 1 {
 			t.Fatalf("upstream hits %d, want 1", n)
+		}
+	})
+	t.Run("a name the upstream lacks is remembered without a write", func(t *testing.T) {
+		in, up, base := startEngine(t, upstream.Options{NegativeTTL: time.Hour})
+		for i := range 50 {
+			if code, _ := get(t, fmt.Sprintf("%s/ghost-%d", base, i%10)); code != 404 {
+				t.Fatalf("missing package: %d", code)
+			}
+		}
+		if n := up.Fake.Hits("/ghost-3.json"); n != 1 {
+			t.Fatalf("upstream hits %d, want 1", n)
+		}
+		if n := in.CountRecords("u") + in.CountRecords("t"); n != 0 {
+			t.Fatalf("%d records stored for names the upstream lacks, want 0", n)
+		}
+	})
+	t.Run("a name published after its 404 is found when the negative TTL ends", func(t *testing.T) {
+		_, up, base := startEngine(t, upstream.Options{NegativeTTL: 50 * time.Millisecond})
+		if code, _ := get(t, base+"/late"); code != 404 {
+			t.Fatalf("before publishing: %d", code)
+		}
+		up.Publish(t, "late", "1.0.0")
+		time.Sleep(60 * time.Millisecond)
+		if code, _ := get(t, base+"/late"); code != 200 {
+			t.Fatalf("after publishing: %d", code)
+		}
+	})
+	t.Run("a document the upstream drops is replaced by a stored negative", func(t *testing.T) {
+		in, up, base := startEngineWith(t, upstream.Options{TTL: time.Millisecond, NegativeTTL: time.Hour}, proxytest.Options{OnDisk: true})
+		up.Publish(t, "gone", "1.0.0")
+		if code, _ := get(t, base+"/gone"); code != 200 {
+			t.Fatalf("warm-up: %d", code)
+		}
+		up.Fake.Fault("/gone.json", upstreamtest.Fault{Status: 404})
+		time.Sleep(5 * time.Millisecond)
+		if code, _ := get(t, base+"/gone"); code != 404 {
+			t.Fatalf("after the upstream dropped it: %d", code)
+		}
+		hits := up.Fake.Hits("/gone.json")
+		in.Restart()
+		if code, _ := get(t, base+"/gone"); code != 404 {
+			t.Fatalf("after a restart: %d", code)
+		}
+		if n := up.Fake.Hits("/gone.json"); n != hits {
+			t.Fatalf("upstream hits %d after a restart, want %d: the negative was not stored", n, hits)
 		}
 	})
 	t.Run("exact version missing from cached metadata revalidates once", func(t *testing.T) {

@@ -81,6 +81,13 @@ func (g *getter) Get(ctx context.Context, ref, accept string) (*formats.Document
 		setOutcome(ctx, "hit")
 		return cur.document(), nil
 	}
+	if (cur == nil || cur.NotFound) && !fresh {
+		if until, ok := g.r.missing.get(string(key), now); ok {
+			g.note(until, false)
+			setOutcome(ctx, "negative")
+			return nil, fmt.Errorf("%s: %w", u, upstream.ErrNotFound)
+		}
+	}
 	if cur != nil && !fresh {
 		if cur.NotFound && now.Sub(cur.FetchedAt) < opts.NegativeTTL {
 			g.note(cur.FetchedAt.Add(opts.NegativeTTL), false)
@@ -138,8 +145,14 @@ func (g *getter) refresh(ctx context.Context, key []byte, u, accept string, cur 
 	resp, err := g.conn.Get(ctx, u, req)
 	g.r.obs.Upstream(g.conn.Name(), g.r.now().Sub(start), err)
 	if errors.Is(err, upstream.ErrNotFound) {
-		neg := &cachedDoc{docHeader: docHeader{URL: u, FetchedAt: g.r.now(), NotFound: true}}
-		g.save(ctx, key, neg, g.conn.Options().NegativeTTL)
+		now, ttl := g.r.now(), g.conn.Options().NegativeTTL
+		if cur != nil && !cur.NotFound {
+			// The upstream dropped a document we hold: replace it, durably.
+			neg := &cachedDoc{docHeader: docHeader{URL: u, FetchedAt: now, NotFound: true}}
+			g.save(ctx, key, neg, ttl)
+		} else {
+			g.r.missing.add(string(key), now.Add(ttl), now)
+		}
 		return nil, err
 	}
 	if err != nil {
@@ -177,6 +190,7 @@ func (g *getter) refresh(ctx context.Context, key []byte, u, accept string, cur 
 		doc.URL = u
 	}
 	g.save(ctx, key, doc, 0)
+	g.r.missing.forget(string(key))
 	return &refreshResult{doc: doc, outcome: "miss"}, nil
 }
 

@@ -98,6 +98,7 @@ type Resolver struct {
 	forcedMu sync.Mutex
 	forced   map[string]time.Time // document key → last forced revalidation
 	codec    *docCodec            // cached documents, compressed
+	missing  *missingDocs         // documents the upstream has not, never cached
 }
 
 var _ formats.Resolver = (*Resolver)(nil)
@@ -116,6 +117,7 @@ func New(store storage.Store, registry *model.Registry, client *upstream.Client,
 		hotCache: newHotCache(opts.HotBlobBytes),
 		forced:   map[string]time.Time{},
 		codec:    newDocCodec(),
+		missing:  newMissingDocs(),
 	}
 	for _, f := range fs {
 		r.formats[f.Name()] = f
