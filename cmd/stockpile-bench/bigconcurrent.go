@@ -401,7 +401,7 @@ func (s *bigConcurrent) Check(ctx context.Context, results []*TargetReport) ([]F
 		{Name: "upstream fetches of the tarball", Value: fmt.Sprintf("%d (want 1: the warm-up's)", s.fetches), OK: s.fetches == 1},
 		rss,
 		{Name: "stockpile peak RssAnon (heap, stacks, buffers)", Value: fmt.Sprintf("%s (before the burst %s)", memMiB(p.Anon), memMiB(s.baseline.Anon)), OK: p.Anon < target},
-		{Name: "stockpile peak RssFile (mapped files: value log)", Value: fmt.Sprintf("%s (before the burst %s; informative)", memMiB(p.File), memMiB(s.baseline.File)), OK: true},
+		{Name: "stockpile peak RssFile (mapped files: the binary, Badger's tables and logs)", Value: fmt.Sprintf("%s (before the burst %s; informative)", memMiB(p.File), memMiB(s.baseline.File)), OK: true},
 		{Name: "burst", Value: fmt.Sprintf("%d × %s in %s: %.0f MB/s aggregate; warm-up download %s", s.clients, fmtByteSize(s.size),
 			s.elapsed.Round(time.Millisecond), rate/1e6, s.warm.Total.Round(time.Millisecond)), OK: true},
 	}, nil

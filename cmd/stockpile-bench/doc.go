@@ -29,15 +29,20 @@
 //     (1 GiB) tarball Stockpile has fetched once, streamed to disk when
 //     generated; every client counts its bytes and hashes its body while
 //     streaming. Stockpile's memory is sampled every 250 ms: VmRSS and its
-//     parts RssAnon and RssFile (Badger reads its value log through mmap,
-//     so pages of the file served count in RSS); target: VmRSS under 150
+//     parts RssAnon and RssFile (Badger maps its tables and logs, so their
+//     pages count in RSS); target: VmRSS under 150
 //     MiB, and the report says which part exceeds it and by how much.
 //   - soak: -c clients install packages for -soak-duration (10m) as npm
 //     does (packument, then tarball): mostly from 150 warm packages, a cold
 //     one published every second, 1 % of requests for names or versions
 //     that do not exist (404). Every answer is checked; Stockpile's memory
 //     is sampled every few seconds. Findings: no error, the RSS at the end
-//     of the -soak-warmup (2m), and the slope after it (flat: ≤ 1 MiB/min).
+//     of the -soak-warmup (2m), and the slopes after it. Badger maps its
+//     files, so the pages of the data it writes stay in RssFile (page cache
+//     the kernel can take back): the verdict is on the VmRSS slope less the
+//     database's own growth (its files' blocks on disk), which must be flat
+//     (≤ 1 MiB/min), and on RssAnon's slope. With --target the database
+//     cannot be measured and VmRSS's slope is judged as it is.
 //   - warm-pypi, warm-maven, warm-cargo, warm-nuget, warm-ruby: npm-warm
 //     for each other format: nginx serves a generated package laid out as
 //     the registry serves it (PyPI: a PEP 691 simple page and a wheel in

@@ -235,6 +235,13 @@ func TestNewScenariosSmoke(t *testing.T) {
 	if len(reps[0].Findings) != 4 || len(reps[2].Findings) < 3 || len(reps[3].Findings) < 5 {
 		t.Errorf("findings: cold-10mb %d, big-concurrent %d, soak %d", len(reps[0].Findings), len(reps[2].Findings), len(reps[3].Findings))
 	}
+	measuredDB := false
+	for _, f := range reps[3].Findings {
+		measuredDB = measuredDB || strings.HasPrefix(f.Name, "database growth")
+	}
+	if !measuredDB {
+		t.Error("soak: no finding on the database's growth, though the bench started the Stockpile")
+	}
 	if reps[2].Data["memory_series"] == nil || reps[3].Data["memory_series"] == nil {
 		t.Error("no memory series in the data")
 	}

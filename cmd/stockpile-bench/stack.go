@@ -28,6 +28,9 @@ type benchStack struct {
 	// slash: http://127.0.0.1:PORT/bench/pypi/app.
 	repoURL      string
 	stockpilePID int
+	// dataDir is the data directory of the Stockpile the bench started
+	// ("" with --target).
+	dataDir string
 }
 
 // stackOptions shape a benchStack.
@@ -95,6 +98,7 @@ func (s *benchStack) up(ctx context.Context, o stackOptions) error {
 	}
 	s.stockpile = c
 	s.stockpilePID = c.PID()
+	s.dataDir = cfg.DataDir
 	s.repoURL = base + "/" + benchDomain + "/" + o.format + "/" + benchAppRepo
 	return nil
 }
