@@ -67,26 +67,27 @@ func (g *getter) Get(ctx context.Context, ref, accept string) (*formats.Document
 	}
 	opts := g.conn.Options()
 	key := storage.Key("u", g.conn.Name(), u, accept)
+	now := g.r.now()
+	fresh := formats.IsFresh(ctx)
+	// A name the upstream lacks is answered from memory, without reading
+	// the store: refreshes of one key run one at a time and a stored
+	// document clears the mark, so none is stored while it is set.
+	if until, ok := g.r.missing.get(string(key), now); ok && !fresh {
+		g.note(until, false)
+		setOutcome(ctx, "negative")
+		return nil, fmt.Errorf("%s: %w", u, upstream.ErrNotFound)
+	}
 	cur, err := g.load(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	now := g.r.now()
 	// A forced revalidation (formats.Fresh) is honoured at most once per
 	// FreshWithin per document: clients asking again and again for a
 	// version that does not exist must not turn into as many upstream calls.
-	fresh := formats.IsFresh(ctx)
 	if cur != nil && fresh && !cur.NotFound && g.r.forcedRecently(string(key), now) {
 		g.note(cur.FetchedAt.Add(opts.TTL), false)
 		setOutcome(ctx, "hit")
 		return cur.document(), nil
-	}
-	if (cur == nil || cur.NotFound) && !fresh {
-		if until, ok := g.r.missing.get(string(key), now); ok {
-			g.note(until, false)
-			setOutcome(ctx, "negative")
-			return nil, fmt.Errorf("%s: %w", u, upstream.ErrNotFound)
-		}
 	}
 	if cur != nil && !fresh {
 		if cur.NotFound && now.Sub(cur.FetchedAt) < opts.NegativeTTL {
