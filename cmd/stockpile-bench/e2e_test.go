@@ -4,31 +4,16 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
-)
 
-// buildStockpile builds cmd/stockpile into a temporary directory, or
-// returns $STOCKPILE_BENCH_BINARY when set (a variant built by hand).
-func buildStockpile(t *testing.T) string {
-	t.Helper()
-	if bin := os.Getenv("STOCKPILE_BENCH_BINARY"); bin != "" {
-		return bin
-	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skipf("no go command to build stockpile with: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "stockpile")
-	cmd := exec.Command(goBin, "build", "-o", bin, "github.com/stockpile-proxy/stockpile/cmd/stockpile")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build stockpile: %v\n%s", err, out)
-	}
-	return bin
-}
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/bench"
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/benchtest"
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/load"
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/scenario"
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/stack"
+)
 
 // TestNPMSmoke runs npm-warm and npm-cold-burst end to end, with tiny loads,
 // against a freshly built Stockpile and the real nginx. It is a smoke test of
@@ -41,24 +26,22 @@ func TestNPMSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts nginx and Stockpile")
 	}
-	if _, err := os.Stat(defaultNginx); err != nil {
-		t.Skipf("nginx not installed (%s): apt-get install -y nginx", defaultNginx)
-	}
-	bin := buildStockpile(t)
+	benchtest.RequireNginx(t)
+	bin := benchtest.Stockpile(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	o := &runOptions{
-		Load:      LoadConfig{Connections: 2, Duration: time.Second, Timeout: 10 * time.Second},
+		Load:      load.Config{Connections: 2, Duration: time.Second, Timeout: 10 * time.Second},
 		Rounds:    1,
 		Stockpile: bin,
-		Nginx:     defaultNginx,
+		Nginx:     stack.DefaultNginx,
 		Burst:     20,
 		TempRoot:  "", // the system's: nginx's workers must be able to read it
 		Scenarios: []string{"npm-warm", "npm-cold-burst"},
 	}
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	reps, err := measureAll(ctx, o, log)
-	if errors.Is(err, errNotServed) {
+	if errors.Is(err, scenario.ErrNotServed) {
 		t.Skipf("the built stockpile does not serve npm yet: %v", err)
 	}
 	if err != nil {
@@ -81,12 +64,12 @@ func TestNPMSmoke(t *testing.T) {
 			t.Errorf("%s: the server was not sampled", tr.Target.Name)
 		}
 	}
-	rs := ratios(warm, 0)
+	rs := bench.Ratios(warm, 0)
 	if len(rs) != 2 || rs[0].Value <= 0 || rs[1].Value <= 0 {
 		t.Errorf("ratios %+v, want two positive ones", rs)
 	}
 	for _, r := range rs {
-		t.Log(ratioLine(r.Pair, r.Value, r.Stockpile, r.Baseline))
+		t.Log(bench.RatioLine(r.Pair, r.Value, r.Stockpile, r.Baseline))
 	}
 
 	cold := reps[1]
@@ -100,7 +83,7 @@ func TestNPMSmoke(t *testing.T) {
 		t.Logf("npm-cold-burst: %s: %s (ok %v)", f.Name, f.Value, f.OK)
 	}
 
-	rep := newReport(time.Now(), o.Load, o.Rounds, 0, "", reps)
+	rep := bench.NewReport(time.Now(), o.Load, o.Rounds, 0, "", reps)
 	if err := rep.WriteJSON(filepath.Join(t.TempDir(), "report.json")); err != nil {
 		t.Fatal(err)
 	}

@@ -7,12 +7,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
-	"os/exec"
 	"os/signal"
-	"strings"
+	"slices"
 	"syscall"
 	"time"
+
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/bench"
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/million"
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/scenario"
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/stack"
 )
 
 // Exit codes.
@@ -79,7 +84,7 @@ func runScenarios(ctx context.Context, o *runOptions, stdout, stderr io.Writer) 
 	if len(reps) == 0 {
 		return exitFail
 	}
-	rep := newReport(started, o.Load, o.Rounds, o.MinRatio, nginxVersion(o.Nginx), reps)
+	rep := bench.NewReport(started, o.Load, o.Rounds, o.MinRatio, stack.NginxVersion(o.Nginx), reps)
 	if werr := rep.WriteText(stdout); werr != nil {
 		log.Error("write report", "err", werr)
 		return exitFail
@@ -98,12 +103,11 @@ func runScenarios(ctx context.Context, o *runOptions, stdout, stderr io.Writer) 
 
 // measureAll runs the scenarios one after another and returns the reports
 // of those that finished; it stops at the first that fails.
-func measureAll(ctx context.Context, o *runOptions, log *slog.Logger) ([]*ScenarioReport, error) {
-	env := Env{
-		Log: log, TempRoot: o.TempRoot, Keep: o.Keep,
-		Nginx: o.Nginx, NginxListen: o.NginxListen,
-		Target: o.Target, Token: o.Token, TargetPID: o.TargetPID,
-		Burst: o.Burst, Timeout: o.Load.Timeout,
+func measureAll(ctx context.Context, o *runOptions, log *slog.Logger) ([]*bench.ScenarioReport, error) {
+	env := bench.Env{
+		Env: stack.Env{Log: log, TempRoot: o.TempRoot, Keep: o.Keep, Nginx: o.Nginx, NginxListen: o.NginxListen,
+			Target: o.Target, TargetPID: o.TargetPID},
+		Token: o.Token, Burst: o.Burst, Timeout: o.Load.Timeout,
 		BigSize: o.BigSize, BigClients: o.BigClients,
 		Connections:  o.Load.Connections,
 		SoakDuration: o.SoakDuration, SoakWarmup: o.SoakWarmup,
@@ -114,17 +118,17 @@ func measureAll(ctx context.Context, o *runOptions, log *slog.Logger) ([]*Scenar
 		return nil, fmt.Errorf("nginx %s: %w (install Debian's nginx: apt-get install -y nginx)", o.Nginx, err)
 	}
 	if o.Target == "" {
-		bin, err := findStockpile(o.Stockpile)
+		bin, err := stack.FindStockpile(o.Stockpile)
 		if err != nil {
 			return nil, err
 		}
 		env.Stockpile = bin
 	}
-	r := &runner{load: o.Load, rounds: o.Rounds, pause: 250 * time.Millisecond, log: log}
+	r := &bench.Runner{Load: o.Load, Rounds: o.Rounds, Pause: 250 * time.Millisecond, Log: log}
 	ctors := newScenarios()
-	var reps []*ScenarioReport
+	var reps []*bench.ScenarioReport
 	for _, name := range o.Scenarios {
-		rep, err := r.run(ctx, ctors[name](env))
+		rep, err := r.Run(ctx, ctors[name](env))
 		if err != nil {
 			return reps, err
 		}
@@ -133,15 +137,14 @@ func measureAll(ctx context.Context, o *runOptions, log *slog.Logger) ([]*Scenar
 	return reps, nil
 }
 
-// nginxVersion returns "nginx/1.22.1", or "" when it cannot tell.
-func nginxVersion(bin string) string {
-	out, err := exec.Command(bin, "-v").CombinedOutput()
-	if err != nil {
-		return ""
-	}
-	s := strings.TrimSpace(string(out))
-	if _, v, ok := strings.Cut(s, "version: "); ok {
-		return v
-	}
-	return s
+// newScenarios returns the constructors of every scenario, by name.
+func newScenarios() map[string]func(bench.Env) bench.Scenario {
+	m := scenario.Constructors()
+	m["million"] = million.New
+	return m
+}
+
+// scenarioNames returns the known scenario names, sorted.
+func scenarioNames() []string {
+	return slices.Sorted(maps.Keys(newScenarios()))
 }

@@ -10,14 +10,16 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// Bounds of the command line.
-const maxRounds = 10
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/bench"
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/load"
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/scenario"
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/stack"
+)
 
 // runOptions is the command line of `stockpile-bench run`.
 type runOptions struct {
-	Load        LoadConfig
+	Load        load.Config
 	Rounds      int
 	JSON        string
 	MinRatio    float64
@@ -81,16 +83,16 @@ func parseRun(args []string, stderr io.Writer) (*runOptions, error) {
 	fs.StringVar(&o.Target, "target", "", "measure this running Stockpile's npm repository endpoint instead (its public:npmjs must be the bench's nginx: see --nginx-listen)")
 	fs.StringVar(&o.Token, "token", "", "token for --target (sent as Bearer)")
 	fs.IntVar(&o.TargetPID, "pid", 0, "process id of the --target server, to sample its RSS and CPU")
-	fs.StringVar(&o.Nginx, "nginx", defaultNginx, "nginx binary (Debian package nginx)")
+	fs.StringVar(&o.Nginx, "nginx", stack.DefaultNginx, "nginx binary (Debian package nginx)")
 	fs.StringVar(&o.NginxListen, "nginx-listen", "", "loopback host:port for nginx (default: a free port)")
-	fs.IntVar(&o.Burst, "burst", defaultBurst, "npm-cold-burst: concurrent clients (1-1000)")
+	fs.IntVar(&o.Burst, "burst", scenario.DefaultBurst, "npm-cold-burst: concurrent clients (1-1000)")
 	fs.Func("big-size", "big-concurrent: the tarball's size, bytes or with KiB, MiB, GiB (default 1GiB)", func(v string) error {
 		n, err := parseByteSize(v)
 		o.BigSize = n
 		return err
 	})
-	fs.IntVar(&o.BigClients, "big-clients", defaultBigClients, "big-concurrent: concurrent downloads (1-1000)")
-	fs.DurationVar(&o.SoakDuration, "soak-duration", defaultSoakDuration, "soak: how long it runs (at most 2h)")
+	fs.IntVar(&o.BigClients, "big-clients", scenario.DefaultBigClients, "big-concurrent: concurrent downloads (1-1000)")
+	fs.DurationVar(&o.SoakDuration, "soak-duration", scenario.DefaultSoakDuration, "soak: how long it runs (at most 2h)")
 	fs.DurationVar(&o.SoakWarmup, "soak-warmup", 0, "soak: the warm-up, left out of the RSS slope (default: 2m, at most a fifth of the duration)")
 	fs.Func("upstream-rate", "cold-10mb: cap the fake upstream's sending rate per response, bytes per second with K, M, G (default: unlimited loopback)", func(v string) error {
 		n, err := parseByteSize(v)
@@ -143,26 +145,26 @@ func (o *runOptions) validate(fs *flag.FlagSet) error {
 	if err := o.Load.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if o.Load.Timeout <= 0 || o.Load.Timeout > maxDuration {
-		errs = append(errs, fmt.Errorf("-timeout %s: must be above 0 and at most %s", o.Load.Timeout, maxDuration))
+	if o.Load.Timeout <= 0 || o.Load.Timeout > load.MaxDuration {
+		errs = append(errs, fmt.Errorf("-timeout %s: must be above 0 and at most %s", o.Load.Timeout, load.MaxDuration))
 	}
-	if o.Rounds < 1 || o.Rounds > maxRounds {
-		errs = append(errs, fmt.Errorf("-rounds %d: must be between 1 and %d", o.Rounds, maxRounds))
+	if o.Rounds < 1 || o.Rounds > bench.MaxRounds {
+		errs = append(errs, fmt.Errorf("-rounds %d: must be between 1 and %d", o.Rounds, bench.MaxRounds))
 	}
-	if o.Burst < 1 || o.Burst > maxBurst {
-		errs = append(errs, fmt.Errorf("-burst %d: must be between 1 and %d", o.Burst, maxBurst))
+	if o.Burst < 1 || o.Burst > scenario.MaxBurst {
+		errs = append(errs, fmt.Errorf("-burst %d: must be between 1 and %d", o.Burst, scenario.MaxBurst))
 	}
 	if o.BigSize == 0 {
-		o.BigSize = defaultBigSize
+		o.BigSize = scenario.DefaultBigSize
 	}
-	if o.BigSize < minBigSize || o.BigSize > maxBigSize {
-		errs = append(errs, fmt.Errorf("-big-size %d: must be between %d and %d bytes", o.BigSize, int64(minBigSize), int64(maxBigSize)))
+	if o.BigSize < scenario.MinBigSize || o.BigSize > scenario.MaxBigSize {
+		errs = append(errs, fmt.Errorf("-big-size %d: must be between %d and %d bytes", o.BigSize, int64(scenario.MinBigSize), int64(scenario.MaxBigSize)))
 	}
-	if o.BigClients < 1 || o.BigClients > maxBigClients {
-		errs = append(errs, fmt.Errorf("-big-clients %d: must be between 1 and %d", o.BigClients, maxBigClients))
+	if o.BigClients < 1 || o.BigClients > scenario.MaxBigClients {
+		errs = append(errs, fmt.Errorf("-big-clients %d: must be between 1 and %d", o.BigClients, scenario.MaxBigClients))
 	}
-	if o.SoakDuration < minSoakDuration || o.SoakDuration > maxSoakDuration {
-		errs = append(errs, fmt.Errorf("-soak-duration %s: must be between %s and %s", o.SoakDuration, minSoakDuration, maxSoakDuration))
+	if o.SoakDuration < scenario.MinSoakDuration || o.SoakDuration > scenario.MaxSoakDuration {
+		errs = append(errs, fmt.Errorf("-soak-duration %s: must be between %s and %s", o.SoakDuration, scenario.MinSoakDuration, scenario.MaxSoakDuration))
 	}
 	if o.SoakWarmup < 0 || (o.SoakWarmup > 0 && o.SoakWarmup >= o.SoakDuration) {
 		errs = append(errs, fmt.Errorf("-soak-warmup %s: must be shorter than -soak-duration %s", o.SoakWarmup, o.SoakDuration))
@@ -197,7 +199,7 @@ func (o *runOptions) validate(fs *flag.FlagSet) error {
 	}
 	if o.NginxListen != "" {
 		host, _, err := net.SplitHostPort(o.NginxListen)
-		if err != nil || !isLoopbackHost(host) {
+		if err != nil || !load.IsLoopbackHost(host) {
 			errs = append(errs, fmt.Errorf("--nginx-listen %q: want a loopback host:port", o.NginxListen))
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/scenario"
 )
 
 func TestParseRun(t *testing.T) {
@@ -61,5 +63,47 @@ func TestParseRunRefuses(t *testing.T) {
 	// A remote target is allowed when named explicitly.
 	if _, err := parseRun(strings.Fields("--target https://stockpile.example.com/acme/npm/app/ --token t npm-warm"), io.Discard); err != nil {
 		t.Errorf("explicit remote target refused: %v", err)
+	}
+}
+
+func TestParseByteSize(t *testing.T) {
+	for in, want := range map[string]int64{"1GiB": 1 << 30, "4MiB": 4 << 20, "64k": 64 << 10, "123": 123, "2 GB": 2 << 30, "10M": 10 << 20} {
+		if got, err := parseByteSize(in); err != nil || got != want {
+			t.Errorf("%q: %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "-1", "GiB", "1.5GiB", "0", "99999999999999GiB"} {
+		if _, err := parseByteSize(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestRunOptionsNewFlags(t *testing.T) {
+	o, err := parseRun([]string{"-big-size", "8MiB", "-big-clients", "4", "-soak-duration", "30s", "-soak-warmup", "5s", "big-concurrent", "soak", "warm-pypi"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.BigSize != 8<<20 || o.BigClients != 4 || o.SoakDuration != 30*time.Second || o.SoakWarmup != 5*time.Second || len(o.Scenarios) != 3 {
+		t.Errorf("%+v", o)
+	}
+	o, err = parseRun([]string{"soak"}, io.Discard)
+	if err != nil || o.BigSize != scenario.DefaultBigSize || o.BigClients != scenario.DefaultBigClients || o.SoakDuration != scenario.DefaultSoakDuration {
+		t.Errorf("defaults: %+v, %v", o, err)
+	}
+	for _, bad := range [][]string{
+		{"-big-size", "1KiB", "big-concurrent"},
+		{"-big-clients", "0", "big-concurrent"},
+		{"-soak-duration", "3h", "soak"},
+		{"-soak-duration", "10s", "-soak-warmup", "10s", "soak"},
+	} {
+		if _, err := parseRun(bad, io.Discard); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+	for _, name := range []string{"cold-10mb", "cold-burst-1000", "big-concurrent", "soak", "warm-pypi", "warm-maven", "warm-cargo", "warm-nuget", "warm-ruby", "npm-warm", "npm-cold-burst"} {
+		if newScenarios()[name] == nil {
+			t.Errorf("scenario %s is not listed", name)
+		}
 	}
 }

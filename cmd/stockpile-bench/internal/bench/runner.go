@@ -1,0 +1,304 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/load"
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/procstat"
+)
+
+// MaxRounds bounds the rounds of a run.
+const MaxRounds = 10
+
+// SamplerInterval is how often RSS is sampled during a run.
+const SamplerInterval = 100 * time.Millisecond
+
+// Runner measures the targets of scenarios, one at a time, in interleaved
+// rounds (A B A B …) so that drift on a shared machine hits every target
+// alike.
+type Runner struct {
+	Load   load.Config // the command line's load shape
+	Rounds int
+	// Pause separates two runs, so the previous run's connections are gone.
+	Pause time.Duration
+	Log   *slog.Logger
+}
+
+// TargetReport is everything measured for one target.
+type TargetReport struct {
+	Target Target
+	Rounds []RoundResult
+}
+
+// RoundResult is one run of one target.
+type RoundResult struct {
+	Round  int
+	Load   load.Config // the shape this run had
+	Result *load.Result
+	// Server is what the sampler saw of the target's server (nil when no
+	// PID is known); Bench is the bench's own process, the load generator,
+	// which shares the machine's cores with the server.
+	Server *procstat.ProcStats
+	Bench  *procstat.ProcStats
+}
+
+// ScenarioReport is one scenario's results.
+type ScenarioReport struct {
+	Name     string
+	Info     map[string]any
+	Targets  []*TargetReport
+	Findings []Finding
+	// Data is what a DataProvider gave, for --json only.
+	Data map[string]any
+}
+
+// Run sets sc up, measures its targets, checks them and tears it down.
+func (r *Runner) Run(ctx context.Context, sc Scenario) (rep *ScenarioReport, err error) {
+	r.Log.Info("scenario setup", "scenario", sc.Name())
+	defer func() {
+		if terr := sc.Teardown(); terr != nil {
+			err = errors.Join(err, fmt.Errorf("%s: teardown: %w", sc.Name(), terr))
+		}
+	}()
+	if err := sc.Setup(ctx); err != nil {
+		return nil, err
+	}
+	rep = &ScenarioReport{Name: sc.Name()}
+	if d, ok := sc.(Driver); ok {
+		targets, err := d.Drive(ctx, r.Rounds)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", sc.Name(), err)
+		}
+		rep.Targets = targets
+		return r.finish(ctx, sc, rep)
+	}
+	for _, t := range sc.Targets() {
+		rep.Targets = append(rep.Targets, &TargetReport{Target: t})
+	}
+	rounds := r.Rounds
+	for _, tr := range rep.Targets {
+		if tr.Target.Load != nil && tr.Target.Load.Rounds > 0 {
+			rounds = max(rounds, tr.Target.Load.Rounds)
+		}
+	}
+	first := true
+	for round := 1; round <= rounds; round++ {
+		for _, tr := range rep.Targets {
+			cfg, want := r.shape(tr.Target)
+			if round > want {
+				continue
+			}
+			if !first {
+				if err := Sleep(ctx, r.Pause); err != nil {
+					return nil, err
+				}
+			}
+			first = false
+			rr, err := r.measure(ctx, tr.Target, cfg)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s round %d: %w", sc.Name(), tr.Target.Name, round, err)
+			}
+			rr.Round = round
+			tr.Rounds = append(tr.Rounds, *rr)
+			res := rr.Result
+			r.Log.Info("measured", "scenario", sc.Name(), "target", tr.Target.Name, "round", round,
+				"req_per_s", fmt.Sprintf("%.0f", res.RequestsPerSecond()),
+				"p99", res.Latency.Percentile(99).Round(time.Microsecond), "errors", res.Errors.Total())
+		}
+	}
+	return r.finish(ctx, sc, rep)
+}
+
+// finish checks and describes a measured scenario.
+func (r *Runner) finish(ctx context.Context, sc Scenario, rep *ScenarioReport) (*ScenarioReport, error) {
+	if c, ok := sc.(Checker); ok {
+		f, err := c.Check(ctx, rep.Targets)
+		if err != nil {
+			return nil, err
+		}
+		rep.Findings = f
+	}
+	if d, ok := sc.(Describer); ok {
+		rep.Info = d.Info()
+	}
+	if d, ok := sc.(DataProvider); ok {
+		rep.Data = d.Data()
+	}
+	return rep, nil
+}
+
+// shape returns the load of a target's runs and how many rounds it gets.
+func (r *Runner) shape(t Target) (load.Config, int) {
+	cfg := r.Load
+	if o := t.Load; o != nil {
+		cfg.Connections = o.Connections
+		cfg.Requests = o.Requests
+		cfg.PerConnection = o.PerConnection
+		cfg.Warmup = o.Warmup
+		if o.Rounds > 0 {
+			return cfg, o.Rounds
+		}
+	}
+	return cfg, r.Rounds
+}
+
+// measure runs one load run against t, sampling its server and the bench.
+func (r *Runner) measure(ctx context.Context, t Target, cfg load.Config) (*RoundResult, error) {
+	var observers multiObserver
+	var server *procstat.Sampler
+	if t.PID > 0 {
+		s, err := procstat.Start(t.PID, SamplerInterval)
+		if err != nil {
+			return nil, fmt.Errorf("%s is gone: %w", t.Name, err)
+		}
+		server = s
+		observers = append(observers, s)
+	}
+	self, err := procstat.StartSelf(SamplerInterval)
+	if err != nil {
+		if server != nil {
+			server.Stop()
+		}
+		return nil, err
+	}
+	observers = append(observers, self)
+	cfg.Observer = observers
+	res, err := load.Run(ctx, cfg, t.Request, t.Expect)
+	rr := &RoundResult{Load: cfg, Result: res}
+	rr.Load.Observer = nil
+	if server != nil {
+		st := server.Stop()
+		rr.Server = &st
+	}
+	st := self.Stop()
+	rr.Bench = &st
+	if err != nil {
+		return nil, err
+	}
+	return rr, nil
+}
+
+// multiObserver tells several observers.
+type multiObserver []load.Observer
+
+func (m multiObserver) MeasureStart() {
+	for _, o := range m {
+		o.MeasureStart()
+	}
+}
+
+func (m multiObserver) MeasureEnd() {
+	for _, o := range m {
+		o.MeasureEnd()
+	}
+}
+
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Summary is the load.Median of a target's rounds, metric by metric.
+type Summary struct {
+	Rounds      int
+	RPS         float64
+	BytesPerSec float64
+	P50, P90    time.Duration
+	P99, Max    time.Duration
+	Errors      uint64 // summed, not a load.Median
+	PeakRSS     uint64 // the largest of the rounds
+	ServerCores float64
+	BenchCores  float64
+	// ServerCPUPerReq is the server's CPU time per successful request: on a
+	// machine whose cores the load generator shares, a fairer comparison of
+	// the servers' costs than throughput alone.
+	ServerCPUPerReq time.Duration
+}
+
+// Median summarizes t's rounds.
+func (t *TargetReport) Median() Summary {
+	s := Summary{Rounds: len(t.Rounds)}
+	if len(t.Rounds) == 0 {
+		return s
+	}
+	var rps, bps, cores, bench []float64
+	var p50, p90, p99, mx, cpr []time.Duration
+	for _, r := range t.Rounds {
+		res := r.Result
+		rps = append(rps, res.RequestsPerSecond())
+		bps = append(bps, res.BytesPerSecond())
+		p50 = append(p50, res.Latency.Percentile(50))
+		p90 = append(p90, res.Latency.Percentile(90))
+		p99 = append(p99, res.Latency.Percentile(99))
+		mx = append(mx, res.Latency.Max())
+		s.Errors += res.Errors.Total()
+		if r.Server != nil {
+			s.PeakRSS = max(s.PeakRSS, r.Server.PeakRSS)
+			cores = append(cores, r.Server.Cores())
+			cpr = append(cpr, r.Server.CPUPerRequest(res.OK))
+		}
+		if r.Bench != nil {
+			bench = append(bench, r.Bench.Cores())
+		}
+	}
+	s.RPS, s.BytesPerSec = load.Median(rps), load.Median(bps)
+	s.P50, s.P90, s.P99, s.Max = load.Median(p50), load.Median(p90), load.Median(p99), load.Median(mx)
+	s.ServerCores, s.BenchCores = load.Median(cores), load.Median(bench)
+	s.ServerCPUPerReq = load.Median(cpr)
+	return s
+}
+
+// Ratio compares the two sides of a pair on load.Median requests per second.
+type Ratio struct {
+	Pair      string
+	Stockpile float64
+	Baseline  float64
+	Value     float64
+	BelowMin  bool
+}
+
+// Ratios returns the ratio of every complete pair of rep, in target order,
+// flagged when below minRatio (0: no minimum).
+func Ratios(rep *ScenarioReport, minRatio float64) []Ratio {
+	var out []Ratio
+	seen := map[string]bool{}
+	for _, t := range rep.Targets {
+		pair := t.Target.Pair
+		if pair == "" || seen[pair] {
+			continue
+		}
+		seen[pair] = true
+		var sp, bl *TargetReport
+		for _, u := range rep.Targets {
+			if u.Target.Pair != pair {
+				continue
+			}
+			switch u.Target.Side {
+			case SideStockpile:
+				sp = u
+			case SideBaseline:
+				bl = u
+			}
+		}
+		if sp == nil || bl == nil {
+			continue
+		}
+		r := Ratio{Pair: pair, Stockpile: sp.Median().RPS, Baseline: bl.Median().RPS}
+		if r.Baseline > 0 {
+			r.Value = r.Stockpile / r.Baseline
+		}
+		r.BelowMin = minRatio > 0 && r.Value < minRatio
+		out = append(out, r)
+	}
+	return out
+}

@@ -1,0 +1,135 @@
+// Package bench is what runs the scenarios: what a scenario is and is
+// given, the runner that measures its targets in interleaved rounds while
+// sampling the servers, and the report (text and --json).
+package bench
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/load"
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/stack"
+)
+
+// Scenario is one benchmark: it sets up what it measures (fixtures,
+// servers), names the targets the load generator measures, and tears
+// everything down. To add one, write a type with these methods and list
+// its constructor in main's newScenarios.
+type Scenario interface {
+	// Name is the name given on the command line.
+	Name() string
+	// Setup prepares the scenario. When it fails, Teardown is still called
+	// to stop whatever was started.
+	Setup(ctx context.Context) error
+	// Targets returns what to measure, valid after Setup. Targets sharing a
+	// Pair are compared (Stockpile against the baseline).
+	Targets() []Target
+	// Teardown stops everything Setup started. It may be called more than
+	// once and after a failed Setup.
+	Teardown() error
+}
+
+// Checker is implemented by scenarios that judge their run once the targets
+// have been measured (npm-cold-burst counts upstream fetches).
+type Checker interface {
+	Check(ctx context.Context, results []*TargetReport) ([]Finding, error)
+}
+
+// Driver is implemented by scenarios that measure by themselves rather
+// than hand Targets to the load generator: cold-10mb (a fresh package per
+// round), big-concurrent and soak (their own clients and memory series).
+// The Runner calls Drive after Setup, instead of measuring Targets, with
+// the command line's rounds; Check and Info follow as for any scenario.
+type Driver interface {
+	Drive(ctx context.Context, rounds int) ([]*TargetReport, error)
+}
+
+// DataProvider is implemented by scenarios with data for --json only (a
+// memory series), too long for the text report.
+type DataProvider interface {
+	Data() map[string]any
+}
+
+// Describer is implemented by scenarios with facts worth reporting (fixture
+// sizes, which binary ran).
+type Describer interface {
+	Info() map[string]any
+}
+
+// Sides of a comparison.
+const (
+	SideStockpile = "stockpile"
+	SideBaseline  = "nginx"
+)
+
+// Target is one thing to measure.
+type Target struct {
+	Name    string // "stockpile packument"
+	Pair    string // what the sides of a comparison share: "packument"; empty for none
+	Side    string // SideStockpile or SideBaseline
+	Request load.Request
+	Expect  load.Expect
+	// PID is the server process to sample during the run (0: none).
+	PID int
+	// Load, when set, replaces the command line's load for this target.
+	Load *LoadOverride
+}
+
+// LoadOverride is a target's own load shape (the cold burst: N clients,
+// one request each, no warm-up, one round).
+type LoadOverride struct {
+	Connections   int
+	Requests      int
+	PerConnection int
+	Warmup        time.Duration
+	Rounds        int
+}
+
+// Finding is one verdict of a Checker.
+type Finding struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+	OK    bool   `json:"ok"`
+}
+
+// Env is what every scenario is given: the command line's choices.
+type Env struct {
+	stack.Env
+	// Token authenticates to --target.
+	Token string
+	// Burst is npm-cold-burst's number of clients.
+	Burst int
+	// BigSize and BigClients shape big-concurrent: the artifact's size
+	// and how many clients download it at once.
+	BigSize    int64
+	BigClients int
+	// Connections is -c: soak's concurrent clients.
+	Connections int
+	// SoakDuration and SoakWarmup shape soak: how long it runs and how
+	// much of that is warm-up, left out of the memory slope.
+	SoakDuration time.Duration
+	SoakWarmup   time.Duration
+	// Timeout bounds each request.
+	Timeout time.Duration
+	// UpstreamRate caps the fake upstream's sending rate in cold-10mb,
+	// bytes per second; 0 is loopback's full speed.
+	UpstreamRate int64
+	// MillionDir and MillionVersions override million's
+	// STOCKPILE_BENCH_MILLION_DIR and _VERSIONS when set.
+	MillionDir      string
+	MillionVersions int
+}
+
+// StockpileHeader returns the headers of a request to Stockpile: Accept
+// (when given) and the --token.
+func (e Env) StockpileHeader(accept string) http.Header {
+	h := http.Header{}
+	if accept != "" {
+		h.Set("Accept", accept)
+	}
+	if e.Token != "" {
+		h.Set("Authorization", "Bearer "+e.Token)
+	}
+	return h
+}

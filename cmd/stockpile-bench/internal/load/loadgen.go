@@ -1,0 +1,427 @@
+// Package load is the bench's load generator: keep-alive connections
+// asking one URL, or a random mix, for a duration or a count, every answer
+// checked, latencies in an HDR-style histogram; and the GETs the scenarios
+// make by themselves.
+package load
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Limits every load run obeys, whatever the flags say: the machine is shared.
+const (
+	MaxConnections = 1000
+	MaxDuration    = 120 * time.Second
+	MaxWarmup      = 30 * time.Second
+	maxRequests    = 10_000_000
+)
+
+// Body buffers: large enough that a 300 KB tarball takes a few reads, all
+// connections together within a bound (the cold burst has up to 1000).
+const (
+	maxReadBuffer    = 256 << 10
+	minReadBuffer    = 16 << 10
+	readBufferBudget = 16 << 20
+)
+
+// Request is what each connection of a load run asks, over and over.
+type Request struct {
+	Method string // GET when empty
+	URL    string
+	Header http.Header
+	// AllowRemote lets the run go to a host that is not loopback; only an
+	// explicit --target sets it.
+	AllowRemote bool
+}
+
+// Expect is what a response must look like to count as a success.
+type Expect struct {
+	Status int   // exact status; 0 accepts any 2xx
+	Bytes  int64 // exact body length; 0 only checks the body against Content-Length
+	// SHA256, when set, is the digest the body must have (costs a hash per
+	// response; the cold burst uses it, the steady-state runs do not).
+	SHA256 []byte
+}
+
+// Config shapes one load run.
+type Config struct {
+	Connections int           // concurrent connections, each with its own client
+	Duration    time.Duration // measured time; ignored when Requests > 0
+	Requests    int           // fixed number of measured requests (all connections together)
+	// PerConnection, when set with Requests, caps each connection's share:
+	// the cold burst's clients send exactly one request each.
+	PerConnection int
+	Warmup        time.Duration // unmeasured time before the measurement
+	Timeout       time.Duration // per request; 30s when zero
+	// Seed seeds the connections' choice among RunMix's requests.
+	Seed uint64
+	// Observer, when set, is told when the measurement starts and ends
+	// (the process sampler uses it to take CPU time over that window only).
+	Observer Observer
+}
+
+// Observer watches the measured window of a load run.
+type Observer interface {
+	MeasureStart()
+	MeasureEnd()
+}
+
+// Validate checks the bounds of c.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Connections < 1 || c.Connections > MaxConnections {
+		errs = append(errs, fmt.Errorf("connections %d: must be between 1 and %d", c.Connections, MaxConnections))
+	}
+	if c.Requests < 0 || c.Requests > maxRequests {
+		errs = append(errs, fmt.Errorf("requests %d: must be between 0 and %d", c.Requests, maxRequests))
+	}
+	if c.PerConnection < 0 || (c.PerConnection > 0 && c.Requests == 0) {
+		errs = append(errs, fmt.Errorf("per-connection %d: needs a request count", c.PerConnection))
+	}
+	if c.Requests == 0 && (c.Duration <= 0 || c.Duration > MaxDuration) {
+		errs = append(errs, fmt.Errorf("duration %s: must be above 0 and at most %s", c.Duration, MaxDuration))
+	}
+	if c.Warmup < 0 || c.Warmup > MaxWarmup {
+		errs = append(errs, fmt.Errorf("warm-up %s: must be between 0 and %s", c.Warmup, MaxWarmup))
+	}
+	return errors.Join(errs...)
+}
+
+// Result is what one load run measured.
+type Result struct {
+	Requests   uint64        // measured requests that completed (successes and errors)
+	OK         uint64        // measured successes
+	Errors     ErrorCounts   // measured failures, by kind
+	Bytes      uint64        // body bytes read by measured requests
+	Elapsed    time.Duration // from the start of the measurement to the last measured completion
+	TimeCapped bool          // a fixed-count run hit MaxDuration before its count
+	Latency    *Histogram    // successes only
+}
+
+// ErrorCounts counts failed requests by kind.
+type ErrorCounts struct {
+	Status    uint64 `json:"status"`    // a status other than the expected one
+	Short     uint64 `json:"short"`     // a body shorter (or longer) than expected
+	Digest    uint64 `json:"digest"`    // a body with the wrong bytes
+	Transport uint64 `json:"transport"` // connection errors, timeouts
+}
+
+// Total returns the number of failed requests.
+func (e ErrorCounts) Total() uint64 { return e.Status + e.Short + e.Digest + e.Transport }
+
+func (e *ErrorCounts) Add(o ErrorCounts) {
+	e.Status += o.Status
+	e.Short += o.Short
+	e.Digest += o.Digest
+	e.Transport += o.Transport
+}
+
+// RequestsPerSecond returns successes per second of measured time.
+func (r *Result) RequestsPerSecond() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.OK) / r.Elapsed.Seconds()
+}
+
+// BytesPerSecond returns body bytes per second of measured time.
+func (r *Result) BytesPerSecond() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Bytes) / r.Elapsed.Seconds()
+}
+
+// outcome classifies one request.
+type outcome int
+
+const (
+	outcomeOK outcome = iota
+	outcomeStatus
+	outcomeShort
+	outcomeDigest
+	outcomeTransport
+)
+
+// Run runs cfg's connections against req until the measured duration or
+// request count is reached (or ctx ends), and returns what was measured. All
+// connections start together, after each has been created. Requests that
+// start during the warm-up are not measured; nor are those still in flight
+// when the measured duration ends, which are waited for but not counted.
+func Run(ctx context.Context, cfg Config, req Request, want Expect) (*Result, error) {
+	return RunMix(ctx, cfg, []Request{req}, []Expect{want})
+}
+
+// RunMix is Run where each request is one of reqs, picked at random (seeded
+// by cfg.Seed and the connection), and must look like the Expect of the
+// same index.
+//
+// It is long for one reason: the measured window is shared by the
+// connections' loop and the bookkeeping around it.
+func RunMix(ctx context.Context, cfg Config, reqs []Request, wants []Expect) (*Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	if len(reqs) == 0 || len(reqs) != len(wants) {
+		return nil, fmt.Errorf("load: %d requests and %d expectations", len(reqs), len(wants))
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	// Build each request once; each connection clones them.
+	protos := make([]*http.Request, len(reqs))
+	for i, req := range reqs {
+		if err := CheckLoopback(req.URL, req.AllowRemote); err != nil {
+			return nil, fmt.Errorf("load: %w", err)
+		}
+		method := req.Method
+		if method == "" {
+			method = http.MethodGet
+		}
+		proto, err := http.NewRequestWithContext(ctx, method, req.URL, nil)
+		if err != nil {
+			return nil, fmt.Errorf("load: %w", err)
+		}
+		for k, vs := range req.Header {
+			proto.Header[k] = append([]string(nil), vs...)
+		}
+		protos[i] = proto
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	start := make(chan struct{})
+	var (
+		measureStart time.Time // written before start is closed
+		measureEnd   time.Time // zero in count mode
+		hardEnd      time.Time
+		tickets      atomic.Int64 // remaining measured requests in count mode
+		lastDone     atomic.Int64 // unix nanos of the last measured completion
+	)
+	workers := make([]*worker, cfg.Connections)
+	for i := range workers {
+		workers[i] = newWorker(cfg, protos, wants, rand.New(rand.NewPCG(cfg.Seed, uint64(i))))
+	}
+	defer func() {
+		for _, w := range workers {
+			w.client.CloseIdleConnections()
+		}
+	}()
+
+	var wg sync.WaitGroup
+	for _, w := range workers {
+		wg.Go(func() {
+			<-start
+			for ctx.Err() == nil {
+				now := time.Now()
+				measured := !now.Before(measureStart)
+				if measured {
+					if cfg.Requests > 0 {
+						if cfg.PerConnection > 0 && w.sent >= cfg.PerConnection {
+							return
+						}
+						if tickets.Add(-1) < 0 || now.After(hardEnd) {
+							return
+						}
+						w.sent++
+					} else if !now.Before(measureEnd) {
+						return
+					}
+				}
+				o, n, lat := w.do(ctx)
+				if ctx.Err() != nil && o == outcomeTransport {
+					return // the run was cancelled, not failed
+				}
+				if measured {
+					w.count(o, n, lat)
+					done := now.Add(lat).UnixNano()
+					for {
+						prev := lastDone.Load()
+						if done <= prev || lastDone.CompareAndSwap(prev, done) {
+							break
+						}
+					}
+				}
+			}
+		})
+	}
+	now := time.Now()
+	measureStart = now.Add(cfg.Warmup)
+	hardEnd = measureStart.Add(MaxDuration)
+	if cfg.Requests > 0 {
+		tickets.Store(int64(cfg.Requests))
+	} else {
+		measureEnd = measureStart.Add(cfg.Duration)
+	}
+	observerDone := watchMeasurement(ctx, cfg.Observer, measureStart)
+	close(start)
+	wg.Wait()
+	<-observerDone
+	if cfg.Observer != nil {
+		cfg.Observer.MeasureEnd()
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+
+	res := &Result{Latency: &Histogram{}}
+	for _, w := range workers {
+		res.OK += w.ok
+		res.Errors.Add(w.errs)
+		res.Bytes += w.bytes
+		res.Latency.Merge(&w.hist)
+	}
+	res.Requests = res.OK + res.Errors.Total()
+	if last := lastDone.Load(); last > 0 {
+		res.Elapsed = time.Unix(0, last).Sub(measureStart)
+	}
+	res.TimeCapped = cfg.Requests > 0 && res.Requests < uint64(cfg.Requests)
+	return res, nil
+}
+
+// watchMeasurement tells o when the measurement starts; the returned channel
+// closes once it has (or once ctx ends).
+func watchMeasurement(ctx context.Context, o Observer, at time.Time) <-chan struct{} {
+	done := make(chan struct{})
+	if o == nil {
+		close(done)
+		return done
+	}
+	go func() {
+		defer close(done)
+		t := time.NewTimer(time.Until(at))
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		o.MeasureStart()
+	}()
+	return done
+}
+
+// worker is one connection of a load run: its own keep-alive client and its
+// own counters, merged when the run ends.
+type worker struct {
+	client *http.Client
+	protos []*http.Request
+	wants  []Expect
+	rng    *rand.Rand
+	hasher hash.Hash
+	buf    []byte
+
+	sent  int // measured requests sent (count mode)
+	hist  Histogram
+	ok    uint64
+	bytes uint64
+	errs  ErrorCounts
+}
+
+func newWorker(cfg Config, protos []*http.Request, wants []Expect, rng *rand.Rand) *worker {
+	tr := &http.Transport{
+		Proxy:               nil, // a benchmark of loopback servers never goes through a proxy
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        cfg.Connections,
+		MaxIdleConnsPerHost: cfg.Connections,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true, // bodies as served, never gunzipped on the way
+		ForceAttemptHTTP2:   false,
+	}
+	w := &worker{
+		client: &http.Client{Transport: tr, Timeout: cfg.Timeout},
+		protos: protos,
+		wants:  wants,
+		rng:    rng,
+		buf:    make([]byte, min(max(readBufferBudget/cfg.Connections, minReadBuffer), maxReadBuffer)),
+	}
+	for _, want := range wants {
+		if want.SHA256 != nil {
+			w.hasher = sha256.New()
+		}
+	}
+	return w
+}
+
+// do sends one request and reads the whole answer.
+func (w *worker) do(ctx context.Context) (outcome, int64, time.Duration) {
+	i := 0
+	if len(w.protos) > 1 {
+		i = w.rng.IntN(len(w.protos))
+	}
+	want := w.wants[i]
+	t0 := time.Now()
+	resp, err := w.client.Do(w.protos[i].Clone(ctx))
+	if err != nil {
+		return outcomeTransport, 0, time.Since(t0)
+	}
+	n, err := w.drain(resp.Body)
+	resp.Body.Close()
+	lat := time.Since(t0)
+	switch {
+	case want.Status != 0 && resp.StatusCode != want.Status,
+		want.Status == 0 && (resp.StatusCode < 200 || resp.StatusCode > 299):
+		return outcomeStatus, n, lat
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return outcomeShort, n, lat // fewer bytes than Content-Length
+	case err != nil:
+		return outcomeTransport, n, lat
+	case want.Bytes > 0 && n != want.Bytes,
+		resp.ContentLength >= 0 && n != resp.ContentLength:
+		return outcomeShort, n, lat
+	case want.SHA256 != nil && string(w.hasher.Sum(nil)) != string(want.SHA256):
+		return outcomeDigest, n, lat
+	}
+	return outcomeOK, n, lat
+}
+
+// drain reads a whole body into the worker's buffer (large, so a 300 KB
+// tarball costs few reads: on two cores the load generator's CPU is taken
+// from the server's), hashing it when the digest is checked.
+func (w *worker) drain(body io.Reader) (int64, error) {
+	if w.hasher != nil {
+		w.hasher.Reset()
+	}
+	var n int64
+	for {
+		k, err := body.Read(w.buf)
+		n += int64(k)
+		if w.hasher != nil && k > 0 {
+			w.hasher.Write(w.buf[:k])
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+// count records one measured request.
+func (w *worker) count(o outcome, n int64, lat time.Duration) {
+	w.bytes += uint64(max(n, 0))
+	switch o {
+	case outcomeOK:
+		w.ok++
+		w.hist.Record(lat)
+	case outcomeStatus:
+		w.errs.Status++
+	case outcomeShort:
+		w.errs.Short++
+	case outcomeDigest:
+		w.errs.Digest++
+	default:
+		w.errs.Transport++
+	}
+}

@@ -1,0 +1,1070 @@
+package million
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/bench"
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/fixture"
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/load"
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/procstat"
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/stack"
+	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/proxy/model"
+	"github.com/stockpile-proxy/stockpile/proxy/resolver"
+	"github.com/stockpile-proxy/stockpile/storage"
+	"github.com/stockpile-proxy/stockpile/storage/badgerstore"
+)
+
+// The million scenario checks the target "1,000,000 cached package
+// versions: warm p99 latency within 2 times of the 1,000-version case, and
+// start-up under 3 seconds".
+//
+// It writes the records of N npm package versions (10 per package, one
+// tarball each) straight into a data directory with the storage and model
+// packages — the encoding the resolver itself writes, no HTTP — then starts
+// the stockpile binary on it, and on a second directory of 1,000 versions
+// built the same way. The repository holding the records has no external
+// connection: every answer comes from records and blobs. Measured:
+//
+//   - start-up: process start to the first 200 of /-/ready, several times;
+//   - a warm-up pass: every sampled URL once, one client (the first touch,
+//     read from Badger; reported, not judged);
+//   - warm latency: C connections ask random URLs of the sample (tarballs,
+//     then packuments) for D, 1M and 1K servers in turn, R rounds; the
+//     judged number is p99(1M)/p99(1K) of the medians over rounds.
+//
+// The bench's command line has no flags of its own for it yet, so it reads
+// its knobs from the environment:
+//
+//	STOCKPILE_BENCH_MILLION_DIR       keep the populated 1M data here and reuse it
+//	                                  on later runs (populate once: about a minute)
+//	STOCKPILE_BENCH_MILLION_VERSIONS  versions of the large case (1000000)
+//	STOCKPILE_BENCH_MILLION_SAMPLE    packages and tarballs sampled (1000)
+//	STOCKPILE_BENCH_MILLION_CONNS     connections of the warm runs (8)
+//	STOCKPILE_BENCH_MILLION_DURATION  measured time of each warm run (10s)
+//	STOCKPILE_BENCH_MILLION_ROUNDS    rounds (3)
+//	STOCKPILE_BENCH_MILLION_STARTS    start-ups measured on the 1M data (3)
+
+// Names and layout of the populated data.
+const (
+	millionDomain = "bench"
+	millionRepo   = "cache"
+	// millionLayout changes whenever what populate writes changes: a kept
+	// directory of another layout is refused, not reused.
+	millionLayout   = 2
+	millionMarker   = "stockpile-bench-million.json"
+	millionDataDir  = "data"
+	millionBlobs    = 4
+	millionConn     = "public:npmjs"
+	millionUpstream = "http://127.0.0.1:9/" // recorded origin only: never contacted
+	// millionBatchBytes bounds one storage.Apply (Badger refuses
+	// transactions above 15 % of the 32 MiB memtable).
+	millionBatchBytes = 2 << 20
+)
+
+// Targets of the scenario.
+const (
+	millionStartupLimit = 3 * time.Second
+	millionMaxP99Ratio  = 2.0
+)
+
+// millionOptions are the scenario's knobs.
+type millionOptions struct {
+	// Dir keeps the large case's data (reused when it was populated with
+	// the same Versions and layout); empty: a temporary directory.
+	Dir        string
+	Versions   int // large case
+	Baseline   int // small case
+	PerPackage int
+	// Sample is how many packages (packuments) and versions (tarballs) are
+	// asked, at most all of them.
+	Sample      int
+	Connections int
+	Duration    time.Duration
+	Warmup      time.Duration
+	Rounds      int
+	Starts      int
+	Seed        uint64
+}
+
+func defaultMillionOptions() millionOptions {
+	return millionOptions{
+		Versions: 1_000_000, Baseline: 1_000, PerPackage: 10,
+		Sample: 1_000, Connections: 8, Duration: 10 * time.Second, Warmup: time.Second,
+		Rounds: 3, Starts: 3, Seed: 1,
+	}
+}
+
+// millionOptionsFromEnv reads the STOCKPILE_BENCH_MILLION_* variables.
+func millionOptionsFromEnv(getenv func(string) string) (millionOptions, error) {
+	o := defaultMillionOptions()
+	o.Dir = getenv("STOCKPILE_BENCH_MILLION_DIR")
+	var errs []error
+	ints := []struct {
+		name string
+		dst  *int
+	}{
+		{"VERSIONS", &o.Versions}, {"SAMPLE", &o.Sample}, {"CONNS", &o.Connections},
+		{"ROUNDS", &o.Rounds}, {"STARTS", &o.Starts},
+	}
+	for _, v := range ints {
+		if s := getenv("STOCKPILE_BENCH_MILLION_" + v.name); s != "" {
+			n, err := strconv.Atoi(strings.ReplaceAll(s, "_", ""))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("STOCKPILE_BENCH_MILLION_%s=%q: not a number", v.name, s))
+				continue
+			}
+			*v.dst = n
+		}
+	}
+	if s := getenv("STOCKPILE_BENCH_MILLION_DURATION"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("STOCKPILE_BENCH_MILLION_DURATION=%q: %w", s, err))
+		}
+		o.Duration = d
+	}
+	errs = append(errs, o.validate())
+	return o, errors.Join(errs...)
+}
+
+func (o millionOptions) validate() error {
+	var errs []error
+	if o.PerPackage < 1 || o.PerPackage > 100 {
+		errs = append(errs, fmt.Errorf("million: %d versions per package: want 1..100", o.PerPackage))
+	}
+	if o.Versions < o.PerPackage || o.Versions > 20_000_000 {
+		errs = append(errs, fmt.Errorf("million: %d versions: want %d..20000000", o.Versions, o.PerPackage))
+	}
+	if o.Baseline < o.PerPackage || o.Baseline > o.Versions {
+		errs = append(errs, fmt.Errorf("million: baseline of %d versions: want %d..%d", o.Baseline, o.PerPackage, o.Versions))
+	}
+	if o.Sample < 1 || o.Sample > 100_000 {
+		errs = append(errs, fmt.Errorf("million: sample of %d: want 1..100000", o.Sample))
+	}
+	if o.Connections < 1 || o.Connections > load.MaxConnections {
+		errs = append(errs, fmt.Errorf("million: %d connections: want 1..%d", o.Connections, load.MaxConnections))
+	}
+	if o.Duration <= 0 || o.Duration > load.MaxDuration || o.Warmup < 0 || o.Warmup > load.MaxWarmup {
+		errs = append(errs, fmt.Errorf("million: duration %s, warm-up %s: want (0, %s] and [0, %s]", o.Duration, o.Warmup, load.MaxDuration, load.MaxWarmup))
+	}
+	if o.Rounds < 1 || o.Rounds > bench.MaxRounds || o.Starts < 1 || o.Starts > 10 {
+		errs = append(errs, fmt.Errorf("million: %d rounds, %d starts: want 1..%d and 1..10", o.Rounds, o.Starts, bench.MaxRounds))
+	}
+	return errors.Join(errs...)
+}
+
+// ---- populate -------------------------------------------------------------
+
+// millionSpec is what a populated directory holds; a kept directory is
+// reused only when its spec is the one asked.
+type millionSpec struct {
+	Layout     int `json:"layout"`
+	Versions   int `json:"versions"`
+	PerPackage int `json:"per_package"`
+}
+
+func (s millionSpec) packages() int { return (s.Versions + s.PerPackage - 1) / s.PerPackage }
+
+// versionsOf returns how many versions package i has (the last may have
+// fewer).
+func (s millionSpec) versionsOf(i int) int {
+	return min(s.PerPackage, s.Versions-i*s.PerPackage)
+}
+
+// millionBlob is one of the shared tarballs.
+type millionBlob struct {
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+// millionPopulated describes a populated directory (its marker file).
+type millionPopulated struct {
+	Spec     millionSpec   `json:"spec"`
+	RepoID   string        `json:"repository_id"`
+	Blobs    []millionBlob `json:"blobs"`
+	Seconds  float64       `json:"populate_seconds"`
+	Created  time.Time     `json:"created"`
+	Packages int           `json:"packages"`
+	// Reused is true when this run found the directory populated.
+	Reused bool `json:"-"`
+}
+
+func (p *millionPopulated) duration() time.Duration {
+	return time.Duration(p.Seconds * float64(time.Second))
+}
+
+// millionPopulate makes dir hold spec's records, or reuses it when a
+// previous run populated it with the same spec. A non-empty directory
+// without the marker, or with another spec, is refused: it is never
+// emptied.
+func millionPopulate(ctx context.Context, dir string, spec millionSpec, log *slog.Logger) (*millionPopulated, error) {
+	marker := filepath.Join(dir, millionMarker)
+	if raw, err := os.ReadFile(marker); err == nil {
+		var p millionPopulated
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return nil, fmt.Errorf("million: %s: %w", marker, err)
+		}
+		if p.Spec != spec {
+			return nil, fmt.Errorf("million: %s was populated with %+v, not %+v: remove it or choose another directory", dir, p.Spec, spec)
+		}
+		p.Reused = true
+		log.Info("million: reusing populated data", "dir", dir, "versions", spec.Versions, "populated_in", p.duration().Round(time.Millisecond))
+		return &p, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("million: %w", err)
+	}
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return nil, fmt.Errorf("million: %s is not empty and was not populated by this scenario (no %s): refusing to write into it", dir, millionMarker)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("million: %w", err)
+	}
+	start := time.Now()
+	p, err := millionWrite(ctx, filepath.Join(dir, millionDataDir), spec, log)
+	if err != nil {
+		return nil, err
+	}
+	p.Seconds = time.Since(start).Seconds()
+	p.Created = time.Now().UTC()
+	raw, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("million: %w", err)
+	}
+	if err := os.WriteFile(marker, append(raw, '\n'), 0o644); err != nil {
+		return nil, fmt.Errorf("million: %w", err)
+	}
+	log.Info("million: populated", "dir", dir, "versions", spec.Versions, "packages", p.Packages, "took", p.duration().Round(time.Millisecond))
+	return p, nil
+}
+
+// millionWrite opens a store on dataDir, creates the domain and the
+// repository, writes the shared blobs, then every package and version
+// record in batches, and closes the store (which flushes the memtables).
+func millionWrite(ctx context.Context, dataDir string, spec millionSpec, log *slog.Logger) (p *millionPopulated, err error) {
+	store, err := badgerstore.Open(badgerstore.Options{Dir: dataDir, GCInterval: -1}, log)
+	if err != nil {
+		return nil, fmt.Errorf("million: %w", err)
+	}
+	defer func() {
+		if cerr := store.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("million: %w", cerr)
+		}
+	}()
+	reg, err := model.Load(ctx, store)
+	if err != nil {
+		return nil, fmt.Errorf("million: %w", err)
+	}
+	if _, err := reg.CreateDomain(ctx, millionDomain, nil); err != nil {
+		return nil, fmt.Errorf("million: %w", err)
+	}
+	repo, err := reg.CreateRepository(ctx, millionDomain, millionRepo, "stockpile-bench million: records written directly", nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("million: %w", err)
+	}
+	p = &millionPopulated{Spec: spec, RepoID: repo.ID, Packages: spec.packages()}
+
+	// A handful of real tarballs, shared by every version through their
+	// SHA-256 (blobs are content-addressed per domain).
+	var sums []storage.Sums
+	rng := rand.New(rand.NewPCG(7, 11))
+	for i := range millionBlobs {
+		tgz := fixture.NPMTarball("million-fixture", fmt.Sprintf("1.0.%d", i), (8<<10)<<i, rng)
+		s, err := store.WriteBlob(ctx, millionDomain, bytes.NewReader(tgz), nil)
+		if err != nil {
+			return nil, fmt.Errorf("million: %w", err)
+		}
+		sums = append(sums, s)
+		p.Blobs = append(p.Blobs, millionBlob{SHA256: s.SHA256, Size: s.Size})
+	}
+
+	// Packages are cut into ranges written by one goroutine each: encoding
+	// costs about as much as Badger's commit, which serialises anyway.
+	workers := 2
+	n := spec.packages()
+	var next, done atomic.Int64
+	errc := make(chan error, workers)
+	var wg sync.WaitGroup
+	const rangeSize = 512
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	for range workers {
+		wg.Go(func() {
+			w := millionWriter{store: store, repoID: repo.ID, spec: spec, sums: sums}
+			for ctx.Err() == nil {
+				lo := int(next.Add(rangeSize)) - rangeSize
+				if lo >= n {
+					break
+				}
+				for i := lo; i < min(lo+rangeSize, n); i++ {
+					if err := w.addPackage(ctx, i); err != nil {
+						errc <- err
+						cancel()
+						return
+					}
+				}
+				done.Add(int64(min(lo+rangeSize, n) - lo))
+			}
+			if err := w.flush(ctx); err != nil {
+				errc <- err
+				cancel()
+			}
+		})
+	}
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	start := time.Now()
+loop:
+	for {
+		select {
+		case <-finished:
+			break loop
+		case <-tick.C:
+			d := done.Load()
+			log.Info("million: populating", "packages", d, "of", n, "rate_versions_per_s", int(float64(d)*float64(spec.PerPackage)/time.Since(start).Seconds()))
+		}
+	}
+	close(errc)
+	for err := range errc {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("million: populate: %w", err)
+	}
+	return p, nil
+}
+
+// millionWriter accumulates mutations and applies them in batches.
+type millionWriter struct {
+	store  storage.Store
+	repoID string
+	spec   millionSpec
+	sums   []storage.Sums
+	muts   []storage.Mutation
+	bytes  int
+}
+
+// millionPackage names package i: npm-looking names of varied length, one
+// in ten scoped.
+func millionPackage(i int) formats.Package {
+	words := []string{"core", "util", "parse", "async", "stream", "config", "react", "babel", "plugin", "loader",
+		"types", "eslint", "lodash", "color", "fetch", "crypto", "yaml", "cli", "test", "server"}
+	name := words[i%len(words)] + "-" + words[(i/len(words))%len(words)] + "-" + strconv.Itoa(i)
+	p := formats.Package{Format: "npm", Name: name}
+	if i%10 == 3 {
+		p.Namespace = "scope" + strconv.Itoa(i%97)
+	}
+	return p
+}
+
+// millionVersion names version j of package i: distinct semver versions,
+// 1.0.x … 2.4.x.
+func millionVersion(i, j int) string {
+	return fmt.Sprintf("%d.%d.%d", 1+j/5, j%5, (i+j)%3)
+}
+
+func millionDisplay(p formats.Package) string {
+	if p.Namespace == "" {
+		return p.Name
+	}
+	return "@" + p.Namespace + "/" + p.Name
+}
+
+func millionEscaped(p formats.Package) string {
+	if p.Namespace == "" {
+		return p.Name
+	}
+	return "@" + p.Namespace + "%2f" + p.Name
+}
+
+func millionTarballName(p formats.Package, version string) string {
+	return p.Name + "-" + version + ".tgz"
+}
+
+// millionMeta is a version object as the registry serves it, trimmed to
+// the fields installers read (the npm format relays it; dist.tarball is
+// rewritten to point at the repository).
+type millionMeta struct {
+	Name         string            `json:"name"`
+	Version      string            `json:"version"`
+	Description  string            `json:"description"`
+	Main         string            `json:"main"`
+	License      string            `json:"license"`
+	Dependencies map[string]string `json:"dependencies,omitempty"`
+	Engines      map[string]string `json:"engines"`
+	ID           string            `json:"_id"`
+	Dist         millionDist       `json:"dist"`
+}
+
+type millionDist struct {
+	Integrity    string `json:"integrity"`
+	Shasum       string `json:"shasum"`
+	Tarball      string `json:"tarball"`
+	FileCount    int    `json:"fileCount"`
+	UnpackedSize int64  `json:"unpackedSize"`
+}
+
+// millionExtra is the package-level fields the packument shows.
+type millionExtra struct {
+	Description string            `json:"description"`
+	License     string            `json:"license"`
+	Homepage    string            `json:"homepage"`
+	Repository  map[string]string `json:"repository"`
+	Time        map[string]string `json:"time"`
+}
+
+var millionEpoch = time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// addPackage adds the records of package i: its versions (each as the
+// resolver retains a version fetched from an external connection) and its
+// package record (origin controls as set by the first arrival: publish
+// BLOCK, upstream ALLOW).
+func (w *millionWriter) addPackage(ctx context.Context, i int) error {
+	p := millionPackage(i)
+	display := millionDisplay(p)
+	nv := w.spec.versionsOf(i)
+	var newest string
+	for j := range nv {
+		v := millionVersion(i, j)
+		newest = v
+		s := w.sums[(i+j)%len(w.sums)]
+		file := millionTarballName(p, v)
+		upstreamURL := millionUpstream + millionEscaped(p) + "/-/" + file
+		deps := map[string]string{}
+		for _, k := range []int{i*7 + 1, i*13 + 5} {
+			deps[millionDisplay(millionPackage(k%w.spec.packages()))] = "^1.0.0"
+		}
+		meta, err := millionEncode(millionMeta{
+			Name: display, Version: v, Description: "stockpile-bench package " + display,
+			Main: "index.js", License: "MIT", Dependencies: deps, Engines: map[string]string{"node": ">=18"},
+			ID: display + "@" + v,
+			Dist: millionDist{
+				Integrity: millionSRI(s.SHA512), Shasum: s.SHA1, Tarball: upstreamURL,
+				FileCount: 3, UnpackedSize: s.Size * 3,
+			},
+		})
+		if err != nil {
+			return err
+		}
+		rec := resolver.VersionRecord{
+			Version: formats.Version{
+				Version: v, Status: formats.StatusPublished, Meta: meta,
+				Assets: []formats.AssetRef{{
+					Name: file, URL: upstreamURL, Size: s.Size,
+					Digests: formats.Digests{SHA512: s.SHA512, SHA256: s.SHA256, SHA1: s.SHA1, MD5: s.MD5},
+				}},
+				Published: millionEpoch.Add(time.Duration(i)*time.Minute + time.Duration(j)*24*time.Hour),
+			},
+			Origin: resolver.VersionOrigin{Type: resolver.OriginExternal, Connection: millionConn},
+		}
+		rec.Revision = millionRevision(&rec.Version)
+		if err := w.add(ctx, storage.Key("v", millionDomain, w.repoID, p.Format, p.Namespace, p.Name, v), rec); err != nil {
+			return err
+		}
+	}
+	extra, err := millionEncode(millionExtra{
+		Description: "stockpile-bench package " + display, License: "MIT",
+		Homepage:   "https://example.com/" + display,
+		Repository: map[string]string{"type": "git", "url": "git+https://example.com/" + display + ".git"},
+		Time: map[string]string{
+			"created":  millionEpoch.Add(time.Duration(i) * time.Minute).Format(time.RFC3339),
+			"modified": millionEpoch.Add(time.Duration(i)*time.Minute + time.Duration(nv-1)*24*time.Hour).Format(time.RFC3339),
+		},
+	})
+	if err != nil {
+		return err
+	}
+	pr := resolver.PackageRecord{
+		Package: p,
+		Origin:  resolver.OriginConfig{Publish: resolver.Block, Upstream: resolver.Allow},
+		Tags:    map[string]string{"latest": newest},
+		Extra:   extra,
+		Updated: millionEpoch,
+	}
+	return w.add(ctx, storage.Key("p", millionDomain, w.repoID, p.Format, p.Namespace, p.Name), pr)
+}
+
+func (w *millionWriter) add(ctx context.Context, key []byte, v any) error {
+	b, err := millionEncode(v)
+	if err != nil {
+		return err
+	}
+	w.muts = append(w.muts, storage.Mutation{Key: key, Value: b})
+	w.bytes += len(key) + len(b) + 64
+	if w.bytes >= millionBatchBytes {
+		return w.flush(ctx)
+	}
+	return nil
+}
+
+func (w *millionWriter) flush(ctx context.Context) error {
+	if len(w.muts) == 0 {
+		return nil
+	}
+	if err := millionApply(ctx, w.store, w.muts); err != nil {
+		return err
+	}
+	w.muts, w.bytes = w.muts[:0], 0
+	return nil
+}
+
+// millionApply applies muts, halving batches Badger finds too big.
+func millionApply(ctx context.Context, st storage.Store, muts []storage.Mutation) error {
+	err := st.Apply(ctx, muts)
+	if errors.Is(err, badgerstore.ErrTooBig) && len(muts) > 1 {
+		if err := millionApply(ctx, st, muts[:len(muts)/2]); err != nil {
+			return err
+		}
+		return millionApply(ctx, st, muts[len(muts)/2:])
+	}
+	if err != nil {
+		return fmt.Errorf("million: write records: %w", err)
+	}
+	return nil
+}
+
+// millionEncode encodes a record exactly as the resolver does
+// (resolver/records.go encodeRecord): JSON without HTML escaping, no
+// trailing newline.
+func millionEncode(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("million: encode record: %w", err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// millionRevision is the resolver's revision of a version (resolver/records.go
+// revision): the test checks both agree through PutVersionRecord.
+func millionRevision(v *formats.Version) string {
+	parts := make([]string, 0, len(v.Assets))
+	for _, a := range v.Assets {
+		parts = append(parts, a.Name+"\x00"+a.Digests.SHA256)
+	}
+	sort.Strings(parts)
+	h := sha256.Sum256([]byte(v.Version + "\x00" + strings.Join(parts, "\x00")))
+	return base64.StdEncoding.EncodeToString(h[:])
+}
+
+func millionSRI(sha512Hex string) string {
+	b, _ := hex.DecodeString(sha512Hex)
+	return "sha512-" + base64.StdEncoding.EncodeToString(b)
+}
+
+// ---- servers ----------------------------------------------------------------
+
+// millionServer is a Stockpile started on a populated directory.
+type millionServer struct {
+	label   string // "1M", "1K"
+	workDir string // configuration and log, below stockpile-LABEL
+	dataDir string
+	srv     *stack.Server
+	repoURL string // URL/bench/npm/cache
+	starts  []time.Duration
+}
+
+// start starts Stockpile on the records and records its start-up time.
+func (m *millionServer) start(ctx context.Context, bin string, log *slog.Logger) error {
+	dir := filepath.Join(m.workDir, "stockpile-"+m.label)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("million: %w", err)
+	}
+	srv, err := stack.StartStockpile(ctx, bin, dir, stack.StockpileConfig{DataDir: m.dataDir, Standalone: []string{millionRepo}}, log)
+	if err != nil {
+		return fmt.Errorf("million: stockpile %s: %w", m.label, err)
+	}
+	m.srv, m.repoURL = srv, srv.URL+"/"+millionDomain+"/npm/"+millionRepo
+	m.starts = append(m.starts, srv.Startup)
+	return nil
+}
+
+func (m *millionServer) stop() error {
+	if m.srv == nil {
+		return nil
+	}
+	err := stack.StopStockpile(m.srv.Child)
+	m.srv = nil
+	return err
+}
+
+// rss is the server's resident set: anonymous memory (the heap) and file
+// pages (Badger's mmap'd tables, reclaimable).
+func (m *millionServer) rss() procstat.MemStatus {
+	if m.srv == nil {
+		return procstat.MemStatus{}
+	}
+	st, _ := procstat.ReadMemStatus(m.srv.PID())
+	return st
+}
+
+// ---- samples and load ---------------------------------------------------------
+
+// millionURL is one sampled request and the length its body must have.
+type millionURL struct {
+	URL    string
+	Accept string
+	Bytes  int64 // learned in the warm-up pass for packuments
+	SHA256 string
+}
+
+// millionSample picks the packuments and tarballs asked of a server:
+// sample distinct packages, and sample distinct versions, at random.
+func millionSample(spec millionSpec, pop *millionPopulated, repoURL string, sample int, seed uint64) (docs, tgzs []millionURL) {
+	rng := rand.New(rand.NewPCG(seed, uint64(spec.Versions)))
+	n := spec.packages()
+	for _, i := range rng.Perm(n)[:min(sample, n)] {
+		p := millionPackage(i)
+		docs = append(docs, millionURL{URL: repoURL + "/" + millionEscaped(p), Accept: "application/json"})
+	}
+	// Versions are numbered i*PerPackage+j; the last package may be short.
+	picked := map[int]bool{}
+	for len(tgzs) < min(sample, spec.Versions) {
+		k := rng.IntN(spec.Versions)
+		if picked[k] {
+			continue
+		}
+		picked[k] = true
+		i, j := k/spec.PerPackage, k%spec.PerPackage
+		p := millionPackage(i)
+		v := millionVersion(i, j)
+		b := pop.Blobs[(i+j)%len(pop.Blobs)]
+		tgzs = append(tgzs, millionURL{
+			URL:   repoURL + "/" + millionDisplay(p) + "/-/" + millionTarballName(p, v),
+			Bytes: b.Size, SHA256: b.SHA256,
+		})
+	}
+	return docs, tgzs
+}
+
+// millionWarm asks every URL once, in order, with one client: the first
+// touch of each, served from Badger. It checks the answers (tarballs by
+// digest, packuments by their versions and tarball links) and records each
+// packument's length.
+func millionWarm(ctx context.Context, urls []millionURL, spec millionSpec, repoURL string, timeout time.Duration) (*load.Histogram, error) {
+	c := load.Client(timeout, false)
+	defer c.CloseIdleConnections()
+	h := &load.Histogram{}
+	for k := range urls {
+		u := &urls[k]
+		var hd http.Header
+		if u.Accept != "" {
+			hd = http.Header{"Accept": {u.Accept}}
+		}
+		t0 := time.Now()
+		body, err := load.Fetch(ctx, c, u.URL, hd)
+		lat := time.Since(t0)
+		if err != nil {
+			return nil, fmt.Errorf("million: warm: %w", err)
+		}
+		if u.SHA256 != "" {
+			sum := sha256.Sum256(body)
+			if hex.EncodeToString(sum[:]) != u.SHA256 || int64(len(body)) != u.Bytes {
+				return nil, fmt.Errorf("million: warm %s: %d bytes, not the blob %s", u.URL, len(body), u.SHA256)
+			}
+		} else {
+			if err := millionCheckPackument(body, spec, repoURL); err != nil {
+				return nil, fmt.Errorf("million: warm %s: %w", u.URL, err)
+			}
+			u.Bytes = int64(len(body))
+		}
+		h.Record(lat)
+	}
+	return h, nil
+}
+
+// millionCheckPackument checks that a packument lists its package's
+// versions with tarballs below the repository and their digests.
+func millionCheckPackument(doc []byte, spec millionSpec, repoURL string) error {
+	var p struct {
+		Name     string            `json:"name"`
+		DistTags map[string]string `json:"dist-tags"`
+		Versions map[string]struct {
+			Dist struct {
+				Tarball   string `json:"tarball"`
+				Integrity string `json:"integrity"`
+			} `json:"dist"`
+		} `json:"versions"`
+	}
+	if err := json.Unmarshal(doc, &p); err != nil {
+		return fmt.Errorf("packument is not JSON: %w", err)
+	}
+	if len(p.Versions) == 0 || len(p.Versions) > spec.PerPackage {
+		return fmt.Errorf("packument of %s has %d versions, want 1..%d", p.Name, len(p.Versions), spec.PerPackage)
+	}
+	if _, ok := p.Versions[p.DistTags["latest"]]; !ok {
+		return fmt.Errorf("packument of %s: latest %q is not listed", p.Name, p.DistTags["latest"])
+	}
+	for v, vo := range p.Versions {
+		if !strings.HasPrefix(vo.Dist.Tarball, repoURL+"/") || !strings.HasPrefix(vo.Dist.Integrity, "sha512-") {
+			return fmt.Errorf("packument of %s: version %s has tarball %q and integrity %q", p.Name, v, vo.Dist.Tarball, vo.Dist.Integrity)
+		}
+	}
+	return nil
+}
+
+// millionRun runs conns keep-alive clients, each asking random URLs of
+// urls, for warmup and then d, and returns what was measured after the
+// warm-up. Bodies are read whole and their length checked.
+func millionRun(ctx context.Context, urls []millionURL, conns int, warmup, d, timeout time.Duration, seed uint64) (*load.Result, error) {
+	reqs, wants := make([]load.Request, len(urls)), make([]load.Expect, len(urls))
+	for i, u := range urls {
+		reqs[i] = load.Request{URL: u.URL}
+		if u.Accept != "" {
+			reqs[i].Header = http.Header{"Accept": {u.Accept}}
+		}
+		wants[i] = load.Expect{Status: http.StatusOK, Bytes: u.Bytes}
+	}
+	cfg := load.Config{Connections: conns, Duration: d, Warmup: warmup, Timeout: timeout, Seed: seed}
+	return load.RunMix(ctx, cfg, reqs, wants)
+}
+
+// ---- the scenario -------------------------------------------------------------
+
+// million is the scenario.
+type million struct {
+	env  bench.Env
+	opts millionOptions
+	// optsErr is a bad STOCKPILE_BENCH_MILLION_* variable, reported by Setup.
+	optsErr error
+
+	workDir string
+	bigDir  string // the 1M data (kept when opts.Dir is set)
+	big     *millionPopulated
+	small   *millionPopulated
+	bigSrv  millionServer
+	smSrv   millionServer
+	bigUse  [2]int64 // on disk, apparent
+	// samples, per case: packuments and tarballs
+	bigDocs, bigTgzs []millionURL
+	smDocs, smTgzs   []millionURL
+	firstTouch       map[string]*load.Histogram // "1M tarball" → warm-up pass latencies
+	rss              map[string]procstat.MemStatus
+	results          map[string][]*load.Result // "1M tarball" → one per round
+}
+
+// New returns the million scenario; its knobs come from env and the
+// STOCKPILE_BENCH_MILLION_* variables.
+func New(env bench.Env) bench.Scenario { return newMillion(env) }
+
+func newMillion(env bench.Env) *million {
+	o, err := millionOptionsFromEnv(os.Getenv)
+	if err == nil && (env.MillionDir != "" || env.MillionVersions != 0) {
+		if env.MillionDir != "" {
+			o.Dir = env.MillionDir
+		}
+		if env.MillionVersions != 0 {
+			o.Versions = env.MillionVersions
+		}
+		err = o.validate()
+	}
+	return newMillionWith(env, o, err)
+}
+
+func newMillionWith(env bench.Env, o millionOptions, err error) *million {
+	m := &million{env: env, opts: o, optsErr: err}
+	m.bigSrv.label, m.smSrv.label = "1M", "1K"
+	if o.Versions != 1_000_000 {
+		m.bigSrv.label = fmt.Sprintf("%dv", o.Versions)
+	}
+	if o.Baseline != 1_000 {
+		m.smSrv.label = fmt.Sprintf("%dv", o.Baseline)
+	}
+	return m
+}
+
+// Name implements Scenario.
+func (m *million) Name() string { return "million" }
+
+// Setup implements Scenario: populate (or reuse) both directories, measure
+// the large case's start-up opts.Starts times, start the baseline, and warm
+// both with every sampled URL.
+func (m *million) Setup(ctx context.Context) error {
+	if m.optsErr != nil {
+		return m.optsErr
+	}
+	if m.env.Target != "" {
+		return errors.New("million: starts its own Stockpile on directories it populates; --target is not supported")
+	}
+	if m.env.Stockpile == "" {
+		return errors.New("million: no stockpile binary")
+	}
+	log := m.env.Log
+	dir, err := os.MkdirTemp(m.env.TempRoot, "stockpile-bench-million-*")
+	if err != nil {
+		return fmt.Errorf("million: %w", err)
+	}
+	m.workDir = dir
+	m.bigDir = m.opts.Dir
+	if m.bigDir == "" {
+		m.bigDir = filepath.Join(dir, "big")
+	}
+	spec := millionSpec{Layout: millionLayout, Versions: m.opts.Versions, PerPackage: m.opts.PerPackage}
+	if m.big, err = millionPopulate(ctx, m.bigDir, spec, log); err != nil {
+		return err
+	}
+	smSpec := millionSpec{Layout: millionLayout, Versions: m.opts.Baseline, PerPackage: m.opts.PerPackage}
+	smDir := filepath.Join(dir, "small")
+	if m.small, err = millionPopulate(ctx, smDir, smSpec, log); err != nil {
+		return err
+	}
+	onDisk, apparent, err := procstat.DirUsage(m.bigDir)
+	if err != nil {
+		return fmt.Errorf("million: %w", err)
+	}
+	m.bigUse = [2]int64{onDisk, apparent}
+
+	m.bigSrv.workDir, m.bigSrv.dataDir = dir, filepath.Join(m.bigDir, millionDataDir)
+	m.smSrv.workDir, m.smSrv.dataDir = dir, filepath.Join(smDir, millionDataDir)
+	for k := range m.opts.Starts {
+		if k > 0 {
+			if err := m.bigSrv.stop(); err != nil {
+				return err
+			}
+		}
+		if err := m.bigSrv.start(ctx, m.env.Stockpile, log); err != nil {
+			return err
+		}
+	}
+	if err := m.smSrv.start(ctx, m.env.Stockpile, log); err != nil {
+		return err
+	}
+
+	m.bigDocs, m.bigTgzs = millionSample(spec, m.big, m.bigSrv.repoURL, m.opts.Sample, m.opts.Seed)
+	m.smDocs, m.smTgzs = millionSample(smSpec, m.small, m.smSrv.repoURL, m.opts.Sample, m.opts.Seed)
+	m.firstTouch = map[string]*load.Histogram{}
+	for _, w := range []struct {
+		name string
+		urls []millionURL
+		spec millionSpec
+		srv  *millionServer
+	}{
+		{m.bigSrv.label + " tarball", m.bigTgzs, spec, &m.bigSrv},
+		{m.bigSrv.label + " packument", m.bigDocs, spec, &m.bigSrv},
+		{m.smSrv.label + " tarball", m.smTgzs, smSpec, &m.smSrv},
+		{m.smSrv.label + " packument", m.smDocs, smSpec, &m.smSrv},
+	} {
+		h, err := millionWarm(ctx, w.urls, w.spec, w.srv.repoURL, m.timeout())
+		if err != nil {
+			return err
+		}
+		m.firstTouch[w.name] = h
+		log.Info("million: warmed", "target", w.name, "urls", len(w.urls), "first_touch_p99", h.Percentile(99).Round(time.Microsecond))
+	}
+	return nil
+}
+
+func (m *million) timeout() time.Duration {
+	if m.env.Timeout > 0 {
+		return m.env.Timeout
+	}
+	return 30 * time.Second
+}
+
+// Targets implements Scenario: none for the bench.Runner's single-URL load
+// generator; Check measures the sampled URLs itself.
+func (m *million) Targets() []bench.Target { return nil }
+
+// Check implements Checker: the warm runs, 1M and 1K in turn, round after
+// round, then the verdicts.
+func (m *million) Check(ctx context.Context, _ []*bench.TargetReport) ([]bench.Finding, error) {
+	log := m.env.Log
+	runs := []struct {
+		name string
+		urls []millionURL
+	}{
+		{m.bigSrv.label + " tarball", m.bigTgzs},
+		{m.smSrv.label + " tarball", m.smTgzs},
+		{m.bigSrv.label + " packument", m.bigDocs},
+		{m.smSrv.label + " packument", m.smDocs},
+	}
+	m.results = map[string][]*load.Result{}
+	for round := 1; round <= m.opts.Rounds; round++ {
+		for k, r := range runs {
+			if round > 1 || k > 0 {
+				if err := bench.Sleep(ctx, 250*time.Millisecond); err != nil {
+					return nil, err
+				}
+			}
+			res, err := millionRun(ctx, r.urls, m.opts.Connections, m.opts.Warmup, m.opts.Duration, m.timeout(), m.opts.Seed+uint64(round))
+			if err != nil {
+				return nil, fmt.Errorf("million: %s round %d: %w", r.name, round, err)
+			}
+			m.results[r.name] = append(m.results[r.name], res)
+			log.Info("million: measured", "target", r.name, "round", round, "req_per_s", int(res.RequestsPerSecond()),
+				"p50", res.Latency.Percentile(50).Round(time.Microsecond), "p99", res.Latency.Percentile(99).Round(time.Microsecond),
+				"errors", res.Errors.Total())
+		}
+	}
+	m.rss = map[string]procstat.MemStatus{m.bigSrv.label: m.bigSrv.rss(), m.smSrv.label: m.smSrv.rss()}
+	return m.findings(), nil
+}
+
+// millionMedian returns the load.Median over rounds of f.
+func millionMedian(rs []*load.Result, f func(*load.Result) time.Duration) time.Duration {
+	var xs []time.Duration
+	for _, r := range rs {
+		xs = append(xs, f(r))
+	}
+	return load.Median(xs)
+}
+
+func millionP99(r *load.Result) time.Duration { return r.Latency.Percentile(99) }
+func millionP50(r *load.Result) time.Duration { return r.Latency.Percentile(50) }
+
+// findings judges the run.
+func (m *million) findings() []bench.Finding {
+	var out []bench.Finding
+	big, sm := m.bigSrv.label, m.smSrv.label
+	worst := slices.Max(m.bigSrv.starts)
+	var starts []string
+	for _, s := range m.bigSrv.starts {
+		starts = append(starts, bench.FmtDur(s))
+	}
+	out = append(out, bench.Finding{
+		Name: fmt.Sprintf("start-up with %d versions (process start → /-/ready 200)", m.opts.Versions),
+		Value: fmt.Sprintf("%s worst of %d (%s; %s with %d versions: %s), want under %s",
+			bench.FmtDur(worst), len(starts), strings.Join(starts, ", "), sm, m.opts.Baseline, bench.FmtDur(m.smSrv.starts[0]), millionStartupLimit),
+		OK: worst < millionStartupLimit,
+	})
+	var errs uint64
+	for _, kind := range []string{"tarball", "packument"} {
+		b, s := m.results[big+" "+kind], m.results[sm+" "+kind]
+		bp, sp := millionMedian(b, millionP99), millionMedian(s, millionP99)
+		ratio := 0.0
+		if sp > 0 {
+			ratio = float64(bp) / float64(sp)
+		}
+		out = append(out, bench.Finding{
+			Name: fmt.Sprintf("warm %s p99 %s/%s", kind, big, sm),
+			Value: fmt.Sprintf("%.2f (%s vs %s; p50 %s vs %s; %.0f vs %.0f req/s; medians of %d rounds), want at most %.0f",
+				ratio, bench.FmtDur(bp), bench.FmtDur(sp), bench.FmtDur(millionMedian(b, millionP50)), bench.FmtDur(millionMedian(s, millionP50)),
+				millionMedianRPS(b), millionMedianRPS(s), len(b), millionMaxP99Ratio),
+			OK: ratio > 0 && ratio <= millionMaxP99Ratio,
+		})
+		for _, r := range append(slices.Clone(b), s...) {
+			errs += r.Errors.Total()
+		}
+		fb, fs := m.firstTouch[big+" "+kind], m.firstTouch[sm+" "+kind]
+		out = append(out, bench.Finding{
+			Name: fmt.Sprintf("first touch %s p99 %s/%s (warm-up pass, one client, from Badger; not judged)", kind, big, sm),
+			Value: fmt.Sprintf("%.2f (%s vs %s; p50 %s vs %s)", float64(fb.Percentile(99))/float64(max(fs.Percentile(99), 1)),
+				bench.FmtDur(fb.Percentile(99)), bench.FmtDur(fs.Percentile(99)), bench.FmtDur(fb.Percentile(50)), bench.FmtDur(fs.Percentile(50))),
+			OK: true,
+		})
+	}
+	out = append(out, bench.Finding{Name: "errors in the warm runs", Value: fmt.Sprint(errs), OK: errs == 0})
+	reused := ""
+	if m.big.Reused {
+		reused = " (earlier run; reused)"
+	}
+	out = append(out, bench.Finding{
+		Name: fmt.Sprintf("populate %d versions of %d packages", m.opts.Versions, m.big.Packages),
+		Value: fmt.Sprintf("%s%s, %.0f versions/s; data dir %s on disk (%s apparent)",
+			bench.FmtDur(m.big.duration()), reused, float64(m.opts.Versions)/m.big.duration().Seconds(),
+			bench.FmtBytes(uint64(m.bigUse[0])), bench.FmtBytes(uint64(m.bigUse[1]))),
+		OK: true,
+	})
+	rss := func(r procstat.MemStatus) string {
+		return fmt.Sprintf("%s (anon %s, file %s)", bench.FmtBytes(r.RSS), bench.FmtBytes(r.Anon), bench.FmtBytes(r.File))
+	}
+	out = append(out, bench.Finding{
+		Name:  "stockpile RSS after the runs (file: Badger's mmap'd tables)",
+		Value: fmt.Sprintf("%s: %s; %s: %s", big, rss(m.rss[big]), sm, rss(m.rss[sm])),
+		OK:    true,
+	})
+	return out
+}
+
+func millionMedianRPS(rs []*load.Result) float64 {
+	var xs []float64
+	for _, r := range rs {
+		xs = append(xs, r.RequestsPerSecond())
+	}
+	return load.Median(xs)
+}
+
+// Info implements Describer.
+func (m *million) Info() map[string]any {
+	info := map[string]any{
+		"versions": m.opts.Versions, "baseline_versions": m.opts.Baseline, "versions_per_package": m.opts.PerPackage,
+		"sample": m.opts.Sample, "connections": m.opts.Connections, "duration_s": m.opts.Duration.Seconds(),
+		"rounds": m.opts.Rounds, "stockpile_binary": m.env.Stockpile,
+	}
+	if m.big != nil {
+		info["populate_s"] = m.big.Seconds
+		info["populate_reused"] = m.big.Reused
+		info["packages"] = m.big.Packages
+		info["data_dir_bytes_on_disk"] = m.bigUse[0]
+		info["data_dir_bytes_apparent"] = m.bigUse[1]
+	}
+	if m.opts.Dir != "" {
+		info["million_dir"] = m.opts.Dir
+	}
+	var starts []float64
+	for _, s := range m.bigSrv.starts {
+		starts = append(starts, s.Seconds())
+	}
+	if len(starts) > 0 {
+		info["startup_s"] = starts
+	}
+	if len(m.smSrv.starts) > 0 {
+		info["baseline_startup_s"] = m.smSrv.starts[0].Seconds()
+	}
+	for name, rs := range m.results {
+		key := strings.ReplaceAll(name, " ", "_")
+		info[key+"_p99_ms"] = bench.MS(millionMedian(rs, millionP99))
+		info[key+"_p50_ms"] = bench.MS(millionMedian(rs, millionP50))
+		info[key+"_rps"] = millionMedianRPS(rs)
+	}
+	for name, h := range m.firstTouch {
+		info["first_touch_"+strings.ReplaceAll(name, " ", "_")+"_p99_ms"] = bench.MS(h.Percentile(99))
+	}
+	for label, v := range m.rss {
+		info["rss_"+label+"_bytes"] = v.RSS
+		info["rss_anon_"+label+"_bytes"] = v.Anon
+		info["rss_file_"+label+"_bytes"] = v.File
+	}
+	if m.env.Keep && m.workDir != "" {
+		info["work_dir"] = m.workDir
+	}
+	return info
+}
+
+// Teardown implements Scenario: stop both servers, remove the working
+// directory (and the 1M data unless it was given) unless --keep.
+func (m *million) Teardown() error {
+	errs := []error{m.bigSrv.stop(), m.smSrv.stop()}
+	if m.workDir != "" {
+		if m.env.Keep {
+			m.env.Log.Info("kept the working directory", "dir", m.workDir)
+		} else {
+			errs = append(errs, os.RemoveAll(m.workDir))
+		}
+		m.workDir = ""
+	}
+	return errors.Join(errs...)
+}

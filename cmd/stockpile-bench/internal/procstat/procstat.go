@@ -1,0 +1,417 @@
+// Package procstat samples a process from /proc: its resident memory (in
+// parts: anonymous, file-backed) and CPU time, over a measured window or
+// as a series, and the disk space a directory takes.
+package procstat
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat. It
+// is 100 on every Linux architecture Go supports (the kernel hides its real
+// HZ behind it), so there is no need for sysconf.
+const clockTicks = 100
+
+// ProcStats is what a sampler saw of a process (and its children, for
+// nginx's workers) during one load run.
+type ProcStats struct {
+	PID int
+	// Processes counts the processes sampled (nginx: master and workers).
+	Processes int
+	// PeakRSS is the largest resident set (summed over the processes) seen by
+	// a sample during the run, warm-up included.
+	PeakRSS uint64
+	// HWM is the root process's VmHWM at the end of the run: its peak RSS
+	// since it started, which a sample interval cannot miss.
+	HWM uint64
+	// CPU is user+system time spent during the measured window.
+	CPU time.Duration
+	// Wall is the measured window.
+	Wall time.Duration
+}
+
+// Cores returns the average number of cores busy during the window.
+func (s ProcStats) Cores() float64 {
+	if s.Wall <= 0 {
+		return 0
+	}
+	return s.CPU.Seconds() / s.Wall.Seconds()
+}
+
+// CPUPerRequest returns the CPU time spent per request of n, or 0.
+func (s ProcStats) CPUPerRequest(n uint64) time.Duration {
+	if n == 0 || s.Wall <= 0 {
+		return 0
+	}
+	return s.CPU / time.Duration(n)
+}
+
+// Sampler samples a process tree's RSS every interval and its CPU time
+// at the edges of the measured window. It implements load.Observer.
+type Sampler struct {
+	root int
+	pids []int
+	stop chan struct{}
+	done chan struct{}
+
+	mu        sync.Mutex
+	peakRSS   uint64
+	cpuStart  time.Duration
+	cpuEnd    time.Duration
+	wallStart time.Time
+	wallEnd   time.Time
+}
+
+// Start starts sampling pid and its direct children (found now) every
+// interval. It returns an error when the process cannot be read.
+func Start(pid int, interval time.Duration) (*Sampler, error) {
+	return startSampler(pid, interval, true)
+}
+
+// StartSelf samples the bench's own process only: its children are
+// the servers it measures (Stockpile, nginx's master), whose CPU is not the
+// load generator's.
+func StartSelf(interval time.Duration) (*Sampler, error) {
+	return startSampler(os.Getpid(), interval, false)
+}
+
+func startSampler(pid int, interval time.Duration, children bool) (*Sampler, error) {
+	if _, err := readRSS(pid); err != nil {
+		return nil, fmt.Errorf("sampler: %w", err)
+	}
+	pids := []int{pid}
+	if children {
+		pids = append(pids, childrenOf(pid)...)
+	}
+	s := &Sampler{
+		root: pid,
+		pids: pids,
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	s.sample()
+	go sampleEvery(interval, s.stop, s.done, s.sample)
+	return s, nil
+}
+
+func (s *Sampler) sample() {
+	var rss uint64
+	for _, p := range s.pids {
+		if v, err := readRSS(p); err == nil {
+			rss += v
+		}
+	}
+	s.mu.Lock()
+	s.peakRSS = max(s.peakRSS, rss)
+	s.mu.Unlock()
+}
+
+func (s *Sampler) cpu() time.Duration {
+	var total time.Duration
+	for _, p := range s.pids {
+		if v, err := readCPU(p); err == nil {
+			total += v
+		}
+	}
+	return total
+}
+
+// MeasureStart implements load.Observer.
+func (s *Sampler) MeasureStart() {
+	c := s.cpu()
+	s.mu.Lock()
+	s.cpuStart, s.wallStart = c, time.Now()
+	s.mu.Unlock()
+}
+
+// MeasureEnd implements load.Observer.
+func (s *Sampler) MeasureEnd() {
+	c := s.cpu()
+	s.mu.Lock()
+	s.cpuEnd, s.wallEnd = c, time.Now()
+	s.mu.Unlock()
+}
+
+// Stop ends sampling and returns what was seen.
+func (s *Sampler) Stop() ProcStats {
+	close(s.stop)
+	<-s.done
+	s.sample()
+	m, _ := ReadMemStatus(s.root)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := ProcStats{PID: s.root, Processes: len(s.pids), PeakRSS: s.peakRSS, HWM: m.HWM}
+	if !s.wallStart.IsZero() && !s.wallEnd.IsZero() {
+		st.CPU = max(s.cpuEnd-s.cpuStart, 0)
+		st.Wall = s.wallEnd.Sub(s.wallStart)
+	}
+	return st
+}
+
+// readRSS returns a process's resident set in bytes.
+func readRSS(pid int) (uint64, error) {
+	m, err := ReadMemStatus(pid)
+	return m.RSS, err
+}
+
+// statFields returns the fields of /proc/PID/stat after the command name,
+// which is in parentheses and may itself contain spaces and parentheses:
+// fields[0] is the state (field 3 of proc(5)), fields[1] the parent pid.
+func statFields(pid int) ([]string, error) {
+	raw, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return nil, err
+	}
+	i := bytes.LastIndexByte(raw, ')')
+	if i < 0 {
+		return nil, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	return strings.Fields(string(raw[i+1:])), nil
+}
+
+// readCPU returns a process's user+system CPU time.
+func readCPU(pid int) (time.Duration, error) {
+	f, err := statFields(pid)
+	if err != nil {
+		return 0, err
+	}
+	if len(f) < 13 {
+		return 0, errors.New("short /proc/PID/stat")
+	}
+	// utime and stime are fields 14 and 15 of proc(5).
+	ut, err1 := strconv.ParseUint(f[11], 10, 64)
+	st, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	return time.Duration(ut+st) * time.Second / clockTicks, nil
+}
+
+// childrenOf returns the processes whose parent is pid.
+func childrenOf(pid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	want := strconv.Itoa(pid)
+	var out []int
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil || p == pid {
+			continue
+		}
+		f, err := statFields(p)
+		if err == nil && len(f) > 1 && f[1] == want {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// MemStatus is a process's resident memory as /proc/PID/status splits it:
+// VmRSS = RssAnon + RssFile + RssShmem. File-backed pages (RssFile) include
+// the pages of files the process maps, such as Badger's value log read
+// through mmap: the kernel may drop them under pressure, unlike RssAnon
+// (the heap, stacks, buffers).
+type MemStatus struct {
+	RSS   uint64 `json:"rss_bytes"`
+	Anon  uint64 `json:"rss_anon_bytes"`
+	File  uint64 `json:"rss_file_bytes"`
+	Shmem uint64 `json:"rss_shmem_bytes"`
+	HWM   uint64 `json:"hwm_bytes"`
+}
+
+// ReadMemStatus reads the Rss* and VmHWM lines of /proc/PID/status in one
+// pass.
+func ReadMemStatus(pid int) (MemStatus, error) {
+	raw, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		return MemStatus{}, err
+	}
+	return ParseMemStatus(raw)
+}
+
+// ParseMemStatus reads the lines of a /proc/PID/status file that
+// MemStatus holds; VmRSS is required.
+func ParseMemStatus(raw []byte) (MemStatus, error) {
+	var m MemStatus
+	fields := map[string]*uint64{"VmRSS:": &m.RSS, "RssAnon:": &m.Anon, "RssFile:": &m.File, "RssShmem:": &m.Shmem, "VmHWM:": &m.HWM}
+	seenRSS := false
+	for line := range strings.Lines(string(raw)) {
+		key, rest, ok := strings.Cut(line, "\t")
+		if !ok {
+			key, rest, ok = strings.Cut(line, " ")
+		}
+		dst := fields[strings.TrimSpace(key)]
+		if !ok || dst == nil {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) == 0 {
+			continue
+		}
+		kb, err := strconv.ParseUint(f[0], 10, 64)
+		if err != nil {
+			return MemStatus{}, fmt.Errorf("/proc status %s: %w", key, err)
+		}
+		*dst = kb * 1024
+		if dst == &m.RSS {
+			seenRSS = true
+		}
+	}
+	if !seenRSS {
+		return MemStatus{}, errors.New("/proc status: no VmRSS line")
+	}
+	return m, nil
+}
+
+// MemSample is one sample of a memory series.
+type MemSample struct {
+	At time.Duration `json:"-"` // since the series started
+	MemStatus
+}
+
+// MarshalJSON adds the time in seconds.
+func (s MemSample) MarshalJSON() ([]byte, error) {
+	type plain MemStatus
+	return json.Marshal(struct {
+		T float64 `json:"t_s"`
+		plain
+	}{s.At.Seconds(), plain(s.MemStatus)})
+}
+
+// MemSeries samples a process's MemStatus every interval until Stop.
+type MemSeries struct {
+	pid   int
+	start time.Time
+	stop  chan struct{}
+	done  chan struct{}
+
+	mu      sync.Mutex
+	samples []MemSample
+	errs    int
+}
+
+// StartMemSeries starts sampling pid; it fails when pid cannot be read.
+func StartMemSeries(pid int, interval time.Duration) (*MemSeries, error) {
+	if _, err := ReadMemStatus(pid); err != nil {
+		return nil, fmt.Errorf("memory series: %w", err)
+	}
+	s := &MemSeries{pid: pid, start: time.Now(), stop: make(chan struct{}), done: make(chan struct{})}
+	s.sample()
+	go sampleEvery(interval, s.stop, s.done, s.sample)
+	return s, nil
+}
+
+func (s *MemSeries) sample() {
+	m, err := ReadMemStatus(s.pid)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.errs++
+		return
+	}
+	s.samples = append(s.samples, MemSample{At: time.Since(s.start), MemStatus: m})
+}
+
+// Samples returns the samples so far.
+func (s *MemSeries) Samples() []MemSample {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.samples)
+}
+
+// Stop ends sampling (after a last sample) and returns every sample. It
+// may be called more than once.
+func (s *MemSeries) Stop() []MemSample {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+		<-s.done
+		s.sample()
+	}
+	return s.Samples()
+}
+
+// MemPeaks are the largest values a series saw, each on its own (they need
+// not come from the same sample), and the sample whose VmRSS was largest.
+type MemPeaks struct {
+	RSS, Anon, File, Shmem uint64
+	AtPeakRSS              MemStatus
+}
+
+// Peaks returns the peaks of samples.
+func Peaks(samples []MemSample) MemPeaks {
+	var p MemPeaks
+	for _, s := range samples {
+		if s.RSS > p.RSS {
+			p.RSS, p.AtPeakRSS = s.RSS, s.MemStatus
+		}
+		p.Anon = max(p.Anon, s.Anon)
+		p.File = max(p.File, s.File)
+		p.Shmem = max(p.Shmem, s.Shmem)
+	}
+	return p
+}
+
+// Slope fits a line by least squares to the samples taken at or after
+// from and returns its slope in bytes per minute of the field pick picks,
+// and how many samples it used (fewer than 2: slope 0).
+func Slope(samples []MemSample, from time.Duration, pick func(MemStatus) uint64) (float64, int) {
+	var n, sx, sy, sxx, sxy float64
+	for _, s := range samples {
+		if s.At < from {
+			continue
+		}
+		x, y := s.At.Minutes(), float64(pick(s.MemStatus))
+		n++
+		sx += x
+		sy += y
+		sxx += x * x
+		sxy += x * y
+	}
+	d := n*sxx - sx*sx
+	if n < 2 || d == 0 {
+		return 0, int(n)
+	}
+	return (n*sxy - sx*sy) / d, int(n)
+}
+
+// sampleEvery calls sample every interval until stop is closed, then
+// closes done.
+func sampleEvery(interval time.Duration, stop <-chan struct{}, done chan<- struct{}, sample func()) {
+	defer close(done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			sample()
+		}
+	}
+}
+
+// MemAt returns the last sample taken at or before at (the first sample
+// when none is).
+func MemAt(samples []MemSample, at time.Duration) MemSample {
+	var out MemSample
+	for i, sm := range samples {
+		if i == 0 || sm.At <= at {
+			out = sm
+		}
+	}
+	return out
+}

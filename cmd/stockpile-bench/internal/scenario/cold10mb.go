@@ -1,0 +1,319 @@
+package scenario
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/bench"
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/fixture"
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/load"
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/procstat"
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/stack"
+)
+
+// Shape and target of cold-10mb.
+const (
+	cold10MBSize = 10 << 20
+	// cold10MBTarget is the largest acceptable load.Median of Stockpile's time
+	// over nginx's for a cold artifact.
+	cold10MBTarget = 1.15
+)
+
+// cold10MB downloads a 10 MB tarball that Stockpile has never seen (a fresh
+// package per round, nothing cached, not even the packument) through app →
+// npm-store → nginx, and the same file straight from nginx, in alternating
+// order, and compares the total times (request to last byte, on a new
+// connection each). Each round also downloads a second fresh package the
+// way npm does, packument first (untimed), then the tarball (timed): the
+// tarball's cold path without the packument's.
+type cold10MB struct {
+	env   bench.Env
+	stack *stack.Stack
+	nonce string
+	size  int
+
+	rounds []cold10MBRound
+}
+
+// cold10MBRound is what one round measured.
+type cold10MBRound struct {
+	Name, NPMName string
+	// Paths are the two packages' tarball paths.
+	Paths        []string
+	Nginx        timedGet // the strict package's tarball from nginx
+	Stockpile    timedGet // the same through Stockpile, cold
+	NginxNPM     timedGet // the npm-like package's tarball from nginx
+	StockpileNPM timedGet // through Stockpile, its packument fetched first
+	Server       *procstat.ProcStats
+}
+
+// timedGet is one timed download.
+type timedGet struct {
+	Total time.Duration // request sent to last byte
+	TTFB  time.Duration // request sent to response headers
+	Bytes int64
+}
+
+func newCold10MB(env bench.Env) *cold10MB {
+	return &cold10MB{env: env, stack: stack.New(env.Env), size: cold10MBSize}
+}
+
+// Name implements Scenario.
+func (s *cold10MB) Name() string { return "cold-10mb" }
+
+// Setup implements Scenario: nginx (with its access log, to prove each
+// round's load.Fetch is a cold one) and Stockpile; the packages are generated
+// round by round.
+func (s *cold10MB) Setup(ctx context.Context) error {
+	var nonce [4]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return err
+	}
+	s.nonce = fmt.Sprintf("%d-%s", time.Now().Unix(), hex.EncodeToString(nonce[:]))
+	return s.stack.Up(ctx, stack.Options{Scenario: s.Name(), Format: "npm", NPM: true, AccessLog: true, LimitRate: s.env.UpstreamRate})
+}
+
+// Targets implements Scenario: cold-10mb is a bench.Driver.
+func (s *cold10MB) Targets() []bench.Target { return nil }
+
+// Teardown implements Scenario.
+func (s *cold10MB) Teardown() error { return s.stack.Down() }
+
+// publish generates a package with a 10 MB tarball and writes it below
+// nginx's root.
+func (s *cold10MB) publish(name string) (*fixture.NPMFixture, error) {
+	f, err := fixture.GenerateNPM(fixture.NPMOptions{Name: name, Upstream: s.stack.NginxURL + "/", TarballSize: s.size})
+	if err != nil {
+		return nil, err
+	}
+	if err := f.WriteNginxRoot(s.stack.Root); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Drive implements bench.Driver.
+func (s *cold10MB) Drive(ctx context.Context, rounds int) ([]*bench.TargetReport, error) {
+	buf := make([]byte, s.size+(1<<20))
+	get := func(url string, h http.Header, want []byte) (timedGet, error) {
+		tg, body, err := timedDownload(ctx, url, h, buf, s.env.Timeout)
+		if err != nil {
+			return tg, err
+		}
+		if !bytes.Equal(body, want) {
+			return tg, fmt.Errorf("GET %s: %d bytes that are not the fixture's %d", url, len(body), len(want))
+		}
+		return tg, nil
+	}
+	for round := 1; round <= rounds; round++ {
+		var r cold10MBRound
+		r.Name = fmt.Sprintf("stockpile-bench-10mb-%s-%d", s.nonce, round)
+		r.NPMName = r.Name + "-npm"
+		f, err := s.publish(r.Name)
+		if err != nil {
+			return nil, err
+		}
+		g, err := s.publish(r.NPMName)
+		if err != nil {
+			return nil, err
+		}
+		r.Paths = []string{f.TarballPath(), g.TarballPath()}
+		sampler, err := procstat.Start(s.stack.StockpilePID, bench.SamplerInterval)
+		if err != nil {
+			return nil, fmt.Errorf("stockpile is gone: %w", err)
+		}
+		// Odd rounds start with nginx, even ones with Stockpile: drift on
+		// the shared machine hits both alike.
+		steps := []func() error{
+			func() (err error) { r.Nginx, err = get(s.stack.NginxURL+f.TarballPath(), nil, f.Tarball); return },
+			func() (err error) {
+				sampler.MeasureStart()
+				defer sampler.MeasureEnd()
+				r.Stockpile, err = get(s.stack.RepoURL+f.TarballPath(), s.env.StockpileHeader(""), f.Tarball)
+				return
+			},
+		}
+		if round%2 == 0 {
+			steps[0], steps[1] = steps[1], steps[0]
+		}
+		// The npm-like package: its packument through Stockpile first.
+		steps = append(steps, func() error {
+			_, _, err := timedDownload(ctx, s.stack.RepoURL+g.PackumentPath(), s.env.StockpileHeader(npmInstallAccept), buf, s.env.Timeout)
+			return err
+		})
+		npmSteps := []func() error{
+			func() (err error) { r.NginxNPM, err = get(s.stack.NginxURL+g.TarballPath(), nil, g.Tarball); return },
+			func() (err error) {
+				r.StockpileNPM, err = get(s.stack.RepoURL+g.TarballPath(), s.env.StockpileHeader(""), g.Tarball)
+				return
+			},
+		}
+		if round%2 == 0 {
+			npmSteps[0], npmSteps[1] = npmSteps[1], npmSteps[0]
+		}
+		steps = append(steps, npmSteps...)
+		for _, step := range steps {
+			if err := step(); err != nil {
+				sampler.Stop()
+				return nil, fmt.Errorf("round %d: %w", round, err)
+			}
+			if err := bench.Sleep(ctx, 100*time.Millisecond); err != nil {
+				sampler.Stop()
+				return nil, err
+			}
+		}
+		st := sampler.Stop()
+		r.Server = &st
+		s.rounds = append(s.rounds, r)
+		s.env.Log.Info("cold-10mb: round", "round", round,
+			"nginx", r.Nginx.Total.Round(time.Microsecond), "stockpile", r.Stockpile.Total.Round(time.Microsecond),
+			"ratio", fmt.Sprintf("%.2f", ratioOf(r.Stockpile.Total, r.Nginx.Total)),
+			"npm_like_ratio", fmt.Sprintf("%.2f", ratioOf(r.StockpileNPM.Total, r.NginxNPM.Total)))
+	}
+	mk := func(name, side string, pick func(cold10MBRound) timedGet, server bool) *bench.TargetReport {
+		tr := &bench.TargetReport{Target: bench.Target{Name: name, Side: side}}
+		for i, r := range s.rounds {
+			tg := pick(r)
+			rr := bench.RoundResult{Round: i + 1, Load: load.Config{Connections: 1, Requests: 1}, Result: singleResult(tg)}
+			if server {
+				rr.Server = r.Server
+			}
+			tr.Rounds = append(tr.Rounds, rr)
+		}
+		return tr
+	}
+	return []*bench.TargetReport{
+		mk("nginx 10mb tarball", bench.SideBaseline, func(r cold10MBRound) timedGet { return r.Nginx }, false),
+		mk("stockpile cold 10mb tarball", bench.SideStockpile, func(r cold10MBRound) timedGet { return r.Stockpile }, true),
+		mk("nginx 10mb tarball (npm-like)", bench.SideBaseline, func(r cold10MBRound) timedGet { return r.NginxNPM }, false),
+		mk("stockpile 10mb tarball after packument", bench.SideStockpile, func(r cold10MBRound) timedGet { return r.StockpileNPM }, false),
+	}, nil
+}
+
+// npmInstallAccept is what npm install asks a packument with.
+const npmInstallAccept = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*"
+
+// singleResult is the load.Result of one timed download.
+func singleResult(tg timedGet) *load.Result {
+	res := &load.Result{Requests: 1, OK: 1, Bytes: uint64(tg.Bytes), Elapsed: tg.Total, Latency: &load.Histogram{}}
+	res.Latency.Record(tg.Total)
+	return res
+}
+
+// ratioOf returns a/b (0 when b is 0).
+func ratioOf(a, b time.Duration) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// timedDownload GETs url on a new connection and reads the whole body into
+// buf (which must be large enough), timing the request to its last byte.
+func timedDownload(ctx context.Context, url string, h http.Header, buf []byte, timeout time.Duration) (timedGet, []byte, error) {
+	if err := load.CheckLoopback(url, false); err != nil {
+		return timedGet{}, nil, err
+	}
+	tr := &http.Transport{Proxy: nil, DisableCompression: true, DisableKeepAlives: true,
+		DialContext: (&net.Dialer{Timeout: 10 * time.Second}).DialContext}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: timeout}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return timedGet{}, nil, err
+	}
+	for k, vs := range h {
+		req.Header[k] = vs
+	}
+	t0 := time.Now()
+	resp, err := c.Do(req)
+	if err != nil {
+		return timedGet{}, nil, err
+	}
+	defer resp.Body.Close()
+	tg := timedGet{TTFB: time.Since(t0)}
+	n := 0
+	for {
+		if n == len(buf) {
+			return tg, nil, fmt.Errorf("GET %s: body larger than %d bytes", url, len(buf))
+		}
+		k, err := resp.Body.Read(buf[n:])
+		n += k
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return tg, nil, fmt.Errorf("GET %s: %w", url, err)
+		}
+	}
+	tg.Total, tg.Bytes = time.Since(t0), int64(n)
+	if resp.StatusCode != http.StatusOK {
+		return tg, nil, &load.StatusError{URL: url, Status: resp.StatusCode, Snippet: string(buf[:min(n, 300)])}
+	}
+	return tg, buf[:n], nil
+}
+
+// Check implements Checker: the load.Median ratio of the rounds' times against
+// the target, and one upstream load.Fetch of each round's tarball.
+func (s *cold10MB) Check(ctx context.Context, _ []*bench.TargetReport) ([]bench.Finding, error) {
+	if len(s.rounds) == 0 {
+		return nil, errors.New("cold-10mb: no round measured")
+	}
+	var strict, npmLike, ttfbSP, ttfbNG []float64
+	var strictS, npmS []string
+	for _, r := range s.rounds {
+		a, b := ratioOf(r.Stockpile.Total, r.Nginx.Total), ratioOf(r.StockpileNPM.Total, r.NginxNPM.Total)
+		strict, npmLike = append(strict, a), append(npmLike, b)
+		strictS, npmS = append(strictS, fmt.Sprintf("%.2f", a)), append(npmS, fmt.Sprintf("%.2f", b))
+		ttfbSP = append(ttfbSP, float64(r.Stockpile.TTFB.Microseconds())/1000)
+		ttfbNG = append(ttfbNG, float64(r.Nginx.TTFB.Microseconds())/1000)
+	}
+	var sp, ng, spn, ngn []time.Duration
+	for _, r := range s.rounds {
+		sp, ng = append(sp, r.Stockpile.Total), append(ng, r.Nginx.Total)
+		spn, ngn = append(spn, r.StockpileNPM.Total), append(ngn, r.NginxNPM.Total)
+	}
+	m := load.Median(strict)
+	counts, err := s.stack.Accesses()
+	if err != nil {
+		return nil, fmt.Errorf("cold-10mb: %w", err)
+	}
+	var fetches []string
+	oneEach := true
+	for _, r := range s.rounds {
+		for _, p := range r.Paths {
+			n := counts[p].Requests
+			fetches = append(fetches, fmt.Sprint(n))
+			// One is the bench's own download from nginx, the baseline.
+			oneEach = oneEach && n == 2
+		}
+	}
+	return []bench.Finding{
+		{Name: "time ratio stockpile/nginx, cold tarball, nothing cached (load.Median)", OK: m <= cold10MBTarget,
+			Value: fmt.Sprintf("%.2f (target ≤ %.2f; %s vs %s load.Median; rounds %s)", m, cold10MBTarget,
+				bench.FmtDur(load.Median(sp)), bench.FmtDur(load.Median(ng)), strings.Join(strictS, " "))},
+		{Name: "time to response headers, cold tarball (load.Median)", OK: true,
+			Value: fmt.Sprintf("stockpile %.2fms, nginx %.2fms", load.Median(ttfbSP), load.Median(ttfbNG))},
+		{Name: "time ratio stockpile/nginx, packument fetched first as npm does (load.Median, informative)", OK: true,
+			Value: fmt.Sprintf("%.2f (%s vs %s load.Median; rounds %s)", load.Median(npmLike), bench.FmtDur(load.Median(spn)), bench.FmtDur(load.Median(ngn)), strings.Join(npmS, " "))},
+		{Name: "nginx's answers for each round's tarballs", OK: oneEach,
+			Value: fmt.Sprintf("%s (want 2 each: the baseline's download and Stockpile's one load.Fetch, so every measured download through Stockpile was cold)", strings.Join(fetches, " "))},
+	}, nil
+}
+
+// Info implements Describer.
+func (s *cold10MB) Info() map[string]any {
+	m := s.stack.Info()
+	m["tarball_bytes"] = s.size
+	m["rounds"] = len(s.rounds)
+	return m
+}

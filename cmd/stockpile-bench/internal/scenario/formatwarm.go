@@ -1,0 +1,153 @@
+package scenario
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/bench"
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/fixture"
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/load"
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/stack"
+)
+
+// warmTTL is the metadata TTL the warm-* scenarios give Stockpile's
+// connection: longer than any bounded run (10 rounds of 4 runs of at most
+// 150 s), so that every measured request is a hit, never a revalidation.
+const warmTTL = 2 * time.Hour
+
+// formatWarm is npm-warm for another format: a metadata document and an
+// artifact that Stockpile has fetched once, measured against nginx serving
+// the same files, round after round (Stockpile's metadata, nginx's, then
+// Stockpile's artifact, nginx's).
+type formatWarm struct {
+	env     bench.Env
+	spec    fixture.FormatSpec
+	stack   *stack.Stack
+	fixture *fixture.Format
+	warmed  map[string]any
+	targets []bench.Target
+}
+
+func newFormatWarm(env bench.Env, spec fixture.FormatSpec) *formatWarm {
+	return &formatWarm{env: env, spec: spec, stack: stack.New(env.Env)}
+}
+
+// Name implements Scenario.
+func (s *formatWarm) Name() string { return s.spec.Scenario }
+
+// Setup implements Scenario: the fixture, nginx, Stockpile with the
+// format's connection on nginx, one GET of each document through Stockpile
+// (checked), and the same files from nginx (checked).
+func (s *formatWarm) Setup(ctx context.Context) error {
+	spec := s.spec
+	err := s.stack.Up(ctx, stack.Options{
+		Scenario: spec.Scenario, Format: spec.Format,
+		Types: spec.Types, Locations: spec.Locations,
+		Populate: func(root, base string) error {
+			f, err := spec.Generate(base)
+			if err != nil {
+				return err
+			}
+			s.fixture = f
+			return fixture.WriteFiles(root, f.Files)
+		},
+		Stores: func(base string) []stack.StoreConfig {
+			return []stack.StoreConfig{{Repository: spec.Format + "-store", Connection: spec.Connection, URL: base + spec.ConnPath}}
+		},
+		TTL: warmTTL,
+	})
+	if err != nil {
+		return err
+	}
+	f := s.fixture
+	c := &http.Client{Transport: &http.Transport{Proxy: nil, DisableCompression: true}, Timeout: s.env.Timeout}
+	defer c.CloseIdleConnections()
+
+	// Through Stockpile, as a client asks: metadata first, then the
+	// artifact it leads to.
+	spMeta := s.stack.RepoURL + f.Metadata.StockpilePath
+	meta, err := load.Fetch(ctx, c, spMeta, s.env.StockpileHeader(f.Metadata.Accept))
+	if err != nil {
+		return fmt.Errorf("%s: warm the %s: %w", spec.Scenario, f.Metadata.Pair, err)
+	}
+	if !bytes.Contains(meta, []byte(f.Metadata.Contains)) {
+		return fmt.Errorf("%s: stockpile's %s (%d bytes) lacks %q", spec.Scenario, f.Metadata.Pair, len(meta), f.Metadata.Contains)
+	}
+	spArt := s.stack.RepoURL + f.Artifact.StockpilePath
+	t0 := time.Now()
+	art, err := load.Fetch(ctx, c, spArt, s.env.StockpileHeader(f.Artifact.Accept))
+	if err != nil {
+		return fmt.Errorf("%s: warm the %s: %w", spec.Scenario, f.Artifact.Pair, err)
+	}
+	coldArtifact := time.Since(t0)
+	if !bytes.Equal(art, f.Artifact.Body) {
+		return fmt.Errorf("%s: stockpile's %s differs from the fixture (%d bytes, want %d)", spec.Scenario, f.Artifact.Pair, len(art), len(f.Artifact.Body))
+	}
+
+	// From nginx: the same files, byte for byte.
+	ngMeta, ngArt := s.stack.NginxURL+f.Metadata.NginxPath, s.stack.NginxURL+f.Artifact.NginxPath
+	for _, d := range []struct {
+		url string
+		doc fixture.Doc
+	}{{ngMeta, f.Metadata}, {ngArt, f.Artifact}} {
+		got, err := load.Fetch(ctx, c, d.url, acceptHeader(d.doc.Accept))
+		if err != nil || !bytes.Equal(got, d.doc.Body) {
+			return fmt.Errorf("%s: nginx's %s is not the fixture (err %v)", spec.Scenario, d.doc.Pair, err)
+		}
+	}
+	s.warmed = map[string]any{"stockpile_metadata_bytes": len(meta), "cold_artifact_ms": float64(coldArtifact.Microseconds()) / 1000}
+	s.env.Log.Info(spec.Scenario+": warmed", "metadata_bytes", len(meta), "nginx_metadata_bytes", len(f.Metadata.Body), "artifact_bytes", len(art))
+
+	sp, ng := s.stack.StockpilePID, s.stack.NginxPID()
+	mp, ap := f.Metadata.Pair, f.Artifact.Pair
+	s.targets = []bench.Target{
+		{Name: "stockpile " + mp, Pair: mp, Side: bench.SideStockpile, PID: sp,
+			Request: load.Request{URL: spMeta, Header: s.env.StockpileHeader(f.Metadata.Accept)},
+			Expect:  load.Expect{Status: http.StatusOK, Bytes: int64(len(meta))}},
+		{Name: "nginx " + mp, Pair: mp, Side: bench.SideBaseline, PID: ng,
+			Request: load.Request{URL: ngMeta, Header: acceptHeader(f.Metadata.Accept)},
+			Expect:  load.Expect{Status: http.StatusOK, Bytes: int64(len(f.Metadata.Body))}},
+		{Name: "stockpile " + ap, Pair: ap, Side: bench.SideStockpile, PID: sp,
+			Request: load.Request{URL: spArt, Header: s.env.StockpileHeader(f.Artifact.Accept)},
+			Expect:  load.Expect{Status: http.StatusOK, Bytes: int64(len(art))}},
+		{Name: "nginx " + ap, Pair: ap, Side: bench.SideBaseline, PID: ng,
+			Request: load.Request{URL: ngArt, Header: acceptHeader(f.Artifact.Accept)},
+			Expect:  load.Expect{Status: http.StatusOK, Bytes: int64(len(f.Artifact.Body))}},
+	}
+	return nil
+}
+
+// acceptHeader returns an Accept header, or nil for none.
+func acceptHeader(accept string) http.Header {
+	if accept == "" {
+		return nil
+	}
+	return http.Header{"Accept": {accept}}
+}
+
+// Targets implements Scenario.
+func (s *formatWarm) Targets() []bench.Target { return s.targets }
+
+// Teardown implements Scenario.
+func (s *formatWarm) Teardown() error { return s.stack.Down() }
+
+// Info implements Describer.
+func (s *formatWarm) Info() map[string]any {
+	m := s.stack.Info()
+	m["connection"] = s.spec.Connection
+	if s.fixture != nil {
+		for k, v := range s.fixture.Info {
+			m[k] = v
+		}
+		m["nginx_metadata"] = s.fixture.Metadata.NginxPath
+		m["nginx_artifact"] = s.fixture.Artifact.NginxPath
+	}
+	for k, v := range s.warmed {
+		m[k] = v
+	}
+	m["metadata_ttl"] = warmTTL.String()
+	return m
+}

@@ -1,0 +1,235 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/load"
+)
+
+// Env is what a Stack is given of the command line.
+type Env struct {
+	Log *slog.Logger
+	// TempRoot is where working directories are made ("" is the system's
+	// temporary directory); Keep leaves them behind.
+	TempRoot string
+	Keep     bool
+	// Nginx is the nginx binary; NginxListen its address ("" picks a port).
+	Nginx       string
+	NginxListen string
+	// Stockpile is the binary to start; empty when Target is set.
+	Stockpile string
+	// Target is the npm endpoint of a running Stockpile repository to
+	// measure instead of starting one; TargetPID, when set, is sampled.
+	Target    string
+	TargetPID int
+}
+
+// Stack is what every scenario stands on: a working directory, nginx
+// serving fixtures the scenario lays out (the fake upstream, and the
+// baseline Stockpile is compared to), and the Stockpile under test whose
+// external connections are that nginx. The scenario writes its files
+// (which may name nginx's address, so they are written once the address
+// is known) and says which connections Stockpile gets.
+type Stack struct {
+	env   Env
+	o     Options
+	dir   string
+	nginx *Child
+	sp    *Child
+
+	Root     string // nginx's document root
+	NginxURL string // http://127.0.0.1:PORT, no trailing slash
+	// RepoURL is the endpoint of repository app for the format, no
+	// trailing slash: http://127.0.0.1:PORT/bench/pypi/app.
+	RepoURL      string
+	StockpilePID int
+	// DataDir is the data directory of the Stockpile the bench started
+	// ("" with --target).
+	DataDir string
+}
+
+// New returns a stack to bring Up.
+func New(env Env) *Stack { return &Stack{env: env} }
+
+// NginxPID returns nginx's master process.
+func (s *Stack) NginxPID() int { return s.nginx.PID() }
+
+// Options shape a Stack.
+type Options struct {
+	Scenario string // for the working directory's name and errors
+	Format   string // "npm", "pypi", … as in Stockpile's URLs
+	// AccessLog turns on nginx's access log (access.log in the working
+	// directory).
+	AccessLog bool
+	// Types and Locations are NginxConfig's (empty: the npm layout).
+	Types     map[string]string
+	Locations string
+	// Populate writes the fixtures below root for an nginx at base
+	// (http://127.0.0.1:PORT, no trailing slash). It is called again when
+	// nginx must move to another port.
+	Populate func(root, base string) error
+	// NPM makes public:npmjs point at nginx's root (repository npm-store).
+	NPM bool
+	// Stores returns the other formats' connections for nginx at base.
+	Stores func(base string) []StoreConfig
+	// TTL is every connection's metadata TTL (0: Stockpile's default).
+	TTL time.Duration
+	// LimitRate caps nginx's sending rate per response, bytes per second
+	// (0: no cap): an upstream as fast as a good internet link, not as
+	// loopback.
+	LimitRate int64
+}
+
+// Up makes the working directory, starts nginx on the fixtures and starts
+// Stockpile (or, for npm with --target, takes the running one).
+func (s *Stack) Up(ctx context.Context, o Options) error {
+	s.o = o
+	if s.env.Target != "" && !o.NPM {
+		return fmt.Errorf("%s: --target measures an npm repository; this scenario needs a Stockpile the bench starts", o.Scenario)
+	}
+	dir, err := os.MkdirTemp(s.env.TempRoot, "stockpile-bench-"+o.Scenario+"-*")
+	if err != nil {
+		return fmt.Errorf("%s: %w", o.Scenario, err)
+	}
+	s.dir = dir
+	// nginx's workers run as nobody when the bench is root.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return fmt.Errorf("%s: %w", o.Scenario, err)
+	}
+	s.Root = filepath.Join(dir, "www")
+	if err := s.startNginx(ctx); err != nil {
+		return fmt.Errorf("%s: %w", o.Scenario, err)
+	}
+	if s.env.Target != "" {
+		s.RepoURL = strings.TrimSuffix(s.env.Target, "/")
+		s.StockpilePID = s.env.TargetPID
+		s.env.Log.Info("measuring an existing stockpile: its public:npmjs must be this nginx", "target", s.RepoURL, "nginx", s.NginxURL+"/")
+		return nil
+	}
+	cfg := StockpileConfig{DataDir: filepath.Join(dir, "stockpile-data"), TTL: o.TTL}
+	if o.NPM {
+		cfg.Upstream = s.NginxURL + "/"
+	}
+	if o.Stores != nil {
+		cfg.Stores = o.Stores(s.NginxURL)
+	}
+	srv, err := StartStockpile(ctx, s.env.Stockpile, dir, cfg, s.env.Log)
+	if err != nil {
+		return fmt.Errorf("%s: %w", o.Scenario, err)
+	}
+	s.sp = srv.Child
+	s.StockpilePID = srv.PID()
+	s.DataDir = cfg.DataDir
+	s.RepoURL = srv.URL + "/" + Domain + "/" + o.Format + "/" + AppRepo
+	return nil
+}
+
+// startNginx lays the fixtures out for nginx's address and starts nginx, on
+// another port if the one picked was taken meanwhile.
+func (s *Stack) startNginx(ctx context.Context) error {
+	user, group := nginxWorkerUser()
+	var lastErr error
+	for attempt := range 3 {
+		listen := s.env.NginxListen
+		if listen == "" {
+			port, err := load.FreePort()
+			if err != nil {
+				return err
+			}
+			listen = fmt.Sprintf("127.0.0.1:%d", port)
+		}
+		base := "http://" + listen
+		if err := os.RemoveAll(s.Root); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(s.Root, 0o755); err != nil {
+			return err
+		}
+		if s.o.Populate != nil {
+			if err := s.o.Populate(s.Root, base); err != nil {
+				return err
+			}
+		}
+		cfg := NginxConfig{
+			Prefix: filepath.Join(s.dir, "nginx"),
+			Root:   s.Root,
+			Listen: listen,
+			User:   user, Group: group,
+			Types:     s.o.Types,
+			Locations: s.o.Locations,
+			LimitRate: s.o.LimitRate,
+		}
+		if s.o.AccessLog {
+			cfg.AccessLog = s.AccessLogPath()
+		}
+		c, err := StartNginx(ctx, s.env.Nginx, cfg, s.env.Log)
+		if err == nil {
+			s.nginx, s.NginxURL = c, base
+			return nil
+		}
+		lastErr = err
+		if s.env.NginxListen != "" || ctx.Err() != nil {
+			break
+		}
+		s.env.Log.Warn("nginx did not start: retrying on another port", "attempt", attempt+1, "err", err)
+	}
+	return lastErr
+}
+
+// AccessLogPath returns nginx's access log (when asked for one).
+func (s *Stack) AccessLogPath() string { return filepath.Join(s.dir, "access.log") }
+
+// Accesses reads nginx's access log.
+func (s *Stack) Accesses() (AccessCounts, error) {
+	f, err := os.Open(s.AccessLogPath())
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ParseAccessLog(f)
+}
+
+// Down stops Stockpile, then nginx, and removes the working directory
+// (fixtures and Stockpile's data, a GiB for big-concurrent) unless --keep.
+func (s *Stack) Down() error {
+	var errs []error
+	if s.sp != nil {
+		errs = append(errs, StopStockpile(s.sp))
+		s.sp = nil
+	}
+	if s.nginx != nil {
+		errs = append(errs, StopNginx(s.nginx))
+		s.nginx = nil
+	}
+	if s.dir != "" {
+		if s.env.Keep {
+			s.env.Log.Info("kept the working directory", "dir", s.dir)
+		} else {
+			errs = append(errs, os.RemoveAll(s.dir))
+		}
+		s.dir = ""
+	}
+	return errors.Join(errs...)
+}
+
+// Info returns what the report says about the stack.
+func (s *Stack) Info() map[string]any {
+	m := map[string]any{"nginx_url": s.NginxURL, "stockpile_url": s.RepoURL}
+	if s.StockpilePID != 0 {
+		m["stockpile_pid"] = s.StockpilePID
+	}
+	if s.sp != nil {
+		m["stockpile_binary"] = s.env.Stockpile
+	}
+	if s.env.Keep && s.dir != "" {
+		m["work_dir"] = s.dir
+	}
+	return m
+}
