@@ -57,6 +57,7 @@ Scenarios:
   soak             install-like mixed load for -soak-duration: errors, RSS after warm-up and its slope
   warm-pypi, warm-maven, warm-cargo, warm-nuget, warm-ruby
                    a cached metadata document and artifact of that format against nginx (target ratio 0.8)
+  million          1,000,000 cached versions against 1,000: warm p99 ratio (target <= 2), start-up (target < 3 s)
 
 Flags (also accepted after the scenarios):
 `

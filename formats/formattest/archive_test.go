@@ -131,3 +131,24 @@ func TestArtifacts(t *testing.T) {
 		}
 	})
 }
+
+func TestRegistryLayouts(t *testing.T) {
+	md := string(MavenMetadata("org.acme", "lib", "20240302101112", "1.0", "2.0"))
+	for _, want := range []string{"<groupId>org.acme</groupId>", "<latest>2.0</latest>", "<release>2.0</release>", "<version>1.0</version>", "<lastUpdated>20240302101112</lastUpdated>"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("maven-metadata.xml lacks %s:\n%s", want, md)
+		}
+	}
+	if strings.Contains(string(MavenMetadata("g", "a", "1")), "<latest>") {
+		t.Error("no versions, yet a latest")
+	}
+	for name, want := range map[string]string{"a": "1", "bb": "2", "c_d": "3/c", "serde": "se/rd"} {
+		if got := CargoIndexDir(name); got != want {
+			t.Errorf("CargoIndexDir(%q) = %q, want %q", name, got, want)
+		}
+	}
+	sum := strings.Repeat("ab", 32)
+	if got := PyPIFilePath(sum, "x.whl"); got != "/packages/ab/ab/"+sum[4:]+"/x.whl" {
+		t.Errorf("PyPIFilePath = %s", got)
+	}
+}

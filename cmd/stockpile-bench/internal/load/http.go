@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -43,7 +44,8 @@ type Response struct {
 }
 
 // Get sends a GET of url with header h on c and copies the whole body to
-// w (io.Discard when nil; through buf when given), timing it. An error
+// w (nil: discarded) through buf, or, without buf, by w's own ReadFrom
+// when it has one; it times the request. An error
 // before the answer leaves the status 0; an error while reading keeps it.
 func Get(ctx context.Context, c *http.Client, url string, h http.Header, w io.Writer, buf []byte) (Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -60,13 +62,17 @@ func Get(ctx context.Context, c *http.Client, url string, h http.Header, w io.Wr
 	}
 	defer resp.Body.Close()
 	r := Response{Status: resp.StatusCode, TTFB: time.Since(t0)}
-	if w == nil {
-		w = io.Discard
+	if rf, ok := w.(io.ReaderFrom); ok && buf == nil {
+		r.Bytes, err = rf.ReadFrom(resp.Body) // straight into w's memory
+	} else {
+		if w == nil {
+			w = io.Discard
+		}
+		if buf == nil {
+			buf = make([]byte, 32<<10)
+		}
+		r.Bytes, err = io.CopyBuffer(onlyWriter{w}, resp.Body, buf)
 	}
-	if buf == nil {
-		buf = make([]byte, 32<<10)
-	}
-	r.Bytes, err = io.CopyBuffer(onlyWriter{w}, resp.Body, buf)
 	r.Total = time.Since(t0)
 	return r, err
 }
@@ -102,6 +108,29 @@ func (f *FixedBuffer) Write(p []byte) (int, error) {
 	}
 	f.N += copy(f.Buf[f.N:], p)
 	return len(p), nil
+}
+
+// ReadFrom reads r into the buffer, failing when it is full.
+func (f *FixedBuffer) ReadFrom(r io.Reader) (int64, error) {
+	start := f.N
+	for {
+		dst := f.Buf[f.N:]
+		if len(dst) == 0 {
+			var one [1]byte
+			dst = one[:] // only to learn whether the body goes on
+		}
+		k, err := r.Read(dst)
+		if k > 0 && f.N == len(f.Buf) {
+			return int64(f.N - start), fmt.Errorf("body larger than %d bytes", len(f.Buf))
+		}
+		f.N += k
+		if errors.Is(err, io.EOF) {
+			return int64(f.N - start), nil
+		}
+		if err != nil {
+			return int64(f.N - start), err
+		}
+	}
 }
 
 // Bytes returns what was written.

@@ -52,12 +52,13 @@ func TestMemSeriesSlopeAndPeaks(t *testing.T) {
 		t.Errorf("MemAt 30s: %s", w.At)
 	}
 
-	s, err := StartMemSeries(os.Getpid(), 5*time.Millisecond)
+	s, err := Start(os.Getpid(), 5*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(30 * time.Millisecond)
-	if got := s.Stop(); len(got) < 3 || got[0].RSS == 0 {
+	s.Stop()
+	if got := s.Series(); len(got) < 3 || got[0].RSS == 0 {
 		t.Errorf("%d samples", len(got))
 	}
 	s.Stop() // twice is fine

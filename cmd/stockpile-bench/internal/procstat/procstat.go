@@ -56,16 +56,20 @@ func (s ProcStats) CPUPerRequest(n uint64) time.Duration {
 	return s.CPU / time.Duration(n)
 }
 
-// Sampler samples a process tree's RSS every interval and its CPU time
-// at the edges of the measured window. It implements load.Observer.
+// Sampler samples a process tree every interval: its summed RSS (kept as
+// a peak) and the root's memory in parts (kept as a series), and its CPU
+// time at the edges of the measured window. It implements load.Observer.
 type Sampler struct {
-	root int
-	pids []int
-	stop chan struct{}
-	done chan struct{}
+	root  int
+	pids  []int
+	start time.Time
+	stop  chan struct{}
+	done  chan struct{}
 
 	mu        sync.Mutex
+	stopped   bool
 	peakRSS   uint64
+	series    []MemSample
 	cpuStart  time.Duration
 	cpuEnd    time.Duration
 	wallStart time.Time
@@ -86,19 +90,14 @@ func StartSelf(interval time.Duration) (*Sampler, error) {
 }
 
 func startSampler(pid int, interval time.Duration, children bool) (*Sampler, error) {
-	if _, err := readRSS(pid); err != nil {
+	if _, err := ReadMemStatus(pid); err != nil {
 		return nil, fmt.Errorf("sampler: %w", err)
 	}
 	pids := []int{pid}
 	if children {
 		pids = append(pids, childrenOf(pid)...)
 	}
-	s := &Sampler{
-		root: pid,
-		pids: pids,
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
-	}
+	s := &Sampler{root: pid, pids: pids, start: time.Now(), stop: make(chan struct{}), done: make(chan struct{})}
 	s.sample()
 	go sampleEvery(interval, s.stop, s.done, s.sample)
 	return s, nil
@@ -106,14 +105,21 @@ func startSampler(pid int, interval time.Duration, children bool) (*Sampler, err
 
 func (s *Sampler) sample() {
 	var rss uint64
-	for _, p := range s.pids {
-		if v, err := readRSS(p); err == nil {
-			rss += v
+	var root MemStatus
+	var rootErr error
+	for i, p := range s.pids {
+		m, err := ReadMemStatus(p)
+		if i == 0 {
+			root, rootErr = m, err
 		}
+		rss += m.RSS
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.peakRSS = max(s.peakRSS, rss)
-	s.mu.Unlock()
+	if rootErr == nil {
+		s.series = append(s.series, MemSample{At: time.Since(s.start), MemStatus: root})
+	}
 }
 
 func (s *Sampler) cpu() time.Duration {
@@ -142,11 +148,18 @@ func (s *Sampler) MeasureEnd() {
 	s.mu.Unlock()
 }
 
-// Stop ends sampling and returns what was seen.
+// Stop ends sampling (after a last sample) and returns what was seen. It
+// may be called more than once.
 func (s *Sampler) Stop() ProcStats {
-	close(s.stop)
-	<-s.done
-	s.sample()
+	s.mu.Lock()
+	first := !s.stopped
+	s.stopped = true
+	s.mu.Unlock()
+	if first {
+		close(s.stop)
+		<-s.done
+		s.sample()
+	}
 	m, _ := ReadMemStatus(s.root)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -158,10 +171,11 @@ func (s *Sampler) Stop() ProcStats {
 	return st
 }
 
-// readRSS returns a process's resident set in bytes.
-func readRSS(pid int) (uint64, error) {
-	m, err := ReadMemStatus(pid)
-	return m.RSS, err
+// Series returns the root's memory as sampled so far.
+func (s *Sampler) Series() []MemSample {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.series)
 }
 
 // statFields returns the fields of /proc/PID/stat after the command name,
@@ -288,60 +302,6 @@ func (s MemSample) MarshalJSON() ([]byte, error) {
 		T float64 `json:"t_s"`
 		plain
 	}{s.At.Seconds(), plain(s.MemStatus)})
-}
-
-// MemSeries samples a process's MemStatus every interval until Stop.
-type MemSeries struct {
-	pid   int
-	start time.Time
-	stop  chan struct{}
-	done  chan struct{}
-
-	mu      sync.Mutex
-	samples []MemSample
-	errs    int
-}
-
-// StartMemSeries starts sampling pid; it fails when pid cannot be read.
-func StartMemSeries(pid int, interval time.Duration) (*MemSeries, error) {
-	if _, err := ReadMemStatus(pid); err != nil {
-		return nil, fmt.Errorf("memory series: %w", err)
-	}
-	s := &MemSeries{pid: pid, start: time.Now(), stop: make(chan struct{}), done: make(chan struct{})}
-	s.sample()
-	go sampleEvery(interval, s.stop, s.done, s.sample)
-	return s, nil
-}
-
-func (s *MemSeries) sample() {
-	m, err := ReadMemStatus(s.pid)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err != nil {
-		s.errs++
-		return
-	}
-	s.samples = append(s.samples, MemSample{At: time.Since(s.start), MemStatus: m})
-}
-
-// Samples returns the samples so far.
-func (s *MemSeries) Samples() []MemSample {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.samples)
-}
-
-// Stop ends sampling (after a last sample) and returns every sample. It
-// may be called more than once.
-func (s *MemSeries) Stop() []MemSample {
-	select {
-	case <-s.stop:
-	default:
-		close(s.stop)
-		<-s.done
-		s.sample()
-	}
-	return s.Samples()
 }
 
 // MemPeaks are the largest values a series saw, each on its own (they need

@@ -12,7 +12,6 @@ import (
 	"hash/maphash"
 	"io"
 	mrand "math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -68,7 +67,7 @@ type bigConcurrent struct {
 	sum           uint64 // maphash of the tarball, seed bigSeed
 	genTime       time.Duration
 
-	warm     timedGet
+	warm     load.Response
 	results  []bigResult
 	elapsed  time.Duration
 	series   []procstat.MemSample
@@ -200,45 +199,15 @@ func (s *bigConcurrent) Targets() []bench.Target { return nil }
 // Teardown implements Scenario: removes the fixture and Stockpile's copy.
 func (s *bigConcurrent) Teardown() error { return s.stack.Down() }
 
-// download GETs url on a connection of its own, streaming the body through
-// buf into a byte count and a maphash.
+// bigDownload GETs url on a connection of its own, streaming the body
+// through buf into a byte count and a maphash.
 func bigDownload(ctx context.Context, url string, h http.Header, buf []byte) bigResult {
-	tr := &http.Transport{Proxy: nil, DisableCompression: true, DisableKeepAlives: true,
-		DialContext:     (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
-		ReadBufferSize:  64 << 10,
-		WriteBufferSize: 4 << 10}
-	defer tr.CloseIdleConnections()
-	c := &http.Client{Transport: tr, Timeout: bigTimeout}
-	t0 := time.Now()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return bigResult{Err: err}
-	}
-	for k, vs := range h {
-		req.Header[k] = vs
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return bigResult{Err: err, Latency: time.Since(t0)}
-	}
-	defer resp.Body.Close()
+	c := load.Client(bigTimeout, true)
+	defer c.CloseIdleConnections()
 	var mh maphash.Hash
 	mh.SetSeed(bigSeed)
-	var n int64
-	for {
-		k, err := resp.Body.Read(buf)
-		if k > 0 {
-			n += int64(k)
-			mh.Write(buf[:k])
-		}
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return bigResult{Bytes: n, Status: resp.StatusCode, Err: err, Latency: time.Since(t0)}
-		}
-	}
-	return bigResult{Bytes: n, Sum: mh.Sum64(), Status: resp.StatusCode, Latency: time.Since(t0)}
+	r, err := load.Get(ctx, c, url, h, &mh, buf)
+	return bigResult{Bytes: r.Bytes, Sum: mh.Sum64(), Status: r.Status, Err: err, Latency: r.Total}
 }
 
 // ok reports whether r is the whole tarball.
@@ -257,7 +226,7 @@ func (s *bigConcurrent) Drive(ctx context.Context, _ int) ([]*bench.TargetReport
 	if !s.ok(wr) {
 		return nil, fmt.Errorf("warm download: status %d, %d of %d bytes, right hash %v: %v", wr.Status, wr.Bytes, s.size, wr.Sum == s.sum, wr.Err)
 	}
-	s.warm = timedGet{Total: wr.Latency, Bytes: wr.Bytes}
+	s.warm = load.Response{Total: wr.Latency, Bytes: wr.Bytes}
 	s.env.Log.Info("big-concurrent: warm", "took", wr.Latency.Round(time.Millisecond))
 	if err := bench.Sleep(ctx, time.Second); err != nil {
 		return nil, err
@@ -269,13 +238,8 @@ func (s *bigConcurrent) Drive(ctx context.Context, _ int) ([]*bench.TargetReport
 		return nil, fmt.Errorf("stockpile is gone: %w", err)
 	}
 	s.baseline = before
-	series, err := procstat.StartMemSeries(pid, bigSampleInterval)
+	sampler, err := procstat.Start(pid, bigSampleInterval)
 	if err != nil {
-		return nil, err
-	}
-	sampler, err := procstat.Start(pid, time.Second)
-	if err != nil {
-		series.Stop()
 		return nil, err
 	}
 	dctx, cancel := context.WithTimeout(ctx, bigDeadline)
@@ -314,7 +278,7 @@ wait:
 	sampler.MeasureEnd()
 	st := sampler.Stop()
 	s.server = &st
-	s.series = series.Stop()
+	s.series = sampler.Series()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

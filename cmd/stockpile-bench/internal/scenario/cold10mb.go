@@ -7,8 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -49,18 +47,11 @@ type cold10MBRound struct {
 	Name, NPMName string
 	// Paths are the two packages' tarball paths.
 	Paths        []string
-	Nginx        timedGet // the strict package's tarball from nginx
-	Stockpile    timedGet // the same through Stockpile, cold
-	NginxNPM     timedGet // the npm-like package's tarball from nginx
-	StockpileNPM timedGet // through Stockpile, its packument fetched first
+	Nginx        load.Response // the strict package's tarball from nginx
+	Stockpile    load.Response // the same through Stockpile, cold
+	NginxNPM     load.Response // the npm-like package's tarball from nginx
+	StockpileNPM load.Response // through Stockpile, its packument fetched first
 	Server       *procstat.ProcStats
-}
-
-// timedGet is one timed download.
-type timedGet struct {
-	Total time.Duration // request sent to last byte
-	TTFB  time.Duration // request sent to response headers
-	Bytes int64
 }
 
 func newCold10MB(env bench.Env) *cold10MB {
@@ -104,7 +95,7 @@ func (s *cold10MB) publish(name string) (*fixture.NPMFixture, error) {
 // Drive implements bench.Driver.
 func (s *cold10MB) Drive(ctx context.Context, rounds int) ([]*bench.TargetReport, error) {
 	buf := make([]byte, s.size+(1<<20))
-	get := func(url string, h http.Header, want []byte) (timedGet, error) {
+	get := func(url string, h http.Header, want []byte) (load.Response, error) {
 		tg, body, err := timedDownload(ctx, url, h, buf, s.env.Timeout)
 		if err != nil {
 			return tg, err
@@ -179,7 +170,7 @@ func (s *cold10MB) Drive(ctx context.Context, rounds int) ([]*bench.TargetReport
 			"ratio", fmt.Sprintf("%.2f", ratioOf(r.Stockpile.Total, r.Nginx.Total)),
 			"npm_like_ratio", fmt.Sprintf("%.2f", ratioOf(r.StockpileNPM.Total, r.NginxNPM.Total)))
 	}
-	mk := func(name, side string, pick func(cold10MBRound) timedGet, server bool) *bench.TargetReport {
+	mk := func(name, side string, pick func(cold10MBRound) load.Response, server bool) *bench.TargetReport {
 		tr := &bench.TargetReport{Target: bench.Target{Name: name, Side: side}}
 		for i, r := range s.rounds {
 			tg := pick(r)
@@ -192,10 +183,10 @@ func (s *cold10MB) Drive(ctx context.Context, rounds int) ([]*bench.TargetReport
 		return tr
 	}
 	return []*bench.TargetReport{
-		mk("nginx 10mb tarball", bench.SideBaseline, func(r cold10MBRound) timedGet { return r.Nginx }, false),
-		mk("stockpile cold 10mb tarball", bench.SideStockpile, func(r cold10MBRound) timedGet { return r.Stockpile }, true),
-		mk("nginx 10mb tarball (npm-like)", bench.SideBaseline, func(r cold10MBRound) timedGet { return r.NginxNPM }, false),
-		mk("stockpile 10mb tarball after packument", bench.SideStockpile, func(r cold10MBRound) timedGet { return r.StockpileNPM }, false),
+		mk("nginx 10mb tarball", bench.SideBaseline, func(r cold10MBRound) load.Response { return r.Nginx }, false),
+		mk("stockpile cold 10mb tarball", bench.SideStockpile, func(r cold10MBRound) load.Response { return r.Stockpile }, true),
+		mk("nginx 10mb tarball (npm-like)", bench.SideBaseline, func(r cold10MBRound) load.Response { return r.NginxNPM }, false),
+		mk("stockpile 10mb tarball after packument", bench.SideStockpile, func(r cold10MBRound) load.Response { return r.StockpileNPM }, false),
 	}, nil
 }
 
@@ -203,7 +194,7 @@ func (s *cold10MB) Drive(ctx context.Context, rounds int) ([]*bench.TargetReport
 const npmInstallAccept = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*"
 
 // singleResult is the load.Result of one timed download.
-func singleResult(tg timedGet) *load.Result {
+func singleResult(tg load.Response) *load.Result {
 	res := &load.Result{Requests: 1, OK: 1, Bytes: uint64(tg.Bytes), Elapsed: tg.Total, Latency: &load.Histogram{}}
 	res.Latency.Record(tg.Total)
 	return res
@@ -219,47 +210,21 @@ func ratioOf(a, b time.Duration) float64 {
 
 // timedDownload GETs url on a new connection and reads the whole body into
 // buf (which must be large enough), timing the request to its last byte.
-func timedDownload(ctx context.Context, url string, h http.Header, buf []byte, timeout time.Duration) (timedGet, []byte, error) {
+func timedDownload(ctx context.Context, url string, h http.Header, buf []byte, timeout time.Duration) (load.Response, []byte, error) {
 	if err := load.CheckLoopback(url, false); err != nil {
-		return timedGet{}, nil, err
+		return load.Response{}, nil, err
 	}
-	tr := &http.Transport{Proxy: nil, DisableCompression: true, DisableKeepAlives: true,
-		DialContext: (&net.Dialer{Timeout: 10 * time.Second}).DialContext}
-	defer tr.CloseIdleConnections()
-	c := &http.Client{Transport: tr, Timeout: timeout}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	c := load.Client(timeout, true)
+	defer c.CloseIdleConnections()
+	body := &load.FixedBuffer{Buf: buf}
+	r, err := load.Get(ctx, c, url, h, body, nil)
 	if err != nil {
-		return timedGet{}, nil, err
+		return r, nil, fmt.Errorf("GET %s: %w", url, err)
 	}
-	for k, vs := range h {
-		req.Header[k] = vs
+	if r.Status != http.StatusOK {
+		return r, nil, &load.StatusError{URL: url, Status: r.Status, Snippet: string(body.Bytes()[:min(body.N, 300)])}
 	}
-	t0 := time.Now()
-	resp, err := c.Do(req)
-	if err != nil {
-		return timedGet{}, nil, err
-	}
-	defer resp.Body.Close()
-	tg := timedGet{TTFB: time.Since(t0)}
-	n := 0
-	for {
-		if n == len(buf) {
-			return tg, nil, fmt.Errorf("GET %s: body larger than %d bytes", url, len(buf))
-		}
-		k, err := resp.Body.Read(buf[n:])
-		n += k
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return tg, nil, fmt.Errorf("GET %s: %w", url, err)
-		}
-	}
-	tg.Total, tg.Bytes = time.Since(t0), int64(n)
-	if resp.StatusCode != http.StatusOK {
-		return tg, nil, &load.StatusError{URL: url, Status: resp.StatusCode, Snippet: string(buf[:min(n, 300)])}
-	}
-	return tg, buf[:n], nil
+	return r, body.Bytes(), nil
 }
 
 // Check implements Checker: the load.Median ratio of the rounds' times against

@@ -63,7 +63,7 @@ func (s *formatWarm) Setup(ctx context.Context) error {
 		return err
 	}
 	f := s.fixture
-	c := &http.Client{Transport: &http.Transport{Proxy: nil, DisableCompression: true}, Timeout: s.env.Timeout}
+	c := load.Client(s.env.Timeout, false)
 	defer c.CloseIdleConnections()
 
 	// Through Stockpile, as a client asks: metadata first, then the

@@ -40,7 +40,7 @@ func (s *npmWarm) Setup(ctx context.Context) error {
 		return err
 	}
 	f := s.stack.fixture
-	c := &http.Client{Transport: &http.Transport{Proxy: nil, DisableCompression: true}, Timeout: s.env.Timeout}
+	c := load.Client(s.env.Timeout, false)
 	defer c.CloseIdleConnections()
 	remote := s.env.Target != ""
 

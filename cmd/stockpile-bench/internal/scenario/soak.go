@@ -8,10 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"io"
 	"math"
 	mrand "math/rand/v2"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -190,7 +188,7 @@ func (s *soak) Setup(ctx context.Context) error {
 	next := make(chan *soakPkg)
 	for range 4 {
 		wg.Go(func() {
-			c := newSoakClient()
+			c := load.Client(soakTimeout, false) // keep-alive, as npm's agent is
 			defer c.CloseIdleConnections()
 			buf := make([]byte, 256<<10)
 			for p := range next {
@@ -209,61 +207,18 @@ func (s *soak) Setup(ctx context.Context) error {
 	return <-errs // nil when none failed
 }
 
-// newSoakClient returns a keep-alive client, as npm's agent is.
-func newSoakClient() *http.Client {
-	return &http.Client{Timeout: soakTimeout, Transport: &http.Transport{
-		Proxy: nil, DisableCompression: true, MaxIdleConnsPerHost: 4,
-		DialContext: (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-	}}
-}
-
 // soakGet GETs url and reads the body: into buf when keep (which must then
-// be large enough; the body is returned), else through a maphash. It
-// classifies the answer against wantStatus and wantBytes (0: any length).
+// be large enough; the body is returned), else through buf into a maphash.
 func soakGet(ctx context.Context, c *http.Client, url string, h http.Header, buf []byte, keep bool) (status int, body []byte, n int64, sum uint64, err error) {
-	if len(buf) == 0 {
-		return 0, nil, 0, 0, errors.New("soak: no read buffer")
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, nil, 0, 0, err
-	}
-	for k, vs := range h {
-		req.Header[k] = vs
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0, nil, 0, 0, err
-	}
-	defer resp.Body.Close()
 	var mh maphash.Hash
 	mh.SetSeed(soakSeed)
-	for {
-		dst := buf
-		if keep {
-			if int(n) == len(buf) {
-				return resp.StatusCode, nil, n, 0, fmt.Errorf("body larger than %d bytes", len(buf))
-			}
-			dst = buf[n:]
-		}
-		k, rerr := resp.Body.Read(dst)
-		if k > 0 {
-			if !keep {
-				mh.Write(dst[:k])
-			}
-			n += int64(k)
-		}
-		if errors.Is(rerr, io.EOF) {
-			break
-		}
-		if rerr != nil {
-			return resp.StatusCode, nil, n, 0, rerr
-		}
-	}
 	if keep {
-		body = buf[:n]
+		fb := &load.FixedBuffer{Buf: buf}
+		r, err := load.Get(ctx, c, url, h, fb, nil)
+		return r.Status, fb.Bytes(), r.Bytes, 0, err
 	}
-	return resp.StatusCode, body, n, mh.Sum64(), nil
+	r, err := load.Get(ctx, c, url, h, &mh, buf)
+	return r.Status, nil, r.Bytes, mh.Sum64(), err
 }
 
 // install resolves p as npm does: its packument, then its tarball. rec,
@@ -370,13 +325,8 @@ func (s *soak) record(kind string, ok bool, why string, ec load.ErrorCounts, n i
 func (s *soak) Drive(ctx context.Context, _ int) ([]*bench.TargetReport, error) {
 	pid := s.stack.StockpilePID
 	s.interval = min(max(s.duration/200, 100*time.Millisecond), 3*time.Second)
-	series, err := procstat.StartMemSeries(pid, s.interval)
-	if err != nil {
-		return nil, err
-	}
 	sampler, err := procstat.Start(pid, s.interval)
 	if err != nil {
-		series.Stop()
 		return nil, err
 	}
 	rctx, cancel := context.WithTimeout(ctx, s.duration)
@@ -415,7 +365,7 @@ func (s *soak) Drive(ctx context.Context, _ int) ([]*bench.TargetReport, error) 
 	sampler.MeasureStart()
 	for w := range s.clients {
 		wg.Go(func() {
-			c := newSoakClient()
+			c := load.Client(soakTimeout, false) // keep-alive, as npm's agent is
 			defer c.CloseIdleConnections()
 			rng := mrand.New(mrand.NewPCG(uint64(w), formattest.Hash64(s.nonce)))
 			buf := make([]byte, 512<<10)
@@ -480,7 +430,7 @@ wait:
 	pub.Wait()
 	st := sampler.Stop()
 	s.server = &st
-	s.series = series.Stop()
+	s.series = sampler.Series()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
