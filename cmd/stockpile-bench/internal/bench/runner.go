@@ -208,14 +208,14 @@ func Sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Summary is the load.Median of a target's rounds, metric by metric.
+// Summary is the median of a target's rounds, metric by metric.
 type Summary struct {
 	Rounds      int
 	RPS         float64
 	BytesPerSec float64
 	P50, P90    time.Duration
 	P99, Max    time.Duration
-	Errors      uint64 // summed, not a load.Median
+	Errors      uint64 // summed, not a median
 	PeakRSS     uint64 // the largest of the rounds
 	ServerCores float64
 	BenchCores  float64
@@ -258,7 +258,7 @@ func (t *TargetReport) Median() Summary {
 	return s
 }
 
-// Ratio compares the two sides of a pair on load.Median requests per second.
+// Ratio compares the two sides of a pair on median requests per second.
 type Ratio struct {
 	Pair      string
 	Stockpile float64

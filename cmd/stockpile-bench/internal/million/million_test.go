@@ -207,7 +207,7 @@ func TestMillionFlags(t *testing.T) {
 	}
 }
 
-// runMillion runs the scenario through the bench.Runner and returns its report.
+// runMillion runs the scenario through the runner and returns its report.
 func runMillion(t *testing.T, o millionOptions, timeout time.Duration) *bench.ScenarioReport {
 	t.Helper()
 	if err := o.validate(); err != nil {

@@ -193,7 +193,7 @@ func checkFreeSpace(dir string, need int64) error {
 	return nil
 }
 
-// Targets implements Scenario: big-concurrent is a bench.Driver.
+// Targets implements Scenario: big-concurrent is a Driver.
 func (s *bigConcurrent) Targets() []bench.Target { return nil }
 
 // Teardown implements Scenario: removes the fixture and Stockpile's copy.
@@ -215,7 +215,7 @@ func (s *bigConcurrent) ok(r bigResult) bool {
 	return r.Err == nil && r.Status == http.StatusOK && r.Bytes == s.size && r.Sum == s.sum
 }
 
-// Drive implements Driver: one download through Stockpile (the load.Fetch that
+// Drive implements Driver: one download through Stockpile (the fetch that
 // makes it warm), then every client at once, Stockpile's memory sampled.
 func (s *bigConcurrent) Drive(ctx context.Context, _ int) ([]*bench.TargetReport, error) {
 	url := s.stack.RepoURL + s.tarballPath
@@ -327,7 +327,7 @@ func fmtByteSize(n int64) string {
 
 func memMiB(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 
-// Check implements Checker: every client's bytes, one upstream load.Fetch, and
+// Check implements Checker: every client's bytes, one upstream fetch, and
 // the memory target, split into its anonymous and file-backed parts.
 func (s *bigConcurrent) Check(ctx context.Context, results []*bench.TargetReport) ([]bench.Finding, error) {
 	if len(s.results) == 0 {

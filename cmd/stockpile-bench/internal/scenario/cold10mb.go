@@ -21,7 +21,7 @@ import (
 // Shape and target of cold-10mb.
 const (
 	cold10MBSize = 10 << 20
-	// cold10MBTarget is the largest acceptable load.Median of Stockpile's time
+	// cold10MBTarget is the largest acceptable median of Stockpile's time
 	// over nginx's for a cold artifact.
 	cold10MBTarget = 1.15
 )
@@ -62,7 +62,7 @@ func newCold10MB(env bench.Env) *cold10MB {
 func (s *cold10MB) Name() string { return "cold-10mb" }
 
 // Setup implements Scenario: nginx (with its access log, to prove each
-// round's load.Fetch is a cold one) and Stockpile; the packages are generated
+// round's fetch is a cold one) and Stockpile; the packages are generated
 // round by round.
 func (s *cold10MB) Setup(ctx context.Context) error {
 	var nonce [4]byte
@@ -73,7 +73,7 @@ func (s *cold10MB) Setup(ctx context.Context) error {
 	return s.stack.Up(ctx, stack.Options{Scenario: s.Name(), Format: "npm", NPM: true, AccessLog: true, LimitRate: s.env.UpstreamRate})
 }
 
-// Targets implements Scenario: cold-10mb is a bench.Driver.
+// Targets implements Scenario: cold-10mb is a Driver.
 func (s *cold10MB) Targets() []bench.Target { return nil }
 
 // Teardown implements Scenario.
@@ -92,7 +92,7 @@ func (s *cold10MB) publish(name string) (*fixture.NPMFixture, error) {
 	return f, nil
 }
 
-// Drive implements bench.Driver.
+// Drive implements Driver.
 func (s *cold10MB) Drive(ctx context.Context, rounds int) ([]*bench.TargetReport, error) {
 	buf := make([]byte, s.size+(1<<20))
 	get := func(url string, h http.Header, want []byte) (load.Response, error) {
@@ -227,8 +227,8 @@ func timedDownload(ctx context.Context, url string, h http.Header, buf []byte, t
 	return r, body.Bytes(), nil
 }
 
-// Check implements Checker: the load.Median ratio of the rounds' times against
-// the target, and one upstream load.Fetch of each round's tarball.
+// Check implements Checker: the median ratio of the rounds' times against
+// the target, and one upstream fetch of each round's tarball.
 func (s *cold10MB) Check(ctx context.Context, _ []*bench.TargetReport) ([]bench.Finding, error) {
 	if len(s.rounds) == 0 {
 		return nil, errors.New("cold-10mb: no round measured")
@@ -263,15 +263,15 @@ func (s *cold10MB) Check(ctx context.Context, _ []*bench.TargetReport) ([]bench.
 		}
 	}
 	return []bench.Finding{
-		{Name: "time ratio stockpile/nginx, cold tarball, nothing cached (load.Median)", OK: m <= cold10MBTarget,
-			Value: fmt.Sprintf("%.2f (target ≤ %.2f; %s vs %s load.Median; rounds %s)", m, cold10MBTarget,
+		{Name: "time ratio stockpile/nginx, cold tarball, nothing cached (median)", OK: m <= cold10MBTarget,
+			Value: fmt.Sprintf("%.2f (target ≤ %.2f; %s vs %s median; rounds %s)", m, cold10MBTarget,
 				bench.FmtDur(load.Median(sp)), bench.FmtDur(load.Median(ng)), strings.Join(strictS, " "))},
-		{Name: "time to response headers, cold tarball (load.Median)", OK: true,
+		{Name: "time to response headers, cold tarball (median)", OK: true,
 			Value: fmt.Sprintf("stockpile %.2fms, nginx %.2fms", load.Median(ttfbSP), load.Median(ttfbNG))},
-		{Name: "time ratio stockpile/nginx, packument fetched first as npm does (load.Median, informative)", OK: true,
-			Value: fmt.Sprintf("%.2f (%s vs %s load.Median; rounds %s)", load.Median(npmLike), bench.FmtDur(load.Median(spn)), bench.FmtDur(load.Median(ngn)), strings.Join(npmS, " "))},
+		{Name: "time ratio stockpile/nginx, packument fetched first as npm does (median, informative)", OK: true,
+			Value: fmt.Sprintf("%.2f (%s vs %s median; rounds %s)", load.Median(npmLike), bench.FmtDur(load.Median(spn)), bench.FmtDur(load.Median(ngn)), strings.Join(npmS, " "))},
 		{Name: "nginx's answers for each round's tarballs", OK: oneEach,
-			Value: fmt.Sprintf("%s (want 2 each: the baseline's download and Stockpile's one load.Fetch, so every measured download through Stockpile was cold)", strings.Join(fetches, " "))},
+			Value: fmt.Sprintf("%s (want 2 each: the baseline's download and Stockpile's one fetch, so every measured download through Stockpile was cold)", strings.Join(fetches, " "))},
 	}, nil
 }
 

@@ -44,8 +44,8 @@ func newNPMColdBurst(env bench.Env) *npmColdBurst {
 const coldBurst1000Clients = 1000
 
 // newColdBurst1000 is npm-cold-burst at 1,000 clients: past the point where
-// the first clients' load.Fetch has ended before the last ones ask, so that the
-// engine must serve the late ones from storage, not load.Fetch again.
+// the first clients' fetch has ended before the last ones ask, so that the
+// engine must serve the late ones from storage, not fetch again.
 func newColdBurst1000(env bench.Env) *npmColdBurst {
 	env.Burst = coldBurst1000Clients
 	return &npmColdBurst{env: env, name: "cold-burst-1000", stack: newNPMStack(env)}
@@ -106,7 +106,7 @@ func (s *npmColdBurst) Check(ctx context.Context, results []*bench.TargetReport)
 		{Name: "clients with the right bytes", Value: fmt.Sprintf("%d/%d", res.OK, n), OK: res.OK == n},
 		{Name: "upstream tarball fetches", Value: fmt.Sprintf("%d (want 1)", tgz.Requests), OK: tgz.Requests == 1},
 		// Stockpile needs the packument to know the tarball's digest; more
-		// than one load.Fetch of it is worth knowing but not a failure here.
+		// than one fetch of it is worth knowing but not a failure here.
 		{Name: "upstream packument fetches", Value: fmt.Sprint(doc.Requests), OK: doc.Requests >= 1},
 		{Name: "client errors", Value: fmt.Sprintf("%d (status %d, short %d, digest %d, transport %d)",
 			res.Errors.Total(), res.Errors.Status, res.Errors.Short, res.Errors.Digest, res.Errors.Transport), OK: res.Errors.Total() == 0},

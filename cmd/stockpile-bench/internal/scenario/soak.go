@@ -62,7 +62,7 @@ var soakSeed = maphash.MakeSeed()
 // before (cold: a package is published to nginx every second), and a few
 // that do not exist (404). Every answer is checked (status, length, the
 // tarball's hash). Stockpile's memory is sampled every few seconds: the
-// report gives it at the end of the warm-up and its procstat.Slope after.
+// report gives it at the end of the warm-up and its slope after.
 type soak struct {
 	env      bench.Env
 	stack    *stack.Stack
@@ -293,7 +293,7 @@ func (s *soak) install(ctx context.Context, c *http.Client, p *soakPkg, buf []by
 	return "", nil
 }
 
-// Targets implements Scenario: soak is a bench.Driver.
+// Targets implements Scenario: soak is a Driver.
 func (s *soak) Targets() []bench.Target { return nil }
 
 // Teardown implements Scenario.
@@ -519,7 +519,7 @@ func (s *soak) Check(ctx context.Context, _ []*bench.TargetReport) ([]bench.Find
 	vmrss := fmt.Sprintf("%s over %s (%d samples every %s)", perMin(rss), after.Round(time.Second), n, s.interval)
 	if !s.dbOK {
 		// No database to measure (--target): all of VmRSS is judged.
-		out = append(out, bench.Finding{Name: fmt.Sprintf("VmRSS procstat.Slope after the warm-up (flat: at most %s)", perMin(soakMaxSlope)), OK: rss <= soakMaxSlope, Value: vmrss})
+		out = append(out, bench.Finding{Name: fmt.Sprintf("VmRSS slope after the warm-up (flat: at most %s)", perMin(soakMaxSlope)), OK: rss <= soakMaxSlope, Value: vmrss})
 	} else {
 		// Badger maps its tables and logs: the pages of the data it writes
 		// stay in RssFile, as page cache the kernel can take back. That
@@ -528,14 +528,14 @@ func (s *soak) Check(ctx context.Context, _ []*bench.TargetReport) ([]bench.Find
 		db := (float64(s.db[1]) - float64(s.db[0])) / after.Minutes()
 		rest := rss - max(db, 0)
 		out = append(out,
-			bench.Finding{Name: "VmRSS procstat.Slope after the warm-up (informative)", OK: true, Value: vmrss},
+			bench.Finding{Name: "VmRSS slope after the warm-up (informative)", OK: true, Value: vmrss},
 			bench.Finding{Name: "database growth after the warm-up (Badger's files, blocks on disk; informative)", OK: true,
 				Value: fmt.Sprintf("%s (%s → %s)", perMin(db), memMiB(s.db[0]), memMiB(s.db[1]))},
-			bench.Finding{Name: fmt.Sprintf("VmRSS procstat.Slope less the database's growth (flat: at most %s)", perMin(soakMaxSlope)), OK: rest <= soakMaxSlope, Value: perMin(rest)})
+			bench.Finding{Name: fmt.Sprintf("VmRSS slope less the database's growth (flat: at most %s)", perMin(soakMaxSlope)), OK: rest <= soakMaxSlope, Value: perMin(rest)})
 	}
 	return append(out,
-		bench.Finding{Name: "RssAnon procstat.Slope after the warm-up (heap, stacks, buffers)", OK: anon <= soakMaxSlope, Value: perMin(anon)},
-		bench.Finding{Name: "RssFile procstat.Slope after the warm-up (mapped files; informative)", OK: true, Value: perMin(file)}), nil
+		bench.Finding{Name: "RssAnon slope after the warm-up (heap, stacks, buffers)", OK: anon <= soakMaxSlope, Value: perMin(anon)},
+		bench.Finding{Name: "RssFile slope after the warm-up (mapped files; informative)", OK: true, Value: perMin(file)}), nil
 }
 
 // Info implements Describer.

@@ -154,7 +154,7 @@ func TestNginxServesFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// load.Fetch and HEAD; StartNginx's probes go elsewhere.
+	// fetch and HEAD; StartNginx's probes go elsewhere.
 	if got := counts[f.PackumentPath()]; got.OK != 1 || got.Requests != 2 {
 		t.Errorf("access log counts %+v for the packument, want a GET and a HEAD:\n%s", got, raw)
 	}
