@@ -52,7 +52,7 @@ func TestMemSeriesSlopeAndPeaks(t *testing.T) {
 		t.Errorf("MemAt 30s: %s", w.At)
 	}
 
-	s, err := Start(os.Getpid(), 5*time.Millisecond)
+	s, err := StartSelf(5 * time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
