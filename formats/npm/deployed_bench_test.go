@@ -1,0 +1,95 @@
+package npm
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stockpile-proxy/stockpile/proxy"
+	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
+)
+
+// discardWriter is the cheapest http.ResponseWriter: its header map is
+// cleared, not reallocated, between requests, so a benchmark counts the
+// server's work and net/http's share of it only.
+type discardWriter struct {
+	h      http.Header
+	status int
+	n      int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) WriteHeader(code int)        { w.status = code }
+func (w *discardWriter) Write(b []byte) (int, error) { w.n += len(b); return len(b), nil }
+
+// BenchmarkWarmDeployed measures one warm hit as deployed: access keys,
+// a Bearer token on every request and the access log at info written to a
+// file, the handler called directly so that the figure is the server's
+// CPU time per hit without the client's and the network's (go test -bench
+// WarmDeployed -run '^$' -count 6 ./formats/npm; -cpuprofile for pprof).
+func BenchmarkWarmDeployed(b *testing.B) {
+	logFile, err := os.Create(filepath.Join(b.TempDir(), "stockpile.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { logFile.Close() })
+	in, packument := deployedServer(b, logFile)
+	tok := in.Token("bench")
+	h := in.Server.Handler()
+	for _, tc := range []struct{ name, accept, encoding string }{
+		{"abbreviated", "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*", ""},
+		{"abbreviated-gzip", "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*", "gzip"},
+		{"full", "application/json", ""},
+		{"full-gzip", "application/json", "gzip"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, packument, nil)
+			req.Header.Set("Accept", tc.accept)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			if tc.encoding != "" {
+				req.Header.Set("Accept-Encoding", tc.encoding)
+			}
+			w := &discardWriter{h: http.Header{}}
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu0 := processCPU(b)
+			for range b.N {
+				clear(w.h)
+				w.status, w.n = 0, 0
+				h.ServeHTTP(w, req)
+				if w.status != http.StatusOK {
+					b.Fatalf("status %d", w.status)
+				}
+			}
+			b.ReportMetric(float64((processCPU(b)-cpu0).Nanoseconds())/1000/float64(b.N), "cpu-µs/op")
+			b.SetBytes(int64(w.n))
+		})
+	}
+}
+
+// processCPU returns the CPU time (user and system) the process has used:
+// on a shared machine, CPU per hit is steadier than wall time per hit.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// deployedServer is benchServer with access keys and an info-level access
+// log on w; it returns the packument's path.
+func deployedServer(b *testing.B, w *os.File) (*proxytest.Instance, string) {
+	b.Helper()
+	cfg := proxy.Defaults()
+	cfg.Auth.AccessKeys = []proxy.AccessKey{{ID: "AKIDBENCHMARK", Secret: "bench-secret-bench-secret-bench-secret"}}
+	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	in, packument, _ := startBenchServer(b, &cfg, log)
+	return in, strings.TrimPrefix(packument, in.URL)
+}
