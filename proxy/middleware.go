@@ -170,7 +170,7 @@ func (s *Server) authenticate(req *http.Request, domain string) (string, bool) {
 		return "local", true
 	}
 	if tok, ok := token.FromRequest(req); ok {
-		if claims, err := s.issuer.Verify(tok); err == nil && claims.Domain == domain {
+		if claims, err := s.tokens.Verify(tok); err == nil && claims.Domain == domain {
 			return claims.Principal, true
 		}
 	}

@@ -37,6 +37,7 @@ type Server struct {
 	registry *model.Registry
 	resolver *resolver.Resolver
 	issuer   *token.Issuer
+	tokens   *token.Cache // the issuer's verifications, once per token
 	verifier *sigv4.Verifier
 	metrics  *metrics
 	echo     *echo.Echo
@@ -68,7 +69,7 @@ func New(ctx context.Context, cfg *Config, store storage.Store, fs []formats.For
 	}
 	var pfx [4]byte
 	_, _ = rand.Read(pfx[:])
-	s := &Server{cfg: cfg, log: log, store: store, registry: registry, issuer: issuer, metrics: newMetrics(), collect: make(chan struct{}, 1),
+	s := &Server{cfg: cfg, log: log, store: store, registry: registry, issuer: issuer, tokens: token.NewCache(issuer, 0, nil), metrics: newMetrics(), collect: make(chan struct{}, 1),
 		idPrefix: hex.EncodeToString(pfx[:]) + "-"}
 	if !cfg.Open() {
 		keys := map[string]string{}
