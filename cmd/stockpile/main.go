@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/formats/cargo"
@@ -24,6 +25,7 @@ import (
 	"github.com/stockpile-proxy/stockpile/formats/pypi"
 	"github.com/stockpile-proxy/stockpile/formats/rubygems"
 	"github.com/stockpile-proxy/stockpile/proxy"
+	"github.com/stockpile-proxy/stockpile/proxy/logbuf"
 	"github.com/stockpile-proxy/stockpile/storage/badgerstore"
 )
 
@@ -77,9 +79,19 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 }
 
 func serve(cfg *proxy.Config, stderr io.Writer) error {
-	log := newLogger(cfg, stderr)
+	// The log (one access line per request) goes through a buffer flushed
+	// every DefaultInterval and when serve returns, after the graceful
+	// shutdown has let every request finish and write its line.
+	lw := logbuf.New(stderr, logbuf.DefaultSize)
+	defer lw.Close()
+	log := newLogger(cfg, lw)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	tick := time.NewTicker(logbuf.DefaultInterval)
+	defer tick.Stop()
+	flushCtx, stopFlush := context.WithCancel(context.Background())
+	defer stopFlush()
+	go lw.FlushOn(flushCtx, tick.C)
 
 	store, err := badgerstore.Open(badgerstore.Options{Dir: cfg.DataDir, GCInterval: cfg.Storage.GCInterval}, log.With("component", "storage"))
 	if err != nil {

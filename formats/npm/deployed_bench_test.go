@@ -1,6 +1,7 @@
 package npm
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stockpile-proxy/stockpile/proxy"
+	"github.com/stockpile-proxy/stockpile/proxy/logbuf"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
 )
 
@@ -84,12 +86,18 @@ func processCPU(b *testing.B) time.Duration {
 }
 
 // deployedServer is benchServer with access keys and an info-level access
-// log on w; it returns the packument's path.
+// log on w, buffered as `stockpile serve` buffers it; it returns the
+// packument's path.
 func deployedServer(b *testing.B, w *os.File) (*proxytest.Instance, string) {
 	b.Helper()
 	cfg := proxy.Defaults()
 	cfg.Auth.AccessKeys = []proxy.AccessKey{{ID: "AKIDBENCHMARK", Secret: "bench-secret-bench-secret-bench-secret"}}
-	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	lw := logbuf.New(w, logbuf.DefaultSize)
+	tick := time.NewTicker(logbuf.DefaultInterval)
+	ctx, cancel := context.WithCancel(context.Background())
+	go lw.FlushOn(ctx, tick.C)
+	b.Cleanup(func() { cancel(); tick.Stop(); lw.Close() })
+	log := slog.New(slog.NewTextHandler(lw, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	in, packument, _ := startBenchServer(b, &cfg, log)
 	return in, strings.TrimPrefix(packument, in.URL)
 }
