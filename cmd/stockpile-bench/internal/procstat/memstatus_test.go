@@ -56,7 +56,10 @@ func TestMemSeriesSlopeAndPeaks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(30 * time.Millisecond)
+	// The ticker's samples, however slow a loaded machine makes them.
+	for deadline := time.Now().Add(5 * time.Second); len(s.Series()) < 3 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	s.Stop()
 	if got := s.Series(); len(got) < 3 || got[0].RSS == 0 {
 		t.Errorf("%d samples", len(got))
