@@ -103,20 +103,9 @@ func (s *formatWarm) Setup(ctx context.Context) error {
 
 	sp, ng := s.stack.StockpilePID, s.stack.NginxPID()
 	mp, ap := f.Metadata.Pair, f.Artifact.Pair
-	s.targets = []bench.Target{
-		{Name: "stockpile " + mp, Pair: mp, Side: bench.SideStockpile, PID: sp,
-			Request: load.Request{URL: spMeta, Header: s.env.StockpileHeader(f.Metadata.Accept)},
-			Expect:  load.Expect{Status: http.StatusOK, Bytes: int64(len(meta))}},
-		{Name: "nginx " + mp, Pair: mp, Side: bench.SideBaseline, PID: ng,
-			Request: load.Request{URL: ngMeta, Header: acceptHeader(f.Metadata.Accept)},
-			Expect:  load.Expect{Status: http.StatusOK, Bytes: int64(len(f.Metadata.Body))}},
-		{Name: "stockpile " + ap, Pair: ap, Side: bench.SideStockpile, PID: sp,
-			Request: load.Request{URL: spArt, Header: s.env.StockpileHeader(f.Artifact.Accept)},
-			Expect:  load.Expect{Status: http.StatusOK, Bytes: int64(len(art))}},
-		{Name: "nginx " + ap, Pair: ap, Side: bench.SideBaseline, PID: ng,
-			Request: load.Request{URL: ngArt, Header: acceptHeader(f.Artifact.Accept)},
-			Expect:  load.Expect{Status: http.StatusOK, Bytes: int64(len(f.Artifact.Body))}},
-	}
+	s.targets = append(
+		pairTargets(s.env, mp, f.Metadata.Accept, sp, spMeta, len(meta), ng, ngMeta, len(f.Metadata.Body)),
+		pairTargets(s.env, ap, f.Artifact.Accept, sp, spArt, len(art), ng, ngArt, len(f.Artifact.Body))...)
 	return nil
 }
 
@@ -126,6 +115,20 @@ func acceptHeader(accept string) http.Header {
 		return nil
 	}
 	return http.Header{"Accept": {accept}}
+}
+
+// pairTargets returns the two sides of a comparison: Stockpile's answer
+// (with the --token, and to a --target's host) and nginx's, each asked
+// with accept and wanted 200 with the size it had when warmed.
+func pairTargets(env bench.Env, pair, accept string, spPID int, spURL string, spBytes, ngPID int, ngURL string, ngBytes int) []bench.Target {
+	return []bench.Target{
+		{Name: "stockpile " + pair, Pair: pair, Side: bench.SideStockpile, PID: spPID,
+			Request: load.Request{URL: spURL, Header: env.StockpileHeader(accept), AllowRemote: env.Target != ""},
+			Expect:  load.Expect{Status: http.StatusOK, Bytes: int64(spBytes)}},
+		{Name: "nginx " + pair, Pair: pair, Side: bench.SideBaseline, PID: ngPID,
+			Request: load.Request{URL: ngURL, Header: acceptHeader(accept)},
+			Expect:  load.Expect{Status: http.StatusOK, Bytes: int64(ngBytes)}},
+	}
 }
 
 // Targets implements Scenario.

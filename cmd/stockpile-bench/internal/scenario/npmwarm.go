@@ -42,7 +42,6 @@ func (s *npmWarm) Setup(ctx context.Context) error {
 	f := s.stack.fixture
 	c := load.Client(s.env.Timeout, false)
 	defer c.CloseIdleConnections()
-	remote := s.env.Target != ""
 
 	// Through Stockpile, as npm asks: the full packument, then the tarball
 	// its dist.tarball names.
@@ -69,8 +68,7 @@ func (s *npmWarm) Setup(ctx context.Context) error {
 	// From nginx: the same files, byte for byte.
 	ngDoc := s.stack.NginxURL + f.PackumentPath()
 	ngTgz := s.stack.NginxURL + f.TarballPath()
-	acceptJSON := http.Header{"Accept": {"application/json"}}
-	if got, err := load.Fetch(ctx, c, ngDoc, acceptJSON); err != nil || !bytes.Equal(got, f.Packument) {
+	if got, err := load.Fetch(ctx, c, ngDoc, acceptHeader("application/json")); err != nil || !bytes.Equal(got, f.Packument) {
 		return fmt.Errorf("npm-warm: nginx's packument is not the fixture (err %v)", err)
 	}
 	if got, err := load.Fetch(ctx, c, ngTgz, nil); err != nil || !bytes.Equal(got, f.Tarball) {
@@ -79,20 +77,9 @@ func (s *npmWarm) Setup(ctx context.Context) error {
 	s.env.Log.Info("npm-warm: warmed", "packument_bytes", len(doc), "nginx_packument_bytes", len(f.Packument), "tarball_bytes", len(tgz))
 
 	sp, ng := s.stack.StockpilePID, s.stack.NginxPID()
-	s.targets = []bench.Target{
-		{Name: "stockpile packument", Pair: "packument", Side: bench.SideStockpile, PID: sp,
-			Request: load.Request{URL: spDoc, Header: s.env.StockpileHeader("application/json"), AllowRemote: remote},
-			Expect:  load.Expect{Status: http.StatusOK, Bytes: int64(len(doc))}},
-		{Name: "nginx packument", Pair: "packument", Side: bench.SideBaseline, PID: ng,
-			Request: load.Request{URL: ngDoc, Header: acceptJSON},
-			Expect:  load.Expect{Status: http.StatusOK, Bytes: int64(len(f.Packument))}},
-		{Name: "stockpile tarball", Pair: "tarball", Side: bench.SideStockpile, PID: sp,
-			Request: load.Request{URL: tarballURL, Header: s.env.StockpileHeader(""), AllowRemote: remote},
-			Expect:  load.Expect{Status: http.StatusOK, Bytes: int64(len(f.Tarball))}},
-		{Name: "nginx tarball", Pair: "tarball", Side: bench.SideBaseline, PID: ng,
-			Request: load.Request{URL: ngTgz},
-			Expect:  load.Expect{Status: http.StatusOK, Bytes: int64(len(f.Tarball))}},
-	}
+	s.targets = append(
+		pairTargets(s.env, "packument", "application/json", sp, spDoc, len(doc), ng, ngDoc, len(f.Packument)),
+		pairTargets(s.env, "tarball", "", sp, tarballURL, len(f.Tarball), ng, ngTgz, len(f.Tarball))...)
 	return nil
 }
 
