@@ -1,9 +1,7 @@
 package cargo_test
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"encoding/binary"
 	"encoding/json"
 	"net/http"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/formats/cargo"
+	"github.com/stockpile-proxy/stockpile/formats/formattest"
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
 	"github.com/stockpile-proxy/stockpile/upstream"
@@ -53,21 +52,9 @@ func publish(t *testing.T, in *proxytest.Instance, repo string, body []byte) res
 // requests that must pass the archive checks.
 func goCrate(t *testing.T, name, version string) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	for _, f := range []struct{ name, body string }{
-		{"Cargo.toml", "[package]\nname = \"" + name + "\"\nversion = \"" + version + "\"\nedition = \"2021\"\n"},
-		{"src/lib.rs", "pub fn f() {}\n"},
-	} {
-		tw.WriteHeader(&tar.Header{Name: name + "-" + version + "/" + f.name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(f.body))})
-		tw.Write([]byte(f.body))
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	zw.Close()
-	return buf.Bytes()
+	return formattest.Crate(name, version,
+		formattest.Text("Cargo.toml", "[package]\nname = \""+name+"\"\nversion = \""+version+"\"\nedition = \"2021\"\n"),
+		formattest.Text("src/lib.rs", "pub fn f() {}\n"))
 }
 
 var pubtime = regexp.MustCompile(`"pubtime":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"`)

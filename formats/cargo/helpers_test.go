@@ -13,6 +13,7 @@ import (
 
 	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/formats/cargo"
+	"github.com/stockpile-proxy/stockpile/formats/formattest"
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
 	"github.com/stockpile-proxy/stockpile/upstream"
@@ -71,17 +72,7 @@ func (r *registry) dlPath(c *crate) string {
 }
 
 // indexDir mirrors the format's index directories ({prefix}).
-func indexDir(name string) string {
-	switch len(name) {
-	case 1:
-		return "1"
-	case 2:
-		return "2"
-	case 3:
-		return "3/" + name[:1]
-	}
-	return name[:2] + "/" + name[2:4]
-}
+func indexDir(name string) string { return formattest.CargoIndexDir(name) }
 
 func indexPath(name string) string {
 	l := strings.ToLower(name)

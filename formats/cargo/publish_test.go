@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/formats/formattest"
 )
 
 // entry is one member of a test tarball.
@@ -64,13 +65,7 @@ func TestCheckCrate(t *testing.T) {
 		{"valid", tarball(t, good...), "", nil},
 		{"with directories", tarball(t, entry{name: "demo-crate-0.1.0", typ: tar.TypeDir}, entry{name: prefix + "src/", typ: tar.TypeDir}, good[0], good[1]), "", nil},
 		{"not gzip", []byte("FIXTURE crate demo-crate 0.1.0\n"), "not gzip-compressed", formats.ErrInvalid},
-		{"gzip but not tar", func() []byte {
-			var b bytes.Buffer
-			zw := gzip.NewWriter(&b)
-			zw.Write(bytes.Repeat([]byte("x"), 1000))
-			zw.Close()
-			return b.Bytes()
-		}(), "not a valid tar archive", formats.ErrInvalid},
+		{"gzip but not tar", formattest.Gzip(bytes.Repeat([]byte("x"), 1000)), "not a valid tar archive", formats.ErrInvalid},
 		{"truncated gzip", tarball(t, good...)[:60], "", formats.ErrInvalid},
 		{"entry outside the crate directory", tarball(t, good[0], entry{name: "other-0.1.0/src/lib.rs", body: "x"}), "is not under demo-crate-0.1.0/", formats.ErrInvalid},
 		{"other version's directory", tarball(t, entry{name: "demo-crate-0.2.0/Cargo.toml", body: manifest}), "is not under", formats.ErrInvalid},

@@ -1,13 +1,10 @@
 package maven_test
 
 import (
-	"archive/zip"
-	"bytes"
 	"crypto/md5"
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/formats/formattest"
 	"github.com/stockpile-proxy/stockpile/formats/maven"
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
@@ -82,17 +80,7 @@ func (c *central) artifact(group, artifact, version string, jar []byte) {
 // metadata serves artifact-level metadata listing versions (as given: the
 // fake does not sort them, as some real repositories do not).
 func (c *central) metadata(group, artifact, lastUpdated string, versions ...string) {
-	var b strings.Builder
-	fmt.Fprintf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<metadata>\n  <groupId>%s</groupId>\n  <artifactId>%s</artifactId>\n  <versioning>\n", group, artifact)
-	if len(versions) > 0 {
-		fmt.Fprintf(&b, "    <latest>%s</latest>\n    <release>%s</release>\n", versions[len(versions)-1], versions[len(versions)-1])
-	}
-	b.WriteString("    <versions>\n")
-	for _, v := range versions {
-		fmt.Fprintf(&b, "      <version>%s</version>\n", v)
-	}
-	fmt.Fprintf(&b, "    </versions>\n    <lastUpdated>%s</lastUpdated>\n  </versioning>\n</metadata>\n", lastUpdated)
-	c.file(strings.ReplaceAll(group, ".", "/")+"/"+artifact+"/maven-metadata.xml", []byte(b.String()))
+	c.file(strings.ReplaceAll(group, ".", "/")+"/"+artifact+"/maven-metadata.xml", formattest.MavenMetadata(group, artifact, lastUpdated, versions...))
 }
 
 // plugins serves group-level metadata mapping prefixes to plugins.
@@ -188,17 +176,7 @@ func pom(group, artifact, version string) []byte {
 // jarOf builds a small jar holding one text file.
 func jarOf(t testing.TB, name, content string) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.WriteString(w, content)
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return formattest.Zip(formattest.Text(name, content))
 }
 
 // env is a Stockpile with the CodeArtifact-style topology of the issue:

@@ -1,35 +1,29 @@
 package npm
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/formats/formattest"
 )
 
 func tgzOf(t *testing.T, files map[string]string) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	for name, body := range files {
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		io.WriteString(tw, body)
+	var members []formattest.File
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		members = append(members, formattest.Text(name, files[name]))
 	}
-	tw.Close()
-	zw.Close()
-	return buf.Bytes()
+	return formattest.TarGz(members...)
 }
 
 func TestDescribe(t *testing.T) {

@@ -2,7 +2,6 @@ package npm
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/stockpile-proxy/stockpile/formats/formattest"
 	"github.com/stockpile-proxy/stockpile/upstream/upstreamtest"
 )
 
@@ -440,10 +440,7 @@ func TestAuditPassThrough(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, answer)
 	})
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	io.WriteString(zw, `{"left-pad-lite":["1.0.0"]}`)
-	zw.Close()
+	gz := bytes.NewBuffer(formattest.Gzip([]byte(`{"left-pad-lite":["1.0.0"]}`)))
 
 	r := e.do(http.MethodPost, e.url("app", "-/npm/v1/security/advisories/bulk"), gz.Bytes(), "Content-Encoding", "gzip", "Content-Type", "application/json").must(t, http.StatusOK)
 	if string(r.body) != answer || r.header.Get("Content-Type") != "application/json" {

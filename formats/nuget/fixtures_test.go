@@ -1,9 +1,6 @@
 package nuget_test
 
 import (
-	"archive/zip"
-	"bytes"
-	"compress/gzip"
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
@@ -17,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/stockpile-proxy/stockpile/formats/formattest"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
 	"github.com/stockpile-proxy/stockpile/upstream/upstreamtest"
 )
@@ -202,12 +200,7 @@ func goPack(t *testing.T, s spec, key, content string) []byte {
 	t.Helper()
 	ns := strings.Replace(s.nuspec(), "<version>"+s.version+"</version>", "<version>"+normalizedFull(s.version, key)+"</version>", 1)
 	ns = strings.Replace(ns, "\n  <files><file src=\"readme.txt\" target=\"content/readme.txt\" /></files>", "", 1)
-	return zipOf(t,
-		zipEntry{"_rels/.rels", `<?xml version="1.0" encoding="utf-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"/>`},
-		zipEntry{s.id + ".nuspec", ns},
-		zipEntry{"content/readme.txt", content},
-		zipEntry{"[Content_Types].xml", `<?xml version="1.0" encoding="utf-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>`},
-	)
+	return formattest.Nupkg(s.id, []byte(ns), formattest.Text("content/readme.txt", content))
 }
 
 // normalizedFull keeps build metadata on the normalised version.
@@ -226,19 +219,11 @@ type zipEntry struct{ name, body string }
 
 func zipOf(t *testing.T, entries ...zipEntry) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, e := range entries {
-		w, err := zw.Create(e.name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write([]byte(e.body))
+	files := make([]formattest.File, len(entries))
+	for i, e := range entries {
+		files[i] = formattest.Text(e.name, e.body)
 	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return formattest.Zip(files...)
 }
 
 // isolatedEnv is the environment of a NuGet.exe run: its own HOME, package
@@ -435,11 +420,7 @@ func (f *fakeFeed) handleJSON(path string, v any, gz bool) {
 	}
 	r := upstreamtest.Response{Body: body, ContentType: "application/json"}
 	if gz {
-		var buf bytes.Buffer
-		zw := gzip.NewWriter(&buf)
-		zw.Write(body)
-		zw.Close()
-		r.Body = buf.Bytes()
+		r.Body = formattest.Gzip(body)
 		r.Header = http.Header{"Content-Encoding": {"gzip"}}
 	}
 	f.srv.Handle(path, r)

@@ -14,25 +14,18 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/formats/formattest"
 )
 
 type testEntry struct{ name, body string }
 
 func testZip(t *testing.T, entries ...testEntry) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, e := range entries {
-		w, err := zw.Create(e.name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.WriteString(w, e.body)
+	files := make([]formattest.File, len(entries))
+	for i, e := range entries {
+		files[i] = formattest.Text(e.name, e.body)
 	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return formattest.Zip(files...)
 }
 
 func testNuspec(id, version, extra string) string {

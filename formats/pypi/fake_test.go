@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/stockpile-proxy/stockpile/formats/formattest"
 	"github.com/stockpile-proxy/stockpile/upstream/upstreamtest"
 )
 
@@ -39,7 +40,7 @@ func newFakePyPI(t testing.TB) *fakePyPI {
 
 // filePath is where the files server keeps a file (PyPI's hashed layout).
 func filePath(d *dist) string {
-	return "/packages/" + d.SHA256[:2] + "/" + d.SHA256[2:4] + "/" + d.SHA256[4:] + "/" + d.Filename
+	return formattest.PyPIFilePath(d.SHA256, d.Filename)
 }
 
 func (f *fakePyPI) setMode(mode string) {

@@ -1,10 +1,8 @@
 package pypi
 
 import (
-	"archive/tar"
 	"archive/zip"
 	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -16,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/stockpile-proxy/stockpile/formats/formattest"
 )
 
 // The fixtures are real distributions built once per test binary with the
@@ -376,35 +376,19 @@ func synthesize() *fixtureSet {
 				Body: body, SHA256: hex.EncodeToString(sum[:]), Metadata: meta, Wheel: wheel, Set: s.Set, Spec: s})
 		}
 		if s.Wheel {
-			var buf bytes.Buffer
-			zw := zip.NewWriter(&buf)
-			for _, f := range []struct{ name, body string }{
-				{moduleName(s.Name) + ".py", moduleSource(s)},
-				{stem + ".dist-info/METADATA", md.String()},
-				{stem + ".dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: stockpile-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"},
-				{stem + ".dist-info/RECORD", ""},
-			} {
-				w, _ := zw.Create(f.name)
-				io.WriteString(w, f.body)
-			}
-			zw.Close()
-			add(stem+"-py3-none-any.whl", buf.Bytes(), true, []byte(md.String()))
+			add(stem+"-py3-none-any.whl", formattest.Wheel(stem+".dist-info",
+				formattest.Text(moduleName(s.Name)+".py", moduleSource(s)),
+				formattest.Text(stem+".dist-info/METADATA", md.String()),
+				formattest.Text(stem+".dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: stockpile-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"),
+			), true, []byte(md.String()))
 		}
 		if s.Sdist {
-			var buf bytes.Buffer
-			gz := gzip.NewWriter(&buf)
-			tw := tar.NewWriter(gz)
-			for _, f := range []struct{ name, body string }{
-				{s.Name + "-" + s.Version + "/PKG-INFO", md.String()},
-				{s.Name + "-" + s.Version + "/setup.py", setupPy(s)},
-				{s.Name + "-" + s.Version + "/" + moduleName(s.Name) + ".py", moduleSource(s)},
-			} {
-				tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.body))})
-				io.WriteString(tw, f.body)
-			}
-			tw.Close()
-			gz.Close()
-			add(s.Name+"-"+s.Version+".tar.gz", buf.Bytes(), false, nil)
+			dir := s.Name + "-" + s.Version + "/"
+			add(s.Name+"-"+s.Version+".tar.gz", formattest.TarGz(
+				formattest.Text(dir+"PKG-INFO", md.String()),
+				formattest.Text(dir+"setup.py", setupPy(s)),
+				formattest.Text(dir+moduleName(s.Name)+".py", moduleSource(s)),
+			), false, nil)
 		}
 	}
 	return fs

@@ -1,11 +1,8 @@
 package pypi
 
 import (
-	"archive/zip"
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -16,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/formats/formattest"
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
 	"github.com/stockpile-proxy/stockpile/storage"
@@ -60,30 +58,11 @@ func startLifecycleEnv(t *testing.T) *env {
 func lifecycleWheel(t *testing.T, v string) (name string, body []byte) {
 	t.Helper()
 	distInfo := lifecycleModule + "-" + v + ".dist-info"
-	files := []struct{ name, body string }{
-		{lifecycleModule + ".py", fmt.Sprintf("VERSION = %q\n", v)},
-		{distInfo + "/METADATA", fmt.Sprintf("Metadata-Version: 2.1\nName: %s\nVersion: %s\nSummary: lifecycle fixture\n", lifecycleName, v)},
-		{distInfo + "/WHEEL", "Wheel-Version: 1.0\nGenerator: stockpile-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"},
-	}
-	var record strings.Builder
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, f := range files {
-		w, err := zw.Create(f.name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write([]byte(f.body))
-		sum := sha256.Sum256([]byte(f.body))
-		fmt.Fprintf(&record, "%s,sha256=%s,%d\n", f.name, base64.RawURLEncoding.EncodeToString(sum[:]), len(f.body))
-	}
-	fmt.Fprintf(&record, "%s/RECORD,,\n", distInfo)
-	w, _ := zw.Create(distInfo + "/RECORD")
-	w.Write([]byte(record.String()))
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return lifecycleModule + "-" + v + "-py3-none-any.whl", buf.Bytes()
+	return lifecycleModule + "-" + v + "-py3-none-any.whl", formattest.Wheel(distInfo,
+		formattest.Text(lifecycleModule+".py", fmt.Sprintf("VERSION = %q\n", v)),
+		formattest.Text(distInfo+"/METADATA", fmt.Sprintf("Metadata-Version: 2.1\nName: %s\nVersion: %s\nSummary: lifecycle fixture\n", lifecycleName, v)),
+		formattest.Text(distInfo+"/WHEEL", "Wheel-Version: 1.0\nGenerator: stockpile-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"),
+	)
 }
 
 func TestPipLifecycleWithAWSCLI(t *testing.T) {

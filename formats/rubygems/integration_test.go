@@ -3,7 +3,6 @@ package rubygems
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -21,6 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/formats/formattest"
 	"github.com/stockpile-proxy/stockpile/upstream/upstreamtest"
 )
 
@@ -447,13 +447,7 @@ type synthGem struct {
 
 func (s synthGem) bytes(t *testing.T) []byte {
 	t.Helper()
-	gz := func(b []byte) []byte {
-		var buf bytes.Buffer
-		zw := gzip.NewWriter(&buf)
-		zw.Write(b)
-		zw.Close()
-		return buf.Bytes()
-	}
+	gz := formattest.Gzip
 	var data bytes.Buffer
 	tw := tar.NewWriter(&data)
 	tw.Close()
