@@ -13,6 +13,7 @@ import (
 	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
+	"github.com/stockpile-proxy/stockpile/storage"
 	"github.com/stockpile-proxy/stockpile/upstream"
 	"github.com/stockpile-proxy/stockpile/upstream/upstreamtest"
 )
@@ -114,7 +115,7 @@ func TestMetadataCaching(t *testing.T) {
 		if n := up.Fake.Hits("/ghost-3.json"); n != 1 {
 			t.Fatalf("upstream hits %d, want 1", n)
 		}
-		if n := in.CountRecords("u") + in.CountRecords("t"); n != 0 {
+		if n := in.CountRecords(storage.DocumentsPrefix()) + in.CountRecords(storage.RevalidationsPrefix()); n != 0 {
 			t.Fatalf("%d records stored for names the upstream lacks, want 0", n)
 		}
 	})

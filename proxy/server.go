@@ -195,7 +195,10 @@ func (s *Server) reconcile(ctx context.Context) error {
 // tokenKey returns the key that signs data-plane tokens, made once and kept
 // in the store so tokens survive restarts.
 func tokenKey(ctx context.Context, store storage.Records) ([]byte, error) {
-	k := storage.Key("s", "token-key")
+	k, err := storage.StateKey{Name: "token-key"}.Bytes()
+	if err != nil {
+		return nil, err
+	}
 	key, err := store.Get(ctx, k)
 	if err == nil && len(key) >= 32 {
 		return key, nil

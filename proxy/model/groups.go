@@ -95,7 +95,9 @@ func (e Effective) Permits(repo string) bool {
 	return true
 }
 
-func groupKey(domain, pattern string) []byte { return storage.Key("g", domain, pattern) }
+func groupKey(domain, pattern string) storage.GroupKey {
+	return storage.GroupKey{Domain: domain, Pattern: pattern}
+}
 
 func (ds *domainState) ensureRoot() {
 	if ds.groups == nil {
@@ -109,7 +111,7 @@ func (ds *domainState) ensureRoot() {
 }
 
 func (r *Registry) loadGroups(ctx context.Context) error {
-	return r.store.Scan(ctx, storage.Prefix("g"), func(_, v []byte) error {
+	return r.store.Scan(ctx, storage.GroupsPrefix(), func(_, v []byte) error {
 		var g Group
 		if err := json.Unmarshal(v, &g); err != nil {
 			return fmt.Errorf("model: package group record: %w", err)
@@ -360,7 +362,7 @@ func (r *Registry) DeleteGroup(ctx context.Context, domain, pattern string) (Gro
 	if err != nil {
 		return Group{}, err
 	}
-	if err := r.store.Delete(ctx, groupKey(domain, pattern)); err != nil {
+	if err := r.delete(ctx, groupKey(domain, pattern)); err != nil {
 		return Group{}, err
 	}
 	delete(r.domains[domain].groups, pattern)

@@ -68,7 +68,7 @@ type Registry struct {
 // Load reads every domain and repository from store.
 func Load(ctx context.Context, store storage.Records) (*Registry, error) {
 	r := &Registry{store: store, now: time.Now, domains: map[string]*domainState{}, walks: map[string][]Step{}}
-	err := store.Scan(ctx, storage.Prefix("d"), func(_, v []byte) error {
+	err := store.Scan(ctx, storage.DomainsPrefix(), func(_, v []byte) error {
 		var d Domain
 		if err := json.Unmarshal(v, &d); err != nil {
 			return fmt.Errorf("model: domain record: %w", err)
@@ -82,7 +82,7 @@ func Load(ctx context.Context, store storage.Records) (*Registry, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = store.Scan(ctx, storage.Prefix("r"), func(_, v []byte) error {
+	err = store.Scan(ctx, storage.RepositoriesPrefix(), func(_, v []byte) error {
 		var repo Repository
 		if err := json.Unmarshal(v, &repo); err != nil {
 			return fmt.Errorf("model: repository record: %w", err)
@@ -128,7 +128,7 @@ func (r *Registry) CreateDomain(ctx context.Context, name string, tags []Tag) (D
 		return Domain{}, conflict("domain", name, fmt.Sprintf("domain %s already exists", name))
 	}
 	d := Domain{Name: name, CreatedTime: r.now().UTC().Truncate(time.Millisecond), Tags: tags}
-	if err := r.putJSON(ctx, storage.Key("d", name), d); err != nil {
+	if err := r.putJSON(ctx, storage.DomainKey{Domain: name}, d); err != nil {
 		return Domain{}, err
 	}
 	r.domains[name] = &domainState{Domain: d, byName: map[string]*Repository{}, byID: map[string]*Repository{}}
@@ -177,11 +177,11 @@ func (r *Registry) DeleteDomain(ctx context.Context, name string) (DomainInfo, e
 	if len(ds.byName) > 0 {
 		return DomainInfo{}, conflict("domain", name, fmt.Sprintf("domain %s still has %d repositories: delete them first", name, len(ds.byName)))
 	}
-	if err := r.store.Delete(ctx, storage.Key("d", name)); err != nil {
+	if err := r.delete(ctx, storage.DomainKey{Domain: name}); err != nil {
 		return DomainInfo{}, err
 	}
 	for pattern := range ds.groups {
-		if err := r.store.Delete(ctx, groupKey(name, pattern)); err != nil {
+		if err := r.delete(ctx, groupKey(name, pattern)); err != nil {
 			return DomainInfo{}, err
 		}
 	}
@@ -279,7 +279,7 @@ func (r *Registry) CreateRepository(ctx context.Context, domain, name, descripti
 		return Repository{}, err
 	}
 	repo.Upstreams = ids
-	if err := r.putJSON(ctx, storage.Key("r", domain, name), repo); err != nil {
+	if err := r.putJSON(ctx, storage.RepositoryKey{Domain: domain, Name: name}, repo); err != nil {
 		return Repository{}, err
 	}
 	ds.byName[name] = repo
@@ -321,7 +321,7 @@ func (r *Registry) SetDomainTags(ctx context.Context, name string, tags []Tag) e
 	}
 	d := ds.Domain
 	d.Tags = tags
-	if err := r.putJSON(ctx, storage.Key("d", name), d); err != nil {
+	if err := r.putJSON(ctx, storage.DomainKey{Domain: name}, d); err != nil {
 		return err
 	}
 	ds.Domain = d
@@ -389,7 +389,7 @@ func (r *Registry) DeleteRepository(ctx context.Context, domain, name string) (R
 		sort.Strings(users)
 		return Repository{}, conflict("repository", name, fmt.Sprintf("repository %s is an upstream of %s: remove it from their upstreams first", name, strings.Join(users, ", ")))
 	}
-	if err := r.store.Delete(ctx, storage.Key("r", domain, name)); err != nil {
+	if err := r.delete(ctx, storage.RepositoryKey{Domain: domain, Name: name}); err != nil {
 		return Repository{}, err
 	}
 	delete(ds.byName, name)
@@ -413,7 +413,7 @@ func (r *Registry) modify(ctx context.Context, domain, name string, fn func(*dom
 	if err := fn(ds, &next); err != nil {
 		return Repository{}, err
 	}
-	if err := r.putJSON(ctx, storage.Key("r", domain, name), next); err != nil {
+	if err := r.putJSON(ctx, storage.RepositoryKey{Domain: domain, Name: name}, next); err != nil {
 		return Repository{}, err
 	}
 	*cur = next
@@ -477,7 +477,15 @@ func (r *Registry) domain(name string) (*domainState, error) {
 	return ds, nil
 }
 
-func (r *Registry) putJSON(ctx context.Context, key []byte, v any) error {
+// recordKey is a record's key builder (storage's DomainKey, RepositoryKey,
+// GroupKey).
+type recordKey interface{ Bytes() ([]byte, error) }
+
+func (r *Registry) putJSON(ctx context.Context, k recordKey, v any) error {
+	key, err := k.Bytes()
+	if err != nil {
+		return err
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("model: encode: %w", err)
@@ -486,6 +494,15 @@ func (r *Registry) putJSON(ctx context.Context, key []byte, v any) error {
 		return fmt.Errorf("model: write: %w", err)
 	}
 	return nil
+}
+
+// delete removes the record k names.
+func (r *Registry) delete(ctx context.Context, k recordKey) error {
+	key, err := k.Bytes()
+	if err != nil {
+		return err
+	}
+	return r.store.Delete(ctx, key)
 }
 
 func (repo *Repository) clone() Repository {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/proxy"
+	"github.com/stockpile-proxy/stockpile/storage"
 )
 
 // Fuzzer sends fuzzed requests to a whole server and checks the contract
@@ -32,7 +33,9 @@ func NewFuzzer(f *testing.F, fs ...formats.Format) *Fuzzer {
 	return fz
 }
 
-func (fz *Fuzzer) records() int { return fz.In.CountRecords("v") + fz.In.CountRecords("p") }
+func (fz *Fuzzer) records() int {
+	return fz.In.CountRecords(storage.VersionsPrefix()) + fz.In.CountRecords(storage.PackagesPrefix())
+}
 
 // Do sends one request (path is appended to the server URL) with the token
 // and checks the contract. It returns the status.

@@ -13,7 +13,6 @@ import (
 
 	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/proxy"
-	"github.com/stockpile-proxy/stockpile/storage"
 	"github.com/stockpile-proxy/stockpile/storage/badgerstore"
 )
 
@@ -137,12 +136,12 @@ func (in *Instance) Token(domain string) string {
 	return tok
 }
 
-// CountRecords counts the stored records of one key space ("v" for version
-// records, "p" for package records): fuzz tests check that refused input
+// CountRecords counts the stored records under prefix (storage's
+// VersionsPrefix, PackagesPrefix...): fuzz tests check that refused input
 // changed nothing.
-func (in *Instance) CountRecords(space string) int {
+func (in *Instance) CountRecords(prefix []byte) int {
 	n := 0
-	err := in.Store.Scan(context.Background(), storage.Prefix(space), func(_, _ []byte) error { n++; return nil })
+	err := in.Store.Scan(context.Background(), prefix, func(_, _ []byte) error { n++; return nil })
 	if err != nil {
 		in.t.Fatalf("proxytest: count records: %v", err)
 	}

@@ -21,7 +21,7 @@ func (r *Resolver) LockPackage(domain string, p formats.Package) func() {
 // PutVersionRecord writes a version record (the caller holds LockPackage),
 // recomputing its revision.
 func (r *Resolver) PutVersionRecord(ctx context.Context, domain, repoID string, p formats.Package, rec *VersionRecord) error {
-	rec.Revision = revision(&rec.Version)
+	rec.Revision = Revision(&rec.Version)
 	m, err := mutation(verKey(domain, repoID, p, rec.Version.Version), rec)
 	if err != nil {
 		return err
@@ -60,7 +60,7 @@ func (r *Resolver) PutVersionRecord(ctx context.Context, domain, repoID string, 
 
 // DeleteVersionRecord removes a version record (the caller holds LockPackage).
 func (r *Resolver) DeleteVersionRecord(ctx context.Context, domain, repoID string, p formats.Package, version string) error {
-	if err := r.store.Delete(ctx, verKey(domain, repoID, p, version)); err != nil {
+	if err := r.deleteRecord(ctx, verKey(domain, repoID, p, version)); err != nil {
 		return fmt.Errorf("delete version record: %w", err)
 	}
 	r.touch(domain, p)
@@ -84,15 +84,23 @@ func (r *Resolver) PutPackageRecord(ctx context.Context, domain, repoID string, 
 // DeletePackageRecords removes a package and every version of it from one
 // repository (the caller holds LockPackage).
 func (r *Resolver) DeletePackageRecords(ctx context.Context, domain, repoID string, p formats.Package) error {
+	key, err := pkgKey(domain, repoID, p).Bytes()
+	if err != nil {
+		return err
+	}
+	prefix, err := pkgKey(domain, repoID, p).VersionsPrefix()
+	if err != nil {
+		return err
+	}
 	var muts []storage.Mutation
-	err := r.store.Scan(ctx, verPrefix(domain, repoID, p), func(k, _ []byte) error {
+	err = r.store.Scan(ctx, prefix, func(k, _ []byte) error {
 		muts = append(muts, storage.Mutation{Key: append([]byte(nil), k...)})
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	muts = append(muts, storage.Mutation{Key: pkgKey(domain, repoID, p)})
+	muts = append(muts, storage.Mutation{Key: key})
 	for len(muts) > 0 {
 		n := min(len(muts), 1000)
 		if err := r.store.Apply(ctx, muts[:n]); err != nil {

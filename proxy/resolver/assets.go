@@ -377,7 +377,7 @@ func (r *Resolver) retain(ctx context.Context, domain string, p formats.Package,
 		if rec.Published.IsZero() {
 			rec.Published = r.now().UTC()
 		}
-		rec.Revision = revision(&rec.Version)
+		rec.Revision = Revision(&rec.Version)
 		m, err := mutation(verKey(domain, repo.ID, p, version.Version), rec)
 		if err != nil {
 			return err

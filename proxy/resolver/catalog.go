@@ -14,12 +14,12 @@ import (
 // plane reads repositories through it: it ignores upstreams, as
 // CodeArtifact's package APIs do.
 func (r *Resolver) PackageRecords(ctx context.Context, domain, repoID, format string) ([]*PackageRecord, error) {
-	prefix := storage.Prefix("p", domain, repoID)
-	if format != "" {
-		prefix = storage.Prefix("p", domain, repoID, format)
+	prefix, err := storage.RepositoryPackagesPrefix(domain, repoID, format)
+	if err != nil {
+		return nil, err
 	}
 	var out []*PackageRecord
-	err := r.store.Scan(ctx, prefix, func(_, v []byte) error {
+	err = r.store.Scan(ctx, prefix, func(_, v []byte) error {
 		var rec PackageRecord
 		if err := json.Unmarshal(v, &rec); err != nil {
 			return fmt.Errorf("decode package record: %w", err)
@@ -48,9 +48,17 @@ func (r *Resolver) VersionRecord(ctx context.Context, domain, repoID string, p f
 // DeleteRepositoryContents removes every package and version record of a
 // repository (the bytes stay while other records refer to them).
 func (r *Resolver) DeleteRepositoryContents(ctx context.Context, domain, repoID string) error {
-	for _, space := range []string{"p", "v"} {
+	packages, err := storage.RepositoryPackagesPrefix(domain, repoID, "")
+	if err != nil {
+		return err
+	}
+	versions, err := storage.RepositoryVersionsPrefix(domain, repoID)
+	if err != nil {
+		return err
+	}
+	for _, prefix := range [][]byte{packages, versions} {
 		var keys [][]byte
-		err := r.store.Scan(ctx, storage.Prefix(space, domain, repoID), func(k, _ []byte) error {
+		err := r.store.Scan(ctx, prefix, func(k, _ []byte) error {
 			keys = append(keys, append([]byte(nil), k...))
 			return nil
 		})

@@ -66,7 +66,15 @@ func (g *getter) Get(ctx context.Context, ref, accept string) (*formats.Document
 		return nil, fmt.Errorf("%w: %v", formats.ErrInvalid, err)
 	}
 	opts := g.conn.Options()
-	key := storage.Key("u", g.conn.Name(), u, accept)
+	dk := storage.DocumentKey{Conn: g.conn.Name(), URL: u, Accept: accept}
+	key, err := dk.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	tkey, err := dk.Revalidated()
+	if err != nil {
+		return nil, err
+	}
 	now := g.r.now()
 	fresh := formats.IsFresh(ctx)
 	// A name the upstream lacks is answered from memory, without reading
@@ -77,7 +85,7 @@ func (g *getter) Get(ctx context.Context, ref, accept string) (*formats.Document
 		setOutcome(ctx, "negative")
 		return nil, fmt.Errorf("%s: %w", u, upstream.ErrNotFound)
 	}
-	cur, err := g.load(ctx, key)
+	cur, err := g.load(ctx, key, tkey)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +112,7 @@ func (g *getter) Get(ctx context.Context, ref, accept string) (*formats.Document
 	v, err, _ := g.r.docFlights.Do(string(key), func() (any, error) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.r.opts.FetchTimeout)
 		defer cancel()
-		return g.refresh(fctx, key, u, accept, cur)
+		return g.refresh(fctx, key, tkey, u, accept, cur)
 	})
 	if err != nil {
 		if errors.Is(err, upstream.ErrNotFound) {
@@ -136,7 +144,7 @@ type refreshResult struct {
 	outcome string
 }
 
-func (g *getter) refresh(ctx context.Context, key []byte, u, accept string, cur *cachedDoc) (*refreshResult, error) {
+func (g *getter) refresh(ctx context.Context, key, tkey []byte, u, accept string, cur *cachedDoc) (*refreshResult, error) {
 	req := upstream.Request{Accept: accept, Document: true}
 	if cur != nil && !cur.NotFound {
 		req.IfNoneMatch = cur.ETag
@@ -168,7 +176,7 @@ func (g *getter) refresh(ctx context.Context, key []byte, u, accept string, cur 
 		next.FetchedAt = g.r.now()
 		var ts [8]byte
 		binary.BigEndian.PutUint64(ts[:], uint64(next.FetchedAt.UnixNano()))
-		if err := g.r.store.Put(ctx, freshKey(key), ts[:], 0); err != nil {
+		if err := g.r.store.Put(ctx, tkey, ts[:], 0); err != nil {
 			g.r.log.Error("recording a revalidation failed", "upstream", g.conn.Name(), "error", err.Error())
 		}
 		return &refreshResult{doc: &next, outcome: "revalidated"}, nil
@@ -195,7 +203,7 @@ func (g *getter) refresh(ctx context.Context, key []byte, u, accept string, cur 
 	return &refreshResult{doc: doc, outcome: "miss"}, nil
 }
 
-func (g *getter) load(ctx context.Context, key []byte) (*cachedDoc, error) {
+func (g *getter) load(ctx context.Context, key, tkey []byte) (*cachedDoc, error) {
 	b, err := g.r.store.Get(ctx, key)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, nil
@@ -209,20 +217,12 @@ func (g *getter) load(ctx context.Context, key []byte) (*cachedDoc, error) {
 		g.r.log.Warn("dropping unreadable cached document", "upstream", g.conn.Name(), "error", err.Error())
 		return nil, nil
 	}
-	if ts, err := g.r.store.Get(ctx, freshKey(key)); err == nil && len(ts) == 8 {
+	if ts, err := g.r.store.Get(ctx, tkey); err == nil && len(ts) == 8 {
 		if t := time.Unix(0, int64(binary.BigEndian.Uint64(ts))); t.After(d.FetchedAt) {
 			d.FetchedAt = t
 		}
 	}
 	return d, nil
-}
-
-// freshKey is where the last revalidation of a cached document is kept:
-// the document's key in the "t" space.
-func freshKey(docKey []byte) []byte {
-	k := append([]byte(nil), docKey...)
-	k[0] = 't'
-	return k
 }
 
 // save writes a document; failing to cache is logged, not fatal to the request.

@@ -32,7 +32,11 @@ func (r *Resolver) collectDomain(ctx context.Context, domain string, grace time.
 	// after this moment is spared whatever the scan saw.
 	cutoff := r.now().Add(-grace)
 	used := map[string]bool{}
-	err := r.store.Scan(ctx, storage.Prefix("v", domain), func(_, v []byte) error {
+	prefix, err := storage.DomainVersionsPrefix(domain)
+	if err != nil {
+		return 0, err
+	}
+	err = r.store.Scan(ctx, prefix, func(_, v []byte) error {
 		var rec struct {
 			Status formats.Status     `json:"status"`
 			Assets []formats.AssetRef `json:"assets"`

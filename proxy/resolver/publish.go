@@ -113,7 +113,7 @@ func (r *Resolver) Publish(ctx context.Context, ref formats.RepoRef, p formats.P
 			vrec.Status = pub.Version.Status
 		}
 	}
-	vrec.Revision = revision(&vrec.Version)
+	vrec.Revision = Revision(&vrec.Version)
 	if rec == nil {
 		rec = &PackageRecord{Package: p}
 	}
@@ -202,7 +202,7 @@ func (r *Resolver) UpdateVersion(ctx context.Context, ref formats.RepoRef, p for
 		return err
 	}
 	rec.Version.Version = version
-	rec.Revision = revision(&rec.Version)
+	rec.Revision = Revision(&rec.Version)
 	m, err := mutation(verKey(ref.Domain, repo.ID, p, version), rec)
 	if err != nil {
 		return err
@@ -227,7 +227,7 @@ func (r *Resolver) UpdateVersion(ctx context.Context, ref formats.RepoRef, p for
 			if cp == nil || cp.Origin != rec.Origin || cp.Status == formats.StatusDisposed {
 				continue
 			}
-			cp.Status, cp.Meta, cp.Revision = rec.Status, rec.Meta, revision(&cp.Version)
+			cp.Status, cp.Meta, cp.Revision = rec.Status, rec.Meta, Revision(&cp.Version)
 			cm, err := mutation(verKey(ref.Domain, other.ID, p, version), cp)
 			if err != nil {
 				return err
@@ -257,7 +257,7 @@ func (r *Resolver) DeleteVersion(ctx context.Context, ref formats.RepoRef, p for
 	if rec == nil {
 		return fmt.Errorf("%w: version %s of %s is not in repository %s", formats.ErrNotFound, version, displayName(p), ref.Repository)
 	}
-	if err := r.store.Delete(ctx, verKey(ref.Domain, repo.ID, p, version)); err != nil {
+	if err := r.deleteRecord(ctx, verKey(ref.Domain, repo.ID, p, version)); err != nil {
 		return err
 	}
 	r.touch(ref.Domain, p)

@@ -63,20 +63,21 @@ type VersionRecord struct {
 	Origin   VersionOrigin `json:"origin"`
 }
 
-func pkgKey(domain, repoID string, p formats.Package) []byte {
-	return storage.Key("p", domain, repoID, p.Format, p.Namespace, p.Name)
+func pkgKey(domain, repoID string, p formats.Package) storage.PackageKey {
+	return storage.PackageKey{Domain: domain, RepoID: repoID, Format: p.Format, Namespace: p.Namespace, Name: p.Name}
 }
 
-func verKey(domain, repoID string, p formats.Package, version string) []byte {
-	return storage.Key("v", domain, repoID, p.Format, p.Namespace, p.Name, version)
+func verKey(domain, repoID string, p formats.Package, version string) storage.VersionKey {
+	return pkgKey(domain, repoID, p).VersionKey(version)
 }
 
-func verPrefix(domain, repoID string, p formats.Package) []byte {
-	return storage.Prefix("v", domain, repoID, p.Format, p.Namespace, p.Name)
-}
+// recordKey is a record's key builder (storage's PackageKey, VersionKey).
+type recordKey interface{ Bytes() ([]byte, error) }
 
-// revision identifies one exact set of assets, as CodeArtifact's opaque revisions do.
-func revision(v *formats.Version) string {
+// Revision identifies one exact set of assets, as CodeArtifact's opaque
+// revisions do. It is exported for tools that write version records
+// directly (stockpile-bench's million-package store).
+func Revision(v *formats.Version) string {
 	parts := make([]string, 0, len(v.Assets))
 	for _, a := range v.Assets {
 		parts = append(parts, a.Name+"\x00"+a.Digests.SHA256)
@@ -87,7 +88,11 @@ func revision(v *formats.Version) string {
 }
 
 func (r *Resolver) loadPackage(ctx context.Context, domain, repoID string, p formats.Package) (*PackageRecord, error) {
-	b, err := r.store.Get(ctx, pkgKey(domain, repoID, p))
+	key, err := pkgKey(domain, repoID, p).Bytes()
+	if err != nil {
+		return nil, err
+	}
+	b, err := r.store.Get(ctx, key)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, nil
 	}
@@ -102,7 +107,11 @@ func (r *Resolver) loadPackage(ctx context.Context, domain, repoID string, p for
 }
 
 func (r *Resolver) loadVersion(ctx context.Context, domain, repoID string, p formats.Package, version string) (*VersionRecord, error) {
-	b, err := r.store.Get(ctx, verKey(domain, repoID, p, version))
+	key, err := verKey(domain, repoID, p, version).Bytes()
+	if err != nil {
+		return nil, err
+	}
+	b, err := r.store.Get(ctx, key)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, nil
 	}
@@ -117,8 +126,12 @@ func (r *Resolver) loadVersion(ctx context.Context, domain, repoID string, p for
 }
 
 func (r *Resolver) loadVersions(ctx context.Context, domain, repoID string, p formats.Package) ([]*VersionRecord, error) {
+	prefix, err := pkgKey(domain, repoID, p).VersionsPrefix()
+	if err != nil {
+		return nil, err
+	}
 	var out []*VersionRecord
-	err := r.store.Scan(ctx, verPrefix(domain, repoID, p), func(_, v []byte) error {
+	err = r.store.Scan(ctx, prefix, func(_, v []byte) error {
 		var rec VersionRecord
 		if err := json.Unmarshal(v, &rec); err != nil {
 			return fmt.Errorf("decode version record: %w", err)
@@ -132,18 +145,32 @@ func (r *Resolver) loadVersions(ctx context.Context, domain, repoID string, p fo
 	return out, nil
 }
 
-func mutation(key []byte, v any) (storage.Mutation, error) {
-	b, err := encodeRecord(v)
+// deleteRecord removes the record k names.
+func (r *Resolver) deleteRecord(ctx context.Context, k recordKey) error {
+	key, err := k.Bytes()
+	if err != nil {
+		return err
+	}
+	return r.store.Delete(ctx, key)
+}
+
+func mutation(k recordKey, v any) (storage.Mutation, error) {
+	key, err := k.Bytes()
+	if err != nil {
+		return storage.Mutation{}, err
+	}
+	b, err := EncodeRecord(v)
 	if err != nil {
 		return storage.Mutation{}, err
 	}
 	return storage.Mutation{Key: key, Value: b}, nil
 }
 
-// encodeRecord encodes without HTML escaping, so that the formats' own
-// documents kept in records (npm version objects, cargo index lines) keep
-// their '<', '>' and '&' as they came.
-func encodeRecord(v any) ([]byte, error) {
+// EncodeRecord encodes a record as the resolver stores it: without HTML
+// escaping, so that the formats' own documents kept in records (npm version
+// objects, cargo index lines) keep their '<', '>' and '&' as they came. It is
+// exported for tools that write records directly (stockpile-bench).
+func EncodeRecord(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

@@ -78,14 +78,18 @@ func TestMillionRecordsAreTheResolvers(t *testing.T) {
 	res := resolver.New(mem, memReg, nil, nil, slog.New(slog.DiscardHandler), nil, resolver.Options{})
 
 	versions, packages := 0, 0
-	err = st.Scan(ctx, storage.Prefix("v", millionDomain, repo.ID), func(k, v []byte) error {
+	vprefix, err := storage.RepositoryVersionsPrefix(millionDomain, repo.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.Scan(ctx, vprefix, func(k, v []byte) error {
 		versions++
 		var rec resolver.VersionRecord
 		if err := json.Unmarshal(v, &rec); err != nil {
 			t.Fatalf("version record %q: %v", k, err)
 		}
-		parts := strings.Split(string(k), "\x00")
-		p := formats.Package{Format: parts[3], Namespace: parts[4], Name: parts[5]}
+		_, parts := storage.SplitKey(k)
+		p := formats.Package{Format: parts[2], Namespace: parts[3], Name: parts[4]}
 		if rec.Status != formats.StatusPublished || rec.Origin.Type != resolver.OriginExternal || len(rec.Assets) != 1 ||
 			rec.Assets[0].Name != p.Name+"-"+rec.Version.Version+".tgz" || rec.Assets[0].Digests.SHA256 == "" {
 			t.Errorf("version record %q: %+v", k, rec)
@@ -118,7 +122,11 @@ func TestMillionRecordsAreTheResolvers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = st.Scan(ctx, storage.Prefix("p", millionDomain, repo.ID), func(k, v []byte) error {
+	pprefix, err := storage.RepositoryPackagesPrefix(millionDomain, repo.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.Scan(ctx, pprefix, func(k, v []byte) error {
 		packages++
 		var rec resolver.PackageRecord
 		if err := json.Unmarshal(v, &rec); err != nil {

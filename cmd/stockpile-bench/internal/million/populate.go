@@ -3,7 +3,6 @@ package million
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -14,9 +13,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -332,8 +329,8 @@ func (w *millionWriter) addPackage(ctx context.Context, i int) error {
 			},
 			Origin: resolver.VersionOrigin{Type: resolver.OriginExternal, Connection: millionConn},
 		}
-		rec.Revision = millionRevision(&rec.Version)
-		if err := w.add(ctx, storage.Key("v", millionDomain, w.repoID, p.Format, p.Namespace, p.Name, v), rec); err != nil {
+		rec.Revision = resolver.Revision(&rec.Version)
+		if err := w.add(ctx, w.packageKey(p).VersionKey(v), rec); err != nil {
 			return err
 		}
 	}
@@ -356,10 +353,18 @@ func (w *millionWriter) addPackage(ctx context.Context, i int) error {
 		Extra:   extra,
 		Updated: millionEpoch,
 	}
-	return w.add(ctx, storage.Key("p", millionDomain, w.repoID, p.Format, p.Namespace, p.Name), pr)
+	return w.add(ctx, w.packageKey(p), pr)
 }
 
-func (w *millionWriter) add(ctx context.Context, key []byte, v any) error {
+func (w *millionWriter) packageKey(p formats.Package) storage.PackageKey {
+	return storage.PackageKey{Domain: millionDomain, RepoID: w.repoID, Format: p.Format, Namespace: p.Namespace, Name: p.Name}
+}
+
+func (w *millionWriter) add(ctx context.Context, k interface{ Bytes() ([]byte, error) }, v any) error {
+	key, err := k.Bytes()
+	if err != nil {
+		return err
+	}
 	b, err := millionEncode(v)
 	if err != nil {
 		return err
@@ -398,29 +403,13 @@ func millionApply(ctx context.Context, st storage.Store, muts []storage.Mutation
 	return nil
 }
 
-// millionEncode encodes a record exactly as the resolver does
-// (resolver/records.go encodeRecord): JSON without HTML escaping, no
-// trailing newline.
+// millionEncode encodes a record exactly as the resolver does.
 func millionEncode(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, fmt.Errorf("million: encode record: %w", err)
+	b, err := resolver.EncodeRecord(v)
+	if err != nil {
+		return nil, fmt.Errorf("million: %w", err)
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
-
-// millionRevision is the resolver's revision of a version (resolver/records.go
-// revision): the test checks both agree through PutVersionRecord.
-func millionRevision(v *formats.Version) string {
-	parts := make([]string, 0, len(v.Assets))
-	for _, a := range v.Assets {
-		parts = append(parts, a.Name+"\x00"+a.Digests.SHA256)
-	}
-	sort.Strings(parts)
-	h := sha256.Sum256([]byte(v.Version + "\x00" + strings.Join(parts, "\x00")))
-	return base64.StdEncoding.EncodeToString(h[:])
+	return b, nil
 }
 
 func millionSRI(sha512Hex string) string {
