@@ -13,6 +13,7 @@ import (
 	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/proxy/controlplane"
 	"github.com/stockpile-proxy/stockpile/proxy/model"
+	"github.com/stockpile-proxy/stockpile/storage"
 	"github.com/stockpile-proxy/stockpile/upstream"
 )
 
@@ -59,6 +60,7 @@ func classify(err error) *controlplane.Error {
 	}{
 		{formats.ErrNotFound, http.StatusNotFound},
 		{formats.ErrInvalid, http.StatusBadRequest},
+		{storage.ErrInvalidKey, http.StatusBadRequest},
 		{formats.ErrConflict, http.StatusConflict},
 		{formats.ErrNotAllowed, http.StatusForbidden},
 		{formats.ErrTooLarge, http.StatusRequestEntityTooLarge},
