@@ -2,6 +2,7 @@ package maven_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/md5"
 	"crypto/sha1"
@@ -9,6 +10,7 @@ import (
 	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -154,6 +156,44 @@ func TestMetadata(t *testing.T) {
 		}
 		nm := e.get(t, app+"com/example/proxytest/widget-core/maven-metadata.xml", "If-None-Match", r.header.Get("ETag"))
 		expect(t, "conditional", nm, 304)
+	})
+	t.Run("gzip when asked, with its own validator", func(t *testing.T) {
+		var versions []string
+		for i := range 80 {
+			versions = append(versions, fmt.Sprintf("1.%d.0", i))
+		}
+		e.central.metadata("com.example.proxytest", "many", "20240101000000", versions...)
+		u := app + "com/example/proxytest/many/maven-metadata.xml"
+		plain := e.get(t, u, "Accept-Encoding", "identity")
+		expect(t, "identity", plain, 200)
+		if len(plain.body) < 1024 || plain.header.Get("Content-Encoding") != "" {
+			t.Fatalf("identity: %d bytes, Content-Encoding %q", len(plain.body), plain.header.Get("Content-Encoding"))
+		}
+		gz := e.get(t, u, "Accept-Encoding", "gzip")
+		expect(t, "gzip", gz, 200)
+		if gz.header.Get("Content-Encoding") != "gzip" || !strings.Contains(gz.header.Get("Vary"), "Accept-Encoding") {
+			t.Fatalf("gzip: Content-Encoding %q, Vary %q", gz.header.Get("Content-Encoding"), gz.header.Get("Vary"))
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(gz.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := io.ReadAll(zr); !bytes.Equal(got, plain.body) {
+			t.Fatal("the gzip body does not decode to the document")
+		}
+		if gz.header.Get("ETag") == plain.header.Get("ETag") || gz.header.Get("ETag") != formats.GzipETag(plain.header.Get("ETag")) {
+			t.Fatalf("ETags: gzip %q, identity %q", gz.header.Get("ETag"), plain.header.Get("ETag"))
+		}
+		if gz.header.Get("X-Checksum-Sha1") != hexSum(plain.body, "sha1") {
+			t.Fatalf("X-Checksum-Sha1 %q is not the document's", gz.header.Get("X-Checksum-Sha1"))
+		}
+		expect(t, "conditional gzip", e.get(t, u, "Accept-Encoding", "gzip", "If-None-Match", gz.header.Get("ETag")), 304)
+		expect(t, "conditional identity", e.get(t, u, "Accept-Encoding", "identity", "If-None-Match", plain.header.Get("ETag")), 304)
+		expect(t, "stale validator", e.get(t, u, "Accept-Encoding", "gzip", "If-None-Match", `"other"`), 200)
+		rg := e.get(t, u, "Accept-Encoding", "gzip", "Range", "bytes=0-9")
+		if rg.code != 206 || rg.header.Get("Content-Encoding") != "" || !bytes.Equal(rg.body, plain.body[:10]) {
+			t.Fatalf("range: %d %q %q", rg.code, rg.header.Get("Content-Encoding"), rg.body)
+		}
 	})
 	t.Run("snapshots of public connections are never offered", func(t *testing.T) {
 		r := e.get(t, app+"com/example/proxytest/snappy/maven-metadata.xml")

@@ -204,12 +204,19 @@ func (h *handler) serveDocument(c echo.Context, doc *formats.Rendered, algo stri
 		formats.ServeBytes(c, []byte(sum))
 		return nil
 	}
+	// The checksums are of the document itself, whatever its coding: what
+	// the client checks once its HTTP library has decoded the body.
+	hd.Set("X-Checksum-Sha1", h.sum(doc, "sha1"))
+	hd.Set("X-Checksum-Md5", h.sum(doc, "md5"))
+	if doc.Gzip != nil && c.Request().Header.Get("Range") == "" {
+		// Compressed when asked (Maven's HTTP transports ask for gzip),
+		// with its own validator; a range is of the identity bytes.
+		return formats.ServeRendered(c, doc, metadataCacheControl, "")
+	}
 	hd.Set("Content-Type", doc.ContentType)
 	if doc.ETag != "" {
 		hd.Set("ETag", doc.ETag)
 	}
-	hd.Set("X-Checksum-Sha1", h.sum(doc, "sha1"))
-	hd.Set("X-Checksum-Md5", h.sum(doc, "md5"))
 	formats.ServeBytes(c, doc.Body)
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -197,7 +198,42 @@ func (h *handler) info(c echo.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	return serveIndex(c, h.f.digests.of(doc).file(doc), textPlain)
+	f := h.f.digests.of(doc).file(doc)
+	if doc.Gzip != nil {
+		c.Response().Header().Set("Vary", "Accept-Encoding")
+		req := c.Request()
+		if req.Header.Get("Range") == "" && formats.AcceptsGzip(req.Header.Values("Accept-Encoding")) {
+			return serveIndexGzip(c, f, doc.Gzip)
+		}
+	}
+	return serveIndex(c, f, textPlain)
+}
+
+// serveIndexGzip answers a whole compact index file in its gzip coding,
+// gz. Its validator is the file's MD5 made weak, which RFC 9110 §8.8.1
+// allows for semantically equivalent representations: Bundler strips W/
+// and compares the rest with the MD5 of the file it has decoded (Ruby's
+// Net::HTTP decodes gzip), and sends it back in If-None-Match, which the
+// weak comparison matches whatever the coding. Repr-Digest is left out:
+// it would be of the gzip bytes (RFC 9530), which Bundler never sees. A
+// Range request is answered from the identity bytes (serveIndex).
+func serveIndexGzip(c echo.Context, f *indexFile, gz []byte) error {
+	h := c.Response().Header()
+	etag := `W/"` + f.md5 + `"`
+	h.Set("ETag", etag)
+	h.Set("Cache-Control", indexCacheControl)
+	if inm := c.Request().Header.Get("If-None-Match"); inm != "" && formats.ETagMatch(inm, etag) {
+		return c.NoContent(http.StatusNotModified)
+	}
+	h.Set("Content-Type", textPlain)
+	h.Set("Content-Encoding", "gzip")
+	h.Set("Content-Length", strconv.Itoa(len(gz)))
+	c.Response().WriteHeader(http.StatusOK)
+	if c.Request().Method == http.MethodHead {
+		return nil
+	}
+	_, err := c.Response().Write(gz)
+	return err
 }
 
 // GET /gems/{name}-{version}[-{platform}].gem: the engine verifies the bytes
