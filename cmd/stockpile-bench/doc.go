@@ -8,7 +8,10 @@
 // upstream, and the baseline), starts Stockpile with nginx as its external
 // connection, and measures: the warm scenarios (npm-warm, warm-pypi,
 // warm-maven, warm-cargo, warm-nuget, warm-ruby) a cached metadata
-// document and artifact against nginx's, in alternating rounds; the cold
+// document, without and with Accept-Encoding: gzip (npm-warm: the
+// abbreviated packument npm install asks for and the full one), and an
+// artifact against nginx serving the same bytes (a pre-compressed copy
+// through gzip_static), in alternating rounds; the cold
 // ones (npm-cold-burst, cold-burst-1000, cold-10mb) a package Stockpile has
 // never seen, counting upstream fetches in nginx's access log;
 // big-concurrent and soak Stockpile's memory under many large downloads
@@ -19,9 +22,18 @@
 //
 //	packument: stockpile/nginx = 0.87 (12345 vs 14190 req/s)
 //
-// and each scenario's findings; --json FILE writes every number,
-// --min-ratio R exits 1 below R, and a failed finding exits 1. README.md's
-// Benchmarks section has the commands and the last measurements.
+// and each scenario's findings ("server cpu/req" in the table is the
+// server's CPU time per successful request); --json FILE writes every
+// number, --min-ratio R exits 1 below R, and a failed finding exits 1.
+//
+// The warm scenarios run both servers as deployed: Stockpile with an
+// access key, a Bearer token on every request (minted through
+// GetAuthorizationToken, signed with the key) and its log at info
+// written to a file (one access line per request), nginx with
+// access_log combined buffer=64k. -open runs them as before: Stockpile
+// without access keys at log_level warn, nginx without access log.
+// README.md's Benchmarks section has the commands and the last
+// measurements.
 //
 // To measure a Stockpile that is already running, point its public:npmjs at
 // the bench's nginx (fix nginx's address with --nginx-listen) and give its

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,8 +53,13 @@ func TestNPMSmoke(t *testing.T) {
 	}
 
 	warm := reps[0]
-	if len(warm.Targets) != 4 {
-		t.Fatalf("npm-warm measured %d targets, want 4", len(warm.Targets))
+	// Abbreviated and full packument, identity and gzip, and the tarball:
+	// Stockpile's and nginx's each.
+	if len(warm.Targets) != 10 {
+		t.Fatalf("npm-warm measured %d targets, want 10", len(warm.Targets))
+	}
+	if cfg, _ := warm.Info["configuration"].(string); !strings.HasPrefix(cfg, "as deployed") {
+		t.Errorf("npm-warm ran %q, want the deployed configuration by default", cfg)
 	}
 	for _, tr := range warm.Targets {
 		if len(tr.Rounds) != 1 || tr.Rounds[0].Result.OK == 0 {
@@ -65,8 +71,14 @@ func TestNPMSmoke(t *testing.T) {
 		}
 	}
 	rs := bench.Ratios(warm, 0)
-	if len(rs) != 2 || rs[0].Value <= 0 || rs[1].Value <= 0 {
-		t.Errorf("ratios %+v, want two positive ones", rs)
+	wantPairs := []string{"abbreviated packument", "abbreviated packument gzip", "packument", "packument gzip", "tarball"}
+	if len(rs) != len(wantPairs) {
+		t.Errorf("ratios %+v, want %d", rs, len(wantPairs))
+	}
+	for i, r := range rs {
+		if r.Value <= 0 || i < len(wantPairs) && r.Pair != wantPairs[i] {
+			t.Errorf("ratio %d: %+v, want a positive one of %s", i, r, wantPairs[min(i, len(wantPairs)-1)])
+		}
 	}
 	for _, r := range rs {
 		t.Log(bench.RatioLine(r.Pair, r.Value, r.Stockpile, r.Baseline))

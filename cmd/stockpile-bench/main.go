@@ -105,9 +105,9 @@ func runScenarios(ctx context.Context, o *runOptions, stdout, stderr io.Writer) 
 // of those that finished; it stops at the first that fails.
 func measureAll(ctx context.Context, o *runOptions, log *slog.Logger) ([]*bench.ScenarioReport, error) {
 	env := bench.Env{
-		Env: stack.Env{Log: log, TempRoot: o.TempRoot, Keep: o.Keep, Nginx: o.Nginx, NginxListen: o.NginxListen,
+		Env: stack.Env{Log: log, TempRoot: o.TempRoot, Keep: o.Keep, Nginx: o.Nginx, NginxListen: o.NginxListen, Token: o.Token, Open: o.Open,
 			Target: o.Target, TargetPID: o.TargetPID},
-		Token: o.Token, Burst: o.Burst, Timeout: o.Load.Timeout,
+		Burst: o.Burst, Timeout: o.Load.Timeout,
 		BigSize: o.BigSize, BigClients: o.BigClients,
 		Connections:  o.Load.Connections,
 		SoakDuration: o.SoakDuration, SoakWarmup: o.SoakWarmup,

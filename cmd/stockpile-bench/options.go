@@ -42,8 +42,11 @@ type runOptions struct {
 	MillionVersions int
 	TempRoot        string
 	Keep            bool
-	Verbose         bool
-	Scenarios       []string
+	// Open runs the warm scenarios as they ran before deployments were
+	// measured: no access keys, no token, no access logs.
+	Open      bool
+	Verbose   bool
+	Scenarios []string
 }
 
 const runUsage = `usage: stockpile-bench run [flags] SCENARIO…
@@ -104,6 +107,7 @@ func parseRun(args []string, stderr io.Writer) (*runOptions, error) {
 	fs.IntVar(&o.MillionVersions, "million-versions", 0, "million: versions of the large case (default 1000000, or STOCKPILE_BENCH_MILLION_VERSIONS)")
 	fs.StringVar(&o.TempRoot, "tmp", "", "directory for the scenarios' working directories (default: the system's)")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the working directories (fixtures, configs, logs)")
+	fs.BoolVar(&o.Open, "open", false, "warm scenarios: run Stockpile without access keys or token at log_level warn and nginx without access log (default: both as deployed, Stockpile with an access key, a Bearer token on every request and its log at info to a file, nginx with access_log combined buffer=64k)")
 	fs.BoolVar(&o.Verbose, "v", false, "debug logging")
 
 	rest := args

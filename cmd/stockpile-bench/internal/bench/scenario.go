@@ -96,8 +96,6 @@ type Finding struct {
 // Env is what every scenario is given: the command line's choices.
 type Env struct {
 	stack.Env
-	// Token authenticates to --target.
-	Token string
 	// Burst is npm-cold-burst's number of clients.
 	Burst int
 	// BigSize and BigClients shape big-concurrent: the artifact's size

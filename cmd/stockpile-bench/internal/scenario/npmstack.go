@@ -18,6 +18,8 @@ import (
 type npmStack struct {
 	*stack.Stack
 	fixture *fixture.NPMFixture
+	// deployed runs the servers as deployed (stack.Options.Deployed).
+	deployed bool
 }
 
 func newNPMStack(env bench.Env) npmStack { return npmStack{Stack: stack.New(env.Env)} }
@@ -26,7 +28,7 @@ func newNPMStack(env bench.Env) npmStack { return npmStack{Stack: stack.New(env.
 // and Stockpile. accessLog turns on nginx's access log.
 func (s *npmStack) up(ctx context.Context, scenario, name string, accessLog bool) error {
 	return s.Up(ctx, stack.Options{
-		Scenario: scenario, Format: "npm", AccessLog: accessLog, NPM: true,
+		Scenario: scenario, Format: "npm", AccessLog: accessLog, NPM: true, Deployed: s.deployed,
 		Populate: func(root, base string) error {
 			f, err := fixture.GenerateNPM(fixture.NPMOptions{Name: name, Upstream: base + "/"})
 			if err != nil {

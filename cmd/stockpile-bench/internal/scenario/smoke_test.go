@@ -85,8 +85,9 @@ func TestNewScenariosSmoke(t *testing.T) {
 				t.Errorf("%s: %s: %s", rep.Name, f.Name, f.Value)
 			}
 		}
-		if strings.HasPrefix(rep.Name, "warm-") && len(bench.Ratios(rep, 0)) != 2 {
-			t.Errorf("%s: %d ratios, want 2", rep.Name, len(bench.Ratios(rep, 0)))
+		// The metadata document, identity and gzip, and the artifact.
+		if strings.HasPrefix(rep.Name, "warm-") && len(bench.Ratios(rep, 0)) != 3 {
+			t.Errorf("%s: %d ratios, want 3", rep.Name, len(bench.Ratios(rep, 0)))
 		}
 	}
 	if len(reps[0].Findings) != 4 || len(reps[2].Findings) < 3 || len(reps[3].Findings) < 5 {

@@ -33,8 +33,12 @@ type NginxConfig struct {
 	Listen string // host:port, loopback
 	// Workers is worker_processes; 0 means auto (one per core).
 	Workers int
-	// AccessLog is a file for one line per request; empty turns it off.
-	AccessLog string
+	// AccessLog is a file for one line per request in the bench's format,
+	// which ParseAccessLog reads; CombinedLog one in nginx's combined
+	// format through a 64 KiB buffer, as production servers log. Both
+	// empty turn the access log off.
+	AccessLog   string
+	CombinedLog string
 	// User and Group run the workers when the bench runs as root (nginx
 	// ignores them otherwise); empty leaves nginx's compiled-in default.
 	User, Group string
@@ -51,6 +55,11 @@ type NginxConfig struct {
 	// 0 leaves it unlimited.
 	LimitRate int64
 }
+
+// BaselineDir is the directory below nginx's root where the warm scenarios
+// put copies of Stockpile's answers (and their .gz twins) for nginx to
+// serve as the baseline.
+const BaselineDir = "_baseline"
 
 // defaultNginxTypes are the MIME types of the npm layout.
 var defaultNginxTypes = map[string]string{"json": "application/json", "tgz": "application/octet-stream"}
@@ -104,7 +113,11 @@ http {
     {{- if .AccessLog}}
     log_format bench '$request_method $uri $status $body_bytes_sent';
     access_log {{.AccessLog}} bench;
-    {{- else}}
+    {{- end}}
+    {{- if .CombinedLog}}
+    access_log {{.CombinedLog}} combined buffer=64k;
+    {{- end}}
+    {{- if not (or .AccessLog .CombinedLog)}}
     access_log off;
     {{- end}}
     client_body_temp_path {{.Prefix}}/tmp/body;
@@ -119,6 +132,15 @@ http {
         {{- if .LimitRate}}
         limit_rate {{.LimitRate}};
         {{- end}}
+
+        # GET /` + BaselineDir + `/{name}: copies of Stockpile's answers, byte for
+        # byte, the baseline of the warm scenarios; {name}.gz beside one is
+        # its gzip coding, sent to clients that accept gzip.
+        location ^~ /` + BaselineDir + `/ {
+            default_type application/octet-stream;
+            gzip_static on;
+            gzip_vary on;
+        }
 {{if .Locations}}
 {{.Locations}}
 {{- else}}
@@ -150,7 +172,7 @@ func (c NginxConfig) Render() (string, error) {
 	if !load.IsLoopbackHost(host) {
 		return "", fmt.Errorf("nginx config: listen %q: %w", c.Listen, load.ErrRemote)
 	}
-	for _, p := range []string{c.Prefix, c.Root, c.AccessLog} {
+	for _, p := range []string{c.Prefix, c.Root, c.AccessLog, c.CombinedLog} {
 		if strings.ContainsAny(p, " ;{}'\"\n\\$#") {
 			return "", fmt.Errorf("nginx config: path %q has characters nginx would misread", p)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,6 +30,11 @@ type Env struct {
 	// measure instead of starting one; TargetPID, when set, is sampled.
 	Target    string
 	TargetPID int
+	// Token authenticates to --target.
+	Token string
+	// Open runs the Deployed scenarios as they ran before: Stockpile
+	// without access keys and at log_level warn, nginx without its log.
+	Open bool
 }
 
 // Stack is what every scenario stands on: a working directory, nginx
@@ -53,6 +59,10 @@ type Stack struct {
 	// DataDir is the data directory of the Stockpile the bench started
 	// ("" with --target).
 	DataDir string
+	// Token is the Bearer token every request to Stockpile carries: minted
+	// through GetAuthorizationToken for a Deployed stack, --token's with
+	// --target, else empty.
+	Token string
 }
 
 // New returns a stack to bring Up.
@@ -68,6 +78,11 @@ type Options struct {
 	// AccessLog turns on nginx's access log (access.log in the working
 	// directory).
 	AccessLog bool
+	// Deployed runs both servers as deployed, unless Env.Open: Stockpile
+	// with an access key, a token on every request and its log at info
+	// written to a file (stockpile.log), nginx with its access log in
+	// the combined format through a 64 KiB buffer (combined.log).
+	Deployed bool
 	// Types and Locations are NginxConfig's (empty: the npm layout).
 	Types     map[string]string
 	Locations string
@@ -110,10 +125,14 @@ func (s *Stack) Up(ctx context.Context, o Options) error {
 	if s.env.Target != "" {
 		s.RepoURL = strings.TrimSuffix(s.env.Target, "/")
 		s.StockpilePID = s.env.TargetPID
+		s.Token = s.env.Token
 		s.env.Log.Info("measuring an existing stockpile: its public:npmjs must be this nginx", "target", s.RepoURL, "nginx", s.NginxURL+"/")
 		return nil
 	}
 	cfg := StockpileConfig{DataDir: filepath.Join(dir, "stockpile-data"), TTL: o.TTL}
+	if s.deployed() {
+		cfg.AccessKey, cfg.LogLevel = NewAccessKey(), "info"
+	}
 	if o.NPM {
 		cfg.Upstream = s.NginxURL + "/"
 	}
@@ -128,7 +147,30 @@ func (s *Stack) Up(ctx context.Context, o Options) error {
 	s.StockpilePID = srv.PID()
 	s.DataDir = cfg.DataDir
 	s.RepoURL = srv.URL + "/" + Domain + "/" + o.Format + "/" + AppRepo
+	if cfg.AccessKey != nil {
+		c := load.Client(10*time.Second, false)
+		defer c.CloseIdleConnections()
+		if s.Token, err = MintToken(ctx, c, srv.URL, Domain, cfg.AccessKey); err != nil {
+			return fmt.Errorf("%s: %w", o.Scenario, err)
+		}
+	}
 	return nil
+}
+
+// deployed reports whether the servers run as deployed.
+func (s *Stack) deployed() bool { return s.o.Deployed && !s.env.Open }
+
+// Header returns the headers of a request to Stockpile: Accept (when
+// given) and the stack's token (when it has one).
+func (s *Stack) Header(accept string) http.Header {
+	h := http.Header{}
+	if accept != "" {
+		h.Set("Accept", accept)
+	}
+	if s.Token != "" {
+		h.Set("Authorization", "Bearer "+s.Token)
+	}
+	return h
 }
 
 // startNginx lays the fixtures out for nginx's address and starts nginx, on
@@ -168,6 +210,9 @@ func (s *Stack) startNginx(ctx context.Context) error {
 		}
 		if s.o.AccessLog {
 			cfg.AccessLog = s.AccessLogPath()
+		}
+		if s.deployed() {
+			cfg.CombinedLog = filepath.Join(s.dir, "combined.log")
 		}
 		c, err := StartNginx(ctx, s.env.Nginx, cfg, s.env.Log)
 		if err == nil {
@@ -222,6 +267,11 @@ func (s *Stack) Down() error {
 // Info returns what the report says about the stack.
 func (s *Stack) Info() map[string]any {
 	m := map[string]any{"nginx_url": s.NginxURL, "stockpile_url": s.RepoURL}
+	if s.deployed() {
+		m["configuration"] = "as deployed: stockpile with an access key, a Bearer token on every request, log_level info to a file; nginx access_log combined buffer=64k"
+	} else if s.o.Deployed {
+		m["configuration"] = "open (-open): stockpile without access keys at log_level warn; nginx without access log"
+	}
 	if s.StockpilePID != 0 {
 		m["stockpile_pid"] = s.StockpilePID
 	}

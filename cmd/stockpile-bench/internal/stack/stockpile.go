@@ -32,6 +32,9 @@ type StockpileConfig struct {
 	DataDir  string
 	Upstream string // public:npmjs's URL, nginx's base URL with a trailing slash; may be empty with Stores
 	LogLevel string // warn when empty
+	// AccessKey, when set, is the one access key of the control plane: the
+	// data plane then wants a token (as deployed).
+	AccessKey *AccessKey
 	// Stores are further repositories, each behind an external connection
 	// of another format, that app reaches after npm-store (the warm-*
 	// scenarios: pypi-store → public:pypi → nginx).
@@ -60,8 +63,12 @@ type (
 		DataDir             string                  `yaml:"data_dir"`
 		LogLevel            string                  `yaml:"log_level"`
 		ShutdownTimeout     string                  `yaml:"shutdown_timeout"`
+		Auth                *spAuth                 `yaml:"auth,omitempty"`
 		ExternalConnections map[string]spConnection `yaml:"external_connections,omitempty"`
 		Domains             []spDomain              `yaml:"domains"`
+	}
+	spAuth struct {
+		AccessKeys []AccessKey `yaml:"access_keys"`
 	}
 	spConnection struct {
 		URL string `yaml:"url"`
@@ -119,11 +126,16 @@ func (c StockpileConfig) Render() ([]byte, error) {
 			repos = append(repos, spRepository{Name: n, Description: "stockpile-bench: records written directly"})
 		}
 	}
+	var auth *spAuth
+	if c.AccessKey != nil {
+		auth = &spAuth{AccessKeys: []AccessKey{*c.AccessKey}}
+	}
 	doc := spConfig{
 		Listen:              c.Listen,
 		DataDir:             c.DataDir,
 		LogLevel:            level,
 		ShutdownTimeout:     "5s",
+		Auth:                auth,
 		ExternalConnections: conns,
 		Domains:             []spDomain{{Name: Domain, Repositories: repos}},
 	}
