@@ -136,6 +136,36 @@ func TestPackumentRepresentations(t *testing.T) {
 		e.get("app", "left-pad-lite", "Accept", "application/json", "Accept-Encoding", "gzip", "If-None-Match", r.header.Get("ETag")).must(t, http.StatusNotModified)
 	})
 
+	t.Run("abbreviated gzip: four representations, four validators", func(t *testing.T) {
+		cz := e.get("app", "left-pad-lite", "Accept", acceptCorgi, "Accept-Encoding", "gzip").must(t, http.StatusOK)
+		fz := e.get("app", "left-pad-lite", "Accept", "application/json", "Accept-Encoding", "gzip").must(t, http.StatusOK)
+		if cz.header.Get("Content-Encoding") != "gzip" || cz.header.Get("Vary") != "Accept, Accept-Encoding" {
+			t.Fatalf("abbreviated gzip: Content-Encoding %q, Vary %q", cz.header.Get("Content-Encoding"), cz.header.Get("Vary"))
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(cz.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if plain, err := io.ReadAll(zr); err != nil || !bytes.Equal(plain, corgi.body) {
+			t.Errorf("gunzipped abbreviated packument differs from the identity one (%v)", err)
+		}
+		etags := map[string]string{}
+		for name, r := range map[string]*result{"full": full, "corgi": corgi, "full gzip": fz, "corgi gzip": cz} {
+			et := r.header.Get("ETag")
+			if !strings.HasPrefix(et, `"`) {
+				t.Errorf("%s: ETag %q is not strong", name, et)
+			}
+			if other, dup := etags[et]; dup {
+				t.Errorf("%s and %s share the ETag %s", name, other, et)
+			}
+			etags[et] = name
+		}
+		e.get("app", "left-pad-lite", "Accept", acceptCorgi, "Accept-Encoding", "gzip", "If-None-Match", cz.header.Get("ETag")).must(t, http.StatusNotModified)
+		e.get("app", "left-pad-lite", "Accept", acceptCorgi, "If-None-Match", corgi.header.Get("ETag")).must(t, http.StatusNotModified)
+		// A validator of the other document is no match.
+		e.get("app", "left-pad-lite", "Accept", acceptCorgi, "Accept-Encoding", "gzip", "If-None-Match", fz.header.Get("ETag")).must(t, http.StatusOK)
+	})
+
 	t.Run("HEAD", func(t *testing.T) {
 		r := e.do(http.MethodHead, e.url("app", "left-pad-lite"), nil, "Accept", "application/json").must(t, http.StatusOK)
 		if len(r.body) != 0 || r.header.Get("Content-Length") != itoa(len(full.body)) {

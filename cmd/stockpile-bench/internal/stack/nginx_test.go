@@ -64,6 +64,20 @@ func TestNginxConfig(t *testing.T) {
 		t.Errorf("config has a user or no access log:\n%s", conf)
 	}
 
+	cfg.AccessLog, cfg.CombinedLog = "", "/tmp/b/combined.log"
+	conf, err = cfg.Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"access_log /tmp/b/combined.log combined buffer=64k;", "location ^~ /" + BaselineDir + "/ {", "gzip_static on;"} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("config lacks %q:\n%s", want, conf)
+		}
+	}
+	if strings.Contains(conf, "access_log off") || strings.Contains(conf, "log_format bench") {
+		t.Errorf("the combined log alone: %s", conf)
+	}
+
 	for name, bad := range map[string]NginxConfig{
 		"remote listen":   {Prefix: "/p", Root: "/r", Listen: "0.0.0.0:80"},
 		"no listen":       {Prefix: "/p", Root: "/r"},

@@ -94,3 +94,30 @@ func TestStockpileConfigStoresLoads(t *testing.T) {
 		t.Error("no upstream at all accepted")
 	}
 }
+
+// TestStockpileConfigDeployedLoads: the deployed configuration (an access
+// key, log level info) is one Stockpile loads, and not open.
+func TestStockpileConfigDeployedLoads(t *testing.T) {
+	dir := t.TempDir()
+	key := NewAccessKey()
+	raw, err := StockpileConfig{Listen: "127.0.0.1:18080", DataDir: filepath.Join(dir, "data"), Upstream: "http://127.0.0.1:18081/",
+		LogLevel: "info", AccessKey: key}.Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "stockpile.yaml")
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := proxy.Load(path, func(string) string { return "" })
+	if err != nil {
+		t.Fatalf("proxy.Load: %v\n%s", err, raw)
+	}
+	if cfg.Open() || cfg.LogLevel != "info" || len(cfg.Auth.AccessKeys) != 1 ||
+		cfg.Auth.AccessKeys[0].ID != key.ID || cfg.Auth.AccessKeys[0].Secret != key.Secret {
+		t.Errorf("open %v, log level %q, keys %+v; want the key %s at info", cfg.Open(), cfg.LogLevel, cfg.Auth.AccessKeys, key.ID)
+	}
+	if other := NewAccessKey(); other.ID == key.ID || other.Secret == key.Secret {
+		t.Error("two runs share an access key")
+	}
+}
