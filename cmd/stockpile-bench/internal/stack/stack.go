@@ -147,13 +147,7 @@ func (s *Stack) Up(ctx context.Context, o Options) error {
 	s.StockpilePID = srv.PID()
 	s.DataDir = cfg.DataDir
 	s.RepoURL = srv.URL + "/" + Domain + "/" + o.Format + "/" + AppRepo
-	if cfg.AccessKey != nil {
-		c := load.Client(10*time.Second, false)
-		defer c.CloseIdleConnections()
-		if s.Token, err = MintToken(ctx, c, srv.URL, Domain, cfg.AccessKey); err != nil {
-			return fmt.Errorf("%s: %w", o.Scenario, err)
-		}
-	}
+	s.Token = srv.Token
 	return nil
 }
 

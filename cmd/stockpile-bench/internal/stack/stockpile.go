@@ -187,10 +187,14 @@ type Server struct {
 	// Startup is the time from the process's start to the first 200 of
 	// /-/ready, polled every 5 ms.
 	Startup time.Duration
+	// Token is a token for domain bench, minted when the configuration
+	// has an access key.
+	Token string
 }
 
 // StartStockpile starts `stockpile serve` on cfg in dir (its configuration
-// and log are written there) and waits for /-/ready. A taken port (another
+// and log are written there) and waits for /-/ready, then, with an access
+// key, mints a token through GetAuthorizationToken. A taken port (another
 // process got it first) is retried.
 func StartStockpile(ctx context.Context, bin, dir string, cfg StockpileConfig, log *slog.Logger) (*Server, error) {
 	var lastErr error
@@ -217,8 +221,16 @@ func StartStockpile(ctx context.Context, bin, dir string, cfg StockpileConfig, l
 		srv := &Server{Child: c, URL: "http://" + cfg.Listen}
 		hc := load.Client(time.Second, true)
 		err = c.waitReady(ctx, 60*time.Second, 5*time.Millisecond, func(ctx context.Context) error { return load.WantOK(ctx, hc, srv.URL+"/-/ready") })
+		srv.Startup = time.Since(t0)
+		if err == nil && cfg.AccessKey != nil {
+			// Also proves the server that answered is this one, not
+			// another process that took the port first (this one then
+			// fails to listen): only this one knows the key and domain.
+			tc := load.Client(10*time.Second, false)
+			srv.Token, err = MintToken(ctx, tc, srv.URL, Domain, cfg.AccessKey)
+			tc.CloseIdleConnections()
+		}
 		if err == nil {
-			srv.Startup = time.Since(t0)
 			log.Info("stockpile ready", "url", srv.URL, "pid", c.PID(), "binary", bin, "startup", srv.Startup.Round(time.Millisecond))
 			return srv, nil
 		}
