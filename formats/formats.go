@@ -98,6 +98,16 @@ type Normalizer interface {
 	Normalize(p Package) Package
 }
 
+// NameChecker is implemented by formats whose registries have rules for
+// package names (npm's scope and name, PEP 508 project names, Maven's
+// groupId and artifactId, NuGet ids, gem and crate names): the control
+// plane refuses a package its format could never serve with 400 before it
+// looks the package up. p is normalized (Normalizer) first. The error wraps
+// ErrInvalid.
+type NameChecker interface {
+	CheckName(p Package) error
+}
+
 // VersionNormalizer is implemented by formats whose versions have a
 // canonical form (NuGet: 1.01.0 is 1.1.0): the control plane normalizes the
 // versions it is given with it.

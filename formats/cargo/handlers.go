@@ -172,7 +172,7 @@ func (h *handler) index(c echo.Context, name string) error {
 // client spelling it otherwise is served the asset the version has.
 func (h *handler) download(c echo.Context, crate, version string) error {
 	if !validLookupName(crate) {
-		return fmt.Errorf("%w: cargo: %q is not a crate name", formats.ErrNotFound, crate)
+		return formats.RefusedName(crate, maxLookupName, fmt.Errorf("cargo: %.64q is not a crate name", crate))
 	}
 	ref := formats.RepoFrom(c)
 	p := pkg(crate)
@@ -196,7 +196,7 @@ func (h *handler) download(c echo.Context, crate, version string) error {
 // yank sets a version of the repository Unlisted (yanked) or Published.
 func (h *handler) yank(c echo.Context, crate, version string, yank bool) error {
 	if !validLookupName(crate) {
-		return fmt.Errorf("%w: cargo: %q is not a crate name", formats.ErrNotFound, crate)
+		return formats.RefusedName(crate, maxLookupName, fmt.Errorf("cargo: %.64q is not a crate name", crate))
 	}
 	ref := formats.RepoFrom(c)
 	err := h.res.UpdateVersion(c.Request().Context(), ref, pkg(crate), version, func(v *formats.Version) error {
@@ -221,7 +221,7 @@ func (h *handler) yank(c echo.Context, crate, version string, yank bool) error {
 // owners lists who published the crate's versions held in the walk.
 func (h *handler) owners(c echo.Context, crate string) error {
 	if !validLookupName(crate) {
-		return fmt.Errorf("%w: cargo: %q is not a crate name", formats.ErrNotFound, crate)
+		return formats.RefusedName(crate, maxLookupName, fmt.Errorf("cargo: %.64q is not a crate name", crate))
 	}
 	ref := formats.RepoFrom(c)
 	ctx := withSpelling(c.Request().Context(), crate)

@@ -180,3 +180,15 @@ func downloadURL(dl, name, version, cksum string) string {
 
 // crateFile is the asset name of a version: {name}-{version}.crate.
 func crateFile(name, version string) string { return name + "-" + version + ".crate" }
+
+// CheckName implements formats.NameChecker: a crate name some registry may
+// hold (validLookupName), and no namespace.
+func (f *Format) CheckName(p formats.Package) error {
+	if p.Namespace != "" {
+		return fmt.Errorf("%w: cargo: crates have no namespace", formats.ErrInvalid)
+	}
+	if !validLookupName(p.Name) {
+		return fmt.Errorf("%w: cargo: a crate name is 1 to %d ASCII letters, digits, '-' and '_'", formats.ErrInvalid, maxLookupName)
+	}
+	return nil
+}

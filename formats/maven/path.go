@@ -185,3 +185,19 @@ func classifierExtension(suffix string) (classifier, extension string) {
 	}
 	return "", strings.TrimPrefix(suffix, ".")
 }
+
+// idRE is what Maven's model validator accepts as a groupId or an
+// artifactId (DefaultModelValidator's ID_REGEX).
+var idRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
+// CheckName implements formats.NameChecker: the namespace is a groupId, the
+// name an artifactId, each as Maven's model validator accepts it.
+func (f *Format) CheckName(p formats.Package) error {
+	if !idRE.MatchString(p.Namespace) {
+		return fmt.Errorf("%w: maven: a groupId (the namespace) is letters, digits, '_', '-' and '.'", formats.ErrInvalid)
+	}
+	if !idRE.MatchString(p.Name) {
+		return fmt.Errorf("%w: maven: an artifactId (the package) is letters, digits, '_', '-' and '.'", formats.ErrInvalid)
+	}
+	return nil
+}

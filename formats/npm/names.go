@@ -335,3 +335,23 @@ func parseSpecial(s []string) (route, error) {
 	}
 	return route{}, nil
 }
+
+// CheckName implements formats.NameChecker with the rules for the names npm
+// reads, legacy names included: the scope (the namespace, without '@') and
+// the name each as checkPart allows, at most maxNameLen in all.
+func (f *Format) CheckName(p formats.Package) error {
+	full := p.Name
+	if p.Namespace != "" {
+		if err := checkPart(p.Namespace, false); err != nil {
+			return fmt.Errorf("%w: npm: package scope %q %s", formats.ErrInvalid, clip(p.Namespace), err.Error())
+		}
+		full = "@" + p.Namespace + "/" + p.Name
+	}
+	if err := checkPart(p.Name, false); err != nil {
+		return fmt.Errorf("%w: npm: package name %q %s", formats.ErrInvalid, clip(p.Name), err.Error())
+	}
+	if len(full) > maxNameLen {
+		return fmt.Errorf("%w: npm: package name is longer than %d characters", formats.ErrInvalid, maxNameLen)
+	}
+	return nil
+}

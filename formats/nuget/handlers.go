@@ -123,7 +123,7 @@ func (h *handler) serviceIndex(c echo.Context) error {
 // packageOf checks an id from a path.
 func packageOf(id string) (formats.Package, error) {
 	if err := validID(id); err != nil {
-		return formats.Package{}, fmt.Errorf("%w: nuget: %v", formats.ErrNotFound, err)
+		return formats.Package{}, formats.RefusedName(id, maxIDLen, fmt.Errorf("nuget: %v", err))
 	}
 	return pkg(id), nil
 }

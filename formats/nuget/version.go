@@ -240,3 +240,12 @@ func clip(s string) string {
 	}
 	return s
 }
+
+// CheckName implements formats.NameChecker: an id nuget.org would accept
+// (validID). Normalize has dropped any namespace.
+func (f *Format) CheckName(p formats.Package) error {
+	if err := validID(p.Name); err != nil {
+		return fmt.Errorf("%w: nuget: %s", formats.ErrInvalid, err.Error())
+	}
+	return nil
+}

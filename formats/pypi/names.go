@@ -155,3 +155,15 @@ func parseFilename(filename, project string) (distFile, error) {
 func pathEscape(s string) string {
 	return strings.ReplaceAll(url.PathEscape(s), "+", "%2B")
 }
+
+// CheckName implements formats.NameChecker: a project name as PEP 508
+// defines it (validName), and no namespace.
+func (f *Format) CheckName(p formats.Package) error {
+	if p.Namespace != "" {
+		return fmt.Errorf("%w: pypi: packages have no namespace", formats.ErrInvalid)
+	}
+	if !validName(p.Name) {
+		return fmt.Errorf("%w: pypi: %q is not a valid project name (PEP 508: ASCII letters, digits, '-', '_' and '.', at most %d characters)", formats.ErrInvalid, clip(p.Name), maxNameLen)
+	}
+	return nil
+}

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -191,7 +192,7 @@ const infoVariant = "info"
 // GET /info/{gem} (§C.1): 404 when no repository reached knows the gem.
 func (h *handler) info(c echo.Context, name string) error {
 	if !validName(name) {
-		return notFound("%q is not a gem name", name)
+		return formats.RefusedName(name, maxNameLen, fmt.Errorf("rubygems: %.64q is not a gem name", name))
 	}
 	ctx := c.Request().Context()
 	doc, err := h.res.Render(ctx, formats.RepoFrom(c), formats.Package{Format: "ruby", Name: name}, infoVariant, renderInfoDoc)
@@ -244,7 +245,7 @@ func (h *handler) gem(c echo.Context, file string) error {
 	}
 	cands := splitFullName(strings.TrimSuffix(file, ".gem"))
 	if len(cands) == 0 {
-		return notFound("%s is not a gem file name", file)
+		return formats.RefusedName(file, maxNameLen+maxVersionLen+maxPlatformLen+len("--.gem"), fmt.Errorf("rubygems: %.64q is not a gem file name", file))
 	}
 	c.Response().Header().Set("Content-Type", octetStream)
 	err := notFound("no gem file %s", file)

@@ -378,3 +378,15 @@ func invalid(format string, args ...any) error {
 func notFound(format string, args ...any) error {
 	return fmt.Errorf("%w: rubygems: "+format, append([]any{formats.ErrNotFound}, args...)...)
 }
+
+// CheckName implements formats.NameChecker: a gem name as RubyGems reads it
+// (validName), and no namespace.
+func (f *Format) CheckName(p formats.Package) error {
+	if p.Namespace != "" {
+		return invalid("gems have no namespace")
+	}
+	if !validName(p.Name) {
+		return invalid("a gem name is letters, digits, '.', '-' and '_', not starting with '.', at most %d characters", maxNameLen)
+	}
+	return nil
+}

@@ -71,6 +71,27 @@ func (h *Handler) normalize(p formats.Package) formats.Package {
 	return p
 }
 
+// checkPackage refuses, with 400, a package that cannot exist: one its
+// format's own rules refuse (formats.NameChecker; generic's here), or whose
+// names cannot be part of a record key (resolver.CheckNames).
+func (h *Handler) checkPackage(domain string, p formats.Package) error {
+	var nc formats.NameChecker
+	if p.Format == "generic" {
+		nc = genericNames{}
+	}
+	for _, f := range h.Formats {
+		if c, ok := f.(formats.NameChecker); ok && f.Name() == p.Format {
+			nc = c
+		}
+	}
+	if nc != nil {
+		if err := nc.CheckName(p); err != nil {
+			return err
+		}
+	}
+	return resolver.CheckNames(domain, p, "", "")
+}
+
 // Mount adds the operations to g, which is rooted at /v1.
 func (h *Handler) Mount(g *echo.Group) {
 	g.POST("/domain", h.createDomain)

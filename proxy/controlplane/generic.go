@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"hash"
 	"io"
 	"net/http"
@@ -20,9 +21,22 @@ import (
 const DeclaredSHA256Key = "stockpile.declared-sha256"
 
 // genericName reports whether s is a valid generic namespace, package
-// name or version: 1 to 255 characters, none a '#', a '/' or white space.
+// name or version: 1 to 255 characters, none a '#', a '/', white space or a
+// control character.
 func genericName(s string) bool {
-	return runesOK(s, func(r rune) bool { return r != '#' && r != '/' && !strings.ContainsRune(" \t\n\f\r", r) })
+	return runesOK(s, func(r rune) bool {
+		return r != '#' && r != '/' && !strings.ContainsRune(" \t\n\f\r", r) && !unicode.IsControl(r)
+	})
+}
+
+// genericNames checks a generic package's namespace and name (genericName).
+type genericNames struct{}
+
+func (genericNames) CheckName(p formats.Package) error {
+	if p.Namespace != "" && !genericName(p.Namespace) || !genericName(p.Name) {
+		return fmt.Errorf("%w: a generic namespace or package name is 1 to 255 characters, no '#', '/', white space or control character", formats.ErrInvalid)
+	}
+	return nil
 }
 
 // genericAsset reports whether s is a valid generic asset name: 1 to 255

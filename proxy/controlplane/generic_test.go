@@ -9,8 +9,9 @@ import (
 func TestGenericNames(t *testing.T) {
 	// The rules as CodeArtifact states them, as regular expressions: the
 	// functions must agree with them (they exist because the compiled
-	// {1,255} forms hold megabytes).
-	nameRE := regexp.MustCompile(`^[^#/\s]{1,255}$`)
+	// {1,255} forms hold megabytes). Names also have no control character,
+	// which no record key part may hold.
+	nameRE := regexp.MustCompile(`^[^#/\s\p{Cc}]{1,255}$`)
 	assetRE := regexp.MustCompile(`^[\p{L}\p{N}~!@^&()\-_+\[\]{};,.` + "`" + `]{1,255}$`)
 	tests := []struct {
 		name, in          string
@@ -24,6 +25,9 @@ func TestGenericNames(t *testing.T) {
 		{"space", "a b", false, false},
 		{"tab", "a\tb", false, false},
 		{"newline at end", "ab\n", false, false},
+		{"nul", "lib\x00x", false, false},
+		{"escape", "a\x1b[0m", false, false},
+		{"c1 control", "a\u0085b", false, false},
 		{"unicode letters", "пакет-数字", true, true},
 		{"unicode digits", "v٣", true, true},
 		{"punctuation allowed in assets", "a~!@^&()-_+[]{};,.`z", true, true},

@@ -236,6 +236,9 @@ func (h *Handler) getAssociatedPackageGroup(c echo.Context) error {
 	if !validFormat(p.Format) || p.Name == "" {
 		return validation("format and package are required")
 	}
+	if err := h.checkPackage(domain, p); err != nil {
+		return err
+	}
 	a, err := h.Registry.Associate(domain, p.Format, p.Namespace, p.Name)
 	if err != nil {
 		return err

@@ -78,6 +78,11 @@ func (h *Handler) packageParams(c echo.Context, needPackage bool) (model.Reposit
 	if needPackage && (p.Format == "maven" || p.Format == "generic" || p.Format == "swift") && p.Namespace == "" {
 		return r, p, validation("the namespace parameter is required for format %s", p.Format)
 	}
+	if p.Name != "" {
+		if err := h.checkPackage(r.Domain, p); err != nil {
+			return r, p, err
+		}
+	}
 	return r, p, nil
 }
 

@@ -260,6 +260,9 @@ func (h *Handler) copyPackageVersions(c echo.Context) error {
 	if !validFormat(p.Format) || p.Name == "" {
 		return validation("format and package are required")
 	}
+	if err := h.checkPackage(src.Domain, p); err != nil {
+		return err
+	}
 	var body batchBody
 	if err := decodeBody(c, &body); err != nil {
 		return err

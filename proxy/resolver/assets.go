@@ -46,6 +46,9 @@ func (c content) Sums() formats.Sums { return formats.Sums(c.Blob.Sums()) }
 // then, and the response complete.
 func (r *Resolver) asset(ctx context.Context, w http.ResponseWriter, req *http.Request, ref formats.RepoRef, p formats.Package, version, name string) (storage.Blob, time.Time, error) {
 	var zero time.Time
+	if err := CheckNames(ref.Domain, p, version, name); err != nil {
+		return nil, zero, err
+	}
 	// Warmest path: the hot cache knows where the asset is, maybe its bytes.
 	// Generations are read before anything else, so an entry remembered
 	// below can only be older than the state it describes, never newer.

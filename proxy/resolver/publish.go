@@ -14,6 +14,11 @@ import (
 
 // Publish implements formats.Resolver.
 func (r *Resolver) Publish(ctx context.Context, ref formats.RepoRef, p formats.Package, pub formats.Publication) error {
+	for _, a := range pub.Version.Assets {
+		if err := CheckNames(ref.Domain, p, pub.Version.Version, a.Name); err != nil {
+			return err
+		}
+	}
 	repo, err := r.registry.Repository(ref.Domain, ref.Repository)
 	if err != nil {
 		return err

@@ -71,6 +71,22 @@ func verKey(domain, repoID string, p formats.Package, version string) storage.Ve
 	return pkgKey(domain, repoID, p).VersionKey(version)
 }
 
+// CheckNames refuses a package, version or file name that cannot be a part
+// of a record key (see storage's key layout) with an error wrapping
+// storage.ErrInvalidKey. The resolver's entry points call it before they
+// look anything up (and so does the control plane): the in-memory caches are
+// keyed by the same parts, so a name the store would refuse must not reach
+// them either. Empty version and file are not checked.
+func CheckNames(domain string, p formats.Package, version, file string) error {
+	if err := verKey(domain, "", p, version).Check(); err != nil {
+		return err
+	}
+	if file != "" {
+		return storage.CheckPart("file name", file)
+	}
+	return nil
+}
+
 // recordKey is a record's key builder (storage's PackageKey, VersionKey).
 type recordKey interface{ Bytes() ([]byte, error) }
 

@@ -17,6 +17,9 @@ import (
 // the package in the domain, or a freshness deadline of an upstream document
 // behind it has changed.
 func (r *Resolver) Render(ctx context.Context, ref formats.RepoRef, p formats.Package, variant string, render func(*formats.View) (*formats.Rendered, error)) (*formats.Rendered, error) {
+	if err := CheckNames(ref.Domain, p, "", ""); err != nil {
+		return nil, err
+	}
 	key := ref.Domain + "\x00" + ref.Repository + "\x00" + genKey("", p) + "\x00" + variant
 	regGen := r.registry.Generation()
 	pkgGen := r.generation(ref.Domain, p)

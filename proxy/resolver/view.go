@@ -36,6 +36,9 @@ func (r *Resolver) View(ctx context.Context, ref formats.RepoRef, p formats.Pack
 // view merges p across the walk from ref. With skipOwn the requested
 // repository's own contents are left out (the publish check).
 func (r *Resolver) view(ctx context.Context, ref formats.RepoRef, p formats.Package, skipOwn bool) (*viewResult, error) {
+	if err := CheckNames(ref.Domain, p, "", ""); err != nil {
+		return nil, err
+	}
 	// A package of a format with no Format (generic) has no external
 	// connection to ask: only repositories' contents count.
 	f := r.formats[p.Format]
