@@ -77,6 +77,8 @@ external_connections:
 			`line 10: repository x: external connection "public:nowhere"`,
 			`line 12: external connection "public:elsewhere"`,
 		}},
+		{"names no record key may hold", "domains:\n  - name: \"a\\0b\"\n    repositories:\n      - name: \"x\\ey\"\n",
+			[]string{`line 2: domain name "a\x00b" is invalid`, `line 4: repository name "x\x1by" is invalid`}},
 		{"bad values", "listen: nope\nlog_level: loud\nauth:\n  token_ttl: 13h\n", []string{"line 1: listen", "line 2: log_level", "line 4: auth.token_ttl"}},
 	}
 	for _, tc := range tests {
