@@ -10,6 +10,12 @@ type Connection struct {
 	Name       string
 	Format     string
 	DefaultURL string
+	// FileHosts are the hosts, other than the connection's own, from which
+	// the registry documents that it serves files or to which it redirects
+	// downloads (allowed_hosts entries: "host", "host:port", "*.domain").
+	// Metadata and redirects may send Stockpile only to these and to the
+	// connection's own origin.
+	FileHosts []string
 }
 
 // EnvVar returns the environment variable that may carry the connection's
@@ -28,15 +34,30 @@ func (c Connection) EnvVar() string {
 func catalog() [10]Connection {
 	return [10]Connection{
 		{Name: "public:npmjs", Format: "npm"},
-		{Name: "public:pypi", Format: "pypi", DefaultURL: "https://pypi.org/simple/"},
-		{Name: "public:maven-central", Format: "maven", DefaultURL: "https://repo.maven.apache.org/maven2/"},
-		{Name: "public:maven-googleandroid", Format: "maven", DefaultURL: "https://maven.google.com/"},
-		{Name: "public:maven-gradleplugins", Format: "maven", DefaultURL: "https://plugins.gradle.org/m2/"},
+		// PyPI's Simple API (PEP 503) links files on its files host.
+		{Name: "public:pypi", Format: "pypi", DefaultURL: "https://pypi.org/simple/",
+			FileHosts: []string{"files.pythonhosted.org"}},
+		{Name: "public:maven-central", Format: "maven", DefaultURL: "https://repo.maven.apache.org/maven2/",
+			FileHosts: []string{"repo1.maven.org"}},
+		// Google's Maven repository redirects artifact downloads to dl.google.com.
+		{Name: "public:maven-googleandroid", Format: "maven", DefaultURL: "https://maven.google.com/",
+			FileHosts: []string{"dl.google.com"}},
+		// The Gradle plugin portal redirects artifacts to its artifacts host.
+		{Name: "public:maven-gradleplugins", Format: "maven", DefaultURL: "https://plugins.gradle.org/m2/",
+			FileHosts: []string{"plugins-artifacts.gradle.org"}},
 		{Name: "public:maven-commonsware", Format: "maven", DefaultURL: "https://s3.amazonaws.com/repo.commonsware.com/"},
 		{Name: "public:maven-clojars", Format: "maven", DefaultURL: "https://repo.clojars.org/"},
-		{Name: "public:nuget-org", Format: "nuget", DefaultURL: "https://api.nuget.org/v3/index.json"},
-		{Name: "public:ruby-gems-org", Format: "ruby", DefaultURL: "https://rubygems.org/"},
-		{Name: "public:crates-io", Format: "cargo", DefaultURL: "https://index.crates.io/"},
+		// nuget.org's service index names resources on api.nuget.org, its
+		// CDN, and the search service hosts.
+		{Name: "public:nuget-org", Format: "nuget", DefaultURL: "https://api.nuget.org/v3/index.json",
+			FileHosts: []string{"*.nuget.org"}},
+		// rubygems.org serves the compact index on index.rubygems.org.
+		{Name: "public:ruby-gems-org", Format: "ruby", DefaultURL: "https://rubygems.org/",
+			FileHosts: []string{"index.rubygems.org"}},
+		// The crates.io index's config.json names static.crates.io for
+		// downloads (and crates.io for its API).
+		{Name: "public:crates-io", Format: "cargo", DefaultURL: "https://index.crates.io/",
+			FileHosts: []string{"static.crates.io", "crates.io"}},
 	}
 }
 

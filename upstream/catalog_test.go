@@ -2,6 +2,7 @@ package upstream_test
 
 import (
 	"net/url"
+	"reflect"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -42,7 +43,7 @@ func TestCatalog(t *testing.T) {
 				t.Fatalf("DefaultURL %q is not an absolute https URL", c.DefaultURL)
 			}
 			l, ok := upstream.Lookup(w.name)
-			if !ok || l != c {
+			if !ok || !reflect.DeepEqual(l, c) {
 				t.Fatalf("Lookup(%q) = %+v, %v; want %+v", w.name, l, ok, c)
 			}
 		})
@@ -60,7 +61,7 @@ func TestCatalogIsFresh(t *testing.T) {
 
 func TestLookupUnknown(t *testing.T) {
 	for _, name := range []string{"", "npmjs", "public:NPMJS", "public:maven"} {
-		if c, ok := upstream.Lookup(name); ok || c != (upstream.Connection{}) {
+		if c, ok := upstream.Lookup(name); ok || !reflect.DeepEqual(c, upstream.Connection{}) {
 			t.Errorf("Lookup(%q) = %+v, %v; want zero, false", name, c, ok)
 		}
 	}

@@ -31,6 +31,7 @@ type Conn struct {
 	retry   *retryablehttp.Client // retries per Options.Retries
 	once    *retryablehttp.Client // no retries, for unsafe methods
 	authHdr string                // Authorization value, "" without credentials
+	allowed []hostPattern         // origins other than base that may be contacted
 }
 
 // New builds the Client from the per-connection settings in conns, keyed by
@@ -105,10 +106,11 @@ func (c *Client) CloseIdleConnections() {
 // newConn builds a Conn; o has defaults applied and has been validated.
 func newConn(cc Connection, o Options, log *slog.Logger) *Conn {
 	cn := &Conn{
-		conn: cc,
-		opts: o,
-		log:  log.With("upstream", cc.Name),
-		sem:  semaphore.NewWeighted(int64(o.MaxConcurrent)),
+		conn:    cc,
+		opts:    o,
+		log:     log.With("upstream", cc.Name),
+		sem:     semaphore.NewWeighted(int64(o.MaxConcurrent)),
+		allowed: allowedPatterns(cc, o),
 	}
 	if o.URL != "" {
 		u, _ := url.Parse(o.URL) // validated
@@ -155,22 +157,16 @@ func (cn *Conn) URL() string { return cn.base.String() }
 // Options returns the connection's settings with defaults applied.
 func (cn *Conn) Options() Options { return cn.opts }
 
-// Resolve returns the absolute URL for ref: an absolute http(s) URL is kept
-// as it is, anything else is resolved against the base URL following RFC
-// 3986 ("simple/requests/" lands under the base path, "/x" at the host's
-// root). It fails for a ref that does not parse or whose scheme is not
-// http or https.
+// Resolve returns the absolute URL for ref: an absolute URL is kept as it
+// is, anything else is resolved against the base URL following RFC 3986
+// ("simple/requests/" lands under the base path, "/x" at the host's root).
+// It fails only for a ref that does not parse; whether the result may be
+// contacted (its scheme and origin) is decided when it is fetched, which
+// fails with a *RefusedError.
 func (cn *Conn) Resolve(ref string) (string, error) {
 	r, err := url.Parse(ref)
 	if err != nil {
 		return "", fmt.Errorf("upstream %s: bad reference %q: %w", cn.conn.Name, ref, err)
 	}
-	u := cn.base.ResolveReference(r)
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", fmt.Errorf("upstream %s: reference %s: scheme must be http or https", cn.conn.Name, u.Redacted())
-	}
-	if u.Host == "" {
-		return "", fmt.Errorf("upstream %s: reference %s has no host", cn.conn.Name, u.Redacted())
-	}
-	return u.String(), nil
+	return cn.base.ResolveReference(r).String(), nil
 }

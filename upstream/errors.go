@@ -92,6 +92,9 @@ func classifyStatus(code int) error {
 	return nil
 }
 
+// errOffline is joined to ErrUnavailable when the connection is offline.
+var errOffline = errors.New("offline")
+
 // notConfiguredError is returned by Client.Conn for a connection without URL.
 type notConfiguredError struct{ conn Connection }
 
@@ -123,4 +126,36 @@ func (e tooManyRedirects) Error() string { return "stopped after " + strconv.Ito
 func isTooManyRedirects(err error) bool {
 	var t tooManyRedirects
 	return errors.As(err, &t)
+}
+
+// PublicMessage returns what a client may be told about err, an error of
+// this package: the connection and the kind of failure (the upstream's
+// status, a timeout, offline mode, the host rule that refused a target, the
+// setting a connection lacks), never the upstream's URL path, its response
+// body or the connection's credentials. ok is false when err holds none of
+// this package's errors.
+func PublicMessage(err error) (msg string, ok bool) {
+	var (
+		re *RefusedError
+		nc *notConfiguredError
+		se *StatusError
+	)
+	switch {
+	case errors.As(err, &re):
+		return re.Error(), true
+	case errors.As(err, &nc):
+		return nc.Error(), true
+	case errors.As(err, &se):
+		s := "upstream " + se.Conn + ": "
+		switch {
+		case se.StatusCode != 0:
+			return s + strconv.Itoa(se.StatusCode) + " " + http.StatusText(se.StatusCode), true
+		case errors.Is(se, ErrTimeout):
+			return s + "timed out", true
+		case errors.Is(se, errOffline):
+			return s + "offline (the connection is set offline and this is not stored)", true
+		}
+		return s + "unavailable", true
+	}
+	return "", false
 }

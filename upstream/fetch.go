@@ -113,8 +113,11 @@ func (cn *Conn) send(ctx context.Context, method, ref string, h http.Header, bod
 		return nil, err
 	}
 	u, _ := url.Parse(target)
+	if err := cn.checkTarget(u); err != nil {
+		return nil, cn.failure(method, u, err)
+	}
 	if cn.opts.Offline {
-		return nil, cn.failure(method, u, fmt.Errorf("%w: offline", ErrUnavailable))
+		return nil, cn.failure(method, u, fmt.Errorf("%w: %w", ErrUnavailable, errOffline))
 	}
 	if err := cn.sem.Acquire(ctx, 1); err != nil {
 		return nil, cn.failure(method, u, contextError(ctx, err))

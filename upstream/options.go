@@ -51,6 +51,15 @@ type Options struct {
 	// Offline forbids contacting the upstream: every request fails with
 	// ErrUnavailable.
 	Offline bool `yaml:"offline"`
+	// AllowedHosts extends the origins that metadata and redirects may send
+	// Stockpile to, beyond the connection's own origin and the catalog's
+	// file hosts: "host" (http or https on their default ports),
+	// "host:port", or "*.domain".
+	AllowedHosts []string `yaml:"allowed_hosts"`
+	// AllowPrivateNetworks lets hosts other than the connection's own
+	// resolve to loopback, private, link-local, shared (CGNAT) or metadata
+	// addresses.
+	AllowPrivateNetworks bool `yaml:"allow_private_networks"`
 }
 
 // WithDefaults returns a copy of o whose zero fields hold the package
@@ -126,6 +135,11 @@ func (o Options) Validate(name string) error {
 	}
 	if o.Password != "" && o.Username == "" {
 		bad("password set without username")
+	}
+	for _, h := range o.AllowedHosts {
+		if _, err := parseHostPattern(h); err != nil {
+			bad("%v", err)
+		}
 	}
 	return errors.Join(errs...)
 }

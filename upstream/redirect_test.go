@@ -32,7 +32,9 @@ func TestRedirectCredentials(t *testing.T) {
 			index.HandleFunc("/demo-1.0.tar.gz", func(w http.ResponseWriter, r *http.Request) {
 				http.Redirect(w, r, files.URL+"/files/demo-1.0.tar.gz", http.StatusFound)
 			})
-			cn := testConn(t, index, tt.opts)
+			opts := tt.opts
+			opts.AllowedHosts = []string{strings.TrimPrefix(files.URL, "http://")}
+			cn := testConn(t, index, opts)
 			resp, err := cn.Get(ctx(t), "demo-1.0.tar.gz", upstream.Request{Header: tt.header})
 			if err != nil {
 				t.Fatal(err)

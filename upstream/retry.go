@@ -72,7 +72,7 @@ func retryableError(err error) bool {
 		cie x509.CertificateInvalidError
 	)
 	switch {
-	case isTooManyRedirects(err), errors.As(err, &cve), errors.As(err, &uae),
+	case isTooManyRedirects(err), isRefused(err), errors.As(err, &cve), errors.As(err, &uae),
 		errors.As(err, &he), errors.As(err, &cie):
 		return false
 	case errors.Is(err, context.Canceled):

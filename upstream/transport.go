@@ -12,15 +12,21 @@ const maxRedirects = 10
 
 // newHTTPClient builds the connection's own http.Client: a dedicated
 // transport (timeouts from Options, no transparent decompression so artifact
-// bytes arrive exactly as sent), credentials added per hop, and a redirect
-// limit.
+// bytes arrive exactly as sent, the address rule of dialGuard), credentials
+// added per hop, and a redirect limit and the origin rule of checkTarget on
+// every redirect.
 func (cn *Conn) newHTTPClient() *http.Client {
+	guard := &dialGuard{
+		conn:   cn.conn.Name,
+		allow:  cn.opts.AllowPrivateNetworks,
+		dialer: &net.Dialer{Timeout: cn.opts.Timeout, KeepAlive: 30 * time.Second},
+	}
+	if cn.base != nil {
+		guard.own = cn.base.Hostname()
+	}
 	tr := &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
-		DialContext: (&net.Dialer{
-			Timeout:   cn.opts.Timeout,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
+		Proxy:                 guard.proxy(http.ProxyFromEnvironment),
+		DialContext:           guard.DialContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          100,
 		MaxIdleConnsPerHost:   max(cn.opts.MaxConcurrent, 2),
@@ -32,11 +38,11 @@ func (cn *Conn) newHTTPClient() *http.Client {
 	}
 	return &http.Client{
 		Transport: &authTransport{base: tr, conn: cn},
-		CheckRedirect: func(_ *http.Request, via []*http.Request) error {
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) > maxRedirects {
 				return tooManyRedirects{n: maxRedirects}
 			}
-			return nil
+			return cn.checkTarget(req.URL)
 		},
 	}
 }
