@@ -20,17 +20,23 @@ import (
 
 // Config is Stockpile's configuration. config.example.yaml documents every key.
 type Config struct {
-	Listen          string                      `yaml:"listen"`
-	DataDir         string                      `yaml:"data_dir"`
-	BaseURL         string                      `yaml:"base_url"`
-	LogLevel        string                      `yaml:"log_level"`
-	LogFormat       string                      `yaml:"log_format"`
-	ShutdownTimeout time.Duration               `yaml:"shutdown_timeout"`
-	MaxPublishSize  int64                       `yaml:"max_publish_size"`
-	Auth            AuthConfig                  `yaml:"auth"`
-	Storage         StorageConfig               `yaml:"storage"`
-	Connections     map[string]upstream.Options `yaml:"external_connections"`
-	Domains         []DomainConfig              `yaml:"domains"`
+	Listen          string        `yaml:"listen"`
+	DataDir         string        `yaml:"data_dir"`
+	BaseURL         string        `yaml:"base_url"`
+	LogLevel        string        `yaml:"log_level"`
+	LogFormat       string        `yaml:"log_format"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	MaxPublishSize  int64         `yaml:"max_publish_size"`
+	// TrustedProxies are the reverse proxies whose X-Forwarded-Proto and
+	// X-Forwarded-Host are believed: addresses or CIDR prefixes.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// MetricsAuth, when set, is the Bearer token /-/metrics requires.
+	MetricsAuth string                      `yaml:"metrics_auth"`
+	HTTP        HTTPConfig                  `yaml:"http"`
+	Auth        AuthConfig                  `yaml:"auth"`
+	Storage     StorageConfig               `yaml:"storage"`
+	Connections map[string]upstream.Options `yaml:"external_connections"`
+	Domains     []DomainConfig              `yaml:"domains"`
 
 	// lines maps a place in the file ("domains[0].repositories[1]") to its
 	// line, for messages.
@@ -85,6 +91,7 @@ func Defaults() Config {
 		MaxPublishSize:  2 << 30,
 		Auth:            AuthConfig{TokenTTL: 12 * time.Hour},
 		Storage:         StorageConfig{GCInterval: 5 * time.Minute, BlobGCInterval: time.Hour, BlobGCGrace: time.Hour},
+		HTTP:            defaultHTTPConfig(),
 	}
 }
 
@@ -136,6 +143,7 @@ func (c *Config) parse(raw []byte) error {
 	for i := range c.Auth.AccessKeys {
 		c.Auth.AccessKeys[i].Secret = os.ExpandEnv(c.Auth.AccessKeys[i].Secret)
 	}
+	c.MetricsAuth = os.ExpandEnv(c.MetricsAuth)
 	for name, o := range c.Connections {
 		o.Password = os.ExpandEnv(o.Password)
 		o.Token = os.ExpandEnv(o.Token)
@@ -224,6 +232,10 @@ func (c *Config) Validate() error {
 			add("base_url", "base_url %q must be an absolute http(s) URL", c.BaseURL)
 		}
 	}
+	if _, err := parseTrustedProxies(c.TrustedProxies); err != nil {
+		add("trusted_proxies", "%v", err)
+	}
+	c.HTTP.validate(add)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

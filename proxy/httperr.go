@@ -65,7 +65,20 @@ func classify(err error) *controlplane.Error {
 		{formats.ErrNotAllowed, http.StatusForbidden},
 		{formats.ErrTooLarge, http.StatusRequestEntityTooLarge},
 		{formats.ErrNotAcceptable, http.StatusNotAcceptable},
-		{formats.ErrIntegrity, http.StatusBadGateway},
+	} {
+		if errors.Is(err, m.target) {
+			return &controlplane.Error{Type: typeFor(m.status), Status: m.status, Message: fromSentinel(err, m.target)}
+		}
+	}
+	if errors.Is(err, formats.ErrIntegrity) {
+		// The detail (digests of what was received) stays in the log.
+		return &controlplane.Error{Type: typeFor(http.StatusBadGateway), Status: http.StatusBadGateway,
+			Message: "integrity: what the upstream sent does not match the digest its metadata declares"}
+	}
+	for _, m := range []struct {
+		target error
+		status int
+	}{
 		{upstream.ErrTimeout, http.StatusGatewayTimeout},
 		{upstream.ErrNotConfigured, http.StatusBadGateway},
 		{upstream.ErrUnavailable, http.StatusBadGateway},
@@ -73,13 +86,29 @@ func classify(err error) *controlplane.Error {
 		{upstream.ErrNotFound, http.StatusNotFound},
 	} {
 		if errors.Is(err, m.target) {
-			return &controlplane.Error{Type: typeFor(m.status), Status: m.status, Message: err.Error()}
+			msg, ok := upstream.PublicMessage(err)
+			if !ok {
+				msg = m.target.Error()
+			}
+			return &controlplane.Error{Type: typeFor(m.status), Status: m.status, Message: msg}
 		}
 	}
 	if errors.Is(err, context.Canceled) {
 		return &controlplane.Error{Type: "RequestCanceled", Status: 499, Message: "the client closed the request"}
 	}
 	return &controlplane.Error{Type: "InternalServerException", Status: http.StatusInternalServerError, Message: "internal error"}
+}
+
+// fromSentinel returns err's message from the sentinel on: formats write
+// "%w: what went wrong" and the layers below (storage, with its blob ids
+// and paths) wrap that in prefixes of their own, which the client is not
+// told.
+func fromSentinel(err, sentinel error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, sentinel.Error()); i >= 0 {
+		return msg[i:]
+	}
+	return sentinel.Error()
 }
 
 func typeFor(status int) string {
@@ -118,10 +147,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	e := classify(err)
 	req := c.Request()
+	id := c.Response().Header().Get(requestIDHeader)
 	if e.Status >= 500 {
-		s.log.Error("request failed", "method", req.Method, "path", req.URL.Path, "status", e.Status, "error", err.Error())
+		s.log.Error("request failed", "request_id", id, "method", req.Method, "path", req.URL.Path, "status", e.Status, "error", err.Error())
 	} else {
-		s.log.Debug("request refused", "method", req.Method, "path", req.URL.Path, "status", e.Status, "error", err.Error())
+		s.log.Debug("request refused", "request_id", id, "method", req.Method, "path", req.URL.Path, "status", e.Status, "error", err.Error())
 	}
 	if e.Status == 499 {
 		c.Response().WriteHeader(e.Status)
@@ -130,9 +160,13 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if ra := retryAfter(err); ra != "" {
 		c.Response().Header().Set("Retry-After", ra)
 	}
+	message := e.Message
+	if id := c.Response().Header().Get(requestIDHeader); id != "" {
+		message += " (request id " + id + ")"
+	}
 	if strings.HasPrefix(req.URL.Path, "/v1/") {
 		c.Response().Header().Set("x-amzn-ErrorType", e.Type)
-		body := map[string]any{"message": e.Message}
+		body := map[string]any{"message": message}
 		if e.Reason != "" {
 			body["reason"] = e.Reason
 		}
@@ -144,7 +178,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	if f, ok := c.Get(formatKey).(formats.Format); ok {
 		if r, ok := f.(formats.ErrorRenderer); ok {
-			if err := r.RenderError(c, e.Status, e.Message); err == nil {
+			if err := r.RenderError(c, e.Status, message); err == nil {
 				return
 			}
 		}
@@ -153,5 +187,5 @@ func (s *Server) handleError(err error, c echo.Context) {
 		_ = c.NoContent(e.Status)
 		return
 	}
-	_ = c.String(e.Status, e.Message+"\n")
+	_ = c.String(e.Status, message+"\n")
 }

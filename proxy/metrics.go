@@ -1,9 +1,14 @@
 package proxy
 
 import (
+	"crypto/subtle"
 	"errors"
+	"net/http"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/labstack/echo/v4"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -78,4 +83,22 @@ func (m *metrics) Upstream(conn string, d time.Duration, err error) {
 	}
 	m.upstream.WithLabelValues(conn, result).Inc()
 	m.upstreamLatency.WithLabelValues(conn).Observe(d.Seconds())
+}
+
+// metricsAuth requires metrics_auth as a Bearer token on /-/metrics when it
+// is set (RFC 6750); without it the metrics are open, like the rest of an
+// open-mode server.
+func (s *Server) metricsAuth(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		want := s.cfg.MetricsAuth
+		if want == "" {
+			return next(c)
+		}
+		got, ok := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			return echo.NewHTTPError(http.StatusUnauthorized, "the metrics need the metrics_auth token (Authorization: Bearer)")
+		}
+		return next(c)
+	}
 }

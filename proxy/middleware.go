@@ -25,6 +25,9 @@ const (
 	principalKey = "stockpile.principal"
 )
 
+// requestIDHeader carries the request id in both directions.
+const requestIDHeader = "X-Request-Id"
+
 // requestID returns a new request id: a per-process random prefix and a
 // counter, so that the hot path makes no system call for randomness.
 func (s *Server) requestID() string {
@@ -37,11 +40,11 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
 		req := c.Request()
-		id := req.Header.Get("X-Request-Id")
-		if id == "" || len(id) > 64 {
+		id := req.Header.Get(requestIDHeader)
+		if !validRequestID(id) {
 			id = s.requestID()
 		}
-		c.Response().Header().Set("X-Request-Id", id)
+		c.Response().Header().Set(requestIDHeader, id)
 		trace := &resolver.Trace{}
 		c.SetRequest(req.WithContext(resolver.WithTrace(req.Context(), trace)))
 		err := next(c)
@@ -84,6 +87,21 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		s.log.LogAttrs(req.Context(), slog.LevelInfo, "request", attrs...)
 		return nil
 	}
+}
+
+// validRequestID reports whether a client's X-Request-Id may be used as
+// ours: 1 to 64 letters, digits, '-', '_' or '.', so it cannot forge log
+// fields or inject text into error bodies.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // signed verifies AWS Signature V4 on the control plane. Without access

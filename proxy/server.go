@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -42,9 +43,10 @@ type Server struct {
 	metrics  *metrics
 	echo     *echo.Echo
 	ready    atomic.Bool
-	collect  chan struct{} // asks the blob collector to run soon
-	idPrefix string        // of request ids
-	requests atomic.Uint64 // requests seen, for request ids
+	collect  chan struct{}  // asks the blob collector to run soon
+	idPrefix string         // of request ids
+	trusted  []netip.Prefix // trusted_proxies
+	requests atomic.Uint64  // requests seen, for request ids
 }
 
 // New builds a server over an open store, creating or updating the domains
@@ -71,6 +73,9 @@ func New(ctx context.Context, cfg *Config, store storage.Store, fs []formats.For
 	_, _ = rand.Read(pfx[:])
 	s := &Server{cfg: cfg, log: log, store: store, registry: registry, issuer: issuer, tokens: token.NewCache(issuer, 0, nil), metrics: newMetrics(), collect: make(chan struct{}, 1),
 		idPrefix: hex.EncodeToString(pfx[:]) + "-"}
+	if s.trusted, err = parseTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, err
+	}
 	if !cfg.Open() {
 		keys := map[string]string{}
 		for _, k := range cfg.Auth.AccessKeys {
@@ -103,7 +108,7 @@ func (s *Server) routes(fs []formats.Format) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.Use(s.accessLog, s.recover)
+	e.Use(s.accessLog, s.recover, s.openModeGuard)
 
 	e.GET("/-/health", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
 	e.GET("/-/ready", func(c echo.Context) error {
@@ -113,7 +118,7 @@ func (s *Server) routes(fs []formats.Format) *echo.Echo {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 	})
 	metricsHandler := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
-	e.GET("/-/metrics", echo.WrapHandler(metricsHandler))
+	e.GET("/-/metrics", echo.WrapHandler(metricsHandler), s.metricsAuth)
 
 	cp := &controlplane.Handler{
 		Registry: s.registry, Resolver: s.resolver, Tokens: s.issuer, TokenTTL: s.cfg.Auth.TokenTTL,
@@ -232,12 +237,7 @@ func (c *Config) ListenAddr() (addr string, forced bool) {
 // Serve answers on ln until ctx ends, then shuts down gracefully: in-flight
 // requests (downloads included) get up to ShutdownTimeout to finish.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	hs := &http.Server{
-		Handler:           s.echo,
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-	}
+	hs := newHTTPServer(s.cfg.HTTP, s.echo, s.log)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	gcCtx, stopGC := context.WithCancel(context.Background())
