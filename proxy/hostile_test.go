@@ -5,13 +5,16 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/formats/pypi"
@@ -321,5 +324,46 @@ func TestMetricsAuth(t *testing.T) {
 				t.Errorf("no metrics in %.200s", body)
 			}
 		})
+	}
+}
+
+// TestSlowBodyCutByServer: the server's http settings reach its listener: a
+// control-plane body that trickles in is cut within min_body_rate_window,
+// and nothing is created.
+func TestSlowBodyCutByServer(t *testing.T) {
+	in := startOpen(t, func(c *proxy.Config) {
+		c.HTTP.MinBodyRate, c.HTTP.MinBodyRateWindow = 1000, 500*time.Millisecond
+	})
+	c, err := net.Dial("tcp", strings.TrimPrefix(in.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST /v1/domain?domain=slow HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10000\r\n\r\n{")
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(50 * time.Millisecond):
+				if _, err := c.Write([]byte(" ")); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	start := time.Now()
+	_ = c.SetReadDeadline(start.Add(4 * time.Second))
+	_, err = io.Copy(io.Discard, c)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("the connection was still open after 4s")
+	}
+	if took := time.Since(start); took > 2500*time.Millisecond {
+		t.Errorf("cut after %s, want within the 500ms window (plus slack)", took)
+	}
+	if code, _, _ := send(t, "GET", in.URL+"/v1/domain?domain=slow", "", "", nil); code != 404 {
+		t.Errorf("domain slow: status %d, want 404", code)
 	}
 }

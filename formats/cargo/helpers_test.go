@@ -150,6 +150,9 @@ func stockpile(t *testing.T, reg *registry, opts upstream.Options, edit func(*pr
 	t.Helper()
 	cfg := proxy.Defaults()
 	opts.URL = reg.Index.URL + "/"
+	// Downloads come from another port, as crates.io's come from
+	// static.crates.io: allowed like the catalog's file host.
+	opts.AllowedHosts = append(opts.AllowedHosts, strings.TrimPrefix(reg.DL.URL, "http://"))
 	cfg.Connections = map[string]upstream.Options{"public:crates-io": opts}
 	cfg.Domains = []proxy.DomainConfig{{Name: "acme", Repositories: []proxy.RepositoryConfig{
 		{Name: "app", Upstreams: []string{"internal", "team"}},

@@ -186,6 +186,7 @@ type env struct {
 	in      *proxytest.Instance
 	central *central
 	google  *central
+	files   *central // a file host central may redirect to (allowed_hosts)
 	token   string
 }
 
@@ -196,10 +197,11 @@ type envOptions struct {
 
 func startEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
-	e := &env{central: newCentral(t), google: newCentral(t)}
+	e := &env{central: newCentral(t), google: newCentral(t), files: newCentral(t)}
 	cfg := proxy.Defaults()
 	cfg.Connections = map[string]upstream.Options{
-		"public:maven-central":       {URL: e.central.Root, TTL: o.ttl, Retries: 1},
+		"public:maven-central": {URL: e.central.Root, TTL: o.ttl, Retries: 1,
+			AllowedHosts: []string{strings.TrimPrefix(e.files.Fake.URL, "http://")}},
 		"public:maven-googleandroid": {URL: e.google.Root, TTL: o.ttl, Retries: 1},
 	}
 	cfg.Domains = []proxy.DomainConfig{{Name: "acme", Repositories: []proxy.RepositoryConfig{

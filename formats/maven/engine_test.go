@@ -304,7 +304,7 @@ func TestFiles(t *testing.T) {
 		expect(t, "unknown version", e.get(t, app+"com/example/lib/util/9.9/util-9.9.jar"), 404)
 	})
 	t.Run("redirects are followed inside Stockpile", func(t *testing.T) {
-		files := newCentral(t)
+		files := e.files
 		rjar := jarOf(t, "r.txt", "redirected\n")
 		files.artifact("com.example.lib", "moved", "2.0", rjar)
 		e.central.metadata("com.example.lib", "moved", "20240101000000", "2.0")

@@ -205,6 +205,12 @@ func newEnv(t *testing.T, f *Format) *env {
 // is filled in).
 func newEnvWith(t *testing.T, f *Format, conn upstream.Options) *env {
 	t.Helper()
+	return newEnvConfig(t, f, conn, nil)
+}
+
+// newEnvConfig is newEnvWith with a last edit of the server configuration.
+func newEnvConfig(t *testing.T, f *Format, conn upstream.Options, edit func(*proxy.Config)) *env {
+	t.Helper()
 	fx := fixtures(t)
 	fake := upstreamtest.New(t)
 	cfg := proxy.Defaults()
@@ -218,6 +224,9 @@ func newEnvWith(t *testing.T, f *Format, conn upstream.Options) *env {
 	}}}
 	if f == nil {
 		f = New()
+	}
+	if edit != nil {
+		edit(&cfg)
 	}
 	in := proxytest.Start(t, proxytest.Options{Config: &cfg, Formats: []formats.Format{f}})
 	e := &env{

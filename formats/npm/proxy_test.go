@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/upstream"
 	"github.com/stockpile-proxy/stockpile/upstream/upstreamtest"
 )
@@ -185,6 +186,8 @@ func TestPackumentRepresentations(t *testing.T) {
 	})
 
 	t.Run("a forwarded https host gets URLs without the default port", func(t *testing.T) {
+		// X-Forwarded-* count only from a trusted proxy.
+		e := newEnvConfig(t, nil, upstream.Options{}, func(c *proxy.Config) { c.TrustedProxies = []string{"127.0.0.1"} })
 		var p packument
 		e.get("app", "left-pad-lite", "X-Forwarded-Proto", "https", "X-Forwarded-Host", "npm.stockpile.example:443").must(t, http.StatusOK).json(t, &p)
 		if got, want := p.version(t, "1.0.0").Dist.Tarball, "https://npm.stockpile.example/acme/npm/app/left-pad-lite/-/left-pad-lite-1.0.0.tgz"; got != want {

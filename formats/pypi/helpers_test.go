@@ -54,7 +54,9 @@ func startEnv(t *testing.T, o envOptions) *env {
 		o.format = New()
 	}
 	cfg := proxy.Defaults()
-	cfg.Connections = map[string]upstream.Options{"public:pypi": {URL: up.Index.URL + "/simple/", TTL: o.ttl, Retries: 1}}
+	cfg.Connections = map[string]upstream.Options{"public:pypi": {URL: up.Index.URL + "/simple/", TTL: o.ttl, Retries: 1,
+		// Files come from a second port, as PyPI's come from its files host.
+		AllowedHosts: []string{strings.TrimPrefix(up.Files.URL, "http://")}}}
 	cfg.Domains = []proxy.DomainConfig{{Name: "acme", Repositories: []proxy.RepositoryConfig{
 		{Name: "app", Upstreams: []string{"internal", "team"}},
 		{Name: "team", Upstreams: []string{"pypi-store"}},

@@ -41,7 +41,9 @@ func startLifecycleEnv(t *testing.T) *env {
 	cfg := proxy.Defaults()
 	cfg.Auth.AccessKeys = []proxy.AccessKey{{ID: lifecycleKeyID, Secret: lifecycleSecret}}
 	cfg.Storage.BlobGCGrace = 0
-	cfg.Connections = map[string]upstream.Options{"public:pypi": {URL: up.Index.URL + "/simple/", TTL: time.Hour, Retries: 1}}
+	cfg.Connections = map[string]upstream.Options{"public:pypi": {URL: up.Index.URL + "/simple/", TTL: time.Hour, Retries: 1,
+		// Files come from a second port, as PyPI's come from its files host.
+		AllowedHosts: []string{strings.TrimPrefix(up.Files.URL, "http://")}}}
 	cfg.Domains = []proxy.DomainConfig{{Name: "acme", Repositories: []proxy.RepositoryConfig{
 		{Name: "app", Upstreams: []string{"internal", "team"}},
 		{Name: "team", Upstreams: []string{"pypi-store"}},
