@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -71,9 +72,10 @@ func classify(err error) *controlplane.Error {
 		}
 	}
 	if errors.Is(err, formats.ErrIntegrity) {
-		// The detail (digests of what was received) stays in the log.
+		// Which digest disagreed is said; the digests themselves (that of
+		// what was received tells what a URL holds) stay in the log.
 		return &controlplane.Error{Type: typeFor(http.StatusBadGateway), Status: http.StatusBadGateway,
-			Message: "integrity: what the upstream sent does not match the digest its metadata declares"}
+			Message: hexRuns.ReplaceAllString(fromSentinel(err, formats.ErrIntegrity), "…")}
 	}
 	for _, m := range []struct {
 		target error
@@ -98,6 +100,9 @@ func classify(err error) *controlplane.Error {
 	}
 	return &controlplane.Error{Type: "InternalServerException", Status: http.StatusInternalServerError, Message: "internal error"}
 }
+
+// hexRuns matches digests in hex (MD5 and longer).
+var hexRuns = regexp.MustCompile(`[0-9a-fA-F]{32,}`)
 
 // fromSentinel returns err's message from the sentinel on: formats write
 // "%w: what went wrong" and the layers below (storage, with its blob ids
