@@ -75,7 +75,7 @@ func classify(err error) *controlplane.Error {
 		// Which digest disagreed is said; the digests themselves (that of
 		// what was received tells what a URL holds) stay in the log.
 		return &controlplane.Error{Type: typeFor(http.StatusBadGateway), Status: http.StatusBadGateway,
-			Message: hexRuns.ReplaceAllString(fromSentinel(err, formats.ErrIntegrity), "…")}
+			Message: hideReceivedDigests(fromSentinel(err, formats.ErrIntegrity))}
 	}
 	for _, m := range []struct {
 		target error
@@ -103,6 +103,25 @@ func classify(err error) *controlplane.Error {
 
 // hexRuns matches digests in hex (MD5 and longer).
 var hexRuns = regexp.MustCompile(`[0-9a-fA-F]{32,}`)
+
+// hideReceivedDigests replaces the hex digests in an integrity message by
+// "…", except those the metadata declares (the client can read those): a
+// digest of what was received would tell what the fetched URL holds.
+func hideReceivedDigests(msg string) string {
+	var b strings.Builder
+	last := 0
+	for _, m := range hexRuns.FindAllStringIndex(msg, -1) {
+		b.WriteString(msg[last:m[0]])
+		if strings.HasSuffix(msg[:m[0]], "declares ") {
+			b.WriteString(msg[m[0]:m[1]])
+		} else {
+			b.WriteString("…")
+		}
+		last = m[1]
+	}
+	b.WriteString(msg[last:])
+	return b.String()
+}
 
 // fromSentinel returns err's message from the sentinel on: formats write
 // "%w: what went wrong" and the layers below (storage, with its blob ids

@@ -27,7 +27,7 @@ func TestClassifyHidesInternals(t *testing.T) {
 			413, "too large: x.bin is larger than 16 bytes", []string{"badgerstore", blob}},
 		{"integrity", fmt.Errorf("resolver: %w", fmt.Errorf("%w: sha1 of x.tgz is %s, the metadata declares %s",
 			formats.ErrIntegrity, got, strings.Repeat("0", 40))),
-			502, "integrity: sha1 of x.tgz is …, the metadata declares …", []string{got}},
+			502, "integrity: sha1 of x.tgz is …, the metadata declares " + strings.Repeat("0", 40), []string{got}},
 		{"refused", fmt.Errorf("asset x: %w", &upstream.RefusedError{Conn: "public:npmjs", Origin: "http://127.0.0.1:9", Rule: "not allowed"}),
 			502, "upstream public:npmjs: refused to contact http://127.0.0.1:9: not allowed", nil},
 		{"internal", fmt.Errorf("badgerstore: open /var/lib/stockpile/blobs/%s: permission denied", blob),
