@@ -37,6 +37,12 @@ type Config struct {
 	Storage     StorageConfig               `yaml:"storage"`
 	Connections map[string]upstream.Options `yaml:"external_connections"`
 	Domains     []DomainConfig              `yaml:"domains"`
+	// MaxMetadataSize bounds what a publish sends besides its file and
+	// what is read from a package archive into memory.
+	MaxMetadataSize int64 `yaml:"max_metadata_size"`
+	// MaxConcurrentPublishes bounds the data-plane writes in progress at
+	// once; more get 429 with Retry-After.
+	MaxConcurrentPublishes int `yaml:"max_concurrent_publishes"`
 
 	// lines maps a place in the file ("domains[0].repositories[1]") to its
 	// line, for messages.
@@ -83,15 +89,17 @@ type RepositoryConfig struct {
 // Defaults returns the configuration used for keys a file leaves out.
 func Defaults() Config {
 	return Config{
-		Listen:          "127.0.0.1:8080",
-		DataDir:         "./data",
-		LogLevel:        "info",
-		LogFormat:       "text",
-		ShutdownTimeout: 30 * time.Second,
-		MaxPublishSize:  2 << 30,
-		Auth:            AuthConfig{TokenTTL: 12 * time.Hour},
-		Storage:         StorageConfig{GCInterval: 5 * time.Minute, BlobGCInterval: time.Hour, BlobGCGrace: time.Hour},
-		HTTP:            defaultHTTPConfig(),
+		Listen:                 "127.0.0.1:8080",
+		DataDir:                "./data",
+		LogLevel:               "info",
+		LogFormat:              "text",
+		ShutdownTimeout:        30 * time.Second,
+		MaxPublishSize:         2 << 30,
+		Auth:                   AuthConfig{TokenTTL: 12 * time.Hour},
+		Storage:                StorageConfig{GCInterval: 5 * time.Minute, BlobGCInterval: time.Hour, BlobGCGrace: time.Hour},
+		HTTP:                   defaultHTTPConfig(),
+		MaxMetadataSize:        4 << 20,
+		MaxConcurrentPublishes: 16,
 	}
 }
 
@@ -245,6 +253,15 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		add("log_format", "log_format %q must be text or json", c.LogFormat)
+	}
+	if c.MaxPublishSize <= 0 {
+		add("max_publish_size", "max_publish_size must be positive")
+	}
+	if c.MaxMetadataSize < 64<<10 || c.MaxMetadataSize > 1<<30 {
+		add("max_metadata_size", "max_metadata_size %d must be between 64 KiB and 1 GiB", c.MaxMetadataSize)
+	}
+	if c.MaxConcurrentPublishes < 1 {
+		add("max_concurrent_publishes", "max_concurrent_publishes must be at least 1")
 	}
 	if c.Storage.BlobGCInterval <= 0 || c.Storage.BlobGCGrace < 0 {
 		add("storage", "storage.blob_gc_interval must be positive and storage.blob_gc_grace not negative")

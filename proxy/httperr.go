@@ -66,6 +66,7 @@ func classify(err error) *controlplane.Error {
 		{formats.ErrNotAllowed, http.StatusForbidden},
 		{formats.ErrTooLarge, http.StatusRequestEntityTooLarge},
 		{formats.ErrNotAcceptable, http.StatusNotAcceptable},
+		{formats.ErrBusy, http.StatusTooManyRequests},
 	} {
 		if errors.Is(err, m.target) {
 			return &controlplane.Error{Type: typeFor(m.status), Status: m.status, Message: fromSentinel(err, m.target)}
@@ -159,6 +160,10 @@ func retryAfter(err error) string {
 	var se *upstream.StatusError
 	if errors.As(err, &se) && se.RetryAfter > 0 {
 		return strconv.Itoa(int(se.RetryAfter.Seconds() + 0.5))
+	}
+	var be *formats.BusyError
+	if errors.As(err, &be) && be.RetryAfter > 0 {
+		return strconv.Itoa(int(be.RetryAfter.Seconds() + 0.5))
 	}
 	return ""
 }

@@ -171,6 +171,14 @@ func (s *Server) repository(f formats.Format) echo.MiddlewareFunc {
 				AuthRequired: !s.cfg.Open() && !s.cfg.Auth.AnonymousRead,
 				Base:         s.baseURL(req) + "/" + domain + "/" + f.Name() + "/" + repo,
 			})
+			formats.WithIntake(c, s.intake)
+			if isWrite(req.Method) {
+				release, err := s.acquireWrite()
+				if err != nil {
+					return err
+				}
+				defer release()
+			}
 			return next(c)
 		}
 	}

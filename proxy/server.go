@@ -47,6 +47,8 @@ type Server struct {
 	idPrefix string         // of request ids
 	trusted  []netip.Prefix // trusted_proxies
 	requests atomic.Uint64  // requests seen, for request ids
+	intake   formats.Intake
+	writes   chan struct{} // one token per data-plane write in progress
 }
 
 // New builds a server over an open store, creating or updating the domains
@@ -69,10 +71,16 @@ func New(ctx context.Context, cfg *Config, store storage.Store, fs []formats.For
 	if err != nil {
 		return nil, err
 	}
+	spool, err := prepareSpool(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	var pfx [4]byte
 	_, _ = rand.Read(pfx[:])
 	s := &Server{cfg: cfg, log: log, store: store, registry: registry, issuer: issuer, tokens: token.NewCache(issuer, 0, nil), metrics: newMetrics(), collect: make(chan struct{}, 1),
-		idPrefix: hex.EncodeToString(pfx[:]) + "-"}
+		idPrefix: hex.EncodeToString(pfx[:]) + "-",
+		intake:   formats.Intake{MaxPublishSize: cfg.MaxPublishSize, MaxMetadataSize: cfg.MaxMetadataSize, SpoolDir: spool},
+		writes:   make(chan struct{}, max(cfg.MaxConcurrentPublishes, 1))}
 	if s.trusted, err = parseTrustedProxies(cfg.TrustedProxies); err != nil {
 		return nil, err
 	}
@@ -128,7 +136,7 @@ func (s *Server) routes(fs []formats.Format) *echo.Echo {
 			return p
 		},
 	}
-	cp.Mount(e.Group("/v1", s.signed))
+	cp.Mount(e.Group("/v1", s.signed, s.limitWrites))
 
 	for _, f := range fs {
 		g := e.Group("/:domain/"+f.Name()+"/:repo", s.repository(f))

@@ -2,14 +2,15 @@ package cargo
 
 import (
 	"archive/tar"
-	"bytes"
 	"cmp"
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net/http"
 	"path"
@@ -100,18 +101,19 @@ const maxReadme = 64 << 10
 // the .crate, each after its length as a little-endian u32.
 func (h *handler) publish(c echo.Context) error {
 	ref := formats.RepoFrom(c)
-	limit := h.f.opts.MaxPublishBody
-	body, err := io.ReadAll(io.LimitReader(c.Request().Body, limit+1))
-	if err != nil {
-		return fmt.Errorf("%w: cargo: reading the publish body: %v", formats.ErrInvalid, err)
+	in := formats.IntakeFrom(c)
+	limit := in.Body() + 8
+	if h.f.opts.MaxPublishBody > 0 {
+		limit = min(limit, h.f.opts.MaxPublishBody)
 	}
-	if int64(len(body)) > limit {
-		return fmt.Errorf("%w: cargo: the publish body is larger than %d bytes", formats.ErrTooLarge, limit)
+	if c.Request().ContentLength > limit {
+		return formats.TooLarge("cargo", "the publish body", limit)
 	}
-	metaJSON, crate, err := splitPublish(body)
+	metaJSON, crate, err := readFrame(formats.LimitBody(c.Request().Body, limit, "cargo", "the publish body"), in)
 	if err != nil {
 		return err
 	}
+	defer crate.spool.Close()
 	var m publishMeta
 	if err := json.Unmarshal(metaJSON, &m); err != nil {
 		return fmt.Errorf("%w: cargo: the publish metadata is not valid JSON: %v", formats.ErrInvalid, err)
@@ -119,7 +121,7 @@ func (h *handler) publish(c echo.Context) error {
 	if err := m.validate(); err != nil {
 		return err
 	}
-	if err := checkCrate(crate, m.Name, m.Vers, h.f.opts.MaxUnpackedSize); err != nil {
+	if err := checkCrate(crate.spool.Reader(), m.Name, m.Vers, h.f.opts.MaxUnpackedSize); err != nil {
 		return err
 	}
 
@@ -139,8 +141,7 @@ func (h *handler) publish(c echo.Context) error {
 		}
 	}
 
-	sum := sha256.Sum256(crate)
-	cksum := hex.EncodeToString(sum[:])
+	cksum := hex.EncodeToString(crate.sha256.Sum(nil))
 	now := time.Now().UTC().Truncate(time.Second)
 	raw, err := m.indexLine(cksum, now)
 	if err != nil {
@@ -160,10 +161,10 @@ func (h *handler) publish(c echo.Context) error {
 			Assets: []formats.AssetRef{{
 				Name:    crateFile(m.Name, m.Vers),
 				Digests: formats.Digests{SHA256: cksum},
-				Size:    int64(len(crate)),
+				Size:    crate.spool.Size(),
 			}},
 		},
-		Content: func(string) (io.Reader, error) { return bytes.NewReader(crate), nil },
+		Content: func(string) (io.Reader, error) { return crate.spool.Reader(), nil },
 	})
 	if err != nil {
 		return err
@@ -171,29 +172,70 @@ func (h *handler) publish(c echo.Context) error {
 	return c.JSON(http.StatusOK, publishWarnings)
 }
 
-// splitPublish splits a publish body in its JSON metadata and .crate.
-func splitPublish(body []byte) (meta, crate []byte, err error) {
-	if len(body) < 4 {
-		return nil, nil, fmt.Errorf("%w: cargo: the publish body is too short for the metadata length", formats.ErrInvalid)
+// spooledCrate is the .crate of a publish, spooled, and its SHA-256.
+type spooledCrate struct {
+	spool  *formats.Spool
+	sha256 hash.Hash
+}
+
+// readFrame reads a publish body: the JSON metadata (at most the intake's
+// max_metadata_size, in memory) and the .crate (at most max_publish_size,
+// spooled), each after its length as a little-endian u32. The caller
+// closes the crate's spool.
+func readFrame(r io.Reader, in formats.Intake) (meta []byte, crate *spooledCrate, err error) {
+	var n [4]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return nil, nil, frameError(err, "the publish body is too short for the metadata length")
 	}
-	n := uint64(binary.LittleEndian.Uint32(body))
-	rest := body[4:]
-	if n > uint64(len(rest)) {
-		return nil, nil, fmt.Errorf("%w: cargo: the publish metadata is declared as %d bytes but only %d follow", formats.ErrInvalid, n, len(rest))
+	size := int64(binary.LittleEndian.Uint32(n[:]))
+	if size > in.MaxMetadataSize {
+		return nil, nil, formats.TooLarge("cargo", "the publish metadata", in.MaxMetadataSize)
 	}
-	meta, rest = rest[:n], rest[n:]
-	if len(rest) < 4 {
-		return nil, nil, fmt.Errorf("%w: cargo: the publish body ends before the .crate length", formats.ErrInvalid)
+	meta = make([]byte, size)
+	if got, err := io.ReadFull(r, meta); err != nil {
+		return nil, nil, frameError(err, fmt.Sprintf("the publish metadata is declared as %d bytes but only %d follow", size, got))
 	}
-	m := uint64(binary.LittleEndian.Uint32(rest))
-	rest = rest[4:]
-	if m != uint64(len(rest)) {
-		return nil, nil, fmt.Errorf("%w: cargo: the .crate is declared as %d bytes but %d follow", formats.ErrInvalid, m, len(rest))
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return nil, nil, frameError(err, "the publish body ends before the .crate length")
 	}
-	if m == 0 {
+	size = int64(binary.LittleEndian.Uint32(n[:]))
+	switch {
+	case size == 0:
 		return nil, nil, fmt.Errorf("%w: cargo: the .crate is empty", formats.ErrInvalid)
+	case size > in.MaxPublishSize:
+		return nil, nil, formats.TooLarge("cargo", "the .crate", in.MaxPublishSize)
 	}
-	return meta, rest, nil
+	sp, err := in.NewSpool(size, "cargo: the .crate")
+	if err != nil {
+		return nil, nil, err
+	}
+	crate = &spooledCrate{spool: sp, sha256: sha256.New()}
+	got, err := io.Copy(io.MultiWriter(sp, crate.sha256), io.LimitReader(r, size))
+	if err == nil && got < size {
+		err = fmt.Errorf("%w: cargo: the .crate is declared as %d bytes but %d follow", formats.ErrInvalid, size, got)
+	}
+	if err == nil {
+		if k, _ := io.ReadFull(r, n[:1]); k > 0 {
+			err = fmt.Errorf("%w: cargo: the .crate is declared as %d bytes but more follow", formats.ErrInvalid, size)
+		}
+	}
+	if err != nil {
+		sp.Close()
+		return nil, nil, frameError(err, "reading the publish body")
+	}
+	return meta, crate, nil
+}
+
+// frameError keeps a size or format error as it is and makes any other
+// read error a 400 saying what was expected.
+func frameError(err error, what string) error {
+	if errors.Is(err, formats.ErrTooLarge) || errors.Is(err, formats.ErrInvalid) {
+		return err
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: cargo: %s", formats.ErrInvalid, what)
+	}
+	return fmt.Errorf("%w: cargo: %s: %v", formats.ErrInvalid, what, err)
 }
 
 // validate checks the metadata the way a registry must before it writes an
@@ -422,15 +464,19 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// maxManifest bounds the Cargo.toml read from a .crate.
-const maxManifest = 1 << 20
+// Bounds of the inspection of a .crate besides its unpacked size.
+const (
+	maxManifest     = 1 << 20  // the Cargo.toml read into memory
+	maxCrateEntries = 100_000  // files and directories
+	maxTarTail      = 64 << 10 // bytes inflated after the tar archive's end
+)
 
 // checkCrate checks a .crate: a gzip-compressed tar whose entries are
 // files and directories under {name}-{version}/, without "." or ".."
 // components, unpacking to at most maxUnpacked bytes, with a Cargo.toml
 // that names the same crate and version as the metadata.
-func checkCrate(crate []byte, name, vers string, maxUnpacked int64) error {
-	zr, err := gzip.NewReader(bytes.NewReader(crate))
+func checkCrate(crate io.Reader, name, vers string, maxUnpacked int64) error {
+	zr, err := gzip.NewReader(crate)
 	if err != nil {
 		return fmt.Errorf("%w: cargo: the .crate is not gzip-compressed: %v", formats.ErrInvalid, err)
 	}
@@ -440,6 +486,9 @@ func checkCrate(crate []byte, name, vers string, maxUnpacked int64) error {
 	var manifest []byte
 	seen := map[string]bool{}
 	for {
+		if len(seen) >= maxCrateEntries {
+			return fmt.Errorf("%w: cargo: the .crate has more than %d entries", formats.ErrTooLarge, maxCrateEntries)
+		}
 		hdr, err := tr.Next()
 		if err == io.EOF {
 			break
@@ -486,9 +535,13 @@ func checkCrate(crate []byte, name, vers string, maxUnpacked int64) error {
 			}
 		}
 	}
-	// Read to the end so that the gzip checksum is verified.
-	if _, err := io.Copy(io.Discard, zr); err != nil {
+	// Read to the end so that the gzip checksum is verified; after the tar
+	// archive's end only its padding to a record may follow (tar writes
+	// records of 10240 bytes), not a stream that inflates without end.
+	if n, err := io.Copy(io.Discard, io.LimitReader(zr, maxTarTail+1)); err != nil {
 		return fmt.Errorf("%w: cargo: the .crate is not a valid gzip stream: %v", formats.ErrInvalid, err)
+	} else if n > maxTarTail {
+		return fmt.Errorf("%w: cargo: the .crate's gzip stream goes on after the end of its tar archive", formats.ErrInvalid)
 	}
 	if manifest == nil {
 		return fmt.Errorf("%w: cargo: the .crate has no %sCargo.toml", formats.ErrInvalid, prefix)

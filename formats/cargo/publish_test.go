@@ -6,6 +6,8 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
+	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -81,7 +83,7 @@ func TestCheckCrate(t *testing.T) {
 		{"too large unpacked", tarball(t, good[0], entry{name: prefix + "big", body: strings.Repeat("x", 2000)}), "unpacks to more than", formats.ErrTooLarge},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := checkCrate(tc.crate, "demo-crate", "0.1.0", 1500)
+			err := checkCrate(bytes.NewReader(tc.crate), "demo-crate", "0.1.0", 1500)
 			if tc.sentinel == nil {
 				if err != nil {
 					t.Fatalf("checkCrate: %v", err)
@@ -121,33 +123,45 @@ func frame(meta string, crate []byte) []byte {
 	return append(b, crate...)
 }
 
-func TestSplitPublish(t *testing.T) {
+func TestReadFrame(t *testing.T) {
 	good := frame(`{"name":"x"}`, []byte("crate"))
 	for _, tc := range []struct {
-		name string
-		body []byte
-		ok   bool
+		name     string
+		body     []byte
+		ok       bool
+		sentinel error
 	}{
-		{"valid", good, true},
-		{"empty", nil, false},
-		{"three bytes", []byte{1, 0, 0}, false},
-		{"metadata longer than the body", binary.LittleEndian.AppendUint32(nil, 1000), false},
-		{"huge metadata length", append(binary.LittleEndian.AppendUint32(nil, 0xffffffff), "{}"...), false},
-		{"no crate length", good[:4+12+2], false},
-		{"crate shorter than declared", good[:len(good)-1], false},
-		{"trailing bytes", append(append([]byte(nil), good...), 0), false},
-		{"empty crate", frame(`{}`, nil), false},
+		{"valid", good, true, nil},
+		{"empty", nil, false, formats.ErrInvalid},
+		{"three bytes", []byte{1, 0, 0}, false, formats.ErrInvalid},
+		{"metadata longer than the body", binary.LittleEndian.AppendUint32(nil, 1000), false, formats.ErrInvalid},
+		{"huge metadata length", append(binary.LittleEndian.AppendUint32(nil, 0xffffffff), "{}"...), false, formats.ErrTooLarge},
+		{"metadata over max_metadata_size", frame(strings.Repeat(" ", 1025), []byte("crate")), false, formats.ErrTooLarge},
+		{"crate over max_publish_size", binary.LittleEndian.AppendUint32(frame(`{}`, nil)[:6], 1<<20+1), false, formats.ErrTooLarge},
+		{"no crate length", good[:4+12+2], false, formats.ErrInvalid},
+		{"crate shorter than declared", good[:len(good)-1], false, formats.ErrInvalid},
+		{"trailing bytes", append(append([]byte(nil), good...), 0), false, formats.ErrInvalid},
+		{"empty crate", frame(`{}`, nil), false, formats.ErrInvalid},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			meta, crate, err := splitPublish(tc.body)
+			in := formats.Intake{MaxPublishSize: 1 << 20, MaxMetadataSize: 1 << 10, SpoolDir: t.TempDir()}
+			meta, crate, err := readFrame(bytes.NewReader(tc.body), in)
 			if tc.ok {
-				if err != nil || string(meta) != `{"name":"x"}` || string(crate) != "crate" {
-					t.Fatalf("splitPublish = %q %q %v", meta, crate, err)
+				if err != nil {
+					t.Fatalf("readFrame: %v", err)
+				}
+				defer crate.spool.Close()
+				got, _ := io.ReadAll(crate.spool.Reader())
+				if string(meta) != `{"name":"x"}` || string(got) != "crate" {
+					t.Fatalf("readFrame = %q %q", meta, got)
 				}
 				return
 			}
-			if !errors.Is(err, formats.ErrInvalid) {
-				t.Fatalf("splitPublish = %v, want ErrInvalid", err)
+			if !errors.Is(err, tc.sentinel) {
+				t.Fatalf("readFrame = %v, want %v", err, tc.sentinel)
+			}
+			if left, _ := os.ReadDir(in.SpoolDir); len(left) != 0 {
+				t.Errorf("a refused body left %d spool files", len(left))
 			}
 		})
 	}

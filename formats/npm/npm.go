@@ -17,9 +17,6 @@ import (
 
 // Default limits.
 const (
-	// DefaultMaxPublishBody bounds the JSON body of a publish (metadata and
-	// the base64 tarball together).
-	DefaultMaxPublishBody = 256 << 20
 	// DefaultMaxAuditBody bounds an audit request passed through upstream,
 	// and the upstream's answer.
 	DefaultMaxAuditBody = 32 << 20
@@ -27,17 +24,15 @@ const (
 
 // Options tune the npm format. Zero fields take the defaults.
 type Options struct {
-	// MaxPublishBody bounds the body of PUT /{package}; larger bodies are
-	// refused with 413.
+	// MaxPublishBody, when set, bounds the body of PUT /{package} below
+	// what the server's intake limits allow; larger bodies are refused
+	// with 413.
 	MaxPublishBody int64
 	// MaxAuditBody bounds audit requests and answers passed through.
 	MaxAuditBody int64
 }
 
 func (o Options) withDefaults() Options {
-	if o.MaxPublishBody <= 0 {
-		o.MaxPublishBody = DefaultMaxPublishBody
-	}
 	if o.MaxAuditBody <= 0 {
 		o.MaxAuditBody = DefaultMaxAuditBody
 	}

@@ -1,11 +1,6 @@
 package npm
 
 import (
-	"bytes"
-	"crypto/sha1"
-	"crypto/sha512"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,17 +32,33 @@ type attachment struct {
 	len  []byte // raw length, nil when absent
 }
 
-// readBody reads a request body of at most limit bytes.
-func readBody(r *http.Request, limit int64) ([]byte, error) {
+// readBody reads a publish or update body within the request's intake
+// bounds (and the format's own MaxPublishBody, when set). The caller closes
+// the result.
+func (h *handler) readBody(c echo.Context) (*putBody, error) {
+	in := formats.IntakeFrom(c)
+	limit := bodyBound(in)
+	if h.f.opts.MaxPublishBody > 0 {
+		limit = min(limit, h.f.opts.MaxPublishBody)
+	}
+	r := c.Request()
 	if r.ContentLength > limit {
-		return nil, fmt.Errorf("%w: npm: the request body is larger than %d bytes", formats.ErrTooLarge, limit)
+		return nil, formats.TooLarge("npm", "the request body", limit)
+	}
+	return readPut(formats.LimitBody(r.Body, limit, "npm", "the request body"), in)
+}
+
+// readSmall reads a small request body of at most limit bytes into memory.
+func readSmall(r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, formats.TooLarge("npm", "the request body", limit)
 	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("%w: npm: reading the request body: %v", formats.ErrInvalid, err)
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%w: npm: the request body is larger than %d bytes", formats.ErrTooLarge, limit)
+		return nil, formats.TooLarge("npm", "the request body", limit)
 	}
 	return b, nil
 }
@@ -119,12 +130,12 @@ func parsePut(body []byte) (*putDoc, error) {
 // carries a tarball, otherwise a whole-document update (deprecate,
 // unpublish of versions).
 func (h *handler) put(c echo.Context, rt route) error {
-	req := c.Request()
-	body, err := readBody(req, h.f.opts.MaxPublishBody)
+	body, err := h.readBody(c)
 	if err != nil {
 		return err
 	}
-	d, err := parsePut(body)
+	defer body.Close()
+	d, err := parsePut(body.doc)
 	if err != nil {
 		return err
 	}
@@ -132,14 +143,14 @@ func (h *handler) put(c echo.Context, rt route) error {
 		return invalid("the document is for %q, the URL names %s", clip(d.name), displayName(rt.pkg))
 	}
 	if len(d.atts) > 0 {
-		return h.publish(c, rt, d)
+		return h.publish(c, rt, d, body)
 	}
 	return h.update(c, rt, d)
 }
 
 // publish stores the one new version a publish body carries (npm's body:
 // reference §1.3.4).
-func (h *handler) publish(c echo.Context, rt route, d *putDoc) error {
+func (h *handler) publish(c echo.Context, rt route, d *putDoc, body *putBody) error {
 	ref := formats.RepoFrom(c)
 	p, err := parseName(displayName(rt.pkg), true)
 	if err != nil {
@@ -181,13 +192,11 @@ func (h *handler) publish(c echo.Context, rt route, d *putDoc) error {
 	if vdoc.Name != d.name || vdoc.Version != version {
 		return invalid("version %s: its name and version fields must be %s and %s", version, d.name, version)
 	}
-	data, err := decodeAttachment(att)
+	data, err := checkAttachment(att, body)
 	if err != nil {
 		return err
 	}
-	s512 := sha512.Sum512(data)
-	s1 := sha1.Sum(data)
-	got := formats.Digests{SHA512: hex.EncodeToString(s512[:]), SHA1: hex.EncodeToString(s1[:])}
+	got := data.digests()
 	declared := declaredDigests(vdoc.Dist.Integrity, vdoc.Dist.Shasum)
 	if vdoc.Dist.Integrity != "" && declared.SHA512 == "" && !strings.Contains(vdoc.Dist.Integrity, "sha1-") {
 		return invalid("dist.integrity %q is not a sha512 integrity", clip(vdoc.Dist.Integrity))
@@ -244,13 +253,13 @@ func (h *handler) publish(c echo.Context, rt route, d *putDoc) error {
 			Version: version,
 			Status:  formats.StatusPublished,
 			Meta:    stored,
-			Assets:  []formats.AssetRef{{Name: file, Digests: got, Size: int64(len(data))}},
+			Assets:  []formats.AssetRef{{Name: file, Digests: got, Size: data.spool.Size()}},
 		},
 		Content: func(name string) (io.Reader, error) {
 			if name != file {
 				return nil, fmt.Errorf("%w: npm: no asset %s in this publish", formats.ErrNotFound, name)
 			}
-			return bytes.NewReader(data), nil
+			return data.spool.Reader(), nil
 		},
 		Tags: tags,
 	}
@@ -296,35 +305,23 @@ func publishedVersion(p formats.Package, d *putDoc, file string) (string, error)
 	return version, nil
 }
 
-// decodeAttachment base64-decodes the tarball and checks its declared length.
-func decodeAttachment(a *attachment) ([]byte, error) {
-	if len(a.data) < 2 || a.data[0] != '"' {
+// checkAttachment returns the spooled tarball of an attachment and checks
+// its declared length.
+func checkAttachment(a *attachment, body *putBody) (*spooled, error) {
+	data, ok := body.attachment(a.data)
+	if !ok {
 		return nil, invalid("attachment %s has no data", clip(a.file))
 	}
-	enc := a.data[1 : len(a.data)-1]
-	if bytes.IndexByte(enc, '\\') >= 0 {
-		var s string
-		if err := json.Unmarshal(a.data, &s); err != nil {
-			return nil, invalid("attachment %s: bad data", clip(a.file))
-		}
-		enc = []byte(s)
-	}
-	out := make([]byte, base64.StdEncoding.DecodedLen(len(enc)))
-	n, err := base64.StdEncoding.Decode(out, enc)
-	if err != nil {
-		return nil, invalid("attachment %s is not valid base64", clip(a.file))
-	}
-	out = out[:n]
-	if len(out) == 0 {
+	if data.spool.Size() == 0 {
 		return nil, invalid("attachment %s is empty", clip(a.file))
 	}
 	if a.len != nil {
 		var n int64
-		if err := json.Unmarshal(a.len, &n); err != nil || n != int64(len(out)) {
-			return nil, invalid("attachment %s: length %s does not match its %d bytes", clip(a.file), clip(string(a.len)), len(out))
+		if err := json.Unmarshal(a.len, &n); err != nil || n != data.spool.Size() {
+			return nil, invalid("attachment %s: length %s does not match its %d bytes", clip(a.file), clip(string(a.len)), data.spool.Size())
 		}
 	}
-	return out, nil
+	return data, nil
 }
 
 // update applies a whole-document PUT without tarball: deprecations of the

@@ -194,7 +194,7 @@ func (h *handler) audit(c echo.Context, rt route) error {
 		return err
 	}
 	limit := h.f.opts.MaxAuditBody
-	body, err := readBody(req, limit)
+	body, err := readSmall(req, limit)
 	if err != nil {
 		return err
 	}

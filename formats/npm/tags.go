@@ -53,7 +53,7 @@ func (h *handler) setDistTag(c echo.Context, rt route) error {
 	if err := checkTag(tag); err != nil {
 		return err
 	}
-	body, err := readBody(c.Request(), 4<<10)
+	body, err := readSmall(c.Request(), 4<<10)
 	if err != nil {
 		return err
 	}

@@ -86,20 +86,28 @@ func (f *Format) openZip(open func(string) (io.ReadCloser, error), name string) 
 		return nil, nil, err
 	}
 	if c, ok := rc.(formats.Content); ok {
-		zr, err := zip.NewReader(&readerAt{rs: c}, c.Sums().Size)
+		ra := &readerAt{rs: c}
+		if err := formats.CheckZipDirectory(ra, c.Sums().Size, f.opts.MaxEntries, formats.MaxZipDirectory); err != nil {
+			rc.Close()
+			return nil, nil, err
+		}
+		zr, err := zip.NewReader(ra, c.Sums().Size)
 		if err != nil {
 			rc.Close()
 			return nil, nil, err
 		}
 		return zr, rc, nil
 	}
-	b, err := io.ReadAll(io.LimitReader(rc, f.opts.MaxPackageSize+1))
+	b, err := io.ReadAll(io.LimitReader(rc, DefaultMaxReadPackage+1))
 	rc.Close()
 	if err != nil {
 		return nil, nil, err
 	}
-	if int64(len(b)) > f.opts.MaxPackageSize {
-		return nil, nil, fmt.Errorf("nuget: %s is larger than %d bytes", name, f.opts.MaxPackageSize)
+	if int64(len(b)) > DefaultMaxReadPackage {
+		return nil, nil, fmt.Errorf("nuget: %s is larger than %d bytes", name, DefaultMaxReadPackage)
+	}
+	if err := formats.CheckZipDirectory(bytes.NewReader(b), int64(len(b)), f.opts.MaxEntries, formats.MaxZipDirectory); err != nil {
+		return nil, nil, err
 	}
 	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
 	if err != nil {

@@ -191,7 +191,11 @@ func (h *handler) nuspec(c echo.Context, p formats.Package, key string) error {
 
 // readStoredEntry reads one entry of a stored package.
 func readStoredEntry(content formats.Content, pick func(*zip.Reader) *zip.File, limit int64) ([]byte, error) {
-	zr, err := zip.NewReader(&readerAt{rs: content}, content.Sums().Size)
+	ra := &readerAt{rs: content}
+	if err := formats.CheckZipDirectory(ra, content.Sums().Size, formats.MaxArchiveEntries, formats.MaxZipDirectory); err != nil {
+		return nil, err
+	}
+	zr, err := zip.NewReader(ra, content.Sums().Size)
 	if err != nil {
 		return nil, fmt.Errorf("%w: nuget: the stored package is not a zip archive: %v", formats.ErrIntegrity, err)
 	}

@@ -28,8 +28,9 @@ const formatName = "nuget"
 
 // Default limits.
 const (
-	// DefaultMaxPackageSize bounds a pushed .nupkg.
-	DefaultMaxPackageSize = 1 << 30
+	// DefaultMaxReadPackage bounds a stored .nupkg read into memory to
+	// describe it when the engine does not hand it as seekable content.
+	DefaultMaxReadPackage = 256 << 20
 	// DefaultMaxEntries bounds the files in a pushed .nupkg.
 	DefaultMaxEntries = 20_000
 	// DefaultMaxUncompressed bounds the declared uncompressed size of a
@@ -46,6 +47,8 @@ const (
 
 // Options tune the NuGet format. Zero fields take the defaults.
 type Options struct {
+	// MaxPackageSize, when set, bounds a pushed .nupkg below what the
+	// server's intake limits (max_publish_size) allow.
 	MaxPackageSize  int64
 	MaxEntries      int
 	MaxUncompressed int64
@@ -55,9 +58,6 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.MaxPackageSize <= 0 {
-		o.MaxPackageSize = DefaultMaxPackageSize
-	}
 	if o.MaxEntries <= 0 {
 		o.MaxEntries = DefaultMaxEntries
 	}

@@ -82,6 +82,9 @@ func invalid(format string, args ...any) error {
 // maxNuspec bytes once inflated (the inflated bytes are counted, not the
 // declared size), whose id and version are valid.
 func readNupkg(r io.ReaderAt, size int64, o Options) (*nupkg, error) {
+	if err := formats.CheckZipDirectory(r, size, o.MaxEntries, formats.MaxZipDirectory); err != nil {
+		return nil, err
+	}
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return nil, invalid("the package is not a zip archive: %v", err)

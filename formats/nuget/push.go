@@ -18,8 +18,6 @@ import (
 	"github.com/stockpile-proxy/stockpile/formats"
 )
 
-// multipartSlack is what a multipart envelope may add to a package.
-const multipartSlack = 1 << 20
 
 // publish serves the PackagePublish resource: PUT pushes a package,
 // DELETE {id}/{version} unlists a version (as nuget.org does: nothing is
@@ -51,31 +49,37 @@ func (h *handler) publish(c echo.Context, rest []string) error {
 // origin controls and answers 409 for a version that exists.
 func (h *handler) push(c echo.Context) error {
 	req := c.Request()
-	limit := h.f.opts.MaxPackageSize
-	if req.ContentLength > limit+multipartSlack {
+	in := formats.IntakeFrom(c)
+	limit := in.MaxPublishSize
+	if h.f.opts.MaxPackageSize > 0 {
+		limit = min(limit, h.f.opts.MaxPackageSize)
+	}
+	if req.ContentLength > limit+in.MaxMetadataSize {
 		return fmt.Errorf("%w: nuget: the package is larger than %d bytes", formats.ErrTooLarge, limit)
 	}
+	req.Body = http.MaxBytesReader(c.Response(), req.Body, limit+in.MaxMetadataSize)
 	body, err := packageBody(req)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp("", "stockpile-nuget-push-*.nupkg")
+	tmp, err := in.NewSpool(limit, "nuget: the package")
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 	hash := sha512.New()
-	n, err := io.Copy(io.MultiWriter(tmp, hash), io.LimitReader(body, limit+1))
+	n, err := io.Copy(io.MultiWriter(tmp, hash), body)
 	if err != nil {
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.Is(err, formats.ErrTooLarge), errors.As(err, &mbe):
+			return fmt.Errorf("%w: nuget: the package is larger than %d bytes", formats.ErrTooLarge, limit)
+		}
 		var pe *os.PathError
 		if errors.As(err, &pe) {
 			return fmt.Errorf("nuget: spooling the package: %w", err)
 		}
 		return invalid("reading the package: %v", err)
-	}
-	if n > limit {
-		return fmt.Errorf("%w: nuget: the package is larger than %d bytes", formats.ErrTooLarge, limit)
 	}
 	if n == 0 {
 		return invalid("the request carries no package")
@@ -93,7 +97,7 @@ func (h *handler) push(c echo.Context) error {
 			Version: key, Status: formats.StatusPublished, Meta: marshalEntry(e),
 			Assets: []formats.AssetRef{{Name: nupkgName(p.Name, key), Digests: formats.Digests{SHA512: hex.EncodeToString(sum)}, Size: n}},
 		},
-		Content: func(string) (io.Reader, error) { return io.NewSectionReader(tmp, 0, n), nil },
+		Content: func(string) (io.Reader, error) { return tmp.Reader(), nil },
 	}
 	if err := h.res.Publish(req.Context(), formats.RepoFrom(c), p, pub); err != nil {
 		return err

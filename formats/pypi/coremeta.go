@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 	"sync"
+
+	"github.com/stockpile-proxy/stockpile/formats"
 )
 
 // errNoMetadata is returned for a wheel without a readable METADATA file.
@@ -16,6 +18,9 @@ var errNoMetadata = errors.New("the wheel has no .dist-info/METADATA")
 // its top-level .dist-info directory (the one named after project when the
 // archive has several), at most limit bytes.
 func wheelMetadata(r io.ReaderAt, size int64, project string, limit int64) ([]byte, error) {
+	if err := formats.CheckZipDirectory(r, size, formats.MaxArchiveEntries, limit); err != nil {
+		return nil, err
+	}
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return nil, fmt.Errorf("not a zip archive: %w", err)

@@ -42,7 +42,8 @@ func invalid(format string, args ...any) error {
 // form is a parsed upload: its fields and the file, spooled to disk.
 type form struct {
 	fields   map[string][]string
-	file     *os.File
+	in       formats.Intake
+	file     *formats.Spool
 	filename string
 	size     int64
 	sha256   string
@@ -59,7 +60,6 @@ func (f *form) get(k string) string {
 func (f *form) close() {
 	if f.file != nil {
 		f.file.Close()
-		os.Remove(f.file.Name())
 	}
 }
 
@@ -134,7 +134,7 @@ func (h *handler) upload(c echo.Context) error {
 		meta.PyVersion = df.PyVersion
 	}
 	if df.Kind == kindWheel {
-		core, err := wheelMetadata(fm.file, fm.size, project, h.f.opts.MaxMetadataSize)
+		core, err := wheelMetadata(fm.file, fm.size, project, min(h.f.opts.MaxMetadataSize, fm.in.MaxMetadataSize))
 		if err != nil {
 			return invalid("%s: %v", fm.filename, err)
 		}
@@ -166,14 +166,9 @@ func (h *handler) upload(c echo.Context) error {
 		Version: formats.Version{Version: ver, Assets: []formats.AssetRef{{
 			Name: fm.filename, Digests: formats.Digests{SHA256: fm.sha256, MD5: fm.md5}, Size: fm.size,
 		}}},
-		Content: func(string) (io.Reader, error) {
-			if _, err := fm.file.Seek(0, io.SeekStart); err != nil {
-				return nil, err
-			}
-			return fm.file, nil
-		},
-		Merge: true,
-		Extra: extra,
+		Content: func(string) (io.Reader, error) { return fm.file.Reader(), nil },
+		Merge:   true,
+		Extra:   extra,
 	})
 	if err != nil {
 		return err
@@ -202,12 +197,17 @@ func (h *handler) readForm(c echo.Context) (*form, error) {
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
 		return nil, invalid("an upload is a multipart/form-data POST (as twine sends it)")
 	}
-	if req.ContentLength > h.f.opts.MaxUploadSize {
-		return nil, tooLarge(h.f.opts.MaxUploadSize)
+	in := formats.IntakeFrom(c)
+	limit := in.Body()
+	if h.f.opts.MaxUploadSize > 0 {
+		limit = min(limit, h.f.opts.MaxUploadSize)
 	}
-	body := http.MaxBytesReader(c.Response(), req.Body, h.f.opts.MaxUploadSize)
+	if req.ContentLength > limit {
+		return nil, tooLarge(limit)
+	}
+	body := http.MaxBytesReader(c.Response(), req.Body, limit)
 	mr := multipart.NewReader(body, params["boundary"])
-	fm := &form{fields: map[string][]string{}}
+	fm := &form{fields: map[string][]string{}, in: in}
 	var fieldBytes int64
 	for {
 		part, err := mr.NextPart()
@@ -215,7 +215,7 @@ func (h *handler) readForm(c echo.Context) (*form, error) {
 			break
 		}
 		if err != nil {
-			return fm, readError(err, h.f.opts.MaxUploadSize)
+			return fm, readError(err, limit)
 		}
 		name := part.FormName()
 		switch {
@@ -228,17 +228,17 @@ func (h *handler) readForm(c echo.Context) (*form, error) {
 				return fm, invalid("the content part has no file name")
 			}
 			if err := fm.spool(part); err != nil {
-				return fm, readError(err, h.f.opts.MaxUploadSize)
+				return fm, readError(err, limit)
 			}
 		case part.FileName() != "" || name == "gpg_signature" || name == "attestations":
 			// Signatures and attestations are not kept.
 			if _, err := io.Copy(io.Discard, part); err != nil {
-				return fm, readError(err, h.f.opts.MaxUploadSize)
+				return fm, readError(err, limit)
 			}
 		default:
 			b, err := io.ReadAll(io.LimitReader(part, uploadField+1))
 			if err != nil {
-				return fm, readError(err, h.f.opts.MaxUploadSize)
+				return fm, readError(err, limit)
 			}
 			if len(b) > uploadField {
 				return fm, fmt.Errorf("%w: pypi upload: the field %.40q is longer than %d bytes", formats.ErrTooLarge, name, uploadField)
@@ -254,15 +254,16 @@ func (h *handler) readForm(c echo.Context) (*form, error) {
 	return fm, nil
 }
 
-// spool copies the file part to a temporary file, hashing it.
+// spool copies the file part into a spool file below the data directory,
+// at most max_publish_size bytes of it, hashing it.
 func (f *form) spool(r io.Reader) error {
-	tmp, err := os.CreateTemp("", "stockpile-pypi-upload-*")
+	sp, err := f.in.NewSpool(f.in.MaxPublishSize, "pypi upload: the file")
 	if err != nil {
 		return err
 	}
-	f.file = tmp
+	f.file = sp
 	sh, mh := sha256.New(), md5.New()
-	n, err := io.Copy(io.MultiWriter(tmp, sh, mh), r)
+	n, err := io.Copy(io.MultiWriter(sp, sh, mh), r)
 	if err != nil {
 		return err
 	}
@@ -279,6 +280,9 @@ func readError(err error, limit int64) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return tooLarge(limit)
+	}
+	if errors.Is(err, formats.ErrTooLarge) {
+		return err
 	}
 	var pe *os.PathError
 	if errors.As(err, &pe) {

@@ -26,11 +26,7 @@ func (f *Format) Describe(ctx context.Context, v *formats.Version, open func(ass
 		return nil, err
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, f.opts.MaxGemSize+1))
-	if err != nil {
-		return nil, err
-	}
-	spec, err := readGem(b, f.opts.MaxMetadataSize)
+	spec, err := readGem(f.gemReader(rc), f.opts.MaxMetadataSize)
 	if err != nil {
 		return nil, err
 	}

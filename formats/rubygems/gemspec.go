@@ -10,12 +10,15 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/stockpile-proxy/stockpile/formats"
 )
 
 // What a .gem holds (a plain tar): metadata.gz, the gzipped YAML
@@ -57,11 +60,24 @@ type dependency struct {
 // key is the model version of the gem.
 func (s *gemspec) key() string { return versionKey(s.Version, s.Platform) }
 
-// readGem checks a .gem and returns its specification. maxMeta bounds the
-// uncompressed metadata.
-func readGem(b []byte, maxMeta int64) (*gemspec, error) {
-	tr := tar.NewReader(bytes.NewReader(b))
-	members := map[string][]byte{}
+// gemMember is what readGem keeps of a member of a .gem: the small ones
+// whole, the digests of all.
+type gemMember struct {
+	body   []byte // metadata.gz and checksums.yaml.gz only
+	head   []byte // the first bytes of data.tar.gz
+	sha256 string
+	sha512 string
+}
+
+// maxDataHead is how much of data.tar.gz is kept to check its start.
+const maxDataHead = 64 << 10
+
+// readGem checks a .gem, read as a stream, and returns its specification.
+// maxMeta bounds what is held in memory: the compressed and the
+// uncompressed metadata; data.tar.gz is hashed on the way, not kept.
+func readGem(r io.Reader, maxMeta int64) (*gemspec, error) {
+	tr := tar.NewReader(r)
+	members := map[string]*gemMember{}
 	for n := 0; ; n++ {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -84,11 +100,11 @@ func readGem(b []byte, maxMeta int64) (*gemspec, error) {
 		if _, dup := members[h.Name]; dup {
 			return nil, invalid("the gem has two %s", h.Name)
 		}
-		body, err := io.ReadAll(tr)
+		m, err := readMember(tr, h, maxMeta)
 		if err != nil {
-			return nil, invalid("reading %s of the gem: %v", h.Name, err)
+			return nil, err
 		}
-		members[h.Name] = body
+		members[h.Name] = m
 	}
 	meta, ok := members["metadata.gz"]
 	if !ok {
@@ -99,18 +115,56 @@ func readGem(b []byte, maxMeta int64) (*gemspec, error) {
 		return nil, invalid("the gem has no data.tar.gz")
 	}
 	if sums, ok := members["checksums.yaml.gz"]; ok {
-		if err := checkGemChecksums(sums, members); err != nil {
+		if err := checkGemChecksums(sums.body, members); err != nil {
 			return nil, err
 		}
 	}
-	if err := checkDataTar(data); err != nil {
+	if err := checkDataTar(data.head); err != nil {
 		return nil, err
 	}
-	yml, err := gunzip(meta, maxMeta)
+	yml, err := gunzip(meta.body, maxMeta)
 	if err != nil {
 		return nil, invalid("metadata.gz: %v", err)
 	}
 	return parseGemspec(yml)
+}
+
+// readMember hashes a member of a .gem; it keeps metadata.gz and
+// checksums.yaml.gz, at most maxMeta bytes, and the start of data.tar.gz.
+func readMember(tr io.Reader, h *tar.Header, maxMeta int64) (*gemMember, error) {
+	small := h.Name != "data.tar.gz"
+	if small && h.Size > maxMeta {
+		return nil, fmt.Errorf("%w: rubygems: %s in the gem is larger than %d bytes", formats.ErrTooLarge, h.Name, maxMeta)
+	}
+	s256, s512 := sha256.New(), sha512.New()
+	var keep bytes.Buffer
+	w := io.MultiWriter(s256, s512, &keep)
+	if !small {
+		w = io.MultiWriter(s256, s512, &headWriter{buf: &keep, n: maxDataHead})
+	}
+	if _, err := io.Copy(w, tr); err != nil {
+		return nil, invalid("reading %s of the gem: %v", h.Name, err)
+	}
+	m := &gemMember{sha256: hex.EncodeToString(s256.Sum(nil)), sha512: hex.EncodeToString(s512.Sum(nil))}
+	if small {
+		m.body = keep.Bytes()
+	} else {
+		m.head = keep.Bytes()
+	}
+	return m, nil
+}
+
+// headWriter keeps the first n bytes written to it.
+type headWriter struct {
+	buf *bytes.Buffer
+	n   int
+}
+
+func (w *headWriter) Write(p []byte) (int, error) {
+	if rest := w.n - w.buf.Len(); rest > 0 {
+		w.buf.Write(p[:min(rest, len(p))])
+	}
+	return len(p), nil
 }
 
 // gunzip decompresses at most limit bytes.
@@ -129,10 +183,10 @@ func gunzip(b []byte, limit int64) ([]byte, error) {
 	return out, nil
 }
 
-// checkDataTar checks that data.tar.gz starts as a gzipped tar, without
-// decompressing all of it.
-func checkDataTar(b []byte) error {
-	zr, err := gzip.NewReader(bytes.NewReader(b))
+// checkDataTar checks that data.tar.gz starts as a gzipped tar, from its
+// first bytes.
+func checkDataTar(head []byte) error {
+	zr, err := gzip.NewReader(bytes.NewReader(head))
 	if err != nil {
 		return invalid("data.tar.gz is not gzip: %v", err)
 	}
@@ -143,7 +197,7 @@ func checkDataTar(b []byte) error {
 }
 
 // checkGemChecksums verifies the digests checksums.yaml.gz declares.
-func checkGemChecksums(gz []byte, members map[string][]byte) error {
+func checkGemChecksums(gz []byte, members map[string]*gemMember) error {
 	yml, err := gunzip(gz, 1<<20)
 	if err != nil {
 		return invalid("checksums.yaml.gz: %v", err)
@@ -154,18 +208,16 @@ func checkGemChecksums(gz []byte, members map[string][]byte) error {
 	}
 	for algo, files := range sums {
 		for file, want := range files {
-			body, ok := members[file]
+			m, ok := members[file]
 			if !ok {
 				continue
 			}
 			var got string
 			switch algo {
 			case "SHA256":
-				s := sha256.Sum256(body)
-				got = hex.EncodeToString(s[:])
+				got = m.sha256
 			case "SHA512":
-				s := sha512.Sum512(body)
-				got = hex.EncodeToString(s[:])
+				got = m.sha512
 			default:
 				continue
 			}

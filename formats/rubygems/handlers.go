@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -301,11 +300,7 @@ func (h *handler) generateQuick(ctx context.Context, ref formats.RepoRef, p form
 		return nil, err
 	}
 	defer content.Close()
-	b, err := io.ReadAll(io.LimitReader(content, h.f.opts.MaxGemSize+1))
-	if err != nil {
-		return nil, err
-	}
-	spec, err := readGem(b, h.f.opts.MaxMetadataSize)
+	spec, err := readGem(h.f.gemReader(content), h.f.opts.MaxMetadataSize)
 	if err != nil {
 		return nil, err
 	}

@@ -88,7 +88,7 @@ func TestQuickSpecMatchesRuby(t *testing.T) {
 	gems := fixtures(t)
 	for _, g := range gems {
 		t.Run(g.file, func(t *testing.T) {
-			spec, err := readGem(g.body, DefaultMaxMetadataSize)
+			spec, err := readGem(bytes.NewReader(g.body), DefaultMaxMetadataSize)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -106,7 +106,7 @@ func TestQuickSpecMatchesRuby(t *testing.T) {
 	dir := t.TempDir()
 	var args []string
 	for _, g := range gems {
-		spec, err := readGem(g.body, DefaultMaxMetadataSize)
+		spec, err := readGem(bytes.NewReader(g.body), DefaultMaxMetadataSize)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -146,7 +146,7 @@ puts "ok"
 func TestInfoLineMatchesRubygemsOrg(t *testing.T) {
 	for _, g := range fixtures(t) {
 		t.Run(g.file, func(t *testing.T) {
-			spec, err := readGem(g.body, DefaultMaxMetadataSize)
+			spec, err := readGem(bytes.NewReader(g.body), DefaultMaxMetadataSize)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -36,27 +37,56 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	return b, nil
 }
 
-// gemBody returns the .gem of a push: the raw body, or the "gem" part of a
-// multipart body (`gem push --attestation`).
-func gemBody(r *http.Request, body []byte) ([]byte, error) {
-	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "multipart/form-data" {
-		return body, nil
+// spooledGem is the .gem of a push, spooled, and its SHA-256.
+type spooledGem struct {
+	spool  *formats.Spool
+	sha256 string
+}
+
+// readPush spools the .gem of a push: the raw body, or the "gem" part of a
+// multipart body (`gem push --attestation`), at most max_publish_size
+// bytes of it in a body of at most that and max_metadata_size. The caller
+// closes the spool.
+func (h *handler) readPush(c echo.Context) (*spooledGem, error) {
+	in := formats.IntakeFrom(c)
+	r := c.Request()
+	limit := in.Body()
+	if h.f.opts.MaxGemSize > 0 {
+		limit = min(limit, h.f.opts.MaxGemSize)
 	}
-	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
-	for {
-		part, err := mr.NextPart()
-		if err != nil {
-			return nil, invalid("the multipart body has no gem part")
-		}
-		if part.FormName() == "gem" {
-			b, err := io.ReadAll(part)
-			if err != nil {
-				return nil, invalid("reading the gem part: %v", err)
+	if r.ContentLength > limit {
+		return nil, formats.TooLarge("rubygems", "the request body", limit)
+	}
+	body := formats.LimitBody(r.Body, limit, "rubygems", "the request body")
+	if mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && mt == "multipart/form-data" {
+		mr := multipart.NewReader(body, params["boundary"])
+		for {
+			part, err := mr.NextPart()
+			if errors.Is(err, formats.ErrTooLarge) {
+				return nil, err
 			}
-			return b, nil
+			if err != nil {
+				return nil, invalid("the multipart body has no gem part")
+			}
+			if part.FormName() == "gem" {
+				body = part
+				break
+			}
 		}
 	}
+	sp, err := in.NewSpool(min(in.MaxPublishSize, limit), "rubygems: the gem")
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(sp, sum), body); err != nil {
+		sp.Close()
+		if errors.Is(err, formats.ErrTooLarge) {
+			return nil, err
+		}
+		return nil, invalid("reading the gem: %v", err)
+	}
+	return &spooledGem{spool: sp, sha256: hex.EncodeToString(sum.Sum(nil))}, nil
 }
 
 // POST /api/v1/gems (§C.1): gem push. The body is the .gem; its name,
@@ -64,14 +94,12 @@ func gemBody(r *http.Request, body []byte) ([]byte, error) {
 // controls and answers 409 when the version exists here or upstream.
 func (h *handler) push(c echo.Context) error {
 	req := c.Request()
-	body, err := readBody(req, h.f.opts.MaxGemSize)
+	body, err := h.readPush(c)
 	if err != nil {
 		return err
 	}
-	if body, err = gemBody(req, body); err != nil {
-		return err
-	}
-	spec, err := readGem(body, h.f.opts.MaxMetadataSize)
+	defer body.spool.Close()
+	spec, err := readGem(body.spool.Reader(), min(h.f.opts.MaxMetadataSize, formats.IntakeFrom(c).MaxMetadataSize))
 	if err != nil {
 		return err
 	}
@@ -93,27 +121,26 @@ func (h *handler) push(c echo.Context) error {
 		}
 	}
 	key := spec.key()
-	gemSum := sha256.Sum256(body)
 	quick, err := spec.quickSpec()
 	if err != nil {
 		return invalid("gem %s: %v", spec.Name, err)
 	}
 	quickSum := sha256.Sum256(quick)
-	meta, _ := json.Marshal(versionMeta{Line: spec.infoLine(hex.EncodeToString(gemSum[:]))})
+	meta, _ := json.Marshal(versionMeta{Line: spec.infoLine(body.sha256)})
 	gem, spc := gemFile(spec.Name, key), specFile(spec.Name, key)
 	err = h.res.Publish(ctx, ref, p, formats.Publication{
 		Version: formats.Version{
 			Version: key,
 			Meta:    meta,
 			Assets: []formats.AssetRef{
-				{Name: gem, Digests: formats.Digests{SHA256: hex.EncodeToString(gemSum[:])}, Size: int64(len(body))},
+				{Name: gem, Digests: formats.Digests{SHA256: body.sha256}, Size: body.spool.Size()},
 				{Name: spc, Digests: formats.Digests{SHA256: hex.EncodeToString(quickSum[:])}, Size: int64(len(quick))},
 			},
 		},
 		Content: func(name string) (io.Reader, error) {
 			switch name {
 			case gem:
-				return bytes.NewReader(body), nil
+				return body.spool.Reader(), nil
 			case spc:
 				return bytes.NewReader(quick), nil
 			}

@@ -14,6 +14,7 @@
 package rubygems
 
 import (
+	"io"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -23,8 +24,6 @@ import (
 
 // Default limits.
 const (
-	// DefaultMaxGemSize bounds a pushed .gem.
-	DefaultMaxGemSize = 128 << 20
 	// DefaultMaxMetadataSize bounds the uncompressed gemspec of a .gem.
 	DefaultMaxMetadataSize = 8 << 20
 	// DefaultIndexConcurrency bounds the info files rendered at once while
@@ -37,7 +36,9 @@ const (
 
 // Options tune the RubyGems format. Zero fields take the defaults.
 type Options struct {
-	// MaxGemSize bounds the body of gem push; larger bodies get 413.
+	// MaxGemSize, when set, bounds the body of gem push below what the
+	// server's intake limits allow (larger bodies get 413) and the .gem
+	// read to describe a version.
 	MaxGemSize int64
 	// MaxMetadataSize bounds the uncompressed metadata.gz of a gem.
 	MaxMetadataSize int64
@@ -48,9 +49,6 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.MaxGemSize <= 0 {
-		o.MaxGemSize = DefaultMaxGemSize
-	}
 	if o.MaxMetadataSize <= 0 {
 		o.MaxMetadataSize = DefaultMaxMetadataSize
 	}
@@ -109,4 +107,12 @@ func (f *Format) RenderError(c echo.Context, status int, message string) error {
 		return c.NoContent(status)
 	}
 	return c.String(status, message+"\n")
+}
+
+// gemReader bounds a stored .gem read to describe it, when MaxGemSize is set.
+func (f *Format) gemReader(r io.Reader) io.Reader {
+	if f.opts.MaxGemSize > 0 {
+		return io.LimitReader(r, f.opts.MaxGemSize)
+	}
+	return r
 }

@@ -54,10 +54,9 @@ func Start(t testing.TB, opts Options) *Instance {
 	if err := cfg.Validate(); err != nil && cfg.DataDir != "" {
 		t.Fatalf("proxytest: config: %v", err)
 	}
-	cfg.DataDir = ""
-	if opts.OnDisk {
-		cfg.DataDir = t.TempDir()
-	}
+	// The data directory holds the spool directory even when the store
+	// keeps its records in memory.
+	cfg.DataDir = t.TempDir()
 	in := &Instance{t: t, opts: opts, cfg: cfg}
 	in.start("127.0.0.1:0")
 	t.Cleanup(in.Stop)
@@ -78,7 +77,11 @@ func (in *Instance) start(addr string) {
 	t := in.t
 	t.Helper()
 	log := in.logger()
-	store, err := badgerstore.Open(badgerstore.Options{Dir: in.cfg.DataDir, InMemory: !in.opts.OnDisk}, log)
+	bo := badgerstore.Options{InMemory: true}
+	if in.opts.OnDisk {
+		bo = badgerstore.Options{Dir: in.cfg.DataDir}
+	}
+	store, err := badgerstore.Open(bo, log)
 	if err != nil {
 		t.Fatalf("proxytest: open store: %v", err)
 	}
@@ -147,3 +150,7 @@ func (in *Instance) CountRecords(prefix []byte) int {
 	}
 	return n
 }
+
+// DataDir is the server's data directory (its spool directory is below it,
+// also when the store keeps its records in memory).
+func (in *Instance) DataDir() string { return in.cfg.DataDir }
