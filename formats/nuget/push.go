@@ -18,7 +18,6 @@ import (
 	"github.com/stockpile-proxy/stockpile/formats"
 )
 
-
 // publish serves the PackagePublish resource: PUT pushes a package,
 // DELETE {id}/{version} unlists a version (as nuget.org does: nothing is
 // deleted, the version stays downloadable), POST {id}/{version} relists it.
