@@ -130,7 +130,7 @@ func (s *Server) routes(fs []formats.Format) *echo.Echo {
 
 	cp := &controlplane.Handler{
 		Registry: s.registry, Resolver: s.resolver, Tokens: s.issuer, TokenTTL: s.cfg.Auth.TokenTTL,
-		BaseURL: s.baseURL, Formats: fs, Collect: s.CollectSoon,
+		BaseURL: s.baseURL, Formats: fs, Collect: s.CollectSoon, MaxPublishSize: s.cfg.MaxPublishSize,
 		Principal: func(c echo.Context) string {
 			p, _ := c.Get(principalKey).(string)
 			return p

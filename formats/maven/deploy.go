@@ -39,12 +39,16 @@ func (h *handler) put(c echo.Context, p *mavenPath) error {
 		_, _ = io.Copy(io.Discard, io.LimitReader(c.Request().Body, 1<<10))
 		return c.NoContent(http.StatusCreated)
 	}
-	body, err := io.ReadAll(io.LimitReader(c.Request().Body, maxMetadata+1))
+	limit := min(maxMetadata, formats.IntakeFrom(c).MaxMetadataSize)
+	if c.Request().ContentLength > limit {
+		return formats.TooLarge("maven", "metadata", limit)
+	}
+	body, err := io.ReadAll(io.LimitReader(c.Request().Body, limit+1))
 	if err != nil {
 		return err
 	}
-	if len(body) > maxMetadata {
-		return fmt.Errorf("%w: maven: metadata larger than %d bytes", formats.ErrTooLarge, maxMetadata)
+	if int64(len(body)) > limit {
+		return formats.TooLarge("maven", "metadata", limit)
 	}
 	m, err := parseMetadata(body)
 	if err != nil {
@@ -89,6 +93,10 @@ func (h *handler) putFile(c echo.Context, p *mavenPath) error {
 	if p.build == "" {
 		return fmt.Errorf("%w: maven: %s: deploy snapshots with unique (timestamped) versions", formats.ErrInvalid, p.file)
 	}
+	limit := formats.IntakeFrom(c).MaxPublishSize
+	if c.Request().ContentLength > limit {
+		return formats.TooLarge("maven", p.file, limit)
+	}
 	ctx := c.Request().Context()
 	ref := formats.RepoFrom(c)
 	pk := pkg(p.group, p.artifact)
@@ -98,8 +106,10 @@ func (h *handler) putFile(c echo.Context, p *mavenPath) error {
 	}
 	pub := formats.Publication{
 		Version: formats.Version{Version: p.build, Assets: []formats.AssetRef{{Name: p.file}}},
-		Content: func(string) (io.Reader, error) { return c.Request().Body, nil },
-		Merge:   true,
+		Content: func(string) (io.Reader, error) {
+			return formats.LimitBody(c.Request().Body, limit, "maven", p.file), nil
+		},
+		Merge: true,
 	}
 	if cur == nil {
 		pub.Version.Status = formats.StatusUnfinished

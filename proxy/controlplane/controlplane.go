@@ -49,6 +49,10 @@ type Handler struct {
 	// Collect asks the garbage collector to run soon (after a dispose or a
 	// delete); nil when there is none.
 	Collect func()
+	// MaxPublishSize bounds the asset of PublishPackageVersion; a larger
+	// declared Content-Length is refused before it is read (the engine
+	// bounds what is read).
+	MaxPublishSize int64
 }
 
 // normalizeVersion puts a version in its format's canonical form.

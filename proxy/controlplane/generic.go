@@ -98,6 +98,10 @@ func (h *Handler) publishPackageVersion(c echo.Context) error {
 	if c.QueryParam("unfinished") == "true" {
 		status = formats.StatusUnfinished
 	}
+	if h.MaxPublishSize > 0 && c.Request().ContentLength > h.MaxPublishSize {
+		return &Error{Type: "ValidationException", Status: http.StatusRequestEntityTooLarge,
+			Message: fmt.Sprintf("the asset is larger than max_publish_size (%d bytes)", h.MaxPublishSize)}
+	}
 	ref := formats.RepoRef{Domain: r.Domain, Repository: r.Name}
 	body := c.Request().Body
 	var sum hash.Hash = sha256.New()
