@@ -70,6 +70,12 @@ type StorageConfig struct {
 	BlobGCInterval time.Duration `yaml:"blob_gc_interval"`
 	// BlobGCGrace spares blobs written this recently.
 	BlobGCGrace time.Duration `yaml:"blob_gc_grace"`
+	// ScrubRate is the bytes per second the background scrub rehashes
+	// blobs at; 0 turns it off.
+	ScrubRate int64 `yaml:"scrub_rate"`
+	// ScrubInterval is the least time between the starts of two scrub
+	// passes over every blob.
+	ScrubInterval time.Duration `yaml:"scrub_interval"`
 }
 
 // DomainConfig is a domain to create or update at start.
@@ -89,14 +95,15 @@ type RepositoryConfig struct {
 // Defaults returns the configuration used for keys a file leaves out.
 func Defaults() Config {
 	return Config{
-		Listen:                 "127.0.0.1:8080",
-		DataDir:                "./data",
-		LogLevel:               "info",
-		LogFormat:              "text",
-		ShutdownTimeout:        30 * time.Second,
-		MaxPublishSize:         2 << 30,
-		Auth:                   AuthConfig{TokenTTL: 12 * time.Hour},
-		Storage:                StorageConfig{GCInterval: 5 * time.Minute, BlobGCInterval: time.Hour, BlobGCGrace: time.Hour},
+		Listen:          "127.0.0.1:8080",
+		DataDir:         "./data",
+		LogLevel:        "info",
+		LogFormat:       "text",
+		ShutdownTimeout: 30 * time.Second,
+		MaxPublishSize:  2 << 30,
+		Auth:            AuthConfig{TokenTTL: 12 * time.Hour},
+		Storage: StorageConfig{GCInterval: 5 * time.Minute, BlobGCInterval: time.Hour, BlobGCGrace: time.Hour,
+			ScrubRate: 8 << 20, ScrubInterval: 24 * time.Hour},
 		HTTP:                   defaultHTTPConfig(),
 		MaxMetadataSize:        4 << 20,
 		MaxConcurrentPublishes: 16,
@@ -253,6 +260,9 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		add("log_format", "log_format %q must be text or json", c.LogFormat)
+	}
+	if c.Storage.ScrubRate < 0 || c.Storage.ScrubInterval < 0 {
+		add("storage", "storage.scrub_rate and storage.scrub_interval must not be negative")
 	}
 	if c.MaxPublishSize <= 0 {
 		add("max_publish_size", "max_publish_size must be positive")

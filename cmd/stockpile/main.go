@@ -2,6 +2,7 @@
 //
 //	stockpile serve [--config FILE] [--listen ADDR] [--data-dir DIR]
 //	stockpile check-config --config FILE
+//	stockpile fsck [--config FILE] [--data-dir DIR]
 package main
 
 import (
@@ -39,6 +40,7 @@ func main() {
 const usage = `usage:
   stockpile serve [--config FILE] [--listen ADDR] [--data-dir DIR]
   stockpile check-config --config FILE
+  stockpile fsck [--config FILE] [--data-dir DIR]   (offline: rehash every blob, take out corrupt ones)
 
 Environment overrides: STOCKPILE_LISTEN, STOCKPILE_DATA_DIR, STOCKPILE_BASE_URL,
 STOCKPILE_LOG_LEVEL, STOCKPILE_NPMJS_URL, STOCKPILE_ANONYMOUS_READ.`
@@ -72,6 +74,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		return nil
 	case "serve":
 		return serve(cfg, stderr)
+	case "fsck":
+		return fsck(cfg, stdout, stderr)
 	default:
 		fmt.Fprintln(stderr, usage)
 		return fmt.Errorf("unknown command %q", args[0])

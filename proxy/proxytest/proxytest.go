@@ -57,6 +57,9 @@ func Start(t testing.TB, opts Options) *Instance {
 	// The data directory holds the spool directory even when the store
 	// keeps its records in memory.
 	cfg.DataDir = t.TempDir()
+	// The background scrub would race what tests check of the blobs: tests
+	// run it themselves (Resolver().Scrub).
+	cfg.Storage.ScrubRate = 0
 	in := &Instance{t: t, opts: opts, cfg: cfg}
 	in.start("127.0.0.1:0")
 	t.Cleanup(in.Stop)

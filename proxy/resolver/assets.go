@@ -86,12 +86,20 @@ func (r *Resolver) asset(ctx context.Context, w http.ResponseWriter, req *http.R
 		if a.Digests.SHA256 != "" {
 			blob, err := r.store.OpenBlob(ctx, ref.Domain, a.Digests.SHA256)
 			if err == nil {
-				setOutcome(ctx, "hit")
-				r.obs.Cache(p.Format, "hit")
-				blob, err = r.remember(ctx, key, hotAsset{sums: blob.Sums(), mod: rec.Published, regGen: regGen, pkgGen: pkgGen}, blob)
-				return blob, rec.Published, err
+				sums := blob.Sums()
+				blob, err = r.remember(ctx, key, hotAsset{sums: sums, mod: rec.Published, regGen: regGen, pkgGen: pkgGen}, blob)
+				if errors.Is(err, errCorrupt) {
+					// Never served: taken out, then fetched again below.
+					err = r.takeOut(ctx, ref.Domain, sums, "read")
+				} else {
+					if err == nil {
+						setOutcome(ctx, "hit")
+						r.obs.Cache(p.Format, "hit")
+					}
+					return blob, rec.Published, err
+				}
 			}
-			if !errors.Is(err, storage.ErrNotFound) {
+			if err != nil && !errors.Is(err, storage.ErrNotFound) {
 				return nil, zero, err
 			}
 		}

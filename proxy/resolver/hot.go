@@ -142,7 +142,8 @@ func (r *Resolver) hot(ctx context.Context, key, domain string, p formats.Packag
 }
 
 // remember records where an asset is, and keeps the bytes of a small blob;
-// it returns the blob to serve (re-opened when its bytes were read).
+// it returns the blob to serve (re-opened when its bytes were read), or
+// errCorrupt when the small blob's bytes do not match their digest.
 func (r *Resolver) remember(ctx context.Context, key string, a hotAsset, blob storage.Blob) (storage.Blob, error) {
 	if f, ok := blob.(filer); ok {
 		a.file = f.File().Name()
@@ -155,6 +156,10 @@ func (r *Resolver) remember(ctx context.Context, key string, a hotAsset, blob st
 	blob.Close()
 	if err != nil {
 		return nil, fmt.Errorf("read blob %s: %w", a.sums.SHA256, err)
+	}
+	// Bytes served from memory are checked once, on their way in.
+	if err := verifyBytes(b, a.sums); err != nil {
+		return nil, err
 	}
 	r.hotCache.putBlob(a.sums.SHA256, b)
 	return hotBlob{bytes.NewReader(b), a.sums}, nil
