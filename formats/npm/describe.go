@@ -144,8 +144,10 @@ func readmeFromTarball(open func(string) (io.ReadCloser, error), asset string) (
 	if err != nil {
 		return "", err
 	}
-	tr := tar.NewReader(zr)
-	for {
+	// The search is bounded in inflated bytes and entries, whatever the
+	// tarball holds before its README.
+	tr := tar.NewReader(io.LimitReader(zr, maxReadmeSearch))
+	for n := 0; n < formats.MaxArchiveEntries; n++ {
 		h, err := tr.Next()
 		if err != nil {
 			return "", errNoReadme
@@ -164,4 +166,8 @@ func readmeFromTarball(open func(string) (io.ReadCloser, error), asset string) (
 			return strings.ToValidUTF8(string(b), ""), nil
 		}
 	}
+	return "", errNoReadme
 }
+
+// maxReadmeSearch bounds the bytes inflated while looking for a README.
+const maxReadmeSearch = 256 << 20
