@@ -116,7 +116,8 @@ func TestCrateBombChild(t *testing.T) {
 // TestCrateGzipBomb publishes a 16 MB .crate whose gzip stream goes on for
 // 16 GiB of zeros after its tar archive, to a server in a child process:
 // it is refused, and the publish costs the server under 100 ms of CPU
-// (receiving, spooling and hashing the 16 MB included).
+// (receiving, spooling and hashing the 16 MB included; 300 ms under the
+// race detector). Before the tail was bounded it cost 3.5 s.
 func TestCrateGzipBomb(t *testing.T) {
 	child := proxytest.StartChild(t, "TestCrateBombChild")
 	in := &proxytest.Instance{URL: child.URL}
@@ -133,8 +134,12 @@ func TestCrateGzipBomb(t *testing.T) {
 	if res.Code != http.StatusBadRequest || !strings.Contains(res.Body, "goes on after the end of its tar archive") {
 		t.Errorf("%d %s, want 400", res.Code, res.Body)
 	}
-	if used >= 100*time.Millisecond {
-		t.Errorf("the publish cost the server %v of CPU", used)
+	budget := 100 * time.Millisecond
+	if raceEnabled {
+		budget *= 3 // the race detector's overhead on the spooling and hashing
+	}
+	if used >= budget {
+		t.Errorf("the publish cost the server %v of CPU, more than %v", used, budget)
 	}
 }
 

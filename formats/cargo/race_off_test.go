@@ -1,0 +1,5 @@
+//go:build !race
+
+package cargo_test
+
+const raceEnabled = false
