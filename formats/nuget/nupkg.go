@@ -83,7 +83,9 @@ func invalid(format string, args ...any) error {
 // declared size), whose id and version are valid.
 func readNupkg(r io.ReaderAt, size int64, o Options) (*nupkg, error) {
 	if err := formats.CheckZipDirectory(r, size, o.MaxEntries, formats.MaxZipDirectory); err != nil {
-		return nil, err
+		// A package over these bounds is refused as malformed, like one
+		// whose entries are counted below.
+		return nil, invalid("%s", strings.TrimPrefix(err.Error(), formats.ErrTooLarge.Error()+": "))
 	}
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
