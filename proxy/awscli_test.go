@@ -75,7 +75,7 @@ func TestAWSCLIControlPlane(t *testing.T) {
 
 	tok := a.OK("get-authorization-token", "--domain", "acme", "--duration-seconds", "900")
 	claims, err := in.Server.Issuer().Verify(tok["authorizationToken"].(string))
-	if err != nil || claims.Domain != "acme" || claims.Principal != "AKIASTOCKPILETEST" {
+	if err != nil || claims.Domain != "acme" || claims.KeyID != "AKIASTOCKPILETEST" || claims.Principal != "arn:aws:iam::000000000000:user/AKIASTOCKPILETEST" {
 		t.Fatalf("get-authorization-token: %v %+v %v", tok, claims, err)
 	}
 	a.Fails("ValidationException", "get-authorization-token", "--domain", "acme", "--duration-seconds", "60")

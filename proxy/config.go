@@ -51,6 +51,9 @@ type Config struct {
 
 // AuthConfig configures who may use the server.
 type AuthConfig struct {
+	// Account is the 12-digit account id of every ARN and owner field, and
+	// of every principal.
+	Account       string      `yaml:"account"`
 	AccessKeys    []AccessKey `yaml:"access_keys"`
 	AnonymousRead bool        `yaml:"anonymous_read"`
 	// TokenTTL is the default lifetime of GetAuthorizationToken tokens.
@@ -61,6 +64,16 @@ type AuthConfig struct {
 type AccessKey struct {
 	ID     string `yaml:"id"`
 	Secret string `yaml:"secret"`
+	// Principal is the ARN the key acts as (arn:aws:iam::ACCOUNT:user/NAME
+	// or …:role/NAME); empty means arn:aws:iam::ACCOUNT:user/ID.
+	Principal string `yaml:"principal"`
+	// Admin allows every action; otherwise Policy (inline JSON) or
+	// PolicyFile is the principal's identity policy. See principals.go.
+	Admin      bool   `yaml:"admin"`
+	Policy     string `yaml:"policy"`
+	PolicyFile string `yaml:"policy_file"`
+	// TokensNotBefore refuses the key's data-plane tokens minted before it.
+	TokensNotBefore time.Time `yaml:"tokens_not_before"`
 }
 
 // StorageConfig tunes the embedded store.
@@ -101,7 +114,7 @@ func Defaults() Config {
 		LogFormat:       "text",
 		ShutdownTimeout: 30 * time.Second,
 		MaxPublishSize:  2 << 30,
-		Auth:            AuthConfig{TokenTTL: 12 * time.Hour},
+		Auth:            AuthConfig{TokenTTL: 12 * time.Hour, Account: "000000000000"},
 		Storage: StorageConfig{GCInterval: 5 * time.Minute, BlobGCInterval: time.Hour, BlobGCGrace: time.Hour,
 			ScrubRate: 8 << 20, ScrubInterval: 24 * time.Hour},
 		HTTP:                   defaultHTTPConfig(),
@@ -290,6 +303,7 @@ func (c *Config) Validate() error {
 		}
 		ids[k.ID] = true
 	}
+	errs = append(errs, c.validatePrincipals()...)
 	for name, o := range c.Connections {
 		p := "external_connections." + name
 		if _, ok := upstream.Lookup(name); !ok {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/proxy/controlplane"
+	"github.com/stockpile-proxy/stockpile/proxy/iam"
 	"github.com/stockpile-proxy/stockpile/proxy/model"
 	"github.com/stockpile-proxy/stockpile/storage"
 	"github.com/stockpile-proxy/stockpile/upstream"
@@ -24,6 +25,10 @@ func classify(err error) *controlplane.Error {
 	var cp *controlplane.Error
 	if errors.As(err, &cp) {
 		return cp
+	}
+	var denied *iam.Denied
+	if errors.As(err, &denied) {
+		return &controlplane.Error{Type: "AccessDeniedException", Status: http.StatusForbidden, Message: denied.Error()}
 	}
 	var me *model.Error
 	if errors.As(err, &me) {

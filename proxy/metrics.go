@@ -25,6 +25,7 @@ type metrics struct {
 	cache           *prometheus.CounterVec
 	upstream        *prometheus.CounterVec
 	upstreamLatency *prometheus.HistogramVec
+	denials         *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -50,8 +51,11 @@ func newMetrics() *metrics {
 			Name: "stockpile_upstream_duration_seconds", Help: "Time until an external connection answered (headers).",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"connection"}),
+		denials: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "stockpile_access_denied_total", Help: "Requests refused by the permission policies, by action (codeartifact:ReadFromRepository, ...).",
+		}, []string{"action"}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.bytes, m.cache, m.upstream, m.upstreamLatency,
+	m.reg.MustRegister(m.requests, m.duration, m.bytes, m.cache, m.upstream, m.upstreamLatency, m.denials,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -61,6 +65,9 @@ func (m *metrics) observeRequest(format string, code int, d time.Duration, n int
 	m.duration.WithLabelValues(format).Observe(d.Seconds())
 	m.bytes.WithLabelValues(format).Add(float64(n))
 }
+
+// denied counts a request refused by the policies.
+func (m *metrics) denied(action string) { m.denials.WithLabelValues(action).Inc() }
 
 // Cache implements resolver.Observer.
 func (m *metrics) Cache(format, outcome string) { m.cache.WithLabelValues(format, outcome).Inc() }

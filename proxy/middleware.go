@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/proxy/access"
 	"github.com/stockpile-proxy/stockpile/proxy/controlplane"
 	"github.com/stockpile-proxy/stockpile/proxy/resolver"
 	"github.com/stockpile-proxy/stockpile/proxy/sigv4"
@@ -155,13 +156,19 @@ func (s *Server) repository(f formats.Format) echo.MiddlewareFunc {
 			c.Set(formatKey, f)
 			domain, repo := c.Param("domain"), c.Param("repo")
 			req := c.Request()
-			user, ok := s.authenticate(req, domain)
+			user, principal, ok := s.authenticate(req, domain)
 			if !ok {
 				realm := domain + "/" + repo
 				for _, v := range token.Challenge(realm) {
 					c.Response().Header().Add("WWW-Authenticate", v)
 				}
 				return echo.NewHTTPError(http.StatusUnauthorized, "authentication required: send a token from GetAuthorizationToken (Bearer, or Basic with any user name and the token as password)")
+			}
+			who := &caller{p: principal}
+			req = req.WithContext(withCaller(req.Context(), who))
+			c.SetRequest(req)
+			if err := s.authorizeRead(req, who, domain, repo); err != nil {
+				return err
 			}
 			if _, err := s.registry.Repository(domain, repo); err != nil {
 				return formatsNotFound(err)
@@ -190,18 +197,24 @@ func formatsNotFound(err error) error {
 	return fmt.Errorf("%w: %s", formats.ErrNotFound, err.Error())
 }
 
-// authenticate returns the caller's name when the request may proceed.
-func (s *Server) authenticate(req *http.Request, domain string) (string, bool) {
+// authenticate returns the caller's name, and its principal when it
+// presented a token, when the request may proceed. A token is refused when
+// the access key that minted it is no longer configured or now belongs to
+// another principal, and when it was minted before its key's
+// tokens_not_before.
+func (s *Server) authenticate(req *http.Request, domain string) (string, *access.Principal, bool) {
 	if s.cfg.Open() {
-		return "local", true
+		return "local", nil, true
 	}
 	if tok, ok := token.FromRequest(req); ok {
 		if claims, err := s.tokens.Verify(tok); err == nil && claims.Domain == domain {
-			return claims.Principal, true
+			if p, ok := s.access.Key(claims.KeyID); ok && p.ARN == claims.Principal && !claims.Issued.Before(p.NotBefore) {
+				return p.ARN, p, true
+			}
 		}
 	}
 	if s.cfg.Auth.AnonymousRead && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
-		return "anonymous", true
+		return "anonymous", nil, true
 	}
-	return "", false
+	return "", nil, false
 }

@@ -21,7 +21,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/proxy/access"
 	"github.com/stockpile-proxy/stockpile/proxy/controlplane"
+	"github.com/stockpile-proxy/stockpile/proxy/iam"
 	"github.com/stockpile-proxy/stockpile/proxy/model"
 	"github.com/stockpile-proxy/stockpile/proxy/resolver"
 	"github.com/stockpile-proxy/stockpile/proxy/sigv4"
@@ -40,6 +42,7 @@ type Server struct {
 	issuer   *token.Issuer
 	tokens   *token.Cache // the issuer's verifications, once per token
 	verifier *sigv4.Verifier
+	access   *access.Authorizer // nil in open mode
 	metrics  *metrics
 	echo     *echo.Echo
 	ready    atomic.Bool
@@ -90,6 +93,11 @@ func New(ctx context.Context, cfg *Config, store storage.Store, fs []formats.For
 			keys[k.ID] = k.Secret
 		}
 		s.verifier = sigv4.NewVerifier(keys, sigv4.Options{})
+		principals, err := cfg.Principals()
+		if err != nil {
+			return nil, err
+		}
+		s.access = access.New(principals, registry, access.Options{Log: log, Denied: s.metrics.denied})
 	}
 	s.resolver = resolver.New(store, registry, client, fs, log, s.metrics, resolver.Options{MaxPublishSize: cfg.MaxPublishSize})
 	if err := s.reconcile(ctx); err != nil {
@@ -108,6 +116,25 @@ func (s *Server) Registry() *model.Registry { return s.registry }
 
 // Issuer returns the token issuer (for tests and tools).
 func (s *Server) Issuer() *token.Issuer { return s.issuer }
+
+// MintToken mints a data-plane token for the access key keyID, as
+// GetAuthorizationToken does (for tests and tools). In open mode the key is
+// not checked.
+func (s *Server) MintToken(domain, keyID string, ttl time.Duration) (string, error) {
+	if s.access == nil {
+		tok, _ := s.issuer.MintKey(domain, keyID, "", ttl)
+		return tok, nil
+	}
+	p, ok := s.access.Key(keyID)
+	if !ok {
+		return "", fmt.Errorf("no access key %q is configured", keyID)
+	}
+	tok, _ := s.issuer.MintKey(domain, keyID, p.ARN, ttl)
+	return tok, nil
+}
+
+// Config returns the configuration the server runs with.
+func (s *Server) Config() *Config { return s.cfg }
 
 // Handler returns the HTTP handler.
 func (s *Server) Handler() http.Handler { return s.echo }
@@ -130,19 +157,41 @@ func (s *Server) routes(fs []formats.Format) *echo.Echo {
 
 	cp := &controlplane.Handler{
 		Registry: s.registry, Resolver: s.resolver, Tokens: s.issuer, TokenTTL: s.cfg.Auth.TokenTTL,
-		BaseURL: s.baseURL, Formats: fs, Collect: s.CollectSoon, MaxPublishSize: s.cfg.MaxPublishSize,
-		Principal: func(c echo.Context) string {
-			p, _ := c.Get(principalKey).(string)
-			return p
+		BaseURL: s.baseURL, Formats: fs, Collect: s.CollectSoon, MaxPublishSize: s.cfg.MaxPublishSize, Account: s.cfg.Auth.Account,
+		Caller: func(c echo.Context) (string, string) {
+			key, _ := c.Get(principalKey).(string)
+			if s.access == nil {
+				return key, ""
+			}
+			if p, ok := s.access.Key(key); ok {
+				return key, p.ARN
+			}
+			return key, ""
 		},
+	}
+	var res formats.Resolver = s.resolver
+	if s.access != nil {
+		cp.Authorize = s.authorizeControl
+		res = guard{Resolver: s.resolver, s: s}
 	}
 	cp.Mount(e.Group("/v1", s.signed, s.limitWrites))
 
 	for _, f := range fs {
 		g := e.Group("/:domain/"+f.Name()+"/:repo", s.repository(f))
-		f.Mount(g, s.resolver)
+		f.Mount(g, res)
 	}
 	return e
+}
+
+// authorizeControl decides a control-plane operation for the access key
+// that signed the request.
+func (s *Server) authorizeControl(c echo.Context, action string, t access.Target, write bool) error {
+	key, _ := c.Get(principalKey).(string)
+	p, ok := s.access.Key(key)
+	if !ok {
+		return &iam.Denied{Request: iam.Request{Principal: key, Action: action, Resource: t.Resource}}
+	}
+	return s.access.Authorize(c.Request().Context(), p, action, t, write)
 }
 
 // recover turns a handler panic into a 500, except the deliberate abort of a

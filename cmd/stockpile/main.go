@@ -111,8 +111,13 @@ func serve(cfg *proxy.Config, stderr io.Writer) error {
 	if forced {
 		log.Warn("no access keys configured: listening on loopback only", "configured", cfg.Listen, "listen", addr)
 	}
-	if cfg.Open() {
+	switch cfg.AccessMode() {
+	case proxy.ModeOpen:
 		log.Warn("no access keys configured: every request is allowed without credentials")
+	case proxy.ModeAllAdmin:
+		log.Warn("no access key names a policy (policy, policy_file or admin: true): every access key is an administrator of every domain; permissions policies can still deny")
+	case proxy.ModePolicies:
+		log.Info("identity and permissions policies decide every request; an access key without a policy is allowed only what permissions policies grant it", "account", cfg.Auth.Account)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

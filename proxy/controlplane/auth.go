@@ -10,7 +10,7 @@ import (
 
 // GetRepositoryEndpoint: GET /v1/repository/endpoint?domain=&repository=&format=
 func (h *Handler) getRepositoryEndpoint(c echo.Context) error {
-	domain, repo, err := repoParams(c)
+	domain, repo, err := h.repoParams(c)
 	if err != nil {
 		return err
 	}
@@ -37,7 +37,7 @@ func (h *Handler) getAuthorizationToken(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := checkOwner(c); err != nil {
+	if err := h.checkOwner(c); err != nil {
 		return err
 	}
 	ttl := h.TokenTTL
@@ -53,6 +53,7 @@ func (h *Handler) getAuthorizationToken(c echo.Context) error {
 	if _, err := h.Registry.Domain(domain); err != nil {
 		return err
 	}
-	tok, exp := h.Tokens.Mint(domain, h.Principal(c), ttl)
+	key, principal := h.Caller(c)
+	tok, exp := h.Tokens.MintKey(domain, key, principal, ttl)
 	return c.JSON(http.StatusOK, map[string]any{"authorizationToken": tok, "expiration": epoch(exp)})
 }

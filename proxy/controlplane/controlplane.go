@@ -18,14 +18,17 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/proxy/access"
+	"github.com/stockpile-proxy/stockpile/proxy/iam"
 	"github.com/stockpile-proxy/stockpile/proxy/model"
 	"github.com/stockpile-proxy/stockpile/proxy/resolver"
 	"github.com/stockpile-proxy/stockpile/proxy/token"
 	"github.com/stockpile-proxy/stockpile/upstream"
 )
 
-// Account is the account id Stockpile answers with for every owner field.
-const Account = "000000000000"
+// DefaultAccount is the account id Stockpile answers with for every owner
+// field when none is configured.
+const DefaultAccount = "000000000000"
 
 // Region is used in ARNs.
 const Region = "stockpile"
@@ -42,10 +45,17 @@ type Handler struct {
 	TokenTTL time.Duration
 	// BaseURL returns the public base URL for a request (no trailing slash).
 	BaseURL func(*http.Request) string
-	// Principal returns who is calling (the access key id).
-	Principal func(echo.Context) string
+	// Caller returns who is calling: the access key id and its principal's
+	// ARN (empty in open mode).
+	Caller func(echo.Context) (keyID, principal string)
 	// Formats served, for name normalization and manifests.
 	Formats []formats.Format
+	// Account is the 12-digit account id of every owner field and ARN;
+	// empty means DefaultAccount.
+	Account string
+	// Authorize decides whether the caller may perform action on t (see
+	// package access); nil in open mode, where everything is allowed.
+	Authorize func(c echo.Context, action string, t access.Target, write bool) error
 	// Collect asks the garbage collector to run soon (after a dispose or a
 	// delete); nil when there is none.
 	Collect func()
@@ -98,48 +108,54 @@ func (h *Handler) checkPackage(domain string, p formats.Package) error {
 
 // Mount adds the operations to g, which is rooted at /v1.
 func (h *Handler) Mount(g *echo.Group) {
-	g.POST("/domain", h.createDomain)
-	g.GET("/domain", h.describeDomain)
-	g.DELETE("/domain", h.deleteDomain)
-	g.POST("/domains", h.listDomains)
-	g.POST("/repository", h.createRepository)
-	g.GET("/repository", h.describeRepository)
-	g.PUT("/repository", h.updateRepository)
-	g.DELETE("/repository", h.deleteRepository)
-	g.POST("/repositories", h.listRepositories)
-	g.POST("/domain/repositories", h.listRepositoriesInDomain)
-	g.POST("/repository/external-connection", h.associateExternalConnection)
-	g.DELETE("/repository/external-connection", h.disassociateExternalConnection)
-	g.GET("/repository/endpoint", h.getRepositoryEndpoint)
-	g.POST("/authorization-token", h.getAuthorizationToken)
-	g.POST("/packages", h.listPackages)
-	g.GET("/package", h.describePackage)
-	g.POST("/package/versions", h.listPackageVersions)
-	g.GET("/package/version", h.describePackageVersion)
-	g.POST("/package/version/assets", h.listPackageVersionAssets)
-	g.POST("/package/versions/update_status", h.updatePackageVersionsStatus)
-	g.POST("/package/versions/delete", h.deletePackageVersions)
-	g.POST("/package/versions/dispose", h.disposePackageVersions)
-	g.POST("/package/versions/copy", h.copyPackageVersions)
-	g.POST("/package", h.putPackageOriginConfiguration)
-	g.DELETE("/package", h.deletePackage)
-	g.GET("/package/version/asset", h.getPackageVersionAsset)
-	g.GET("/package/version/readme", h.getPackageVersionReadme)
-	g.POST("/package/version/dependencies", h.listPackageVersionDependencies)
-	g.POST("/package/version/publish", h.publishPackageVersion)
-	g.POST("/package-group", h.createPackageGroup)
-	g.GET("/package-group", h.describePackageGroup)
-	g.PUT("/package-group", h.updatePackageGroup)
-	g.DELETE("/package-group", h.deletePackageGroup)
-	g.PUT("/package-group-origin-configuration", h.updatePackageGroupOriginConfiguration)
-	g.POST("/package-groups", h.listPackageGroups)
-	g.POST("/package-groups/sub-groups", h.listSubPackageGroups)
-	g.GET("/get-associated-package-group", h.getAssociatedPackageGroup)
-	g.GET("/list-associated-packages", h.listAssociatedPackages)
-	g.GET("/package-group-allowed-repositories", h.listAllowedRepositoriesForGroup)
-	g.POST("/tag", h.tagResource)
-	g.POST("/untag", h.untagResource)
-	g.POST("/tags", h.listTagsForResource)
+	h.route(g, http.MethodPost, "/domain", "CreateDomain", onDomain, h.createDomain)
+	h.route(g, http.MethodGet, "/domain", "DescribeDomain", onDomain, h.describeDomain)
+	h.route(g, http.MethodDelete, "/domain", "DeleteDomain", onDomain, h.deleteDomain)
+	h.route(g, http.MethodPost, "/domains", "ListDomains", onNothing, h.listDomains)
+	h.route(g, http.MethodPost, "/repository", "CreateRepository", onRepository, h.createRepository)
+	h.route(g, http.MethodGet, "/repository", "DescribeRepository", onRepository, h.describeRepository)
+	h.route(g, http.MethodPut, "/repository", "UpdateRepository", onRepository, h.updateRepository)
+	h.route(g, http.MethodDelete, "/repository", "DeleteRepository", onRepository, h.deleteRepository)
+	h.route(g, http.MethodPost, "/repositories", "ListRepositories", onNothing, h.listRepositories)
+	h.route(g, http.MethodPost, "/domain/repositories", "ListRepositoriesInDomain", onDomain, h.listRepositoriesInDomain)
+	h.route(g, http.MethodPost, "/repository/external-connection", "AssociateExternalConnection", onRepository, h.associateExternalConnection)
+	h.route(g, http.MethodDelete, "/repository/external-connection", "DisassociateExternalConnection", onRepository, h.disassociateExternalConnection)
+	h.route(g, http.MethodGet, "/repository/endpoint", "GetRepositoryEndpoint", onRepository, h.getRepositoryEndpoint)
+	h.route(g, http.MethodPost, "/authorization-token", "GetAuthorizationToken", onDomain, h.getAuthorizationToken)
+	h.route(g, http.MethodPost, "/packages", "ListPackages", onRepository, h.listPackages)
+	h.route(g, http.MethodGet, "/package", "DescribePackage", onPackage, h.describePackage)
+	h.route(g, http.MethodPost, "/package/versions", "ListPackageVersions", onPackage, h.listPackageVersions)
+	h.route(g, http.MethodGet, "/package/version", "DescribePackageVersion", onPackage, h.describePackageVersion)
+	h.route(g, http.MethodPost, "/package/version/assets", "ListPackageVersionAssets", onPackage, h.listPackageVersionAssets)
+	h.route(g, http.MethodPost, "/package/versions/update_status", "UpdatePackageVersionsStatus", onPackage, h.updatePackageVersionsStatus)
+	h.route(g, http.MethodPost, "/package/versions/delete", "DeletePackageVersions", onPackage, h.deletePackageVersions)
+	h.route(g, http.MethodPost, "/package/versions/dispose", "DisposePackageVersions", onPackage, h.disposePackageVersions)
+	h.route(g, http.MethodPost, "/package/versions/copy", "CopyPackageVersions", onCopy, h.copyPackageVersions)
+	h.route(g, http.MethodPost, "/package", "PutPackageOriginConfiguration", onPackage, h.putPackageOriginConfiguration)
+	h.route(g, http.MethodDelete, "/package", "DeletePackage", onPackage, h.deletePackage)
+	h.route(g, http.MethodGet, "/package/version/asset", "GetPackageVersionAsset", onPackage, h.getPackageVersionAsset)
+	h.route(g, http.MethodGet, "/package/version/readme", "GetPackageVersionReadme", onPackage, h.getPackageVersionReadme)
+	h.route(g, http.MethodPost, "/package/version/dependencies", "ListPackageVersionDependencies", onPackage, h.listPackageVersionDependencies)
+	h.route(g, http.MethodPost, "/package/version/publish", "PublishPackageVersion", onPackage, h.publishPackageVersion)
+	h.route(g, http.MethodPost, "/package-group", "CreatePackageGroup", onGroup, h.createPackageGroup)
+	h.route(g, http.MethodGet, "/package-group", "DescribePackageGroup", onGroup, h.describePackageGroup)
+	h.route(g, http.MethodPut, "/package-group", "UpdatePackageGroup", onGroup, h.updatePackageGroup)
+	h.route(g, http.MethodDelete, "/package-group", "DeletePackageGroup", onGroup, h.deletePackageGroup)
+	h.route(g, http.MethodPut, "/package-group-origin-configuration", "UpdatePackageGroupOriginConfiguration", onGroup, h.updatePackageGroupOriginConfiguration)
+	h.route(g, http.MethodPost, "/package-groups", "ListPackageGroups", onDomain, h.listPackageGroups)
+	h.route(g, http.MethodPost, "/package-groups/sub-groups", "ListSubPackageGroups", onGroup, h.listSubPackageGroups)
+	h.route(g, http.MethodGet, "/get-associated-package-group", "GetAssociatedPackageGroup", onPackage, h.getAssociatedPackageGroup)
+	h.route(g, http.MethodGet, "/list-associated-packages", "ListAssociatedPackages", onGroup, h.listAssociatedPackages)
+	h.route(g, http.MethodGet, "/package-group-allowed-repositories", "ListAllowedRepositoriesForGroup", onGroup, h.listAllowedRepositoriesForGroup)
+	h.route(g, http.MethodPut, "/domain/permissions/policy", "PutDomainPermissionsPolicy", onDomainInBody, h.putDomainPermissionsPolicy)
+	h.route(g, http.MethodGet, "/domain/permissions/policy", "GetDomainPermissionsPolicy", onDomain, h.getDomainPermissionsPolicy)
+	h.route(g, http.MethodDelete, "/domain/permissions/policy", "DeleteDomainPermissionsPolicy", onDomain, h.deleteDomainPermissionsPolicy)
+	h.route(g, http.MethodPut, "/repository/permissions/policy", "PutRepositoryPermissionsPolicy", onRepository, h.putRepositoryPermissionsPolicy)
+	h.route(g, http.MethodGet, "/repository/permissions/policy", "GetRepositoryPermissionsPolicy", onRepository, h.getRepositoryPermissionsPolicy)
+	h.route(g, http.MethodDelete, "/repository/permissions/policies", "DeleteRepositoryPermissionsPolicy", onRepository, h.deleteRepositoryPermissionsPolicy)
+	h.route(g, http.MethodPost, "/tag", "TagResource", onARN, h.tagResource)
+	h.route(g, http.MethodPost, "/untag", "UntagResource", onARN, h.untagResource)
+	h.route(g, http.MethodPost, "/tags", "ListTagsForResource", onARN, h.listTagsForResource)
 	g.Any("/*", func(c echo.Context) error {
 		return &Error{Type: "ValidationException", Status: 400, Reason: "UNKNOWN_OPERATION",
 			Message: fmt.Sprintf("Stockpile does not implement %s %s", c.Request().Method, c.Request().URL.Path)}
@@ -153,13 +169,14 @@ func (t epoch) MarshalJSON() ([]byte, error) {
 	return []byte(strconv.FormatFloat(float64(time.Time(t).UnixMilli())/1000, 'f', 3, 64)), nil
 }
 
-func domainARN(d string) string {
-	return fmt.Sprintf("arn:aws:codeartifact:%s:%s:domain/%s", Region, Account, d)
+func (h *Handler) account() string {
+	if h.Account == "" {
+		return DefaultAccount
+	}
+	return h.Account
 }
 
-func repoARN(d, r string) string {
-	return fmt.Sprintf("arn:aws:codeartifact:%s:%s:repository/%s/%s", Region, Account, d, r)
-}
+func (h *Handler) arns() iam.ARNs { return iam.ARNs{Region: Region, Account: h.account()} }
 
 // query reads a required query parameter.
 func query(c echo.Context, name string) (string, error) {
@@ -171,9 +188,9 @@ func query(c echo.Context, name string) (string, error) {
 }
 
 // checkOwner refuses a domain-owner other than Stockpile's account.
-func checkOwner(c echo.Context) error {
-	if o := c.QueryParam("domain-owner"); o != "" && o != Account {
-		return validation("domain-owner %s is not this server's account %s", o, Account)
+func (h *Handler) checkOwner(c echo.Context) error {
+	if o := c.QueryParam("domain-owner"); o != "" && o != h.account() {
+		return validation("domain-owner %s is not this server's account %s", o, h.account())
 	}
 	return nil
 }

@@ -24,8 +24,8 @@ type domainDescription struct {
 	AssetSizeBytes  *int64 `json:"assetSizeBytes,omitempty"`
 }
 
-func describeDomain(d model.DomainInfo, full bool) domainDescription {
-	out := domainDescription{Name: d.Name, Owner: Account, ARN: domainARN(d.Name), Status: "Active", CreatedTime: epoch(d.CreatedTime)}
+func (h *Handler) domainDescription(d model.DomainInfo, full bool) domainDescription {
+	out := domainDescription{Name: d.Name, Owner: h.account(), ARN: h.arns().Domain(d.Name), Status: "Active", CreatedTime: epoch(d.CreatedTime)}
 	if full {
 		n := d.RepositoryCount
 		var size int64
@@ -69,7 +69,7 @@ func (h *Handler) createDomain(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"domain": describeDomain(model.DomainInfo{Domain: d}, true)})
+	return c.JSON(http.StatusOK, map[string]any{"domain": h.domainDescription(model.DomainInfo{Domain: d}, true)})
 }
 
 // DescribeDomain: GET /v1/domain?domain=&domain-owner=
@@ -78,14 +78,14 @@ func (h *Handler) describeDomain(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := checkOwner(c); err != nil {
+	if err := h.checkOwner(c); err != nil {
 		return err
 	}
 	d, err := h.Registry.Domain(name)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"domain": describeDomain(d, true)})
+	return c.JSON(http.StatusOK, map[string]any{"domain": h.domainDescription(d, true)})
 }
 
 // DeleteDomain: DELETE /v1/domain?domain=&domain-owner=
@@ -94,14 +94,14 @@ func (h *Handler) deleteDomain(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := checkOwner(c); err != nil {
+	if err := h.checkOwner(c); err != nil {
 		return err
 	}
 	d, err := h.Registry.DeleteDomain(c.Request().Context(), name)
 	if err != nil {
 		return err
 	}
-	desc := describeDomain(d, true)
+	desc := h.domainDescription(d, true)
 	desc.Status = "Deleted"
 	return c.JSON(http.StatusOK, map[string]any{"domain": desc})
 }
@@ -121,7 +121,7 @@ func (h *Handler) listDomains(c echo.Context) error {
 	}
 	out := make([]domainDescription, 0, len(items))
 	for _, d := range items {
-		out = append(out, describeDomain(d, false))
+		out = append(out, h.domainDescription(d, false))
 	}
 	res := map[string]any{"domains": out}
 	if next != "" {

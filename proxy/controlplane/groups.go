@@ -1,7 +1,6 @@
 package controlplane
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 
@@ -35,24 +34,20 @@ type groupDescription struct {
 	Parent              *groupRef                              `json:"parent,omitempty"`
 }
 
-func groupARN(domain, pattern string) string {
-	return fmt.Sprintf("arn:aws:codeartifact:%s:%s:package-group/%s%s", Region, Account, domain, pattern)
-}
-
 func (h *Handler) describeGroup(g model.Group) groupDescription {
 	d := groupDescription{
-		ARN: groupARN(g.Domain, g.Pattern), Pattern: g.Pattern, DomainName: g.Domain, DomainOwner: Account,
+		ARN: h.arns().PackageGroup(g.Domain, g.Pattern), Pattern: g.Pattern, DomainName: g.Domain, DomainOwner: h.account(),
 		CreatedTime: epoch(g.CreatedTime), ContactInfo: g.ContactInfo, Description: g.Description,
 		OriginConfiguration: map[string]map[string]groupRestriction{"restrictions": {}},
 	}
 	if p := h.Registry.Parent(g.Domain, g.Pattern); p != "" {
-		d.Parent = &groupRef{ARN: groupARN(g.Domain, p), Pattern: p}
+		d.Parent = &groupRef{ARN: h.arns().PackageGroup(g.Domain, p), Pattern: p}
 	}
 	for _, typ := range model.RestrictionTypes {
 		e := h.Registry.EffectiveRestriction(g.Domain, g.Pattern, typ)
 		r := groupRestriction{Mode: e.Mode, EffectiveMode: e.EffectiveMode, RepositoriesCount: len(g.Allowed[typ])}
 		if e.InheritedFrom != "" {
-			r.InheritedFrom = &groupRef{ARN: groupARN(g.Domain, e.InheritedFrom), Pattern: e.InheritedFrom}
+			r.InheritedFrom = &groupRef{ARN: h.arns().PackageGroup(g.Domain, e.InheritedFrom), Pattern: e.InheritedFrom}
 		}
 		d.OriginConfiguration["restrictions"][typ] = r
 	}
@@ -64,7 +59,7 @@ func (h *Handler) groupParam(c echo.Context) (string, string, error) {
 	if err != nil {
 		return "", "", err
 	}
-	if err := checkOwner(c); err != nil {
+	if err := h.checkOwner(c); err != nil {
 		return "", "", err
 	}
 	return domain, c.QueryParam("package-group"), nil

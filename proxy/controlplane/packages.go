@@ -55,7 +55,7 @@ func origin(o resolver.VersionOrigin) originJSON {
 
 // packageParams reads domain, repository, format, namespace and package.
 func (h *Handler) packageParams(c echo.Context, needPackage bool) (model.Repository, formats.Package, error) {
-	domain, repo, err := repoParams(c)
+	domain, repo, err := h.repoParams(c)
 	if err != nil {
 		return model.Repository{}, formats.Package{}, err
 	}

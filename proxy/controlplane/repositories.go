@@ -43,8 +43,8 @@ type repositorySummary struct {
 
 func (h *Handler) describe(r model.Repository) repositoryDescription {
 	d := repositoryDescription{
-		Name: r.Name, AdministratorAccount: Account, DomainName: r.Domain, DomainOwner: Account,
-		ARN: repoARN(r.Domain, r.Name), Description: r.Description, CreatedTime: epoch(r.CreatedTime),
+		Name: r.Name, AdministratorAccount: h.account(), DomainName: r.Domain, DomainOwner: h.account(),
+		ARN: h.arns().Repository(r.Domain, r.Name), Description: r.Description, CreatedTime: epoch(r.CreatedTime),
 		Upstreams: []upstreamJSON{}, ExternalConnections: []externalConnectionJSON{},
 	}
 	for _, n := range h.Registry.UpstreamNames(r) {
@@ -58,19 +58,19 @@ func (h *Handler) describe(r model.Repository) repositoryDescription {
 	return d
 }
 
-func summarize(r model.Repository) repositorySummary {
-	return repositorySummary{Name: r.Name, AdministratorAccount: Account, DomainName: r.Domain, DomainOwner: Account,
-		ARN: repoARN(r.Domain, r.Name), Description: r.Description, CreatedTime: epoch(r.CreatedTime)}
+func (h *Handler) summarize(r model.Repository) repositorySummary {
+	return repositorySummary{Name: r.Name, AdministratorAccount: h.account(), DomainName: r.Domain, DomainOwner: h.account(),
+		ARN: h.arns().Repository(r.Domain, r.Name), Description: r.Description, CreatedTime: epoch(r.CreatedTime)}
 }
 
-func repoParams(c echo.Context) (domain, repo string, err error) {
+func (h *Handler) repoParams(c echo.Context) (domain, repo string, err error) {
 	if domain, err = query(c, "domain"); err != nil {
 		return
 	}
 	if repo, err = query(c, "repository"); err != nil {
 		return
 	}
-	err = checkOwner(c)
+	err = h.checkOwner(c)
 	return
 }
 
@@ -84,7 +84,7 @@ func upstreamNames(in []upstreamJSON) []string {
 
 // CreateRepository: POST /v1/repository?domain=&repository=
 func (h *Handler) createRepository(c echo.Context) error {
-	domain, repo, err := repoParams(c)
+	domain, repo, err := h.repoParams(c)
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ func (h *Handler) createRepository(c echo.Context) error {
 
 // DescribeRepository: GET /v1/repository?domain=&repository=
 func (h *Handler) describeRepository(c echo.Context) error {
-	domain, repo, err := repoParams(c)
+	domain, repo, err := h.repoParams(c)
 	if err != nil {
 		return err
 	}
@@ -123,7 +123,7 @@ func (h *Handler) describeRepository(c echo.Context) error {
 // UpdateRepository: PUT /v1/repository?domain=&repository=; upstreams, when
 // present, replace the whole list.
 func (h *Handler) updateRepository(c echo.Context) error {
-	domain, repo, err := repoParams(c)
+	domain, repo, err := h.repoParams(c)
 	if err != nil {
 		return err
 	}
@@ -148,7 +148,7 @@ func (h *Handler) updateRepository(c echo.Context) error {
 
 // DeleteRepository: DELETE /v1/repository?domain=&repository=
 func (h *Handler) deleteRepository(c echo.Context) error {
-	domain, repo, err := repoParams(c)
+	domain, repo, err := h.repoParams(c)
 	if err != nil {
 		return err
 	}
@@ -181,7 +181,7 @@ func (h *Handler) listRepos(c echo.Context, domain string) error {
 		}
 		repos = kept
 	}
-	if a := c.QueryParam("administrator-account"); a != "" && a != Account {
+	if a := c.QueryParam("administrator-account"); a != "" && a != h.account() {
 		repos = nil
 	}
 	items, next, err := page(c, repos, func(r model.Repository) string { return r.Domain + "/" + r.Name }, 0, "")
@@ -190,7 +190,7 @@ func (h *Handler) listRepos(c echo.Context, domain string) error {
 	}
 	out := make([]repositorySummary, 0, len(items))
 	for _, r := range items {
-		out = append(out, summarize(r))
+		out = append(out, h.summarize(r))
 	}
 	res := map[string]any{"repositories": out}
 	if next != "" {
@@ -208,7 +208,7 @@ func (h *Handler) listRepositoriesInDomain(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := checkOwner(c); err != nil {
+	if err := h.checkOwner(c); err != nil {
 		return err
 	}
 	return h.listRepos(c, domain)
@@ -216,7 +216,7 @@ func (h *Handler) listRepositoriesInDomain(c echo.Context) error {
 
 // AssociateExternalConnection: POST /v1/repository/external-connection?…&external-connection=
 func (h *Handler) associateExternalConnection(c echo.Context) error {
-	domain, repo, err := repoParams(c)
+	domain, repo, err := h.repoParams(c)
 	if err != nil {
 		return err
 	}
@@ -233,7 +233,7 @@ func (h *Handler) associateExternalConnection(c echo.Context) error {
 
 // DisassociateExternalConnection: DELETE /v1/repository/external-connection?…
 func (h *Handler) disassociateExternalConnection(c echo.Context) error {
-	domain, repo, err := repoParams(c)
+	domain, repo, err := h.repoParams(c)
 	if err != nil {
 		return err
 	}

@@ -237,7 +237,7 @@ func (h *Handler) copyPackageVersions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := checkOwner(c); err != nil {
+	if err := h.checkOwner(c); err != nil {
 		return err
 	}
 	srcName, err := query(c, "source-repository")

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stockpile-proxy/stockpile/proxy/iam"
 	"github.com/stockpile-proxy/stockpile/storage"
 	"github.com/stockpile-proxy/stockpile/upstream"
 )
@@ -32,6 +33,8 @@ type Domain struct {
 	Name        string    `json:"name"`
 	CreatedTime time.Time `json:"createdTime"`
 	Tags        []Tag     `json:"tags,omitempty"`
+	// Policy is the domain's permissions policy, nil when none.
+	Policy *PermissionsPolicy `json:"policy,omitempty"`
 }
 
 // Repository is a repository of a domain.
@@ -44,6 +47,8 @@ type Repository struct {
 	ExternalConnection string    `json:"externalConnection,omitempty"`
 	CreatedTime        time.Time `json:"createdTime"`
 	Tags               []Tag     `json:"tags,omitempty"`
+	// Policy is the repository's permissions policy, nil when none.
+	Policy *PermissionsPolicy `json:"policy,omitempty"`
 }
 
 type domainState struct {
@@ -62,7 +67,8 @@ type Registry struct {
 	mu      sync.RWMutex
 	domains map[string]*domainState
 	gen     uint64
-	walks   map[string][]Step // domain\x00repo → walk, for the current generation
+	walks   map[string][]Step      // domain\x00repo → walk, for the current generation
+	parsed  map[string]*iam.Policy // permissions policies by revision
 }
 
 // Load reads every domain and repository from store.
@@ -99,6 +105,9 @@ func Load(ctx context.Context, store storage.Records) (*Registry, error) {
 		return nil, err
 	}
 	if err := r.loadGroups(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.loadPolicies(); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -186,6 +195,9 @@ func (r *Registry) DeleteDomain(ctx context.Context, name string) (DomainInfo, e
 		}
 	}
 	delete(r.domains, name)
+	if ds.Domain.Policy != nil {
+		delete(r.parsed, ds.Domain.Policy.Revision)
+	}
 	r.changed()
 	return DomainInfo{Domain: ds.Domain}, nil
 }
@@ -394,6 +406,9 @@ func (r *Registry) DeleteRepository(ctx context.Context, domain, name string) (R
 	}
 	delete(ds.byName, name)
 	delete(ds.byID, repo.ID)
+	if repo.Policy != nil {
+		delete(r.parsed, repo.Policy.Revision)
+	}
 	r.changed()
 	return repo.clone(), nil
 }

@@ -136,9 +136,27 @@ func (in *Instance) Restart() {
 	in.start(in.addr)
 }
 
-// Token mints a data-plane token for domain, as GetAuthorizationToken would.
+// Config is the configuration the next Restart uses: a test changes it to
+// restart with other keys.
+func (in *Instance) Config() *proxy.Config { return &in.cfg }
+
+// Token mints a data-plane token for domain, as GetAuthorizationToken would
+// for the first configured access key.
 func (in *Instance) Token(domain string) string {
-	tok, _ := in.Server.Issuer().Mint(domain, "test", time.Hour)
+	key := "test"
+	if keys := in.Server.Config().Auth.AccessKeys; len(keys) > 0 {
+		key = keys[0].ID
+	}
+	return in.TokenFor(domain, key)
+}
+
+// TokenFor mints a data-plane token for domain as the access key keyID.
+func (in *Instance) TokenFor(domain, keyID string) string {
+	in.t.Helper()
+	tok, err := in.Server.MintToken(domain, keyID, time.Hour)
+	if err != nil {
+		in.t.Fatal(err)
+	}
 	return tok
 }
 

@@ -38,6 +38,10 @@ type Claims struct {
 	// Principal identifies who the token was minted for (for example the
 	// access key id that called GetAuthorizationToken).
 	Principal string
+	// KeyID is the access key that minted the token, when known.
+	KeyID string
+	// Issued is when the token was minted (whole seconds, UTC).
+	Issued time.Time
 	// Expires is the instant (whole seconds, UTC) from which the token is
 	// no longer accepted.
 	Expires time.Time
@@ -49,6 +53,8 @@ type payload struct {
 	D string `json:"d"`
 	P string `json:"p"`
 	E int64  `json:"e"`
+	I int64  `json:"i,omitempty"`
+	K string `json:"k,omitempty"`
 	N string `json:"n"`
 }
 
@@ -80,10 +86,17 @@ func NewIssuer(key []byte, now func() time.Time) (*Issuer, error) {
 // 15 minutes to 12 hours) and validates domain and principal; a token minted
 // for an empty domain never verifies.
 func (i *Issuer) Mint(domain, principal string, ttl time.Duration) (token string, expires time.Time) {
-	expires = time.Unix(i.now().Add(ttl).Unix(), 0).UTC()
+	return i.MintKey(domain, "", principal, ttl)
+}
+
+// MintKey is Mint for a token that also names the access key it was minted
+// with, so that removing the key revokes it.
+func (i *Issuer) MintKey(domain, keyID, principal string, ttl time.Duration) (token string, expires time.Time) {
+	now := i.now()
+	expires = time.Unix(now.Add(ttl).Unix(), 0).UTC()
 	nonce := make([]byte, nonceLen)
 	rand.Read(nonce) // never returns an error; crashes the program if the OS RNG fails
-	raw, err := json.Marshal(payload{V: version, D: domain, P: principal, E: expires.Unix(), N: b64().EncodeToString(nonce)})
+	raw, err := json.Marshal(payload{V: version, D: domain, P: principal, E: expires.Unix(), I: now.Unix(), K: keyID, N: b64().EncodeToString(nonce)})
 	if err != nil {
 		// Unreachable: the payload consists of strings and integers only.
 		panic(fmt.Sprintf("token: marshal payload: %v", err))
@@ -129,7 +142,7 @@ func (i *Issuer) Verify(token string) (Claims, error) {
 	if p.D == "" {
 		return Claims{}, fmt.Errorf("%w: no domain", ErrInvalid)
 	}
-	c := Claims{Domain: p.D, Principal: p.P, Expires: time.Unix(p.E, 0).UTC()}
+	c := Claims{Domain: p.D, Principal: p.P, KeyID: p.K, Issued: time.Unix(p.I, 0).UTC(), Expires: time.Unix(p.E, 0).UTC()}
 	if !i.now().Before(c.Expires) {
 		return Claims{}, fmt.Errorf("%w: at %s", ErrExpired, c.Expires.Format(time.RFC3339))
 	}

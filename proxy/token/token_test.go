@@ -60,6 +60,7 @@ func TestNewIssuerCopiesKey(t *testing.T) {
 
 func TestMintVerify(t *testing.T) {
 	now := time.Date(2026, 11, 26, 10, 0, 0, 500_000_000, time.UTC)
+	issued := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name      string
 		domain    string
@@ -71,19 +72,19 @@ func TestMintVerify(t *testing.T) {
 	}{
 		{
 			name: "round trip", domain: "acme", principal: "AKIDEXAMPLE", ttl: 12 * time.Hour, verifyAt: now,
-			want: Claims{Domain: "acme", Principal: "AKIDEXAMPLE", Expires: time.Date(2026, 11, 26, 22, 0, 0, 0, time.UTC)},
+			want: Claims{Issued: issued, Domain: "acme", Principal: "AKIDEXAMPLE", Expires: time.Date(2026, 11, 26, 22, 0, 0, 0, time.UTC)},
 		},
 		{
 			name: "unicode and punctuation survive", domain: "my-domain", principal: `arn:aws:iam::111122223333:user/"Zoë"`, ttl: time.Hour, verifyAt: now,
-			want: Claims{Domain: "my-domain", Principal: `arn:aws:iam::111122223333:user/"Zoë"`, Expires: time.Date(2026, 11, 26, 11, 0, 0, 0, time.UTC)},
+			want: Claims{Issued: issued, Domain: "my-domain", Principal: `arn:aws:iam::111122223333:user/"Zoë"`, Expires: time.Date(2026, 11, 26, 11, 0, 0, 0, time.UTC)},
 		},
 		{
 			name: "empty principal allowed", domain: "acme", ttl: time.Hour, verifyAt: now,
-			want: Claims{Domain: "acme", Expires: time.Date(2026, 11, 26, 11, 0, 0, 0, time.UTC)},
+			want: Claims{Issued: issued, Domain: "acme", Expires: time.Date(2026, 11, 26, 11, 0, 0, 0, time.UTC)},
 		},
 		{
 			name: "one second before expiry", domain: "acme", principal: "p", ttl: time.Hour, verifyAt: now.Add(time.Hour - 2*time.Second),
-			want: Claims{Domain: "acme", Principal: "p", Expires: time.Date(2026, 11, 26, 11, 0, 0, 0, time.UTC)},
+			want: Claims{Issued: issued, Domain: "acme", Principal: "p", Expires: time.Date(2026, 11, 26, 11, 0, 0, 0, time.UTC)},
 		},
 		{name: "at expiry", domain: "acme", principal: "p", ttl: time.Hour, verifyAt: time.Date(2026, 11, 26, 11, 0, 0, 0, time.UTC), wantErr: ErrExpired},
 		{name: "after expiry", domain: "acme", principal: "p", ttl: time.Hour, verifyAt: now.Add(2 * time.Hour), wantErr: ErrExpired},
@@ -118,6 +119,18 @@ func TestMintVerify(t *testing.T) {
 			}
 		})
 	}
+	t.Run("key id round trip", func(t *testing.T) {
+		i := newTestIssuer(t, testKey, now)
+		tok, _ := i.MintKey("acme", "AKIDEXAMPLE", "arn:aws:iam::111122223333:user/ci", time.Hour)
+		got, err := i.Verify(tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := Claims{Domain: "acme", KeyID: "AKIDEXAMPLE", Principal: "arn:aws:iam::111122223333:user/ci", Issued: issued, Expires: issued.Add(time.Hour)}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("claims mismatch (-want +got):\n%s", diff)
+		}
+	})
 }
 
 func TestMintIsUniqueAndURLSafe(t *testing.T) {
