@@ -3,12 +3,14 @@ package proxy
 import (
 	"context"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/proxy/access"
 	"github.com/stockpile-proxy/stockpile/proxy/controlplane"
 	"github.com/stockpile-proxy/stockpile/proxy/iam"
+	"github.com/stockpile-proxy/stockpile/proxy/scoped"
 )
 
 // Data-plane actions, as CodeArtifact names them.
@@ -137,4 +139,24 @@ func (s *Server) authorizeRead(req *http.Request, c *caller, domain, repo string
 
 func (s *Server) arns() iam.ARNs {
 	return iam.ARNs{Region: controlplane.Region, Account: s.cfg.Auth.Account}
+}
+
+// scopedPrincipal is who a scoped long-lived token acts as: a principal of
+// its own (user/stockpile-token/NAME) whose identity policy is its scope —
+// ReadFromRepository on its repositories and, for read+publish,
+// PublishPackageVersion and PutPackageMetadata on their packages. Permissions
+// policies apply to it like to anyone, explicit denies included.
+func (s *Server) scopedPrincipal(t *scoped.Token) *access.Principal {
+	a := s.arns()
+	read := iam.Statement{Sid: "Read", Effect: iam.Allow, Actions: []string{strings.ToLower(actionRead)}}
+	publish := iam.Statement{Sid: "Publish", Effect: iam.Allow, Actions: []string{strings.ToLower(actionPublish), strings.ToLower(actionMetadata)}}
+	for _, r := range t.Repositories {
+		read.Resources = append(read.Resources, a.Repository(t.Domain, r))
+		publish.Resources = append(publish.Resources, a.Package(t.Domain, r, "*", "*", "*"))
+	}
+	pol := &iam.Policy{Kind: iam.Identity, Version: iam.Version2012, Statements: []iam.Statement{read}}
+	if t.Publish() {
+		pol.Statements = append(pol.Statements, publish)
+	}
+	return &access.Principal{KeyID: "scoped-token/" + t.Domain + "/" + t.Name, ARN: "arn:aws:iam::" + s.cfg.Auth.Account + ":user/stockpile-token/" + t.Name, Policy: pol}
 }

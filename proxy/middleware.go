@@ -207,6 +207,13 @@ func (s *Server) authenticate(req *http.Request, domain string) (string, *access
 		return "local", nil, true
 	}
 	if tok, ok := token.FromRequest(req); ok {
+		if t, ok := s.scoped.Lookup(tok); ok {
+			if t.Domain == domain {
+				p := s.scopedPrincipal(t)
+				return p.ARN, p, true
+			}
+			return "", nil, false
+		}
 		if claims, err := s.tokens.Verify(tok); err == nil && claims.Domain == domain {
 			if p, ok := s.access.Key(claims.KeyID); ok && p.ARN == claims.Principal && !claims.Issued.Before(p.NotBefore) {
 				return p.ARN, p, true

@@ -26,6 +26,7 @@ import (
 	"github.com/stockpile-proxy/stockpile/proxy/iam"
 	"github.com/stockpile-proxy/stockpile/proxy/model"
 	"github.com/stockpile-proxy/stockpile/proxy/resolver"
+	"github.com/stockpile-proxy/stockpile/proxy/scoped"
 	"github.com/stockpile-proxy/stockpile/proxy/sigv4"
 	"github.com/stockpile-proxy/stockpile/proxy/token"
 	"github.com/stockpile-proxy/stockpile/storage"
@@ -43,6 +44,7 @@ type Server struct {
 	tokens   *token.Cache // the issuer's verifications, once per token
 	verifier *sigv4.Verifier
 	access   *access.Authorizer // nil in open mode
+	scoped   *scoped.Registry
 	metrics  *metrics
 	echo     *echo.Echo
 	ready    atomic.Bool
@@ -78,9 +80,13 @@ func New(ctx context.Context, cfg *Config, store storage.Store, fs []formats.For
 	if err != nil {
 		return nil, err
 	}
+	scopedTokens, err := scoped.Load(ctx, store, nil)
+	if err != nil {
+		return nil, err
+	}
 	var pfx [4]byte
 	_, _ = rand.Read(pfx[:])
-	s := &Server{cfg: cfg, log: log, store: store, registry: registry, issuer: issuer, tokens: token.NewCache(issuer, 0, nil), metrics: newMetrics(), collect: make(chan struct{}, 1),
+	s := &Server{cfg: cfg, log: log, store: store, registry: registry, issuer: issuer, tokens: token.NewCache(issuer, 0, nil), scoped: scopedTokens, metrics: newMetrics(), collect: make(chan struct{}, 1),
 		idPrefix: hex.EncodeToString(pfx[:]) + "-",
 		intake:   formats.Intake{MaxPublishSize: cfg.MaxPublishSize, MaxMetadataSize: cfg.MaxMetadataSize, SpoolDir: spool},
 		writes:   make(chan struct{}, max(cfg.MaxConcurrentPublishes, 1))}
@@ -157,7 +163,7 @@ func (s *Server) routes(fs []formats.Format) *echo.Echo {
 
 	cp := &controlplane.Handler{
 		Registry: s.registry, Resolver: s.resolver, Tokens: s.issuer, TokenTTL: s.cfg.Auth.TokenTTL,
-		BaseURL: s.baseURL, Formats: fs, Collect: s.CollectSoon, MaxPublishSize: s.cfg.MaxPublishSize, Account: s.cfg.Auth.Account,
+		BaseURL: s.baseURL, Formats: fs, Collect: s.CollectSoon, MaxPublishSize: s.cfg.MaxPublishSize, Account: s.cfg.Auth.Account, Scoped: s.scoped,
 		Caller: func(c echo.Context) (string, string) {
 			key, _ := c.Get(principalKey).(string)
 			if s.access == nil {
@@ -257,22 +263,34 @@ func (s *Server) reconcile(ctx context.Context) error {
 // tokenKey returns the key that signs data-plane tokens, made once and kept
 // in the store so tokens survive restarts.
 func tokenKey(ctx context.Context, store storage.Records) ([]byte, error) {
-	k, err := storage.StateKey{Name: "token-key"}.Bytes()
-	if err != nil {
-		return nil, err
-	}
-	key, err := store.Get(ctx, k)
+	key, err := store.Get(ctx, tokenKeyKey())
 	if err == nil && len(key) >= 32 {
 		return key, nil
 	}
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return nil, err
 	}
-	key = make([]byte, 32)
+	return RotateTokenKey(ctx, store)
+}
+
+// tokenKeyKey is where the token-signing key is kept.
+func tokenKeyKey() []byte {
+	k, err := storage.StateKey{Name: "token-key"}.Bytes()
+	if err != nil {
+		panic(err) // unreachable: a fixed, valid name
+	}
+	return k
+}
+
+// RotateTokenKey replaces the key that signs data-plane tokens with a new
+// random one: every token minted before is refused from then on. It is for
+// `stockpile rotate-token-key`, which runs while the server is stopped.
+func RotateTokenKey(ctx context.Context, store storage.Records) ([]byte, error) {
+	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
 	}
-	if err := store.Put(ctx, k, key, 0); err != nil {
+	if err := store.Put(ctx, tokenKeyKey(), key, 0); err != nil {
 		return nil, err
 	}
 	return key, nil

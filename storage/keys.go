@@ -26,6 +26,7 @@ import (
 //	t  <connection> <url> <accept>                               DocumentKey.Revalidated: when it was last revalidated (8 bytes)
 //	g  <domain> <pattern>                                        GroupKey: package group
 //	s  <name>                                                    StateKey: server state (the token key)
+//	k  <domain> <name>                                           ScopedTokenKey: scoped long-lived token (JSON, secret hashed)
 //
 // Every part is checked where its key is built (checkPart): it must be valid
 // UTF-8 with no control character (U+0000 to U+001F, U+007F to U+009F), at
@@ -57,6 +58,7 @@ const (
 	spaceRevalidated = "t"
 	spaceGroup       = "g"
 	spaceState       = "s"
+	spaceScopedToken = "k"
 )
 
 // ErrInvalidKey is wrapped by every error about a record key's parts.
@@ -268,6 +270,17 @@ func (k GroupKey) Bytes() ([]byte, error) {
 
 // GroupsPrefix matches every package group.
 func GroupsPrefix() []byte { return Prefix(spaceGroup) }
+
+// ScopedTokenKey names a scoped long-lived token of a domain.
+type ScopedTokenKey struct{ Domain, Name string }
+
+// Bytes returns the key.
+func (k ScopedTokenKey) Bytes() ([]byte, error) {
+	return build(spaceScopedToken, false, part{"domain", k.Domain}, part{"scoped token", k.Name})
+}
+
+// ScopedTokensPrefix matches every scoped long-lived token.
+func ScopedTokensPrefix() []byte { return Prefix(spaceScopedToken) }
 
 // StateKey names a piece of the server's own state.
 type StateKey struct{ Name string }

@@ -3,6 +3,8 @@
 //	stockpile serve [--config FILE] [--listen ADDR] [--data-dir DIR]
 //	stockpile check-config --config FILE
 //	stockpile fsck [--config FILE] [--data-dir DIR]
+//	stockpile rotate-token-key [--config FILE] [--data-dir DIR]
+//	stockpile token create|list|revoke --endpoint-url URL --domain D ...
 package main
 
 import (
@@ -41,6 +43,8 @@ const usage = `usage:
   stockpile serve [--config FILE] [--listen ADDR] [--data-dir DIR]
   stockpile check-config --config FILE
   stockpile fsck [--config FILE] [--data-dir DIR]   (offline: rehash every blob, take out corrupt ones)
+  stockpile rotate-token-key [--config FILE] [--data-dir DIR]   (server stopped)
+  stockpile token create|list|revoke --endpoint-url URL --domain D ...   (see stockpile token)
 
 Environment overrides: STOCKPILE_LISTEN, STOCKPILE_DATA_DIR, STOCKPILE_BASE_URL,
 STOCKPILE_LOG_LEVEL, STOCKPILE_NPMJS_URL, STOCKPILE_ANONYMOUS_READ.`
@@ -49,6 +53,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
 		return errors.New("no command")
+	}
+	if args[0] == "token" {
+		return tokenCommand(args[1:], getenv, stdout, stderr)
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -76,6 +83,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		return serve(cfg, stderr)
 	case "fsck":
 		return fsck(cfg, stdout, stderr)
+	case "rotate-token-key":
+		return rotateTokenKey(cfg, stdout, stderr)
 	default:
 		fmt.Fprintln(stderr, usage)
 		return fmt.Errorf("unknown command %q", args[0])

@@ -45,8 +45,11 @@ func (h *Handler) route(g *echo.Group, method, path, name string, sc scope, hand
 // operation needs besides) on the resource the request names. Parameters
 // missing here are left for the handler to report.
 func (h *Handler) authorize(c echo.Context, name string, sc scope) error {
-	write := !(strings.HasPrefix(name, "Describe") || strings.HasPrefix(name, "List") || strings.HasPrefix(name, "Get"))
 	action := "codeartifact:" + name
+	if service, op, ok := strings.Cut(name, ":"); ok { // Stockpile's own operations
+		action, name = service+":"+op, op
+	}
+	write := !(strings.HasPrefix(name, "Describe") || strings.HasPrefix(name, "List") || strings.HasPrefix(name, "Get"))
 	q := c.QueryParam
 	domain := q("domain")
 	t := access.Target{Domain: domain, Resource: "*"}

@@ -22,6 +22,7 @@ import (
 	"github.com/stockpile-proxy/stockpile/proxy/iam"
 	"github.com/stockpile-proxy/stockpile/proxy/model"
 	"github.com/stockpile-proxy/stockpile/proxy/resolver"
+	"github.com/stockpile-proxy/stockpile/proxy/scoped"
 	"github.com/stockpile-proxy/stockpile/proxy/token"
 	"github.com/stockpile-proxy/stockpile/upstream"
 )
@@ -56,6 +57,8 @@ type Handler struct {
 	// Authorize decides whether the caller may perform action on t (see
 	// package access); nil in open mode, where everything is allowed.
 	Authorize func(c echo.Context, action string, t access.Target, write bool) error
+	// Scoped keeps the scoped long-lived tokens (Stockpile's extension).
+	Scoped *scoped.Registry
 	// Collect asks the garbage collector to run soon (after a dispose or a
 	// delete); nil when there is none.
 	Collect func()
@@ -153,6 +156,9 @@ func (h *Handler) Mount(g *echo.Group) {
 	h.route(g, http.MethodPut, "/repository/permissions/policy", "PutRepositoryPermissionsPolicy", onRepository, h.putRepositoryPermissionsPolicy)
 	h.route(g, http.MethodGet, "/repository/permissions/policy", "GetRepositoryPermissionsPolicy", onRepository, h.getRepositoryPermissionsPolicy)
 	h.route(g, http.MethodDelete, "/repository/permissions/policies", "DeleteRepositoryPermissionsPolicy", onRepository, h.deleteRepositoryPermissionsPolicy)
+	h.route(g, http.MethodPost, "/stockpile/scoped-token", "stockpile:CreateScopedToken", onDomain, h.createScopedToken)
+	h.route(g, http.MethodPost, "/stockpile/scoped-tokens", "stockpile:ListScopedTokens", onDomain, h.listScopedTokens)
+	h.route(g, http.MethodDelete, "/stockpile/scoped-token", "stockpile:RevokeScopedToken", onDomain, h.revokeScopedToken)
 	h.route(g, http.MethodPost, "/tag", "TagResource", onARN, h.tagResource)
 	h.route(g, http.MethodPost, "/untag", "UntagResource", onARN, h.untagResource)
 	h.route(g, http.MethodPost, "/tags", "ListTagsForResource", onARN, h.listTagsForResource)

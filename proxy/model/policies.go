@@ -120,7 +120,7 @@ func (r *Registry) setDomainPolicy(ctx context.Context, domain string, doc, revi
 	if err != nil {
 		return PermissionsPolicy{}, err
 	}
-	if err := r.putJSON(ctx, storage.Key("d", domain), d); err != nil {
+	if err := r.putJSON(ctx, storage.DomainKey{Domain: domain}, d); err != nil {
 		return PermissionsPolicy{}, err
 	}
 	r.commitPolicy(cur, d.Policy, parsed)
