@@ -49,9 +49,9 @@ func withCaller(ctx context.Context, c *caller) context.Context {
 //     has just published (the format completing its own publish);
 //   - DeleteVersion (npm unpublish): DeletePackageVersions on the package;
 //   - Upstream (requests passed through, such as npm audit):
-//     ReadFromRepository on the repository.
+//     ReadFromRepository on the repository, for a request's own call.
 //
-// A request whose context carries no caller is refused.
+// A write whose context carries no caller is refused.
 type guard struct {
 	formats.Resolver
 	s *Server
@@ -121,8 +121,14 @@ func (g guard) DeleteVersion(ctx context.Context, ref formats.RepoRef, p formats
 }
 
 func (g guard) Upstream(ctx context.Context, ref formats.RepoRef, format string) (formats.Getter, error) {
-	if err := g.check(ctx, ref, nil, actionRead); err != nil {
-		return nil, err
+	// A context without a caller is the engine's or a format's own detached
+	// work (an index fetch shared by the requests that wait for it), each
+	// of which was authorised by the repository middleware; reads change
+	// nothing, so only a request's own pass-through is checked here.
+	if c, _ := ctx.Value(callerKey{}).(*caller); c != nil && c.p != nil {
+		if err := g.check(ctx, ref, nil, actionRead); err != nil {
+			return nil, err
+		}
 	}
 	return g.Resolver.Upstream(ctx, ref, format)
 }
