@@ -57,20 +57,20 @@ func accessConfig() *proxy.Config {
 	return &cfg
 }
 
-// logBuffer collects the server's JSON log lines.
-type logBuffer struct {
+// auditLog collects the server's JSON log lines.
+type auditLog struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (l *logBuffer) Write(p []byte) (int, error) {
+func (l *auditLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.Write(p)
 }
 
 // audit returns the audit lines logged so far.
-func (l *logBuffer) audit() []map[string]any {
+func (l *auditLog) audit() []map[string]any {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []map[string]any
@@ -210,7 +210,7 @@ func npmPublishBody(t *testing.T, name, version string) []byte {
 }
 
 func TestDataPlaneAuthorization(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &auditLog{}
 	in := proxytest.Start(t, proxytest.Options{
 		Config: accessConfig(), OnDisk: true,
 		Formats: []formats.Format{npm.New(), pypi.New()},
