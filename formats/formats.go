@@ -91,6 +91,13 @@ type ErrorRenderer interface {
 	RenderError(c echo.Context, status int, message string) error
 }
 
+// Displayer is implemented by formats that spell a package's full name
+// their own way in messages (npm's @scope/name); others are shown as
+// namespace:name.
+type Displayer interface {
+	DisplayName(p Package) string
+}
+
 // Normalizer is implemented by formats whose package names have a canonical
 // form (PyPI, NuGet, Cargo): the control plane normalizes the names it is
 // given with it, so `--package Foo_Bar` finds `foo-bar`.

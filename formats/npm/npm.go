@@ -59,6 +59,9 @@ func NewWithOptions(o Options) *Format { return &Format{opts: o.withDefaults()} 
 // Name implements formats.Format.
 func (f *Format) Name() string { return "npm" }
 
+// DisplayName implements formats.Displayer: @scope/name.
+func (f *Format) DisplayName(p formats.Package) string { return displayName(p) }
+
 // Mount implements formats.Format. Every request goes through one catch-all
 // route: npm's scoped names arrive as @scope%2fname, @scope%2Fname or
 // @scope/name, so the handler splits the escaped path itself.

@@ -7,12 +7,15 @@ import (
 	"io"
 	"maps"
 	"sort"
+	"time"
 
 	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/storage"
 )
 
-// Publish implements formats.Resolver.
+// Publish implements formats.Resolver. Under the package's lock it checks
+// the publish is allowed, stores the assets' bytes, then writes the version
+// and package records together.
 func (r *Resolver) Publish(ctx context.Context, ref formats.RepoRef, p formats.Package, pub formats.Publication) error {
 	for _, a := range pub.Version.Assets {
 		if err := CheckNames(ref.Domain, p, pub.Version.Version, a.Name); err != nil {
@@ -31,25 +34,63 @@ func (r *Resolver) Publish(ctx context.Context, ref formats.RepoRef, p formats.P
 	if err != nil {
 		return err
 	}
+	cur, err := r.checkPublish(ctx, ref, repo.ID, p, rec, pub)
+	if err != nil {
+		return err
+	}
+	v, err := r.storeAssets(ctx, ref.Domain, pub)
+	if err != nil {
+		return err
+	}
+	vrec := VersionRecord{Version: v, Origin: VersionOrigin{Type: OriginInternal, Repository: ref.Repository}}
+	if cur != nil {
+		merged, changed, err := r.mergePublished(p, cur, v.Assets, pub)
+		if err != nil || !changed {
+			return err // nothing new: an idempotent success
+		}
+		vrec = *merged
+	}
+	vrec.Revision = Revision(&vrec.Version)
+	rec = publishedPackage(rec, p, pub, r.now().UTC())
+	m1, err := mutation(verKey(ref.Domain, repo.ID, p, ver), vrec)
+	if err != nil {
+		return err
+	}
+	m2, err := mutation(pkgKey(ref.Domain, repo.ID, p), rec)
+	if err != nil {
+		return err
+	}
+	if err := r.store.Apply(ctx, []storage.Mutation{m1, m2}); err != nil {
+		return err
+	}
+	r.touch(ref.Domain, p)
+	return nil
+}
+
+// checkPublish applies the package group's and the package's origin
+// controls and refuses a version that exists here or upstream. It returns
+// the version record the repository holds already (for a merge), or nil.
+func (r *Resolver) checkPublish(ctx context.Context, ref formats.RepoRef, repoID string, p formats.Package, rec *PackageRecord, pub formats.Publication) (*VersionRecord, error) {
+	ver := pub.Version.Version
 	rules, err := r.groupRules(ref.Domain, p, ref.Repository)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if rules.weak || !rules.publish {
-		return fmt.Errorf("%w: publishing %s to repository %s is blocked by package group %s", formats.ErrNotAllowed, displayName(p), ref.Repository, rules.group)
+		return nil, fmt.Errorf("%w: publishing %s to repository %s is blocked by package group %s", formats.ErrNotAllowed, r.displayName(p), ref.Repository, rules.group)
 	}
 	if rec != nil && rec.Origin.Publish == Block {
-		return fmt.Errorf("%w: publishing %s to repository %s is blocked by the package's origin configuration (publish=BLOCK)", formats.ErrNotAllowed, displayName(p), ref.Repository)
+		return nil, fmt.Errorf("%w: publishing %s to repository %s is blocked by the package's origin configuration (publish=BLOCK)", formats.ErrNotAllowed, r.displayName(p), ref.Repository)
 	}
-	cur, err := r.loadVersion(ctx, ref.Domain, repo.ID, p, ver)
+	cur, err := r.loadVersion(ctx, ref.Domain, repoID, p, ver)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if cur != nil && !pub.Merge {
-		return fmt.Errorf("%w: version %s of %s already exists in repository %s", formats.ErrConflict, ver, displayName(p), ref.Repository)
+		return nil, fmt.Errorf("%w: version %s of %s already exists in repository %s", formats.ErrConflict, ver, r.displayName(p), ref.Repository)
 	}
 	if cur != nil && cur.Origin.Type != OriginInternal {
-		return fmt.Errorf("%w: version %s of %s in repository %s came from %s and cannot take new files", formats.ErrConflict, ver, displayName(p), ref.Repository, cur.Origin.Connection)
+		return nil, fmt.Errorf("%w: version %s of %s in repository %s came from %s and cannot take new files", formats.ErrConflict, ver, r.displayName(p), ref.Repository, cur.Origin.Connection)
 	}
 	// A package that may take upstream versions must not shadow one: refuse
 	// a version that an upstream or external connection already serves.
@@ -59,14 +100,20 @@ func (r *Resolver) Publish(ctx context.Context, ref formats.RepoRef, p formats.P
 		case errors.Is(err, formats.ErrNotFound):
 		case err != nil:
 			// As CodeArtifact does during an outage, publish without the check.
-			r.log.Warn("publishing without the upstream version check", "package", displayName(p), "error", err.Error())
+			r.log.Warn("publishing without the upstream version check", "package", r.displayName(p), "error", err.Error())
 		default:
 			if vv, ok := res.view.Versions[ver]; ok {
-				return fmt.Errorf("%w: version %s of %s is already available from upstream repository %s", formats.ErrConflict, ver, displayName(p), vv.Repository)
+				return nil, fmt.Errorf("%w: version %s of %s is already available from upstream repository %s", formats.ErrConflict, ver, r.displayName(p), vv.Repository)
 			}
 		}
 	}
+	return cur, nil
+}
 
+// storeAssets writes the published assets' bytes, each checked against its
+// declared digests and the size bound, and returns the version with what
+// was stored.
+func (r *Resolver) storeAssets(ctx context.Context, domain string, pub formats.Publication) (formats.Version, error) {
 	v := pub.Version
 	v.Assets = append([]formats.AssetRef(nil), pub.Version.Assets...)
 	if v.Status == "" {
@@ -79,10 +126,10 @@ func (r *Resolver) Publish(ctx context.Context, ref formats.RepoRef, p formats.P
 		a := &v.Assets[i]
 		body, err := pub.Content(a.Name)
 		if err != nil {
-			return err
+			return v, err
 		}
 		lr := &io.LimitedReader{R: body, N: r.opts.MaxPublishSize + 1}
-		sums, err := r.store.WriteBlob(ctx, ref.Domain, lr, func(s storage.Sums) error {
+		sums, err := r.store.WriteBlob(ctx, domain, lr, func(s storage.Sums) error {
 			if s.Size > r.opts.MaxPublishSize {
 				return fmt.Errorf("%w: %s is larger than %d bytes", formats.ErrTooLarge, a.Name, r.opts.MaxPublishSize)
 			}
@@ -92,33 +139,43 @@ func (r *Resolver) Publish(ctx context.Context, ref formats.RepoRef, p formats.P
 			return nil
 		})
 		if err != nil {
-			return err
+			return v, err
 		}
 		a.Digests = formats.Digests{SHA512: sums.SHA512, SHA256: sums.SHA256, SHA1: sums.SHA1, MD5: sums.MD5}
 		a.Size = sums.Size
 	}
-	vrec := VersionRecord{Version: v, Origin: VersionOrigin{Type: OriginInternal, Repository: ref.Repository}}
-	if cur != nil {
-		merged, changed, err := mergeAssets(&cur.Version, v.Assets)
-		if err != nil {
-			return fmt.Errorf("%w: version %s of %s: %v", formats.ErrConflict, ver, displayName(p), err)
-		}
-		if !changed && pub.Version.Meta == nil && (pub.Version.Status == "" || pub.Version.Status == cur.Status) {
-			return nil // the same files again: an idempotent success
-		}
-		vrec = *cur
-		vrec.Assets = merged
-		if pub.Version.Meta != nil {
-			vrec.Meta = pub.Version.Meta
-		}
-		if pub.Version.Status != "" {
-			if cur.Status != formats.StatusUnfinished && pub.Version.Status != cur.Status {
-				return fmt.Errorf("%w: version %s of %s is %s and cannot become %s by publishing", formats.ErrConflict, ver, displayName(p), cur.Status, pub.Version.Status)
-			}
-			vrec.Status = pub.Version.Status
-		}
+	return v, nil
+}
+
+// mergePublished adds published assets to a version the repository holds
+// (pub.Merge). It reports whether anything changed: the same files again
+// are an idempotent success.
+func (r *Resolver) mergePublished(p formats.Package, cur *VersionRecord, assets []formats.AssetRef, pub formats.Publication) (*VersionRecord, bool, error) {
+	ver := pub.Version.Version
+	merged, changed, err := mergeAssets(&cur.Version, assets)
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: version %s of %s: %v", formats.ErrConflict, ver, r.displayName(p), err)
 	}
-	vrec.Revision = Revision(&vrec.Version)
+	if !changed && pub.Version.Meta == nil && (pub.Version.Status == "" || pub.Version.Status == cur.Status) {
+		return nil, false, nil
+	}
+	vrec := *cur
+	vrec.Assets = merged
+	if pub.Version.Meta != nil {
+		vrec.Meta = pub.Version.Meta
+	}
+	if pub.Version.Status != "" {
+		if cur.Status != formats.StatusUnfinished && pub.Version.Status != cur.Status {
+			return nil, false, fmt.Errorf("%w: version %s of %s is %s and cannot become %s by publishing", formats.ErrConflict, ver, r.displayName(p), cur.Status, pub.Version.Status)
+		}
+		vrec.Status = pub.Version.Status
+	}
+	return &vrec, true, nil
+}
+
+// publishedPackage returns the package record after a publish: rec (a new
+// one when nil) marked internal, with the publication's tags and fields.
+func publishedPackage(rec *PackageRecord, p formats.Package, pub formats.Publication, now time.Time) *PackageRecord {
 	if rec == nil {
 		rec = &PackageRecord{Package: p}
 	}
@@ -136,20 +193,8 @@ func (r *Resolver) Publish(ctx context.Context, ref formats.RepoRef, p formats.P
 	if pub.Extra != nil {
 		rec.Extra = pub.Extra
 	}
-	rec.Updated = r.now().UTC()
-	m1, err := mutation(verKey(ref.Domain, repo.ID, p, ver), vrec)
-	if err != nil {
-		return err
-	}
-	m2, err := mutation(pkgKey(ref.Domain, repo.ID, p), rec)
-	if err != nil {
-		return err
-	}
-	if err := r.store.Apply(ctx, []storage.Mutation{m1, m2}); err != nil {
-		return err
-	}
-	r.touch(ref.Domain, p)
-	return nil
+	rec.Updated = now
+	return rec
 }
 
 // UpdatePackage implements formats.Resolver.
@@ -201,7 +246,7 @@ func (r *Resolver) UpdateVersion(ctx context.Context, ref formats.RepoRef, p for
 		return err
 	}
 	if rec == nil {
-		return fmt.Errorf("%w: version %s of %s is not in repository %s", formats.ErrNotFound, version, displayName(p), ref.Repository)
+		return fmt.Errorf("%w: version %s of %s is not in repository %s", formats.ErrNotFound, version, r.displayName(p), ref.Repository)
 	}
 	if err := fn(&rec.Version); err != nil {
 		return err
@@ -260,7 +305,7 @@ func (r *Resolver) DeleteVersion(ctx context.Context, ref formats.RepoRef, p for
 		return err
 	}
 	if rec == nil {
-		return fmt.Errorf("%w: version %s of %s is not in repository %s", formats.ErrNotFound, version, displayName(p), ref.Repository)
+		return fmt.Errorf("%w: version %s of %s is not in repository %s", formats.ErrNotFound, version, r.displayName(p), ref.Repository)
 	}
 	if err := r.deleteRecord(ctx, verKey(ref.Domain, repo.ID, p, version)); err != nil {
 		return err

@@ -38,6 +38,9 @@ type Options struct {
 	// FreshWithin is how recent a revalidation must be for a forced one
 	// (formats.Fresh) to be skipped.
 	FreshWithin time.Duration
+	// Now is the clock every TTL and deadline of the engine is measured
+	// with; nil means time.Now. Tests pass a fake one and advance it.
+	Now func() time.Time
 }
 
 func (o Options) withDefaults() Options {
@@ -58,6 +61,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxPublishSize <= 0 {
 		o.MaxPublishSize = 2 << 30
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	return o
 }
@@ -111,7 +117,7 @@ func New(store storage.Store, registry *model.Registry, client *upstream.Client,
 	opts = opts.withDefaults()
 	r := &Resolver{
 		store: store, registry: registry, client: client, formats: map[string]formats.Format{},
-		log: log, obs: obs, opts: opts, now: time.Now,
+		log: log, obs: obs, opts: opts, now: opts.Now,
 		gens:     map[string]uint64{},
 		rendered: newRenderCache(opts.RenderCacheBytes),
 		hotCache: newHotCache(opts.HotBlobBytes),
