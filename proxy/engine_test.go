@@ -57,23 +57,25 @@ func held(t *testing.T, in *proxytest.Instance, repo, pkg, version string) bool 
 
 func TestMetadataCaching(t *testing.T) {
 	t.Run("stale on error", func(t *testing.T) {
-		in, up, base := startEngine(t, upstream.Options{TTL: time.Millisecond, Retries: 1})
+		clock := proxytest.NewClock()
+		in, up, base := startEngineWith(t, upstream.Options{TTL: time.Millisecond, Retries: 1}, proxytest.Options{Clock: clock})
 		up.Publish(t, "demo", "1.0.0")
 		if code, _ := get(t, base+"/demo"); code != 200 {
 			t.Fatalf("warm-up: %d", code)
 		}
 		up.Fake.Fault("/demo.json", upstreamtest.Fault{Status: 500})
-		time.Sleep(5 * time.Millisecond)
+		clock.Advance(5 * time.Millisecond)
 		if code, body := get(t, base+"/demo"); code != 200 || body != `{"versions":["1.0.0"],"tags":{"latest":"1.0.0"}}` {
 			t.Fatalf("stale: %d %s", code, body)
 		}
 		_ = in
 	})
 	t.Run("revalidation with 304", func(t *testing.T) {
-		_, up, base := startEngine(t, upstream.Options{TTL: time.Millisecond})
+		clock := proxytest.NewClock()
+		_, up, base := startEngineWith(t, upstream.Options{TTL: time.Millisecond}, proxytest.Options{Clock: clock})
 		up.Publish(t, "demo", "1.0.0")
 		get(t, base+"/demo")
-		time.Sleep(5 * time.Millisecond)
+		clock.Advance(5 * time.Millisecond)
 		if code, _ := get(t, base+"/demo"); code != 200 {
 			t.Fatalf("revalidated: %d", code)
 		}
@@ -120,24 +122,26 @@ func TestMetadataCaching(t *testing.T) {
 		}
 	})
 	t.Run("a name published after its 404 is found when the negative TTL ends", func(t *testing.T) {
-		_, up, base := startEngine(t, upstream.Options{NegativeTTL: 50 * time.Millisecond})
+		clock := proxytest.NewClock()
+		_, up, base := startEngineWith(t, upstream.Options{NegativeTTL: 50 * time.Millisecond}, proxytest.Options{Clock: clock})
 		if code, _ := get(t, base+"/late"); code != 404 {
 			t.Fatalf("before publishing: %d", code)
 		}
 		up.Publish(t, "late", "1.0.0")
-		time.Sleep(60 * time.Millisecond)
+		clock.Advance(60 * time.Millisecond)
 		if code, _ := get(t, base+"/late"); code != 200 {
 			t.Fatalf("after publishing: %d", code)
 		}
 	})
 	t.Run("a document the upstream drops is replaced by a stored negative", func(t *testing.T) {
-		in, up, base := startEngineWith(t, upstream.Options{TTL: time.Millisecond, NegativeTTL: time.Hour}, proxytest.Options{OnDisk: true})
+		clock := proxytest.NewClock()
+		in, up, base := startEngineWith(t, upstream.Options{TTL: time.Millisecond, NegativeTTL: time.Hour}, proxytest.Options{OnDisk: true, Clock: clock})
 		up.Publish(t, "gone", "1.0.0")
 		if code, _ := get(t, base+"/gone"); code != 200 {
 			t.Fatalf("warm-up: %d", code)
 		}
 		up.Fake.Fault("/gone.json", upstreamtest.Fault{Status: 404})
-		time.Sleep(5 * time.Millisecond)
+		clock.Advance(5 * time.Millisecond)
 		if code, _ := get(t, base+"/gone"); code != 404 {
 			t.Fatalf("after the upstream dropped it: %d", code)
 		}

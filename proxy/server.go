@@ -56,10 +56,26 @@ type Server struct {
 	writes   chan struct{} // one token per data-plane write in progress
 }
 
+// Option changes how New builds a server.
+type Option func(*options)
+
+type options struct {
+	now func() time.Time
+}
+
+// WithClock makes the engine and the token issuer read the time from now
+// instead of time.Now: tests advance a fake clock past a TTL instead of
+// sleeping.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
 // New builds a server over an open store, creating or updating the domains
 // and repositories the configuration lists. Formats are listed explicitly by
 // the caller.
-func New(ctx context.Context, cfg *Config, store storage.Store, fs []formats.Format, log *slog.Logger) (*Server, error) {
+func New(ctx context.Context, cfg *Config, store storage.Store, fs []formats.Format, log *slog.Logger, opts ...Option) (*Server, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	client, err := upstream.New(cfg.Connections, log)
 	if err != nil {
 		return nil, err
@@ -72,7 +88,7 @@ func New(ctx context.Context, cfg *Config, store storage.Store, fs []formats.For
 	if err != nil {
 		return nil, err
 	}
-	issuer, err := token.NewIssuer(key, nil)
+	issuer, err := token.NewIssuer(key, o.now)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +121,7 @@ func New(ctx context.Context, cfg *Config, store storage.Store, fs []formats.For
 		}
 		s.access = access.New(principals, registry, access.Options{Log: log, Denied: s.metrics.denied})
 	}
-	s.resolver = resolver.New(store, registry, client, fs, log, s.metrics, resolver.Options{MaxPublishSize: cfg.MaxPublishSize})
+	s.resolver = resolver.New(store, registry, client, fs, log, s.metrics, resolver.Options{MaxPublishSize: cfg.MaxPublishSize, Now: o.now})
 	if err := s.reconcile(ctx); err != nil {
 		return nil, err
 	}

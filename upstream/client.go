@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-retryablehttp"
 	"golang.org/x/sync/semaphore"
@@ -27,6 +28,7 @@ type Conn struct {
 	base    *url.URL // nil when no URL is configured
 	log     *slog.Logger
 	sem     *semaphore.Weighted
+	queued  atomic.Int32 // requests waiting for a slot of sem
 	http    *http.Client
 	retry   *retryablehttp.Client // retries per Options.Retries
 	once    *retryablehttp.Client // no retries, for unsafe methods

@@ -93,6 +93,10 @@ func (cn *Conn) Get(ctx context.Context, ref string, req Request) (*Response, er
 	return out, nil
 }
 
+// Queued returns how many requests wait for one of the connection's
+// MaxConcurrent slots.
+func (cn *Conn) Queued() int { return int(cn.queued.Load()) }
+
 // Do sends a request as it is (npm audit and the like) and returns the
 // upstream's response whatever its status; the caller must close its Body.
 // Safe methods (GET, HEAD, OPTIONS) are retried like Get, others are sent
@@ -119,7 +123,10 @@ func (cn *Conn) send(ctx context.Context, method, ref string, h http.Header, bod
 	if cn.opts.Offline {
 		return nil, cn.failure(method, u, fmt.Errorf("%w: %w", ErrUnavailable, errOffline))
 	}
-	if err := cn.sem.Acquire(ctx, 1); err != nil {
+	cn.queued.Add(1)
+	err = cn.sem.Acquire(ctx, 1)
+	cn.queued.Add(-1)
+	if err != nil {
 		return nil, cn.failure(method, u, contextError(ctx, err))
 	}
 	release := sync.OnceFunc(func() { cn.sem.Release(1) })

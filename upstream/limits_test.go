@@ -48,7 +48,9 @@ func TestMaxConcurrent(t *testing.T) {
 		})
 	}
 	waitFor(t, "two requests in flight", func() bool { return inFlight.Load() == 2 })
-	time.Sleep(100 * time.Millisecond) // a third would arrive now if the limit leaked
+	// Every other caller is queued for a slot, not on its way to the
+	// server: had the limit leaked, a third would be in flight instead.
+	waitFor(t, "three requests queued", func() bool { return cn.Queued() == callers-2 })
 	if n := srv.TotalHits(); n != 2 {
 		t.Fatalf("%d requests reached the server while 2 were blocked", n)
 	}

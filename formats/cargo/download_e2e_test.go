@@ -123,7 +123,7 @@ func TestIndexMergeAcrossRepositories(t *testing.T) {
 	// appears.
 	v130 := strings.Replace(v110, `"vers":"1.1.0"`, `"vers":"1.3.0"`, 1)
 	reg.replace("long-crate-name", v110, v120, v130)
-	time.Sleep(5 * time.Millisecond)
+	in.Clock.Advance(5 * time.Millisecond)
 
 	res := get(t, app+"lo/ng/long-crate-name")
 	want := strings.Join([]string{v100, v110, v120, v130}, "\n") + "\n"
@@ -157,7 +157,7 @@ func TestStaleOnErrorAndOfflineServing(t *testing.T) {
 	t.Run("upstream failing", func(t *testing.T) {
 		reg.Index.Fault("*", upstreamtest.Fault{Status: 500})
 		defer reg.Index.ClearFaults()
-		time.Sleep(5 * time.Millisecond)
+		in.Clock.Advance(5 * time.Millisecond)
 		if res := get(t, app+"lo/ng/long-crate-name"); res.Code != 200 || res.Body != warmIndex.Body {
 			t.Fatalf("stale index: %d %s", res.Code, res.Body)
 		}

@@ -357,7 +357,7 @@ func TestStaleAndOffline(t *testing.T) {
 
 	t.Run("stale on error", func(t *testing.T) {
 		e.central.Fake.Fault("/maven2/com/example/off/lib/maven-metadata.xml", upstreamtest.Fault{Status: 503})
-		time.Sleep(5 * time.Millisecond)
+		e.in.Clock.Advance(5 * time.Millisecond)
 		r := e.get(t, app+"com/example/off/lib/maven-metadata.xml")
 		if r.code != 200 || !bytes.Equal(r.body, meta.body) {
 			t.Fatalf("%d %s", r.code, r.body)

@@ -571,7 +571,7 @@ func TestStaleAndOffline(t *testing.T) {
 			t.Fatalf("warm-up %s: %d", u, a.code)
 		}
 	}
-	time.Sleep(5 * time.Millisecond)
+	s.in.Clock.Advance(5 * time.Millisecond)
 
 	feed.srv.Fault("*", upstreamtest.Fault{Status: 503})
 	t.Run("upstream failing: stale metadata", func(t *testing.T) {

@@ -579,7 +579,7 @@ func TestStaleAndOffline(t *testing.T) {
 	t.Run("upstream failing", func(t *testing.T) {
 		e.up.Index.Fault("*", upstreamtest.Fault{Status: 500})
 		defer e.up.Index.ClearFaults()
-		time.Sleep(5 * time.Millisecond)
+		e.in.Clock.Advance(5 * time.Millisecond)
 		if diff := cmp.Diff(first, e.page("app", demo)); diff != "" {
 			t.Fatalf("stale page (-want +got):\n%s", diff)
 		}

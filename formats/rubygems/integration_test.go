@@ -133,7 +133,7 @@ func TestCompactIndexMerge(t *testing.T) {
 			name: "a retained version the upstream yanks leaves the index and stays downloadable",
 			act: func(t *testing.T) {
 				e.src.yank(fixture(t, "rack-lite", "2.0.1"))
-				time.Sleep(5 * time.Millisecond) // past the connection's TTL
+				e.in.Clock.Advance(5 * time.Millisecond) // past the connection's TTL
 			},
 			check: func(t *testing.T) {
 				info := e.get(t, e.url("app")+"info/rack-lite")
@@ -230,7 +230,7 @@ func TestRangeRequests(t *testing.T) {
 		g := *fixture(t, "rack-lite", "2.0.0")
 		g.fixtureGem.name, g.file = "zz-public", "zz-public-2.0.0.gem"
 		e.src.publish(&g)
-		time.Sleep(5 * time.Millisecond)
+		e.in.Clock.Advance(5 * time.Millisecond)
 		r := e.do(t, http.MethodGet, e.url("app")+"versions", http.Header{
 			"Range": {fmt.Sprintf("bytes=%d-", len(held.body)-1)}, "If-None-Match": {held.header.Get("ETag")},
 		}, nil)
@@ -390,7 +390,7 @@ func TestStaleOnErrorAndOffline(t *testing.T) {
 	}
 	t.Run("the upstream failing: stale documents", func(t *testing.T) {
 		e.src.Fake.Fault("*", upstreamtest.Fault{Status: 503})
-		time.Sleep(5 * time.Millisecond)
+		e.in.Clock.Advance(5 * time.Millisecond)
 		for _, p := range []string{"versions", "info/demo_gem"} {
 			if r := e.get(t, e.url("app")+p); r.status != 200 || !bytes.Equal(r.body, warm[p]) {
 				t.Errorf("%s: %d", p, r.status)

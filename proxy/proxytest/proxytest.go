@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,7 +28,27 @@ type Options struct {
 	OnDisk bool
 	// Log receives the server's log; nil discards it unless STOCKPILE_TEST_LOG is set.
 	Log *slog.Logger
+	// Clock is the server's clock for TTLs and token lifetimes; nil means a
+	// new one (Instance.Clock). Advance it instead of sleeping past a TTL.
+	Clock *Clock
 }
+
+// Clock is a test clock for Options.Clock: it follows the real time, and
+// Advance moves it ahead at once, so a test steps past a TTL without
+// sleeping while everything that merely waits still sees time pass. It is
+// safe for concurrent use.
+type Clock struct {
+	offset atomic.Int64 // nanoseconds ahead of the real time
+}
+
+// NewClock returns a clock reading the current time.
+func NewClock() *Clock { return &Clock{} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 // Instance is a running server.
 type Instance struct {
@@ -35,6 +56,8 @@ type Instance struct {
 	URL    string
 	Server *proxy.Server
 	Store  *badgerstore.Store
+	// Clock is the server's clock: advance it to step past a TTL.
+	Clock *Clock
 
 	t      testing.TB
 	opts   Options
@@ -60,7 +83,10 @@ func Start(t testing.TB, opts Options) *Instance {
 	// The background scrub would race what tests check of the blobs: tests
 	// run it themselves (Resolver().Scrub).
 	cfg.Storage.ScrubRate = 0
-	in := &Instance{t: t, opts: opts, cfg: cfg}
+	if opts.Clock == nil {
+		opts.Clock = NewClock()
+	}
+	in := &Instance{t: t, opts: opts, cfg: cfg, Clock: opts.Clock}
 	in.start("127.0.0.1:0")
 	t.Cleanup(in.Stop)
 	return in
@@ -89,7 +115,7 @@ func (in *Instance) start(addr string) {
 		t.Fatalf("proxytest: open store: %v", err)
 	}
 	cfg := in.cfg
-	srv, err := proxy.New(context.Background(), &cfg, store, in.opts.Formats, log)
+	srv, err := proxy.New(context.Background(), &cfg, store, in.opts.Formats, log, proxy.WithClock(in.opts.Clock.Now))
 	if err != nil {
 		store.Close()
 		t.Fatalf("proxytest: new server: %v", err)
