@@ -24,7 +24,8 @@
 // "yanked": true (existing lockfiles keep working and their .crate files
 // stay downloadable); Archived, Disposed and Unfinished ones are left out.
 //
-// Protocol reference: shared/reference/protocols-npm-pypi-cargo.md §3.
+// Protocol: Cargo's registry documentation, "Registry index" (sparse protocol)
+// and "Registry web API" (publish, yank, owners, search), in The Cargo Book.
 package cargo
 
 import (

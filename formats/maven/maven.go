@@ -15,7 +15,9 @@
 // ones Unlisted; group-level metadata is the pseudo-package whose name is
 // empty, one "version" per plugin artifactId.
 //
-// Protocol reference: shared/reference/protocols-maven-nuget-rubygems.md §A.
+// Protocol: the Maven repository layout and maven-metadata.xml as documented by
+// Apache Maven (https://maven.apache.org/repositories/layout.html and the
+// repository metadata reference).
 package maven
 
 import (

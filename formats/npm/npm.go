@@ -4,7 +4,8 @@
 // whoami and the audit pass-through. It reads upstream registries through
 // formats.Getter and never imports the engine.
 //
-// Protocol reference: shared/reference/protocols-npm-pypi-cargo.md §1.
+// Protocol: the npm registry API (package documents, abbreviated metadata for
+// installs, publish, dist-tags), as npm-registry-fetch and the npm CLI docs describe it.
 package npm
 
 import (

@@ -12,7 +12,8 @@
 // the flat container addresses them, while the catalog entry keeps the full
 // version.
 //
-// Protocol reference: shared/reference/protocols-maven-nuget-rubygems.md §B.
+// Protocol: the NuGet V3 server API (service index, package content, registrations,
+// search, push and delete), as documented at https://learn.microsoft.com/nuget/api/overview.
 package nuget
 
 import (

@@ -14,7 +14,9 @@
 //	POST /                                          upload (twine)
 //	GET  /pypi/{project}/json, /pypi/{project}/{version}/json
 //
-// Protocol reference: shared/reference/protocols-npm-pypi-cargo.md §2.
+// Protocol: the simple repository API (PEP 503, PEP 691 JSON, PEP 592 yanking,
+// PEP 658/714 core metadata, PEP 700 upload times) and the legacy upload API
+// twine uses.
 package pypi
 
 import (

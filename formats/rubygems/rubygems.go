@@ -10,7 +10,8 @@
 // A version of the model is one line of the compact index: "1.0.0" for the
 // ruby platform, "1.0.0-x86_64-linux" for a platform gem (see names.go).
 //
-// Protocol reference: shared/reference/protocols-maven-nuget-rubygems.md §C.
+// Protocol: the compact index (https://guides.rubygems.org/rubygems-org-compact-index-api/)
+// and the gem push API (https://guides.rubygems.org/rubygems-org-api/).
 package rubygems
 
 import (
