@@ -220,6 +220,7 @@ func TestErrorBodies(t *testing.T) {
 	fake := upstreamtest.New(t)
 	fake.Handle("/broken.json", upstreamtest.Response{Status: 503,
 		Body: []byte("UPSTREAM-INTERNAL-DETAIL at /srv/registry/db.go:42 token=abc123")})
+	fake.Handle("/toolong.json", upstreamtest.Response{Status: 414, Body: []byte("URI Too Long: UPSTREAM-DETAIL")})
 	var log logBuffer
 	cfg := proxy.Defaults()
 	cfg.MaxPublishSize = 16
@@ -245,6 +246,8 @@ func TestErrorBodies(t *testing.T) {
 	}{
 		{name: "upstream failure", method: "GET", path: "/acme/cargo/app/broken", want: 502,
 			mustNot: []string{"UPSTREAM-INTERNAL-DETAIL", "/srv/registry", "abc123", fake.URL}, mustHave: "public:crates-io"},
+		{name: "upstream 414 is a 502, not a 500", method: "GET", path: "/acme/cargo/app/toolong", want: 502,
+			mustNot: []string{"UPSTREAM-DETAIL", fake.URL}, mustHave: "public:crates-io: 414"},
 		{name: "too large publish", method: "POST",
 			path: "/v1/package/version/publish?domain=acme&repository=app&format=generic&namespace=tools&package=big&version=1.0&asset=big.bin",
 			body: asset, hdr: map[string]string{"X-Amz-Content-Sha256": assetSHA, "Content-Type": "application/octet-stream"},

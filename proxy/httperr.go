@@ -101,6 +101,14 @@ func classify(err error) *controlplane.Error {
 			return &controlplane.Error{Type: typeFor(m.status), Status: m.status, Message: msg}
 		}
 	}
+	var se *upstream.StatusError
+	if errors.As(err, &se) {
+		// An upstream answer none of the sentinels above covers (400, 414,
+		// …) is the upstream's failure, not Stockpile's: a 502 that says
+		// which status it gave.
+		msg, _ := upstream.PublicMessage(err)
+		return &controlplane.Error{Type: typeFor(http.StatusBadGateway), Status: http.StatusBadGateway, Message: msg}
+	}
 	if errors.Is(err, context.Canceled) {
 		return &controlplane.Error{Type: "RequestCanceled", Status: 499, Message: "the client closed the request"}
 	}

@@ -100,7 +100,7 @@ func (h *Handler) publishPackageVersion(c echo.Context) error {
 	}
 	if h.MaxPublishSize > 0 && c.Request().ContentLength > h.MaxPublishSize {
 		return &Error{Type: "ValidationException", Status: http.StatusRequestEntityTooLarge,
-			Message: fmt.Sprintf("the asset is larger than max_publish_size (%d bytes)", h.MaxPublishSize)}
+			Message: fmt.Sprintf("too large: the asset is larger than max_publish_size (%d bytes)", h.MaxPublishSize)}
 	}
 	ref := formats.RepoRef{Domain: r.Domain, Repository: r.Name}
 	body := c.Request().Body
