@@ -240,22 +240,32 @@ func (s *putScanner) object(ctx scanCtx) error {
 		if err := s.value(childCtx(ctx, key)); err != nil {
 			return err
 		}
-		if b, err = s.next(); err != nil {
+		done, err := s.separator('}')
+		if done || err != nil {
 			return err
-		}
-		switch b {
-		case '}':
-			s.emit('}')
-			return nil
-		case ',':
-			s.emit(',')
-		default:
-			return errSyntax
 		}
 		if b, err = s.next(); err != nil {
 			return err
 		}
 	}
+}
+
+// separator reads what follows a member or element: the closing byte
+// (done) or a comma, copying either; anything else is a syntax error.
+func (s *putScanner) separator(closing byte) (done bool, err error) {
+	b, err := s.next()
+	if err != nil {
+		return false, err
+	}
+	switch b {
+	case closing:
+		s.emit(closing)
+		return true, nil
+	case ',':
+		s.emit(',')
+		return false, nil
+	}
+	return false, errSyntax
 }
 
 func childCtx(ctx scanCtx, key string) scanCtx {
@@ -288,17 +298,9 @@ func (s *putScanner) array() error {
 		if err := s.valueFrom(b, ctxOther); err != nil {
 			return err
 		}
-		if b, err = s.next(); err != nil {
+		done, err := s.separator(']')
+		if done || err != nil {
 			return err
-		}
-		switch b {
-		case ']':
-			s.emit(']')
-			return nil
-		case ',':
-			s.emit(',')
-		default:
-			return errSyntax
 		}
 		if b, err = s.next(); err != nil {
 			return err
