@@ -193,6 +193,8 @@ type env struct {
 type envOptions struct {
 	auth bool
 	ttl  time.Duration
+	// configure, when set, edits the configuration before Stockpile starts.
+	configure func(*proxy.Config)
 }
 
 func startEnv(t testing.TB, o envOptions) *env {
@@ -213,6 +215,9 @@ func startEnv(t testing.TB, o envOptions) *env {
 	}}}
 	if o.auth {
 		cfg.Auth.AccessKeys = []proxy.AccessKey{{ID: "AKIDSTOCKPILETEST", Secret: "secret"}}
+	}
+	if o.configure != nil {
+		o.configure(&cfg)
 	}
 	e.in = proxytest.Start(t, proxytest.Options{Config: &cfg, Formats: []formats.Format{maven.New()}, OnDisk: true})
 	if o.auth {
