@@ -1,16 +1,11 @@
-// Command stockpile runs the Stockpile package proxy.
-//
-//	stockpile serve [--config FILE] [--listen ADDR] [--data-dir DIR]
-//	stockpile check-config --config FILE
-//	stockpile fsck [--config FILE] [--data-dir DIR]
-//	stockpile rotate-token-key [--config FILE] [--data-dir DIR]
-//	stockpile token create|list|revoke --endpoint-url URL --domain D ...
+// Command stockpile runs the Stockpile package proxy and is its client for
+// people: it logs package managers in, manages tokens and checks data
+// directories. `stockpile help` lists the commands.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -33,62 +28,30 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "stockpile:", err)
-		os.Exit(1)
-	}
+	err := run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	os.Exit(exitCode(err, os.Stderr))
 }
 
-const usage = `usage:
-  stockpile serve [--config FILE] [--listen ADDR] [--data-dir DIR]
-  stockpile check-config --config FILE
-  stockpile fsck [--config FILE] [--data-dir DIR]   (offline: rehash every blob, take out corrupt ones)
-  stockpile rotate-token-key [--config FILE] [--data-dir DIR]   (server stopped)
-  stockpile token create|list|revoke --endpoint-url URL --domain D ...   (see stockpile token)
+// exitCode reports err on stderr and returns the process status: 0 for
+// success, 2 for a usage error (as flag and most Unix tools do), 1 for any
+// other failure.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(stderr, "stockpile:", err)
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", ue.command)
+		return 2
+	}
+	return 1
+}
 
-Environment overrides: STOCKPILE_LISTEN, STOCKPILE_DATA_DIR, STOCKPILE_BASE_URL,
-STOCKPILE_LOG_LEVEL, STOCKPILE_NPMJS_URL, STOCKPILE_ANONYMOUS_READ.`
-
+// run runs the command line args (without the program name).
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, usage)
-		return errors.New("no command")
-	}
-	if args[0] == "token" {
-		return tokenCommand(args[1:], getenv, stdout, stderr)
-	}
-	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "configuration file (YAML)")
-	listen := fs.String("listen", "", "address to listen on (overrides the file and STOCKPILE_LISTEN)")
-	dataDir := fs.String("data-dir", "", "directory of the database (overrides the file and STOCKPILE_DATA_DIR)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	cfg, err := proxy.Load(*configPath, getenv)
-	if err != nil {
-		return err
-	}
-	if *listen != "" {
-		cfg.Listen = *listen
-	}
-	if *dataDir != "" {
-		cfg.DataDir = *dataDir
-	}
-	switch args[0] {
-	case "check-config":
-		fmt.Fprintln(stdout, "configuration is valid")
-		return nil
-	case "serve":
-		return serve(cfg, stderr)
-	case "fsck":
-		return fsck(cfg, stdout, stderr)
-	case "rotate-token-key":
-		return rotateTokenKey(cfg, stdout, stderr)
-	default:
-		fmt.Fprintln(stderr, usage)
-		return fmt.Errorf("unknown command %q", args[0])
-	}
+	root, r := newRoot(&env{getenv: getenv, stdout: stdout, stderr: stderr})
+	return execute(root, r, args)
 }
 
 func serve(cfg *proxy.Config, stderr io.Writer) error {

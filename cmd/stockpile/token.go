@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,114 +11,104 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/stockpile-proxy/stockpile/proxy"
-	"github.com/stockpile-proxy/stockpile/proxy/sigv4"
 	"github.com/stockpile-proxy/stockpile/storage/badgerstore"
 )
 
-const tokenUsage = `usage:
-  stockpile token create --endpoint-url URL --domain D --name N --repositories R1,R2 [--access read|read+publish] [--duration 2160h]
-  stockpile token list   --endpoint-url URL --domain D
-  stockpile token revoke --endpoint-url URL --domain D --name N
+const tokenLong = `Manage scoped long-lived tokens (a Stockpile extension for Renovate, Dependabot
+and CI): a named token limited to one domain, some of its repositories and read
+or read+publish, expiring within a year. The secret of a new token is printed
+once; it is not stored.
 
-Calls are signed with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (region
-AWS_REGION or AWS_DEFAULT_REGION, us-east-1 by default), as the AWS CLI signs.
-The secret of a new token is printed once; it is not stored.`
+Calls are signed with the AWS credentials of the environment or profile
+(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, region AWS_REGION or
+AWS_DEFAULT_REGION, us-east-1 by default), as the AWS CLI signs.`
 
 // tokenCommand manages scoped long-lived tokens through the control plane.
-func tokenCommand(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, tokenUsage)
-		return errors.New("token: no subcommand")
+func tokenCommand(e *env, r *runner) *cobra.Command {
+	cf := &clientFlags{}
+	c := &cobra.Command{
+		Use:   "token",
+		Short: "Create, list and revoke scoped long-lived tokens",
+		Long:  tokenLong,
+		Example: `  stockpile token create --domain acme --name renovate --repositories app --access read --duration 8760h
+  stockpile token list   --domain acme
+  stockpile token revoke --domain acme --name renovate`,
+		Args: groupArgs,
+		RunE: r.wrap(func(*cobra.Command, []string) error { return nil }), // not reached: Args refuses
 	}
-	fs := flag.NewFlagSet("token "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	endpoint := fs.String("endpoint-url", "", "Stockpile's URL, e.g. http://127.0.0.1:8080")
-	domain := fs.String("domain", "", "domain of the token")
-	name := fs.String("name", "", "name of the token")
-	repos := fs.String("repositories", "", "comma-separated repositories the token may use")
-	accessLevel := fs.String("access", "read", "read or read+publish")
-	duration := fs.Duration("duration", 90*24*time.Hour, "lifetime (at most a year, 8784h)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	if *endpoint == "" || *domain == "" {
-		return errors.New("token: --endpoint-url and --domain are required")
-	}
-	q := url.Values{"domain": {*domain}}
-	var method, path string
-	var body []byte
-	switch args[0] {
-	case "create":
-		method, path = http.MethodPost, "/v1/stockpile/scoped-token"
-		var list []string
-		for _, r := range strings.Split(*repos, ",") {
-			if r = strings.TrimSpace(r); r != "" {
-				list = append(list, r)
-			}
+	cf.add(c.PersistentFlags(), e.getenv)
+	// call sends one signed call and prints its indented JSON answer.
+	call := func(cmd *cobra.Command, method, path string, q url.Values, body []byte) error {
+		if cf.domain == "" {
+			return usagef(cmd, "--domain is required")
 		}
-		body, _ = json.Marshal(map[string]any{"name": *name, "repositories": list, "access": *accessLevel, "durationSeconds": int64(duration.Seconds())})
-	case "list":
-		method, path = http.MethodPost, "/v1/stockpile/scoped-tokens"
-	case "revoke":
-		method, path = http.MethodDelete, "/v1/stockpile/scoped-token"
-		q.Set("name", *name)
-	default:
-		fmt.Fprintln(stderr, tokenUsage)
-		return fmt.Errorf("token: unknown subcommand %q", args[0])
-	}
-	out, err := callSigned(getenv, method, strings.TrimRight(*endpoint, "/")+path+"?"+q.Encode(), body)
-	if err != nil {
+		cl, err := cf.client(e.getenv)
+		if err != nil {
+			return err
+		}
+		q.Set("domain", cf.domain)
+		raw, err := cl.Call(context.Background(), method, path, q, body)
+		if err != nil {
+			return fmt.Errorf("token %s: %w", cmd.Name(), err)
+		}
+		var pretty bytes.Buffer
+		if json.Indent(&pretty, raw, "", "  ") != nil {
+			_, err = e.stdout.Write(raw)
+			return err
+		}
+		pretty.WriteByte('\n')
+		_, err = e.stdout.Write(pretty.Bytes())
 		return err
 	}
-	_, err = stdout.Write(out)
-	return err
-}
 
-// callSigned sends one signed control-plane request and returns the
-// indented JSON answer, or an error carrying the AWS error type and message.
-func callSigned(getenv func(string) string, method, u string, body []byte) ([]byte, error) {
-	key, secret := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
-	if key == "" || secret == "" {
-		return nil, errors.New("token: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+	var name, repos, access string
+	var duration time.Duration
+	create := &cobra.Command{
+		Use:   "create --domain D --name N --repositories R1,R2 [--access read|read+publish] [--duration 2160h]",
+		Short: "Create a token and print its secret once",
+		Args:  noArgs,
+		RunE: r.wrap(func(cmd *cobra.Command, _ []string) error {
+			var list []string
+			for _, r := range strings.Split(repos, ",") {
+				if r = strings.TrimSpace(r); r != "" {
+					list = append(list, r)
+				}
+			}
+			body, _ := json.Marshal(map[string]any{"name": name, "repositories": list, "access": access, "durationSeconds": int64(duration.Seconds())})
+			return call(cmd, http.MethodPost, "/v1/stockpile/scoped-token", url.Values{}, body)
+		}),
 	}
-	region := getenv("AWS_REGION")
-	if region == "" {
-		region = getenv("AWS_DEFAULT_REGION")
+	create.Flags().StringVar(&name, "name", "", "name of the token")
+	create.Flags().StringVar(&repos, "repositories", "", "comma-separated repositories the token may use")
+	create.Flags().StringVar(&access, "access", "read", "read or read+publish")
+	create.Flags().DurationVar(&duration, "duration", 90*24*time.Hour, "lifetime (at most a year, 8784h)")
+
+	list := &cobra.Command{
+		Use:   "list --domain D",
+		Short: "List the tokens of a domain (never their secrets)",
+		Args:  noArgs,
+		RunE: r.wrap(func(cmd *cobra.Command, _ []string) error {
+			return call(cmd, http.MethodPost, "/v1/stockpile/scoped-tokens", url.Values{}, nil)
+		}),
 	}
-	if region == "" {
-		region = "us-east-1"
+	var revokeName string
+	revoke := &cobra.Command{
+		Use:   "revoke --domain D --name N",
+		Short: "Revoke a token: refused from the next request",
+		Args:  noArgs,
+		RunE: r.wrap(func(cmd *cobra.Command, _ []string) error {
+			if revokeName == "" {
+				return usagef(cmd, "--name is required")
+			}
+			return call(cmd, http.MethodDelete, "/v1/stockpile/scoped-token", url.Values{"name": {revokeName}}, nil)
+		}),
 	}
-	req, err := http.NewRequest(method, u, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if err := sigv4.Sign(req, body, key, secret, region, time.Now()); err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Message string `json:"message"`
-		}
-		_ = json.Unmarshal(raw, &e)
-		return nil, fmt.Errorf("token: %s (%s): %s", resp.Status, resp.Header.Get("x-amzn-ErrorType"), e.Message)
-	}
-	var pretty bytes.Buffer
-	if err := json.Indent(&pretty, raw, "", "  "); err != nil {
-		return raw, nil
-	}
-	pretty.WriteByte('\n')
-	return pretty.Bytes(), nil
+	revoke.Flags().StringVar(&revokeName, "name", "", "name of the token")
+	c.AddCommand(create, list, revoke)
+	return c
 }
 
 // rotateTokenKey replaces the token-signing key in the store of a stopped

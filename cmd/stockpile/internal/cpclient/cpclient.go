@@ -1,0 +1,145 @@
+// Package cpclient calls a Stockpile's control plane (CodeArtifact's API,
+// https://docs.aws.amazon.com/codeartifact/latest/APIReference/) with
+// requests signed by Signature Version 4, as the AWS CLI sends them.
+package cpclient
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile/internal/awscreds"
+	"github.com/stockpile-proxy/stockpile/proxy/sigv4"
+)
+
+// maxAnswer bounds what is read of one answer.
+const maxAnswer = 16 << 20
+
+// Client is a signed control-plane client.
+type Client struct {
+	// Endpoint is the server's base URL, http://host:port.
+	Endpoint string
+	Creds    awscreds.Credentials
+	HTTP     *http.Client
+	Now      func() time.Time
+}
+
+// APIError is an error answer: its HTTP status, the AWS error type
+// (x-amzn-ErrorType) and message.
+type APIError struct {
+	Status  int
+	Type    string
+	Message string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("%d %s: %s", e.Status, e.Type, e.Message)
+}
+
+// Call sends one request to path (below the endpoint) with query q and a
+// JSON body (nil for none) and returns the answer's body.
+func (c *Client) Call(ctx context.Context, method, path string, q url.Values, body []byte) ([]byte, error) {
+	u := strings.TrimRight(c.Endpoint, "/") + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if c.Creds.SessionToken != "" {
+		req.Header.Set("X-Amz-Security-Token", c.Creds.SessionToken)
+	}
+	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
+	if err := sigv4.Sign(req, body, c.Creds.AccessKeyID, c.Creds.SecretAccessKey, c.Creds.Region, now()); err != nil {
+		return nil, err
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Message string `json:"message"`
+		}
+		_ = json.Unmarshal(raw, &e)
+		if e.Message == "" {
+			e.Message = strings.TrimSpace(string(raw))
+		}
+		return nil, &APIError{Status: resp.StatusCode, Type: resp.Header.Get("x-amzn-ErrorType"), Message: e.Message}
+	}
+	return raw, nil
+}
+
+// callJSON is Call decoding the answer into out.
+func (c *Client) callJSON(ctx context.Context, method, path string, q url.Values, in, out any) error {
+	var body []byte
+	if in != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
+			return err
+		}
+	}
+	raw, err := c.Call(ctx, method, path, q, body)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("%s %s: answer is not the expected JSON: %w", method, path, err)
+	}
+	return nil
+}
+
+// AuthorizationToken calls GetAuthorizationToken for domain; a zero
+// duration asks for the server's default lifetime.
+func (c *Client) AuthorizationToken(ctx context.Context, domain string, d time.Duration) (string, time.Time, error) {
+	q := url.Values{"domain": {domain}}
+	if d != 0 {
+		q.Set("duration", strconv.FormatInt(int64(d/time.Second), 10))
+	}
+	var out struct {
+		Token      string  `json:"authorizationToken"`
+		Expiration float64 `json:"expiration"`
+	}
+	if err := c.callJSON(ctx, http.MethodPost, "/v1/authorization-token", q, nil, &out); err != nil {
+		return "", time.Time{}, err
+	}
+	if out.Token == "" {
+		return "", time.Time{}, errors.New("GetAuthorizationToken: empty token")
+	}
+	return out.Token, time.Unix(int64(out.Expiration), 0), nil
+}
+
+// RepositoryEndpoint calls GetRepositoryEndpoint: the URL a package
+// manager of format uses for the repository.
+func (c *Client) RepositoryEndpoint(ctx context.Context, domain, repo, format string) (string, error) {
+	var out struct {
+		Endpoint string `json:"repositoryEndpoint"`
+	}
+	q := url.Values{"domain": {domain}, "repository": {repo}, "format": {format}}
+	if err := c.callJSON(ctx, http.MethodGet, "/v1/repository/endpoint", q, nil, &out); err != nil {
+		return "", err
+	}
+	return out.Endpoint, nil
+}
