@@ -41,17 +41,18 @@ func BenchmarkWarmDeployed(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { logFile.Close() })
-	in, packument := deployedServer(b, logFile)
+	in, packument, tarball := deployedServer(b, logFile)
 	tok := in.Token("bench")
 	h := in.Server.Handler()
-	for _, tc := range []struct{ name, accept, encoding string }{
-		{"abbreviated", "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*", ""},
-		{"abbreviated-gzip", "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*", "gzip"},
-		{"full", "application/json", ""},
-		{"full-gzip", "application/json", "gzip"},
+	for _, tc := range []struct{ name, path, accept, encoding string }{
+		{"abbreviated", packument, "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*", ""},
+		{"abbreviated-gzip", packument, "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*", "gzip"},
+		{"full", packument, "application/json", ""},
+		{"full-gzip", packument, "application/json", "gzip"},
+		{"tarball", tarball, "*/*", ""},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			req := httptest.NewRequest(http.MethodGet, packument, nil)
+			req := httptest.NewRequest(http.MethodGet, tc.path, nil)
 			req.Header.Set("Accept", tc.accept)
 			req.Header.Set("Authorization", "Bearer "+tok)
 			if tc.encoding != "" {
@@ -87,8 +88,8 @@ func processCPU(b *testing.B) time.Duration {
 
 // deployedServer is benchServer with access keys and an info-level access
 // log on w, buffered as `stockpile serve` buffers it; it returns the
-// packument's path.
-func deployedServer(b *testing.B, w *os.File) (*proxytest.Instance, string) {
+// paths of the packument and of a tarball it has fetched once.
+func deployedServer(b *testing.B, w *os.File) (in *proxytest.Instance, packument, tarball string) {
 	b.Helper()
 	cfg := proxy.Defaults()
 	cfg.Auth.AccessKeys = []proxy.AccessKey{{ID: "AKIDBENCHMARK", Secret: "bench-secret-bench-secret-bench-secret"}}
@@ -98,6 +99,10 @@ func deployedServer(b *testing.B, w *os.File) (*proxytest.Instance, string) {
 	go lw.FlushOn(ctx, tick.C)
 	b.Cleanup(func() { cancel(); tick.Stop(); lw.Close() })
 	log := slog.New(slog.NewTextHandler(lw, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	in, packument, _ := startBenchServer(b, &cfg, log)
-	return in, strings.TrimPrefix(packument, in.URL)
+	in, packument, last := startBenchServer(b, &cfg, log)
+	tarball = packument + "/-/bench-pkg-" + last + ".tgz"
+	if _, err := benchGetAs(http.DefaultClient, tarball, "*/*", in.Token("bench")); err != nil {
+		b.Fatalf("warm-up %s: %v", tarball, err)
+	}
+	return in, strings.TrimPrefix(packument, in.URL), strings.TrimPrefix(tarball, in.URL)
 }

@@ -142,14 +142,14 @@ func wantsCorgi(accept []string) bool {
 	qCorgi, qJSON := -1.0, -1.0
 	specJSON := 0 // how specific the range that set qJSON was
 	for _, h := range accept {
-		for _, part := range strings.Split(h, ",") {
+		for part := range strings.SplitSeq(h, ",") {
 			mt, q := mediaRange(part)
 			switch {
-			case mt == mediaCorgi:
+			case strings.EqualFold(mt, mediaCorgi):
 				qCorgi = max(qCorgi, q)
-			case mt == mediaJSON:
+			case strings.EqualFold(mt, mediaJSON):
 				qJSON, specJSON = q, 3
-			case mt == "application/*" && specJSON < 2:
+			case strings.EqualFold(mt, "application/*") && specJSON < 2:
 				qJSON, specJSON = q, 2
 			case mt == "*/*" && specJSON < 1:
 				qJSON, specJSON = q, 1
@@ -159,13 +159,14 @@ func wantsCorgi(accept []string) bool {
 	return qCorgi > 0 && qCorgi >= qJSON
 }
 
-// mediaRange returns the lower-cased media range of one Accept element and
-// its q (1 when absent or malformed).
+// mediaRange returns the media range of one Accept element, as written
+// (compare it case-insensitively), and its q (1 when absent or malformed).
+// It allocates nothing: every install asks for a packument with an Accept
+// header to negotiate.
 func mediaRange(s string) (string, float64) {
-	parts := strings.Split(s, ";")
-	mt := strings.ToLower(strings.TrimSpace(parts[0]))
+	mt, params, _ := strings.Cut(s, ";")
 	q := 1.0
-	for _, p := range parts[1:] {
+	for p := range strings.SplitSeq(params, ";") {
 		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
 		if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
 			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && f >= 0 && f <= 1 {
@@ -173,7 +174,7 @@ func mediaRange(s string) (string, float64) {
 			}
 		}
 	}
-	return mt, q
+	return strings.TrimSpace(mt), q
 }
 
 // packument serves GET/HEAD /{pkg}.

@@ -204,4 +204,10 @@ func TestWantsCorgi(t *testing.T) {
 			}
 		})
 	}
+	t.Run("allocates nothing", func(t *testing.T) {
+		accept := []string{"application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*"}
+		if n := testing.AllocsPerRun(100, func() { wantsCorgi(accept) }); n != 0 {
+			t.Errorf("wantsCorgi allocates %v times per call", n)
+		}
+	})
 }
