@@ -54,6 +54,7 @@ type Server struct {
 	requests atomic.Uint64  // requests seen, for request ids
 	intake   formats.Intake
 	writes   chan struct{} // one token per data-plane write in progress
+	now      func() time.Time
 }
 
 // Option changes how New builds a server.
@@ -105,7 +106,10 @@ func New(ctx context.Context, cfg *Config, store storage.Store, fs []formats.For
 	s := &Server{cfg: cfg, log: log, store: store, registry: registry, issuer: issuer, tokens: token.NewCache(issuer, 0, nil), scoped: scopedTokens, metrics: newMetrics(), collect: make(chan struct{}, 1),
 		idPrefix: hex.EncodeToString(pfx[:]) + "-",
 		intake:   formats.Intake{MaxPublishSize: cfg.MaxPublishSize, MaxMetadataSize: cfg.MaxMetadataSize, SpoolDir: spool},
-		writes:   make(chan struct{}, max(cfg.MaxConcurrentPublishes, 1))}
+		writes:   make(chan struct{}, max(cfg.MaxConcurrentPublishes, 1)), now: o.now}
+	if s.now == nil {
+		s.now = time.Now
+	}
 	if s.trusted, err = parseTrustedProxies(cfg.TrustedProxies); err != nil {
 		return nil, err
 	}
@@ -126,6 +130,9 @@ func New(ctx context.Context, cfg *Config, store storage.Store, fs []formats.For
 		return nil, err
 	}
 	s.echo = s.routes(fs)
+	if err := s.mountUI(s.echo, fs); err != nil {
+		return nil, err
+	}
 	s.ready.Store(true)
 	return s, nil
 }

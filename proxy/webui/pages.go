@@ -1,0 +1,335 @@
+package webui
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/proxy/access"
+	"github.com/stockpile-proxy/stockpile/proxy/model"
+	"github.com/stockpile-proxy/stockpile/proxy/resolver"
+	"github.com/stockpile-proxy/stockpile/storage"
+)
+
+// actionRead is what seeing a repository and its packages needs: the same
+// permission the data plane asks of a client that reads them.
+const actionRead = "codeartifact:ReadFromRepository"
+
+// pageSize is how many packages a list page shows.
+const pageSize = 50
+
+// may reports whether the visitor may perform action on t. Open mode allows
+// everything; an anonymous visitor (anonymous_read) may only read; a signed-in
+// visitor is decided by the authorizer, within the domain of its token.
+func (h *Handler) may(c echo.Context, action string, t access.Target, write bool) bool {
+	v := visitorOf(c)
+	switch {
+	case v.Open:
+		return true
+	case v.ID == nil:
+		return h.o.AnonymousRead && action == actionRead
+	case t.Domain != "" && t.Domain != v.ID.Domain:
+		return false
+	}
+	return h.o.Authorizer.Authorize(c.Request().Context(), v.ID.Principal, action, t, write) == nil
+}
+
+func (h *Handler) mayRead(c echo.Context, domain, repo string) bool {
+	return h.may(c, actionRead, access.Target{Domain: domain, Repository: repo, Resource: h.o.ARNs.Repository(domain, repo)}, false)
+}
+
+// readable lists the repositories of a domain the visitor may read.
+func (h *Handler) readable(c echo.Context, domain string) ([]model.Repository, error) {
+	v := visitorOf(c)
+	if v.ID != nil && v.ID.Domain != domain {
+		return nil, nil
+	}
+	repos, err := h.o.Catalog.Repositories(domain)
+	if err != nil {
+		return nil, err
+	}
+	out := repos[:0:0]
+	for _, r := range repos {
+		if h.mayRead(c, domain, r.Name) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+type domainRow struct {
+	Name         string
+	Repositories int
+}
+
+func (h *Handler) domainsPage(c echo.Context) error {
+	var rows []domainRow
+	for _, d := range h.o.Catalog.Domains() {
+		repos, err := h.readable(c, d.Name)
+		if err != nil {
+			return err
+		}
+		if len(repos) > 0 || (visitorOf(c).Open && d.RepositoryCount == 0) {
+			rows = append(rows, domainRow{Name: d.Name, Repositories: len(repos)})
+		}
+	}
+	return h.render(c, http.StatusOK, "domains", "Domains", rows)
+}
+
+// repoRow is a repository as the domain page lists it.
+type repoRow struct {
+	Repo      model.Repository
+	Upstreams []string
+	Formats   []string
+	Packages  int
+	Versions  int
+}
+
+func (h *Handler) domainPage(c echo.Context) error {
+	domain := c.Param("domain")
+	repos, err := h.readable(c, domain)
+	if err != nil || len(repos) == 0 {
+		return h.notFound(c, err)
+	}
+	ctx := c.Request().Context()
+	rows := make([]repoRow, 0, len(repos))
+	for _, r := range repos {
+		row, err := h.summarize(ctx, r)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, row)
+	}
+	return h.render(c, http.StatusOK, "domain", domain, struct {
+		Domain string
+		Rows   []repoRow
+	}{domain, rows}, crumb{domain, ""})
+}
+
+// summarize counts a repository's packages and versions and the formats it holds.
+func (h *Handler) summarize(ctx context.Context, r model.Repository) (repoRow, error) {
+	row := repoRow{Repo: r, Upstreams: h.o.Catalog.UpstreamNames(r)}
+	recs, err := h.o.Contents.PackageRecords(ctx, r.Domain, r.ID, "")
+	if err != nil {
+		return row, err
+	}
+	row.Packages = len(recs)
+	seen := map[string]bool{}
+	for _, p := range recs {
+		if !seen[p.Package.Format] {
+			seen[p.Package.Format] = true
+			row.Formats = append(row.Formats, p.Package.Format)
+		}
+	}
+	prefix, err := storage.RepositoryVersionsPrefix(r.Domain, r.ID)
+	if err != nil {
+		return row, err
+	}
+	err = h.o.Records.Scan(ctx, prefix, func(_, _ []byte) error { row.Versions++; return nil })
+	return row, err
+}
+
+// notFound answers 404 for a missing or unreadable resource: the two look
+// the same, so a page does not tell what exists to someone who may not see it.
+func (h *Handler) notFound(c echo.Context, err error) error {
+	if err != nil && !errors.Is(err, model.ErrNotFound) {
+		return err
+	}
+	return h.refuse(c, http.StatusNotFound, "There is nothing here, or you may not see it.")
+}
+
+// repository returns the repository the path names when the visitor may read it.
+func (h *Handler) repository(c echo.Context) (model.Repository, bool, error) {
+	domain, name := c.Param("domain"), c.Param("repo")
+	if !h.mayRead(c, domain, name) {
+		return model.Repository{}, false, nil
+	}
+	r, err := h.o.Catalog.Repository(domain, name)
+	if errors.Is(err, model.ErrNotFound) {
+		return r, false, nil
+	}
+	return r, err == nil, err
+}
+
+// listQuery is a package list's search, filters and page.
+type listQuery struct {
+	Q      string // name (or namespace/name) to look for
+	Match  string // "prefix" or "substring"
+	Format string
+	Origin string // "", "internal" or "external"
+	Page   int    // from 0
+}
+
+func parseListQuery(c echo.Context) listQuery {
+	q := listQuery{Q: strings.TrimSpace(c.QueryParam("q")), Match: c.QueryParam("match"), Format: c.QueryParam("format"), Origin: c.QueryParam("origin")}
+	if q.Match != "substring" {
+		q.Match = "prefix"
+	}
+	if q.Origin != "internal" && q.Origin != "external" {
+		q.Origin = ""
+	}
+	q.Page, _ = strconv.Atoi(c.QueryParam("page"))
+	q.Page = max(q.Page, 0)
+	return q
+}
+
+func (q listQuery) values(page int) url.Values {
+	v := url.Values{}
+	for k, s := range map[string]string{"q": q.Q, "format": q.Format, "origin": q.Origin} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	if q.Match == "substring" {
+		v.Set("match", q.Match)
+	}
+	if page > 0 {
+		v.Set("page", strconv.Itoa(page))
+	}
+	return v
+}
+
+// matches reports whether a package record passes the query's filters.
+func (q listQuery) matches(rec *resolver.PackageRecord, display string) bool {
+	if q.Format != "" && rec.Package.Format != q.Format {
+		return false
+	}
+	if q.Origin == "internal" && !rec.Internal || q.Origin == "external" && rec.Internal {
+		return false
+	}
+	if q.Q == "" {
+		return true
+	}
+	needle := strings.ToLower(q.Q)
+	for _, s := range []string{rec.Package.Name, display} {
+		s = strings.ToLower(s)
+		if q.Match == "substring" && strings.Contains(s, needle) || q.Match == "prefix" && strings.HasPrefix(s, needle) {
+			return true
+		}
+	}
+	return false
+}
+
+// packageRow is a package as a list shows it.
+type packageRow struct {
+	Display, Format, Namespace, Name string
+	Internal                         bool
+	Href                             string
+}
+
+// listResult is one page of a package list.
+type listResult struct {
+	Rows       []packageRow
+	Total      int
+	First      int // 1-based index of the first row
+	Prev, Next string
+}
+
+// list filters a repository's packages and cuts one page.
+func (h *Handler) list(ctx context.Context, r model.Repository, q listQuery) (listResult, error) {
+	recs, err := h.o.Contents.PackageRecords(ctx, r.Domain, r.ID, q.Format)
+	if err != nil {
+		return listResult{}, err
+	}
+	var res listResult
+	start := q.Page * pageSize
+	base := Prefix + "/d/" + url.PathEscape(r.Domain) + "/r/" + url.PathEscape(r.Name)
+	for _, rec := range recs {
+		display := h.display(rec.Package)
+		if !q.matches(rec, display) {
+			continue
+		}
+		if res.Total >= start && res.Total < start+pageSize {
+			res.Rows = append(res.Rows, packageRow{Display: display, Format: rec.Package.Format, Namespace: rec.Package.Namespace,
+				Name: rec.Package.Name, Internal: rec.Internal, Href: base + "/package?" + packageQuery(rec.Package, "")})
+		}
+		res.Total++
+	}
+	res.First = start + 1
+	if q.Page > 0 {
+		res.Prev = base + "?" + q.values(q.Page-1).Encode()
+	}
+	if start+pageSize < res.Total {
+		res.Next = base + "?" + q.values(q.Page+1).Encode()
+	}
+	return res, nil
+}
+
+func packageQuery(p formats.Package, version string) string {
+	v := url.Values{"format": {p.Format}, "name": {p.Name}}
+	if p.Namespace != "" {
+		v.Set("namespace", p.Namespace)
+	}
+	if version != "" {
+		v.Set("version", version)
+	}
+	return v.Encode()
+}
+
+// display spells a package's name as its format does.
+func (h *Handler) display(p formats.Package) string {
+	for _, f := range h.o.Formats {
+		if d, ok := f.(formats.Displayer); ok && f.Name() == p.Format {
+			return d.DisplayName(p)
+		}
+	}
+	if p.Namespace == "" {
+		return p.Name
+	}
+	return p.Namespace + ":" + p.Name
+}
+
+// endpoint is a repository's URL for one format.
+type endpoint struct{ Format, URL string }
+
+func (h *Handler) endpoints(req *http.Request, r model.Repository) []endpoint {
+	out := make([]endpoint, 0, len(h.o.Formats))
+	for _, f := range h.o.Formats {
+		out = append(out, endpoint{Format: f.Name(), URL: h.repoURL(req, r, f.Name())})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Format < out[j].Format })
+	return out
+}
+
+// repoURL is a repository's endpoint for one format, with a trailing slash.
+func (h *Handler) repoURL(req *http.Request, r model.Repository, format string) string {
+	return h.o.BaseURL(req) + "/" + r.Domain + "/" + format + "/" + r.Name + "/"
+}
+
+func (h *Handler) repositoryPage(c echo.Context) error {
+	r, ok, err := h.repository(c)
+	if err != nil || !ok {
+		return h.notFound(c, err)
+	}
+	ctx := c.Request().Context()
+	sum, err := h.summarize(ctx, r)
+	if err != nil {
+		return err
+	}
+	q := parseListQuery(c)
+	res, err := h.list(ctx, r, q)
+	if err != nil {
+		return err
+	}
+	formatNames := make([]string, 0, len(h.o.Formats))
+	for _, f := range h.o.Formats {
+		formatNames = append(formatNames, f.Name())
+	}
+	sort.Strings(formatNames)
+	return h.render(c, http.StatusOK, "repository", r.Name+" · "+r.Domain, struct {
+		Summary   repoRow
+		Graph     graph
+		Endpoints []endpoint
+		Query     listQuery
+		List      listResult
+		Formats   []string
+	}{sum, h.graph(r), h.endpoints(c.Request(), r), q, res, formatNames},
+		crumb{r.Domain, Prefix + "/d/" + url.PathEscape(r.Domain)}, crumb{r.Name, ""})
+}
