@@ -14,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/stockpile-proxy/stockpile/proxy/firewall"
 	"github.com/stockpile-proxy/stockpile/proxy/model"
 	"github.com/stockpile-proxy/stockpile/upstream"
 )
@@ -103,6 +104,10 @@ type RepositoryConfig struct {
 	Description        string   `yaml:"description"`
 	Upstreams          []string `yaml:"upstreams"`
 	ExternalConnection string   `yaml:"external_connection"`
+	// Cooldown holds back versions arriving through external connections
+	// until they are min_age old; nil leaves what the repository has (set
+	// at run time, or by an earlier start) as it is.
+	Cooldown *firewall.Cooldown `yaml:"cooldown"`
 }
 
 // Defaults returns the configuration used for keys a file leaves out.
@@ -342,6 +347,11 @@ func (c *Config) Validate() error {
 			if r.ExternalConnection != "" {
 				if _, ok := upstream.Lookup(r.ExternalConnection); !ok {
 					add(rp+".external_connection", "repository %s: external connection %q is not one of %s (a repository has at most one)", r.Name, r.ExternalConnection, strings.Join(model.ConnectionNames(), ", "))
+				}
+			}
+			if r.Cooldown != nil {
+				if err := model.ValidateCooldown(*r.Cooldown); err != nil {
+					add(rp+".cooldown", "repository %s: %v", r.Name, err)
 				}
 			}
 			if len(r.Upstreams) > model.MaxUpstreams {

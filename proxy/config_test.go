@@ -79,6 +79,10 @@ external_connections:
 		}},
 		{"names no record key may hold", "domains:\n  - name: \"a\\0b\"\n    repositories:\n      - name: \"x\\ey\"\n",
 			[]string{`line 2: domain name "a\x00b" is invalid`, `line 4: repository name "x\x1by" is invalid`}},
+		{"bad cooldown", "domains:\n  - name: acme\n    repositories:\n      - name: app\n        cooldown: {min_age: 7d, mode: block, missing_time: maybe, exempt: [npm]}\n",
+			[]string{"line 5: repository app", `mode "block"`, `missing_time "maybe"`, `pattern "npm"`}},
+		{"cooldown min_age unreadable", "domains:\n  - name: acme\n    repositories:\n      - name: app\n        cooldown: {min_age: a week}\n",
+			[]string{"line 5", `duration "a week"`}},
 		{"bad values", "listen: nope\nlog_level: loud\nauth:\n  token_ttl: 13h\n", []string{"line 1: listen", "line 2: log_level", "line 4: auth.token_ttl"}},
 	}
 	for _, tc := range tests {

@@ -26,6 +26,8 @@ type metrics struct {
 	upstream        *prometheus.CounterVec
 	upstreamLatency *prometheus.HistogramVec
 	denials         *prometheus.CounterVec
+	held            *prometheus.CounterVec
+	refused         *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -54,8 +56,14 @@ func newMetrics() *metrics {
 		denials: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "stockpile_access_denied_total", Help: "Requests refused by the permission policies, by action (codeartifact:ReadFromRepository, ...).",
 		}, []string{"action"}),
+		held: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "stockpile_firewall_held_total", Help: "Versions the release-age cooldown left out of metadata while it was built, by format and mode (hide, deny).",
+		}, []string{"format", "mode"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "stockpile_firewall_refused_total", Help: "File requests the supply-chain firewall refused, by format and reason (cooldown).",
+		}, []string{"format", "reason"}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.bytes, m.cache, m.upstream, m.upstreamLatency, m.denials,
+	m.reg.MustRegister(m.requests, m.duration, m.bytes, m.cache, m.upstream, m.upstreamLatency, m.denials, m.held, m.refused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -71,6 +79,12 @@ func (m *metrics) denied(action string) { m.denials.WithLabelValues(action).Inc(
 
 // Cache implements resolver.Observer.
 func (m *metrics) Cache(format, outcome string) { m.cache.WithLabelValues(format, outcome).Inc() }
+
+// Held implements resolver.FirewallObserver.
+func (m *metrics) Held(format, mode string) { m.held.WithLabelValues(format, mode).Inc() }
+
+// Refused implements resolver.FirewallObserver.
+func (m *metrics) Refused(format, reason string) { m.refused.WithLabelValues(format, reason).Inc() }
 
 // Upstream implements resolver.Observer.
 func (m *metrics) Upstream(conn string, d time.Duration, err error) {

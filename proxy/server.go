@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"reflect"
 	"sync/atomic"
 	"time"
 
@@ -265,6 +266,11 @@ func (s *Server) reconcile(ctx context.Context) error {
 			repo, err := s.registry.UpdateRepository(ctx, d.Name, r.Name, &desc, &ups)
 			if err != nil {
 				return fmt.Errorf("config: repository %s/%s: %w", d.Name, r.Name, err)
+			}
+			if r.Cooldown != nil && !reflect.DeepEqual(repo.Cooldown, r.Cooldown) {
+				if _, err := s.registry.SetRepositoryCooldown(ctx, d.Name, r.Name, r.Cooldown); err != nil {
+					return fmt.Errorf("config: repository %s/%s: %w", d.Name, r.Name, err)
+				}
 			}
 			if repo.ExternalConnection != r.ExternalConnection {
 				if repo.ExternalConnection != "" {

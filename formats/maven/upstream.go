@@ -66,12 +66,17 @@ func (f *Format) FetchMetadata(ctx context.Context, g formats.Getter, p formats.
 		// artifact is not there.
 		return nil, fmt.Errorf("maven: %s/%s is not the metadata of %s:%s: %w", dir, metadataFile, p.Namespace, p.Name, upstream.ErrNotFound)
 	}
-	published := parseLastUpdated(m.Versioning.LastUpdated)
 	for _, v := range m.Versioning.Versions {
 		if v == "" || v == "null" || isSnapshot(v) || strings.ContainsAny(v, "/\\") {
 			continue
 		}
-		md.Versions[v] = &formats.Version{Version: v, Status: formats.StatusPublished, Published: published}
+		md.Versions[v] = &formats.Version{Version: v, Status: formats.StatusPublished}
+	}
+	// lastUpdated is when the newest version was deployed: it is that
+	// version's publish time, and says nothing of the older ones (a
+	// release-age cooldown must not hold them all back when one is new).
+	if v := md.Versions[newestListed(m.Versioning)]; v != nil {
+		v.Published = parseLastUpdated(m.Versioning.LastUpdated)
 	}
 	return md, nil
 }
@@ -144,4 +149,22 @@ func parseSidecar(b []byte, algo string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// newestListed is the version a metadata document names as its newest
+// deployment: <release>, else <latest>, else the last one of <versions>
+// (repositories append each deployment).
+func newestListed(v *xmlVersioning) string {
+	switch {
+	case v.Release != "":
+		return v.Release
+	case v.Latest != "" && !isSnapshot(v.Latest):
+		return v.Latest
+	}
+	for i := len(v.Versions) - 1; i >= 0; i-- {
+		if !isSnapshot(v.Versions[i]) {
+			return v.Versions[i]
+		}
+	}
+	return ""
 }

@@ -255,6 +255,13 @@ func upstreamTarballPath(name, version string) string {
 // tarball URLs on the fake's host, and the tarballs.
 func (e *env) serveUpstream(name string, versions []string, tags map[string]string) {
 	e.t.Helper()
+	e.serveUpstreamAt(name, versions, tags, nil)
+}
+
+// serveUpstreamAt is serveUpstream with the publish times of the versions
+// given ("" leaves a version out of time); nil gives each a fixed one.
+func (e *env) serveUpstreamAt(name string, versions []string, tags map[string]string, at map[string]string) {
+	e.t.Helper()
 	vs := map[string]any{}
 	times := map[string]any{"created": "2024-01-01T00:00:00.000Z", "modified": "2024-03-01T00:00:00.000Z"}
 	for i, v := range versions {
@@ -276,6 +283,12 @@ func (e *env) serveUpstream(name string, versions []string, tags map[string]stri
 		}
 		vs[v] = obj
 		times[v] = fmt.Sprintf("2024-02-%02dT00:00:00.000Z", i+1)
+		if at != nil {
+			times[v] = at[v]
+			if at[v] == "" {
+				delete(times, v)
+			}
+		}
 		e.fake.Handle(upstreamTarballPath(name, v), upstreamtest.Response{Body: f.tgz, ContentType: "application/octet-stream"})
 	}
 	doc := map[string]any{

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/stockpile-proxy/stockpile/proxy/firewall"
 	"github.com/stockpile-proxy/stockpile/storage"
 )
 
@@ -43,6 +44,9 @@ type Group struct {
 	// Allowed maps a restriction type to the repositories (by name) that
 	// ALLOW_SPECIFIC_REPOSITORIES lets through.
 	Allowed map[string][]string `json:"allowed,omitempty"`
+	// Cooldown is the release-age cooldown of the group's packages, nil
+	// when the group sets none.
+	Cooldown *firewall.Cooldown `json:"cooldown,omitempty"`
 
 	parsed Pattern
 }
@@ -68,6 +72,7 @@ func (g *Group) clone() Group {
 	for k, v := range g.Allowed {
 		c.Allowed[k] = append([]string(nil), v...)
 	}
+	c.Cooldown = cloneCooldown(g.Cooldown)
 	return c
 }
 

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stockpile-proxy/stockpile/proxy/firewall"
 	"github.com/stockpile-proxy/stockpile/proxy/iam"
 	"github.com/stockpile-proxy/stockpile/storage"
 	"github.com/stockpile-proxy/stockpile/upstream"
@@ -49,6 +50,9 @@ type Repository struct {
 	Tags               []Tag     `json:"tags,omitempty"`
 	// Policy is the repository's permissions policy, nil when none.
 	Policy *PermissionsPolicy `json:"policy,omitempty"`
+	// Cooldown is the release-age cooldown of versions arriving through
+	// external connections, nil when none is set here.
+	Cooldown *firewall.Cooldown `json:"cooldown,omitempty"`
 }
 
 type domainState struct {
@@ -524,6 +528,7 @@ func (repo *Repository) clone() Repository {
 	c := *repo
 	c.Upstreams = slices.Clone(repo.Upstreams)
 	c.Tags = slices.Clone(repo.Tags)
+	c.Cooldown = cloneCooldown(repo.Cooldown)
 	return c
 }
 

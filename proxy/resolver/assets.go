@@ -216,6 +216,11 @@ func (r *Resolver) findVersion(ctx context.Context, ref formats.RepoRef, p forma
 		return nil, err
 	}
 	vv := res.view.Versions[version]
+	if vv == nil {
+		if vv, err = r.heldFile(ref, p, res, version); err != nil {
+			return nil, err
+		}
+	}
 	if vv == nil && !res.internal {
 		// Some upstream metadata does not list every version it serves
 		// (old Maven artifacts): a locating format may still find the file.
@@ -271,7 +276,8 @@ func (r *Resolver) fetchPlan(connName string, vv *formats.ViewVersion, a formats
 
 func hasVersion(res *viewResult, version string) bool {
 	_, ok := res.view.Versions[version]
-	return ok
+	_, held := res.held[version]
+	return ok || held
 }
 
 func (r *Resolver) repoByName(steps []model.Step, name string) model.Repository {

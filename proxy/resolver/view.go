@@ -21,8 +21,10 @@ type viewResult struct {
 	// inside the domain (the dependency-confusion guard applies).
 	internal bool
 	// expires is when an external document behind the view stops being
-	// fresh; zero when no external connection contributed.
+	// fresh, or a version the cooldown holds ages in; zero when neither.
 	expires time.Time
+	// held are the versions the release-age cooldown took out of view.
+	held map[string]heldVersion
 }
 
 // View implements formats.Resolver.
@@ -72,6 +74,10 @@ func (r *Resolver) view(ctx context.Context, ref formats.RepoRef, p formats.Pack
 		r.log.Warn("view is missing an external connection", "repository", ref.Repository, "package", r.displayName(p), "error", m.upstreamErr.Error())
 		setOutcome(ctx, "stale")
 		res.expires = r.now().Add(r.opts.StaleRetry)
+	}
+	if !skipOwn {
+		// The publish check sees every version; clients do not.
+		r.applyCooldown(ref, p, res)
 	}
 	return res, nil
 }

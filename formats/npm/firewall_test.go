@@ -1,0 +1,210 @@
+package npm
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/stockpile-proxy/stockpile/proxy"
+	"github.com/stockpile-proxy/stockpile/proxy/firewall"
+	"github.com/stockpile-proxy/stockpile/upstream"
+)
+
+// cooldownEnv is an env whose repository app has a 7-day cooldown, and
+// whose upstream left-pad-lite has 1.0.0 published 60 days ago, 1.1.0 one
+// day ago (the upstream's latest) and 2.0.0-beta.1 with no publish time.
+func cooldownEnv(t *testing.T, c firewall.Cooldown) *env {
+	t.Helper()
+	c.MinAge = firewall.Duration(7 * 24 * time.Hour)
+	e := newEnvConfig(t, nil, upstream.Options{}, func(cfg *proxy.Config) {
+		cfg.Domains[0].Repositories[0].Cooldown = &c
+	})
+	now := e.in.Clock.Now().UTC()
+	e.serveUpstreamAt("left-pad-lite", []string{"1.0.0", "1.1.0", "2.0.0-beta.1"},
+		map[string]string{"latest": "1.1.0", "beta": "2.0.0-beta.1"},
+		map[string]string{"1.0.0": now.Add(-60 * 24 * time.Hour).Format(timeFormat), "1.1.0": now.Add(-24 * time.Hour).Format(timeFormat), "2.0.0-beta.1": ""})
+	return e
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := keys(m)
+	sort.Strings(out)
+	return out
+}
+
+// TestCooldownPackument: a held version leaves versions, time and the
+// dist-tags of both packuments; latest moves to the newest stable version
+// left; it comes back by itself when the clock passes its age, with no
+// stale rendered document; repositories without a cooldown see everything.
+func TestCooldownPackument(t *testing.T) {
+	e := cooldownEnv(t, firewall.Cooldown{Mode: firewall.ModeDeny})
+	tests := []struct {
+		name     string
+		accept   string
+		versions []string
+		tags     map[string]string
+	}{
+		{"full", "application/json", []string{"1.0.0", "2.0.0-beta.1"}, map[string]string{"latest": "1.0.0", "beta": "2.0.0-beta.1"}},
+		{"corgi", acceptCorgi, []string{"1.0.0", "2.0.0-beta.1"}, map[string]string{"latest": "1.0.0", "beta": "2.0.0-beta.1"}},
+	}
+	etags := map[string]string{}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for range 2 { // the second answer comes from the rendered-document cache
+				r := e.get("app", "left-pad-lite", "Accept", tt.accept).must(t, http.StatusOK)
+				var p packument
+				r.json(t, &p)
+				if diff := cmp.Diff(tt.versions, sortedKeys(p.Versions)); diff != "" {
+					t.Errorf("versions (-want +got):\n%s", diff)
+				}
+				if diff := cmp.Diff(tt.tags, p.Tags); diff != "" {
+					t.Errorf("dist-tags (-want +got):\n%s", diff)
+				}
+				if _, ok := p.Time["1.1.0"]; ok {
+					t.Errorf("time names the held 1.1.0: %v", p.Time)
+				}
+				etags[tt.name] = r.header.Get("ETag")
+			}
+		})
+	}
+	t.Run("version document of the held version is 404", func(t *testing.T) {
+		e.get("app", "left-pad-lite/1.1.0").npmError(t, http.StatusNotFound)
+	})
+	t.Run("a repository without a cooldown sees it", func(t *testing.T) {
+		if p := e.packument("team", "left-pad-lite"); p.Tags["latest"] != "1.1.0" || len(p.Versions) != 3 {
+			t.Errorf("team: versions %v tags %v", keys(p.Versions), p.Tags)
+		}
+	})
+	t.Run("it ages in with no restart", func(t *testing.T) {
+		e.in.Clock.Advance(6*24*time.Hour + time.Minute)
+		r := e.get("app", "left-pad-lite", "Accept", "application/json", "If-None-Match", etags["full"]).must(t, http.StatusOK)
+		var p packument
+		r.json(t, &p)
+		if p.Tags["latest"] != "1.1.0" || p.Time["1.1.0"] == "" || len(p.Versions) != 3 {
+			t.Errorf("after 7 days: versions %v tags %v", keys(p.Versions), p.Tags)
+		}
+		c := e.packument("app", "left-pad-lite", "Accept", acceptCorgi)
+		if c.Tags["latest"] != "1.1.0" {
+			t.Errorf("corgi after 7 days: tags %v", c.Tags)
+		}
+		e.get("app", "left-pad-lite/-/left-pad-lite-1.1.0.tgz").must(t, http.StatusOK)
+	})
+}
+
+// TestCooldownFiles: deny refuses the held version's tarball with 403 in
+// npm's error shape, naming the version, its publish time and when it is
+// available; hide serves it (a lockfile still installs); a version with no
+// publish time is held when missing_time is deny.
+func TestCooldownFiles(t *testing.T) {
+	tests := []struct {
+		name     string
+		c        firewall.Cooldown
+		file     string
+		status   int
+		messages []string
+	}{
+		{"deny refuses a held version", firewall.Cooldown{Mode: firewall.ModeDeny}, "left-pad-lite-1.1.0.tgz", http.StatusForbidden,
+			[]string{"1.1.0", "published", "until"}},
+		{"deny serves an aged version", firewall.Cooldown{Mode: firewall.ModeDeny}, "left-pad-lite-1.0.0.tgz", http.StatusOK, nil},
+		{"deny lets a version without a time through by default", firewall.Cooldown{Mode: firewall.ModeDeny}, "left-pad-lite-2.0.0-beta.1.tgz", http.StatusOK, nil},
+		{"hide serves a held version by exact URL", firewall.Cooldown{Mode: firewall.ModeHide}, "left-pad-lite-1.1.0.tgz", http.StatusOK, nil},
+		{"missing_time deny refuses a version without a time", firewall.Cooldown{Mode: firewall.ModeDeny, MissingTime: firewall.MissingDeny},
+			"left-pad-lite-2.0.0-beta.1.tgz", http.StatusForbidden, []string{"2.0.0-beta.1", "no known publish time"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := cooldownEnv(t, tt.c)
+			r := e.get("app", "left-pad-lite/-/"+tt.file)
+			if tt.status != http.StatusForbidden {
+				r.must(t, tt.status)
+				if !strings.HasPrefix(string(r.body), "\x1f\x8b") {
+					t.Errorf("body is not a tarball")
+				}
+				return
+			}
+			msg := r.npmError(t, tt.status)
+			for _, want := range tt.messages {
+				if !strings.Contains(msg, want) {
+					t.Errorf("message %q does not name %q", msg, want)
+				}
+			}
+			metrics := e.do(http.MethodGet, e.in.URL+"/-/metrics", nil).must(t, http.StatusOK)
+			for _, want := range []string{`stockpile_firewall_refused_total{format="npm",reason="cooldown"} 1`, `stockpile_firewall_held_total{format="npm",mode="deny"}`} {
+				if !strings.Contains(string(metrics.body), want) {
+					t.Errorf("/-/metrics has no %s", want)
+				}
+			}
+			if e.record("app", pkgOf("left-pad-lite"), strings.TrimSuffix(strings.TrimPrefix(tt.file, "left-pad-lite-"), ".tgz")) != nil {
+				t.Errorf("a refused version was retained")
+			}
+		})
+	}
+}
+
+// TestCooldownNpmClient drives the real npm: a plain install takes the
+// version that passed the cooldown, the held version's exact tarball URL
+// fails in deny mode with the reason in npm's output, and installs by
+// itself once the clock passes its age.
+func TestCooldownNpmClient(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-client test")
+	}
+	e := cooldownEnv(t, firewall.Cooldown{Mode: firewall.ModeDeny})
+	dir, _ := clientProject(t, e, "npm")
+	npm := func(t *testing.T, wantOK bool, args ...string) string {
+		t.Helper()
+		cmd := exec.Command("npm", args...)
+		cmd.Dir = filepath.Join(dir, "project")
+		cmd.Env = npmEnv(dir, "npm_config_registry="+e.url("app", ""), "npm_config_prefer_online=true")
+		out, err := cmd.CombinedOutput()
+		if (err == nil) != wantOK {
+			t.Fatalf("npm %s: %v (want ok=%v)\n%s", strings.Join(args, " "), err, wantOK, out)
+		}
+		return string(out)
+	}
+	installed := func(t *testing.T) string {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(dir, "project", "node_modules", "left-pad-lite", "package.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m struct{ Version string }
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m.Version
+	}
+	t.Run("a plain install takes the older version", func(t *testing.T) {
+		npm(t, true, "install", "--ignore-scripts", "left-pad-lite")
+		if v := installed(t); v != "1.0.0" {
+			t.Errorf("installed %s, want 1.0.0", v)
+		}
+	})
+	t.Run("a range never selects the held version", func(t *testing.T) {
+		npm(t, true, "install", "--ignore-scripts", "left-pad-lite@^1.0.0")
+		if v := installed(t); v != "1.0.0" {
+			t.Errorf("installed %s, want 1.0.0", v)
+		}
+	})
+	t.Run("an exact pin fails in deny mode with the reason", func(t *testing.T) {
+		out := npm(t, false, "install", "--ignore-scripts", e.url("app", "left-pad-lite/-/left-pad-lite-1.1.0.tgz"))
+		if !strings.Contains(out, "403") || !strings.Contains(out, "cooldown") {
+			t.Errorf("npm output does not show the refusal:\n%s", out)
+		}
+	})
+	t.Run("it installs once old enough", func(t *testing.T) {
+		e.in.Clock.Advance(7 * 24 * time.Hour)
+		npm(t, true, "install", "--ignore-scripts", "left-pad-lite@latest")
+		if v := installed(t); v != "1.1.0" {
+			t.Errorf("installed %s, want 1.1.0", v)
+		}
+	})
+}

@@ -1,0 +1,90 @@
+package resolver
+
+import (
+	"fmt"
+
+	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/proxy/firewall"
+)
+
+// heldVersion is a version the release-age cooldown keeps out of a view.
+type heldVersion struct {
+	vv       *formats.ViewVersion
+	decision firewall.Decision
+	source   string // where the cooldown is set, for messages
+}
+
+// FirewallObserver is told of each version the firewall holds back while a
+// view is built and of each file it refuses, for metrics. The Observer
+// given to New may implement it.
+type FirewallObserver interface {
+	Held(format, mode string)
+	Refused(format, reason string)
+}
+
+// applyCooldown takes out of a merged view the versions the cooldown that
+// applies to p holds back, and the tags that point at them; it remembers
+// them in res.held so an exact file request can still be served (hide) or
+// refused with the reason (deny). Only versions offered by an external
+// connection and not yet retained in a repository reached are judged: a
+// version published inside the domain, or already taken into a repository,
+// is never held back. The view expires when the first held version ages
+// in, so no rendered document outlives a hold.
+func (r *Resolver) applyCooldown(ref formats.RepoRef, p formats.Package, res *viewResult) {
+	if p.Name == "" {
+		// Not a package: Maven's group-level pseudo-package, whose
+		// "versions" are plugins.
+		return
+	}
+	cd, ok := r.registry.CooldownFor(ref.Domain, ref.Repository, p.Format, p.Namespace, p.Name)
+	if !ok {
+		return
+	}
+	now := r.now()
+	v := res.view
+	for ver, vv := range v.Versions {
+		if vv.Connection == "" {
+			continue
+		}
+		d := cd.Decide(now, vv.Published)
+		if !d.Held {
+			continue
+		}
+		if res.held == nil {
+			res.held = map[string]heldVersion{}
+		}
+		res.held[ver] = heldVersion{vv: vv, decision: d, source: cd.Source}
+		delete(v.Versions, ver)
+		if !d.Until.IsZero() && (res.expires.IsZero() || d.Until.Before(res.expires)) {
+			res.expires = d.Until
+		}
+		if o, ok := r.obs.(FirewallObserver); ok {
+			o.Held(p.Format, cd.Mode)
+		}
+	}
+	for tag, ver := range v.Tags {
+		if _, held := res.held[ver]; held {
+			delete(v.Tags, tag)
+		}
+	}
+}
+
+// heldFile returns the version a file request names when the cooldown
+// holds it: itself in hide mode (a lockfile or a hard-coded URL still
+// installs it), an error wrapping formats.ErrNotAllowed that says why and
+// until when in deny mode. It returns nil, nil when the version is not held.
+func (r *Resolver) heldFile(ref formats.RepoRef, p formats.Package, res *viewResult, version string) (*formats.ViewVersion, error) {
+	h, ok := res.held[version]
+	if !ok {
+		return nil, nil
+	}
+	if !h.decision.Deny {
+		return h.vv, nil
+	}
+	r.log.Info("firewall refused a file", "repository", ref.Repository, "package", r.displayName(p), "version", version,
+		"reason", "cooldown", "cooldown", h.source, "published", h.decision.Published, "until", h.decision.Until)
+	if o, ok := r.obs.(FirewallObserver); ok {
+		o.Refused(p.Format, "cooldown")
+	}
+	return nil, fmt.Errorf("%w: %s %s", formats.ErrNotAllowed, r.displayName(p), h.decision.Reason(version))
+}
