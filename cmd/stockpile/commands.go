@@ -75,7 +75,7 @@ func newRoot(e *env) (*cobra.Command, *runner) {
 		c.GroupID = "server"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{loginCommand(e, r), tokenCommand(e, r)} {
+	for _, c := range []*cobra.Command{loginCommand(e, r), connectCommand(e, r), tokenCommand(e, r)} {
 		c.GroupID = "client"
 		root.AddCommand(c)
 	}

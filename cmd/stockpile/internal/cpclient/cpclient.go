@@ -143,3 +143,98 @@ func (c *Client) RepositoryEndpoint(ctx context.Context, domain, repo, format st
 	}
 	return out.Endpoint, nil
 }
+
+// Repository is what DescribeRepository tells of a repository.
+type Repository struct {
+	Name                string
+	Upstreams           []string
+	ExternalConnections []string
+}
+
+// IsNotFound reports whether err is a ResourceNotFoundException.
+func IsNotFound(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Type == "ResourceNotFoundException"
+}
+
+// DescribeRepository calls DescribeRepository.
+func (c *Client) DescribeRepository(ctx context.Context, domain, repo string) (Repository, error) {
+	var out struct {
+		Repository struct {
+			Name      string `json:"name"`
+			Upstreams []struct {
+				RepositoryName string `json:"repositoryName"`
+			} `json:"upstreams"`
+			ExternalConnections []struct {
+				Name string `json:"externalConnectionName"`
+			} `json:"externalConnections"`
+		} `json:"repository"`
+	}
+	q := url.Values{"domain": {domain}, "repository": {repo}}
+	if err := c.callJSON(ctx, http.MethodGet, "/v1/repository", q, nil, &out); err != nil {
+		return Repository{}, err
+	}
+	r := Repository{Name: out.Repository.Name}
+	for _, u := range out.Repository.Upstreams {
+		r.Upstreams = append(r.Upstreams, u.RepositoryName)
+	}
+	for _, x := range out.Repository.ExternalConnections {
+		r.ExternalConnections = append(r.ExternalConnections, x.Name)
+	}
+	return r, nil
+}
+
+// CreateRepository calls CreateRepository without upstreams.
+func (c *Client) CreateRepository(ctx context.Context, domain, repo, description string) error {
+	q := url.Values{"domain": {domain}, "repository": {repo}}
+	var out map[string]any
+	return c.callJSON(ctx, http.MethodPost, "/v1/repository", q, map[string]any{"description": description}, &out)
+}
+
+// AssociateExternalConnection calls AssociateExternalConnection.
+func (c *Client) AssociateExternalConnection(ctx context.Context, domain, repo, conn string) error {
+	q := url.Values{"domain": {domain}, "repository": {repo}, "external-connection": {conn}}
+	var out map[string]any
+	return c.callJSON(ctx, http.MethodPost, "/v1/repository/external-connection", q, nil, &out)
+}
+
+// SetUpstreams calls UpdateRepository with the upstreams only (the
+// description is left as it is).
+func (c *Client) SetUpstreams(ctx context.Context, domain, repo string, upstreams []string) error {
+	list := make([]map[string]string, 0, len(upstreams))
+	for _, u := range upstreams {
+		list = append(list, map[string]string{"repositoryName": u})
+	}
+	q := url.Values{"domain": {domain}, "repository": {repo}}
+	var out map[string]any
+	return c.callJSON(ctx, http.MethodPut, "/v1/repository", q, map[string]any{"upstreams": list}, &out)
+}
+
+// ListRepositoriesInDomain lists the names of a domain's repositories,
+// every page.
+func (c *Client) ListRepositoriesInDomain(ctx context.Context, domain string) ([]string, error) {
+	var names []string
+	next := ""
+	for {
+		q := url.Values{"domain": {domain}}
+		if next != "" {
+			q.Set("next-token", next)
+		}
+		var out struct {
+			Repositories []struct {
+				Name string `json:"name"`
+			} `json:"repositories"`
+			NextToken string `json:"nextToken"`
+		}
+		if err := c.callJSON(ctx, http.MethodPost, "/v1/domain/repositories", q, nil, &out); err != nil {
+			return nil, err
+		}
+		for _, r := range out.Repositories {
+			names = append(names, r.Name)
+		}
+		if out.NextToken == "" || out.NextToken == next {
+			return names, nil
+		}
+		next = out.NextToken
+	}
+}
