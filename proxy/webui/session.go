@@ -148,11 +148,11 @@ func (h *Handler) needReader(next echo.HandlerFunc) echo.HandlerFunc {
 
 type signinData struct {
 	Next, Error string
-	Expired     bool
+	Endpoint    string // where the AWS CLI reaches this server
 }
 
 func (h *Handler) signinPage(c echo.Context) error {
-	return h.render(c, http.StatusOK, "signin", "Sign in", signinData{Next: safeNext(c.QueryParam("next"))})
+	return h.render(c, http.StatusOK, "signin", "Sign in", signinData{Next: safeNext(c.QueryParam("next")), Endpoint: h.o.BaseURL(c.Request())})
 }
 
 // signin checks the token and keeps it in the session cookie until it
@@ -168,7 +168,7 @@ func (h *Handler) signin(c echo.Context) error {
 	if !ok || !h.o.Now().Before(id.Expires) {
 		h.o.Log.Warn("web interface sign-in refused", "remote", c.RealIP())
 		return h.render(c, http.StatusUnauthorized, "signin", "Sign in",
-			signinData{Next: next, Error: "This token is not valid (or has expired)."})
+			signinData{Next: next, Error: "This token is not valid (or has expired).", Endpoint: h.o.BaseURL(c.Request())})
 	}
 	h.o.Log.Info("web interface sign-in", "principal", id.Name, "domain", id.Domain)
 	c.SetCookie(h.cookie(c.Request(), sessionCookie, tok, id.Expires))

@@ -1,11 +1,15 @@
 package webui_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stockpile-proxy/stockpile/proxy/sigv4"
 )
 
 const leftPad = "/-/ui/d/acme/r/internal/package?format=npm&name=left-pad"
@@ -291,5 +295,39 @@ func TestAnonymousReadBrowsesWithoutSignIn(t *testing.T) {
 	p := b.get(leftPad)
 	if p.Status != http.StatusOK || !strings.Contains(p.Body, ">1.1.0<") || !strings.Contains(p.Body, `href="/-/ui/signin"`) {
 		t.Fatalf("anonymous package page: %d %s", p.Status, p.Body)
+	}
+}
+
+func TestSignInWithScopedToken(t *testing.T) {
+	in := start(t, nil, 0)
+	body := []byte(`{"name":"ci","repositories":["app"],"access":"read","durationSeconds":3600}`)
+	req, _ := http.NewRequest(http.MethodPost, in.URL+"/v1/stockpile/scoped-token?domain=acme", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if err := sigv4.Sign(req, body, "AKIAADMIN", "admin-secret", "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created struct{ Secret string }
+	_ = json.NewDecoder(resp.Body).Decode(&created)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || created.Secret == "" {
+		t.Fatalf("create scoped token: %d", resp.StatusCode)
+	}
+	b := newBrowser(t, in)
+	if p := b.signIn(created.Secret); p.Status != http.StatusSeeOther {
+		t.Fatalf("sign in with a scoped token: %d %s", p.Status, p.Body)
+	}
+	dom := b.get("/-/ui/d/acme")
+	if !strings.Contains(dom.Body, `/-/ui/d/acme/r/app"`) || strings.Contains(dom.Body, `/-/ui/d/acme/r/internal"`) {
+		t.Errorf("a token scoped to app sees: %s", dom.Body)
+	}
+	if !strings.Contains(dom.Body, "user/stockpile-token/ci") {
+		t.Errorf("the page does not name the scoped token's principal")
+	}
+	if p := b.get(leftPad); p.Status != http.StatusNotFound {
+		t.Errorf("a token scoped to app reads internal's package: %d", p.Status)
 	}
 }

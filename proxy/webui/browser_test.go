@@ -1,0 +1,215 @@
+package webui_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromium finds Debian's chromium. Without it the test fails under
+// STOCKPILE_E2E=require (CI) and is skipped otherwise.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("STOCKPILE_E2E") == "require" {
+		t.Fatal("chromium is not installed (apt-get install chromium) and STOCKPILE_E2E=require")
+	}
+	t.Skip("chromium is not installed; set STOCKPILE_E2E=require to fail instead")
+	return ""
+}
+
+// screenshotDir is where the screenshots go: $STOCKPILE_SCREENSHOTS, else
+// stockpile-webui-screenshots in the system's temporary directory.
+func screenshotDir(t *testing.T) string {
+	dir := os.Getenv("STOCKPILE_SCREENSHOTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "stockpile-webui-screenshots")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// viewports are the widths the screenshots are taken at.
+var viewports = []struct {
+	name          string
+	width, height int64
+}{{"desktop", 1280, 900}, {"phone", 390, 844}}
+
+// TestBrowserEndToEnd drives a real headless Chromium through the interface
+// of a keyed server: the signed-out visitor sees only the sign-in page, signs
+// in with a token, finds a package by search, opens its page and sees its
+// versions, origin and an install snippet with the repository's URL; the
+// README's script does not run; a form posted from another site without the
+// CSRF token is refused. It writes screenshots of each page at desktop and
+// phone widths.
+func TestBrowserEndToEnd(t *testing.T) {
+	exe := chromium(t)
+	in := start(t, nil, 60)
+	tok := in.TokenFor("acme", "AKIAADMIN")
+	dir := screenshotDir(t)
+	t.Logf("screenshots in %s", dir)
+
+	// The attacker's page is on another site (localhost, not 127.0.0.1): a
+	// form that posts to the interface's sign-out without a CSRF token, and a
+	// script that sets the marker, to show the marker check can see a script
+	// that ran.
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprintf(w, `<!doctype html><title>evil</title><script>window.__pwned = 1</script>
+<form method="post" action="%s/-/ui/signout"><input type="hidden" name="csrf" value="guess"><button id="go" type="submit">go</button></form>`, in.URL)
+	}))
+	defer evil.Close()
+	_, port, _ := net.SplitHostPort(evil.Listener.Addr().String())
+	evilURL := "http://localhost:" + port + "/"
+
+	root, stop := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer stop()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
+		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-dev-shm-usage", true))
+	alloc, cancelAlloc := chromedp.NewExecAllocator(root, opts...)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(alloc)
+	defer cancel()
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return s
+	}
+	location := func() string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Location())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	shot := func(name string) {
+		t.Helper()
+		for _, vp := range viewports {
+			run("viewport", chromedp.EmulateViewport(vp.width, vp.height))
+			b, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+			if err != nil {
+				t.Fatalf("screenshot %s: %v", name, err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, name+"-"+vp.name+".png"), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		run("viewport", chromedp.EmulateViewport(viewports[0].width, viewports[0].height))
+	}
+	navigate := func(url string) int64 {
+		t.Helper()
+		resp, err := chromedp.RunResponse(ctx, chromedp.Navigate(url))
+		if err != nil {
+			t.Fatalf("navigate %s: %v", url, err)
+		}
+		return resp.Status
+	}
+
+	// Signed out: every page leads to the sign-in page, which shows nothing else.
+	navigate(in.URL + "/-/ui/d/acme/r/internal")
+	if loc := location(); !strings.HasPrefix(loc, in.URL+"/-/ui/signin?next=") {
+		t.Fatalf("signed-out visitor is at %s, want the sign-in page", loc)
+	}
+	if main := text("main"); !strings.Contains(main, "Sign in") || strings.Contains(main, "left-pad") || strings.Contains(main, "internal") {
+		t.Fatalf("signed-out page shows: %s", main)
+	}
+	shot("signin")
+
+	// Sign in with a token: back to the page asked for.
+	run("type the token", chromedp.SendKeys(chromedp.ID("token"), tok))
+	if _, err := chromedp.RunResponse(ctx, chromedp.Submit(chromedp.ID("token"))); err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	if loc := location(); loc != in.URL+"/-/ui/d/acme/r/internal" {
+		t.Fatalf("after sign-in at %s", loc)
+	}
+	if h1 := text("h1"); h1 != "Repository internal" {
+		t.Fatalf("after sign-in the page is %q", h1)
+	}
+	shot("repository")
+
+	// Search by substring, then open the package.
+	run("type the search", chromedp.SendKeys(chromedp.ID("q"), "pad"),
+		chromedp.SetValue(chromedp.ID("match"), "substring"))
+	if _, err := chromedp.RunResponse(ctx, chromedp.Submit(chromedp.ID("q"))); err != nil {
+		t.Fatalf("search: %v", err)
+	}
+	if list := text(".packages"); !strings.Contains(list, "left-pad") || strings.Contains(list, "pkg-0") {
+		t.Fatalf("search for pad lists %q", list)
+	}
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(".packages a"))); err != nil {
+		t.Fatalf("open the package: %v", err)
+	}
+	versions := text("#versions")
+	for _, want := range []string{"1.1.0", "1.0.0", "Published", "published here"} {
+		if !strings.Contains(versions, want) {
+			t.Errorf("versions table lacks %q: %s", want, versions)
+		}
+	}
+	if snip := text(".snippet code"); snip != "npm install left-pad@1.1.0 --registry "+in.URL+"/acme/npm/internal/" {
+		t.Errorf("install snippet %q", snip)
+	}
+	if readme := text("#readme"); !strings.Contains(readme, "Pads strings on the left.") {
+		t.Errorf("README %q", readme)
+	}
+	safe, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__pwned === undefined && document.title.indexOf("PWNED") < 0 && document.querySelectorAll('#readme script, #readme [onerror], #readme a[href^="javascript:"]').length === 0`))
+	if err != nil || !safe {
+		t.Fatalf("the README's script ran or survived (safe=%v, err=%v)", safe, err)
+	}
+	shot("package")
+	navigate(in.URL + "/-/ui/d/acme")
+	shot("domain")
+	navigate(in.URL + "/-/ui/d/acme/r/app")
+	graph, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS("svg.graph title")))
+	if err != nil || !strings.Contains(graph, "1. app, 2. internal") {
+		t.Errorf("the resolution graph says %q (%v)", graph, err)
+	}
+	shot("upstreams")
+
+	// A form posted from another site, without the CSRF token, is refused
+	// and changes nothing: the visitor is still signed in.
+	navigate(evilURL)
+	if marker, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.__pwned || 0`)); err != nil || marker != 1 {
+		t.Fatalf("the marker check cannot see a script that ran (marker=%d, err=%v)", marker, err)
+	}
+	resp, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.ID("go")))
+	if err != nil {
+		t.Fatalf("cross-site post: %v", err)
+	}
+	if resp.Status != http.StatusForbidden {
+		t.Fatalf("cross-site post without CSRF token: %d, want 403", resp.Status)
+	}
+	navigate(in.URL + "/-/ui/")
+	if who := text("header .who"); !strings.Contains(who, "Sign out") {
+		t.Fatalf("the cross-site post signed the visitor out: %q", who)
+	}
+}
