@@ -20,6 +20,8 @@ import (
 type env struct {
 	getenv         func(string) string
 	stdout, stderr io.Writer
+	// isTerminal tells whether a writer is a terminal (progress bars).
+	isTerminal func(io.Writer) bool
 }
 
 // usageError is a command line that cannot run: an unknown command or
@@ -75,7 +77,7 @@ func newRoot(e *env) (*cobra.Command, *runner) {
 		c.GroupID = "server"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{loginCommand(e, r), connectCommand(e, r), tokenCommand(e, r)} {
+	for _, c := range []*cobra.Command{loginCommand(e, r), connectCommand(e, r), warmCommand(e, r), tokenCommand(e, r)} {
 		c.GroupID = "client"
 		root.AddCommand(c)
 	}

@@ -50,7 +50,7 @@ func exitCode(err error, stderr io.Writer) int {
 
 // run runs the command line args (without the program name).
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	root, r := newRoot(&env{getenv: getenv, stdout: stdout, stderr: stderr})
+	root, r := newRoot(&env{getenv: getenv, stdout: stdout, stderr: stderr, isTerminal: isTerminal})
 	return execute(root, r, args)
 }
 
