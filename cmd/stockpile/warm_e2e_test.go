@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -138,5 +140,75 @@ func TestWarmNPMThenOffline(t *testing.T) {
 	}
 	if installed != n {
 		t.Fatalf("npm ci installed %d packages, want %d", installed, n)
+	}
+}
+
+// TestWarmPyPICargoGems warms a repository from a requirements file, a
+// Cargo.lock and a Gemfile.lock naming packages published to it, checking
+// each file against the lockfile's hashes.
+func TestWarmPyPICargoGems(t *testing.T) {
+	e := startLoginEnv(t, nil)
+	// a wheel, uploaded as twine does
+	const distInfo = "warm_wheel-1.0.dist-info"
+	wheel := formattest.Wheel(distInfo,
+		formattest.Text("warm_wheel.py", "X = 1\n"),
+		formattest.Text(distInfo+"/METADATA", "Metadata-Version: 2.1\nName: warm-wheel\nVersion: 1.0\n"),
+		formattest.Text(distInfo+"/WHEEL", "Wheel-Version: 1.0\nGenerator: stockpile-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"))
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	for k, v := range map[string]string{":action": "file_upload", "protocol_version": "1", "name": "warm-wheel", "version": "1.0", "filetype": "bdist_wheel", "pyversion": "py3", "metadata_version": "2.1"} {
+		mw.WriteField(k, v)
+	}
+	fw, _ := mw.CreateFormFile("content", "warm_wheel-1.0-py3-none-any.whl")
+	fw.Write(wheel)
+	mw.Close()
+	e.put(http.MethodPost, "/acme/pypi/app/", mw.FormDataContentType(), form.Bytes())
+	// a crate
+	crate := formattest.Crate("warm-crate", "1.0.0",
+		formattest.Text("Cargo.toml", "[package]\nname = \"warm-crate\"\nversion = \"1.0.0\"\nedition = \"2021\"\n"), formattest.Text("src/lib.rs", ""))
+	meta := map[string]any{"name": "warm-crate", "vers": "1.0.0", "deps": []any{}, "features": map[string]any{}, "authors": []string{},
+		"description": "warm fixture", "license": "MIT", "keywords": []string{}, "categories": []string{}, "badges": map[string]any{}}
+	e.put(http.MethodPut, "/acme/cargo/app/api/v1/crates/new", "application/octet-stream", cargoPublishBody(t, meta, crate))
+	// a gem
+	spec := "--- !ruby/object:Gem::Specification\nname: warm-gem\nversion: !ruby/object:Gem::Version\n  version: 1.0.0\n" +
+		"platform: ruby\nauthors:\n- x\ndate: 2024-01-01 00:00:00.000000000 Z\ndependencies: []\nrubygems_version: 3.3.15\nspecification_version: 4\nsummary: warm fixture\n"
+	gem := formattest.Gem(spec, formattest.Text("lib/warm_gem.rb", ""))
+	e.put(http.MethodPost, "/acme/ruby/app/api/v1/gems", "application/octet-stream", gem)
+
+	lockfiles := func(wheelSum, crateSum, gemSum string) []string {
+		dir := t.TempDir()
+		mkdir(t, dir, map[string]string{
+			"requirements.txt": "warm-wheel==1.0 \\\n    --hash=sha256:" + wheelSum + "\n",
+			"Cargo.lock":       "version = 3\n\n[[package]]\nname = \"warm-crate\"\nversion = \"1.0.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"" + crateSum + "\"\n",
+			"Gemfile.lock":     "GEM\n  remote: https://gems.invalid/\n  specs:\n    warm-gem (1.0.0)\n\nCHECKSUMS\n  warm-gem (1.0.0) sha256=" + gemSum + "\n",
+		})
+		return []string{filepath.Join(dir, "requirements.txt"), filepath.Join(dir, "Cargo.lock"), filepath.Join(dir, "Gemfile.lock")}
+	}
+	env := map[string]string{"AWS_ACCESS_KEY_ID": "AKIAADMIN", "AWS_SECRET_ACCESS_KEY": "admin-secret", "STOCKPILE_ENDPOINT": e.in.URL}
+	getenv := func(k string) string { return env[k] }
+	warmArgs := func(files []string) []string {
+		return append([]string{"warm", "--domain", "acme", "--repository", "app"}, files...)
+	}
+
+	good := lockfiles(formattest.SHA256(wheel), formattest.SHA256(crate), formattest.SHA256(gem))
+	code, out, errOut := runCLI(t, getenv, warmArgs(good)...)
+	want := fmt.Sprintf("3 artifacts (3 files, %.1f MiB): 3 fetched and verified, 0 failed\n", float64(len(wheel)+len(crate)+len(gem))/(1<<20))
+	if code != 0 || out != want {
+		t.Fatalf("warm: exit %d\n%s\n%s\nwant %s", code, out, errOut, want)
+	}
+
+	zero := strings.Repeat("0", 64)
+	bad := lockfiles(zero, zero, zero)
+	code, out, errOut = runCLI(t, getenv, warmArgs(bad)...)
+	for _, w := range []string{"0 fetched and verified, 3 failed",
+		"failed: pypi warm-wheel@1.0 (" + bad[0] + "): warm-wheel==1.0: not found: no file with the lockfile's hashes in the repository",
+		"failed: cargo warm-crate@1.0.0 (" + bad[1] + "): ",
+		"failed: ruby warm-gem@1.0.0 (" + bad[2] + "): " + e.in.URL + "/acme/ruby/app/gems/warm-gem-1.0.0.gem: integrity check failed"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("bad hashes: stdout lacks %q", w)
+		}
+	}
+	if code != 1 || !strings.Contains(out, "integrity check failed: the file's sha256 is "+formattest.SHA256(crate)) {
+		t.Fatalf("bad hashes: exit %d\n%s\n%s", code, out, errOut)
 	}
 }
