@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
 )
 
 // chromium finds Debian's chromium. Without it the test fails under
@@ -55,13 +57,15 @@ var viewports = []struct {
 // of a keyed server: the signed-out visitor sees only the sign-in page, signs
 // in with a token, finds a package by search, opens its page and sees its
 // versions, origin and an install snippet with the repository's URL; the
-// README's script does not run; a form posted from another site without the
-// CSRF token is refused. It writes screenshots of each page at desktop and
+// README's script does not run; a status change through the confirmation
+// page is what `aws codeartifact describe-package-version` then shows; a form
+// posted from another site without the CSRF token is refused. It writes screenshots of each page at desktop and
 // phone widths.
 func TestBrowserEndToEnd(t *testing.T) {
 	exe := chromium(t)
 	in := start(t, nil, 60)
 	tok := in.TokenFor("acme", "AKIAADMIN")
+	cli := proxytest.NewAWSCLI(t, in, "AKIAADMIN", "admin-secret")
 	dir := screenshotDir(t)
 	t.Logf("screenshots in %s", dir)
 
@@ -186,6 +190,25 @@ func TestBrowserEndToEnd(t *testing.T) {
 		t.Fatalf("the README's script ran or survived (safe=%v, err=%v)", safe, err)
 	}
 	shot("package")
+
+	// Change the status of 1.1.0 through its confirmation page: the control
+	// plane agrees.
+	run("choose Unlisted", chromedp.SetValue(chromedp.ID("status"), "Unlisted"))
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.ID("act-status"))); err != nil {
+		t.Fatalf("ask to change the status: %v", err)
+	}
+	shot("confirm")
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.ID("confirm"))); err != nil {
+		t.Fatalf("confirm: %v", err)
+	}
+	if row := text("#versions tr.selected"); !strings.Contains(row, "1.1.0") || !strings.Contains(row, "Unlisted") {
+		t.Errorf("after the status change the version row says %q", row)
+	}
+	v := cli.OK("describe-package-version", "--domain", "acme", "--repository", "internal", "--format", "npm",
+		"--package", "left-pad", "--package-version", "1.1.0")
+	if st := proxytest.Pick(v, "packageVersion", "status"); st != "Unlisted" {
+		t.Errorf("describe-package-version says %v after the web interface set Unlisted", st)
+	}
 	navigate(in.URL + "/-/ui/d/acme")
 	shot("domain")
 	navigate(in.URL + "/-/ui/d/acme/r/app")

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -27,6 +28,10 @@ import (
 const (
 	testAccount = "111122223333"
 	readerARN   = "arn:aws:iam::111122223333:user/reader"
+	viewerARN   = "arn:aws:iam::111122223333:user/viewer"
+	// viewerPolicy may read every repository of acme, and change nothing.
+	viewerPolicy = `{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Action":"codeartifact:ReadFromRepository","Resource":"arn:aws:codeartifact:*:111122223333:repository/acme/*"}]}`
 	// readerPolicy may read acme/app only.
 	readerPolicy = `{"Version":"2012-10-17","Statement":[
 		{"Effect":"Allow","Action":"codeartifact:ReadFromRepository","Resource":"arn:aws:codeartifact:*:111122223333:repository/acme/app"}]}`
@@ -45,6 +50,7 @@ func testConfig() *proxy.Config {
 		{ID: "AKIAADMIN", Secret: "admin-secret", Admin: true},
 		{ID: "AKIAREADER", Secret: "reader-secret", Principal: readerARN, Policy: readerPolicy},
 		{ID: "AKIANOBODY", Secret: "nobody-secret"},
+		{ID: "AKIAVIEWER", Secret: "viewer-secret", Principal: viewerARN, Policy: viewerPolicy},
 	}
 	cfg.Domains = []proxy.DomainConfig{{Name: "acme", Repositories: []proxy.RepositoryConfig{
 		{Name: "app", Description: "What the apps build from", Upstreams: []string{"internal"}},
@@ -57,10 +63,16 @@ func testConfig() *proxy.Config {
 // acme/internal through npm's publish API.
 func start(t testing.TB, cfg *proxy.Config, n int) *proxytest.Instance {
 	t.Helper()
+	return startLog(t, cfg, n, nil)
+}
+
+// startLog is start with the server's log going to log.
+func startLog(t testing.TB, cfg *proxy.Config, n int, log *slog.Logger) *proxytest.Instance {
+	t.Helper()
 	if cfg == nil {
 		cfg = testConfig()
 	}
-	in := proxytest.Start(t, proxytest.Options{Config: cfg, Formats: []formats.Format{npm.New()}})
+	in := proxytest.Start(t, proxytest.Options{Config: cfg, Formats: []formats.Format{npm.New()}, Log: log})
 	tok := ""
 	if !cfg.Open() {
 		tok = in.TokenFor("acme", "AKIAADMIN")

@@ -35,6 +35,8 @@ type packageData struct {
 	Snippets  []snippet
 	Endpoint  string
 	NeedToken bool
+	Actions   actionForms
+	Done      string // the action just taken, for the notice
 }
 
 func (h *Handler) packagePage(c echo.Context) error {
@@ -79,6 +81,10 @@ func (h *Handler) packagePage(c echo.Context) error {
 	d.Desc = h.describe(ctx, r, p, sel)
 	if d.Readme, err = h.renderReadme(d.Desc.Readme); err != nil {
 		return err
+	}
+	d.Actions = h.actionForms(c, r, p, sel)
+	if o, ok := ops[c.QueryParam("done")]; ok {
+		d.Done = o.Name
 	}
 	d.Snippets = snippets(p, d.Display, sel.Version.Version, d.Endpoint)
 	return h.render(c, http.StatusOK, "package", d.Display+" · "+r.Name, d,

@@ -91,6 +91,10 @@ type Options struct {
 	Contents Contents
 	// Records counts a repository's version records.
 	Records Scanner
+	// Versions takes the actions on versions.
+	Versions Versions
+	// Collect asks the blob collector to run soon (after a dispose); may be nil.
+	Collect func()
 	// Formats served: their names, display names and manifests (README).
 	Formats []formats.Format
 	// Authorizer is nil in open mode (no access keys), where every action is
@@ -156,6 +160,8 @@ func (h *Handler) Mount(e *echo.Echo) {
 	r.GET("/d/:domain", h.domainPage)
 	r.GET("/d/:domain/r/:repo", h.repositoryPage)
 	r.GET("/d/:domain/r/:repo/package", h.packagePage)
+	r.GET("/d/:domain/r/:repo/action", h.confirmPage)
+	r.POST("/d/:domain/r/:repo/action", h.act, h.csrf)
 }
 
 // headers sets what every page of the interface sends: no framing, no

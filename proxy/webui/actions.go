@@ -1,0 +1,193 @@
+package webui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/proxy/access"
+	"github.com/stockpile-proxy/stockpile/proxy/model"
+	"github.com/stockpile-proxy/stockpile/proxy/resolver"
+)
+
+// Versions changes the version records of a repository, as the control
+// plane's batch operations do; *resolver.Resolver implements it.
+type Versions interface {
+	LockPackage(domain string, p formats.Package) func()
+	VersionRecord(ctx context.Context, domain, repoID string, p formats.Package, version string) (*resolver.VersionRecord, error)
+	PutVersionRecord(ctx context.Context, domain, repoID string, p formats.Package, rec *resolver.VersionRecord) error
+	DeleteVersionRecord(ctx context.Context, domain, repoID string, p formats.Package, version string) error
+}
+
+// op is an action on one version, with the control-plane operation that
+// authorises it (the same action on the same package ARN as
+// UpdatePackageVersionsStatus, DisposePackageVersions and
+// DeletePackageVersions).
+type op struct {
+	Name    string // "status", "dispose", "delete"
+	Action  string
+	Verb    string // for the confirmation
+	Warning string
+}
+
+var ops = map[string]op{
+	"status":  {"status", "codeartifact:UpdatePackageVersionsStatus", "Change the status of", ""},
+	"dispose": {"dispose", "codeartifact:DisposePackageVersions", "Dispose of", "Its files are deleted (once nothing else refers to them); the version stays listed as Disposed. This cannot be undone."},
+	"delete":  {"delete", "codeartifact:DeletePackageVersions", "Delete", "The version and its files are removed from this repository. This cannot be undone."},
+}
+
+// targetStatuses are what a status change may set, as in
+// UpdatePackageVersionsStatus.
+var targetStatuses = []formats.Status{formats.StatusPublished, formats.StatusUnlisted, formats.StatusArchived}
+
+// errNotAllowed is an action refused by the rules of the operation (not by
+// permissions).
+var errNotAllowed = errors.New("not allowed")
+
+// actionRequest is an action as a form names it.
+type actionRequest struct {
+	Repo    model.Repository
+	Package formats.Package
+	Display string
+	Version string
+	Op      op
+	Status  formats.Status // for "status"
+	Back    string         // the package page
+}
+
+// parseAction reads and authorises an action: the visitor must be allowed
+// the operation's action on the package.
+func (h *Handler) parseAction(c echo.Context, write bool) (*actionRequest, error) {
+	r, ok, err := h.repository(c)
+	if err != nil || !ok {
+		return nil, h.notFound(c, err)
+	}
+	p := h.normalize(formats.Package{Format: c.FormValue("format"), Namespace: c.FormValue("namespace"), Name: c.FormValue("name")})
+	o, known := ops[c.FormValue("op")]
+	version := c.FormValue("version")
+	if !known || p.Format == "" || p.Name == "" || version == "" || resolver.CheckNames(r.Domain, p, version, "") != nil {
+		return nil, h.refuse(c, http.StatusBadRequest, "This action names no known operation, package or version.")
+	}
+	a := &actionRequest{Repo: r, Package: p, Display: h.display(p), Version: version, Op: o,
+		Back: Prefix + "/d/" + url.PathEscape(r.Domain) + "/r/" + url.PathEscape(r.Name) + "/package?" + packageQuery(p, version)}
+	if o.Name == "status" {
+		a.Status = formats.Status(c.FormValue("status"))
+		valid := false
+		for _, s := range targetStatuses {
+			valid = valid || s == a.Status
+		}
+		if !valid {
+			return nil, h.refuse(c, http.StatusBadRequest, "The status must be Published, Unlisted or Archived.")
+		}
+	}
+	if !h.mayAct(c, o, r, p, write) {
+		return nil, h.refuse(c, http.StatusForbidden, "You may not "+o.Name+" versions of this package.")
+	}
+	return a, nil
+}
+
+// mayAct reports whether the visitor may take o on p. An anonymous visitor
+// may take none. write is true when the action is being taken (the
+// authorizer then writes it to the audit trail), false when it is only
+// offered.
+func (h *Handler) mayAct(c echo.Context, o op, r model.Repository, p formats.Package, write bool) bool {
+	v := visitorOf(c)
+	if !v.Open && v.ID == nil {
+		return false
+	}
+	return h.may(c, o.Action, access.Target{Domain: r.Domain, Repository: r.Name,
+		Resource: h.o.ARNs.Package(r.Domain, r.Name, p.Format, p.Namespace, p.Name)}, write)
+}
+
+// confirmPage asks before an action is taken (GET: changes nothing).
+func (h *Handler) confirmPage(c echo.Context) error {
+	a, err := h.parseAction(c, false)
+	if a == nil {
+		return err
+	}
+	return h.render(c, http.StatusOK, "confirm", "Confirm", a,
+		crumb{a.Repo.Domain, Prefix + "/d/" + url.PathEscape(a.Repo.Domain)},
+		crumb{a.Repo.Name, Prefix + "/d/" + url.PathEscape(a.Repo.Domain) + "/r/" + url.PathEscape(a.Repo.Name)},
+		crumb{a.Display, a.Back})
+}
+
+// act takes a confirmed action (POST, with the CSRF token) and logs it.
+func (h *Handler) act(c echo.Context) error {
+	a, err := h.parseAction(c, true)
+	if a == nil {
+		return err
+	}
+	res, err := h.apply(c.Request().Context(), a)
+	if errors.Is(err, errNotAllowed) || errors.Is(err, model.ErrNotFound) {
+		return h.refuse(c, http.StatusConflict, err.Error())
+	}
+	if err != nil {
+		return err
+	}
+	who := "local"
+	if id := visitorOf(c).ID; id != nil {
+		who = id.Name
+	}
+	h.o.Log.Info("web interface action", "principal", who, "operation", a.Op.Action, "domain", a.Repo.Domain, "repository", a.Repo.Name,
+		"format", a.Package.Format, "namespace", a.Package.Namespace, "package", a.Package.Name, "version", a.Version, "result", res)
+	back := a.Back
+	if a.Op.Name == "delete" {
+		back = Prefix + "/d/" + url.PathEscape(a.Repo.Domain) + "/r/" + url.PathEscape(a.Repo.Name) + "/package?" + packageQuery(a.Package, "")
+	}
+	return c.Redirect(http.StatusSeeOther, back+"&done="+a.Op.Name)
+}
+
+// apply changes the version record under the package's lock, with the
+// control plane's rules: a Disposed version's status cannot change.
+func (h *Handler) apply(ctx context.Context, a *actionRequest) (string, error) {
+	r, p := a.Repo, a.Package
+	unlock := h.o.Versions.LockPackage(r.Domain, p)
+	defer unlock()
+	rec, err := h.o.Versions.VersionRecord(ctx, r.Domain, r.ID, p, a.Version)
+	if err != nil {
+		return "", err
+	}
+	if rec == nil {
+		return "", fmt.Errorf("%w: version %s is not in repository %s", errNotAllowed, a.Version, r.Name)
+	}
+	switch a.Op.Name {
+	case "status":
+		if rec.Status == formats.StatusDisposed {
+			return "", fmt.Errorf("%w: version %s is Disposed: its assets are gone", errNotAllowed, a.Version)
+		}
+		rec.Status = a.Status
+		return fmt.Sprintf("%s is now %s", a.Version, a.Status), h.o.Versions.PutVersionRecord(ctx, r.Domain, r.ID, p, rec)
+	case "dispose":
+		rec.Status = formats.StatusDisposed
+		if err := h.o.Versions.PutVersionRecord(ctx, r.Domain, r.ID, p, rec); err != nil {
+			return "", err
+		}
+		if h.o.Collect != nil {
+			h.o.Collect()
+		}
+		return a.Version + " is now Disposed", nil
+	default:
+		return a.Version + " was deleted", h.o.Versions.DeleteVersionRecord(ctx, r.Domain, r.ID, p, a.Version)
+	}
+}
+
+// actionForms are the actions the package page offers for its version.
+type actionForms struct {
+	Status, Dispose, Delete bool
+	Statuses                []formats.Status
+}
+
+func (h *Handler) actionForms(c echo.Context, r model.Repository, p formats.Package, rec *resolver.VersionRecord) actionForms {
+	f := actionForms{Statuses: targetStatuses}
+	if rec.Status != formats.StatusDisposed {
+		f.Status = h.mayAct(c, ops["status"], r, p, false)
+		f.Dispose = h.mayAct(c, ops["dispose"], r, p, false)
+	}
+	f.Delete = h.mayAct(c, ops["delete"], r, p, false)
+	return f
+}
