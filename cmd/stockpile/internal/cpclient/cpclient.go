@@ -30,6 +30,9 @@ type Client struct {
 	Creds    awscreds.Credentials
 	HTTP     *http.Client
 	Now      func() time.Time
+	// MaxAnswer bounds what is read of one answer (an asset, for
+	// GetPackageVersionAsset); 0 means 16 MiB.
+	MaxAnswer int64
 }
 
 // APIError is an error answer: its HTTP status, the AWS error type
@@ -75,9 +78,16 @@ func (c *Client) Call(ctx context.Context, method, path string, q url.Values, bo
 		return nil, err
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	limit := c.MaxAnswer
+	if limit <= 0 {
+		limit = maxAnswer
+	}
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	if int64(len(raw)) > limit {
+		return nil, fmt.Errorf("%s %s: the answer is larger than %d bytes", method, path, limit)
 	}
 	if resp.StatusCode != http.StatusOK {
 		var e struct {

@@ -1,0 +1,274 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile/internal/awscreds"
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile/internal/cpclient"
+	"github.com/stockpile-proxy/stockpile/formats/formattest"
+	"github.com/stockpile-proxy/stockpile/proxy"
+	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
+)
+
+func bundleServer(t *testing.T, repos ...string) (*proxytest.Instance, *cpclient.Client) {
+	t.Helper()
+	cfg := proxy.Defaults()
+	cfg.Auth.AccessKeys = []proxy.AccessKey{{ID: "AKIAADMIN", Secret: "admin-secret", Admin: true}}
+	if len(repos) > 0 {
+		d := proxy.DomainConfig{Name: "acme"}
+		for _, r := range repos {
+			d.Repositories = append(d.Repositories, proxy.RepositoryConfig{Name: r})
+		}
+		cfg.Domains = []proxy.DomainConfig{d}
+	}
+	in := proxytest.Start(t, proxytest.Options{Config: &cfg, Formats: allFormats()})
+	return in, &cpclient.Client{Endpoint: in.URL, MaxAnswer: 1 << 30,
+		Creds: awscreds.Credentials{AccessKeyID: "AKIAADMIN", SecretAccessKey: "admin-secret", Region: "us-east-1"}}
+}
+
+// npmPublish publishes name@version as npm publish does.
+func npmPublish(t *testing.T, in *proxytest.Instance, repo, name, version string) {
+	t.Helper()
+	tgz := formattest.TarGz(formattest.Text("package/package.json", `{"name":"`+name+`","version":"`+version+`","description":"bundle fixture"}`))
+	s1, s512 := sha1.Sum(tgz), sha512.Sum512(tgz)
+	file := name + "-" + version + ".tgz"
+	body, _ := json.Marshal(map[string]any{"_id": name, "name": name, "dist-tags": map[string]string{"latest": version},
+		"versions": map[string]any{version: map[string]any{"name": name, "version": version,
+			"dist": map[string]string{"shasum": hex.EncodeToString(s1[:]), "integrity": "sha512-" + base64.StdEncoding.EncodeToString(s512[:]), "tarball": "http://client.invalid/" + file}}},
+		"_attachments": map[string]any{file: map[string]any{"content_type": "application/octet-stream", "data": base64.StdEncoding.EncodeToString(tgz), "length": len(tgz)}}})
+	send(t, in, http.MethodPut, "/acme/npm/"+repo+"/"+name, "application/json", body)
+}
+
+func send(t *testing.T, in *proxytest.Instance, method, path, contentType string, body []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, in.URL+path, bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+in.Token("acme"))
+	req.Header.Set("Content-Type", contentType)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+	}
+}
+
+func pypiUpload(t *testing.T, in *proxytest.Instance, repo, name, version string) {
+	t.Helper()
+	mod := strings.ReplaceAll(name, "-", "_")
+	distInfo := mod + "-" + version + ".dist-info"
+	wheel := formattest.Wheel(distInfo, formattest.Text(mod+".py", "X = 1\n"),
+		formattest.Text(distInfo+"/METADATA", "Metadata-Version: 2.1\nName: "+name+"\nVersion: "+version+"\n"),
+		formattest.Text(distInfo+"/WHEEL", "Wheel-Version: 1.0\nGenerator: stockpile-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"))
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	for _, kv := range [][2]string{{":action", "file_upload"}, {"protocol_version", "1"}, {"name", name}, {"version", version}} {
+		mw.WriteField(kv[0], kv[1])
+	}
+	fw, _ := mw.CreateFormFile("content", mod+"-"+version+"-py3-none-any.whl")
+	fw.Write(wheel)
+	mw.Close()
+	send(t, in, http.MethodPost, "/acme/pypi/"+repo+"/", mw.FormDataContentType(), form.Bytes())
+}
+
+func cp(t *testing.T, cl *cpclient.Client, method, path string, q url.Values, body []byte) []byte {
+	t.Helper()
+	out, err := cl.Call(context.Background(), method, path, q, body)
+	if err != nil {
+		t.Fatalf("%s %s %v: %v", method, path, q, err)
+	}
+	return out
+}
+
+func genericPublish(t *testing.T, cl *cpclient.Client, repo, version string, assets ...formattest.File) {
+	t.Helper()
+	for i, a := range assets {
+		q := url.Values{"domain": {"acme"}, "repository": {repo}, "format": {"generic"}, "namespace": {"tools"}, "package": {"cli"}, "version": {version}, "asset": {a.Name}}
+		if i < len(assets)-1 {
+			q.Set("unfinished", "true")
+		}
+		cp(t, cl, http.MethodPost, "/v1/package/version/publish", q, a.Body)
+	}
+}
+
+// repoView is what list-packages and list-package-versions say of a
+// repository, with every asset's bytes.
+func repoView(t *testing.T, cl *cpclient.Client, repo string) string {
+	t.Helper()
+	var b strings.Builder
+	var pkgs struct {
+		Packages []struct {
+			Format, Namespace, Package string
+			OriginConfiguration        any
+		}
+	}
+	json.Unmarshal(cp(t, cl, http.MethodPost, "/v1/packages", url.Values{"domain": {"acme"}, "repository": {repo}}, nil), &pkgs)
+	for _, p := range pkgs.Packages {
+		oc, _ := json.Marshal(p.OriginConfiguration)
+		b.WriteString(p.Format + " " + p.Namespace + " " + p.Package + " " + string(oc) + "\n")
+		q := url.Values{"domain": {"acme"}, "repository": {repo}, "format": {p.Format}, "package": {p.Package}}
+		if p.Namespace != "" {
+			q.Set("namespace", p.Namespace)
+		}
+		var vs struct {
+			Versions []struct {
+				Version, Status string
+				Origin          struct{ OriginType string }
+			}
+		}
+		json.Unmarshal(cp(t, cl, http.MethodPost, "/v1/package/versions", q, nil), &vs)
+		for _, v := range vs.Versions {
+			b.WriteString("  " + v.Version + " " + v.Status + " " + v.Origin.OriginType + "\n")
+			vq := url.Values{}
+			for k, x := range q {
+				vq[k] = x
+			}
+			vq.Set("version", v.Version)
+			var as struct{ Assets []struct{ Name string } }
+			json.Unmarshal(cp(t, cl, http.MethodPost, "/v1/package/version/assets", vq, nil), &as)
+			for _, a := range as.Assets {
+				vq.Set("asset", a.Name)
+				body := cp(t, cl, http.MethodGet, "/v1/package/version/asset", vq, nil)
+				b.WriteString("    " + a.Name + " " + formattest.SHA256(body) + "\n")
+			}
+		}
+	}
+	return b.String()
+}
+
+func TestExportImport(t *testing.T) {
+	src, srcCP := bundleServer(t, "internal")
+	npmPublish(t, src, "internal", "bundle-npm", "1.0.0")
+	npmPublish(t, src, "internal", "bundle-npm", "1.1.0")
+	pypiUpload(t, src, "internal", "bundle-py", "2.0")
+	genericPublish(t, srcCP, "internal", "3.0", formattest.Text("cli-linux", "linux binary"), formattest.Text("cli-darwin", "darwin binary"))
+	q := url.Values{"domain": {"acme"}, "repository": {"internal"}, "format": {"npm"}, "package": {"bundle-npm"}}
+	cp(t, srcCP, http.MethodPost, "/v1/package/versions/update_status", q, []byte(`{"versions":["1.0.0"],"targetStatus":"Unlisted"}`))
+	q.Set("format", "pypi")
+	q.Set("package", "bundle-py")
+	cp(t, srcCP, http.MethodPost, "/v1/package", q, []byte(`{"restrictions":{"publish":"BLOCK","upstream":"ALLOW"}}`))
+	want := repoView(t, srcCP, "internal")
+	for _, w := range []string{"1.0.0 Unlisted INTERNAL", `"publish":"BLOCK"`, "cli-darwin", "bundle_py-2.0-py3-none-any.whl"} {
+		if !strings.Contains(want, w) {
+			t.Fatalf("the source lacks %q:\n%s", w, want)
+		}
+	}
+
+	env := func(in *proxytest.Instance) func(string) string {
+		m := map[string]string{"AWS_ACCESS_KEY_ID": "AKIAADMIN", "AWS_SECRET_ACCESS_KEY": "admin-secret", "STOCKPILE_ENDPOINT": in.URL}
+		return func(k string) string { return m[k] }
+	}
+	file := filepath.Join(t.TempDir(), "internal.bundle")
+	code, out, errOut := runCLI(t, env(src), "export", "--domain", "acme", "--repository", "internal", "-o", file)
+	if code != 0 || out != "wrote "+file+": 3 packages, 4 versions, 5 assets\n" || !strings.Contains(errOut, "export: 5/5\n") {
+		t.Fatalf("export: exit %d\n%s\n%s", code, out, errOut)
+	}
+
+	// into an empty Stockpile: the domain and repository are created
+	dst, dstCP := bundleServer(t)
+	code, out, errOut = runCLI(t, env(dst), "import", file)
+	if code != 0 || out != "acme/internal: 4 versions imported, 0 already there, 0 refused\n" || !strings.Contains(errOut, "import: 4/4\n") {
+		t.Fatalf("import: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if got := repoView(t, dstCP, "internal"); got != want {
+		t.Fatalf("after import:\n%s\nwant:\n%s", got, want)
+	}
+	// again: nothing changes
+	code, out, errOut = runCLI(t, env(dst), "import", file)
+	if code != 0 || out != "acme/internal: 0 versions imported, 4 already there, 0 refused\n" {
+		t.Fatalf("second import: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if got := repoView(t, dstCP, "internal"); got != want {
+		t.Fatalf("after a second import:\n%s\nwant:\n%s", got, want)
+	}
+
+	// a version held with other bytes is refused, the rest imported
+	other, otherCP := bundleServer(t, "internal")
+	genericPublish(t, otherCP, "internal", "3.0", formattest.Text("cli-linux", "another linux binary"))
+	code, out, errOut = runCLI(t, env(other), "import", file)
+	if code != 1 || !strings.Contains(out, "3 versions imported, 0 already there, 1 refused\n  refused: generic tools/cli 3.0: the repository holds this version with other assets\n") {
+		t.Fatalf("conflicting import: exit %d\n%s\n%s", code, out, errOut)
+	}
+
+	// a tampered bundle is refused, naming the entry, before any change
+	tampered, name := tamper(t, file)
+	empty, emptyCP := bundleServer(t, "internal")
+	code, out, errOut = runCLI(t, env(empty), "import", tampered)
+	if code != 1 || !strings.Contains(errOut, "the bundle does not match its manifest: "+name+" has ") {
+		t.Fatalf("tampered import: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if got := repoView(t, emptyCP, "internal"); got != "" {
+		t.Fatalf("a tampered import changed the repository:\n%s", got)
+	}
+}
+
+// tamper rewrites a bundle with one byte of its first blob changed and
+// returns it and the entry's name.
+func tamper(t *testing.T, file string) (string, string) {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, _ := zstd.NewReader(f)
+	defer zr.Close()
+	tr := tar.NewReader(zr)
+	var buf bytes.Buffer
+	zw, _ := zstd.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	changed := ""
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(tr)
+		if changed == "" && strings.HasPrefix(hdr.Name, "blobs/") {
+			body[0] ^= 1
+			changed = hdr.Name
+		}
+		tw.WriteHeader(hdr)
+		tw.Write(body)
+	}
+	tw.Close()
+	zw.Close()
+	out := filepath.Join(t.TempDir(), "tampered.bundle")
+	os.WriteFile(out, buf.Bytes(), 0o644)
+	return out, changed
+}
+
+func TestStepProgress(t *testing.T) {
+	var buf bytes.Buffer
+	clock := time.Unix(0, 0)
+	p := &stepProgress{w: &buf, what: "import", terminal: true, now: func() time.Time { clock = clock.Add(60 * time.Millisecond); return clock }}
+	for i := 1; i <= 4; i++ {
+		p.Step(i, 4)
+	}
+	if got := buf.String(); !strings.HasPrefix(got, "\rimport [#######                       ] 1/4") || !strings.HasSuffix(got, "\rimport [##############################] 4/4\n") || strings.Count(got, "\r") != 3 {
+		t.Errorf("terminal: %q", got)
+	}
+}

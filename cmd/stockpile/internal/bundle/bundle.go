@@ -1,0 +1,117 @@
+// Package bundle carries a repository's packages from one Stockpile to
+// another in one file, for air-gapped sites and for seeding CI caches: a
+// tar, zstd-compressed, whose first entry is manifest.json (packages,
+// origin controls, versions with their statuses, assets with their
+// SHA-256) and whose other entries are the assets, named blobs/sha256/HEX.
+// Both ends talk to Stockpile's control plane and repository endpoints
+// over HTTP, so either may be a live server.
+package bundle
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+)
+
+// Version of the bundle layout.
+const Version = 1
+
+// ManifestName is the bundle's first entry.
+const ManifestName = "manifest.json"
+
+// Manifest describes a bundle.
+type Manifest struct {
+	StockpileBundle int       `json:"stockpileBundle"`
+	Domain          string    `json:"domain"`
+	Repository      string    `json:"repository"`
+	Packages        []Package `json:"packages"`
+}
+
+// Package is one package of the repository.
+type Package struct {
+	Format    string       `json:"format"`
+	Namespace string       `json:"namespace,omitempty"`
+	Name      string       `json:"package"`
+	Origin    Restrictions `json:"origin"`
+	Versions  []PkgVersion `json:"versions"`
+}
+
+func (p Package) String() string {
+	if p.Namespace != "" {
+		return p.Format + " " + p.Namespace + "/" + p.Name
+	}
+	return p.Format + " " + p.Name
+}
+
+// Restrictions are a package's origin controls.
+type Restrictions struct {
+	Publish  string `json:"publish"`
+	Upstream string `json:"upstream"`
+}
+
+// PkgVersion is one version and its assets.
+type PkgVersion struct {
+	Version string  `json:"version"`
+	Status  string  `json:"status"`
+	Assets  []Asset `json:"assets"`
+}
+
+// Asset is one file of a version.
+type Asset struct {
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// BlobName is the bundle entry of an asset.
+func BlobName(sha256 string) string { return "blobs/sha256/" + sha256 }
+
+// Formats are the formats a bundle carries: those whose versions can be
+// published again exactly as they were.
+var Formats = []string{"generic", "npm", "pypi"}
+
+// ErrFormat is a package of a format bundles do not carry.
+var ErrFormat = errors.New("bundles carry generic, npm and pypi packages only")
+
+// ControlPlane is the signed control plane the bundle uses.
+type ControlPlane interface {
+	Call(ctx context.Context, method, path string, q url.Values, body []byte) ([]byte, error)
+}
+
+// call sends a control-plane call and decodes its answer into out.
+func call(ctx context.Context, cp ControlPlane, method, path string, q url.Values, in, out any) error {
+	var body []byte
+	if in != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
+			return err
+		}
+	}
+	raw, err := cp.Call(ctx, method, path, q, body)
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+// Progress is told how far a run is.
+type Progress interface {
+	Step(done, total int)
+}
+
+// pkgQuery is the query of a package's operations.
+func pkgQuery(domain, repo string, p Package) url.Values {
+	q := url.Values{"domain": {domain}, "repository": {repo}, "format": {p.Format}, "package": {p.Name}}
+	if p.Namespace != "" {
+		q.Set("namespace", p.Namespace)
+	}
+	return q
+}

@@ -1,0 +1,352 @@
+package bundle
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// ErrTampered is a bundle whose content does not match its manifest.
+var ErrTampered = errors.New("the bundle does not match its manifest")
+
+// ErrConflict is a version the target holds with other bytes.
+var ErrConflict = errors.New("the repository holds this version with other assets")
+
+// Opened is a bundle read and verified, its blobs spooled to Dir.
+type Opened struct {
+	Manifest Manifest
+	Dir      string
+}
+
+// Blob reads one asset of the bundle.
+func (o *Opened) Blob(sha256 string) ([]byte, error) {
+	return os.ReadFile(filepath.Join(o.Dir, sha256))
+}
+
+// Open reads a bundle, spooling its blobs into dir, and verifies it
+// before anything is imported: every entry's SHA-256 is the one its name
+// gives, every asset of the manifest is there, and nothing else is.
+func Open(r io.Reader, dir string) (*Opened, error) {
+	zr, err := zstd.NewReader(r)
+	if err != nil {
+		return nil, err
+	}
+	defer zr.Close()
+	tr := tar.NewReader(zr)
+	hdr, err := tr.Next()
+	if err != nil || hdr.Name != ManifestName {
+		return nil, fmt.Errorf("%w: it does not begin with %s (%v)", ErrTampered, ManifestName, err)
+	}
+	var m Manifest
+	if err := json.NewDecoder(io.LimitReader(tr, 256<<20)).Decode(&m); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrTampered, ManifestName, err)
+	}
+	if m.StockpileBundle != Version {
+		return nil, fmt.Errorf("bundle layout %d: this stockpile reads %d", m.StockpileBundle, Version)
+	}
+	want := map[string]int64{}
+	for _, p := range m.Packages {
+		if !slices.Contains(Formats, p.Format) {
+			return nil, fmt.Errorf("%s: %w", p, ErrFormat)
+		}
+		for _, v := range p.Versions {
+			for _, a := range v.Assets {
+				want[a.SHA256] = a.Size
+			}
+		}
+	}
+	got := map[string]bool{}
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrTampered, err)
+		}
+		sum, ok := strings.CutPrefix(hdr.Name, "blobs/sha256/")
+		size, listed := want[sum]
+		if !ok || !listed || got[sum] {
+			return nil, fmt.Errorf("%w: %s is not an asset of the manifest", ErrTampered, hdr.Name)
+		}
+		if err := spool(tr, filepath.Join(dir, sum), sum, size, hdr.Name); err != nil {
+			return nil, err
+		}
+		got[sum] = true
+	}
+	for sum := range want {
+		if !got[sum] {
+			return nil, fmt.Errorf("%w: %s is missing", ErrTampered, BlobName(sum))
+		}
+	}
+	return &Opened{Manifest: m, Dir: dir}, nil
+}
+
+func spool(r io.Reader, path, sum string, size int64, name string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(r, size+1))
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrTampered, name, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != sum || n != size {
+		return fmt.Errorf("%w: %s has %d bytes with SHA-256 %s, not the %d bytes its name and the manifest give", ErrTampered, name, n, got, size)
+	}
+	return f.Close()
+}
+
+// Target is where a bundle goes.
+type Target struct {
+	CP         ControlPlane
+	HTTP       *http.Client
+	Base       string // http://host:port
+	Token      string // for the repository endpoints
+	Domain     string
+	Repository string
+}
+
+// Report counts what Import did.
+type Report struct {
+	Imported, AlreadyThere int
+	Conflicts              []string
+}
+
+// Import publishes every version of the bundle that the repository lacks,
+// with its status and its package's origin controls. A version already
+// there with the same assets is left alone (so importing twice changes
+// nothing); one there with other bytes is refused, as a publish would be,
+// and reported; the rest is still imported.
+func Import(ctx context.Context, t Target, o *Opened, progress Progress) (Report, error) {
+	var rep Report
+	total, done := 0, 0
+	for _, p := range o.Manifest.Packages {
+		total += len(p.Versions)
+	}
+	for _, p := range o.Manifest.Packages {
+		for _, v := range p.Versions {
+			done++
+			have, err := listAssets(ctx, t.CP, t.Domain, t.Repository, p, v.Version)
+			switch {
+			case err == nil && sameAssets(have, v.Assets):
+				rep.AlreadyThere++
+			case err == nil:
+				rep.Conflicts = append(rep.Conflicts, fmt.Sprintf("%s %s: %v", p, v.Version, ErrConflict))
+			case isNotFound(err):
+				if err := publish(ctx, t, o, p, v); err != nil {
+					return rep, fmt.Errorf("%s %s: %w", p, v.Version, err)
+				}
+				if v.Status != "Published" {
+					q := pkgQuery(t.Domain, t.Repository, p)
+					body := map[string]any{"versions": []string{v.Version}, "targetStatus": v.Status}
+					if err := call(ctx, t.CP, http.MethodPost, "/v1/package/versions/update_status", q, body, nil); err != nil {
+						return rep, fmt.Errorf("%s %s: status %s: %w", p, v.Version, v.Status, err)
+					}
+				}
+				rep.Imported++
+			default:
+				return rep, err
+			}
+			if progress != nil {
+				progress.Step(done, total)
+			}
+		}
+		if p.Origin.Publish != "" && p.Origin.Upstream != "" {
+			body := map[string]any{"restrictions": p.Origin}
+			if err := call(ctx, t.CP, http.MethodPost, "/v1/package", pkgQuery(t.Domain, t.Repository, p), body, nil); err != nil {
+				return rep, fmt.Errorf("%s: origin controls: %w", p, err)
+			}
+		}
+	}
+	return rep, nil
+}
+
+// isNotFound reports a ResourceNotFoundException, told by its text so
+// that this package needs no client type.
+func isNotFound(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "ResourceNotFoundException")
+}
+
+func sameAssets(have, want []Asset) bool {
+	if len(have) != len(want) {
+		return false
+	}
+	m := map[string]string{}
+	for _, a := range have {
+		m[a.Name] = a.SHA256
+	}
+	for _, a := range want {
+		if m[a.Name] != a.SHA256 {
+			return false
+		}
+	}
+	return true
+}
+
+func (t Target) endpoint(format string) string {
+	return strings.TrimRight(t.Base, "/") + "/" + t.Domain + "/" + format + "/" + t.Repository + "/"
+}
+
+// publish publishes one version the way its format's clients do.
+func publish(ctx context.Context, t Target, o *Opened, p Package, v PkgVersion) error {
+	switch p.Format {
+	case "generic":
+		return publishGeneric(ctx, t, o, p, v)
+	case "npm":
+		return publishNPM(ctx, t, o, p, v)
+	case "pypi":
+		return publishPyPI(ctx, t, o, p, v)
+	}
+	return fmt.Errorf("%s: %w", p, ErrFormat)
+}
+
+// publishGeneric calls PublishPackageVersion for each asset, the last one
+// finishing the version.
+func publishGeneric(ctx context.Context, t Target, o *Opened, p Package, v PkgVersion) error {
+	for i, a := range v.Assets {
+		body, err := o.Blob(a.SHA256)
+		if err != nil {
+			return err
+		}
+		q := pkgQuery(t.Domain, t.Repository, p)
+		q.Set("version", v.Version)
+		q.Set("asset", a.Name)
+		if i < len(v.Assets)-1 {
+			q.Set("unfinished", "true")
+		}
+		if _, err := t.CP.Call(ctx, http.MethodPost, "/v1/package/version/publish", q, body); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// publishNPM sends what npm publish sends: the version's package.json,
+// read from the tarball, with its dist, and the tarball as an attachment
+// (https://github.com/npm/registry/blob/main/docs/REGISTRY-API.md).
+func publishNPM(ctx context.Context, t Target, o *Opened, p Package, v PkgVersion) error {
+	if len(v.Assets) != 1 {
+		return fmt.Errorf("an npm version has one tarball, not %d assets", len(v.Assets))
+	}
+	tgz, err := o.Blob(v.Assets[0].SHA256)
+	if err != nil {
+		return err
+	}
+	manifest, err := packageJSON(tgz)
+	if err != nil {
+		return err
+	}
+	name := p.Name
+	if p.Namespace != "" {
+		name = "@" + p.Namespace + "/" + p.Name
+	}
+	s1, s512 := sha1.Sum(tgz), sha512.Sum512(tgz)
+	manifest["dist"] = map[string]string{"shasum": hex.EncodeToString(s1[:]), "integrity": "sha512-" + base64.StdEncoding.EncodeToString(s512[:]),
+		"tarball": t.endpoint("npm") + name + "/-/" + v.Assets[0].Name}
+	body, err := json.Marshal(map[string]any{
+		"_id": name, "name": name, "dist-tags": map[string]string{"latest": v.Version},
+		"versions":     map[string]any{v.Version: manifest},
+		"_attachments": map[string]any{v.Assets[0].Name: map[string]any{"content_type": "application/octet-stream", "data": base64.StdEncoding.EncodeToString(tgz), "length": len(tgz)}},
+	})
+	if err != nil {
+		return err
+	}
+	return t.send(ctx, http.MethodPut, t.endpoint("npm")+strings.Replace(name, "/", "%2f", 1), "application/json", body)
+}
+
+// packageJSON reads package/package.json (or the first */package.json)
+// of an npm tarball.
+func packageJSON(tgz []byte) (map[string]any, error) {
+	gz, err := gzip.NewReader(bytes.NewReader(tgz))
+	if err != nil {
+		return nil, fmt.Errorf("the tarball: %w", err)
+	}
+	tr := tar.NewReader(gz)
+	for {
+		hdr, err := tr.Next()
+		if err != nil {
+			return nil, fmt.Errorf("the tarball has no package.json: %w", err)
+		}
+		if parts := strings.Split(hdr.Name, "/"); len(parts) == 2 && parts[1] == "package.json" {
+			var m map[string]any
+			if err := json.NewDecoder(io.LimitReader(tr, 4<<20)).Decode(&m); err != nil {
+				return nil, fmt.Errorf("%s: %w", hdr.Name, err)
+			}
+			return m, nil
+		}
+	}
+}
+
+// publishPyPI uploads each file as twine does (the legacy upload API).
+func publishPyPI(ctx context.Context, t Target, o *Opened, p Package, v PkgVersion) error {
+	for _, a := range v.Assets {
+		data, err := o.Blob(a.SHA256)
+		if err != nil {
+			return err
+		}
+		var form bytes.Buffer
+		mw := multipart.NewWriter(&form)
+		for _, kv := range [][2]string{{":action", "file_upload"}, {"protocol_version", "1"}, {"name", p.Name}, {"version", v.Version}, {"sha256_digest", a.SHA256}} {
+			if err := mw.WriteField(kv[0], kv[1]); err != nil {
+				return err
+			}
+		}
+		fw, err := mw.CreateFormFile("content", a.Name)
+		if err != nil {
+			return err
+		}
+		fw.Write(data)
+		if err := mw.Close(); err != nil {
+			return err
+		}
+		if err := t.send(ctx, http.MethodPost, t.endpoint("pypi"), mw.FormDataContentType(), form.Bytes()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// send sends a data-plane request with the token.
+func (t Target) send(ctx context.Context, method, u, contentType string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+t.Token)
+	req.Header.Set("Content-Type", contentType)
+	hc := t.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return fmt.Errorf("%s %s: %s: %s", method, u, resp.Status, strings.TrimSpace(string(b)))
+	}
+	return nil
+}
