@@ -26,8 +26,8 @@ const exportLong = `Write a repository's packages to one file: their origin cont
 versions with their statuses, and every asset, checked against the SHA-256
 the repository lists (a tar, zstd-compressed, whose manifest.json lists the
 assets by SHA-256). For air-gapped sites and for seeding CI caches; the
-server may be running. Bundles carry generic, npm and pypi packages
-(--format to choose one when the repository holds others).`
+server may be running. Bundles carry generic, npm, pypi, ruby and nuget
+packages (--format to choose one when the repository holds others).`
 
 const importLong = `Publish the packages of a bundle into a repository (of the same or another
 Stockpile, running), creating the domain and repository when they do not
@@ -86,7 +86,7 @@ func exportCommand(e *env, r *runner) *cobra.Command {
 	}
 	cf.add(c.Flags(), e.getenv)
 	c.Flags().StringVar(&repo, "repository", "", "repository to export")
-	c.Flags().StringVar(&format, "format", "", "export only this format (generic, npm, pypi)")
+	c.Flags().StringVar(&format, "format", "", "export only this format (generic, npm, pypi, ruby, nuget)")
 	c.Flags().StringVarP(&out, "output", "o", "", "bundle file to write")
 	return c
 }

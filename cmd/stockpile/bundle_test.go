@@ -162,13 +162,18 @@ func TestExportImport(t *testing.T) {
 	npmPublish(t, src, "internal", "bundle-npm", "1.1.0")
 	pypiUpload(t, src, "internal", "bundle-py", "2.0")
 	genericPublish(t, srcCP, "internal", "3.0", formattest.Text("cli-linux", "linux binary"), formattest.Text("cli-darwin", "darwin binary"))
+	send(t, src, http.MethodPost, "/acme/ruby/internal/api/v1/gems", "application/octet-stream", formattest.Gem("--- !ruby/object:Gem::Specification\nname: bundle-gem\nversion: !ruby/object:Gem::Version\n  version: 4.0.0\n"+
+		"platform: ruby\nauthors:\n- x\ndate: 2024-01-01 00:00:00.000000000 Z\ndependencies: []\nrubygems_version: 3.3.15\nspecification_version: 4\nsummary: bundle fixture\n", formattest.Text("lib/bundle_gem.rb", "")))
+	send(t, src, http.MethodPut, "/acme/nuget/internal/api/v2/package", "application/octet-stream", formattest.Nupkg("Bundle.Pkg", []byte(`<?xml version="1.0" encoding="utf-8"?>
+<package xmlns="http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd"><metadata><id>Bundle.Pkg</id><version>5.0.0</version><authors>x</authors><description>bundle fixture</description></metadata></package>`),
+		formattest.Text("content/readme.txt", "bundle fixture\n")))
 	q := url.Values{"domain": {"acme"}, "repository": {"internal"}, "format": {"npm"}, "package": {"bundle-npm"}}
 	cp(t, srcCP, http.MethodPost, "/v1/package/versions/update_status", q, []byte(`{"versions":["1.0.0"],"targetStatus":"Unlisted"}`))
 	q.Set("format", "pypi")
 	q.Set("package", "bundle-py")
 	cp(t, srcCP, http.MethodPost, "/v1/package", q, []byte(`{"restrictions":{"publish":"BLOCK","upstream":"ALLOW"}}`))
 	want := repoView(t, srcCP, "internal")
-	for _, w := range []string{"1.0.0 Unlisted INTERNAL", `"publish":"BLOCK"`, "cli-darwin", "bundle_py-2.0-py3-none-any.whl"} {
+	for _, w := range []string{"1.0.0 Unlisted INTERNAL", `"publish":"BLOCK"`, "cli-darwin", "bundle_py-2.0-py3-none-any.whl", "bundle-gem-4.0.0.gem", "5.0.0 Published INTERNAL"} {
 		if !strings.Contains(want, w) {
 			t.Fatalf("the source lacks %q:\n%s", w, want)
 		}
@@ -180,14 +185,14 @@ func TestExportImport(t *testing.T) {
 	}
 	file := filepath.Join(t.TempDir(), "internal.bundle")
 	code, out, errOut := runCLI(t, env(src), "export", "--domain", "acme", "--repository", "internal", "-o", file)
-	if code != 0 || out != "wrote "+file+": 3 packages, 4 versions, 5 assets\n" || !strings.Contains(errOut, "export: 5/5\n") {
+	if code != 0 || out != "wrote "+file+": 5 packages, 6 versions, 8 assets\n" || !strings.Contains(errOut, "export: 8/8\n") {
 		t.Fatalf("export: exit %d\n%s\n%s", code, out, errOut)
 	}
 
 	// into an empty Stockpile: the domain and repository are created
 	dst, dstCP := bundleServer(t)
 	code, out, errOut = runCLI(t, env(dst), "import", file)
-	if code != 0 || out != "acme/internal: 4 versions imported, 0 already there, 0 refused\n" || !strings.Contains(errOut, "import: 4/4\n") {
+	if code != 0 || out != "acme/internal: 6 versions imported, 0 already there, 0 refused\n" || !strings.Contains(errOut, "import: 6/6\n") {
 		t.Fatalf("import: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if got := repoView(t, dstCP, "internal"); got != want {
@@ -195,7 +200,7 @@ func TestExportImport(t *testing.T) {
 	}
 	// again: nothing changes
 	code, out, errOut = runCLI(t, env(dst), "import", file)
-	if code != 0 || out != "acme/internal: 0 versions imported, 4 already there, 0 refused\n" {
+	if code != 0 || out != "acme/internal: 0 versions imported, 6 already there, 0 refused\n" {
 		t.Fatalf("second import: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if got := repoView(t, dstCP, "internal"); got != want {
@@ -206,7 +211,7 @@ func TestExportImport(t *testing.T) {
 	other, otherCP := bundleServer(t, "internal")
 	genericPublish(t, otherCP, "internal", "3.0", formattest.Text("cli-linux", "another linux binary"))
 	code, out, errOut = runCLI(t, env(other), "import", file)
-	if code != 1 || !strings.Contains(out, "3 versions imported, 0 already there, 1 refused\n  refused: generic tools/cli 3.0: the repository holds this version with other assets\n") {
+	if code != 1 || !strings.Contains(out, "5 versions imported, 0 already there, 1 refused\n  refused: generic tools/cli 3.0: the repository holds this version with other assets\n") {
 		t.Fatalf("conflicting import: exit %d\n%s\n%s", code, out, errOut)
 	}
 

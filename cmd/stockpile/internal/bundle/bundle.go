@@ -70,10 +70,10 @@ func BlobName(sha256 string) string { return "blobs/sha256/" + sha256 }
 
 // Formats are the formats a bundle carries: those whose versions can be
 // published again exactly as they were.
-var Formats = []string{"generic", "npm", "pypi"}
+var Formats = []string{"generic", "npm", "pypi", "ruby", "nuget"}
 
 // ErrFormat is a package of a format bundles do not carry.
-var ErrFormat = errors.New("bundles carry generic, npm and pypi packages only")
+var ErrFormat = errors.New("bundles carry generic, npm, pypi, ruby and nuget packages only")
 
 // ControlPlane is the signed control plane the bundle uses.
 type ControlPlane interface {

@@ -217,6 +217,13 @@ func publish(ctx context.Context, t Target, o *Opened, p Package, v PkgVersion) 
 		return publishNPM(ctx, t, o, p, v)
 	case "pypi":
 		return publishPyPI(ctx, t, o, p, v)
+	case "ruby":
+		// gem push (https://guides.rubygems.org/rubygems-org-api/#gem-methods)
+		return publishFile(ctx, t, o, v, ".gem", http.MethodPost, t.endpoint("ruby")+"api/v1/gems")
+	case "nuget":
+		// nuget push, the PackagePublish resource
+		// (https://learn.microsoft.com/nuget/api/package-publish-resource)
+		return publishFile(ctx, t, o, v, ".nupkg", http.MethodPut, t.endpoint("nuget")+"api/v2/package")
 	}
 	return fmt.Errorf("%s: %w", p, ErrFormat)
 }
@@ -325,6 +332,29 @@ func publishPyPI(ctx context.Context, t Target, o *Opened, p Package, v PkgVersi
 		}
 	}
 	return nil
+}
+
+// publishFile sends the version's package file (the asset named
+// *suffix; the others, a .nuspec, are the server's extracts of it) as the
+// body, as gem push and nuget push do.
+func publishFile(ctx context.Context, t Target, o *Opened, v PkgVersion, suffix, method, u string) error {
+	var pkg *Asset
+	for i, a := range v.Assets {
+		if strings.HasSuffix(strings.ToLower(a.Name), suffix) {
+			if pkg != nil {
+				return fmt.Errorf("two %s assets", suffix)
+			}
+			pkg = &v.Assets[i]
+		}
+	}
+	if pkg == nil {
+		return fmt.Errorf("no %s asset", suffix)
+	}
+	data, err := o.Blob(pkg.SHA256)
+	if err != nil {
+		return err
+	}
+	return t.send(ctx, method, u, "application/octet-stream", data)
 }
 
 // send sends a data-plane request with the token.
