@@ -11,6 +11,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -257,6 +258,34 @@ type Rendered struct {
 	Gzip        []byte // Body gzip-compressed, filled by the engine
 	ContentType string
 	ETag        string // strong validator, filled by the engine
+
+	derivedMu sync.Mutex
+	derived   map[string]any
+}
+
+// Derived returns what fn computes from the document (a checksum, an index
+// of its lines), computing it once per document: the value lives exactly
+// as long as the engine keeps the document, so formats need no caches of
+// their own. key names the value; fn runs at most once per key unless two
+// callers race, and must not call Derived on the same document.
+func (r *Rendered) Derived(key string, fn func() any) any {
+	r.derivedMu.Lock()
+	v, ok := r.derived[key]
+	r.derivedMu.Unlock()
+	if ok {
+		return v
+	}
+	v = fn()
+	r.derivedMu.Lock()
+	defer r.derivedMu.Unlock()
+	if old, ok := r.derived[key]; ok {
+		return old
+	}
+	if r.derived == nil {
+		r.derived = map[string]any{}
+	}
+	r.derived[key] = v
+	return v
 }
 
 // Publication is a new version published into a repository.

@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/labstack/echo/v4"
 
@@ -24,26 +23,11 @@ import (
 // handler serves one mounted repository group.
 type handler struct {
 	res formats.Resolver
-	// sums keeps the checksums of rendered documents by ETag, so that a
-	// warm metadata request does not hash the document again.
-	sumsMu sync.Mutex
-	sums   map[string]string // ETag + "\x00" + algorithm → hex
 }
 
 // sum returns a rendered document's checksum, computed once per document.
 func (h *handler) sum(doc *formats.Rendered, algo string) string {
-	key := doc.ETag + "\x00" + algo
-	h.sumsMu.Lock()
-	defer h.sumsMu.Unlock()
-	if s, ok := h.sums[key]; ok && doc.ETag != "" {
-		return s
-	}
-	if h.sums == nil || len(h.sums) >= 10000 {
-		h.sums = map[string]string{} // a bound: forgetting costs one hash
-	}
-	s := digest(doc.Body, algo)
-	h.sums[key] = s
-	return s
+	return doc.Derived("maven.sum."+algo, func() any { return digest(doc.Body, algo) }).(string)
 }
 
 // metadataCacheControl: metadata changes when a version is published or an

@@ -198,7 +198,7 @@ func (h *handler) info(c echo.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	f := h.f.digests.of(doc).file(doc)
+	f := infoDigestOf(doc).file(doc)
 	if doc.Gzip != nil {
 		c.Response().Header().Set("Vary", "Accept-Encoding")
 		req := c.Request()

@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"runtime"
 	"sort"
 	"sync"
 	"time"
-	"weak"
 
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/singleflight"
@@ -54,7 +52,6 @@ type indexes struct {
 	repos   map[string]*repoFiles
 	flights singleflight.Group
 	seed    maphash.Seed
-	digests *digestCache
 }
 
 // repoFiles are the files kept ready for one repository, each with the
@@ -81,8 +78,8 @@ func (r *repoFiles) size() int64 {
 	return n
 }
 
-func newIndexes(res formats.Resolver, o Options, digests *digestCache) *indexes {
-	return &indexes{res: res, concurrency: o.IndexConcurrency, limit: o.IndexCacheBytes, repos: map[string]*repoFiles{}, seed: maphash.MakeSeed(), digests: digests}
+func newIndexes(res formats.Resolver, o Options) *indexes {
+	return &indexes{res: res, concurrency: o.IndexConcurrency, limit: o.IndexCacheBytes, repos: map[string]*repoFiles{}, seed: maphash.MakeSeed()}
 }
 
 func repoKey(ref formats.RepoRef) string { return ref.Domain + "\x00" + ref.Repository }
@@ -167,7 +164,7 @@ func (x *indexes) localGems(ctx context.Context, ref formats.RepoRef) ([]localGe
 			if err != nil {
 				return fmt.Errorf("rubygems: info of %s: %w", p.Name, err)
 			}
-			d := x.digests.of(doc)
+			d := infoDigestOf(doc)
 			out[i] = localGem{name: p.Name, md5: d.md5, keys: d.keys}
 			return nil
 		})
@@ -308,35 +305,11 @@ func (d *infoDigest) file(doc *formats.Rendered) *indexFile {
 	return &indexFile{body: doc.Body, md5: d.md5, sha: d.sha}
 }
 
-// digestCache remembers the digests of the engine's rendered info files,
-// which the engine hands out again while they are current. Keys are weak:
-// the cache never keeps a rendered file alive.
-type digestCache struct {
-	mu    sync.Mutex
-	max   int
-	items map[weak.Pointer[formats.Rendered]]*infoDigest
-}
-
-func newDigestCache(max int) *digestCache {
-	return &digestCache{max: max, items: map[weak.Pointer[formats.Rendered]]*infoDigest{}}
-}
-
-func (d *digestCache) of(doc *formats.Rendered) *infoDigest {
-	k := weak.Make(doc)
-	d.mu.Lock()
-	if it := d.items[k]; it != nil {
-		d.mu.Unlock()
-		return it
-	}
-	d.mu.Unlock()
-	f := newIndexFile(doc.Body)
-	it := &infoDigest{md5: f.md5, sha: f.sha, keys: infoKeys(doc.Body)}
-	d.mu.Lock()
-	if len(d.items) >= d.max {
-		clear(d.items) // cheap to digest again
-	}
-	d.items[k] = it
-	d.mu.Unlock()
-	runtime.KeepAlive(doc)
-	return it
+// infoDigestOf returns the digests of one of the engine's rendered info
+// files, computed once per document.
+func infoDigestOf(doc *formats.Rendered) *infoDigest {
+	return doc.Derived("rubygems.info", func() any {
+		f := newIndexFile(doc.Body)
+		return &infoDigest{md5: f.md5, sha: f.sha, keys: infoKeys(doc.Body)}
+	}).(*infoDigest)
 }

@@ -65,8 +65,7 @@ func (o Options) withDefaults() Options {
 // Format is the RubyGems format. It implements formats.Format,
 // formats.ErrorRenderer and formats.Describer.
 type Format struct {
-	opts    Options
-	digests *digestCache
+	opts Options
 }
 
 var (
@@ -81,7 +80,7 @@ func New() *Format { return NewWithOptions(Options{}) }
 // NewWithOptions returns the RubyGems format with the given limits.
 func NewWithOptions(o Options) *Format {
 	o = o.withDefaults()
-	return &Format{opts: o, digests: newDigestCache(100_000)}
+	return &Format{opts: o}
 }
 
 // Name implements formats.Format.
@@ -91,7 +90,7 @@ func (f *Format) Name() string { return "ruby" }
 // request: `gem push --host URL/` asks for //api/v1/gems, which the router
 // would not match.
 func (f *Format) Mount(g *echo.Group, r formats.Resolver) {
-	h := &handler{f: f, res: r, idx: newIndexes(r, f.opts, f.digests)}
+	h := &handler{f: f, res: r, idx: newIndexes(r, f.opts)}
 	g.Any("", h.serve)
 	g.Any("/*", h.serve)
 }

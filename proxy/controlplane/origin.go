@@ -27,17 +27,18 @@ func (h *Handler) putPackageOriginConfiguration(c echo.Context) error {
 		return validation("restrictions.publish and restrictions.upstream are both required, each ALLOW or BLOCK")
 	}
 	ctx := c.Request().Context()
-	unlock := h.Resolver.LockPackage(r.Domain, p)
-	defer unlock()
-	rec, err := h.Resolver.PackageRecord(ctx, r.Domain, r.ID, p)
+	err = h.Resolver.UpdateRecords(ctx, r.Domain, p, func(w *resolver.Records) error {
+		rec, err := h.Resolver.PackageRecord(ctx, r.Domain, r.ID, p)
+		if err != nil {
+			return err
+		}
+		if rec == nil {
+			rec = &resolver.PackageRecord{Package: p}
+		}
+		rec.Origin = resolver.OriginConfig{Publish: rs.Publish, Upstream: rs.Upstream, Admin: true}
+		return w.PutPackage(ctx, r.ID, rec)
+	})
 	if err != nil {
-		return err
-	}
-	if rec == nil {
-		rec = &resolver.PackageRecord{Package: p}
-	}
-	rec.Origin = resolver.OriginConfig{Publish: rs.Publish, Upstream: rs.Upstream, Admin: true}
-	if err := h.Resolver.PutPackageRecord(ctx, r.Domain, r.ID, rec); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"originConfiguration": originConfigJSON{Restrictions: *rs}})
@@ -53,20 +54,22 @@ func (h *Handler) deletePackage(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	unlock := h.Resolver.LockPackage(r.Domain, p)
-	defer unlock()
-	rec, err := h.Resolver.PackageRecord(ctx, r.Domain, r.ID, p)
+	var rec *resolver.PackageRecord
+	err = h.Resolver.UpdateRecords(ctx, r.Domain, p, func(w *resolver.Records) error {
+		var err error
+		if rec, err = h.Resolver.PackageRecord(ctx, r.Domain, r.ID, p); err != nil {
+			return err
+		}
+		vers, err := h.Resolver.VersionRecords(ctx, r.Domain, r.ID, p)
+		if err != nil {
+			return err
+		}
+		if rec == nil && len(vers) == 0 {
+			return packageNotFound(r, p)
+		}
+		return w.DeleteAll(ctx, r.ID)
+	})
 	if err != nil {
-		return err
-	}
-	vers, err := h.Resolver.VersionRecords(ctx, r.Domain, r.ID, p)
-	if err != nil {
-		return err
-	}
-	if rec == nil && len(vers) == 0 {
-		return packageNotFound(r, p)
-	}
-	if err := h.Resolver.DeletePackageRecords(ctx, r.Domain, r.ID, p); err != nil {
 		return err
 	}
 	if h.Collect != nil {

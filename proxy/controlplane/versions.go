@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -126,40 +127,44 @@ func (h *Handler) updatePackageVersionsStatus(c echo.Context) error {
 		return validation("targetStatus must be Published, Unlisted or Archived")
 	}
 	ctx := c.Request().Context()
-	unlock := h.Resolver.LockPackage(r.Domain, p)
-	defer unlock()
 	res := newBatch()
-	recs := map[string]*resolver.VersionRecord{}
-	for _, v := range vs {
-		rec, err := h.Resolver.VersionRecord(ctx, r.Domain, r.ID, p, v)
-		if err != nil {
-			return err
-		}
-		if code, msg := body.check(v, rec); code != "" {
-			res.fail(v, code, msg)
-			continue
-		}
-		if rec.Status == formats.StatusDisposed {
-			res.fail(v, codeNotAllowed, "version "+v+" is Disposed: its assets are gone")
-			continue
-		}
-		recs[v] = rec
-	}
-	if len(res.FailedVersions) > 0 {
-		for v := range recs {
-			res.fail(v, codeSkipped, "skipped because another version of the call failed")
-		}
-		return c.JSON(http.StatusOK, res)
-	}
-	for _, v := range vs {
-		rec := recs[v]
-		if rec.Status != target {
-			rec.Status = target
-			if err := h.Resolver.PutVersionRecord(ctx, r.Domain, r.ID, p, rec); err != nil {
+	err = h.Resolver.UpdateRecords(ctx, r.Domain, p, func(w *resolver.Records) error {
+		recs := map[string]*resolver.VersionRecord{}
+		for _, v := range vs {
+			rec, err := h.Resolver.VersionRecord(ctx, r.Domain, r.ID, p, v)
+			if err != nil {
 				return err
 			}
+			if code, msg := body.check(v, rec); code != "" {
+				res.fail(v, code, msg)
+				continue
+			}
+			if rec.Status == formats.StatusDisposed {
+				res.fail(v, codeNotAllowed, "version "+v+" is Disposed: its assets are gone")
+				continue
+			}
+			recs[v] = rec
 		}
-		res.SuccessfulVersions[v] = versionSuccess{Revision: rec.Revision, Status: string(rec.Status)}
+		if len(res.FailedVersions) > 0 {
+			for v := range recs {
+				res.fail(v, codeSkipped, "skipped because another version of the call failed")
+			}
+			return nil
+		}
+		for _, v := range vs {
+			rec := recs[v]
+			if rec.Status != target {
+				rec.Status = target
+				if err := w.PutVersion(ctx, r.ID, rec); err != nil {
+					return err
+				}
+			}
+			res.SuccessfulVersions[v] = versionSuccess{Revision: rec.Revision, Status: string(rec.Status)}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return c.JSON(http.StatusOK, res)
 }
@@ -167,29 +172,33 @@ func (h *Handler) updatePackageVersionsStatus(c echo.Context) error {
 // eachStored runs fn on every version a batch names that the repository
 // holds and that passes the batch's guards, under the package's lock; the
 // others are reported failed.
-func (h *Handler) eachStored(c echo.Context, fn func(r model.Repository, p formats.Package, rec *resolver.VersionRecord) (versionSuccess, error)) (model.Repository, formats.Package, *batchResult, error) {
+func (h *Handler) eachStored(c echo.Context, fn func(w *resolver.Records, r model.Repository, rec *resolver.VersionRecord) (versionSuccess, error)) (model.Repository, formats.Package, *batchResult, error) {
 	r, p, body, vs, err := h.batchParams(c)
 	if err != nil {
 		return r, p, nil, err
 	}
 	ctx := c.Request().Context()
-	unlock := h.Resolver.LockPackage(r.Domain, p)
-	defer unlock()
 	res := newBatch()
-	for _, v := range vs {
-		rec, err := h.Resolver.VersionRecord(ctx, r.Domain, r.ID, p, v)
-		if err != nil {
-			return r, p, nil, err
+	err = h.Resolver.UpdateRecords(ctx, r.Domain, p, func(w *resolver.Records) error {
+		for _, v := range vs {
+			rec, err := h.Resolver.VersionRecord(ctx, r.Domain, r.ID, p, v)
+			if err != nil {
+				return err
+			}
+			if code, msg := body.check(v, rec); code != "" {
+				res.fail(v, code, msg)
+				continue
+			}
+			ok, err := fn(w, r, rec)
+			if err != nil {
+				return err
+			}
+			res.SuccessfulVersions[v] = ok
 		}
-		if code, msg := body.check(v, rec); code != "" {
-			res.fail(v, code, msg)
-			continue
-		}
-		ok, err := fn(r, p, rec)
-		if err != nil {
-			return r, p, nil, err
-		}
-		res.SuccessfulVersions[v] = ok
+		return nil
+	})
+	if err != nil {
+		return r, p, nil, err
 	}
 	return r, p, res, nil
 }
@@ -197,8 +206,8 @@ func (h *Handler) eachStored(c echo.Context, fn func(r model.Repository, p forma
 // DeletePackageVersions: POST /v1/package/versions/delete
 func (h *Handler) deletePackageVersions(c echo.Context) error {
 	ctx := c.Request().Context()
-	_, _, res, err := h.eachStored(c, func(r model.Repository, p formats.Package, rec *resolver.VersionRecord) (versionSuccess, error) {
-		err := h.Resolver.DeleteVersionRecord(ctx, r.Domain, r.ID, p, rec.Version.Version)
+	_, _, res, err := h.eachStored(c, func(w *resolver.Records, r model.Repository, rec *resolver.VersionRecord) (versionSuccess, error) {
+		err := w.DeleteVersion(ctx, r.ID, rec.Version.Version)
 		return versionSuccess{Revision: rec.Revision, Status: "Deleted"}, err
 	})
 	if err != nil {
@@ -212,10 +221,10 @@ func (h *Handler) deletePackageVersions(c echo.Context) error {
 // garbage collector once nothing else refers to them.
 func (h *Handler) disposePackageVersions(c echo.Context) error {
 	ctx := c.Request().Context()
-	_, _, res, err := h.eachStored(c, func(r model.Repository, p formats.Package, rec *resolver.VersionRecord) (versionSuccess, error) {
+	_, _, res, err := h.eachStored(c, func(w *resolver.Records, r model.Repository, rec *resolver.VersionRecord) (versionSuccess, error) {
 		if rec.Status != formats.StatusDisposed {
 			rec.Status = formats.StatusDisposed
-			if err := h.Resolver.PutVersionRecord(ctx, r.Domain, r.ID, p, rec); err != nil {
+			if err := w.PutVersion(ctx, r.ID, rec); err != nil {
 				return versionSuccess{}, err
 			}
 		}
@@ -233,130 +242,160 @@ func (h *Handler) disposePackageVersions(c echo.Context) error {
 // CopyPackageVersions: POST /v1/package/versions/copy?source-repository=&destination-repository=
 // Copies references, never bytes (blobs belong to the domain).
 func (h *Handler) copyPackageVersions(c echo.Context) error {
-	domain, err := query(c, "domain")
-	if err != nil {
-		return err
-	}
-	if err := h.checkOwner(c); err != nil {
-		return err
-	}
-	srcName, err := query(c, "source-repository")
-	if err != nil {
-		return err
-	}
-	dstName, err := query(c, "destination-repository")
-	if err != nil {
-		return err
-	}
-	src, err := h.Registry.Repository(domain, srcName)
-	if err != nil {
-		return err
-	}
-	dst, err := h.Registry.Repository(domain, dstName)
-	if err != nil {
-		return err
-	}
-	p := h.normalize(formats.Package{Format: c.QueryParam("format"), Namespace: c.QueryParam("namespace"), Name: c.QueryParam("package")})
-	if !validFormat(p.Format) || p.Name == "" {
-		return validation("format and package are required")
-	}
-	if err := h.checkPackage(src.Domain, p); err != nil {
-		return err
-	}
-	var body batchBody
-	if err := decodeBody(c, &body); err != nil {
-		return err
-	}
-	h.normalizeBody(p, &body)
-	if len(body.Versions) > 0 && len(body.VersionRevisions) > 0 {
-		return validation("give versions or versionRevisions, not both")
-	}
-	vs, err := body.targets()
+	req, err := h.copyParams(c)
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
-	fromUpstream := body.IncludeFromUpstream != nil && *body.IncludeFromUpstream
-	overwrite := body.AllowOverwrite != nil && *body.AllowOverwrite
-
-	// Where each version can be copied from: the source itself, or (with
-	// includeFromUpstream) whichever repository of its graph holds it.
-	holders := map[string]string{src.Name: src.ID}
-	var view *formats.View
-	if fromUpstream {
-		if view, _, err = h.Resolver.ViewFrom(ctx, domain, src.Name, p); err != nil {
-			view = nil
-		}
-		repos, err := h.Registry.Repositories(domain)
+	res := newBatch()
+	err = h.Resolver.UpdateRecords(ctx, req.domain, req.p, func(w *resolver.Records) error {
+		srcPkg, err := h.Resolver.PackageRecord(ctx, req.domain, req.src.ID, req.p)
 		if err != nil {
 			return err
 		}
-		for _, repo := range repos {
-			holders[repo.Name] = repo.ID
+		if err := h.copyVersions(ctx, w, req, res); err != nil {
+			return err
 		}
-	}
-	unlock := h.Resolver.LockPackage(domain, p)
-	defer unlock()
-	srcPkg, err := h.Resolver.PackageRecord(ctx, domain, src.ID, p)
+		return h.copyTags(ctx, w, req, srcPkg, res)
+	})
 	if err != nil {
 		return err
 	}
-	res := newBatch()
-	for _, v := range vs {
-		rec, err := h.Resolver.VersionRecord(ctx, domain, src.ID, p, v)
+	return c.JSON(http.StatusOK, res)
+}
+
+// copyRequest is a CopyPackageVersions call, checked.
+type copyRequest struct {
+	domain    string
+	src, dst  model.Repository
+	p         formats.Package
+	body      batchBody
+	versions  []string
+	overwrite bool
+	// holders are where each version can be copied from: the source
+	// itself, or (with includeFromUpstream) whichever repository of its
+	// graph holds it, as view says.
+	holders map[string]string // repository name → ID
+	view    *formats.View
+}
+
+func (h *Handler) copyParams(c echo.Context) (*copyRequest, error) {
+	domain, err := query(c, "domain")
+	if err != nil {
+		return nil, err
+	}
+	if err := h.checkOwner(c); err != nil {
+		return nil, err
+	}
+	srcName, err := query(c, "source-repository")
+	if err != nil {
+		return nil, err
+	}
+	dstName, err := query(c, "destination-repository")
+	if err != nil {
+		return nil, err
+	}
+	req := &copyRequest{domain: domain}
+	if req.src, err = h.Registry.Repository(domain, srcName); err != nil {
+		return nil, err
+	}
+	if req.dst, err = h.Registry.Repository(domain, dstName); err != nil {
+		return nil, err
+	}
+	req.p = h.normalize(formats.Package{Format: c.QueryParam("format"), Namespace: c.QueryParam("namespace"), Name: c.QueryParam("package")})
+	if !validFormat(req.p.Format) || req.p.Name == "" {
+		return nil, validation("format and package are required")
+	}
+	if err := h.checkPackage(req.src.Domain, req.p); err != nil {
+		return nil, err
+	}
+	if err := decodeBody(c, &req.body); err != nil {
+		return nil, err
+	}
+	h.normalizeBody(req.p, &req.body)
+	if len(req.body.Versions) > 0 && len(req.body.VersionRevisions) > 0 {
+		return nil, validation("give versions or versionRevisions, not both")
+	}
+	if req.versions, err = req.body.targets(); err != nil {
+		return nil, err
+	}
+	req.overwrite = req.body.AllowOverwrite != nil && *req.body.AllowOverwrite
+	req.holders = map[string]string{req.src.Name: req.src.ID}
+	if req.body.IncludeFromUpstream != nil && *req.body.IncludeFromUpstream {
+		if req.view, _, err = h.Resolver.ViewFrom(c.Request().Context(), domain, req.src.Name, req.p); err != nil {
+			req.view = nil
+		}
+		repos, err := h.Registry.Repositories(domain)
+		if err != nil {
+			return nil, err
+		}
+		for _, repo := range repos {
+			req.holders[repo.Name] = repo.ID
+		}
+	}
+	return req, nil
+}
+
+// copyVersions copies each version's record into the destination.
+func (h *Handler) copyVersions(ctx context.Context, w *resolver.Records, req *copyRequest, res *batchResult) error {
+	domain, p := req.domain, req.p
+	for _, v := range req.versions {
+		rec, err := h.Resolver.VersionRecord(ctx, domain, req.src.ID, p, v)
 		if err != nil {
 			return err
 		}
-		if rec == nil && view != nil {
-			if vv, ok := view.Versions[v]; ok && vv.Connection == "" {
-				if rec, err = h.Resolver.VersionRecord(ctx, domain, holders[vv.Repository], p, v); err != nil {
+		if rec == nil && req.view != nil {
+			if vv, ok := req.view.Versions[v]; ok && vv.Connection == "" {
+				if rec, err = h.Resolver.VersionRecord(ctx, domain, req.holders[vv.Repository], p, v); err != nil {
 					return err
 				}
 			}
 		}
-		if code, msg := body.check(v, rec); code != "" {
+		if code, msg := req.body.check(v, rec); code != "" {
 			res.fail(v, code, msg)
 			continue
 		}
-		cur, err := h.Resolver.VersionRecord(ctx, domain, dst.ID, p, v)
+		cur, err := h.Resolver.VersionRecord(ctx, domain, req.dst.ID, p, v)
 		if err != nil {
 			return err
 		}
-		if cur != nil && !overwrite {
-			res.fail(v, codeAlreadyExists, "version "+v+" already exists in "+dst.Name)
+		if cur != nil && !req.overwrite {
+			res.fail(v, codeAlreadyExists, "version "+v+" already exists in "+req.dst.Name)
 			continue
 		}
 		cp := *rec
-		if err := h.Resolver.PutVersionRecord(ctx, domain, dst.ID, p, &cp); err != nil {
+		if err := w.PutVersion(ctx, req.dst.ID, &cp); err != nil {
 			return err
 		}
 		res.SuccessfulVersions[v] = versionSuccess{Revision: cp.Revision, Status: string(cp.Status)}
 	}
-	// npm: tags pointing at a copied version go with it.
-	if srcPkg != nil && len(srcPkg.Tags) > 0 && len(res.SuccessfulVersions) > 0 {
-		dstPkg, err := h.Resolver.PackageRecord(ctx, domain, dst.ID, p)
-		if err != nil {
-			return err
-		}
-		if dstPkg != nil {
-			changed := false
-			for tag, v := range srcPkg.Tags {
-				if _, ok := res.SuccessfulVersions[v]; ok {
-					if dstPkg.Tags == nil {
-						dstPkg.Tags = map[string]string{}
-					}
-					dstPkg.Tags[tag] = v
-					changed = true
-				}
+	return nil
+}
+
+// copyTags moves the source's tags that point at a copied version (npm's
+// dist-tags) to the destination.
+func (h *Handler) copyTags(ctx context.Context, w *resolver.Records, req *copyRequest, srcPkg *resolver.PackageRecord, res *batchResult) error {
+	if srcPkg == nil || len(srcPkg.Tags) == 0 || len(res.SuccessfulVersions) == 0 {
+		return nil
+	}
+	dstPkg, err := h.Resolver.PackageRecord(ctx, req.domain, req.dst.ID, req.p)
+	if err != nil || dstPkg == nil {
+		return err
+	}
+	changed := false
+	for tag, v := range srcPkg.Tags {
+		if _, ok := res.SuccessfulVersions[v]; ok {
+			if dstPkg.Tags == nil {
+				dstPkg.Tags = map[string]string{}
 			}
-			if changed {
-				if err := h.Resolver.PutPackageRecord(ctx, domain, dst.ID, dstPkg); err != nil {
-					return err
-				}
-			}
+			dstPkg.Tags[tag] = v
+			changed = true
 		}
 	}
-	return c.JSON(http.StatusOK, res)
+	if !changed {
+		return nil
+	}
+	return w.PutPackage(ctx, req.dst.ID, dstPkg)
 }
 
 // normalizeBody puts the versions a batch names in canonical form.

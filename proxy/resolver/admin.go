@@ -2,7 +2,9 @@ package resolver
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/storage"
@@ -12,15 +14,43 @@ import (
 // repository's records. They ignore upstreams, as CodeArtifact's package APIs
 // do, and every change they make is visible to package managers at once.
 
-// LockPackage serialises changes to p in domain; call the returned function
-// to release.
-func (r *Resolver) LockPackage(domain string, p formats.Package) func() {
-	return r.pkgLocks.lock(genKey(domain, p))
+// UpdateRecords runs fn while it holds p's lock in domain; fn changes p's
+// records through w, which refuses every write once fn has returned. So
+// the control plane's writes are always serialised with the engine's own
+// (publish, retain) by construction, not by a comment.
+func (r *Resolver) UpdateRecords(ctx context.Context, domain string, p formats.Package, fn func(w *Records) error) error {
+	unlock := r.locks.Lock(genKey(domain, p))
+	defer unlock()
+	w := &Records{r: r, domain: domain, p: p}
+	defer w.closed.Store(true)
+	return fn(w)
 }
 
-// PutVersionRecord writes a version record (the caller holds LockPackage),
-// recomputing its revision.
-func (r *Resolver) PutVersionRecord(ctx context.Context, domain, repoID string, p formats.Package, rec *VersionRecord) error {
+// Records writes one package's records in one domain, for UpdateRecords.
+type Records struct {
+	r      *Resolver
+	domain string
+	p      formats.Package
+	closed atomic.Bool
+}
+
+// errRecordsClosed is a write through Records after UpdateRecords returned.
+var errRecordsClosed = errors.New("resolver: package records written without the package's lock")
+
+func (w *Records) check() error {
+	if w.closed.Load() {
+		return errRecordsClosed
+	}
+	return nil
+}
+
+// PutVersion writes a version record in repository repoID, recomputing its
+// revision; the repository gets a package record when it has none.
+func (w *Records) PutVersion(ctx context.Context, repoID string, rec *VersionRecord) error {
+	if err := w.check(); err != nil {
+		return err
+	}
+	r, domain, p := w.r, w.domain, w.p
 	rec.Revision = Revision(&rec.Version)
 	m, err := mutation(verKey(domain, repoID, p, rec.Version.Version), rec)
 	if err != nil {
@@ -58,32 +88,42 @@ func (r *Resolver) PutVersionRecord(ctx context.Context, domain, repoID string, 
 	return nil
 }
 
-// DeleteVersionRecord removes a version record (the caller holds LockPackage).
-func (r *Resolver) DeleteVersionRecord(ctx context.Context, domain, repoID string, p formats.Package, version string) error {
-	if err := r.deleteRecord(ctx, verKey(domain, repoID, p, version)); err != nil {
+// DeleteVersion removes a version record from repository repoID.
+func (w *Records) DeleteVersion(ctx context.Context, repoID, version string) error {
+	if err := w.check(); err != nil {
+		return err
+	}
+	if err := w.r.deleteRecord(ctx, verKey(w.domain, repoID, w.p, version)); err != nil {
 		return fmt.Errorf("delete version record: %w", err)
 	}
-	r.touch(domain, p)
+	w.r.touch(w.domain, w.p)
 	return nil
 }
 
-// PutPackageRecord writes a package record (the caller holds LockPackage).
-func (r *Resolver) PutPackageRecord(ctx context.Context, domain, repoID string, rec *PackageRecord) error {
-	rec.Updated = r.now().UTC()
-	m, err := mutation(pkgKey(domain, repoID, rec.Package), rec)
+// PutPackage writes the package record of repository repoID.
+func (w *Records) PutPackage(ctx context.Context, repoID string, rec *PackageRecord) error {
+	if err := w.check(); err != nil {
+		return err
+	}
+	rec.Updated = w.r.now().UTC()
+	m, err := mutation(pkgKey(w.domain, repoID, w.p), rec)
 	if err != nil {
 		return err
 	}
-	if err := r.store.Apply(ctx, []storage.Mutation{m}); err != nil {
+	if err := w.r.store.Apply(ctx, []storage.Mutation{m}); err != nil {
 		return fmt.Errorf("write package record: %w", err)
 	}
-	r.touch(domain, rec.Package)
+	w.r.touch(w.domain, w.p)
 	return nil
 }
 
-// DeletePackageRecords removes a package and every version of it from one
-// repository (the caller holds LockPackage).
-func (r *Resolver) DeletePackageRecords(ctx context.Context, domain, repoID string, p formats.Package) error {
+// DeleteAll removes the package and every version of it from repository
+// repoID.
+func (w *Records) DeleteAll(ctx context.Context, repoID string) error {
+	if err := w.check(); err != nil {
+		return err
+	}
+	r, domain, p := w.r, w.domain, w.p
 	key, err := pkgKey(domain, repoID, p).Bytes()
 	if err != nil {
 		return err

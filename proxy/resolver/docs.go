@@ -243,14 +243,11 @@ func (d *cachedDoc) document() *formats.Document {
 // forcedRecently reports whether a forced revalidation of the document at key
 // happened within FreshWithin, and records one now when not.
 func (r *Resolver) forcedRecently(key string, now time.Time) bool {
-	r.forcedMu.Lock()
-	defer r.forcedMu.Unlock()
-	if t, ok := r.forced[key]; ok && now.Sub(t) < r.opts.FreshWithin {
-		return true
-	}
-	if len(r.forced) >= 10000 {
-		clear(r.forced) // a bound, not a policy: forgetting costs one upstream call
-	}
-	r.forced[key] = now
-	return false
+	_, recorded := r.forced.swap(key, func(t time.Time, ok bool) (time.Time, bool) {
+		if ok && now.Sub(t) < r.opts.FreshWithin {
+			return t, false
+		}
+		return now, true
+	})
+	return !recorded
 }

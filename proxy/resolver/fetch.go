@@ -183,7 +183,7 @@ func (e *integrityError) Is(target error) bool { return target == formats.ErrInt
 // already filtered the view; a package record with ingest defaults is created
 // where there is none. A version already held keeps its origin and status.
 func (r *Resolver) retain(ctx context.Context, domain string, p formats.Package, version formats.Version, origin VersionOrigin, targets ...model.Repository) error {
-	unlock := r.pkgLocks.lock(genKey(domain, p))
+	unlock := r.locks.Lock(genKey(domain, p))
 	defer unlock()
 	var muts []storage.Mutation
 	for _, repo := range targets {

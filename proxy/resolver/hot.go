@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/stockpile-proxy/stockpile/formats"
@@ -28,16 +27,17 @@ type hotAsset struct {
 }
 
 type hotCache struct {
-	mu        sync.RWMutex
-	assets    map[string]hotAsset
-	blobs     map[string][]byte // sha256 → bytes of small blobs
-	blobBytes int64
-	limit     int64 // bytes of blobs kept
-	maxBlob   int64 // largest blob kept
+	assets  *boundedCache[hotAsset]
+	blobs   *boundedCache[[]byte] // sha256 → bytes of small blobs
+	maxBlob int64                 // largest blob kept
 }
 
 func newHotCache(limit int64) *hotCache {
-	return &hotCache{assets: map[string]hotAsset{}, blobs: map[string][]byte{}, limit: limit, maxBlob: min(limit/8, maxHotBlob)}
+	return &hotCache{
+		assets:  newBoundedCache[hotAsset](maxHotAssets, 0, nil),
+		blobs:   newBoundedCache(maxHotAssets, limit, func(b []byte) int64 { return int64(len(b)) }),
+		maxBlob: min(limit/8, maxHotBlob),
+	}
 }
 
 const maxHotAssets = 100000
@@ -47,51 +47,20 @@ const maxHotAssets = 100000
 // copying the bytes into the socket: cheaper from about this size on.
 const maxHotBlob = 64 << 10
 
-func (c *hotCache) asset(key string) (hotAsset, bool) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	a, ok := c.assets[key]
-	return a, ok
-}
+func (c *hotCache) asset(key string) (hotAsset, bool) { return c.assets.get(key) }
 
-func (c *hotCache) putAsset(key string, a hotAsset) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.assets) >= maxHotAssets {
-		for k := range c.assets { // drop an arbitrary tenth
-			delete(c.assets, k)
-			if len(c.assets) < maxHotAssets*9/10 {
-				break
-			}
-		}
-	}
-	c.assets[key] = a
-}
+func (c *hotCache) putAsset(key string, a hotAsset) { c.assets.put(key, a) }
 
 func (c *hotCache) blob(sha string) []byte {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.blobs[sha]
+	b, _ := c.blobs.get(sha)
+	return b
 }
 
 func (c *hotCache) putBlob(sha string, b []byte) {
 	if int64(len(b)) > c.maxBlob {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.blobs[sha]; ok {
-		return
-	}
-	for k, old := range c.blobs {
-		if c.blobBytes+int64(len(b)) <= c.limit {
-			break
-		}
-		c.blobBytes -= int64(len(old))
-		delete(c.blobs, k)
-	}
-	c.blobs[sha] = b
-	c.blobBytes += int64(len(b))
+	c.blobs.swap(sha, func(old []byte, ok bool) ([]byte, bool) { return b, !ok })
 }
 
 func hotKey(domain, repo string, p formats.Package, version, name string) string {

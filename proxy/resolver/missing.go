@@ -1,9 +1,6 @@
 package resolver
 
-import (
-	"sync"
-	"time"
-)
+import "time"
 
 // maxMissing bounds the documents remembered as missing.
 const maxMissing = 10000
@@ -14,44 +11,31 @@ const maxMissing = 10000
 // then cost one upstream call per TTL and no write to the database: a
 // storm of them must not grow the data directory.
 type missingDocs struct {
-	mu    sync.Mutex
-	until map[string]time.Time // document key → end of the negative TTL
+	until *boundedCache[time.Time] // document key → end of the negative TTL
 }
 
-func newMissingDocs() *missingDocs { return &missingDocs{until: map[string]time.Time{}} }
+func newMissingDocs() *missingDocs {
+	return &missingDocs{until: newBoundedCache[time.Time](maxMissing, 0, nil)}
+}
 
 // get returns when key stops being known as missing, if it still is at now.
 func (m *missingDocs) get(key string, now time.Time) (time.Time, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	t, ok := m.until[key]
+	t, ok := m.until.get(key)
 	if ok && !now.Before(t) {
-		delete(m.until, key)
+		m.until.delete(key)
 		return time.Time{}, false
 	}
 	return t, ok
 }
 
-// add remembers key as missing until the given time.
+// add remembers key as missing until the given time. When the bound is
+// reached, expired entries go first.
 func (m *missingDocs) add(key string, until, now time.Time) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if len(m.until) >= maxMissing {
-		for k, t := range m.until {
-			if !now.Before(t) {
-				delete(m.until, k)
-			}
-		}
-		if len(m.until) >= maxMissing {
-			clear(m.until) // a bound, not a policy: forgetting costs upstream calls
-		}
+	if m.until.len() >= maxMissing {
+		m.until.deleteIf(func(t time.Time) bool { return !now.Before(t) })
 	}
-	m.until[key] = until
+	m.until.put(key, until)
 }
 
 // forget drops key, found after all.
-func (m *missingDocs) forget(key string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.until, key)
-}
+func (m *missingDocs) forget(key string) { m.until.delete(key) }

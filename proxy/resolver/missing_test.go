@@ -34,8 +34,8 @@ func TestMissingDocs(t *testing.T) {
 			}
 			// Full now: the next add, a minute on, drops the expired ones.
 			m.add("new", t0.Add(time.Hour), t0.Add(time.Minute))
-			if len(m.until) != 2 {
-				t.Errorf("%d entries after pruning, want 2", len(m.until))
+			if m.until.len() != 2 {
+				t.Errorf("%d entries after pruning, want 2", m.until.len())
 			}
 			return "live", t0.Add(time.Minute)
 		}, true},
@@ -43,8 +43,8 @@ func TestMissingDocs(t *testing.T) {
 			for i := range maxMissing + 10 {
 				m.add(strconv.Itoa(i), t0.Add(time.Hour), t0)
 			}
-			if len(m.until) > maxMissing {
-				t.Errorf("%d entries, want at most %d", len(m.until), maxMissing)
+			if m.until.len() > maxMissing {
+				t.Errorf("%d entries, want at most %d", m.until.len(), maxMissing)
 			}
 			return strconv.Itoa(maxMissing + 9), t0
 		}, true},

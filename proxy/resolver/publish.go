@@ -27,7 +27,7 @@ func (r *Resolver) Publish(ctx context.Context, ref formats.RepoRef, p formats.P
 		return err
 	}
 	ver := pub.Version.Version
-	unlock := r.pkgLocks.lock(genKey(ref.Domain, p))
+	unlock := r.locks.Lock(genKey(ref.Domain, p))
 	defer unlock()
 
 	rec, err := r.loadPackage(ctx, ref.Domain, repo.ID, p)
@@ -203,7 +203,7 @@ func (r *Resolver) UpdatePackage(ctx context.Context, ref formats.RepoRef, p for
 	if err != nil {
 		return err
 	}
-	unlock := r.pkgLocks.lock(genKey(ref.Domain, p))
+	unlock := r.locks.Lock(genKey(ref.Domain, p))
 	defer unlock()
 	rec, err := r.loadPackage(ctx, ref.Domain, repo.ID, p)
 	if err != nil {
@@ -239,7 +239,7 @@ func (r *Resolver) UpdateVersion(ctx context.Context, ref formats.RepoRef, p for
 	if err != nil {
 		return err
 	}
-	unlock := r.pkgLocks.lock(genKey(ref.Domain, p))
+	unlock := r.locks.Lock(genKey(ref.Domain, p))
 	defer unlock()
 	rec, err := r.loadVersion(ctx, ref.Domain, repo.ID, p, version)
 	if err != nil {
@@ -298,7 +298,7 @@ func (r *Resolver) DeleteVersion(ctx context.Context, ref formats.RepoRef, p for
 	if err != nil {
 		return err
 	}
-	unlock := r.pkgLocks.lock(genKey(ref.Domain, p))
+	unlock := r.locks.Lock(genKey(ref.Domain, p))
 	defer unlock()
 	rec, err := r.loadVersion(ctx, ref.Domain, repo.ID, p, version)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"sync"
 	"time"
 
 	"github.com/stockpile-proxy/stockpile/formats"
@@ -75,56 +74,53 @@ type renderEntry struct {
 
 func (e *renderEntry) size() int64 { return int64(len(e.doc.Body) + len(e.doc.Gzip) + 256) }
 
-// renderCache is a size-bounded map; when full it drops arbitrary entries,
-// which is enough since a dropped entry costs one rebuild. A document is
-// kept from its second rendering on: one asked for once (a package a build
-// needed one day) neither takes memory nor pushes out one asked for all the
-// time.
+// renderCache holds rendered documents within a bound in bytes; when full
+// it drops arbitrary entries, which is enough since a dropped entry costs
+// one rebuild. A document is kept from its second rendering on: one asked
+// for once (a package a build needed one day) neither takes memory nor
+// pushes out one asked for all the time.
 type renderCache struct {
-	mu      sync.RWMutex
 	limit   int64
-	used    int64
-	entries map[string]*renderEntry
-	seen    map[string]struct{} // rendered once, not kept
+	entries *boundedCache[*renderEntry]
+	seen    *boundedCache[struct{}] // rendered once, not kept
 }
 
 // maxRenderSeen bounds the keys remembered as rendered once.
 const maxRenderSeen = 10000
 
+// maxRenderEntries bounds the documents kept, whatever their size.
+const maxRenderEntries = 1 << 20
+
 func newRenderCache(limit int64) *renderCache {
-	return &renderCache{limit: limit, entries: map[string]*renderEntry{}, seen: map[string]struct{}{}}
+	return &renderCache{
+		limit:   limit,
+		entries: newBoundedCache(maxRenderEntries, limit, (*renderEntry).size),
+		seen:    newBoundedCache[struct{}](maxRenderSeen, 0, nil),
+	}
+}
+
+// used returns the bytes the kept documents take.
+func (c *renderCache) used() int64 {
+	c.entries.mu.RLock()
+	defer c.entries.mu.RUnlock()
+	return c.entries.used
 }
 
 func (c *renderCache) get(key string) *renderEntry {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.entries[key]
+	e, _ := c.entries.get(key)
+	return e
 }
 
 func (c *renderCache) put(key string, e *renderEntry) {
 	if e.size() > c.limit/4 {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	old, ok := c.entries[key]
-	if ok {
-		c.used -= old.size()
-	} else if _, again := c.seen[key]; !again {
-		if len(c.seen) >= maxRenderSeen {
-			clear(c.seen) // a bound, not a policy: forgetting costs one rebuild
+	if _, kept := c.entries.get(key); !kept {
+		if _, again := c.seen.get(key); !again {
+			c.seen.put(key, struct{}{})
+			return
 		}
-		c.seen[key] = struct{}{}
-		return
+		c.seen.delete(key)
 	}
-	delete(c.seen, key)
-	for k, old := range c.entries {
-		if c.used+e.size() <= c.limit {
-			break
-		}
-		c.used -= old.size()
-		delete(c.entries, k)
-	}
-	c.entries[key] = e
-	c.used += e.size()
+	c.entries.put(key, e)
 }

@@ -40,7 +40,7 @@ func TestRenderCacheAdmission(t *testing.T) {
 		c.put(k, entry(2000))
 		c.put(k, entry(2000))
 	}
-	if c.used > c.limit {
-		t.Fatalf("%d bytes held, the bound is %d", c.used, c.limit)
+	if c.used() > c.limit {
+		t.Fatalf("%d bytes held, the bound is %d", c.used(), c.limit)
 	}
 }

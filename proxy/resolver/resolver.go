@@ -3,6 +3,22 @@
 // of a package, fetches assets once however many clients ask, retains them in
 // the right repositories, enforces origin controls and keeps rendered
 // metadata ready for the warm path. It implements formats.Resolver.
+//
+// An npm tarball GET, from the route to the disk: proxy/server.go mounts
+// each format under /{domain}/{format}/{repository}, and the repository
+// middleware (proxy/middleware.go) authenticates the caller and hands the
+// handlers a formats.RepoRef. formats/npm/handlers.go parses the path into
+// the package, version and file and calls ServeAsset (assets.go here), which
+// looks up, warmest first: the hot cache (hot.go), the repository's own
+// version record (records.go), then the walk, whose merged view (view.go)
+// reads upstream repositories' records and the external connections'
+// packuments through a caching getter (docs.go). The look-up returns a plan:
+// bytes already stored are served by serve.go (from memory, or from the
+// blob's file with sendfile); bytes not stored yet are fetched by fetch.go
+// once however many clients ask, streamed to the first client through a tap
+// (tap.go) while storage.Store.WriteBlob writes and verifies them, and the
+// version is retained in the requested repository and the one that owns the
+// connection before the last bytes go out.
 package resolver
 
 import (
@@ -97,14 +113,21 @@ type Resolver struct {
 	genMu sync.RWMutex
 	gens  map[string]uint64 // domain\x00format\x00namespace\x00name → changes
 
-	pkgLocks keyedMutex
-	rendered *renderCache
-	hotCache *hotCache
+	// The engine's locks and in-memory caches, one named field each, so
+	// that a shared implementation (replicas) is swapped in one place.
+	locks    Locker                   // writers of one package
+	rendered *renderCache             // rendered documents (Render)
+	hotCache *hotCache                // where assets are, and small blobs' bytes
+	forced   *boundedCache[time.Time] // document key → last forced revalidation
+	missing  *missingDocs             // documents the upstream has not, never cached
+	codec    *docCodec                // cached documents, compressed
+}
 
-	forcedMu sync.Mutex
-	forced   map[string]time.Time // document key → last forced revalidation
-	codec    *docCodec            // cached documents, compressed
-	missing  *missingDocs         // documents the upstream has not, never cached
+// Locker serialises the writers of one package (the key names the domain
+// and the package). Lock blocks until the key is free and returns the
+// function that frees it.
+type Locker interface {
+	Lock(key string) (unlock func())
 }
 
 var _ formats.Resolver = (*Resolver)(nil)
@@ -121,7 +144,8 @@ func New(store storage.Store, registry *model.Registry, client *upstream.Client,
 		gens:     map[string]uint64{},
 		rendered: newRenderCache(opts.RenderCacheBytes),
 		hotCache: newHotCache(opts.HotBlobBytes),
-		forced:   map[string]time.Time{},
+		locks:    &keyedMutex{},
+		forced:   newBoundedCache[time.Time](maxForced, 0, nil),
 		codec:    newDocCodec(),
 		missing:  newMissingDocs(),
 	}
@@ -177,7 +201,10 @@ func redact(raw string) string {
 	return u.Redacted()
 }
 
-// keyedMutex serialises writers of one package.
+// maxForced bounds the documents remembered as revalidated by force.
+const maxForced = 10000
+
+// keyedMutex is the in-process Locker.
 type keyedMutex struct {
 	mu    sync.Mutex
 	locks map[string]*keyedLock
@@ -188,7 +215,8 @@ type keyedLock struct {
 	n int
 }
 
-func (k *keyedMutex) lock(key string) func() {
+// Lock implements Locker.
+func (k *keyedMutex) Lock(key string) func() {
 	k.mu.Lock()
 	if k.locks == nil {
 		k.locks = map[string]*keyedLock{}

@@ -38,7 +38,7 @@ func millionTestLogger(t *testing.T) *slog.Logger {
 }
 
 // The records populate writes are byte for byte those the resolver writes
-// (PutVersionRecord encodes and recomputes the revision), and they decode
+// (Records.PutVersion encodes and recomputes the revision), and they decode
 // into the resolver's types with the origin controls set.
 func TestMillionRecordsAreTheResolvers(t *testing.T) {
 	ctx := context.Background()
@@ -104,7 +104,8 @@ func TestMillionRecordsAreTheResolvers(t *testing.T) {
 		}
 		mine := bytes.Clone(v)
 		rec.Revision = ""
-		if err := res.PutVersionRecord(ctx, millionDomain, repo.ID, p, &rec); err != nil {
+		err = res.UpdateRecords(ctx, millionDomain, p, func(w *resolver.Records) error { return w.PutVersion(ctx, repo.ID, &rec) })
+		if err != nil {
 			t.Fatal(err)
 		}
 		theirs, err := mem.Get(ctx, k)
