@@ -48,17 +48,8 @@ func (r *Resolver) takeOut(ctx context.Context, domain string, sums storage.Sums
 
 // forget drops a blob's bytes and the assets that point at it.
 func (c *hotCache) forget(sha string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if b, ok := c.blobs[sha]; ok {
-		c.blobBytes -= int64(len(b))
-		delete(c.blobs, sha)
-	}
-	for k, a := range c.assets {
-		if a.sums.SHA256 == sha {
-			delete(c.assets, k)
-		}
-	}
+	c.blobs.delete(sha)
+	c.assets.deleteIf(func(a hotAsset) bool { return a.sums.SHA256 == sha })
 }
 
 // Clock is the time a scrub paces itself by; tests inject their own.
