@@ -255,7 +255,7 @@ func IsFresh(ctx context.Context) bool { v, _ := ctx.Value(freshKey{}).(bool); r
 // Rendered is a client-facing document kept ready by the engine.
 type Rendered struct {
 	Body        []byte
-	Gzip        []byte // Body gzip-compressed, filled by the engine
+	Gzip        []byte // Body gzip-compressed, filled by the engine's Render
 	ContentType string
 	ETag        string // strong validator, filled by the engine
 
@@ -337,6 +337,15 @@ type Resolver interface {
 	// Render returns the document that render builds from the view of p,
 	// cached under variant until any input of the view changes.
 	Render(ctx context.Context, ref RepoRef, p Package, variant string, render func(*View) (*Rendered, error)) (*Rendered, error)
+	// RenderRepository returns a document that covers a whole repository
+	// (RubyGems' /versions), named variant. Concurrent callers share one
+	// build, detached from each of them; inputs runs in it on every call,
+	// reads what the document is made of and returns their fingerprint
+	// with the function that builds the document from them, which runs
+	// only when the fingerprint differs from the kept document's. So the
+	// document is byte-stable while its inputs are. The engine fills the
+	// ETag, not Gzip.
+	RenderRepository(ctx context.Context, ref RepoRef, variant string, inputs RepositoryInputs) (*Rendered, error)
 	// ServeAsset writes the named asset of version to w (GET or HEAD, ranges,
 	// conditional requests), fetching it through the walk when it is not
 	// stored in the repository yet, and retaining it. It returns ErrNotFound
@@ -365,6 +374,11 @@ type Resolver interface {
 	// ErrNotFound when the walk reaches none.
 	Upstream(ctx context.Context, ref RepoRef, format string) (Getter, error)
 }
+
+// RepositoryInputs reads the inputs of a repository-wide document under
+// ctx and returns a fingerprint of them (equal inputs, equal fingerprints)
+// and the function that builds the document from them.
+type RepositoryInputs func(ctx context.Context) (fingerprint string, build func() (*Rendered, error), err error)
 
 // Getter reads documents from one external connection.
 type Getter interface {

@@ -7,11 +7,8 @@ import (
 	"fmt"
 	"hash/maphash"
 	"sort"
-	"sync"
-	"time"
 
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/upstream"
@@ -31,113 +28,29 @@ import (
 // its inputs, rebuilt only when one changes (compared by hash), so it is
 // byte-stable, and ETag and Repr-Digest are always those of its bytes.
 //
-// Cost: every request renders the info file of each gem held locally
-// (a lookup in the engine's render cache when warm, an upstream
-// revalidation per gem when the connection's TTL has passed) and reads the
-// upstream's /versions through the Getter (from storage when fresh).
+// The engine keeps the files and builds each once for concurrent requests
+// (RenderRepository); every request still renders the info file of each
+// gem held locally (a lookup in the engine's render cache when warm, an
+// upstream revalidation per gem when the connection's TTL has passed) and
+// reads the upstream's /versions through the Getter (from storage when
+// fresh), to fingerprint the inputs.
 
-// fetchTimeout bounds the building of one repository-wide file, detached
-// from the client that started it.
-const fetchTimeout = 5 * time.Minute
-
-// indexes keeps the repository-wide files of one mounted group (one
-// engine).
+// indexes builds the repository-wide files of one mounted group (one
+// engine); the engine keeps them (RenderRepository).
 type indexes struct {
 	res         formats.Resolver
 	concurrency int
-
-	mu      sync.Mutex
-	limit   int64
-	used    int64
-	repos   map[string]*repoFiles
-	flights singleflight.Group
-	seed    maphash.Seed
-}
-
-// repoFiles are the files kept ready for one repository, each with the
-// fingerprint of the inputs it was built from.
-type repoFiles struct {
-	versionsKey string
-	versions    *indexFile
-	namesKey    string
-	names       *indexFile
-	specsKey    map[string]string // kind → md5 of the /versions it came from
-	specs       map[string]*indexFile
-}
-
-func (r *repoFiles) size() int64 {
-	n := int64(0)
-	for _, f := range []*indexFile{r.versions, r.names} {
-		if f != nil {
-			n += int64(len(f.body))
-		}
-	}
-	for _, f := range r.specs {
-		n += int64(len(f.body))
-	}
-	return n
+	seed        maphash.Seed
 }
 
 func newIndexes(res formats.Resolver, o Options) *indexes {
-	return &indexes{res: res, concurrency: o.IndexConcurrency, limit: o.IndexCacheBytes, repos: map[string]*repoFiles{}, seed: maphash.MakeSeed()}
+	return &indexes{res: res, concurrency: o.IndexConcurrency, seed: maphash.MakeSeed()}
 }
 
-func repoKey(ref formats.RepoRef) string { return ref.Domain + "\x00" + ref.Repository }
-
-// update changes the files of a repository under the lock, and keeps the
-// memory bound by dropping other repositories' files.
-func (x *indexes) update(ref formats.RepoRef, fn func(*repoFiles)) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	k := repoKey(ref)
-	r := x.repos[k]
-	if r == nil {
-		r = &repoFiles{specsKey: map[string]string{}, specs: map[string]*indexFile{}}
-		x.repos[k] = r
-	}
-	x.used -= r.size()
-	fn(r)
-	x.used += r.size()
-	for other, o := range x.repos {
-		if x.used <= x.limit {
-			break
-		}
-		if other != k {
-			x.used -= o.size()
-			delete(x.repos, other)
-		}
-	}
-}
-
-// cached returns what fn picks from the repository's files, under the lock.
-func (x *indexes) cached(ref formats.RepoRef, fn func(*repoFiles) *indexFile) *indexFile {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if r := x.repos[repoKey(ref)]; r != nil {
-		return fn(r)
-	}
-	return nil
-}
-
-// shared runs fn once for concurrent callers asking for the same file,
-// detached from any one client's request: from its cancellation, and from
-// the engine's per-request trace, which the concurrent renders of
-// localGems would otherwise write at once.
-func (x *indexes) shared(ctx context.Context, key string, fn func(context.Context) (*indexFile, error)) (*indexFile, error) {
-	ch := x.flights.DoChan(key, func() (any, error) {
-		fctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
-		defer cancel()
-		return fn(fctx)
-	})
-	select {
-	case res := <-ch:
-		if res.Err != nil {
-			return nil, res.Err
-		}
-		return res.Val.(*indexFile), nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+// indexFileOf returns a repository-wide file the engine rendered with its
+// validators, computed once per document.
+func indexFileOf(doc *formats.Rendered) *indexFile {
+	return doc.Derived("rubygems.index", func() any { return newIndexFile(doc.Body) }).(*indexFile)
 }
 
 // localGems renders the info file of every gem the repositories reached
@@ -217,80 +130,56 @@ func (x *indexes) fingerprint(up []byte, local []localGem) string {
 
 // versions returns the repository's /versions.
 func (x *indexes) versions(ctx context.Context, ref formats.RepoRef) (*indexFile, error) {
-	return x.shared(ctx, repoKey(ref)+"\x00versions", func(ctx context.Context) (*indexFile, error) {
-		local, err := x.localGems(ctx, ref)
-		if err != nil {
-			return nil, err
-		}
-		up, err := upstreamFile(ctx, x.res, ref, "versions")
-		if err != nil {
-			return nil, err
-		}
-		key := x.fingerprint(up, local)
-		if f := x.cached(ref, func(r *repoFiles) *indexFile {
-			if r.versionsKey == key {
-				return r.versions
-			}
-			return nil
-		}); f != nil {
-			return f, nil
-		}
-		f := newIndexFile(mergeVersions(up, local))
-		x.update(ref, func(r *repoFiles) { r.versionsKey, r.versions = key, f })
-		return f, nil
-	})
+	return x.merged(ctx, ref, "versions", mergeVersions)
 }
 
 // names returns the repository's /names.
 func (x *indexes) names(ctx context.Context, ref formats.RepoRef) (*indexFile, error) {
-	return x.shared(ctx, repoKey(ref)+"\x00names", func(ctx context.Context) (*indexFile, error) {
+	return x.merged(ctx, ref, "names", mergeNames)
+}
+
+// merged returns the repository's file at path, merged by merge from the
+// upstream's file and the gems the repositories reached hold.
+func (x *indexes) merged(ctx context.Context, ref formats.RepoRef, path string, merge func(up []byte, local []localGem) []byte) (*indexFile, error) {
+	doc, err := x.res.RenderRepository(ctx, ref, "rubygems."+path, func(ctx context.Context) (string, func() (*formats.Rendered, error), error) {
 		local, err := x.localGems(ctx, ref)
 		if err != nil {
-			return nil, err
+			return "", nil, err
 		}
-		up, err := upstreamFile(ctx, x.res, ref, "names")
+		up, err := upstreamFile(ctx, x.res, ref, path)
 		if err != nil {
-			return nil, err
+			return "", nil, err
 		}
-		key := x.fingerprint(up, local)
-		if f := x.cached(ref, func(r *repoFiles) *indexFile {
-			if r.namesKey == key {
-				return r.names
-			}
-			return nil
-		}); f != nil {
-			return f, nil
-		}
-		f := newIndexFile(mergeNames(up, local))
-		x.update(ref, func(r *repoFiles) { r.namesKey, r.names = key, f })
-		return f, nil
+		return x.fingerprint(up, local), func() (*formats.Rendered, error) {
+			return &formats.Rendered{Body: merge(up, local), ContentType: textPlain}, nil
+		}, nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return indexFileOf(doc), nil
 }
 
 // specs returns one of the repository's legacy indexes, derived from its
 // /versions.
 func (x *indexes) specs(ctx context.Context, ref formats.RepoRef, kind string) (*indexFile, error) {
-	vf, err := x.versions(ctx, ref)
+	doc, err := x.res.RenderRepository(ctx, ref, "rubygems."+kind, func(ctx context.Context) (string, func() (*formats.Rendered, error), error) {
+		vf, err := x.versions(ctx, ref)
+		if err != nil {
+			return "", nil, err
+		}
+		return vf.md5, func() (*formats.Rendered, error) {
+			body, err := buildSpecs(versionsIndex(vf.body), kind)
+			if err != nil {
+				return nil, err
+			}
+			return &formats.Rendered{Body: body, ContentType: octetStream}, nil
+		}, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	return x.shared(ctx, repoKey(ref)+"\x00"+kind, func(ctx context.Context) (*indexFile, error) {
-		if f := x.cached(ref, func(r *repoFiles) *indexFile {
-			if r.specsKey[kind] == vf.md5 {
-				return r.specs[kind]
-			}
-			return nil
-		}); f != nil {
-			return f, nil
-		}
-		body, err := buildSpecs(versionsIndex(vf.body), kind)
-		if err != nil {
-			return nil, err
-		}
-		f := newIndexFile(body)
-		x.update(ref, func(r *repoFiles) { r.specsKey[kind], r.specs[kind] = vf.md5, f })
-		return f, nil
-	})
+	return indexFileOf(doc), nil
 }
 
 // infoDigest is what is derived once from a rendered info file.

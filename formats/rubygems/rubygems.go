@@ -30,9 +30,6 @@ const (
 	// DefaultIndexConcurrency bounds the info files rendered at once while
 	// a repository's /versions is built.
 	DefaultIndexConcurrency = 8
-	// DefaultIndexCacheBytes bounds the repository-wide files kept ready
-	// (/versions, /names, the legacy indexes).
-	DefaultIndexCacheBytes = 512 << 20
 )
 
 // Options tune the RubyGems format. Zero fields take the defaults.
@@ -45,8 +42,6 @@ type Options struct {
 	MaxMetadataSize int64
 	// IndexConcurrency bounds concurrent info renders for /versions.
 	IndexConcurrency int
-	// IndexCacheBytes bounds the memory held by repository-wide files.
-	IndexCacheBytes int64
 }
 
 func (o Options) withDefaults() Options {
@@ -55,9 +50,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.IndexConcurrency <= 0 {
 		o.IndexConcurrency = DefaultIndexConcurrency
-	}
-	if o.IndexCacheBytes <= 0 {
-		o.IndexCacheBytes = DefaultIndexCacheBytes
 	}
 	return o
 }

@@ -49,13 +49,7 @@ func (r *Resolver) Render(ctx context.Context, ref formats.RepoRef, p formats.Pa
 
 // finish fills the validator and the compressed body.
 func finish(doc *formats.Rendered) {
-	// The content type is part of the validator: two representations with
-	// the same bytes (PyPI's HTML types) must not share an ETag.
-	h := sha256.New()
-	h.Write([]byte(doc.ContentType))
-	h.Write([]byte{0})
-	h.Write(doc.Body)
-	doc.ETag = `"` + hex.EncodeToString(h.Sum(nil)[:16]) + `"`
+	setETag(doc)
 	if len(doc.Body) >= 1024 {
 		var buf bytes.Buffer
 		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
@@ -63,6 +57,17 @@ func finish(doc *formats.Rendered) {
 		zw.Close()
 		doc.Gzip = buf.Bytes()
 	}
+}
+
+// setETag fills the validator. The content type is part of it: two
+// representations with the same bytes (PyPI's HTML types) must not share
+// an ETag.
+func setETag(doc *formats.Rendered) {
+	h := sha256.New()
+	h.Write([]byte(doc.ContentType))
+	h.Write([]byte{0})
+	h.Write(doc.Body)
+	doc.ETag = `"` + hex.EncodeToString(h.Sum(nil)[:16]) + `"`
 }
 
 type renderEntry struct {

@@ -46,6 +46,9 @@ type Options struct {
 	StaleRetry time.Duration
 	// RenderCacheBytes bounds the memory held by rendered documents.
 	RenderCacheBytes int64
+	// RepositoryDocBytes bounds the memory held by repository-wide
+	// documents (RenderRepository), which can be tens of MB each.
+	RepositoryDocBytes int64
 	// MaxPublishSize bounds one published asset.
 	MaxPublishSize int64
 	// HotBlobBytes bounds the memory holding the bytes of small, recently
@@ -68,6 +71,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RenderCacheBytes <= 0 {
 		o.RenderCacheBytes = 64 << 20
+	}
+	if o.RepositoryDocBytes <= 0 {
+		o.RepositoryDocBytes = 512 << 20
 	}
 	if o.FreshWithin <= 0 {
 		o.FreshWithin = 5 * time.Second
@@ -109,6 +115,7 @@ type Resolver struct {
 
 	docFlights   singleflight.Group
 	assetFlights singleflight.Group
+	repoFlights  singleflight.Group
 
 	genMu sync.RWMutex
 	gens  map[string]uint64 // domain\x00format\x00namespace\x00name → changes
@@ -117,6 +124,7 @@ type Resolver struct {
 	// that a shared implementation (replicas) is swapped in one place.
 	locks    Locker                   // writers of one package
 	rendered *renderCache             // rendered documents (Render)
+	repoDocs *boundedCache[*repoDoc]  // repository-wide documents (RenderRepository)
 	hotCache *hotCache                // where assets are, and small blobs' bytes
 	forced   *boundedCache[time.Time] // document key → last forced revalidation
 	missing  *missingDocs             // documents the upstream has not, never cached
@@ -143,6 +151,7 @@ func New(store storage.Store, registry *model.Registry, client *upstream.Client,
 		log: log, obs: obs, opts: opts, now: opts.Now,
 		gens:     map[string]uint64{},
 		rendered: newRenderCache(opts.RenderCacheBytes),
+		repoDocs: newBoundedCache(maxRepoDocs, opts.RepositoryDocBytes, (*repoDoc).size),
 		hotCache: newHotCache(opts.HotBlobBytes),
 		locks:    &keyedMutex{},
 		forced:   newBoundedCache[time.Time](maxForced, 0, nil),
