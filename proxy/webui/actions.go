@@ -18,10 +18,8 @@ import (
 // Versions changes the version records of a repository, as the control
 // plane's batch operations do; *resolver.Resolver implements it.
 type Versions interface {
-	LockPackage(domain string, p formats.Package) func()
 	VersionRecord(ctx context.Context, domain, repoID string, p formats.Package, version string) (*resolver.VersionRecord, error)
-	PutVersionRecord(ctx context.Context, domain, repoID string, p formats.Package, rec *resolver.VersionRecord) error
-	DeleteVersionRecord(ctx context.Context, domain, repoID string, p formats.Package, version string) error
+	UpdateRecords(ctx context.Context, domain string, p formats.Package, fn func(w *resolver.Records) error) error
 }
 
 // op is an action on one version, with the control-plane operation that
@@ -146,34 +144,39 @@ func (h *Handler) act(c echo.Context) error {
 // control plane's rules: a Disposed version's status cannot change.
 func (h *Handler) apply(ctx context.Context, a *actionRequest) (string, error) {
 	r, p := a.Repo, a.Package
-	unlock := h.o.Versions.LockPackage(r.Domain, p)
-	defer unlock()
-	rec, err := h.o.Versions.VersionRecord(ctx, r.Domain, r.ID, p, a.Version)
+	var done string
+	err := h.o.Versions.UpdateRecords(ctx, r.Domain, p, func(w *resolver.Records) error {
+		rec, err := h.o.Versions.VersionRecord(ctx, r.Domain, r.ID, p, a.Version)
+		if err != nil {
+			return err
+		}
+		if rec == nil {
+			return fmt.Errorf("%w: version %s is not in repository %s", errNotAllowed, a.Version, r.Name)
+		}
+		switch a.Op.Name {
+		case "status":
+			if rec.Status == formats.StatusDisposed {
+				return fmt.Errorf("%w: version %s is Disposed: its assets are gone", errNotAllowed, a.Version)
+			}
+			rec.Status = a.Status
+			done = fmt.Sprintf("%s is now %s", a.Version, a.Status)
+			return w.PutVersion(ctx, r.ID, rec)
+		case "dispose":
+			rec.Status = formats.StatusDisposed
+			done = a.Version + " is now Disposed"
+			return w.PutVersion(ctx, r.ID, rec)
+		default:
+			done = a.Version + " was deleted"
+			return w.DeleteVersion(ctx, r.ID, a.Version)
+		}
+	})
 	if err != nil {
 		return "", err
 	}
-	if rec == nil {
-		return "", fmt.Errorf("%w: version %s is not in repository %s", errNotAllowed, a.Version, r.Name)
+	if a.Op.Name == "dispose" && h.o.Collect != nil {
+		h.o.Collect()
 	}
-	switch a.Op.Name {
-	case "status":
-		if rec.Status == formats.StatusDisposed {
-			return "", fmt.Errorf("%w: version %s is Disposed: its assets are gone", errNotAllowed, a.Version)
-		}
-		rec.Status = a.Status
-		return fmt.Sprintf("%s is now %s", a.Version, a.Status), h.o.Versions.PutVersionRecord(ctx, r.Domain, r.ID, p, rec)
-	case "dispose":
-		rec.Status = formats.StatusDisposed
-		if err := h.o.Versions.PutVersionRecord(ctx, r.Domain, r.ID, p, rec); err != nil {
-			return "", err
-		}
-		if h.o.Collect != nil {
-			h.o.Collect()
-		}
-		return a.Version + " is now Disposed", nil
-	default:
-		return a.Version + " was deleted", h.o.Versions.DeleteVersionRecord(ctx, r.Domain, r.ID, p, a.Version)
-	}
+	return done, nil
 }
 
 // actionForms are the actions the package page offers for its version.
