@@ -18,9 +18,10 @@ seed a CI cache). It talks to Stockpile over HTTP like any client, so the
 server may be remote. Each file is checked against the lockfile's integrity
 hashes where it has them (and the repository's own).
 
-Lockfiles: package-lock.json and npm-shrinkwrap.json (v1 to v3),
-requirements*.txt (pinned with ==, with or without --hash), Cargo.lock,
-Gemfile.lock (with its CHECKSUMS when Bundler wrote them).
+Lockfiles: package-lock.json and npm-shrinkwrap.json (v1 to v3), yarn.lock
+(Yarn 1 and 2+), pnpm-lock.yaml (v5 to v9), requirements*.txt (pinned with ==,
+with or without --hash), Pipfile.lock, poetry.lock, uv.lock, Cargo.lock,
+Gemfile.lock (with its CHECKSUMS when Bundler wrote them), packages.lock.json.
 
 The token comes from GetAuthorizationToken, signed with the AWS credentials of
 the environment or profile, or is a scoped token (--token, $STOCKPILE_TOKEN).

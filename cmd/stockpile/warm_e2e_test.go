@@ -174,15 +174,22 @@ func TestWarmPyPICargoGems(t *testing.T) {
 		"platform: ruby\nauthors:\n- x\ndate: 2024-01-01 00:00:00.000000000 Z\ndependencies: []\nrubygems_version: 3.3.15\nspecification_version: 4\nsummary: warm fixture\n"
 	gem := formattest.Gem(spec, formattest.Text("lib/warm_gem.rb", ""))
 	e.put(http.MethodPost, "/acme/ruby/app/api/v1/gems", "application/octet-stream", gem)
+	// a NuGet package
+	nupkg := formattest.Nupkg("Warm.Pkg", []byte(`<?xml version="1.0" encoding="utf-8"?>
+<package xmlns="http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd"><metadata><id>Warm.Pkg</id><version>1.0.0</version><authors>x</authors><description>warm fixture</description></metadata></package>`),
+		formattest.Text("content/readme.txt", "warm fixture\n"))
+	e.put(http.MethodPut, "/acme/nuget/app/api/v2/package", "application/octet-stream", nupkg)
+	nupkgSum := sha512.Sum512(nupkg)
 
-	lockfiles := func(wheelSum, crateSum, gemSum string) []string {
+	lockfiles := func(wheelSum, crateSum, gemSum, nupkgSum string) []string {
 		dir := t.TempDir()
 		mkdir(t, dir, map[string]string{
-			"requirements.txt": "warm-wheel==1.0 \\\n    --hash=sha256:" + wheelSum + "\n",
-			"Cargo.lock":       "version = 3\n\n[[package]]\nname = \"warm-crate\"\nversion = \"1.0.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"" + crateSum + "\"\n",
-			"Gemfile.lock":     "GEM\n  remote: https://gems.invalid/\n  specs:\n    warm-gem (1.0.0)\n\nCHECKSUMS\n  warm-gem (1.0.0) sha256=" + gemSum + "\n",
+			"requirements.txt":   "warm-wheel==1.0 \\\n    --hash=sha256:" + wheelSum + "\n",
+			"Cargo.lock":         "version = 3\n\n[[package]]\nname = \"warm-crate\"\nversion = \"1.0.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"" + crateSum + "\"\n",
+			"Gemfile.lock":       "GEM\n  remote: https://gems.invalid/\n  specs:\n    warm-gem (1.0.0)\n\nCHECKSUMS\n  warm-gem (1.0.0) sha256=" + gemSum + "\n",
+			"packages.lock.json": `{"version":1,"dependencies":{"net8.0":{"Warm.Pkg":{"type":"Direct","requested":"[1.0.0, )","resolved":"1.0.0","contentHash":"` + nupkgSum + `"}}}}`,
 		})
-		return []string{filepath.Join(dir, "requirements.txt"), filepath.Join(dir, "Cargo.lock"), filepath.Join(dir, "Gemfile.lock")}
+		return []string{filepath.Join(dir, "requirements.txt"), filepath.Join(dir, "Cargo.lock"), filepath.Join(dir, "Gemfile.lock"), filepath.Join(dir, "packages.lock.json")}
 	}
 	env := map[string]string{"AWS_ACCESS_KEY_ID": "AKIAADMIN", "AWS_SECRET_ACCESS_KEY": "admin-secret", "STOCKPILE_ENDPOINT": e.in.URL}
 	getenv := func(k string) string { return env[k] }
@@ -190,17 +197,18 @@ func TestWarmPyPICargoGems(t *testing.T) {
 		return append([]string{"warm", "--domain", "acme", "--repository", "app"}, files...)
 	}
 
-	good := lockfiles(formattest.SHA256(wheel), formattest.SHA256(crate), formattest.SHA256(gem))
+	good := lockfiles(formattest.SHA256(wheel), formattest.SHA256(crate), formattest.SHA256(gem), base64.StdEncoding.EncodeToString(nupkgSum[:]))
 	code, out, errOut := runCLI(t, getenv, warmArgs(good)...)
-	want := fmt.Sprintf("3 artifacts (3 files, %.1f MiB): 3 fetched and verified, 0 failed\n", float64(len(wheel)+len(crate)+len(gem))/(1<<20))
+	want := fmt.Sprintf("4 artifacts (4 files, %.1f MiB): 4 fetched and verified, 0 failed\n", float64(len(wheel)+len(crate)+len(gem)+len(nupkg))/(1<<20))
 	if code != 0 || out != want {
 		t.Fatalf("warm: exit %d\n%s\n%s\nwant %s", code, out, errOut, want)
 	}
 
 	zero := strings.Repeat("0", 64)
-	bad := lockfiles(zero, zero, zero)
+	bad := lockfiles(zero, zero, zero, base64.StdEncoding.EncodeToString(make([]byte, 64)))
 	code, out, errOut = runCLI(t, getenv, warmArgs(bad)...)
-	for _, w := range []string{"0 fetched and verified, 3 failed",
+	for _, w := range []string{"0 fetched and verified, 4 failed",
+		"failed: nuget Warm.Pkg@1.0.0 (" + bad[3] + "): " + e.in.URL + "/acme/nuget/app/",
 		"failed: pypi warm-wheel@1.0 (" + bad[0] + "): warm-wheel==1.0: not found: no file with the lockfile's hashes in the repository",
 		"failed: cargo warm-crate@1.0.0 (" + bad[1] + "): ",
 		"failed: ruby warm-gem@1.0.0 (" + bad[2] + "): " + e.in.URL + "/acme/ruby/app/gems/warm-gem-1.0.0.gem: integrity check failed"} {

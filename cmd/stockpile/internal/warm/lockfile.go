@@ -47,6 +47,9 @@ type Digest struct {
 	Sum  []byte
 }
 
+// Lockfiles names the lockfiles Parse reads.
+const Lockfiles = "package-lock.json, npm-shrinkwrap.json, yarn.lock, pnpm-lock.yaml, requirements*.txt, Pipfile.lock, poetry.lock, uv.lock, Cargo.lock, Gemfile.lock, packages.lock.json"
+
 // Parse reads a lockfile, recognised by its name.
 func Parse(path string, b []byte) ([]Artifact, error) {
 	base := filepath.Base(path)
@@ -61,8 +64,20 @@ func Parse(path string, b []byte) ([]Artifact, error) {
 		arts, err = parseGemfileLock(b)
 	case strings.HasSuffix(base, ".txt") && strings.Contains(base, "requirements"):
 		arts, err = parseRequirements(b)
+	case base == "yarn.lock":
+		arts, err = parseYarnLock(b)
+	case base == "pnpm-lock.yaml":
+		arts, err = parsePnpmLock(b)
+	case base == "Pipfile.lock":
+		arts, err = parsePipfileLock(b)
+	case base == "poetry.lock":
+		arts, err = parsePoetryLock(b)
+	case base == "uv.lock":
+		arts, err = parseUVLock(b)
+	case base == "packages.lock.json":
+		arts, err = parseNuGetLock(b)
 	default:
-		return nil, fmt.Errorf("%s: not a lockfile warm reads (package-lock.json, npm-shrinkwrap.json, requirements*.txt, Cargo.lock, Gemfile.lock)", path)
+		return nil, fmt.Errorf("%s: not a lockfile warm reads (%s)", path, Lockfiles)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

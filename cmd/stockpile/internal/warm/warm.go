@@ -137,6 +137,8 @@ func (f *fetcher) fetch(ctx context.Context, a Artifact) (files int, n int64, er
 		urls, err = f.cargoFiles(ctx, a)
 	case "ruby":
 		urls, err = f.gemFiles(ctx, a)
+	case "nuget":
+		urls, err = f.nugetFiles(ctx, a)
 	default:
 		err = fmt.Errorf("format %s is not warmed", a.Format)
 	}
@@ -459,6 +461,41 @@ func (f *fetcher) gemFiles(_ context.Context, a Artifact) ([]fileURL, error) {
 		file += "-" + a.Platform
 	}
 	fu := fileURL{url: f.endpoint("ruby") + "gems/" + file + ".gem"}
+	if len(a.Digests) > 0 {
+		fu.expect = append(fu.expect, a.Digests)
+	}
+	return []fileURL{fu}, nil
+}
+
+// nugetFiles finds the .nupkg in the PackageBaseAddress resource of the
+// repository's service index
+// (https://learn.microsoft.com/nuget/api/package-base-address-resource):
+// {base}{id}/{version}/{id}.{version}.nupkg, lower-case.
+func (f *fetcher) nugetFiles(ctx context.Context, a Artifact) ([]fileURL, error) {
+	b, err := f.doc(ctx, f.endpoint("nuget")+"v3/index.json", "application/json")
+	if err != nil {
+		return nil, err
+	}
+	var idx struct {
+		Resources []struct {
+			ID   string `json:"@id"`
+			Type string `json:"@type"`
+		} `json:"resources"`
+	}
+	if err := json.Unmarshal(b, &idx); err != nil {
+		return nil, fmt.Errorf("the service index: %w", err)
+	}
+	base := ""
+	for _, r := range idx.Resources {
+		if r.Type == "PackageBaseAddress/3.0.0" {
+			base = r.ID
+		}
+	}
+	if base == "" {
+		return nil, fmt.Errorf("the service index has no PackageBaseAddress/3.0.0")
+	}
+	id, v := strings.ToLower(a.Name), strings.ToLower(a.Version)
+	fu := fileURL{url: strings.TrimRight(base, "/") + "/" + id + "/" + v + "/" + id + "." + v + ".nupkg"}
 	if len(a.Digests) > 0 {
 		fu.expect = append(fu.expect, a.Digests)
 	}
