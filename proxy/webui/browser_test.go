@@ -58,7 +58,9 @@ var viewports = []struct {
 // in with a token, finds a package by search, opens its page and sees its
 // versions, origin and an install snippet with the repository's URL; the
 // README's script does not run; a status change through the confirmation
-// page is what `aws codeartifact describe-package-version` then shows; a form
+// page is what `aws codeartifact describe-package-version` then shows;
+// connecting two repositories to PyPI creates pypi-store once with its
+// external connection, as describe-repository shows; a form
 // posted from another site without the CSRF token is refused. It writes screenshots of each page at desktop and
 // phone widths.
 func TestBrowserEndToEnd(t *testing.T) {
@@ -217,6 +219,29 @@ func TestBrowserEndToEnd(t *testing.T) {
 		t.Errorf("the resolution graph says %q (%v)", graph, err)
 	}
 	shot("upstreams")
+
+	// Connect app, then internal, to PyPI: pypi-store is created once, with
+	// its external connection, and is the last upstream of both.
+	for _, repo := range []string{"app", "internal"} {
+		navigate(in.URL + "/-/ui/d/acme/r/" + repo + "/settings")
+		run("choose PyPI", chromedp.SetValue(chromedp.ID("connection"), "public:pypi"))
+		if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.ID("connect"))); err != nil {
+			t.Fatalf("connect %s: %v", repo, err)
+		}
+		if done := text("#done"); !strings.Contains(done, "connected") {
+			t.Fatalf("after connecting %s the page says %q", repo, done)
+		}
+		if ups, _ := upstreamsOf(t, cli, repo); len(ups) == 0 || ups[len(ups)-1] != "pypi-store" {
+			t.Fatalf("%s's upstreams after connecting to PyPI: %v", repo, ups)
+		}
+	}
+	shot("settings")
+	if _, conns := upstreamsOf(t, cli, "pypi-store"); len(conns) != 1 || conns[0] != "public:pypi" {
+		t.Fatalf("pypi-store's external connections: %v", conns)
+	}
+	if all := names(cli.OK("list-repositories-in-domain", "--domain", "acme")); strings.Count(strings.Join(all, " "), "pypi-store") != 1 {
+		t.Fatalf("repositories: %v", all)
+	}
 
 	// A form posted from another site, without the CSRF token, is refused
 	// and changes nothing: the visitor is still signed in.

@@ -330,6 +330,7 @@ func (h *Handler) repositoryPage(c echo.Context) error {
 		Query     listQuery
 		List      listResult
 		Formats   []string
-	}{sum, h.graph(r), h.endpoints(c.Request(), r), q, res, formatNames},
+		Settings  bool
+	}{sum, h.graph(r), h.endpoints(c.Request(), r), q, res, formatNames, h.mayOnRepo(c, actionUpdateRepo, r.Domain, r.Name, false)},
 		crumb{r.Domain, Prefix + "/d/" + url.PathEscape(r.Domain)}, crumb{r.Name, ""})
 }

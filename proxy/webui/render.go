@@ -13,7 +13,7 @@ import (
 )
 
 // pages lists the page templates; each is parsed with layout.html.
-var pages = []string{"signin", "domains", "domain", "repository", "package", "confirm", "error"}
+var pages = []string{"signin", "domains", "domain", "repository", "package", "confirm", "settings", "error"}
 
 func parseTemplates() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{

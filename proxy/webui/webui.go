@@ -93,6 +93,8 @@ type Options struct {
 	Records Scanner
 	// Versions takes the actions on versions.
 	Versions Versions
+	// Editor changes repositories (settings, connecting a public repository).
+	Editor Editor
 	// Collect asks the blob collector to run soon (after a dispose); may be nil.
 	Collect func()
 	// Formats served: their names, display names and manifests (README).
@@ -162,6 +164,9 @@ func (h *Handler) Mount(e *echo.Echo) {
 	r.GET("/d/:domain/r/:repo/package", h.packagePage)
 	r.GET("/d/:domain/r/:repo/action", h.confirmPage)
 	r.POST("/d/:domain/r/:repo/action", h.act, h.csrf)
+	r.GET("/d/:domain/r/:repo/settings", h.settingsPage)
+	r.POST("/d/:domain/r/:repo/settings", h.editRepository, h.csrf)
+	r.POST("/d/:domain/r/:repo/connect", h.connectPublic, h.csrf)
 }
 
 // headers sets what every page of the interface sends: no framing, no
