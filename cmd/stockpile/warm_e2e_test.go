@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/md5"
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
@@ -218,5 +219,232 @@ func TestWarmPyPICargoGems(t *testing.T) {
 	}
 	if code != 1 || !strings.Contains(out, "integrity check failed: the file's sha256 is "+formattest.SHA256(crate)) {
 		t.Fatalf("bad hashes: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// fakePyPI is a public simple index (PEP 691 JSON) of pure-Python wheels.
+type fakePyPI struct {
+	*httptest.Server
+	wheels   map[string][]byte // file name → bytes
+	fileHits atomic.Int64
+}
+
+func newFakePyPI(t *testing.T, projects map[string]string) *fakePyPI {
+	t.Helper()
+	f := &fakePyPI{wheels: map[string][]byte{}}
+	for name, version := range projects {
+		mod := strings.ReplaceAll(name, "-", "_")
+		distInfo := mod + "-" + version + ".dist-info"
+		f.wheels[mod+"-"+version+"-py3-none-any.whl"] = formattest.Wheel(distInfo,
+			formattest.Text(mod+".py", "VERSION = '"+version+"'\n"),
+			formattest.Text(distInfo+"/METADATA", "Metadata-Version: 2.1\nName: "+name+"\nVersion: "+version+"\n"),
+			formattest.Text(distInfo+"/WHEEL", "Wheel-Version: 1.0\nGenerator: stockpile-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"))
+	}
+	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if file, ok := strings.CutPrefix(r.URL.Path, "/files/"); ok && f.wheels[file] != nil {
+			f.fileHits.Add(1)
+			w.Write(f.wheels[file])
+			return
+		}
+		project := strings.Trim(strings.TrimPrefix(r.URL.Path, "/simple/"), "/")
+		var files []map[string]any
+		for file, body := range f.wheels {
+			if strings.HasPrefix(file, strings.ReplaceAll(project, "-", "_")+"-") {
+				files = append(files, map[string]any{"filename": file, "url": f.URL + "/files/" + file, "hashes": map[string]string{"sha256": formattest.SHA256(body)}})
+			}
+		}
+		if files == nil {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/vnd.pypi.simple.v1+json")
+		json.NewEncoder(w).Encode(map[string]any{"meta": map[string]string{"api-version": "1.0"}, "name": project, "files": files})
+	}))
+	t.Cleanup(f.Close)
+	return f
+}
+
+// TestWarmPipThenOffline warms a repository from a hashed requirements
+// file through a fake PyPI, stops it, and installs the requirements with
+// the real pip through Stockpile alone.
+func TestWarmPipThenOffline(t *testing.T) {
+	up := newFakePyPI(t, map[string]string{"warm-alpha": "1.0", "warm-beta": "2.0.1", "warm-gamma": "0.3"})
+	e := startLoginEnv(t, map[string]upstream.Options{"public:pypi": {URL: up.URL + "/simple/", Retries: 1}},
+		proxy.RepositoryConfig{Name: "pypi-store", ExternalConnection: "public:pypi"})
+	var req strings.Builder
+	for file, body := range up.wheels {
+		name, rest, _ := strings.Cut(file, "-")
+		version, _, _ := strings.Cut(rest, "-")
+		fmt.Fprintf(&req, "%s==%s \\\n    --hash=sha256:%s\n", strings.ReplaceAll(name, "_", "-"), version, formattest.SHA256(body))
+	}
+	proj := mkdir(t, t.TempDir(), map[string]string{"requirements.txt": req.String()})
+	env := map[string]string{"HOME": e.home, "AWS_ACCESS_KEY_ID": "AKIAADMIN", "AWS_SECRET_ACCESS_KEY": "admin-secret", "STOCKPILE_ENDPOINT": e.in.URL}
+	code, out, errOut := runCLI(t, func(k string) string { return env[k] }, "warm", "--domain", "acme", "--repository", "app", filepath.Join(proj, "requirements.txt"))
+	if code != 0 || !strings.Contains(out, "3 artifacts (3 files") || !strings.Contains(out, "3 fetched and verified, 0 failed") {
+		t.Fatalf("warm: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if got := up.fileHits.Load(); got != 3 {
+		t.Errorf("the upstream served %d files, want 3", got)
+	}
+	up.Close()
+	e.login("pip")
+	target := t.TempDir()
+	e.client(proj, e.clientEnv("PIP_DISABLE_PIP_VERSION_CHECK=1", "PIP_NO_INPUT=1"), "pip", "install", "--no-cache-dir", "--target", target, "-r", "requirements.txt")
+	for _, mod := range []string{"warm_alpha.py", "warm_beta.py", "warm_gamma.py"} {
+		mustExist(t, filepath.Join(target, mod))
+	}
+}
+
+// fakeCrates is a public sparse index (config.json, index files, and
+// downloads by its dl template) of library crates.
+type fakeCrates struct {
+	*httptest.Server
+	crates map[string][]byte // name → .crate of version 1.0.0
+	dlHits atomic.Int64
+}
+
+func newFakeCrates(t *testing.T, names ...string) *fakeCrates {
+	t.Helper()
+	f := &fakeCrates{crates: map[string][]byte{}}
+	for _, n := range names {
+		f.crates[n] = formattest.Crate(n, "1.0.0",
+			formattest.Text("Cargo.toml", "[package]\nname = \""+n+"\"\nversion = \"1.0.0\"\nedition = \"2021\"\n"), formattest.Text("src/lib.rs", "pub fn f() {}\n"))
+	}
+	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := strings.TrimPrefix(r.URL.Path, "/")
+		if p == "config.json" {
+			w.Write([]byte(`{"dl":"` + f.URL + `/dl/{crate}/{version}"}`))
+			return
+		}
+		if rest, ok := strings.CutPrefix(p, "dl/"); ok {
+			name, _, _ := strings.Cut(rest, "/")
+			if c := f.crates[name]; c != nil {
+				f.dlHits.Add(1)
+				w.Write(c)
+				return
+			}
+		}
+		name := p[strings.LastIndex(p, "/")+1:]
+		if c := f.crates[name]; c != nil && p == formattest.CargoIndexDir(name)+"/"+name {
+			fmt.Fprintf(w, `{"name":%q,"vers":"1.0.0","deps":[],"cksum":%q,"features":{},"yanked":false}`+"\n", name, formattest.SHA256(c))
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(f.Close)
+	return f
+}
+
+// TestWarmCargoThenOffline warms a repository from a Cargo.lock through a
+// fake crates.io index, stops it, and fetches the project with the real
+// cargo through Stockpile alone.
+func TestWarmCargoThenOffline(t *testing.T) {
+	up := newFakeCrates(t, "warm-one", "warm-two", "wt")
+	e := startLoginEnv(t, map[string]upstream.Options{"public:crates-io": {URL: up.URL + "/", Retries: 1}},
+		proxy.RepositoryConfig{Name: "crates-io-store", ExternalConnection: "public:crates-io"})
+	lock := "version = 3\n\n[[package]]\nname = \"proj\"\nversion = \"0.1.0\"\ndependencies = [\n \"warm-one\",\n \"warm-two\",\n \"wt\",\n]\n"
+	deps := ""
+	for _, n := range []string{"warm-one", "warm-two", "wt"} {
+		lock += "\n[[package]]\nname = \"" + n + "\"\nversion = \"1.0.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"" + formattest.SHA256(up.crates[n]) + "\"\n"
+		deps += n + " = \"1.0\"\n"
+	}
+	proj := mkdir(t, t.TempDir(), map[string]string{
+		"Cargo.toml": "[package]\nname = \"proj\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\n" + deps,
+		"Cargo.lock": lock,
+		"src/lib.rs": "",
+	})
+	env := map[string]string{"HOME": e.home, "AWS_ACCESS_KEY_ID": "AKIAADMIN", "AWS_SECRET_ACCESS_KEY": "admin-secret", "STOCKPILE_ENDPOINT": e.in.URL}
+	code, out, errOut := runCLI(t, func(k string) string { return env[k] }, "warm", "--domain", "acme", "--repository", "app", filepath.Join(proj, "Cargo.lock"))
+	if code != 0 || !strings.Contains(out, "3 artifacts (3 files") || !strings.Contains(out, "3 fetched and verified, 0 failed") {
+		t.Fatalf("warm: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if got := up.dlHits.Load(); got != 3 {
+		t.Errorf("the upstream served %d crates, want 3", got)
+	}
+	up.Close()
+	e.login("cargo")
+	cargoEnv := e.clientEnv("CARGO_TERM_COLOR=never", "CARGO_NET_RETRY=0")
+	if h, _ := os.UserHomeDir(); os.Getenv("RUSTUP_HOME") == "" && h != "" {
+		cargoEnv = append(cargoEnv, "RUSTUP_HOME="+filepath.Join(h, ".rustup"))
+	} else {
+		cargoEnv = append(cargoEnv, "RUSTUP_HOME="+os.Getenv("RUSTUP_HOME"))
+	}
+	e.client(proj, cargoEnv, "cargo", "fetch", "--locked")
+	for _, n := range []string{"warm-one", "warm-two", "wt"} {
+		if got, _ := filepath.Glob(filepath.Join(e.home, ".cargo", "registry", "cache", "*", n+"-1.0.0.crate")); len(got) != 1 {
+			t.Errorf("cargo fetch did not download %s", n)
+		}
+	}
+}
+
+// fakeRubyGems is a public compact index (/versions, /info/{gem}) with
+// its .gem files.
+type fakeRubyGems struct {
+	*httptest.Server
+	gems    map[string][]byte // name → .gem of version 1.0.0
+	gemHits atomic.Int64
+}
+
+func newFakeRubyGems(t *testing.T, names ...string) *fakeRubyGems {
+	t.Helper()
+	f := &fakeRubyGems{gems: map[string][]byte{}}
+	info := func(name string) string { return "---\n1.0.0 |checksum:" + formattest.SHA256(f.gems[name]) + "\n" }
+	for _, n := range names {
+		f.gems[n] = formattest.Gem("--- !ruby/object:Gem::Specification\nname: "+n+"\nversion: !ruby/object:Gem::Version\n  version: 1.0.0\n"+
+			"platform: ruby\nauthors:\n- x\ndate: 2024-01-01 00:00:00.000000000 Z\ndependencies: []\nfiles:\n- lib/"+n+".rb\nrequire_paths:\n- lib\n"+
+			"rubygems_version: 3.3.15\nspecification_version: 4\nsummary: warm fixture\n", formattest.Text("lib/"+n+".rb", ""))
+	}
+	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := strings.TrimPrefix(r.URL.Path, "/")
+		switch {
+		case p == "versions":
+			var b strings.Builder
+			b.WriteString("created_at: 2024-01-01T00:00:00Z\n---\n")
+			for _, n := range names {
+				fmt.Fprintf(&b, "%s 1.0.0 %x\n", n, md5.Sum([]byte(info(n))))
+			}
+			w.Write([]byte(b.String()))
+		case strings.HasPrefix(p, "info/") && f.gems[p[5:]] != nil:
+			w.Write([]byte(info(p[5:])))
+		case strings.HasPrefix(p, "gems/") && strings.HasSuffix(p, "-1.0.0.gem") && f.gems[strings.TrimSuffix(p[5:], "-1.0.0.gem")] != nil:
+			f.gemHits.Add(1)
+			w.Write(f.gems[strings.TrimSuffix(p[5:], "-1.0.0.gem")])
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(f.Close)
+	return f
+}
+
+// TestWarmBundlerThenOffline warms a repository from a Gemfile.lock
+// through a fake rubygems.org, stops it, and installs the bundle with the
+// real Bundler through Stockpile alone.
+func TestWarmBundlerThenOffline(t *testing.T) {
+	up := newFakeRubyGems(t, "warm-ruby-one", "warm-ruby-two")
+	e := startLoginEnv(t, map[string]upstream.Options{"public:ruby-gems-org": {URL: up.URL + "/", Retries: 1}},
+		proxy.RepositoryConfig{Name: "rubygems-store", ExternalConnection: "public:ruby-gems-org"})
+	proj := mkdir(t, t.TempDir(), map[string]string{
+		"Gemfile": "source \"https://rubygems.org\"\ngem \"warm-ruby-one\"\ngem \"warm-ruby-two\"\n",
+		"Gemfile.lock": "GEM\n  remote: https://rubygems.org/\n  specs:\n    warm-ruby-one (1.0.0)\n    warm-ruby-two (1.0.0)\n\nPLATFORMS\n  ruby\n\n" +
+			"DEPENDENCIES\n  warm-ruby-one\n  warm-ruby-two\n\nCHECKSUMS\n  warm-ruby-one (1.0.0) sha256=" + formattest.SHA256(up.gems["warm-ruby-one"]) +
+			"\n  warm-ruby-two (1.0.0) sha256=" + formattest.SHA256(up.gems["warm-ruby-two"]) + "\n",
+	})
+	env := map[string]string{"HOME": e.home, "AWS_ACCESS_KEY_ID": "AKIAADMIN", "AWS_SECRET_ACCESS_KEY": "admin-secret", "STOCKPILE_ENDPOINT": e.in.URL}
+	code, out, errOut := runCLI(t, func(k string) string { return env[k] }, "warm", "--domain", "acme", "--repository", "app", filepath.Join(proj, "Gemfile.lock"))
+	if code != 0 || !strings.Contains(out, "2 artifacts (2 files") || !strings.Contains(out, "2 fetched and verified, 0 failed") {
+		t.Fatalf("warm: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if got := up.gemHits.Load(); got != 2 {
+		t.Errorf("the upstream served %d gems, want 2", got)
+	}
+	up.Close()
+	e.login("bundler")
+	vendor := t.TempDir()
+	e.client(proj, e.clientEnv("BUNDLE_PATH="+vendor, "BUNDLE_SILENCE_ROOT_WARNING=true", "BUNDLE_RETRY=0", "BUNDLE_FROZEN=true"), "bundle", "install")
+	for _, n := range []string{"warm-ruby-one", "warm-ruby-two"} {
+		if got, _ := filepath.Glob(filepath.Join(vendor, "ruby", "*", "gems", n+"-1.0.0", "lib", n+".rb")); len(got) != 1 {
+			t.Errorf("bundle install did not install %s", n)
+		}
 	}
 }

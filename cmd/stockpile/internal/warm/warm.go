@@ -453,14 +453,23 @@ func cargoDL(dl, name, version, sum string) string {
 		"{lowerprefix}", prefix, "{sha256-checksum}", sum).Replace(dl)
 }
 
-// gemFiles is the .gem of the version: /gems/{name}-{version}[-{platform}].gem
+// gemFiles reads what Bundler reads of the compact index (/versions once,
+// /info/{gem}) and returns the .gem of the version:
+// /gems/{name}-{version}[-{platform}].gem
 // (https://guides.rubygems.org/rubygems-org-compact-index-api/).
-func (f *fetcher) gemFiles(_ context.Context, a Artifact) ([]fileURL, error) {
+func (f *fetcher) gemFiles(ctx context.Context, a Artifact) ([]fileURL, error) {
+	ep := f.endpoint("ruby")
+	if _, err := f.doc(ctx, ep+"versions", "text/plain"); err != nil {
+		return nil, err
+	}
+	if _, err := f.doc(ctx, ep+"info/"+a.Name, "text/plain"); err != nil {
+		return nil, err
+	}
 	file := a.Name + "-" + a.Version
 	if a.Platform != "" {
 		file += "-" + a.Platform
 	}
-	fu := fileURL{url: f.endpoint("ruby") + "gems/" + file + ".gem"}
+	fu := fileURL{url: ep + "gems/" + file + ".gem"}
 	if len(a.Digests) > 0 {
 		fu.expect = append(fu.expect, a.Digests)
 	}
