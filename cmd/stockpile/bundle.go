@@ -5,33 +5,35 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile/internal/bundle"
-	"github.com/stockpile-proxy/stockpile/cmd/stockpile/internal/cpclient"
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile/internal/warm"
 )
 
 // maxAsset bounds an asset read through GetPackageVersionAsset: the
 // largest publish Stockpile accepts by default.
 const maxAsset = 2 << 30
 
-const exportLong = `Write a repository's packages to one file: their origin controls, their
-versions with their statuses, and every asset, checked against the SHA-256
-the repository lists (a tar, zstd-compressed, whose manifest.json lists the
-assets by SHA-256). For air-gapped sites and for seeding CI caches; the
+const exportLong = `Write a repository's packages (or every repository's of the domain, without
+--repository; only the versions some lockfiles name, with --lockfile) to one
+file: the repositories' upstreams, the packages' origin controls, the versions
+with their statuses, and every asset, checked against the SHA-256 the
+repository lists (a tar, zstd-compressed, whose manifest.json lists the assets
+by SHA-256). For air-gapped sites and for seeding CI caches; the
 server may be running. Bundles carry generic, npm, pypi, ruby and nuget
 packages (--format to choose one when the repository holds others).`
 
-const importLong = `Publish the packages of a bundle into a repository (of the same or another
-Stockpile, running), creating the domain and repository when they do not
-exist. Every asset is checked against its SHA-256 before anything changes, and
+const importLong = `Publish the packages of a bundle into its repositories (of the same or another
+Stockpile, running), creating the domain and the repositories that do not
+exist (those created get the bundle's upstreams). Every asset is checked against its SHA-256 before anything changes, and
 a bundle that does not match its manifest is refused, naming the entry. A
 version the repository already holds with the same assets is left alone, so
 importing twice changes nothing; one it holds with other bytes is refused, as
@@ -41,27 +43,42 @@ version imported.`
 func exportCommand(e *env, r *runner) *cobra.Command {
 	cf := &clientFlags{}
 	var repo, format, out string
+	var lockfiles []string
 	c := &cobra.Command{
-		Use:     "export --domain D --repository R -o FILE",
-		Short:   "Write a repository's packages, statuses, origin controls and assets to a bundle",
-		Long:    exportLong,
-		Example: "  stockpile export --domain acme --repository internal -o internal.bundle",
-		Args:    noArgs,
+		Use:   "export --domain D [--repository R] [--lockfile FILE]... -o FILE",
+		Short: "Write a repository's (or a domain's) packages, statuses, origin controls and assets to a bundle",
+		Long:  exportLong,
+		Example: `  stockpile export --domain acme --repository internal -o internal.bundle
+  stockpile export --domain acme -o acme.bundle
+  stockpile export --domain acme --repository app --lockfile package-lock.json -o ci-cache.bundle`,
+		Args: noArgs,
 		RunE: r.wrap(func(cmd *cobra.Command, _ []string) error {
-			if cf.domain == "" || repo == "" || out == "" {
-				return usagef(cmd, "--domain, --repository and -o are required")
+			if cf.domain == "" || out == "" {
+				return usagef(cmd, "--domain and -o are required")
+			}
+			filter, err := lockfileFilter(lockfiles)
+			if err != nil {
+				return err
 			}
 			cl, err := cf.client(e.getenv)
 			if err != nil {
 				return fmt.Errorf("export: %w", err)
 			}
 			cl.MaxAnswer = maxAsset
+			ctx := context.Background()
+			repos := []string{repo}
+			if repo == "" {
+				if repos, err = cl.ListRepositoriesInDomain(ctx, cf.domain); err != nil {
+					return fmt.Errorf("export: %w", err)
+				}
+				sort.Strings(repos)
+			}
 			f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp*")
 			if err != nil {
 				return err
 			}
 			defer os.Remove(f.Name())
-			m, err := bundle.Export(context.Background(), cl, cf.domain, repo, format, f, bundleProgress(e, "export"))
+			m, err := bundle.Export(ctx, cl, cf.domain, repos, format, filter, f, bundleProgress(e, "export"))
 			if err == nil {
 				err = f.Close()
 			} else {
@@ -73,22 +90,58 @@ func exportCommand(e *env, r *runner) *cobra.Command {
 			if err := os.Rename(f.Name(), out); err != nil {
 				return err
 			}
-			versions, assets := 0, 0
-			for _, p := range m.Packages {
-				versions += len(p.Versions)
-				for _, v := range p.Versions {
-					assets += len(v.Assets)
-				}
-			}
-			fmt.Fprintf(e.stdout, "wrote %s: %d packages, %d versions, %d assets\n", out, len(m.Packages), versions, assets)
+			pkgs, versions, assets := m.Counts()
+			fmt.Fprintf(e.stdout, "wrote %s: %d repositories, %d packages, %d versions, %d assets\n", out, len(m.Repositories), pkgs, versions, assets)
 			return nil
 		}),
 	}
 	cf.add(c.Flags(), e.getenv)
-	c.Flags().StringVar(&repo, "repository", "", "repository to export")
+	c.Flags().StringVar(&repo, "repository", "", "repository to export (default every repository of the domain)")
 	c.Flags().StringVar(&format, "format", "", "export only this format (generic, npm, pypi, ruby, nuget)")
+	c.Flags().StringArrayVar(&lockfiles, "lockfile", nil, "export only the versions this lockfile names (repeatable; the lockfiles warm reads)")
 	c.Flags().StringVarP(&out, "output", "o", "", "bundle file to write")
 	return c
+}
+
+// lockfileFilter keeps the versions some lockfiles name; nil without
+// lockfiles.
+func lockfileFilter(paths []string) (bundle.Filter, error) {
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	keep := map[string]bool{}
+	for _, path := range paths {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		arts, err := warm.Parse(path, b)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range arts {
+			keep[versionKey(a.Format, a.Name, a.Version)] = true
+		}
+	}
+	return func(p bundle.Package, version string) bool {
+		name := p.Name
+		if p.Namespace != "" && p.Format == "npm" {
+			name = "@" + p.Namespace + "/" + p.Name
+		}
+		return keep[versionKey(p.Format, name, version)]
+	}, nil
+}
+
+// versionKey compares names as their registries do: PyPI's normalised
+// (PEP 503), NuGet's case-insensitively.
+func versionKey(format, name, version string) string {
+	switch format {
+	case "pypi":
+		name = strings.ToLower(regexp.MustCompile(`[-_.]+`).ReplaceAllString(name, "-"))
+	case "nuget":
+		name, version = strings.ToLower(name), strings.ToLower(version)
+	}
+	return format + " " + name + " " + version
 }
 
 func importCommand(e *env, r *runner) *cobra.Command {
@@ -120,30 +173,35 @@ func importCommand(e *env, r *runner) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("import %s: %w", args[0], err)
 			}
+			m := opened.Manifest
 			if cf.domain == "" {
-				cf.domain = opened.Manifest.Domain
+				cf.domain = m.Domain
 			}
-			if repo == "" {
-				repo = opened.Manifest.Repository
+			rename := map[string]string{}
+			if repo != "" {
+				if len(m.Repositories) != 1 {
+					return usagef(cmd, "--repository: the bundle holds %d repositories; it renames only one", len(m.Repositories))
+				}
+				rename[m.Repositories[0].Name] = repo
 			}
 			cl, err := cf.client(e.getenv)
 			if err != nil {
 				return fmt.Errorf("import: %w", err)
 			}
 			ctx := context.Background()
-			if err := ensureRepository(ctx, cl, cf.domain, repo); err != nil {
-				return fmt.Errorf("import: %w", err)
-			}
-			token, _, err := cl.AuthorizationToken(ctx, cf.domain, 0)
-			if err != nil {
-				return fmt.Errorf("import: GetAuthorizationToken: %w", err)
-			}
-			rep, err := bundle.Import(ctx, bundle.Target{CP: cl, Base: cf.endpoint, Token: token, Domain: cf.domain, Repository: repo},
-				opened, bundleProgress(e, "import"))
+			// the domain may not exist yet: GetAuthorizationToken needs it
+			t := bundle.Target{CP: cl, Base: cf.endpoint, Domain: cf.domain, Rename: rename}
+			rep, err := bundle.Import(ctx, t, opened, bundleProgress(e, "import"), func() (string, error) {
+				tok, _, err := cl.AuthorizationToken(ctx, cf.domain, 0)
+				return tok, err
+			})
 			if err != nil {
 				return fmt.Errorf("import: %w", err)
 			}
-			fmt.Fprintf(e.stdout, "%s/%s: %d versions imported, %d already there, %d refused\n", cf.domain, repo, rep.Imported, rep.AlreadyThere, len(rep.Conflicts))
+			for _, c := range rep.CreatedRepositories {
+				fmt.Fprintf(e.stdout, "created %s/%s\n", cf.domain, c)
+			}
+			fmt.Fprintf(e.stdout, "%s: %d versions imported, %d already there, %d refused\n", cf.domain, rep.Imported, rep.AlreadyThere, len(rep.Conflicts))
 			for _, c := range rep.Conflicts {
 				fmt.Fprintf(e.stdout, "  refused: %s\n", c)
 			}
@@ -154,29 +212,9 @@ func importCommand(e *env, r *runner) *cobra.Command {
 		}),
 	}
 	cf.add(c.Flags(), e.getenv)
-	c.Flags().StringVar(&repo, "repository", "", "repository to import into (default the bundle's)")
+	c.Flags().StringVar(&repo, "repository", "", "repository to import a one-repository bundle into (default the bundle's)")
 	c.Flags().Lookup("domain").Usage = "domain to import into (default the bundle's)"
 	return c
-}
-
-// ensureRepository creates the domain and the repository when missing.
-func ensureRepository(ctx context.Context, cl *cpclient.Client, domain, repo string) error {
-	_, err := cl.DescribeRepository(ctx, domain, repo)
-	if !cpclient.IsNotFound(err) {
-		return err
-	}
-	q := url.Values{"domain": {domain}}
-	if _, err := cl.Call(ctx, http.MethodGet, "/v1/domain", q, nil); cpclient.IsNotFound(err) {
-		if _, err := cl.Call(ctx, http.MethodPost, "/v1/domain", q, []byte("{}")); err != nil {
-			return fmt.Errorf("create domain %s: %w", domain, err)
-		}
-	} else if err != nil {
-		return err
-	}
-	if err := cl.CreateRepository(ctx, domain, repo, ""); err != nil {
-		return fmt.Errorf("create repository %s: %w", repo, err)
-	}
-	return nil
 }
 
 // bundleProgress is a bar on a terminal, a line every 10 s otherwise.

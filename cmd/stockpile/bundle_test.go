@@ -185,14 +185,14 @@ func TestExportImport(t *testing.T) {
 	}
 	file := filepath.Join(t.TempDir(), "internal.bundle")
 	code, out, errOut := runCLI(t, env(src), "export", "--domain", "acme", "--repository", "internal", "-o", file)
-	if code != 0 || out != "wrote "+file+": 5 packages, 6 versions, 8 assets\n" || !strings.Contains(errOut, "export: 8/8\n") {
+	if code != 0 || out != "wrote "+file+": 1 repositories, 5 packages, 6 versions, 8 assets\n" || !strings.Contains(errOut, "export: 8/8\n") {
 		t.Fatalf("export: exit %d\n%s\n%s", code, out, errOut)
 	}
 
 	// into an empty Stockpile: the domain and repository are created
 	dst, dstCP := bundleServer(t)
 	code, out, errOut = runCLI(t, env(dst), "import", file)
-	if code != 0 || out != "acme/internal: 6 versions imported, 0 already there, 0 refused\n" || !strings.Contains(errOut, "import: 6/6\n") {
+	if code != 0 || out != "created acme/internal\nacme: 6 versions imported, 0 already there, 0 refused\n" || !strings.Contains(errOut, "import: 6/6\n") {
 		t.Fatalf("import: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if got := repoView(t, dstCP, "internal"); got != want {
@@ -200,7 +200,7 @@ func TestExportImport(t *testing.T) {
 	}
 	// again: nothing changes
 	code, out, errOut = runCLI(t, env(dst), "import", file)
-	if code != 0 || out != "acme/internal: 0 versions imported, 6 already there, 0 refused\n" {
+	if code != 0 || out != "acme: 0 versions imported, 6 already there, 0 refused\n" {
 		t.Fatalf("second import: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if got := repoView(t, dstCP, "internal"); got != want {
@@ -211,7 +211,7 @@ func TestExportImport(t *testing.T) {
 	other, otherCP := bundleServer(t, "internal")
 	genericPublish(t, otherCP, "internal", "3.0", formattest.Text("cli-linux", "another linux binary"))
 	code, out, errOut = runCLI(t, env(other), "import", file)
-	if code != 1 || !strings.Contains(out, "5 versions imported, 0 already there, 1 refused\n  refused: generic tools/cli 3.0: the repository holds this version with other assets\n") {
+	if code != 1 || !strings.Contains(out, "5 versions imported, 0 already there, 1 refused\n  refused: internal: generic tools/cli 3.0: the repository holds this version with other assets\n") {
 		t.Fatalf("conflicting import: exit %d\n%s\n%s", code, out, errOut)
 	}
 
@@ -276,4 +276,67 @@ func TestStepProgress(t *testing.T) {
 	if got := buf.String(); !strings.HasPrefix(got, "\rimport [#######                       ] 1/4") || !strings.HasSuffix(got, "\rimport [##############################] 4/4\n") || strings.Count(got, "\r") != 3 {
 		t.Errorf("terminal: %q", got)
 	}
+}
+
+func TestExportDomainAndLockfile(t *testing.T) {
+	src, srcCP := bundleServer(t, "internal", "app")
+	cp(t, srcCP, http.MethodPut, "/v1/repository", url.Values{"domain": {"acme"}, "repository": {"app"}}, []byte(`{"upstreams":[{"repositoryName":"internal"}]}`))
+	npmPublish(t, src, "internal", "lib-a", "1.0.0")
+	npmPublish(t, src, "internal", "lib-a", "2.0.0")
+	npmPublish(t, src, "app", "app-b", "1.0.0")
+	env := func(in *proxytest.Instance) func(string) string {
+		m := map[string]string{"AWS_ACCESS_KEY_ID": "AKIAADMIN", "AWS_SECRET_ACCESS_KEY": "admin-secret", "STOCKPILE_ENDPOINT": in.URL}
+		return func(k string) string { return m[k] }
+	}
+	dir := t.TempDir()
+
+	t.Run("a whole domain", func(t *testing.T) {
+		file := filepath.Join(dir, "acme.bundle")
+		code, out, errOut := runCLI(t, env(src), "export", "--domain", "acme", "-o", file)
+		if code != 0 || out != "wrote "+file+": 2 repositories, 2 packages, 3 versions, 3 assets\n" {
+			t.Fatalf("export: exit %d\n%s\n%s", code, out, errOut)
+		}
+		dst, dstCP := bundleServer(t)
+		code, out, errOut = runCLI(t, env(dst), "import", file)
+		if code != 0 || out != "created acme/app\ncreated acme/internal\nacme: 3 versions imported, 0 already there, 0 refused\n" {
+			t.Fatalf("import: exit %d\n%s\n%s", code, out, errOut)
+		}
+		for _, repo := range []string{"internal", "app"} {
+			if got, want := repoView(t, dstCP, repo), repoView(t, srcCP, repo); got != want {
+				t.Errorf("%s after import:\n%s\nwant:\n%s", repo, got, want)
+			}
+		}
+		var desc struct {
+			Repository struct {
+				Upstreams []struct{ RepositoryName string }
+			}
+		}
+		json.Unmarshal(cp(t, dstCP, http.MethodGet, "/v1/repository", url.Values{"domain": {"acme"}, "repository": {"app"}}, nil), &desc)
+		if len(desc.Repository.Upstreams) != 1 || desc.Repository.Upstreams[0].RepositoryName != "internal" {
+			t.Errorf("app's upstreams after import: %+v", desc)
+		}
+		code, _, errOut = runCLI(t, env(dst), "import", "--repository", "x", file)
+		if code != 2 || !strings.Contains(errOut, "the bundle holds 2 repositories") {
+			t.Errorf("--repository with a domain bundle: exit %d %s", code, errOut)
+		}
+	})
+	t.Run("the versions a lockfile names, into another repository", func(t *testing.T) {
+		lock := filepath.Join(dir, "package-lock.json")
+		os.WriteFile(lock, []byte(`{"lockfileVersion":3,"packages":{"":{"name":"x"},"node_modules/lib-a":{"version":"2.0.0","resolved":"http://r.invalid/lib-a/-/lib-a-2.0.0.tgz"}}}`), 0o644)
+		file := filepath.Join(dir, "ci.bundle")
+		code, out, errOut := runCLI(t, env(src), "export", "--domain", "acme", "--repository", "internal", "--lockfile", lock, "-o", file)
+		if code != 0 || out != "wrote "+file+": 1 repositories, 1 packages, 1 versions, 1 assets\n" {
+			t.Fatalf("export: exit %d\n%s\n%s", code, out, errOut)
+		}
+		dst, dstCP := bundleServer(t)
+		code, out, errOut = runCLI(t, env(dst), "import", "--domain", "ci", "--repository", "cache", file)
+		if code != 0 || out != "created ci/cache\nci: 1 versions imported, 0 already there, 0 refused\n" {
+			t.Fatalf("import: exit %d\n%s\n%s", code, out, errOut)
+		}
+		var vs struct{ Versions []struct{ Version string } }
+		json.Unmarshal(cp(t, dstCP, http.MethodPost, "/v1/package/versions", url.Values{"domain": {"ci"}, "repository": {"cache"}, "format": {"npm"}, "package": {"lib-a"}}, nil), &vs)
+		if len(vs.Versions) != 1 || vs.Versions[0].Version != "2.0.0" {
+			t.Errorf("versions imported: %+v", vs)
+		}
+	})
 }

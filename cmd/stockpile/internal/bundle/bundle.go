@@ -16,17 +16,38 @@ import (
 )
 
 // Version of the bundle layout.
-const Version = 1
+const Version = 2
 
 // ManifestName is the bundle's first entry.
 const ManifestName = "manifest.json"
 
-// Manifest describes a bundle.
+// Manifest describes a bundle: one repository, or every repository of a
+// domain.
 type Manifest struct {
-	StockpileBundle int       `json:"stockpileBundle"`
-	Domain          string    `json:"domain"`
-	Repository      string    `json:"repository"`
-	Packages        []Package `json:"packages"`
+	StockpileBundle int    `json:"stockpileBundle"`
+	Domain          string `json:"domain"`
+	Repositories    []Repo `json:"repositories"`
+}
+
+// Repo is one repository: its upstreams (by name, in order) and packages.
+type Repo struct {
+	Name      string    `json:"name"`
+	Upstreams []string  `json:"upstreams,omitempty"`
+	Packages  []Package `json:"packages"`
+}
+
+// Counts returns the bundle's packages, versions and assets.
+func (m Manifest) Counts() (packages, versions, assets int) {
+	for _, r := range m.Repositories {
+		packages += len(r.Packages)
+		for _, p := range r.Packages {
+			versions += len(p.Versions)
+			for _, v := range p.Versions {
+				assets += len(v.Assets)
+			}
+		}
+	}
+	return
 }
 
 // Package is one package of the repository.

@@ -15,24 +15,21 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// Export writes the packages of domain/repo (of format only, when not
-// empty) and their assets to w. Every asset is read through
-// GetPackageVersionAsset and checked against the SHA-256 the repository
-// lists for it.
-func Export(ctx context.Context, cp ControlPlane, domain, repo, format string, w io.Writer, progress Progress) (Manifest, error) {
-	m := Manifest{StockpileBundle: Version, Domain: domain, Repository: repo}
-	pkgs, err := listPackages(ctx, cp, domain, repo, format)
-	if err != nil {
-		return m, err
-	}
-	for _, p := range pkgs {
-		if !slices.Contains(Formats, p.Format) {
-			return m, fmt.Errorf("%s: %w (choose one with --format)", p, ErrFormat)
-		}
-		if p.Versions, err = listVersions(ctx, cp, domain, repo, p); err != nil {
+// Filter keeps a version of a package in the bundle; nil keeps all.
+type Filter func(p Package, version string) bool
+
+// Export writes the packages of the repositories repos of domain (of
+// format only, when not empty; the versions filter keeps) and their
+// assets to w. Every asset is read through GetPackageVersionAsset and
+// checked against the SHA-256 the repository lists for it.
+func Export(ctx context.Context, cp ControlPlane, domain string, repos []string, format string, filter Filter, w io.Writer, progress Progress) (Manifest, error) {
+	m := Manifest{StockpileBundle: Version, Domain: domain}
+	for _, name := range repos {
+		r, err := exportRepo(ctx, cp, domain, name, format, filter)
+		if err != nil {
 			return m, err
 		}
-		m.Packages = append(m.Packages, p)
+		m.Repositories = append(m.Repositories, r)
 	}
 	zw, err := zstd.NewWriter(w)
 	if err != nil {
@@ -47,27 +44,25 @@ func Export(ctx context.Context, cp ControlPlane, domain, repo, format string, w
 		return m, err
 	}
 	written := map[string]bool{}
-	total, done := 0, 0
-	for _, p := range m.Packages {
-		for _, v := range p.Versions {
-			total += len(v.Assets)
-		}
-	}
-	for _, p := range m.Packages {
-		for _, v := range p.Versions {
-			for _, a := range v.Assets {
-				done++
-				if written[a.SHA256] {
-					continue
-				}
-				written[a.SHA256] = true
-				if err := writeEntry(tw, BlobName(a.SHA256), a.Size, func(w io.Writer) error {
-					return copyAsset(ctx, cp, domain, repo, p, v.Version, a, w)
-				}); err != nil {
-					return m, err
-				}
-				if progress != nil {
-					progress.Step(done, total)
+	_, _, total := m.Counts()
+	done := 0
+	for _, r := range m.Repositories {
+		for _, p := range r.Packages {
+			for _, v := range p.Versions {
+				for _, a := range v.Assets {
+					done++
+					if written[a.SHA256] {
+						continue
+					}
+					written[a.SHA256] = true
+					if err := writeEntry(tw, BlobName(a.SHA256), a.Size, func(w io.Writer) error {
+						return copyAsset(ctx, cp, domain, r.Name, p, v.Version, a, w)
+					}); err != nil {
+						return m, err
+					}
+					if progress != nil {
+						progress.Step(done, total)
+					}
 				}
 			}
 		}
@@ -76,6 +71,46 @@ func Export(ctx context.Context, cp ControlPlane, domain, repo, format string, w
 		return m, err
 	}
 	return m, zw.Close()
+}
+
+// exportRepo lists a repository's upstreams, packages and versions.
+func exportRepo(ctx context.Context, cp ControlPlane, domain, name, format string, filter Filter) (Repo, error) {
+	r := Repo{Name: name}
+	var desc struct {
+		Repository struct {
+			Upstreams []struct {
+				RepositoryName string `json:"repositoryName"`
+			} `json:"upstreams"`
+		} `json:"repository"`
+	}
+	if err := call(ctx, cp, http.MethodGet, "/v1/repository", url.Values{"domain": {domain}, "repository": {name}}, nil, &desc); err != nil {
+		return r, fmt.Errorf("DescribeRepository %s: %w", name, err)
+	}
+	for _, u := range desc.Repository.Upstreams {
+		r.Upstreams = append(r.Upstreams, u.RepositoryName)
+	}
+	pkgs, err := listPackages(ctx, cp, domain, name, format)
+	if err != nil {
+		return r, err
+	}
+	for _, p := range pkgs {
+		if !slices.Contains(Formats, p.Format) {
+			return r, fmt.Errorf("%s: %s: %w (choose one with --format)", name, p, ErrFormat)
+		}
+		vs, err := listVersions(ctx, cp, domain, name, p)
+		if err != nil {
+			return r, err
+		}
+		for _, v := range vs {
+			if filter == nil || filter(p, v.Version) {
+				p.Versions = append(p.Versions, v)
+			}
+		}
+		if len(p.Versions) > 0 || filter == nil {
+			r.Packages = append(r.Packages, p)
+		}
+	}
+	return r, nil
 }
 
 func writeEntry(tw *tar.Writer, name string, size int64, body func(io.Writer) error) error {

@@ -16,6 +16,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -63,13 +64,15 @@ func Open(r io.Reader, dir string) (*Opened, error) {
 		return nil, fmt.Errorf("bundle layout %d: this stockpile reads %d", m.StockpileBundle, Version)
 	}
 	want := map[string]int64{}
-	for _, p := range m.Packages {
-		if !slices.Contains(Formats, p.Format) {
-			return nil, fmt.Errorf("%s: %w", p, ErrFormat)
-		}
-		for _, v := range p.Versions {
-			for _, a := range v.Assets {
-				want[a.SHA256] = a.Size
+	for _, r := range m.Repositories {
+		for _, p := range r.Packages {
+			if !slices.Contains(Formats, p.Format) {
+				return nil, fmt.Errorf("%s: %w", p, ErrFormat)
+			}
+			for _, v := range p.Versions {
+				for _, a := range v.Assets {
+					want[a.SHA256] = a.Size
+				}
 			}
 		}
 	}
@@ -119,67 +122,134 @@ func spool(r io.Reader, path, sum string, size int64, name string) error {
 
 // Target is where a bundle goes.
 type Target struct {
-	CP         ControlPlane
-	HTTP       *http.Client
-	Base       string // http://host:port
-	Token      string // for the repository endpoints
-	Domain     string
-	Repository string
+	CP    ControlPlane
+	HTTP  *http.Client
+	Base  string // http://host:port
+	Token string // for the repository endpoints
+	// Domain is the domain imported into.
+	Domain string
+	// Rename maps the bundle's repository names to the target's; a name
+	// not in it is kept.
+	Rename map[string]string
+}
+
+func (t Target) repo(name string) string {
+	if r, ok := t.Rename[name]; ok {
+		return r
+	}
+	return name
 }
 
 // Report counts what Import did.
 type Report struct {
+	CreatedRepositories    []string
 	Imported, AlreadyThere int
 	Conflicts              []string
 }
 
-// Import publishes every version of the bundle that the repository lacks,
-// with its status and its package's origin controls. A version already
-// there with the same assets is left alone (so importing twice changes
-// nothing); one there with other bytes is refused, as a publish would be,
-// and reported; the rest is still imported.
-func Import(ctx context.Context, t Target, o *Opened, progress Progress) (Report, error) {
+// Import creates the domain and the repositories that do not exist (and
+// links those it created to their upstreams, as in the bundle), then
+// publishes every version the repositories lack, with its status and its
+// package's origin controls. A version already there with the same assets
+// is left alone (so importing twice changes nothing); one there with other
+// bytes is refused, as a publish would be, and reported; the rest is
+// still imported.
+//
+// token mints the data-plane token once the domain exists.
+func Import(ctx context.Context, t Target, o *Opened, progress Progress, token func() (string, error)) (Report, error) {
 	var rep Report
-	total, done := 0, 0
-	for _, p := range o.Manifest.Packages {
-		total += len(p.Versions)
+	created, err := ensureRepositories(ctx, t, o.Manifest)
+	if err != nil {
+		return rep, err
 	}
-	for _, p := range o.Manifest.Packages {
-		for _, v := range p.Versions {
-			done++
-			have, err := listAssets(ctx, t.CP, t.Domain, t.Repository, p, v.Version)
-			switch {
-			case err == nil && sameAssets(have, v.Assets):
-				rep.AlreadyThere++
-			case err == nil:
-				rep.Conflicts = append(rep.Conflicts, fmt.Sprintf("%s %s: %v", p, v.Version, ErrConflict))
-			case isNotFound(err):
-				if err := publish(ctx, t, o, p, v); err != nil {
-					return rep, fmt.Errorf("%s %s: %w", p, v.Version, err)
-				}
-				if v.Status != "Published" {
-					q := pkgQuery(t.Domain, t.Repository, p)
-					body := map[string]any{"versions": []string{v.Version}, "targetStatus": v.Status}
-					if err := call(ctx, t.CP, http.MethodPost, "/v1/package/versions/update_status", q, body, nil); err != nil {
-						return rep, fmt.Errorf("%s %s: status %s: %w", p, v.Version, v.Status, err)
+	rep.CreatedRepositories = created
+	if t.Token, err = token(); err != nil {
+		return rep, fmt.Errorf("GetAuthorizationToken: %w", err)
+	}
+	_, total, _ := o.Manifest.Counts()
+	done := 0
+	for _, r := range o.Manifest.Repositories {
+		repo := t.repo(r.Name)
+		for _, p := range r.Packages {
+			for _, v := range p.Versions {
+				done++
+				have, err := listAssets(ctx, t.CP, t.Domain, repo, p, v.Version)
+				switch {
+				case err == nil && sameAssets(have, v.Assets):
+					rep.AlreadyThere++
+				case err == nil:
+					rep.Conflicts = append(rep.Conflicts, fmt.Sprintf("%s: %s %s: %v", repo, p, v.Version, ErrConflict))
+				case isNotFound(err):
+					if err := publish(ctx, t, repo, o, p, v); err != nil {
+						return rep, fmt.Errorf("%s: %s %s: %w", repo, p, v.Version, err)
 					}
+					if v.Status != "Published" {
+						q := pkgQuery(t.Domain, repo, p)
+						body := map[string]any{"versions": []string{v.Version}, "targetStatus": v.Status}
+						if err := call(ctx, t.CP, http.MethodPost, "/v1/package/versions/update_status", q, body, nil); err != nil {
+							return rep, fmt.Errorf("%s: %s %s: status %s: %w", repo, p, v.Version, v.Status, err)
+						}
+					}
+					rep.Imported++
+				default:
+					return rep, err
 				}
-				rep.Imported++
-			default:
-				return rep, err
+				if progress != nil {
+					progress.Step(done, total)
+				}
 			}
-			if progress != nil {
-				progress.Step(done, total)
-			}
-		}
-		if p.Origin.Publish != "" && p.Origin.Upstream != "" {
-			body := map[string]any{"restrictions": p.Origin}
-			if err := call(ctx, t.CP, http.MethodPost, "/v1/package", pkgQuery(t.Domain, t.Repository, p), body, nil); err != nil {
-				return rep, fmt.Errorf("%s: origin controls: %w", p, err)
+			if p.Origin.Publish != "" && p.Origin.Upstream != "" {
+				body := map[string]any{"restrictions": p.Origin}
+				if err := call(ctx, t.CP, http.MethodPost, "/v1/package", pkgQuery(t.Domain, repo, p), body, nil); err != nil {
+					return rep, fmt.Errorf("%s: %s: origin controls: %w", repo, p, err)
+				}
 			}
 		}
 	}
 	return rep, nil
+}
+
+// ensureRepositories creates the domain and the missing repositories,
+// then gives those it created their upstreams.
+func ensureRepositories(ctx context.Context, t Target, m Manifest) ([]string, error) {
+	q := url.Values{"domain": {t.Domain}}
+	if err := call(ctx, t.CP, http.MethodGet, "/v1/domain", q, nil, nil); isNotFound(err) {
+		if err := call(ctx, t.CP, http.MethodPost, "/v1/domain", q, map[string]any{}, nil); err != nil {
+			return nil, fmt.Errorf("create domain %s: %w", t.Domain, err)
+		}
+	} else if err != nil {
+		return nil, err
+	}
+	var created []string
+	for _, r := range m.Repositories {
+		q := url.Values{"domain": {t.Domain}, "repository": {t.repo(r.Name)}}
+		err := call(ctx, t.CP, http.MethodGet, "/v1/repository", q, nil, nil)
+		if isNotFound(err) {
+			if err := call(ctx, t.CP, http.MethodPost, "/v1/repository", q, map[string]any{}, nil); err != nil {
+				return nil, fmt.Errorf("create repository %s: %w", t.repo(r.Name), err)
+			}
+			created = append(created, r.Name)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range m.Repositories {
+		if !slices.Contains(created, r.Name) || len(r.Upstreams) == 0 {
+			continue
+		}
+		var ups []map[string]string
+		for _, u := range r.Upstreams {
+			ups = append(ups, map[string]string{"repositoryName": t.repo(u)})
+		}
+		q := url.Values{"domain": {t.Domain}, "repository": {t.repo(r.Name)}}
+		if err := call(ctx, t.CP, http.MethodPut, "/v1/repository", q, map[string]any{"upstreams": ups}, nil); err != nil {
+			return nil, fmt.Errorf("upstreams of %s: %w", t.repo(r.Name), err)
+		}
+	}
+	for i, c := range created {
+		created[i] = t.repo(c)
+	}
+	return created, nil
 }
 
 // isNotFound reports a ResourceNotFoundException, told by its text so
@@ -204,39 +274,39 @@ func sameAssets(have, want []Asset) bool {
 	return true
 }
 
-func (t Target) endpoint(format string) string {
-	return strings.TrimRight(t.Base, "/") + "/" + t.Domain + "/" + format + "/" + t.Repository + "/"
+func (t Target) endpoint(format, repo string) string {
+	return strings.TrimRight(t.Base, "/") + "/" + t.Domain + "/" + format + "/" + repo + "/"
 }
 
 // publish publishes one version the way its format's clients do.
-func publish(ctx context.Context, t Target, o *Opened, p Package, v PkgVersion) error {
+func publish(ctx context.Context, t Target, repo string, o *Opened, p Package, v PkgVersion) error {
 	switch p.Format {
 	case "generic":
-		return publishGeneric(ctx, t, o, p, v)
+		return publishGeneric(ctx, t, repo, o, p, v)
 	case "npm":
-		return publishNPM(ctx, t, o, p, v)
+		return publishNPM(ctx, t, repo, o, p, v)
 	case "pypi":
-		return publishPyPI(ctx, t, o, p, v)
+		return publishPyPI(ctx, t, repo, o, p, v)
 	case "ruby":
 		// gem push (https://guides.rubygems.org/rubygems-org-api/#gem-methods)
-		return publishFile(ctx, t, o, v, ".gem", http.MethodPost, t.endpoint("ruby")+"api/v1/gems")
+		return publishFile(ctx, t, o, v, ".gem", http.MethodPost, t.endpoint("ruby", repo)+"api/v1/gems")
 	case "nuget":
 		// nuget push, the PackagePublish resource
 		// (https://learn.microsoft.com/nuget/api/package-publish-resource)
-		return publishFile(ctx, t, o, v, ".nupkg", http.MethodPut, t.endpoint("nuget")+"api/v2/package")
+		return publishFile(ctx, t, o, v, ".nupkg", http.MethodPut, t.endpoint("nuget", repo)+"api/v2/package")
 	}
 	return fmt.Errorf("%s: %w", p, ErrFormat)
 }
 
 // publishGeneric calls PublishPackageVersion for each asset, the last one
 // finishing the version.
-func publishGeneric(ctx context.Context, t Target, o *Opened, p Package, v PkgVersion) error {
+func publishGeneric(ctx context.Context, t Target, repo string, o *Opened, p Package, v PkgVersion) error {
 	for i, a := range v.Assets {
 		body, err := o.Blob(a.SHA256)
 		if err != nil {
 			return err
 		}
-		q := pkgQuery(t.Domain, t.Repository, p)
+		q := pkgQuery(t.Domain, repo, p)
 		q.Set("version", v.Version)
 		q.Set("asset", a.Name)
 		if i < len(v.Assets)-1 {
@@ -252,7 +322,7 @@ func publishGeneric(ctx context.Context, t Target, o *Opened, p Package, v PkgVe
 // publishNPM sends what npm publish sends: the version's package.json,
 // read from the tarball, with its dist, and the tarball as an attachment
 // (https://github.com/npm/registry/blob/main/docs/REGISTRY-API.md).
-func publishNPM(ctx context.Context, t Target, o *Opened, p Package, v PkgVersion) error {
+func publishNPM(ctx context.Context, t Target, repo string, o *Opened, p Package, v PkgVersion) error {
 	if len(v.Assets) != 1 {
 		return fmt.Errorf("an npm version has one tarball, not %d assets", len(v.Assets))
 	}
@@ -270,7 +340,7 @@ func publishNPM(ctx context.Context, t Target, o *Opened, p Package, v PkgVersio
 	}
 	s1, s512 := sha1.Sum(tgz), sha512.Sum512(tgz)
 	manifest["dist"] = map[string]string{"shasum": hex.EncodeToString(s1[:]), "integrity": "sha512-" + base64.StdEncoding.EncodeToString(s512[:]),
-		"tarball": t.endpoint("npm") + name + "/-/" + v.Assets[0].Name}
+		"tarball": t.endpoint("npm", repo) + name + "/-/" + v.Assets[0].Name}
 	body, err := json.Marshal(map[string]any{
 		"_id": name, "name": name, "dist-tags": map[string]string{"latest": v.Version},
 		"versions":     map[string]any{v.Version: manifest},
@@ -279,7 +349,7 @@ func publishNPM(ctx context.Context, t Target, o *Opened, p Package, v PkgVersio
 	if err != nil {
 		return err
 	}
-	return t.send(ctx, http.MethodPut, t.endpoint("npm")+strings.Replace(name, "/", "%2f", 1), "application/json", body)
+	return t.send(ctx, http.MethodPut, t.endpoint("npm", repo)+strings.Replace(name, "/", "%2f", 1), "application/json", body)
 }
 
 // packageJSON reads package/package.json (or the first */package.json)
@@ -306,7 +376,7 @@ func packageJSON(tgz []byte) (map[string]any, error) {
 }
 
 // publishPyPI uploads each file as twine does (the legacy upload API).
-func publishPyPI(ctx context.Context, t Target, o *Opened, p Package, v PkgVersion) error {
+func publishPyPI(ctx context.Context, t Target, repo string, o *Opened, p Package, v PkgVersion) error {
 	for _, a := range v.Assets {
 		data, err := o.Blob(a.SHA256)
 		if err != nil {
@@ -327,7 +397,7 @@ func publishPyPI(ctx context.Context, t Target, o *Opened, p Package, v PkgVersi
 		if err := mw.Close(); err != nil {
 			return err
 		}
-		if err := t.send(ctx, http.MethodPost, t.endpoint("pypi"), mw.FormDataContentType(), form.Bytes()); err != nil {
+		if err := t.send(ctx, http.MethodPost, t.endpoint("pypi", repo), mw.FormDataContentType(), form.Bytes()); err != nil {
 			return err
 		}
 	}
