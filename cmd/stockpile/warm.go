@@ -21,7 +21,8 @@ hashes where it has them (and the repository's own).
 Lockfiles: package-lock.json and npm-shrinkwrap.json (v1 to v3), yarn.lock
 (Yarn 1 and 2+), pnpm-lock.yaml (v5 to v9), requirements*.txt (pinned with ==,
 with or without --hash), Pipfile.lock, poetry.lock, uv.lock, Cargo.lock,
-Gemfile.lock (with its CHECKSUMS when Bundler wrote them), packages.lock.json.
+Gemfile.lock (with its CHECKSUMS when Bundler wrote them), packages.lock.json,
+and the output of mvn dependency:list (any file name).
 
 The token comes from GetAuthorizationToken, signed with the AWS credentials of
 the environment or profile, or is a scoped token (--token, $STOCKPILE_TOKEN).

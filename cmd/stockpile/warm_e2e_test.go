@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -446,5 +447,36 @@ func TestWarmBundlerThenOffline(t *testing.T) {
 		if got, _ := filepath.Glob(filepath.Join(vendor, "ruby", "*", "gems", n+"-1.0.0", "lib", n+".rb")); len(got) != 1 {
 			t.Errorf("bundle install did not install %s", n)
 		}
+	}
+}
+
+// TestWarmMavenList warms a repository from the output of mvn
+// dependency:list through a fake Maven Central, each file checked against
+// the repository's .sha1.
+func TestWarmMavenList(t *testing.T) {
+	central := debianCentral(t)
+	e := startLoginEnv(t, map[string]upstream.Options{"public:maven-central": {URL: central.URL + "/maven2/", Retries: 1}},
+		proxy.RepositoryConfig{Name: "maven-store", ExternalConnection: "public:maven-central"})
+	list := "[INFO] The following files have been resolved:\n[INFO]    commons-io:commons-io:jar:2.11.0:compile -- module org.apache.commons.io\n" +
+		"[INFO]    org.apache.maven.plugins:maven-compiler-plugin:maven-plugin:3.10.1:runtime\n[INFO]    com.example:nowhere:jar:1.0:compile\n[INFO] \n"
+	proj := mkdir(t, t.TempDir(), map[string]string{"deps.txt": list})
+	env := map[string]string{"AWS_ACCESS_KEY_ID": "AKIAADMIN", "AWS_SECRET_ACCESS_KEY": "admin-secret", "STOCKPILE_ENDPOINT": e.in.URL}
+	code, out, errOut := runCLI(t, func(k string) string { return env[k] }, "warm", "--domain", "acme", "--repository", "app", filepath.Join(proj, "deps.txt"))
+	if code != 1 || !strings.Contains(out, "3 artifacts (4 files") || !strings.Contains(out, "2 fetched and verified, 1 failed") ||
+		!strings.Contains(out, "failed: maven com.example:nowhere@1.0-jar") {
+		t.Fatalf("warm: exit %d\n%s\n%s", code, out, errOut)
+	}
+	jar, _ := os.ReadFile("/usr/share/maven-repo/commons-io/commons-io/2.11.0/commons-io-2.11.0.jar")
+	req, _ := http.NewRequest(http.MethodGet, e.in.URL+"/acme/maven/app/commons-io/commons-io/2.11.0/commons-io-2.11.0.jar", nil)
+	req.Header.Set("Authorization", "Bearer "+e.token)
+	central.Close() // from the cache only
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(got, jar) {
+		t.Fatalf("the cached jar: %d, %d bytes, want %d", resp.StatusCode, len(got), len(jar))
 	}
 }

@@ -48,7 +48,7 @@ type Digest struct {
 }
 
 // Lockfiles names the lockfiles Parse reads.
-const Lockfiles = "package-lock.json, npm-shrinkwrap.json, yarn.lock, pnpm-lock.yaml, requirements*.txt, Pipfile.lock, poetry.lock, uv.lock, Cargo.lock, Gemfile.lock, packages.lock.json"
+const Lockfiles = "package-lock.json, npm-shrinkwrap.json, yarn.lock, pnpm-lock.yaml, requirements*.txt, Pipfile.lock, poetry.lock, uv.lock, Cargo.lock, Gemfile.lock, packages.lock.json, the output of mvn dependency:list"
 
 // Parse reads a lockfile, recognised by its name.
 func Parse(path string, b []byte) ([]Artifact, error) {
@@ -76,6 +76,8 @@ func Parse(path string, b []byte) ([]Artifact, error) {
 		arts, err = parseUVLock(b)
 	case base == "packages.lock.json":
 		arts, err = parseNuGetLock(b)
+	case bytes.Contains(b, []byte(mavenListHeader)):
+		arts, err = parseMavenList(b)
 	default:
 		return nil, fmt.Errorf("%s: not a lockfile warm reads (%s)", path, Lockfiles)
 	}

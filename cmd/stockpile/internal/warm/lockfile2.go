@@ -331,3 +331,50 @@ func parseNuGetLock(b []byte) ([]Artifact, error) {
 	sortArtifacts(out)
 	return out, nil
 }
+
+// mavenListHeader begins the list `mvn dependency:list` writes
+// (https://maven.apache.org/plugins/maven-dependency-plugin/list-mojo.html).
+const mavenListHeader = "The following files have been resolved:"
+
+// parseMavenList reads the output of mvn dependency:list (its console
+// output, with "[INFO]" prefixes, or its -DoutputFile): lines
+// "group:artifact:type[:classifier]:version:scope", possibly followed by
+// " -- module …". Name is "group:artifact", Platform carries
+// "type[:classifier]".
+func parseMavenList(b []byte) ([]Artifact, error) {
+	var out []Artifact
+	seen := map[string]bool{}
+	in := false
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "[INFO]"))
+		if strings.Contains(line, mavenListHeader) {
+			in = true
+			continue
+		}
+		if !in {
+			continue
+		}
+		if line == "" || line == "none" {
+			in = line == "" && len(out) == 0 // a blank line ends the list once it has begun
+			continue
+		}
+		line, _, _ = strings.Cut(line, " -- ")
+		f := strings.Split(strings.TrimSpace(line), ":")
+		var a Artifact
+		switch len(f) {
+		case 5: // group:artifact:type:version:scope
+			a = Artifact{Format: "maven", Name: f[0] + ":" + f[1], Platform: f[2], Version: f[3]}
+		case 6: // group:artifact:type:classifier:version:scope
+			a = Artifact{Format: "maven", Name: f[0] + ":" + f[1], Platform: f[2] + ":" + f[3], Version: f[4]}
+		default:
+			in = false
+			continue
+		}
+		if k := a.String(); !seen[k] {
+			seen[k] = true
+			out = append(out, a)
+		}
+	}
+	sortArtifacts(out)
+	return out, nil
+}

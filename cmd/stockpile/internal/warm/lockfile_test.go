@@ -92,6 +92,10 @@ func TestParse(t *testing.T) {
 			"Newtonsoft.Json":{"type":"Direct","requested":"[13.0.3, )","resolved":"13.0.3","contentHash":"` + strings.Repeat("A", 86) + `=="},
 			"Lib":{"type":"Project"}},"net6.0":{"Newtonsoft.Json":{"type":"Direct","resolved":"13.0.3"}}}}`,
 			want: "nuget Newtonsoft.Json@13.0.3 sha512"},
+		{name: "mvn dependency:list output", path: "deps.txt", body: "[INFO] --- dependency:3.6.1:list (default-cli) @ app ---\n[INFO] \n[INFO] The following files have been resolved:\n" +
+			"[INFO]    org.slf4j:slf4j-api:jar:2.0.9:compile -- module org.slf4j\n[INFO]    junit:junit:jar:4.13.2:test\n" +
+			"[INFO]    io.netty:netty-transport-native-epoll:jar:linux-x86_64:4.1.100.Final:runtime\n[INFO] \n[INFO] BUILD SUCCESS\n",
+			want: "maven io.netty:netty-transport-native-epoll@4.1.100.Final-jar:linux-x86_64; maven junit:junit@4.13.2-jar; maven org.slf4j:slf4j-api@2.0.9-jar"},
 		{name: "not a lockfile", path: "go.sum", body: "x", wantErr: "not a lockfile warm reads"},
 		{name: "a broken package lock", path: "package-lock.json", body: "{", wantErr: "not a package lock"},
 		{name: "a broken Cargo.lock", path: "Cargo.lock", body: "[[package]\n", wantErr: "not a Cargo.lock"},

@@ -139,6 +139,8 @@ func (f *fetcher) fetch(ctx context.Context, a Artifact) (files int, n int64, er
 		urls, err = f.gemFiles(ctx, a)
 	case "nuget":
 		urls, err = f.nugetFiles(ctx, a)
+	case "maven":
+		urls, err = f.mavenFiles(ctx, a)
 	default:
 		err = fmt.Errorf("format %s is not warmed", a.Format)
 	}
@@ -509,4 +511,50 @@ func (f *fetcher) nugetFiles(ctx context.Context, a Artifact) ([]fileURL, error)
 		fu.expect = append(fu.expect, a.Digests)
 	}
 	return []fileURL{fu}, nil
+}
+
+// mavenFiles are the POM and the artifact's file of a Maven version, each
+// checked against the repository's .sha1 sidecar
+// (https://maven.apache.org/repository/layout.html).
+func (f *fetcher) mavenFiles(ctx context.Context, a Artifact) ([]fileURL, error) {
+	group, artifact, ok := strings.Cut(a.Name, ":")
+	if !ok {
+		return nil, fmt.Errorf("%s: not group:artifact", a.Name)
+	}
+	typ, classifier, _ := strings.Cut(a.Platform, ":")
+	ext := typ
+	switch typ {
+	case "", "bundle", "maven-plugin", "ejb", "test-jar":
+		ext = "jar"
+		if typ == "test-jar" && classifier == "" {
+			classifier = "tests"
+		}
+	}
+	dir := f.endpoint("maven") + strings.ReplaceAll(group, ".", "/") + "/" + artifact + "/" + a.Version + "/"
+	base := artifact + "-" + a.Version
+	names := []string{base + ".pom"}
+	if file := base + suffix(classifier) + "." + ext; ext != "pom" {
+		names = append(names, file)
+	}
+	var out []fileURL
+	for _, n := range names {
+		sum, err := f.doc(ctx, dir+n+".sha1", "")
+		if err != nil {
+			return nil, err
+		}
+		hx, _, _ := strings.Cut(strings.TrimSpace(string(sum)), " ")
+		d, err := hex.DecodeString(hx)
+		if err != nil || len(d) != sha1.Size {
+			return nil, fmt.Errorf("%s.sha1 is not a SHA-1", dir+n)
+		}
+		out = append(out, fileURL{url: dir + n, expect: [][]Digest{{{Algo: "sha1", Sum: d}}}})
+	}
+	return out, nil
+}
+
+func suffix(classifier string) string {
+	if classifier == "" {
+		return ""
+	}
+	return "-" + classifier
 }
