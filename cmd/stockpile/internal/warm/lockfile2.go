@@ -193,6 +193,7 @@ func parsePipfileLock(b []byte) ([]Artifact, error) {
 		return nil, fmt.Errorf("not a Pipfile.lock: no _meta")
 	}
 	var out []Artifact
+	seen := map[string]bool{}
 	for _, group := range []string{"default", "develop"} {
 		var pkgs map[string]struct {
 			Version string   `json:"version"`
@@ -205,7 +206,9 @@ func parsePipfileLock(b []byte) ([]Artifact, error) {
 			return nil, fmt.Errorf("not a Pipfile.lock: %s: %w", group, err)
 		}
 		for name, p := range pkgs {
-			if v, ok := strings.CutPrefix(p.Version, "=="); ok { // git, path and editable entries have none
+			v, ok := strings.CutPrefix(p.Version, "==") // git, path and editable entries have none
+			if ok && !seen[name+"=="+v] {
+				seen[name+"=="+v] = true // in both groups: listed once
 				out = append(out, Artifact{Format: "pypi", Name: name, Version: v, Digests: hashDigests(p.Hashes...)})
 			}
 		}
@@ -313,19 +316,22 @@ func parseNuGetLock(b []byte) ([]Artifact, error) {
 		return nil, fmt.Errorf("not a packages.lock.json: no version")
 	}
 	var out []Artifact
-	seen := map[string]bool{}
+	at := map[string]int{} // a package of several frameworks is listed once, with its hash
 	for _, deps := range doc.Dependencies {
 		for id, d := range deps {
-			k := strings.ToLower(id + "@" + d.Resolved)
-			if d.Type == "Project" || d.Resolved == "" || seen[k] {
+			if d.Type == "Project" || d.Resolved == "" {
 				continue
 			}
-			seen[k] = true
-			a := Artifact{Format: "nuget", Name: id, Version: d.Resolved}
-			if sum, err := base64.StdEncoding.DecodeString(d.ContentHash); err == nil && len(sum) == 64 {
-				a.Digests = []Digest{{Algo: "sha512", Sum: sum}}
+			k := strings.ToLower(id + "@" + d.Resolved)
+			i, seen := at[k]
+			if !seen {
+				i = len(out)
+				at[k] = i
+				out = append(out, Artifact{Format: "nuget", Name: id, Version: d.Resolved})
 			}
-			out = append(out, a)
+			if sum, err := base64.StdEncoding.DecodeString(d.ContentHash); err == nil && len(sum) == 64 && out[i].Digests == nil {
+				out[i].Digests = []Digest{{Algo: "sha512", Sum: sum}}
+			}
 		}
 	}
 	sortArtifacts(out)
