@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -261,6 +262,7 @@ type Rendered struct {
 
 	derivedMu sync.Mutex
 	derived   map[string]any
+	hdrs      atomic.Pointer[renderedHeaders]
 }
 
 // Derived returns what fn computes from the document (a checksum, an index

@@ -18,38 +18,79 @@ import (
 func ServeRendered(c echo.Context, doc *Rendered, cacheControl, vary string) error {
 	req := c.Request()
 	hd := c.Response().Header()
-	body, etag := doc.Body, doc.ETag
-	if doc.Gzip != nil {
-		if vary != "" {
-			vary += ", "
-		}
-		vary += "Accept-Encoding"
-	}
-	if vary != "" {
-		hd.Set("Vary", vary)
-	}
-	hd.Set("Cache-Control", cacheControl)
+	pre := doc.headers(cacheControl, vary)
 	gz := doc.Gzip != nil && AcceptsGzip(req.Header.Values("Accept-Encoding"))
+	// The values are shared by every response of this document: assigned,
+	// never modified in place (net/http only reads them; an Add appends to
+	// a slice whose capacity is its length, so it copies).
+	if pre.vary != nil {
+		hd["Vary"] = pre.vary
+	}
+	hd["Cache-Control"] = pre.cacheControl
+	body, etag := doc.Body, pre.etag
 	if gz {
-		body, etag = doc.Gzip, GzipETag(etag)
+		body, etag = doc.Gzip, pre.gzETag
 	}
-	if etag != "" {
-		hd.Set("ETag", etag)
+	if etag != nil {
+		hd["Etag"] = etag
 	}
-	if inm := req.Header.Get("If-None-Match"); inm != "" && ETagMatch(inm, doc.ETag, GzipETag(doc.ETag)) {
+	if inm := req.Header.Get("If-None-Match"); inm != "" && ETagMatch(inm, doc.ETag, pre.gzETagValue) {
 		return c.NoContent(http.StatusNotModified)
 	}
-	hd.Set("Content-Type", doc.ContentType)
+	hd["Content-Type"] = pre.contentType
 	if gz {
-		hd.Set("Content-Encoding", "gzip")
+		hd["Content-Encoding"] = gzipCoding
+		hd["Content-Length"] = pre.gzLength
+	} else {
+		hd["Content-Length"] = pre.length
 	}
-	hd.Set("Content-Length", strconv.Itoa(len(body)))
 	c.Response().WriteHeader(http.StatusOK)
 	if req.Method == http.MethodHead {
 		return nil
 	}
 	_, err := c.Response().Write(body)
 	return err
+}
+
+var gzipCoding = []string{"gzip"}
+
+// renderedHeaders are the header values of a document's responses, built
+// when it is first served with a given Cache-Control and Vary and kept
+// with it, so that a warm hit sets its headers without allocating.
+type renderedHeaders struct {
+	forCacheControl, forVary string // the arguments they were built for
+
+	cacheControl, vary, contentType []string
+	etag, gzETag                    []string // nil when there is none
+	length, gzLength                []string
+	gzETagValue                     string
+}
+
+// headers returns the document's header values for cacheControl and vary.
+// The document must not change once served (the engine fills its validator
+// and gzip body before handing it out).
+func (r *Rendered) headers(cacheControl, vary string) *renderedHeaders {
+	if h := r.hdrs.Load(); h != nil && h.forCacheControl == cacheControl && h.forVary == vary {
+		return h
+	}
+	h := &renderedHeaders{forCacheControl: cacheControl, forVary: vary,
+		cacheControl: []string{cacheControl}, contentType: []string{r.ContentType},
+		length: []string{strconv.Itoa(len(r.Body))}, gzETagValue: GzipETag(r.ETag)}
+	if r.Gzip != nil {
+		if vary != "" {
+			vary += ", "
+		}
+		vary += "Accept-Encoding"
+		h.gzLength = []string{strconv.Itoa(len(r.Gzip))}
+	}
+	if vary != "" {
+		h.vary = []string{vary}
+	}
+	if r.ETag != "" {
+		h.etag, h.gzETag = []string{r.ETag}, []string{h.gzETagValue}
+	}
+	r.hdrs.Store(h)
+	return h
 }
 
 // GzipETag is the validator of the gzip coding of a document whose

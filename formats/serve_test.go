@@ -3,6 +3,7 @@ package formats
 import (
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 
 	"github.com/labstack/echo/v4"
@@ -71,7 +72,44 @@ func TestServeRendered(t *testing.T) {
 			if tc.status == http.StatusOK && rec.Header().Get("Content-Type") != "application/json" {
 				t.Fatalf("content type %q", rec.Header().Get("Content-Type"))
 			}
+			if tc.method == "GET" && tc.status == http.StatusOK && rec.Header().Get("Content-Length") != strconv.Itoa(len(tc.body)) {
+				t.Fatalf("content length %q for %q", rec.Header().Get("Content-Length"), tc.body)
+			}
 		})
+	}
+}
+
+// The header values built on a document's first response follow the
+// arguments of later calls, and a handler adding to a shared value does
+// not change the next response.
+func TestServeRenderedPrebuiltHeaders(t *testing.T) {
+	doc := &Rendered{Body: []byte("plain body"), ContentType: "text/plain", ETag: `"abc"`}
+	serve := func(cacheControl, vary string) http.Header {
+		c, rec := serveContext("GET", nil)
+		if err := ServeRendered(c, doc, cacheControl, vary); err != nil {
+			t.Fatal(err)
+		}
+		return rec.Header()
+	}
+	tests := []struct {
+		name, cacheControl, vary, wantVary string
+	}{
+		{"first", "no-cache", "Accept", "Accept"},
+		{"other arguments", "max-age=60", "", ""},
+		{"back again", "no-cache", "Accept", "Accept"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := serve(tc.cacheControl, tc.vary)
+			if h.Get("Cache-Control") != tc.cacheControl || h.Get("Vary") != tc.wantVary {
+				t.Fatalf("Cache-Control %q, Vary %q", h.Get("Cache-Control"), h.Get("Vary"))
+			}
+			h.Add("Vary", "Origin")
+			h.Add("Cache-Control", "private")
+		})
+	}
+	if h := serve("no-cache", "Accept"); len(h.Values("Vary")) != 1 || len(h.Values("Cache-Control")) != 1 {
+		t.Fatalf("an Add leaked into the next response: %v", h)
 	}
 }
 

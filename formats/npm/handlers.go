@@ -181,7 +181,7 @@ func mediaRange(s string) (string, float64) {
 func (h *handler) packument(c echo.Context, rt route) error {
 	req := c.Request()
 	ref := formats.RepoFrom(c)
-	if req.URL.Query().Get("write") == "true" {
+	if req.URL.RawQuery != "" && req.URL.Query().Get("write") == "true" {
 		// Write commands (deprecate, unpublish, owner) edit what they read:
 		// build it from upstream documents revalidated now, not from caches.
 		v, err := h.res.View(formats.Fresh(req.Context()), ref, rt.pkg)
