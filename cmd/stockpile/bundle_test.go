@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -167,13 +168,28 @@ func TestExportImport(t *testing.T) {
 	send(t, src, http.MethodPut, "/acme/nuget/internal/api/v2/package", "application/octet-stream", formattest.Nupkg("Bundle.Pkg", []byte(`<?xml version="1.0" encoding="utf-8"?>
 <package xmlns="http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd"><metadata><id>Bundle.Pkg</id><version>5.0.0</version><authors>x</authors><description>bundle fixture</description></metadata></package>`),
 		formattest.Text("content/readme.txt", "bundle fixture\n")))
+	for _, c := range []struct{ name, deps string }{
+		{"bundle-dep", `[]`},
+		{"bundle-crate", `[{"optional":false,"default_features":true,"name":"bundle-dep","features":["x"],"version_req":"^1.0","target":null,"kind":"normal","registry":null,"explicit_name_in_toml":"dep"}]`},
+	} {
+		crate := formattest.Crate(c.name, "1.0.0", formattest.Text("Cargo.toml", "[package]\nname = \""+c.name+"\"\nversion = \"1.0.0\"\n"), formattest.Text("src/lib.rs", ""))
+		var deps []any
+		json.Unmarshal([]byte(c.deps), &deps)
+		meta, _ := json.Marshal(map[string]any{"name": c.name, "vers": "1.0.0", "deps": deps, "features": map[string][]string{"x": {}}, "authors": []string{},
+			"description": "d", "license": "MIT", "keywords": []string{}, "categories": []string{}, "badges": map[string]any{}})
+		body := appendU32(nil, len(meta))
+		body = append(body, meta...)
+		body = appendU32(body, len(crate))
+		body = append(body, crate...)
+		send(t, src, http.MethodPut, "/acme/cargo/internal/api/v1/crates/new", "application/octet-stream", body)
+	}
 	q := url.Values{"domain": {"acme"}, "repository": {"internal"}, "format": {"npm"}, "package": {"bundle-npm"}}
 	cp(t, srcCP, http.MethodPost, "/v1/package/versions/update_status", q, []byte(`{"versions":["1.0.0"],"targetStatus":"Unlisted"}`))
 	q.Set("format", "pypi")
 	q.Set("package", "bundle-py")
 	cp(t, srcCP, http.MethodPost, "/v1/package", q, []byte(`{"restrictions":{"publish":"BLOCK","upstream":"ALLOW"}}`))
 	want := repoView(t, srcCP, "internal")
-	for _, w := range []string{"1.0.0 Unlisted INTERNAL", `"publish":"BLOCK"`, "cli-darwin", "bundle_py-2.0-py3-none-any.whl", "bundle-gem-4.0.0.gem", "5.0.0 Published INTERNAL"} {
+	for _, w := range []string{"1.0.0 Unlisted INTERNAL", `"publish":"BLOCK"`, "cli-darwin", "bundle_py-2.0-py3-none-any.whl", "bundle-gem-4.0.0.gem", "5.0.0 Published INTERNAL", "bundle-crate-1.0.0.crate"} {
 		if !strings.Contains(want, w) {
 			t.Fatalf("the source lacks %q:\n%s", w, want)
 		}
@@ -185,22 +201,37 @@ func TestExportImport(t *testing.T) {
 	}
 	file := filepath.Join(t.TempDir(), "internal.bundle")
 	code, out, errOut := runCLI(t, env(src), "export", "--domain", "acme", "--repository", "internal", "-o", file)
-	if code != 0 || out != "wrote "+file+": 1 repositories, 5 packages, 6 versions, 8 assets\n" || !strings.Contains(errOut, "export: 8/8\n") {
+	if code != 0 || out != "wrote "+file+": 1 repositories, 7 packages, 8 versions, 10 assets\n" || !strings.Contains(errOut, "export: 10/10\n") {
 		t.Fatalf("export: exit %d\n%s\n%s", code, out, errOut)
 	}
 
 	// into an empty Stockpile: the domain and repository are created
 	dst, dstCP := bundleServer(t)
 	code, out, errOut = runCLI(t, env(dst), "import", file)
-	if code != 0 || out != "created acme/internal\nacme: 6 versions imported, 0 already there, 0 refused\n" || !strings.Contains(errOut, "import: 6/6\n") {
+	if code != 0 || out != "created acme/internal\nacme: 8 versions imported, 0 already there, 0 refused\n" || !strings.Contains(errOut, "import: 8/8\n") {
 		t.Fatalf("import: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if got := repoView(t, dstCP, "internal"); got != want {
 		t.Fatalf("after import:\n%s\nwant:\n%s", got, want)
 	}
+	// the crate's index line (dependencies renamed, features) is the same
+	indexLine := func(in *proxytest.Instance) string {
+		req, _ := http.NewRequest(http.MethodGet, in.URL+"/acme/cargo/internal/bu/nd/bundle-crate", nil)
+		req.Header.Set("Authorization", "Bearer "+in.Token("acme"))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return regexp.MustCompile(`"pubtime":"[^"]*"`).ReplaceAllString(string(b), "")
+	}
+	if got, want := indexLine(dst), indexLine(src); got != want || !strings.Contains(want, `"package":"bundle-dep"`) {
+		t.Fatalf("index line after import:\n%s\nwant:\n%s", got, want)
+	}
 	// again: nothing changes
 	code, out, errOut = runCLI(t, env(dst), "import", file)
-	if code != 0 || out != "acme: 0 versions imported, 6 already there, 0 refused\n" {
+	if code != 0 || out != "acme: 0 versions imported, 8 already there, 0 refused\n" {
 		t.Fatalf("second import: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if got := repoView(t, dstCP, "internal"); got != want {
@@ -211,7 +242,7 @@ func TestExportImport(t *testing.T) {
 	other, otherCP := bundleServer(t, "internal")
 	genericPublish(t, otherCP, "internal", "3.0", formattest.Text("cli-linux", "another linux binary"))
 	code, out, errOut = runCLI(t, env(other), "import", file)
-	if code != 1 || !strings.Contains(out, "5 versions imported, 0 already there, 1 refused\n  refused: internal: generic tools/cli 3.0: the repository holds this version with other assets\n") {
+	if code != 1 || !strings.Contains(out, "7 versions imported, 0 already there, 1 refused\n  refused: internal: generic tools/cli 3.0: the repository holds this version with other assets\n") {
 		t.Fatalf("conflicting import: exit %d\n%s\n%s", code, out, errOut)
 	}
 

@@ -12,6 +12,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 )
 
@@ -77,6 +79,9 @@ type PkgVersion struct {
 	Version string  `json:"version"`
 	Status  string  `json:"status"`
 	Assets  []Asset `json:"assets"`
+	// CargoIndexLine is a crate version's line of the sparse index, which
+	// publishing it again needs (its dependencies and features).
+	CargoIndexLine json.RawMessage `json:"cargoIndexLine,omitempty"`
 }
 
 // Asset is one file of a version.
@@ -91,10 +96,10 @@ func BlobName(sha256 string) string { return "blobs/sha256/" + sha256 }
 
 // Formats are the formats a bundle carries: those whose versions can be
 // published again exactly as they were.
-var Formats = []string{"generic", "npm", "pypi", "ruby", "nuget"}
+var Formats = []string{"generic", "npm", "pypi", "ruby", "nuget", "cargo"}
 
 // ErrFormat is a package of a format bundles do not carry.
-var ErrFormat = errors.New("bundles carry generic, npm, pypi, ruby and nuget packages only")
+var ErrFormat = errors.New("bundles carry generic, npm, pypi, ruby, nuget and cargo packages only")
 
 // ControlPlane is the signed control plane the bundle uses.
 type ControlPlane interface {
@@ -121,6 +126,40 @@ func call(ctx context.Context, cp ControlPlane, method, path string, q url.Value
 		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	return nil
+}
+
+// Source reads a repository's endpoints (a crate's index file) with a
+// token.
+type Source struct {
+	Base  string // http://host:port
+	Token string
+	HTTP  *http.Client
+}
+
+// get reads a document of a repository endpoint.
+func (s Source) get(ctx context.Context, u string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+s.Token)
+	hc := s.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	return b, nil
 }
 
 // Progress is told how far a run is.

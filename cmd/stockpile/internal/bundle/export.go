@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -22,10 +24,10 @@ type Filter func(p Package, version string) bool
 // format only, when not empty; the versions filter keeps) and their
 // assets to w. Every asset is read through GetPackageVersionAsset and
 // checked against the SHA-256 the repository lists for it.
-func Export(ctx context.Context, cp ControlPlane, domain string, repos []string, format string, filter Filter, w io.Writer, progress Progress) (Manifest, error) {
+func Export(ctx context.Context, cp ControlPlane, src Source, domain string, repos []string, format string, filter Filter, w io.Writer, progress Progress) (Manifest, error) {
 	m := Manifest{StockpileBundle: Version, Domain: domain}
 	for _, name := range repos {
-		r, err := exportRepo(ctx, cp, domain, name, format, filter)
+		r, err := exportRepo(ctx, cp, src, domain, name, format, filter)
 		if err != nil {
 			return m, err
 		}
@@ -74,7 +76,7 @@ func Export(ctx context.Context, cp ControlPlane, domain string, repos []string,
 }
 
 // exportRepo lists a repository's upstreams, packages and versions.
-func exportRepo(ctx context.Context, cp ControlPlane, domain, name, format string, filter Filter) (Repo, error) {
+func exportRepo(ctx context.Context, cp ControlPlane, src Source, domain, name, format string, filter Filter) (Repo, error) {
 	r := Repo{Name: name}
 	var desc struct {
 		Repository struct {
@@ -102,9 +104,15 @@ func exportRepo(ctx context.Context, cp ControlPlane, domain, name, format strin
 			return r, err
 		}
 		for _, v := range vs {
-			if filter == nil || filter(p, v.Version) {
-				p.Versions = append(p.Versions, v)
+			if filter != nil && !filter(p, v.Version) {
+				continue
 			}
+			if p.Format == "cargo" {
+				if v.CargoIndexLine, err = cargoIndexLine(ctx, src, domain, name, p.Name, v.Version); err != nil {
+					return r, err
+				}
+			}
+			p.Versions = append(p.Versions, v)
 		}
 		if len(p.Versions) > 0 || filter == nil {
 			r.Packages = append(r.Packages, p)
@@ -238,4 +246,43 @@ func listAssets(ctx context.Context, cp ControlPlane, domain, repo string, p Pac
 		}
 		next = res.NextToken
 	}
+}
+
+// cargoIndexLine reads a crate version's line of the repository's sparse
+// index (https://doc.rust-lang.org/cargo/reference/registry-index.html),
+// under the spellings cargo tries: as listed, all '-', all '_'.
+func cargoIndexLine(ctx context.Context, src Source, domain, repo, name, version string) (json.RawMessage, error) {
+	var lastErr error
+	for _, spelling := range []string{name, strings.ReplaceAll(name, "_", "-"), strings.ReplaceAll(name, "-", "_")} {
+		lower := strings.ToLower(spelling)
+		u := strings.TrimRight(src.Base, "/") + "/" + domain + "/cargo/" + repo + "/" + cargoIndexDir(lower) + "/" + lower
+		b, err := src.get(ctx, u)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		for _, line := range bytes.Split(b, []byte("\n")) {
+			var e struct {
+				Vers string `json:"vers"`
+			}
+			if json.Unmarshal(line, &e) == nil && e.Vers == version {
+				return json.RawMessage(bytes.TrimSpace(line)), nil
+			}
+		}
+		return nil, fmt.Errorf("cargo %s %s: not in the index", name, version)
+	}
+	return nil, fmt.Errorf("cargo %s: the index: %w", name, lastErr)
+}
+
+// cargoIndexDir is the index directory of a lower-case crate name.
+func cargoIndexDir(name string) string {
+	switch len(name) {
+	case 1:
+		return "1"
+	case 2:
+		return "2"
+	case 3:
+		return "3/" + name[:1]
+	}
+	return name[:2] + "/" + name[2:4]
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -290,6 +291,8 @@ func publish(ctx context.Context, t Target, repo string, o *Opened, p Package, v
 	case "ruby":
 		// gem push (https://guides.rubygems.org/rubygems-org-api/#gem-methods)
 		return publishFile(ctx, t, o, v, ".gem", http.MethodPost, t.endpoint("ruby", repo)+"api/v1/gems")
+	case "cargo":
+		return publishCargo(ctx, t, repo, o, v)
 	case "nuget":
 		// nuget push, the PackagePublish resource
 		// (https://learn.microsoft.com/nuget/api/package-publish-resource)
@@ -449,4 +452,73 @@ func (t Target) send(ctx context.Context, method, u, contentType string, body []
 		return fmt.Errorf("%s %s: %s: %s", method, u, resp.Status, strings.TrimSpace(string(b)))
 	}
 	return nil
+}
+
+// publishCargo sends what cargo publish sends: the publish metadata, made
+// from the version's index line, and the .crate
+// (https://doc.rust-lang.org/cargo/reference/registry-web-api.html#publish).
+func publishCargo(ctx context.Context, t Target, repo string, o *Opened, v PkgVersion) error {
+	var line struct {
+		Name string `json:"name"`
+		Vers string `json:"vers"`
+		Deps []struct {
+			Name            string   `json:"name"`
+			Req             string   `json:"req"`
+			Features        []string `json:"features"`
+			Optional        bool     `json:"optional"`
+			DefaultFeatures bool     `json:"default_features"`
+			Target          *string  `json:"target"`
+			Kind            string   `json:"kind"`
+			Registry        *string  `json:"registry"`
+			Package         *string  `json:"package"`
+		} `json:"deps"`
+		Features    map[string][]string `json:"features"`
+		Features2   map[string][]string `json:"features2"`
+		Links       *string             `json:"links"`
+		RustVersion *string             `json:"rust_version"`
+	}
+	if err := json.Unmarshal(v.CargoIndexLine, &line); err != nil || line.Name == "" {
+		return fmt.Errorf("the bundle has no index line for it (%v)", err)
+	}
+	crate := v.Assets
+	if len(crate) != 1 {
+		return fmt.Errorf("a crate version has one .crate, not %d assets", len(crate))
+	}
+	data, err := o.Blob(crate[0].SHA256)
+	if err != nil {
+		return err
+	}
+	features := map[string][]string{}
+	for k, f := range line.Features {
+		features[k] = f
+	}
+	for k, f := range line.Features2 {
+		features[k] = f
+	}
+	deps := make([]map[string]any, 0, len(line.Deps))
+	for _, d := range line.Deps {
+		name, explicit := d.Name, (*string)(nil)
+		if d.Package != nil { // renamed in Cargo.toml: the index names the crate in package
+			name, explicit = *d.Package, &d.Name
+		}
+		feats := d.Features
+		if feats == nil {
+			feats = []string{}
+		}
+		deps = append(deps, map[string]any{"name": name, "version_req": d.Req, "features": feats, "optional": d.Optional,
+			"default_features": d.DefaultFeatures, "target": d.Target, "kind": d.Kind, "registry": d.Registry, "explicit_name_in_toml": explicit})
+	}
+	meta, err := json.Marshal(map[string]any{"name": line.Name, "vers": line.Vers, "deps": deps, "features": features,
+		"authors": []string{}, "description": nil, "documentation": nil, "homepage": nil, "readme": nil, "readme_file": nil,
+		"keywords": []string{}, "categories": []string{}, "license": nil, "license_file": nil, "repository": nil,
+		"badges": map[string]any{}, "links": line.Links, "rust_version": line.RustVersion})
+	if err != nil {
+		return err
+	}
+	var body []byte
+	body = binary.LittleEndian.AppendUint32(body, uint32(len(meta)))
+	body = append(body, meta...)
+	body = binary.LittleEndian.AppendUint32(body, uint32(len(data)))
+	body = append(body, data...)
+	return t.send(ctx, http.MethodPut, t.endpoint("cargo", repo)+"api/v1/crates/new", "application/octet-stream", body)
 }
