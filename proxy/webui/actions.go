@@ -173,6 +173,7 @@ func (h *Handler) apply(ctx context.Context, a *actionRequest) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	h.forget(r)
 	if a.Op.Name == "dispose" && h.o.Collect != nil {
 		h.o.Collect()
 	}

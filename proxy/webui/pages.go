@@ -14,8 +14,6 @@ import (
 	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/proxy/access"
 	"github.com/stockpile-proxy/stockpile/proxy/model"
-	"github.com/stockpile-proxy/stockpile/proxy/resolver"
-	"github.com/stockpile-proxy/stockpile/storage"
 )
 
 // actionRead is what seeing a repository and its packages needs: the same
@@ -113,27 +111,16 @@ func (h *Handler) domainPage(c echo.Context) error {
 	}{domain, rows}, crumb{domain, ""})
 }
 
-// summarize counts a repository's packages and versions and the formats it holds.
+// summarize counts a repository's packages and versions and the formats it
+// holds, from its index.
 func (h *Handler) summarize(ctx context.Context, r model.Repository) (repoRow, error) {
 	row := repoRow{Repo: r, Upstreams: h.o.Catalog.UpstreamNames(r)}
-	recs, err := h.o.Contents.PackageRecords(ctx, r.Domain, r.ID, "")
+	ix, err := h.index(ctx, r)
 	if err != nil {
 		return row, err
 	}
-	row.Packages = len(recs)
-	seen := map[string]bool{}
-	for _, p := range recs {
-		if !seen[p.Package.Format] {
-			seen[p.Package.Format] = true
-			row.Formats = append(row.Formats, p.Package.Format)
-		}
-	}
-	prefix, err := storage.RepositoryVersionsPrefix(r.Domain, r.ID)
-	if err != nil {
-		return row, err
-	}
-	err = h.o.Records.Scan(ctx, prefix, func(_, _ []byte) error { row.Versions++; return nil })
-	return row, err
+	row.Packages, row.Versions, row.Formats = len(ix.entries), ix.versions, ix.formats
+	return row, nil
 }
 
 // notFound answers 404 for a missing or unreadable resource: the two look
@@ -196,25 +183,22 @@ func (q listQuery) values(page int) url.Values {
 	return v
 }
 
-// matches reports whether a package record passes the query's filters.
-func (q listQuery) matches(rec *resolver.PackageRecord, display string) bool {
-	if q.Format != "" && rec.Package.Format != q.Format {
+// matches reports whether a package passes the query's filters. needle is
+// the lower-case search.
+func (q listQuery) matches(e *entry, needle string) bool {
+	if q.Format != "" && e.pkg.Format != q.Format {
 		return false
 	}
-	if q.Origin == "internal" && !rec.Internal || q.Origin == "external" && rec.Internal {
+	if q.Origin == "internal" && !e.internal || q.Origin == "external" && e.internal {
 		return false
 	}
-	if q.Q == "" {
+	if needle == "" {
 		return true
 	}
-	needle := strings.ToLower(q.Q)
-	for _, s := range []string{rec.Package.Name, display} {
-		s = strings.ToLower(s)
-		if q.Match == "substring" && strings.Contains(s, needle) || q.Match == "prefix" && strings.HasPrefix(s, needle) {
-			return true
-		}
+	if q.Match == "substring" {
+		return strings.Contains(e.lowerName, needle) || strings.Contains(e.lowerAll, needle)
 	}
-	return false
+	return strings.HasPrefix(e.lowerName, needle) || strings.HasPrefix(e.lowerAll, needle)
 }
 
 // packageRow is a package as a list shows it.
@@ -232,23 +216,24 @@ type listResult struct {
 	Prev, Next string
 }
 
-// list filters a repository's packages and cuts one page.
+// list filters a repository's packages (from its index) and cuts one page.
 func (h *Handler) list(ctx context.Context, r model.Repository, q listQuery) (listResult, error) {
-	recs, err := h.o.Contents.PackageRecords(ctx, r.Domain, r.ID, q.Format)
+	ix, err := h.index(ctx, r)
 	if err != nil {
 		return listResult{}, err
 	}
 	var res listResult
 	start := q.Page * pageSize
 	base := Prefix + "/d/" + url.PathEscape(r.Domain) + "/r/" + url.PathEscape(r.Name)
-	for _, rec := range recs {
-		display := h.display(rec.Package)
-		if !q.matches(rec, display) {
+	needle := strings.ToLower(q.Q)
+	for i := range ix.entries {
+		e := &ix.entries[i]
+		if !q.matches(e, needle) {
 			continue
 		}
 		if res.Total >= start && res.Total < start+pageSize {
-			res.Rows = append(res.Rows, packageRow{Display: display, Format: rec.Package.Format, Namespace: rec.Package.Namespace,
-				Name: rec.Package.Name, Internal: rec.Internal, Href: base + "/package?" + packageQuery(rec.Package, "")})
+			res.Rows = append(res.Rows, packageRow{Display: e.display, Format: e.pkg.Format, Namespace: e.pkg.Namespace,
+				Name: e.pkg.Name, Internal: e.internal, Href: base + "/package?" + packageQuery(e.pkg, "")})
 		}
 		res.Total++
 	}

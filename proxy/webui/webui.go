@@ -121,6 +121,7 @@ type Handler struct {
 	static http.Handler
 	secret []byte // keys the CSRF tokens
 	policy *bluemonday.Policy
+	idx    indexes
 }
 
 // New parses the templates and returns a Handler.

@@ -331,3 +331,27 @@ func TestSignInWithScopedToken(t *testing.T) {
 		t.Errorf("a token scoped to app reads internal's package: %d", p.Status)
 	}
 }
+
+func TestPackageListFollowsNewPackages(t *testing.T) {
+	in := start(t, nil, 0)
+	b := newBrowser(t, in)
+	b.signIn(in.TokenFor("acme", "AKIAADMIN"))
+	if p := b.get("/-/ui/d/acme/r/internal"); !strings.Contains(p.Body, ">left-pad<") {
+		t.Fatalf("repository page: %s", p.Body)
+	}
+	publish(t, in, in.TokenFor("acme", "AKIAADMIN"), "fresh-pkg", "1.0.0", "")
+	// The index is kept for a few seconds, then rebuilt in the background
+	// while the kept one is still served.
+	in.Clock.Advance(time.Minute)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		p := b.get("/-/ui/d/acme/r/internal?q=fresh")
+		if strings.Contains(p.Body, ">fresh-pkg<") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fresh-pkg is not listed after the index expired: %s", p.Body)
+		}
+		time.Sleep(20 * time.Millisecond) // waiting for the background rebuild, not for time to pass
+	}
+}
