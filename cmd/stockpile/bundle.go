@@ -28,8 +28,8 @@ file: the repositories' upstreams, the packages' origin controls, the versions
 with their statuses, and every asset, checked against the SHA-256 the
 repository lists (a tar, zstd-compressed, whose manifest.json lists the assets
 by SHA-256). For air-gapped sites and for seeding CI caches; the
-server may be running. Bundles carry generic, npm, pypi, ruby, nuget and
-cargo packages (--format to choose one when the repository holds others).`
+server may be running. Bundles carry every format; Maven snapshots are not
+carried (--format or --lockfile leave them out).`
 
 const importLong = `Publish the packages of a bundle into its repositories (of the same or another
 Stockpile, running), creating the domain and the repositories that do not
@@ -103,7 +103,7 @@ func exportCommand(e *env, r *runner) *cobra.Command {
 	}
 	cf.add(c.Flags(), e.getenv)
 	c.Flags().StringVar(&repo, "repository", "", "repository to export (default every repository of the domain)")
-	c.Flags().StringVar(&format, "format", "", "export only this format (generic, npm, pypi, ruby, nuget, cargo)")
+	c.Flags().StringVar(&format, "format", "", "export only this format (npm, pypi, maven, nuget, ruby, cargo, generic)")
 	c.Flags().StringArrayVar(&lockfiles, "lockfile", nil, "export only the versions this lockfile names (repeatable; the lockfiles warm reads)")
 	c.Flags().StringVarP(&out, "output", "o", "", "bundle file to write")
 	return c

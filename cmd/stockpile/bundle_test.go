@@ -183,13 +183,20 @@ func TestExportImport(t *testing.T) {
 		body = append(body, crate...)
 		send(t, src, http.MethodPut, "/acme/cargo/internal/api/v1/crates/new", "application/octet-stream", body)
 	}
+	for _, f := range []formattest.File{
+		formattest.Text("com/example/bundle-lib/1.0/bundle-lib-1.0.pom", "<project><modelVersion>4.0.0</modelVersion><groupId>com.example</groupId><artifactId>bundle-lib</artifactId><version>1.0</version></project>"),
+		{Name: "com/example/bundle-lib/1.0/bundle-lib-1.0.jar", Body: formattest.Zip(formattest.Text("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n"))},
+		formattest.Text("com/example/bundle-lib/maven-metadata.xml", string(formattest.MavenMetadata("com.example", "bundle-lib", "20240101000000", "1.0"))),
+	} {
+		send(t, src, http.MethodPut, "/acme/maven/internal/"+f.Name, "application/octet-stream", f.Body)
+	}
 	q := url.Values{"domain": {"acme"}, "repository": {"internal"}, "format": {"npm"}, "package": {"bundle-npm"}}
 	cp(t, srcCP, http.MethodPost, "/v1/package/versions/update_status", q, []byte(`{"versions":["1.0.0"],"targetStatus":"Unlisted"}`))
 	q.Set("format", "pypi")
 	q.Set("package", "bundle-py")
 	cp(t, srcCP, http.MethodPost, "/v1/package", q, []byte(`{"restrictions":{"publish":"BLOCK","upstream":"ALLOW"}}`))
 	want := repoView(t, srcCP, "internal")
-	for _, w := range []string{"1.0.0 Unlisted INTERNAL", `"publish":"BLOCK"`, "cli-darwin", "bundle_py-2.0-py3-none-any.whl", "bundle-gem-4.0.0.gem", "5.0.0 Published INTERNAL", "bundle-crate-1.0.0.crate"} {
+	for _, w := range []string{"1.0.0 Unlisted INTERNAL", `"publish":"BLOCK"`, "cli-darwin", "bundle_py-2.0-py3-none-any.whl", "bundle-gem-4.0.0.gem", "5.0.0 Published INTERNAL", "bundle-crate-1.0.0.crate", "bundle-lib-1.0.jar"} {
 		if !strings.Contains(want, w) {
 			t.Fatalf("the source lacks %q:\n%s", w, want)
 		}
@@ -201,14 +208,14 @@ func TestExportImport(t *testing.T) {
 	}
 	file := filepath.Join(t.TempDir(), "internal.bundle")
 	code, out, errOut := runCLI(t, env(src), "export", "--domain", "acme", "--repository", "internal", "-o", file)
-	if code != 0 || out != "wrote "+file+": 1 repositories, 7 packages, 8 versions, 10 assets\n" || !strings.Contains(errOut, "export: 10/10\n") {
+	if code != 0 || out != "wrote "+file+": 1 repositories, 8 packages, 9 versions, 12 assets\n" || !strings.Contains(errOut, "export: 12/12\n") {
 		t.Fatalf("export: exit %d\n%s\n%s", code, out, errOut)
 	}
 
 	// into an empty Stockpile: the domain and repository are created
 	dst, dstCP := bundleServer(t)
 	code, out, errOut = runCLI(t, env(dst), "import", file)
-	if code != 0 || out != "created acme/internal\nacme: 8 versions imported, 0 already there, 0 refused\n" || !strings.Contains(errOut, "import: 8/8\n") {
+	if code != 0 || out != "created acme/internal\nacme: 9 versions imported, 0 already there, 0 refused\n" || !strings.Contains(errOut, "import: 9/9\n") {
 		t.Fatalf("import: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if got := repoView(t, dstCP, "internal"); got != want {
@@ -231,7 +238,7 @@ func TestExportImport(t *testing.T) {
 	}
 	// again: nothing changes
 	code, out, errOut = runCLI(t, env(dst), "import", file)
-	if code != 0 || out != "acme: 0 versions imported, 8 already there, 0 refused\n" {
+	if code != 0 || out != "acme: 0 versions imported, 9 already there, 0 refused\n" {
 		t.Fatalf("second import: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if got := repoView(t, dstCP, "internal"); got != want {
@@ -242,7 +249,7 @@ func TestExportImport(t *testing.T) {
 	other, otherCP := bundleServer(t, "internal")
 	genericPublish(t, otherCP, "internal", "3.0", formattest.Text("cli-linux", "another linux binary"))
 	code, out, errOut = runCLI(t, env(other), "import", file)
-	if code != 1 || !strings.Contains(out, "7 versions imported, 0 already there, 1 refused\n  refused: internal: generic tools/cli 3.0: the repository holds this version with other assets\n") {
+	if code != 1 || !strings.Contains(out, "8 versions imported, 0 already there, 1 refused\n  refused: internal: generic tools/cli 3.0: the repository holds this version with other assets\n") {
 		t.Fatalf("conflicting import: exit %d\n%s\n%s", code, out, errOut)
 	}
 

@@ -96,10 +96,10 @@ func BlobName(sha256 string) string { return "blobs/sha256/" + sha256 }
 
 // Formats are the formats a bundle carries: those whose versions can be
 // published again exactly as they were.
-var Formats = []string{"generic", "npm", "pypi", "ruby", "nuget", "cargo"}
+var Formats = []string{"generic", "npm", "pypi", "ruby", "nuget", "cargo", "maven"}
 
 // ErrFormat is a package of a format bundles do not carry.
-var ErrFormat = errors.New("bundles carry generic, npm, pypi, ruby, nuget and cargo packages only")
+var ErrFormat = errors.New("bundles carry generic, npm, pypi, ruby, nuget, cargo and maven packages only")
 
 // ControlPlane is the signed control plane the bundle uses.
 type ControlPlane interface {

@@ -107,6 +107,9 @@ func exportRepo(ctx context.Context, cp ControlPlane, src Source, domain, name, 
 			if filter != nil && !filter(p, v.Version) {
 				continue
 			}
+			if p.Format == "maven" && strings.HasSuffix(v.Version, "-SNAPSHOT") {
+				return r, fmt.Errorf("%s: %s %s: Maven snapshots are not carried (--lockfile or --format leave them out)", name, p, v.Version)
+			}
 			if p.Format == "cargo" {
 				if v.CargoIndexLine, err = cargoIndexLine(ctx, src, domain, name, p.Name, v.Version); err != nil {
 					return r, err

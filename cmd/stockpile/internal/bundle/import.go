@@ -12,6 +12,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -293,6 +294,8 @@ func publish(ctx context.Context, t Target, repo string, o *Opened, p Package, v
 		return publishFile(ctx, t, o, v, ".gem", http.MethodPost, t.endpoint("ruby", repo)+"api/v1/gems")
 	case "cargo":
 		return publishCargo(ctx, t, repo, o, v)
+	case "maven":
+		return publishMaven(ctx, t, repo, o, p, v)
 	case "nuget":
 		// nuget push, the PackagePublish resource
 		// (https://learn.microsoft.com/nuget/api/package-publish-resource)
@@ -521,4 +524,29 @@ func publishCargo(ctx context.Context, t Target, repo string, o *Opened, v PkgVe
 	body = binary.LittleEndian.AppendUint32(body, uint32(len(data)))
 	body = append(body, data...)
 	return t.send(ctx, http.MethodPut, t.endpoint("cargo", repo)+"api/v1/crates/new", "application/octet-stream", body)
+}
+
+// publishMaven deploys as mvn deploy does: each file of the version, then
+// the artifact's maven-metadata.xml naming it, which finishes the version
+// (https://maven.apache.org/repository/layout.html).
+func publishMaven(ctx context.Context, t Target, repo string, o *Opened, p Package, v PkgVersion) error {
+	dir := t.endpoint("maven", repo) + strings.ReplaceAll(p.Namespace, ".", "/") + "/" + p.Name + "/"
+	for _, a := range v.Assets {
+		data, err := o.Blob(a.SHA256)
+		if err != nil {
+			return err
+		}
+		if err := t.send(ctx, http.MethodPut, dir+v.Version+"/"+a.Name, "application/octet-stream", data); err != nil {
+			return err
+		}
+	}
+	meta := "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<metadata>\n  <groupId>" + xmlText(p.Namespace) + "</groupId>\n  <artifactId>" + xmlText(p.Name) +
+		"</artifactId>\n  <versioning>\n    <versions>\n      <version>" + xmlText(v.Version) + "</version>\n    </versions>\n  </versioning>\n</metadata>\n"
+	return t.send(ctx, http.MethodPut, dir+"maven-metadata.xml", "application/xml", []byte(meta))
+}
+
+func xmlText(s string) string {
+	var b strings.Builder
+	_ = xml.EscapeText(&b, []byte(s))
+	return b.String()
 }
