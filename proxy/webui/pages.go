@@ -78,7 +78,10 @@ func (h *Handler) domainsPage(c echo.Context) error {
 			rows = append(rows, domainRow{Name: d.Name, Repositories: len(repos)})
 		}
 	}
-	return h.render(c, http.StatusOK, "domains", "Domains", rows)
+	return h.render(c, http.StatusOK, "domains", "Domains", struct {
+		Rows []domainRow
+		Ops  bool
+	}{rows, h.o.Metrics != nil && h.mayOps(c)})
 }
 
 // repoRow is a repository as the domain page lists it.

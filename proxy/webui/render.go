@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,7 +14,7 @@ import (
 )
 
 // pages lists the page templates; each is parsed with layout.html.
-var pages = []string{"signin", "domains", "domain", "repository", "package", "confirm", "settings", "error"}
+var pages = []string{"signin", "domains", "domain", "repository", "package", "confirm", "settings", "ops", "error"}
 
 func parseTemplates() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
@@ -27,6 +28,7 @@ func parseTemplates() (map[string]*template.Template, error) {
 		"query": func(v url.Values) string { return v.Encode() },
 		"join":  strings.Join,
 		"add":   func(a, b int) int { return a + b },
+		"num":   func(f float64) string { return strconv.FormatFloat(f, 'f', 0, 64) },
 	}
 	out := map[string]*template.Template{}
 	for _, p := range pages {

@@ -93,6 +93,8 @@ type Options struct {
 	Records Scanner
 	// Versions takes the actions on versions.
 	Versions Versions
+	// Metrics are the server's metrics, for the operations view; may be nil.
+	Metrics Gatherer
 	// Editor changes repositories (settings, connecting a public repository).
 	Editor Editor
 	// Collect asks the blob collector to run soon (after a dispose); may be nil.
@@ -161,6 +163,7 @@ func (h *Handler) Mount(e *echo.Echo) {
 	r := g.Group("", h.needReader)
 	r.GET("/", h.domainsPage)
 	r.GET("/d/:domain", h.domainPage)
+	r.GET("/ops", h.opsPage)
 	r.GET("/d/:domain/r/:repo", h.repositoryPage)
 	r.GET("/d/:domain/r/:repo/package", h.packagePage)
 	r.GET("/d/:domain/r/:repo/action", h.confirmPage)

@@ -1,0 +1,235 @@
+package webui
+
+import (
+	"math"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/stockpile-proxy/stockpile/proxy/access"
+)
+
+// Gatherer reads the server's metrics, the same numbers /-/metrics exports;
+// *prometheus.Registry implements it.
+type Gatherer interface {
+	Gather() ([]*dto.MetricFamily, error)
+}
+
+// actionMetrics is what seeing the operations view needs: a Stockpile
+// action (the metrics are the whole server's, so it is decided on "*" by
+// identity policies alone, like sts:GetServiceBearerToken).
+const actionMetrics = "stockpile:GetMetrics"
+
+// cacheRow is one format's cache outcomes.
+type cacheRow struct {
+	Format                                  string
+	Hit, Miss, Stale, Revalidated, Negative float64
+	Ratio                                   string // served without the upstream, of all lookups
+}
+
+// connRow is one external connection's requests and latency.
+type connRow struct {
+	Connection    string
+	OK, Failed    float64
+	Results       string // failures by result
+	Health        string // "ok", "degraded", "failing"
+	MeanMS, P95MS string
+}
+
+// formatRow is one format's requests.
+type formatRow struct {
+	Format                      string
+	Total, ClientErr, ServerErr float64
+}
+
+type opsData struct {
+	Requests    []formatRow
+	Cache       []cacheRow
+	Connections []connRow
+	Denials     []struct {
+		Action string
+		N      float64
+	}
+	ResidentMiB string
+}
+
+func (h *Handler) mayOps(c echo.Context) bool {
+	v := visitorOf(c)
+	if !v.Open && v.ID == nil {
+		return false
+	}
+	return h.may(c, actionMetrics, access.Target{Resource: "*", SkipResourcePolicy: true}, false)
+}
+
+func (h *Handler) opsPage(c echo.Context) error {
+	if h.o.Metrics == nil || !h.mayOps(c) {
+		return h.refuse(c, http.StatusForbidden, "You may not see the operations view ("+actionMetrics+").")
+	}
+	fams, err := h.o.Metrics.Gather()
+	if err != nil {
+		return err
+	}
+	by := map[string]*dto.MetricFamily{}
+	for _, f := range fams {
+		by[f.GetName()] = f
+	}
+	d := opsData{Requests: requestRows(by["stockpile_requests_total"]), Cache: cacheRows(by["stockpile_cache_total"]),
+		Connections: connRows(by["stockpile_upstream_requests_total"], by["stockpile_upstream_duration_seconds"])}
+	if f := by["stockpile_access_denied_total"]; f != nil {
+		for _, m := range f.Metric {
+			d.Denials = append(d.Denials, struct {
+				Action string
+				N      float64
+			}{label(m, "action"), m.GetCounter().GetValue()})
+		}
+	}
+	if f := by["process_resident_memory_bytes"]; f != nil && len(f.Metric) > 0 {
+		d.ResidentMiB = fmtFloat(f.Metric[0].GetGauge().GetValue()/(1<<20), 1)
+	}
+	return h.render(c, http.StatusOK, "ops", "Operations", d, crumb{"operations", ""})
+}
+
+func label(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+func requestRows(f *dto.MetricFamily) []formatRow {
+	rows := map[string]*formatRow{}
+	if f != nil {
+		for _, m := range f.Metric {
+			name := label(m, "format")
+			r := rows[name]
+			if r == nil {
+				r = &formatRow{Format: name}
+				rows[name] = r
+			}
+			n := m.GetCounter().GetValue()
+			r.Total += n
+			switch code := label(m, "code"); {
+			case strings.HasPrefix(code, "4"):
+				r.ClientErr += n
+			case strings.HasPrefix(code, "5"):
+				r.ServerErr += n
+			}
+		}
+	}
+	return sorted(rows, func(r *formatRow) string { return r.Format })
+}
+
+func cacheRows(f *dto.MetricFamily) []cacheRow {
+	rows := map[string]*cacheRow{}
+	if f != nil {
+		for _, m := range f.Metric {
+			name := label(m, "format")
+			r := rows[name]
+			if r == nil {
+				r = &cacheRow{Format: name}
+				rows[name] = r
+			}
+			n := m.GetCounter().GetValue()
+			switch label(m, "outcome") {
+			case "hit":
+				r.Hit += n
+			case "miss":
+				r.Miss += n
+			case "stale":
+				r.Stale += n
+			case "revalidated":
+				r.Revalidated += n
+			case "negative":
+				r.Negative += n
+			}
+		}
+	}
+	out := sorted(rows, func(r *cacheRow) string { return r.Format })
+	for i := range out {
+		r := &out[i]
+		served := r.Hit + r.Stale + r.Revalidated + r.Negative
+		if total := served + r.Miss; total > 0 {
+			r.Ratio = fmtFloat(100*served/total, 1) + " %"
+		}
+	}
+	return out
+}
+
+// connRows joins the requests to each connection with their latency
+// histogram: the mean, and the 95th percentile as the upper bound of the
+// bucket it falls in.
+func connRows(reqs, lat *dto.MetricFamily) []connRow {
+	rows := map[string]*connRow{}
+	get := func(name string) *connRow {
+		r := rows[name]
+		if r == nil {
+			r = &connRow{Connection: name}
+			rows[name] = r
+		}
+		return r
+	}
+	fails := map[string][]string{}
+	if reqs != nil {
+		for _, m := range reqs.Metric {
+			r, n := get(label(m, "connection")), m.GetCounter().GetValue()
+			if res := label(m, "result"); res == "ok" || res == "not_found" {
+				r.OK += n
+			} else {
+				r.Failed += n
+				fails[r.Connection] = append(fails[r.Connection], res+" "+fmtFloat(n, 0))
+			}
+		}
+	}
+	if lat != nil {
+		for _, m := range lat.Metric {
+			r, hg := get(label(m, "connection")), m.GetHistogram()
+			if hg.GetSampleCount() == 0 {
+				continue
+			}
+			r.MeanMS = fmtFloat(1000*hg.GetSampleSum()/float64(hg.GetSampleCount()), 1)
+			for _, b := range hg.GetBucket() {
+				if float64(b.GetCumulativeCount()) >= 0.95*float64(hg.GetSampleCount()) {
+					r.P95MS = "≤ " + fmtFloat(1000*b.GetUpperBound(), 0)
+					break
+				}
+			}
+		}
+	}
+	out := sorted(rows, func(r *connRow) string { return r.Connection })
+	for i := range out {
+		r := &out[i]
+		sort.Strings(fails[r.Connection])
+		r.Results = strings.Join(fails[r.Connection], ", ")
+		switch total := r.OK + r.Failed; {
+		case total == 0 || r.Failed == 0:
+			r.Health = "ok"
+		case r.Failed/total < 0.05:
+			r.Health = "degraded"
+		default:
+			r.Health = "failing"
+		}
+	}
+	return out
+}
+
+func sorted[T any](m map[string]*T, key func(*T) string) []T {
+	out := make([]T, 0, len(m))
+	for _, v := range m {
+		out = append(out, *v)
+	}
+	sort.Slice(out, func(i, j int) bool { return key(&out[i]) < key(&out[j]) })
+	return out
+}
+
+func fmtFloat(f float64, prec int) string {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return "—"
+	}
+	return strconv.FormatFloat(f, 'f', prec, 64)
+}
