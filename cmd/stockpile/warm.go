@@ -2,13 +2,20 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile/internal/cpclient"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile/internal/warm"
 )
 
@@ -26,8 +33,10 @@ and the output of mvn dependency:list (any file name).
 
 The token comes from GetAuthorizationToken, signed with the AWS credentials of
 the environment or profile, or is a scoped token (--token, $STOCKPILE_TOKEN).
-On a terminal a progress bar shows; otherwise a line is logged every 10 s and
-one for each failure. It exits 1 when anything failed.`
+With AWS credentials it first asks what the repository holds: an artifact
+held (with a file matching the lockfile's hashes) counts as already cached and
+is not downloaded again. On a terminal a progress bar shows; otherwise a line
+is logged every 10 s and one for each failure. It exits 1 when anything failed.`
 
 func warmCommand(e *env, r *runner) *cobra.Command {
 	cf := &clientFlags{}
@@ -76,8 +85,12 @@ func warmCommand(e *env, r *runner) *cobra.Command {
 					return fmt.Errorf("warm: GetAuthorizationToken: %w", err)
 				}
 			}
-			s := warm.Run(context.Background(), warm.Options{Base: cf.endpoint, Domain: cf.domain, Repository: repo, Token: token,
-				Jobs: jobs, Progress: warmProgress(e.stderr, e.isTerminal(e.stderr))}, arts)
+			opts := warm.Options{Base: cf.endpoint, Domain: cf.domain, Repository: repo, Token: token,
+				Jobs: jobs, Progress: warmProgress(e.stderr, e.isTerminal(e.stderr))}
+			if cl, err := cf.client(e.getenv); err == nil {
+				opts.Holdings = holdings(cl, cf.domain, repo)
+			}
+			s := warm.Run(context.Background(), opts, arts)
 			printSummary(e.stdout, s)
 			if s.Failed > 0 {
 				return fmt.Errorf("warm: %d of %d artifacts failed", s.Failed, s.Artifacts)
@@ -101,8 +114,8 @@ func warmProgress(w io.Writer, terminal bool) warm.Progress {
 }
 
 func printSummary(w io.Writer, s warm.Summary) {
-	fmt.Fprintf(w, "%d artifacts (%d files, %.1f MiB): %d fetched and verified, %d failed\n",
-		s.Artifacts, s.Files, float64(s.Bytes)/(1<<20), s.Fetched, s.Failed)
+	fmt.Fprintf(w, "%d artifacts (%d files, %.1f MiB fetched): %d fetched and verified, %d already cached, %d failed\n",
+		s.Artifacts, s.Files, float64(s.Bytes)/(1<<20), s.Fetched, s.Cached, s.Failed)
 	for _, f := range s.Failures {
 		fmt.Fprintf(w, "  failed: %s (%s): %v\n", f.Artifact, f.Artifact.From, f.Err)
 	}
@@ -116,4 +129,61 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// holdings asks the control plane (ListPackageVersionAssets) what the
+// repository holds of an artifact, naming the package as the repository
+// does: npm scopes and Maven groups as namespaces, PyPI names normalised
+// (PEP 503), crate names with '_'. A name spelt otherwise is only fetched
+// again.
+func holdings(cl *cpclient.Client, domain, repo string) warm.Holdings {
+	return func(ctx context.Context, a warm.Artifact) ([][]warm.Digest, error) {
+		ns, name, version := "", a.Name, a.Version
+		switch a.Format {
+		case "npm":
+			if scope, n, ok := strings.Cut(strings.TrimPrefix(a.Name, "@"), "/"); ok && strings.HasPrefix(a.Name, "@") {
+				ns, name = scope, n
+			}
+		case "maven":
+			ns, name, _ = strings.Cut(a.Name, ":")
+		case "pypi":
+			name = strings.ToLower(regexp.MustCompile(`[-_.]+`).ReplaceAllString(a.Name, "-"))
+		case "cargo":
+			name = strings.ReplaceAll(strings.ToLower(a.Name), "-", "_")
+		case "ruby":
+			if a.Platform != "" {
+				version += "-" + a.Platform
+			}
+		}
+		q := url.Values{"domain": {domain}, "repository": {repo}, "format": {a.Format}, "package": {name}, "version": {version}}
+		if ns != "" {
+			q.Set("namespace", ns)
+		}
+		raw, err := cl.Call(ctx, http.MethodPost, "/v1/package/version/assets", q, nil)
+		if cpclient.IsNotFound(err) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		var res struct {
+			Assets []struct {
+				Hashes map[string]string `json:"hashes"`
+			} `json:"assets"`
+		}
+		if err := json.Unmarshal(raw, &res); err != nil {
+			return nil, err
+		}
+		var out [][]warm.Digest
+		for _, as := range res.Assets {
+			var ds []warm.Digest
+			for k, algo := range map[string]string{"SHA-1": "sha1", "SHA-256": "sha256", "SHA-512": "sha512"} {
+				if sum, err := hex.DecodeString(as.Hashes[k]); err == nil && len(sum) > 0 {
+					ds = append(ds, warm.Digest{Algo: algo, Sum: sum})
+				}
+			}
+			out = append(out, ds)
+		}
+		return out, nil
+	}
 }

@@ -102,7 +102,7 @@ func TestWarmNPMThenOffline(t *testing.T) {
 	getenv := func(k string) string { return env[k] }
 
 	code, out, errOut := runCLI(t, getenv, "warm", "--domain", "acme", "--repository", "app", filepath.Join(proj, "package-lock.json"))
-	if code != 0 || !strings.Contains(out, fmt.Sprintf("%d artifacts (%d files", n, n)) || !strings.Contains(out, fmt.Sprintf("%d fetched and verified, 0 failed", n)) {
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("%d artifacts (%d files", n, n)) || !strings.Contains(out, fmt.Sprintf("%d fetched and verified, 0 already cached, 0 failed", n)) {
 		t.Fatalf("warm: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if !strings.Contains(errOut, fmt.Sprintf("warm: %d artifacts to fetch", n)) || !strings.Contains(errOut, fmt.Sprintf("warm: %d/%d done, 0 failed", n, n)) {
@@ -122,10 +122,19 @@ func TestWarmNPMThenOffline(t *testing.T) {
 	badLock, _ = json.Marshal(doc)
 	mkdir(t, bad, map[string]string{"package-lock.json": string(badLock)})
 	code, out, errOut = runCLI(t, getenv, "warm", "--domain", "acme", "--repository", "app", filepath.Join(bad, "package-lock.json"))
-	if code != 1 || !strings.Contains(out, fmt.Sprintf("%d fetched and verified, 2 failed", n-1)) ||
+	if code != 1 || !strings.Contains(out, fmt.Sprintf("0 fetched and verified, %d already cached, 2 failed", n-1)) ||
 		!strings.Contains(out, "failed: npm warm-007@1.0.0 ("+filepath.Join(bad, "package-lock.json")+"): "+endpoint+"warm-007/-/warm-007-1.0.0.tgz: integrity check failed") ||
 		!strings.Contains(out, "failed: npm warm-missing@1.0.0") || !strings.Contains(errOut, "2 of 321 artifacts failed") {
 		t.Fatalf("a bad lockfile: exit %d\n%s\n%s", code, out, errOut)
+	}
+
+	// Again: everything is held already, nothing is downloaded.
+	code, out, errOut = runCLI(t, getenv, "warm", "--domain", "acme", "--repository", "app", filepath.Join(proj, "package-lock.json"))
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("%d artifacts (0 files, 0.0 MiB fetched): 0 fetched and verified, %d already cached, 0 failed", n, n)) {
+		t.Fatalf("warm again: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if got := up.tarballHits.Load(); got != n {
+		t.Errorf("the upstream served %d tarballs after a second warm, want %d", got, n)
 	}
 
 	// Offline: the public registry is gone; npm ci installs every package
@@ -193,7 +202,9 @@ func TestWarmPyPICargoGems(t *testing.T) {
 		})
 		return []string{filepath.Join(dir, "requirements.txt"), filepath.Join(dir, "Cargo.lock"), filepath.Join(dir, "Gemfile.lock"), filepath.Join(dir, "packages.lock.json")}
 	}
-	env := map[string]string{"AWS_ACCESS_KEY_ID": "AKIAADMIN", "AWS_SECRET_ACCESS_KEY": "admin-secret", "STOCKPILE_ENDPOINT": e.in.URL}
+	// A scoped token (no AWS credentials) cannot ask what the repository
+	// holds: every file is downloaded and verified.
+	env := map[string]string{"STOCKPILE_TOKEN": e.token, "STOCKPILE_ENDPOINT": e.in.URL}
 	getenv := func(k string) string { return env[k] }
 	warmArgs := func(files []string) []string {
 		return append([]string{"warm", "--domain", "acme", "--repository", "app"}, files...)
@@ -201,15 +212,22 @@ func TestWarmPyPICargoGems(t *testing.T) {
 
 	good := lockfiles(formattest.SHA256(wheel), formattest.SHA256(crate), formattest.SHA256(gem), base64.StdEncoding.EncodeToString(nupkgSum[:]))
 	code, out, errOut := runCLI(t, getenv, warmArgs(good)...)
-	want := fmt.Sprintf("4 artifacts (4 files, %.1f MiB): 4 fetched and verified, 0 failed\n", float64(len(wheel)+len(crate)+len(gem)+len(nupkg))/(1<<20))
+	want := fmt.Sprintf("4 artifacts (4 files, %.1f MiB fetched): 4 fetched and verified, 0 already cached, 0 failed\n", float64(len(wheel)+len(crate)+len(gem)+len(nupkg))/(1<<20))
 	if code != 0 || out != want {
 		t.Fatalf("warm: exit %d\n%s\n%s\nwant %s", code, out, errOut, want)
+	}
+	// With AWS credentials, what the repository holds (published here) is
+	// not downloaded again.
+	keys := map[string]string{"AWS_ACCESS_KEY_ID": "AKIAADMIN", "AWS_SECRET_ACCESS_KEY": "admin-secret", "STOCKPILE_ENDPOINT": e.in.URL}
+	code, out, errOut = runCLI(t, func(k string) string { return keys[k] }, warmArgs(good)...)
+	if code != 0 || out != "4 artifacts (0 files, 0.0 MiB fetched): 0 fetched and verified, 4 already cached, 0 failed\n" {
+		t.Fatalf("warm with AWS credentials: exit %d\n%s\n%s", code, out, errOut)
 	}
 
 	zero := strings.Repeat("0", 64)
 	bad := lockfiles(zero, zero, zero, base64.StdEncoding.EncodeToString(make([]byte, 64)))
 	code, out, errOut = runCLI(t, getenv, warmArgs(bad)...)
-	for _, w := range []string{"0 fetched and verified, 4 failed",
+	for _, w := range []string{"0 fetched and verified, 0 already cached, 4 failed",
 		"failed: nuget Warm.Pkg@1.0.0 (" + bad[3] + "): " + e.in.URL + "/acme/nuget/app/",
 		"failed: pypi warm-wheel@1.0 (" + bad[0] + "): warm-wheel==1.0: not found: no file with the lockfile's hashes in the repository",
 		"failed: cargo warm-crate@1.0.0 (" + bad[1] + "): ",
@@ -281,7 +299,7 @@ func TestWarmPipThenOffline(t *testing.T) {
 	proj := mkdir(t, t.TempDir(), map[string]string{"requirements.txt": req.String()})
 	env := map[string]string{"HOME": e.home, "AWS_ACCESS_KEY_ID": "AKIAADMIN", "AWS_SECRET_ACCESS_KEY": "admin-secret", "STOCKPILE_ENDPOINT": e.in.URL}
 	code, out, errOut := runCLI(t, func(k string) string { return env[k] }, "warm", "--domain", "acme", "--repository", "app", filepath.Join(proj, "requirements.txt"))
-	if code != 0 || !strings.Contains(out, "3 artifacts (3 files") || !strings.Contains(out, "3 fetched and verified, 0 failed") {
+	if code != 0 || !strings.Contains(out, "3 artifacts (3 files") || !strings.Contains(out, "3 fetched and verified, 0 already cached, 0 failed") {
 		t.Fatalf("warm: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if got := up.fileHits.Load(); got != 3 {
@@ -356,7 +374,7 @@ func TestWarmCargoThenOffline(t *testing.T) {
 	})
 	env := map[string]string{"HOME": e.home, "AWS_ACCESS_KEY_ID": "AKIAADMIN", "AWS_SECRET_ACCESS_KEY": "admin-secret", "STOCKPILE_ENDPOINT": e.in.URL}
 	code, out, errOut := runCLI(t, func(k string) string { return env[k] }, "warm", "--domain", "acme", "--repository", "app", filepath.Join(proj, "Cargo.lock"))
-	if code != 0 || !strings.Contains(out, "3 artifacts (3 files") || !strings.Contains(out, "3 fetched and verified, 0 failed") {
+	if code != 0 || !strings.Contains(out, "3 artifacts (3 files") || !strings.Contains(out, "3 fetched and verified, 0 already cached, 0 failed") {
 		t.Fatalf("warm: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if got := up.dlHits.Load(); got != 3 {
@@ -433,7 +451,7 @@ func TestWarmBundlerThenOffline(t *testing.T) {
 	})
 	env := map[string]string{"HOME": e.home, "AWS_ACCESS_KEY_ID": "AKIAADMIN", "AWS_SECRET_ACCESS_KEY": "admin-secret", "STOCKPILE_ENDPOINT": e.in.URL}
 	code, out, errOut := runCLI(t, func(k string) string { return env[k] }, "warm", "--domain", "acme", "--repository", "app", filepath.Join(proj, "Gemfile.lock"))
-	if code != 0 || !strings.Contains(out, "2 artifacts (2 files") || !strings.Contains(out, "2 fetched and verified, 0 failed") {
+	if code != 0 || !strings.Contains(out, "2 artifacts (2 files") || !strings.Contains(out, "2 fetched and verified, 0 already cached, 0 failed") {
 		t.Fatalf("warm: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if got := up.gemHits.Load(); got != 2 {
@@ -462,7 +480,7 @@ func TestWarmMavenList(t *testing.T) {
 	proj := mkdir(t, t.TempDir(), map[string]string{"deps.txt": list})
 	env := map[string]string{"AWS_ACCESS_KEY_ID": "AKIAADMIN", "AWS_SECRET_ACCESS_KEY": "admin-secret", "STOCKPILE_ENDPOINT": e.in.URL}
 	code, out, errOut := runCLI(t, func(k string) string { return env[k] }, "warm", "--domain", "acme", "--repository", "app", filepath.Join(proj, "deps.txt"))
-	if code != 1 || !strings.Contains(out, "3 artifacts (4 files") || !strings.Contains(out, "2 fetched and verified, 1 failed") ||
+	if code != 1 || !strings.Contains(out, "3 artifacts (4 files") || !strings.Contains(out, "2 fetched and verified, 0 already cached, 1 failed") ||
 		!strings.Contains(out, "failed: maven com.example:nowhere@1.0-jar") {
 		t.Fatalf("warm: exit %d\n%s\n%s", code, out, errOut)
 	}

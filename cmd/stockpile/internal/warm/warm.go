@@ -36,22 +36,32 @@ type Options struct {
 	Jobs int
 	// Progress is told of every artifact done; nil reports nothing.
 	Progress Progress
+	// Holdings, when set, tells what the repository already holds of an
+	// artifact: an artifact held, with a file matching the lockfile's
+	// hashes when it has some, is not downloaded again.
+	Holdings Holdings
 }
+
+// Holdings returns the digests of each asset the repository holds of an
+// artifact's version, none when it holds none.
+type Holdings func(ctx context.Context, a Artifact) ([][]Digest, error)
 
 // Result is one artifact done.
 type Result struct {
 	Artifact Artifact
-	Files    int
-	Bytes    int64
-	Err      error
+	// Cached is an artifact the repository already held.
+	Cached bool
+	Files  int
+	Bytes  int64
+	Err    error
 }
 
 // Summary is a run's outcome.
 type Summary struct {
-	Artifacts, Fetched, Failed int
-	Files                      int
-	Bytes                      int64
-	Failures                   []Result
+	Artifacts, Fetched, Cached, Failed int
+	Files                              int
+	Bytes                              int64
+	Failures                           []Result
 }
 
 // Progress is told how a run goes.
@@ -80,8 +90,13 @@ func Run(ctx context.Context, o Options, arts []Artifact) Summary {
 	g.SetLimit(o.Jobs)
 	for i, a := range arts {
 		g.Go(func() error {
-			files, n, err := f.fetch(gctx, a)
-			r := Result{Artifact: a, Files: files, Bytes: n, Err: err}
+			var r Result
+			if f.held(gctx, a) {
+				r = Result{Artifact: a, Cached: true}
+			} else {
+				files, n, err := f.fetch(gctx, a)
+				r = Result{Artifact: a, Files: files, Bytes: n, Err: err}
+			}
 			results[i] = r
 			if o.Progress != nil {
 				mu.Lock()
@@ -96,10 +111,13 @@ func Run(ctx context.Context, o Options, arts []Artifact) Summary {
 	for _, r := range results {
 		s.Files += r.Files
 		s.Bytes += r.Bytes
-		if r.Err != nil {
+		switch {
+		case r.Err != nil:
 			s.Failed++
 			s.Failures = append(s.Failures, r)
-		} else {
+		case r.Cached:
+			s.Cached++
+		default:
 			s.Fetched++
 		}
 	}
@@ -107,6 +125,28 @@ func Run(ctx context.Context, o Options, arts []Artifact) Summary {
 		o.Progress.Finish(s)
 	}
 	return s
+}
+
+// held reports whether the repository holds the artifact already: some
+// asset of its version, one matching the lockfile's digests when it has
+// some. Any doubt (an error, no match) means fetching it.
+func (f *fetcher) held(ctx context.Context, a Artifact) bool {
+	if f.o.Holdings == nil {
+		return false
+	}
+	assets, err := f.o.Holdings(ctx, a)
+	if err != nil || len(assets) == 0 {
+		return false
+	}
+	if len(a.Digests) == 0 {
+		return true
+	}
+	for _, ds := range assets {
+		if anyEqual(a.Digests, ds) {
+			return true
+		}
+	}
+	return false
 }
 
 type fetcher struct {
