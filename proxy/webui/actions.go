@@ -19,15 +19,17 @@ import (
 // plane's batch operations do; *resolver.Resolver implements it.
 type Versions interface {
 	VersionRecord(ctx context.Context, domain, repoID string, p formats.Package, version string) (*resolver.VersionRecord, error)
+	PackageRecord(ctx context.Context, domain, repoID string, p formats.Package) (*resolver.PackageRecord, error)
 	UpdateRecords(ctx context.Context, domain string, p formats.Package, fn func(w *resolver.Records) error) error
 }
 
 // op is an action on one version, with the control-plane operation that
 // authorises it (the same action on the same package ARN as
 // UpdatePackageVersionsStatus, DisposePackageVersions and
-// DeletePackageVersions).
+// DeletePackageVersions; CopyPackageVersions on the destination repository,
+// as the control plane decides it, with ReadFromRepository on the source).
 type op struct {
-	Name    string // "status", "dispose", "delete"
+	Name    string // "status", "dispose", "delete", "copy"
 	Action  string
 	Verb    string // for the confirmation
 	Warning string
@@ -37,6 +39,7 @@ var ops = map[string]op{
 	"status":  {"status", "codeartifact:UpdatePackageVersionsStatus", "Change the status of", ""},
 	"dispose": {"dispose", "codeartifact:DisposePackageVersions", "Dispose of", "Its files are deleted (once nothing else refers to them); the version stays listed as Disposed. This cannot be undone."},
 	"delete":  {"delete", "codeartifact:DeletePackageVersions", "Delete", "The version and its files are removed from this repository. This cannot be undone."},
+	"copy":    {"copy", "codeartifact:CopyPackageVersions", "Copy", ""},
 }
 
 // targetStatuses are what a status change may set, as in
@@ -54,8 +57,9 @@ type actionRequest struct {
 	Display string
 	Version string
 	Op      op
-	Status  formats.Status // for "status"
-	Back    string         // the package page
+	Status  formats.Status   // for "status"
+	To      model.Repository // for "copy"
+	Back    string           // the package page
 }
 
 // parseAction reads and authorises an action: the visitor must be allowed
@@ -83,6 +87,17 @@ func (h *Handler) parseAction(c echo.Context, write bool) (*actionRequest, error
 			return nil, h.refuse(c, http.StatusBadRequest, "The status must be Published, Unlisted or Archived.")
 		}
 	}
+	if o.Name == "copy" {
+		dst, err := h.o.Catalog.Repository(r.Domain, c.FormValue("to"))
+		if err != nil || dst.ID == r.ID {
+			return nil, h.refuse(c, http.StatusBadRequest, "Choose another repository of this domain to copy to.")
+		}
+		if !h.mayCopy(c, dst, write) {
+			return nil, h.refuse(c, http.StatusForbidden, "You may not copy versions to "+dst.Name+".")
+		}
+		a.To = dst
+		return a, nil
+	}
 	if !h.mayAct(c, o, r, p, write) {
 		return nil, h.refuse(c, http.StatusForbidden, "You may not "+o.Name+" versions of this package.")
 	}
@@ -100,6 +115,12 @@ func (h *Handler) mayAct(c echo.Context, o op, r model.Repository, p formats.Pac
 	}
 	return h.may(c, o.Action, access.Target{Domain: r.Domain, Repository: r.Name,
 		Resource: h.o.ARNs.Package(r.Domain, r.Name, p.Format, p.Namespace, p.Name)}, write)
+}
+
+// mayCopy reports whether the visitor may copy versions into dst (the
+// source was authorised by the page: ReadFromRepository).
+func (h *Handler) mayCopy(c echo.Context, dst model.Repository, write bool) bool {
+	return h.mayOnRepo(c, ops["copy"].Action, dst.Domain, dst.Name, write)
 }
 
 // confirmPage asks before an action is taken (GET: changes nothing).
@@ -165,6 +186,9 @@ func (h *Handler) apply(ctx context.Context, a *actionRequest) (string, error) {
 			rec.Status = formats.StatusDisposed
 			done = a.Version + " is now Disposed"
 			return w.PutVersion(ctx, r.ID, rec)
+		case "copy":
+			done = a.Version + " was copied to " + a.To.Name
+			return h.copyVersion(ctx, w, a, rec)
 		default:
 			done = a.Version + " was deleted"
 			return w.DeleteVersion(ctx, r.ID, a.Version)
@@ -174,16 +198,59 @@ func (h *Handler) apply(ctx context.Context, a *actionRequest) (string, error) {
 		return "", err
 	}
 	h.forget(r)
+	if a.Op.Name == "copy" {
+		h.forget(a.To)
+	}
 	if a.Op.Name == "dispose" && h.o.Collect != nil {
 		h.o.Collect()
 	}
 	return done, nil
 }
 
+// copyVersion copies a version record (never bytes: blobs belong to the
+// domain) into a.To, as CopyPackageVersions does without allowOverwrite,
+// and moves the source's tags that point at it (npm's dist-tags).
+func (h *Handler) copyVersion(ctx context.Context, w *resolver.Records, a *actionRequest, rec *resolver.VersionRecord) error {
+	r, dst, p := a.Repo, a.To, a.Package
+	cur, err := h.o.Versions.VersionRecord(ctx, r.Domain, dst.ID, p, a.Version)
+	if err != nil {
+		return err
+	}
+	if cur != nil {
+		return fmt.Errorf("%w: version %s already exists in %s", errNotAllowed, a.Version, dst.Name)
+	}
+	cp := *rec
+	if err := w.PutVersion(ctx, dst.ID, &cp); err != nil {
+		return err
+	}
+	src, err := h.o.Versions.PackageRecord(ctx, r.Domain, r.ID, p)
+	if err != nil || src == nil {
+		return err
+	}
+	pkg, err := h.o.Versions.PackageRecord(ctx, r.Domain, dst.ID, p)
+	if err != nil || pkg == nil {
+		return err
+	}
+	changed := false
+	for tag, v := range src.Tags {
+		if v == a.Version {
+			if pkg.Tags == nil {
+				pkg.Tags = map[string]string{}
+			}
+			pkg.Tags[tag], changed = v, true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	return w.PutPackage(ctx, dst.ID, pkg)
+}
+
 // actionForms are the actions the package page offers for its version.
 type actionForms struct {
 	Status, Dispose, Delete bool
 	Statuses                []formats.Status
+	CopyTo                  []string // repositories the version may be copied to
 }
 
 func (h *Handler) actionForms(c echo.Context, r model.Repository, p formats.Package, rec *resolver.VersionRecord) actionForms {
@@ -193,5 +260,11 @@ func (h *Handler) actionForms(c echo.Context, r model.Repository, p formats.Pack
 		f.Dispose = h.mayAct(c, ops["dispose"], r, p, false)
 	}
 	f.Delete = h.mayAct(c, ops["delete"], r, p, false)
+	repos, _ := h.o.Catalog.Repositories(r.Domain)
+	for _, d := range repos {
+		if d.ID != r.ID && h.mayCopy(c, d, false) {
+			f.CopyTo = append(f.CopyTo, d.Name)
+		}
+	}
 	return f
 }

@@ -174,3 +174,47 @@ func TestActionsNeedTheirPermission(t *testing.T) {
 		})
 	}
 }
+
+func TestCopyVersionToAnotherRepository(t *testing.T) {
+	in := start(t, nil, 0)
+	cli := proxytest.NewAWSCLI(t, in, "AKIAADMIN", "admin-secret")
+	b := newBrowser(t, in)
+	b.signIn(in.TokenFor("acme", "AKIAADMIN"))
+	pg := b.get(leftPad + "&version=1.1.0")
+	if !strings.Contains(pg.Body, `id="act-copy"`) || !strings.Contains(pg.Body, "<option>app</option>") {
+		t.Fatal("the admin is not offered to copy to app")
+	}
+	form := actionForm("copy", "1.1.0", "to", "app")
+	confirm := b.get(actionPath + "?" + form.Encode())
+	if confirm.Status != http.StatusOK || !strings.Contains(confirm.Body, `name="to" value="app"`) {
+		t.Fatalf("confirmation: %d %s", confirm.Status, confirm.Body)
+	}
+	form.Set("csrf", csrf(t, confirm.Body))
+	if p := b.post(actionPath, form); p.Status != http.StatusSeeOther {
+		t.Fatalf("copy: %d %s", p.Status, p.Body)
+	}
+	v := cli.OK("describe-package-version", "--domain", "acme", "--repository", "app", "--format", "npm",
+		"--package", "left-pad", "--package-version", "1.1.0")
+	if st := proxytest.Pick(v, "packageVersion", "status"); st != "Published" {
+		t.Fatalf("the copy in app: %v", st)
+	}
+	if p := b.get("/-/ui/d/acme/r/app"); !strings.Contains(p.Body, ">left-pad<") {
+		t.Error("app's package list does not show the copy")
+	}
+	if p := b.post(actionPath, form); p.Status != http.StatusConflict || !strings.Contains(p.Body, "already exists") {
+		t.Fatalf("second copy: %d", p.Status)
+	}
+	// The viewer may read both repositories but copy to neither.
+	viewer := newBrowser(t, in)
+	viewer.signIn(in.TokenFor("acme", "AKIAVIEWER"))
+	if p := viewer.get(leftPad); strings.Contains(p.Body, `id="act-copy"`) {
+		t.Error("the viewer is offered to copy")
+	}
+	form.Set("csrf", csrf(t, viewer.get("/-/ui/signin").Body))
+	form.Set("version", "1.0.0")
+	if p := viewer.post(actionPath, form); p.Status != http.StatusForbidden {
+		t.Errorf("viewer's copy: %d", p.Status)
+	}
+	cli.Fails("ResourceNotFoundException", "describe-package-version", "--domain", "acme", "--repository", "app", "--format", "npm",
+		"--package", "left-pad", "--package-version", "1.0.0")
+}
