@@ -11,6 +11,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -89,6 +90,9 @@ type Dependency struct {
 
 // ErrorRenderer is implemented by formats whose clients expect errors in a
 // particular body shape (npm's {"error": ...}, cargo's {"errors": [...]}).
+// The server has reset the response headers (keeping Allow,
+// WWW-Authenticate and Retry-After) and answered HEAD requests before
+// calling it: RenderError writes only the body, with its Content-Type.
 type ErrorRenderer interface {
 	RenderError(c echo.Context, status int, message string) error
 }
@@ -226,11 +230,25 @@ type RepoRef struct {
 	// Base is the public URL of the repository endpoint for this format,
 	// without a trailing slash: http://host:port/{domain}/{format}/{repository}.
 	Base string
+	// Path is the URL path of the repository endpoint for this format,
+	// without a trailing slash: /{domain}/{format}/{repository}.
+	Path string
 	// User names the caller for whoami-style answers.
 	User string
 	// AuthRequired is true when reads of this repository need credentials
 	// (cargo's config.json says so with "auth-required").
 	AuthRequired bool
+}
+
+// Below returns the part of a request path (escaped or not, as the caller
+// reads it) below the repository endpoint, with its leading slash: "" for
+// the endpoint itself. ok is false for a path outside the endpoint.
+func (ref RepoRef) Below(path string) (rest string, ok bool) {
+	rest, ok = strings.CutPrefix(path, ref.Path)
+	if !ok || (rest != "" && rest[0] != '/') {
+		return "", false
+	}
+	return rest, true
 }
 
 // WithRepo stores ref in c for the format handlers.
@@ -307,9 +325,11 @@ type Publication struct {
 	Merge bool
 }
 
-// Content is an open asset.
+// Content is an open asset. ReadAt may be used concurrently with itself
+// (archive/zip does), not with Read or Seek.
 type Content interface {
 	io.ReadSeekCloser
+	io.ReaderAt
 	Sums() Sums
 }
 

@@ -181,6 +181,30 @@ func retryAfter(err error) string {
 	return ""
 }
 
+// errorHeaders are the response headers that describe an error answer
+// itself, or how a browser must treat any answer (the web interface's);
+// resetForError keeps them.
+var errorHeaders = []string{"Allow", "WWW-Authenticate", "Retry-After", requestIDHeader,
+	"Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options"}
+
+// resetForError drops what a handler said about the body it meant to send
+// (its type, validators, encodings, ranges, checksums) before an error body
+// replaces it, so a format's error renderer writes only its body. Errors are
+// never cached.
+func resetForError(h http.Header) {
+	keep := map[string][]string{}
+	for _, k := range errorHeaders {
+		if v := h.Values(k); len(v) > 0 {
+			keep[k] = v
+		}
+	}
+	clear(h)
+	for k, v := range keep {
+		h[http.CanonicalHeaderKey(k)] = v
+	}
+	h.Set("Cache-Control", "no-store")
+}
+
 // handleError is echo's HTTPErrorHandler: it answers in the body shape of
 // the client that asked (AWS JSON on /v1, the format's own elsewhere).
 func (s *Server) handleError(err error, c echo.Context) {
@@ -218,16 +242,17 @@ func (s *Server) handleError(err error, c echo.Context) {
 		_ = c.JSON(e.Status, body)
 		return
 	}
+	resetForError(c.Response().Header())
+	if req.Method == http.MethodHead {
+		_ = c.NoContent(e.Status)
+		return
+	}
 	if f, ok := c.Get(formatKey).(formats.Format); ok {
 		if r, ok := f.(formats.ErrorRenderer); ok {
 			if err := r.RenderError(c, e.Status, message); err == nil {
 				return
 			}
 		}
-	}
-	if req.Method == http.MethodHead {
-		_ = c.NoContent(e.Status)
-		return
 	}
 	_ = c.String(e.Status, message+"\n")
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -42,6 +43,38 @@ func TestClassifyHidesInternals(t *testing.T) {
 			for _, s := range tt.mustNot {
 				if strings.Contains(e.Message, s) {
 					t.Errorf("message %q reveals %q", e.Message, s)
+				}
+			}
+		})
+	}
+}
+
+// TestResetForError: before a format's error renderer writes its body, the
+// headers a handler set for the answer it meant to give are gone, and
+// those that describe the error answer stay.
+func TestResetForError(t *testing.T) {
+	tests := []struct {
+		name string
+		set  map[string]string
+		want map[string]string // "" means absent
+	}{
+		{"validators and encodings go",
+			map[string]string{"ETag": `"x"`, "Content-Encoding": "gzip", "Content-Length": "12", "Content-Range": "bytes 0-1/2", "X-Checksum-Sha1": "ab", "Repr-Digest": "sha-256=:x:", "Last-Modified": "Mon, 01 Jan 2024 00:00:00 GMT", "Content-Type": "application/json"},
+			map[string]string{"ETag": "", "Content-Encoding": "", "Content-Length": "", "Content-Range": "", "X-Checksum-Sha1": "", "Repr-Digest": "", "Last-Modified": "", "Content-Type": "", "Cache-Control": "no-store"}},
+		{"what describes the error stays",
+			map[string]string{"Allow": "GET, HEAD", "WWW-Authenticate": `Bearer realm="x"`, "Retry-After": "5", "X-Request-Id": "r1", "Cache-Control": "public, max-age=60", "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'"},
+			map[string]string{"Allow": "GET, HEAD", "WWW-Authenticate": `Bearer realm="x"`, "Retry-After": "5", "X-Request-Id": "r1", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{}
+			for k, v := range tt.set {
+				h.Set(k, v)
+			}
+			resetForError(h)
+			for k, v := range tt.want {
+				if got := h.Get(k); got != v {
+					t.Errorf("%s = %q, want %q", k, got, v)
 				}
 			}
 		})

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/proxy/controlplane"
 )
 
 // spoolSubdir is the directory below data_dir where request bodies are
@@ -62,7 +63,7 @@ func (s *Server) acquireWrite() (release func(), err error) {
 // limitWrites applies the publish cap to the control plane's publish.
 func (s *Server) limitWrites(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if c.Request().Method != http.MethodPost || c.Request().URL.Path != "/v1/package/version/publish" {
+		if !controlplane.IsPublish(c.Request()) {
 			return next(c)
 		}
 		release, err := s.acquireWrite()

@@ -114,7 +114,7 @@ func (s *Server) signed(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		req := c.Request()
-		if req.Method == http.MethodPost && req.URL.Path == "/v1/package/version/publish" {
+		if controlplane.IsPublish(req) {
 			// The asset may be large: the signature covers its declared
 			// SHA-256, which the handler checks the streamed body against.
 			key, sum, err := s.verifier.VerifyDeclared(req)
@@ -173,10 +173,11 @@ func (s *Server) repository(f formats.Format) echo.MiddlewareFunc {
 			if _, err := s.registry.Repository(domain, repo); err != nil {
 				return formatsNotFound(err)
 			}
+			path := "/" + domain + "/" + f.Name() + "/" + repo
 			formats.WithRepo(c, formats.RepoRef{
 				Domain: domain, Repository: repo, User: user,
 				AuthRequired: !s.cfg.Open() && !s.cfg.Auth.AnonymousRead,
-				Base:         s.baseURL(req) + "/" + domain + "/" + f.Name() + "/" + repo,
+				Base:         s.baseURL(req) + path, Path: path,
 			})
 			formats.WithIntake(c, s.intake)
 			if isWrite(req.Method) {

@@ -29,8 +29,6 @@
 package cargo
 
 import (
-	"net/http"
-
 	"github.com/labstack/echo/v4"
 
 	"github.com/stockpile-proxy/stockpile/formats"
@@ -98,14 +96,6 @@ func (f *Format) Mount(g *echo.Group, r formats.Resolver) {
 // shape, {"errors":[{"detail":"..."}]}, which cargo prints; HEAD answers
 // carry no body.
 func (f *Format) RenderError(c echo.Context, status int, message string) error {
-	h := c.Response().Header()
-	h.Del("Content-Encoding")
-	h.Del("ETag")
-	h.Del("Vary")
-	h.Set("Cache-Control", "no-store")
-	if c.Request().Method == http.MethodHead {
-		return c.NoContent(status)
-	}
 	type detail struct {
 		Detail string `json:"detail"`
 	}

@@ -31,12 +31,12 @@ func (h *handler) serve(c echo.Context) error {
 	method := c.Request().Method
 	switch {
 	case len(segs) == 1 && segs[0] == "config.json":
-		if err := allow(c, http.MethodGet, http.MethodHead); err != nil {
+		if err := formats.Allow(c, "cargo", http.MethodGet, http.MethodHead); err != nil {
 			return err
 		}
 		return h.config(c)
 	case len(segs) == 1 && segs[0] == "me":
-		if err := allow(c, http.MethodGet, http.MethodHead); err != nil {
+		if err := formats.Allow(c, "cargo", http.MethodGet, http.MethodHead); err != nil {
 			return err
 		}
 		return h.me(c)
@@ -44,7 +44,7 @@ func (h *handler) serve(c echo.Context) error {
 		return h.api(c, method, segs[2:])
 	}
 	if name, ok := parseIndexPath(segs); ok {
-		if err := allow(c, http.MethodGet, http.MethodHead); err != nil {
+		if err := formats.Allow(c, "cargo", http.MethodGet, http.MethodHead); err != nil {
 			return err
 		}
 		return h.index(c, name)
@@ -59,13 +59,13 @@ func (h *handler) api(c echo.Context, method string, segs []string) error {
 	}
 	switch len(segs) {
 	case 1:
-		if err := allow(c, http.MethodGet, http.MethodHead); err != nil {
+		if err := formats.Allow(c, "cargo", http.MethodGet, http.MethodHead); err != nil {
 			return err
 		}
 		return h.search(c)
 	case 2:
 		if segs[1] == "new" {
-			if err := allow(c, http.MethodPut); err != nil {
+			if err := formats.Allow(c, "cargo", http.MethodPut); err != nil {
 				return err
 			}
 			return h.publish(c)
@@ -78,23 +78,23 @@ func (h *handler) api(c echo.Context, method string, segs []string) error {
 			case http.MethodPut, http.MethodDelete:
 				return fmt.Errorf("%w: cargo: Stockpile keeps no owners per crate: who may publish, yank and read crates is decided by the repository's permissions (tokens from GetAuthorizationToken for the domain)", formats.ErrNotAllowed)
 			}
-			return allow(c, http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete)
+			return formats.Allow(c, "cargo", http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete)
 		}
 	case 4:
 		crate, version := segs[1], segs[2]
 		switch segs[3] {
 		case "download":
-			if err := allow(c, http.MethodGet, http.MethodHead); err != nil {
+			if err := formats.Allow(c, "cargo", http.MethodGet, http.MethodHead); err != nil {
 				return err
 			}
 			return h.download(c, crate, version)
 		case "yank":
-			if err := allow(c, http.MethodDelete); err != nil {
+			if err := formats.Allow(c, "cargo", http.MethodDelete); err != nil {
 				return err
 			}
 			return h.yank(c, crate, version, true)
 		case "unyank":
-			if err := allow(c, http.MethodPut); err != nil {
+			if err := formats.Allow(c, "cargo", http.MethodPut); err != nil {
 				return err
 			}
 			return h.yank(c, crate, version, false)
@@ -118,15 +118,6 @@ func splitPath(raw string) ([]string, error) {
 		segs[i] = u
 	}
 	return segs, nil
-}
-
-// allow answers 405 unless the request uses one of the methods.
-func allow(c echo.Context, methods ...string) error {
-	if slices.Contains(methods, c.Request().Method) {
-		return nil
-	}
-	c.Response().Header().Set("Allow", strings.Join(methods, ", "))
-	return echo.NewHTTPError(http.StatusMethodNotAllowed, "cargo: method "+c.Request().Method+" is not allowed here")
 }
 
 // authRequired tells whether reading the repository needs a token.

@@ -64,11 +64,9 @@ type packageExtra struct {
 	Plugin *xmlPlugin `json:"plugin,omitempty"`
 }
 
-// restPath returns the URL path below /{domain}/maven/{repo}.
+// restPath returns the URL path below the repository endpoint.
 func restPath(c echo.Context) string {
-	p := c.Request().URL.Path
-	prefix := "/" + c.Param("domain") + "/maven/" + c.Param("repo")
-	if rest, ok := strings.CutPrefix(p, prefix); ok {
+	if rest, ok := formats.RepoFrom(c).Below(c.Request().URL.Path); ok {
 		return rest
 	}
 	return c.Param("*")
@@ -93,8 +91,7 @@ func (h *handler) serve(c echo.Context) error {
 	case req.Method == http.MethodPut:
 		return h.put(c, p)
 	}
-	c.Response().Header().Set("Allow", "GET, HEAD, PUT")
-	return echo.NewHTTPError(http.StatusMethodNotAllowed, "maven: method not allowed")
+	return formats.MethodNotAllowed(c, "maven", "GET", "HEAD", "PUT")
 }
 
 func (h *handler) get(c echo.Context, p *mavenPath) error {

@@ -21,8 +21,6 @@
 package maven
 
 import (
-	"net/http"
-
 	"github.com/labstack/echo/v4"
 
 	"github.com/stockpile-proxy/stockpile/formats"
@@ -55,13 +53,5 @@ func (f *Format) Mount(g *echo.Group, r formats.Resolver) {
 // HEAD, and none of the headers a handler may have set for the answer it
 // meant to give.
 func (f *Format) RenderError(c echo.Context, status int, message string) error {
-	h := c.Response().Header()
-	for _, k := range []string{"ETag", "Last-Modified", "X-Checksum-Sha1", "X-Checksum-Md5", "X-Checksum-Sha256", "Content-Encoding", "Content-Length"} {
-		h.Del(k)
-	}
-	h.Set("Cache-Control", "no-store")
-	if c.Request().Method == http.MethodHead {
-		return c.NoContent(status)
-	}
 	return c.String(status, message+"\n")
 }

@@ -30,30 +30,17 @@ const packumentCacheControl = "no-cache"
 
 var errNoRoute = fmt.Errorf("%w: npm: no such endpoint", formats.ErrNotFound)
 
-func methodNotAllowed(c echo.Context, allow string) error {
-	c.Response().Header().Set("Allow", allow)
-	return echo.NewHTTPError(http.StatusMethodNotAllowed, "npm: method not allowed here")
-}
-
-// restPath returns the escaped path below /{domain}/npm/{repo}.
-func restPath(r *http.Request) string {
-	p := r.URL.EscapedPath()
-	n := 0
-	for i := 0; i < len(p); i++ {
-		if p[i] == '/' {
-			n++
-			if n == 4 {
-				return p[i+1:]
-			}
-		}
-	}
-	return ""
+// restPath returns the escaped path below the repository endpoint, without
+// its leading slash.
+func restPath(c echo.Context) string {
+	rest, _ := formats.RepoFrom(c).Below(c.Request().URL.EscapedPath())
+	return strings.TrimPrefix(rest, "/")
 }
 
 // serve dispatches every request of the group.
 func (h *handler) serve(c echo.Context) error {
 	req := c.Request()
-	rt, err := parsePath(restPath(req))
+	rt, err := parsePath(restPath(c))
 	if err != nil {
 		return err
 	}
@@ -67,7 +54,7 @@ func (h *handler) serve(c echo.Context) error {
 		case m == http.MethodPut:
 			return h.put(c, rt)
 		}
-		return methodNotAllowed(c, "GET, HEAD, PUT")
+		return formats.MethodNotAllowed(c, "npm", "GET", "HEAD", "PUT")
 	case routePackumentRev:
 		switch m {
 		case http.MethodPut:
@@ -75,24 +62,24 @@ func (h *handler) serve(c echo.Context) error {
 		case http.MethodDelete:
 			return h.unpublishAll(c, rt)
 		}
-		return methodNotAllowed(c, "PUT, DELETE")
+		return formats.MethodNotAllowed(c, "npm", "PUT", "DELETE")
 	case routeVersion:
 		if get {
 			return h.version(c, rt)
 		}
-		return methodNotAllowed(c, "GET, HEAD")
+		return formats.MethodNotAllowed(c, "npm", "GET", "HEAD")
 	case routeTarball:
 		if get {
 			return h.tarball(c, rt)
 		}
-		return methodNotAllowed(c, "GET, HEAD")
+		return formats.MethodNotAllowed(c, "npm", "GET", "HEAD")
 	case routeTarballRev:
 		if m == http.MethodDelete {
 			// npm unpublish removes the version with the document PUT,
 			// then deletes the tarball: nothing is left to do.
 			return c.JSON(http.StatusOK, map[string]any{"ok": true})
 		}
-		return methodNotAllowed(c, "DELETE")
+		return formats.MethodNotAllowed(c, "npm", "DELETE")
 	case routePing:
 		if get {
 			return c.JSON(http.StatusOK, map[string]any{})
@@ -113,12 +100,12 @@ func (h *handler) serve(c echo.Context) error {
 		if m == http.MethodPost {
 			return h.audit(c, rt)
 		}
-		return methodNotAllowed(c, "POST")
+		return formats.MethodNotAllowed(c, "npm", "POST")
 	case routeDistTags:
 		if get {
 			return h.distTags(c, rt)
 		}
-		return methodNotAllowed(c, "GET, HEAD")
+		return formats.MethodNotAllowed(c, "npm", "GET", "HEAD")
 	case routeDistTag:
 		switch m {
 		case http.MethodPut, http.MethodPost:
@@ -128,7 +115,7 @@ func (h *handler) serve(c echo.Context) error {
 		case http.MethodGet, http.MethodHead:
 			return h.distTags(c, rt)
 		}
-		return methodNotAllowed(c, "PUT, POST, DELETE")
+		return formats.MethodNotAllowed(c, "npm", "PUT", "POST", "DELETE")
 	case routeUser, routeLogin:
 		return fmt.Errorf("%w: npm login and adduser are not supported: get a token with `aws codeartifact login --tool npm` or GetAuthorizationToken and set it as _authToken for this registry", formats.ErrNotAllowed)
 	}

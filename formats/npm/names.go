@@ -32,15 +32,15 @@ func parseName(s string, strict bool) (formats.Package, error) {
 	if strings.HasPrefix(s, "@") {
 		scope, rest, ok := strings.Cut(s[1:], "/")
 		if !ok {
-			return p, fmt.Errorf("%w: npm: scoped package name %q has no '/'", formats.ErrInvalid, clip(s))
+			return p, fmt.Errorf("%w: npm: scoped package name %q has no '/'", formats.ErrInvalid, formats.Clip(s))
 		}
 		if err := checkPart(scope, strict); err != nil {
-			return p, fmt.Errorf("%w: npm: package scope %q %s", formats.ErrInvalid, clip(scope), err.Error())
+			return p, fmt.Errorf("%w: npm: package scope %q %s", formats.ErrInvalid, formats.Clip(scope), err.Error())
 		}
 		p.Namespace, name = scope, rest
 	}
 	if err := checkPart(name, strict); err != nil {
-		return p, fmt.Errorf("%w: npm: package name %q %s", formats.ErrInvalid, clip(s), err.Error())
+		return p, fmt.Errorf("%w: npm: package name %q %s", formats.ErrInvalid, formats.Clip(s), err.Error())
 	}
 	if strict && p.Namespace == "" && (name == "node_modules" || name == "favicon.ico") {
 		return p, fmt.Errorf("%w: npm: %q is a reserved package name", formats.ErrInvalid, name)
@@ -111,13 +111,13 @@ func tarballURL(base string, p formats.Package, version string) string {
 // never "." or ".." and never a path).
 func checkVersion(v string) error {
 	if v == "" || len(v) > maxVersionLen {
-		return fmt.Errorf("%w: npm: version %q is empty or longer than %d characters", formats.ErrInvalid, clip(v), maxVersionLen)
+		return fmt.Errorf("%w: npm: version %q is empty or longer than %d characters", formats.ErrInvalid, formats.Clip(v), maxVersionLen)
 	}
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 		if !alnum && (i == 0 || strings.IndexByte(".+-_", c) < 0) {
-			return fmt.Errorf("%w: npm: version %q is not valid", formats.ErrInvalid, clip(v))
+			return fmt.Errorf("%w: npm: version %q is not valid", formats.ErrInvalid, formats.Clip(v))
 		}
 	}
 	return nil
@@ -129,26 +129,18 @@ var rangeLike = regexp.MustCompile(`^[vV=]?[0-9]|^[xX*]$|^[xX*]\.`)
 // as a version or a range ("1.x", "v2"), which npm would misinterpret.
 func checkTag(t string) error {
 	if t == "" || len(t) > maxTagLen {
-		return fmt.Errorf("%w: npm: dist-tag %q is empty or longer than %d characters", formats.ErrInvalid, clip(t), maxTagLen)
+		return fmt.Errorf("%w: npm: dist-tag %q is empty or longer than %d characters", formats.ErrInvalid, formats.Clip(t), maxTagLen)
 	}
 	for i := 0; i < len(t); i++ {
 		c := t[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._", c) >= 0) {
-			return fmt.Errorf("%w: npm: dist-tag %q contains the character %q", formats.ErrInvalid, clip(t), c)
+			return fmt.Errorf("%w: npm: dist-tag %q contains the character %q", formats.ErrInvalid, formats.Clip(t), c)
 		}
 	}
 	if rangeLike.MatchString(t) {
 		return fmt.Errorf("%w: npm: dist-tag %q must not be a version or a version range", formats.ErrInvalid, t)
 	}
 	return nil
-}
-
-// clip bounds user input quoted back in messages.
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
 }
 
 // route kinds.
@@ -193,7 +185,7 @@ func parsePath(escaped string) (route, error) {
 	for i, s := range raw {
 		u, err := url.PathUnescape(s)
 		if err != nil {
-			return route{}, fmt.Errorf("%w: npm: bad escape in path segment %q", formats.ErrInvalid, clip(s))
+			return route{}, fmt.Errorf("%w: npm: bad escape in path segment %q", formats.ErrInvalid, formats.Clip(s))
 		}
 		for _, c := range []byte(u) {
 			if c < 0x20 || c == 0x7f || c == '\\' {
@@ -254,12 +246,12 @@ func pkgFromSegs(segs []string) (formats.Package, int, error) {
 	s, n := segs[0], 1
 	if strings.HasPrefix(s, "@") && !strings.Contains(s, "/") {
 		if len(segs) < 2 {
-			return formats.Package{}, 0, fmt.Errorf("%w: npm: scoped package name %q has no '/'", formats.ErrInvalid, clip(s))
+			return formats.Package{}, 0, fmt.Errorf("%w: npm: scoped package name %q has no '/'", formats.ErrInvalid, formats.Clip(s))
 		}
 		s, n = s+"/"+segs[1], 2
 	}
 	if !strings.HasPrefix(s, "@") && strings.Contains(s, "/") {
-		return formats.Package{}, 0, fmt.Errorf("%w: npm: package name %q contains '/'", formats.ErrInvalid, clip(s))
+		return formats.Package{}, 0, fmt.Errorf("%w: npm: package name %q contains '/'", formats.ErrInvalid, formats.Clip(s))
 	}
 	p, err := parseName(s, false)
 	return p, n, err
@@ -282,7 +274,7 @@ func versionFromFile(p formats.Package, file string) (string, error) {
 		}
 	}
 	if !ok {
-		return "", fmt.Errorf("%w: npm: tarball %q is not named %s", formats.ErrNotFound, clip(file), tarballName(p, "{version}"))
+		return "", fmt.Errorf("%w: npm: tarball %q is not named %s", formats.ErrNotFound, formats.Clip(file), tarballName(p, "{version}"))
 	}
 	if err := checkVersion(base); err != nil {
 		return "", err
@@ -343,12 +335,12 @@ func (f *Format) CheckName(p formats.Package) error {
 	full := p.Name
 	if p.Namespace != "" {
 		if err := checkPart(p.Namespace, false); err != nil {
-			return fmt.Errorf("%w: npm: package scope %q %s", formats.ErrInvalid, clip(p.Namespace), err.Error())
+			return fmt.Errorf("%w: npm: package scope %q %s", formats.ErrInvalid, formats.Clip(p.Namespace), err.Error())
 		}
 		full = "@" + p.Namespace + "/" + p.Name
 	}
 	if err := checkPart(p.Name, false); err != nil {
-		return fmt.Errorf("%w: npm: package name %q %s", formats.ErrInvalid, clip(p.Name), err.Error())
+		return fmt.Errorf("%w: npm: package name %q %s", formats.ErrInvalid, formats.Clip(p.Name), err.Error())
 	}
 	if len(full) > maxNameLen {
 		return fmt.Errorf("%w: npm: package name is longer than %d characters", formats.ErrInvalid, maxNameLen)

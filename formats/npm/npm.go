@@ -9,8 +9,6 @@
 package npm
 
 import (
-	"net/http"
-
 	"github.com/labstack/echo/v4"
 
 	"github.com/stockpile-proxy/stockpile/formats"
@@ -75,14 +73,6 @@ func (f *Format) Mount(g *echo.Group, r formats.Resolver) {
 // RenderError implements formats.ErrorRenderer with npm's error shape,
 // {"error": "..."}; HEAD answers carry no body.
 func (f *Format) RenderError(c echo.Context, status int, message string) error {
-	h := c.Response().Header()
-	// A handler may have labelled the answer before failing (tarballs).
-	h.Del("Content-Encoding")
-	h.Del("ETag")
-	h.Set("Cache-Control", "no-store")
-	if c.Request().Method == http.MethodHead {
-		return c.NoContent(status)
-	}
-	h.Set("Content-Type", "application/json")
+	c.Response().Header().Set("Content-Type", "application/json")
 	return c.JSON(status, map[string]string{"error": message})
 }

@@ -101,7 +101,7 @@ func parsePut(body []byte) (*putDoc, error) {
 		d.hasVers = true
 		for _, m := range vo.members {
 			if m.end <= m.start || raw[m.start] != '{' {
-				return nil, invalid("version %q is not an object", clip(m.key))
+				return nil, invalid("version %q is not an object", formats.Clip(m.key))
 			}
 			if _, dup := d.versions[m.key]; !dup {
 				d.order = append(d.order, m.key)
@@ -140,7 +140,7 @@ func (h *handler) put(c echo.Context, rt route) error {
 		return err
 	}
 	if d.name != "" && d.name != displayName(rt.pkg) {
-		return invalid("the document is for %q, the URL names %s", clip(d.name), displayName(rt.pkg))
+		return invalid("the document is for %q, the URL names %s", formats.Clip(d.name), displayName(rt.pkg))
 	}
 	if len(d.atts) > 0 {
 		return h.publish(c, rt, d, body)
@@ -199,7 +199,7 @@ func (h *handler) publish(c echo.Context, rt route, d *putDoc, body *putBody) er
 	got := data.digests()
 	declared := declaredDigests(vdoc.Dist.Integrity, vdoc.Dist.Shasum)
 	if vdoc.Dist.Integrity != "" && declared.SHA512 == "" && !strings.Contains(vdoc.Dist.Integrity, "sha1-") {
-		return invalid("dist.integrity %q is not a sha512 integrity", clip(vdoc.Dist.Integrity))
+		return invalid("dist.integrity %q is not a sha512 integrity", formats.Clip(vdoc.Dist.Integrity))
 	}
 	if declared.SHA512 != "" && declared.SHA512 != got.SHA512 {
 		return invalid("the tarball does not match dist.integrity")
@@ -300,7 +300,7 @@ func publishedVersion(p formats.Package, d *putDoc, file string) (string, error)
 		version = v
 	}
 	if !validSemver(version) {
-		return "", invalid("version %q is not a valid SemVer version", clip(version))
+		return "", invalid("version %q is not a valid SemVer version", formats.Clip(version))
 	}
 	return version, nil
 }
@@ -310,15 +310,15 @@ func publishedVersion(p formats.Package, d *putDoc, file string) (string, error)
 func checkAttachment(a *attachment, body *putBody) (*spooled, error) {
 	data, ok := body.attachment(a.data)
 	if !ok {
-		return nil, invalid("attachment %s has no data", clip(a.file))
+		return nil, invalid("attachment %s has no data", formats.Clip(a.file))
 	}
 	if data.spool.Size() == 0 {
-		return nil, invalid("attachment %s is empty", clip(a.file))
+		return nil, invalid("attachment %s is empty", formats.Clip(a.file))
 	}
 	if a.len != nil {
 		var n int64
 		if err := json.Unmarshal(a.len, &n); err != nil || n != data.spool.Size() {
-			return nil, invalid("attachment %s: length %s does not match its %d bytes", clip(a.file), clip(string(a.len)), data.spool.Size())
+			return nil, invalid("attachment %s: length %s does not match its %d bytes", formats.Clip(a.file), formats.Clip(string(a.len)), data.spool.Size())
 		}
 	}
 	return data, nil
@@ -342,7 +342,7 @@ func (h *handler) update(c echo.Context, rt route, d *putDoc) error {
 		rev = rt.rev
 	}
 	if rev != "" && rev != pr.rev() {
-		return fmt.Errorf("%w: npm: %s changed since it was read (revision %s, now %s): read it again with ?write=true", formats.ErrConflict, displayName(rt.pkg), clip(rev), pr.rev())
+		return fmt.Errorf("%w: npm: %s changed since it was read (revision %s, now %s): read it again with ?write=true", formats.ErrConflict, displayName(rt.pkg), formats.Clip(rev), pr.rev())
 	}
 	stored := func(ver string) bool {
 		vv := v.Versions[ver]
@@ -481,7 +481,7 @@ func (h *handler) unpublishAll(c echo.Context, rt route) error {
 	}
 	pr := prepare(v)
 	if rt.rev != pr.rev() {
-		return fmt.Errorf("%w: npm: %s changed since it was read (revision %s, now %s): read it again with ?write=true", formats.ErrConflict, displayName(rt.pkg), clip(rt.rev), pr.rev())
+		return fmt.Errorf("%w: npm: %s changed since it was read (revision %s, now %s): read it again with ?write=true", formats.ErrConflict, displayName(rt.pkg), formats.Clip(rt.rev), pr.rev())
 	}
 	var versions []string
 	for ver, vv := range v.Versions {

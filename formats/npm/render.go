@@ -327,7 +327,7 @@ func resolveSpec(v *formats.View, spec string) (*formats.ViewVersion, error) {
 	if ver, ok := pr.tags[spec]; ok {
 		return v.Versions[ver], nil
 	}
-	return nil, fmt.Errorf("%w: npm: %s has no version or dist-tag %q here", formats.ErrNotFound, displayName(v.Package), clip(spec))
+	return nil, fmt.Errorf("%w: npm: %s has no version or dist-tag %q here", formats.ErrNotFound, displayName(v.Package), formats.Clip(spec))
 }
 
 // renderVersion builds the document of one version.

@@ -86,12 +86,11 @@ func (f *Format) openZip(open func(string) (io.ReadCloser, error), name string) 
 		return nil, nil, err
 	}
 	if c, ok := rc.(formats.Content); ok {
-		ra := &readerAt{rs: c}
-		if err := formats.CheckZipDirectory(ra, c.Sums().Size, f.opts.MaxEntries, formats.MaxZipDirectory); err != nil {
+		if err := formats.CheckZipDirectory(c, c.Sums().Size, f.opts.MaxEntries, formats.MaxZipDirectory); err != nil {
 			rc.Close()
 			return nil, nil, err
 		}
-		zr, err := zip.NewReader(ra, c.Sums().Size)
+		zr, err := zip.NewReader(c, c.Sums().Size)
 		if err != nil {
 			rc.Close()
 			return nil, nil, err

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/stockpile-proxy/stockpile/formats"
 )
 
 // entry is a catalog entry as Stockpile keeps it in Version.Meta: a JSON
@@ -109,7 +111,7 @@ func readUpstreamEntry(raw json.RawMessage, lowerID, leafContent, flatBase strin
 	}
 	id := e.str("id")
 	if !strings.EqualFold(id, lowerID) {
-		return nil, fmt.Errorf("the catalog entry is for %q", clip(id))
+		return nil, fmt.Errorf("the catalog entry is for %q", formats.Clip(id))
 	}
 	v, err := parseVersion(e.str("version"))
 	if err != nil {

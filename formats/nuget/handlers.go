@@ -5,12 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/labstack/echo/v4"
 
@@ -31,11 +29,6 @@ const docCacheControl = "no-cache"
 
 var errNoRoute = fmt.Errorf("%w: nuget: no such endpoint (the service index is at v3/index.json)", formats.ErrNotFound)
 
-func methodNotAllowed(c echo.Context, allow string) error {
-	c.Response().Header().Set("Allow", allow)
-	return echo.NewHTTPError(http.StatusMethodNotAllowed, "nuget: method not allowed here")
-}
-
 // segments splits the path below the repository into unescaped segments,
 // dropping empty ones (duplicate and trailing slashes).
 func segments(rest string) ([]string, error) {
@@ -46,7 +39,7 @@ func segments(rest string) ([]string, error) {
 		}
 		u, err := url.PathUnescape(s)
 		if err != nil {
-			return nil, fmt.Errorf("%w: nuget: bad path segment %q", formats.ErrInvalid, clip(s))
+			return nil, fmt.Errorf("%w: nuget: bad path segment %q", formats.ErrInvalid, formats.Clip(s))
 		}
 		out = append(out, u)
 	}
@@ -84,7 +77,7 @@ func (h *handler) serve(c echo.Context) error {
 		return h.publish(c, rest)
 	}
 	if !get {
-		return methodNotAllowed(c, "GET, HEAD")
+		return formats.MethodNotAllowed(c, "nuget", "GET", "HEAD")
 	}
 	switch segs[1] {
 	case "index.json":
@@ -191,11 +184,10 @@ func (h *handler) nuspec(c echo.Context, p formats.Package, key string) error {
 
 // readStoredEntry reads one entry of a stored package.
 func readStoredEntry(content formats.Content, pick func(*zip.Reader) *zip.File, limit int64) ([]byte, error) {
-	ra := &readerAt{rs: content}
-	if err := formats.CheckZipDirectory(ra, content.Sums().Size, formats.MaxArchiveEntries, formats.MaxZipDirectory); err != nil {
+	if err := formats.CheckZipDirectory(content, content.Sums().Size, formats.MaxArchiveEntries, formats.MaxZipDirectory); err != nil {
 		return nil, err
 	}
-	zr, err := zip.NewReader(ra, content.Sums().Size)
+	zr, err := zip.NewReader(content, content.Sums().Size)
 	if err != nil {
 		return nil, fmt.Errorf("%w: nuget: the stored package is not a zip archive: %v", formats.ErrIntegrity, err)
 	}
@@ -204,21 +196,6 @@ func readStoredEntry(content formats.Content, pick func(*zip.Reader) *zip.File, 
 		return nil, fmt.Errorf("%w: nuget: the package has no such entry", formats.ErrNotFound)
 	}
 	return readEntry(zf, limit)
-}
-
-// readerAt reads a stored blob at offsets, for archive/zip.
-type readerAt struct {
-	mu sync.Mutex
-	rs io.ReadSeeker
-}
-
-func (r *readerAt) ReadAt(p []byte, off int64) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, err := r.rs.Seek(off, io.SeekStart); err != nil {
-		return 0, err
-	}
-	return io.ReadFull(r.rs, p)
 }
 
 // registration serves a registration hive.

@@ -17,7 +17,6 @@
 package nuget
 
 import (
-	"net/http"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -132,13 +131,5 @@ func (f *Format) Mount(g *echo.Group, r formats.Resolver) {
 // clients show the status; people using curl read the text). HEAD answers
 // carry no body.
 func (f *Format) RenderError(c echo.Context, status int, message string) error {
-	h := c.Response().Header()
-	// A handler may have labelled the answer before failing (downloads).
-	h.Del("Content-Encoding")
-	h.Del("ETag")
-	h.Set("Cache-Control", "no-store")
-	if c.Request().Method == http.MethodHead {
-		return c.NoContent(status)
-	}
 	return c.String(status, message+"\n")
 }

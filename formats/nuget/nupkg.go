@@ -103,7 +103,7 @@ func readNupkg(r io.ReaderAt, size int64, o Options) (*nupkg, error) {
 		}
 		key := strings.ToLower(zf.Name)
 		if seen[key] {
-			return nil, invalid("the package has two entries named %q", clip(zf.Name))
+			return nil, invalid("the package has two entries named %q", formats.Clip(zf.Name))
 		}
 		seen[key] = true
 		total += zf.UncompressedSize64
@@ -112,7 +112,7 @@ func readNupkg(r io.ReaderAt, size int64, o Options) (*nupkg, error) {
 		}
 		if !strings.Contains(zf.Name, "/") && strings.HasSuffix(key, ".nuspec") {
 			if spec != nil {
-				return nil, invalid("the package has more than one .nuspec at its root (%s, %s)", clip(spec.Name), clip(zf.Name))
+				return nil, invalid("the package has more than one .nuspec at its root (%s, %s)", formats.Clip(spec.Name), formats.Clip(zf.Name))
 			}
 			spec = zf
 		}
@@ -152,10 +152,10 @@ func readNupkg(r io.ReaderAt, size int64, o Options) (*nupkg, error) {
 // part names it extracts).
 func checkEntryName(name string) error {
 	if unsafeName(name) {
-		return invalid("the package has an entry with an unsafe name (%q)", clip(name))
+		return invalid("the package has an entry with an unsafe name (%q)", formats.Clip(name))
 	}
 	if dec, err := url.PathUnescape(name); err == nil && dec != name && unsafeName(dec) {
-		return invalid("the package has an entry with an unsafe name (%q)", clip(name))
+		return invalid("the package has an entry with an unsafe name (%q)", formats.Clip(name))
 	}
 	return nil
 }
@@ -177,19 +177,19 @@ func unsafeName(name string) bool {
 // header declares.
 func readEntry(zf *zip.File, limit int64) ([]byte, error) {
 	if zf.UncompressedSize64 > uint64(limit) {
-		return nil, fmt.Errorf("%w: nuget: %s is larger than %d bytes", formats.ErrTooLarge, clip(zf.Name), limit)
+		return nil, fmt.Errorf("%w: nuget: %s is larger than %d bytes", formats.ErrTooLarge, formats.Clip(zf.Name), limit)
 	}
 	rc, err := zf.Open()
 	if err != nil {
-		return nil, invalid("cannot read %s: %v", clip(zf.Name), err)
+		return nil, invalid("cannot read %s: %v", formats.Clip(zf.Name), err)
 	}
 	defer rc.Close()
 	b, err := io.ReadAll(io.LimitReader(rc, limit+1))
 	if err != nil {
-		return nil, invalid("cannot read %s: %v", clip(zf.Name), err)
+		return nil, invalid("cannot read %s: %v", formats.Clip(zf.Name), err)
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%w: nuget: %s inflates to more than %d bytes", formats.ErrTooLarge, clip(zf.Name), limit)
+		return nil, fmt.Errorf("%w: nuget: %s inflates to more than %d bytes", formats.ErrTooLarge, formats.Clip(zf.Name), limit)
 	}
 	return b, nil
 }

@@ -28,7 +28,7 @@ func (h *handler) publish(c echo.Context, rest []string) error {
 		if m == http.MethodPut {
 			return h.push(c)
 		}
-		return methodNotAllowed(c, "PUT")
+		return formats.MethodNotAllowed(c, "nuget", "PUT")
 	case 2:
 		switch m {
 		case http.MethodDelete:
@@ -36,7 +36,7 @@ func (h *handler) publish(c echo.Context, rest []string) error {
 		case http.MethodPost:
 			return h.setListed(c, rest[0], rest[1], true)
 		}
-		return methodNotAllowed(c, "DELETE, POST")
+		return formats.MethodNotAllowed(c, "nuget", "DELETE", "POST")
 	}
 	return errNoRoute
 }

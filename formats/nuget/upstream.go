@@ -105,7 +105,7 @@ func (f *Format) FetchMetadata(ctx context.Context, g formats.Getter, p formats.
 	}
 	lowerID := strings.ToLower(p.Name)
 	if validID(lowerID) != nil {
-		return nil, fmt.Errorf("nuget: %q is not a package id: %w", clip(p.Name), upstream.ErrNotFound)
+		return nil, fmt.Errorf("nuget: %q is not a package id: %w", formats.Clip(p.Name), upstream.ErrNotFound)
 	}
 	if fd.registrations == "" {
 		return f.fetchFlat(ctx, g, fd, lowerID)

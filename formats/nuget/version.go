@@ -214,15 +214,15 @@ func validID(id string) error {
 			prevSep = false
 		case c == '.' || c == '-':
 			if prevSep {
-				return fmt.Errorf("package id %q: %q must separate letters or digits", clip(id), c)
+				return fmt.Errorf("package id %q: %q must separate letters or digits", formats.Clip(id), c)
 			}
 			prevSep = true
 		default:
-			return fmt.Errorf("package id %q: character %q is not allowed", clip(id), c)
+			return fmt.Errorf("package id %q: character %q is not allowed", formats.Clip(id), c)
 		}
 	}
 	if prevSep {
-		return fmt.Errorf("package id %q must not end with a separator", clip(id))
+		return fmt.Errorf("package id %q must not end with a separator", formats.Clip(id))
 	}
 	return nil
 }
@@ -231,14 +231,6 @@ func validID(id string) error {
 // lower-cased.
 func pkg(id string) formats.Package {
 	return formats.Package{Format: formatName, Name: strings.ToLower(id)}
-}
-
-// clip shortens a client-supplied string for messages.
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
 }
 
 // CheckName implements formats.NameChecker: an id nuget.org would accept

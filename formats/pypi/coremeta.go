@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 
 	"github.com/stockpile-proxy/stockpile/formats"
 )
@@ -82,24 +81,3 @@ func metadataHeaders(b []byte) map[string][]string {
 	}
 	return out
 }
-
-// readerAt reads a seekable stream at offsets.
-type readerAt struct {
-	mu sync.Mutex
-	rs io.ReadSeeker
-}
-
-func (r *readerAt) ReadAt(p []byte, off int64) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, err := r.rs.Seek(off, io.SeekStart); err != nil {
-		return 0, err
-	}
-	n, err := io.ReadFull(r.rs, p)
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		err = io.EOF
-	}
-	return n, err
-}
-
-var _ io.ReaderAt = (*readerAt)(nil)

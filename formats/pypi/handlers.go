@@ -174,7 +174,7 @@ func (h *handler) coreMetadata(c echo.Context, ref formats.RepoRef, project, ver
 		if err != nil {
 			return err
 		}
-		body, err = wheelMetadata(&readerAt{rs: content}, content.Sums().Size, project, h.f.opts.MaxMetadataSize)
+		body, err = wheelMetadata(content, content.Sums().Size, project, h.f.opts.MaxMetadataSize)
 		content.Close()
 		if err != nil {
 			return fmt.Errorf("%w: core metadata of %s: %v", formats.ErrNotFound, dist, err)

@@ -163,7 +163,7 @@ func (f *Format) CheckName(p formats.Package) error {
 		return fmt.Errorf("%w: pypi: packages have no namespace", formats.ErrInvalid)
 	}
 	if !validName(p.Name) {
-		return fmt.Errorf("%w: pypi: %q is not a valid project name (PEP 508: ASCII letters, digits, '-', '_' and '.', at most %d characters)", formats.ErrInvalid, clip(p.Name), maxNameLen)
+		return fmt.Errorf("%w: pypi: %q is not a valid project name (PEP 508: ASCII letters, digits, '-', '_' and '.', at most %d characters)", formats.ErrInvalid, formats.Truncate(p.Name, maxAttrLen), maxNameLen)
 	}
 	return nil
 }

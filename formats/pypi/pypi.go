@@ -103,15 +103,5 @@ func (f *Format) Mount(g *echo.Group, r formats.Resolver) {
 // RenderError implements formats.ErrorRenderer: pip and twine show plain
 // text; HEAD answers carry no body.
 func (f *Format) RenderError(c echo.Context, status int, message string) error {
-	h := c.Response().Header()
-	// A handler may have labelled the answer before failing.
-	h.Del("Content-Encoding")
-	h.Del("ETag")
-	h.Del("Content-Length")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	if c.Request().Method == http.MethodHead {
-		return c.NoContent(status)
-	}
 	return c.Blob(status, "text/plain; charset=utf-8", []byte(message+"\n"))
 }

@@ -27,13 +27,6 @@ const uploadField = 4 << 20
 // maxDescription bounds the description kept for the JSON API.
 const maxDescription = 64 << 10
 
-func clipTo(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
-}
-
 // invalid returns a 400 error with a message for the uploader.
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: pypi upload: "+format, append([]any{formats.ErrInvalid}, args...)...)
@@ -129,7 +122,7 @@ func (h *handler) upload(c echo.Context) error {
 		return invalid("the file %s is empty", fm.filename)
 	}
 
-	meta := &fileMeta{RequiresPython: clip(fm.get("requires_python")), UploadTime: uploadTime(time.Now()), Kind: df.Kind, PyVersion: fm.get("pyversion")}
+	meta := &fileMeta{RequiresPython: formats.Truncate(fm.get("requires_python"), maxAttrLen), UploadTime: uploadTime(time.Now()), Kind: df.Kind, PyVersion: fm.get("pyversion")}
 	if meta.PyVersion == "" {
 		meta.PyVersion = df.PyVersion
 	}
@@ -147,7 +140,7 @@ func (h *handler) upload(c echo.Context) error {
 		}
 		meta.CoreMetadata = sha256Hex(core)
 		if meta.RequiresPython == "" {
-			meta.RequiresPython = clip(first(hd["requires-python"]))
+			meta.RequiresPython = formats.Truncate(first(hd["requires-python"]), maxAttrLen)
 		}
 	}
 
@@ -310,7 +303,7 @@ func (f *form) info(display string) *projectInfo {
 		return out
 	}
 	return &projectInfo{
-		Name: display, Summary: clip(f.get("summary")), Description: clipTo(f.get("description"), maxDescription),
+		Name: display, Summary: formats.Truncate(f.get("summary"), maxAttrLen), Description: formats.Truncate(f.get("description"), maxDescription),
 		DescriptionContentType: f.get("description_content_type"),
 		Author:                 f.get("author"), AuthorEmail: f.get("author_email"),
 		Maintainer: f.get("maintainer"), MaintainerEmail: f.get("maintainer_email"),

@@ -120,7 +120,7 @@ func parseJSONPage(base *url.URL, body []byte) ([]pageFile, []string, error) {
 			pf.Filename = lastSegment(u)
 		}
 		if jf.RequiresPython != nil {
-			pf.Meta.RequiresPython = clip(*jf.RequiresPython)
+			pf.Meta.RequiresPython = formats.Truncate(*jf.RequiresPython, maxAttrLen)
 		}
 		cm := jf.CoreMetadata
 		for _, alt := range []json.RawMessage{jf.DistInfoMetadata, jf.DataDistInfoMetadata} {
@@ -175,7 +175,7 @@ func jsonYanked(raw json.RawMessage) (bool, string) {
 	}
 	var reason string
 	if json.Unmarshal(raw, &reason) == nil {
-		return true, clip(reason)
+		return true, formats.Truncate(reason, maxAttrLen)
 	}
 	return false, ""
 }
@@ -275,9 +275,9 @@ func htmlFile(base *url.URL, href string, attrs map[string]string) (pageFile, bo
 	u.Fragment, u.RawFragment = "", ""
 	pf.URL = u.String()
 	pf.Filename = lastSegment(u)
-	pf.Meta.RequiresPython = clip(attrs["data-requires-python"])
+	pf.Meta.RequiresPython = formats.Truncate(attrs["data-requires-python"], maxAttrLen)
 	if reason, ok := attrs["data-yanked"]; ok {
-		pf.Meta.Yanked, pf.Meta.YankedReason = true, clip(reason)
+		pf.Meta.Yanked, pf.Meta.YankedReason = true, formats.Truncate(reason, maxAttrLen)
 	}
 	cm, ok := attrs["data-core-metadata"]
 	if !ok {
@@ -331,14 +331,6 @@ func hexDigest(s string, n int) string {
 	}
 	if _, err := hex.DecodeString(s); err != nil {
 		return ""
-	}
-	return s
-}
-
-// clip bounds a string relayed from an upstream.
-func clip(s string) string {
-	if len(s) > maxAttrLen {
-		return s[:maxAttrLen]
 	}
 	return s
 }

@@ -37,27 +37,11 @@ const (
 // once; no shared cache keeps an answer given to an authenticated client.
 const indexCacheControl = "no-cache"
 
-func methodNotAllowed(c echo.Context, allow string) error {
-	c.Response().Header().Set("Allow", allow)
-	return echo.NewHTTPError(http.StatusMethodNotAllowed, "rubygems: method not allowed here")
-}
-
 // restPath returns the path below /{domain}/ruby/{repo}, without its
 // leading slash, runs of slashes collapsed.
-func restPath(p string) string {
-	n := 0
-	for i := 0; i < len(p); i++ {
-		if p[i] == '/' {
-			n++
-			if n == 4 {
-				p = p[i+1:]
-				break
-			}
-		}
-	}
-	if n < 4 {
-		return ""
-	}
+func restPath(ref formats.RepoRef, path string) string {
+	p, _ := ref.Below(path)
+	p = strings.TrimPrefix(p, "/")
 	for strings.Contains(p, "//") {
 		p = strings.ReplaceAll(p, "//", "/")
 	}
@@ -67,55 +51,55 @@ func restPath(p string) string {
 // serve dispatches every request of the group.
 func (h *handler) serve(c echo.Context) error {
 	req := c.Request()
-	rest := restPath(req.URL.Path)
+	rest := restPath(formats.RepoFrom(c), req.URL.Path)
 	m := req.Method
 	get := m == http.MethodGet || m == http.MethodHead
 	switch {
 	case rest == "":
 		// `gem install` sends HEAD to the source root to find the compact index.
 		if !get {
-			return methodNotAllowed(c, "GET, HEAD")
+			return formats.MethodNotAllowed(c, "rubygems", "GET", "HEAD")
 		}
 		c.Response().Header().Set("Cache-Control", indexCacheControl)
 		return c.String(http.StatusOK, "Stockpile RubyGems source "+formats.RepoFrom(c).Repository+"\n")
 	case rest == "versions":
 		if !get {
-			return methodNotAllowed(c, "GET, HEAD")
+			return formats.MethodNotAllowed(c, "rubygems", "GET", "HEAD")
 		}
 		return h.versions(c)
 	case rest == "names":
 		if !get {
-			return methodNotAllowed(c, "GET, HEAD")
+			return formats.MethodNotAllowed(c, "rubygems", "GET", "HEAD")
 		}
 		return h.names(c)
 	case strings.HasPrefix(rest, "info/"):
 		if !get {
-			return methodNotAllowed(c, "GET, HEAD")
+			return formats.MethodNotAllowed(c, "rubygems", "GET", "HEAD")
 		}
 		return h.info(c, strings.TrimPrefix(rest, "info/"))
 	case strings.HasPrefix(rest, "gems/") && strings.HasSuffix(rest, ".gem"):
 		if !get {
-			return methodNotAllowed(c, "GET, HEAD")
+			return formats.MethodNotAllowed(c, "rubygems", "GET", "HEAD")
 		}
 		return h.gem(c, strings.TrimPrefix(rest, "gems/"))
 	case strings.HasPrefix(rest, "quick/Marshal.4.8/") && strings.HasSuffix(rest, ".gemspec.rz"):
 		if !get {
-			return methodNotAllowed(c, "GET, HEAD")
+			return formats.MethodNotAllowed(c, "rubygems", "GET", "HEAD")
 		}
 		return h.quick(c, strings.TrimPrefix(rest, "quick/Marshal.4.8/"))
 	case rest == specsAll || rest == specsLatest || rest == specsPrerelease:
 		if !get {
-			return methodNotAllowed(c, "GET, HEAD")
+			return formats.MethodNotAllowed(c, "rubygems", "GET", "HEAD")
 		}
 		return h.specs(c, rest)
 	case rest == "api/v1/gems":
 		if m != http.MethodPost {
-			return methodNotAllowed(c, "POST")
+			return formats.MethodNotAllowed(c, "rubygems", "POST")
 		}
 		return h.push(c)
 	case rest == "api/v1/gems/yank":
 		if m != http.MethodDelete {
-			return methodNotAllowed(c, "DELETE")
+			return formats.MethodNotAllowed(c, "rubygems", "DELETE")
 		}
 		return h.yank(c)
 	case strings.HasPrefix(rest, "api/v1/dependencies"):

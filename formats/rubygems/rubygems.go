@@ -16,7 +16,6 @@ package rubygems
 
 import (
 	"io"
-	"net/http"
 
 	"github.com/labstack/echo/v4"
 
@@ -90,14 +89,6 @@ func (f *Format) Mount(g *echo.Group, r formats.Resolver) {
 // RenderError implements formats.ErrorRenderer: gem and Bundler print the
 // body of a failed answer, so it is plain text; HEAD answers have none.
 func (f *Format) RenderError(c echo.Context, status int, message string) error {
-	h := c.Response().Header()
-	for _, k := range []string{"Content-Type", "ETag", "Repr-Digest", "Accept-Ranges", "Content-Encoding", "Content-Range", "Content-Disposition", "Last-Modified"} {
-		h.Del(k)
-	}
-	h.Set("Cache-Control", "no-store")
-	if c.Request().Method == http.MethodHead {
-		return c.NoContent(status)
-	}
 	return c.String(status, message+"\n")
 }
 

@@ -139,7 +139,7 @@ func (h *Handler) Mount(g *echo.Group) {
 	h.route(g, http.MethodGet, "/package/version/asset", "GetPackageVersionAsset", onPackage, h.getPackageVersionAsset)
 	h.route(g, http.MethodGet, "/package/version/readme", "GetPackageVersionReadme", onPackage, h.getPackageVersionReadme)
 	h.route(g, http.MethodPost, "/package/version/dependencies", "ListPackageVersionDependencies", onPackage, h.listPackageVersionDependencies)
-	h.route(g, http.MethodPost, "/package/version/publish", "PublishPackageVersion", onPackage, h.publishPackageVersion)
+	h.route(g, http.MethodPost, publishPath, "PublishPackageVersion", onPackage, h.publishPackageVersion)
 	h.route(g, http.MethodPost, "/package-group", "CreatePackageGroup", onGroup, h.createPackageGroup)
 	h.route(g, http.MethodGet, "/package-group", "DescribePackageGroup", onGroup, h.describePackageGroup)
 	h.route(g, http.MethodPut, "/package-group", "UpdatePackageGroup", onGroup, h.updatePackageGroup)

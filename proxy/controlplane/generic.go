@@ -20,6 +20,17 @@ import (
 // SHA-256 it verified the signature over, for a body it did not read.
 const DeclaredSHA256Key = "stockpile.declared-sha256"
 
+// publishPath is PublishPackageVersion's route below /v1.
+const publishPath = "/package/version/publish"
+
+// IsPublish reports whether r is PublishPackageVersion: its body is the
+// asset, streamed to the handler and checked against the SHA-256 the
+// signature covers instead of being read by the signature check, and it
+// counts against the server's publish cap.
+func IsPublish(r *http.Request) bool {
+	return r.Method == http.MethodPost && r.URL.Path == "/v1"+publishPath
+}
+
 // genericName reports whether s is a valid generic namespace, package
 // name or version: 1 to 255 characters, none a '#', a '/', white space or a
 // control character.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/stockpile-proxy/stockpile/formats"
@@ -34,13 +36,33 @@ func (r *Resolver) Open(ctx context.Context, ref formats.RepoRef, p formats.Pack
 	if err != nil {
 		return nil, err
 	}
-	return content{blob}, nil
+	return &content{Blob: blob}, nil
 }
 
 // content shows a stored blob as formats.Content.
-type content struct{ storage.Blob }
+type content struct {
+	storage.Blob
+	mu sync.Mutex // serialises ReadAt's seek and read on blobs without ReadAt
+}
 
-func (c content) Sums() formats.Sums { return formats.Sums(c.Blob.Sums()) }
+func (c *content) Sums() formats.Sums { return formats.Sums(c.Blob.Sums()) }
+
+// ReadAt implements io.ReaderAt: the blob's own, or a seek and a read.
+func (c *content) ReadAt(p []byte, off int64) (int, error) {
+	if ra, ok := c.Blob.(io.ReaderAt); ok {
+		return ra.ReadAt(p, off)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, err := c.Blob.Seek(off, io.SeekStart); err != nil {
+		return 0, err
+	}
+	n, err := io.ReadFull(c.Blob, p)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = io.EOF
+	}
+	return n, err
+}
 
 // assetPlan is what the look-up decided: serve bytes already stored (blob
 // is set), or fetch them through conn.

@@ -1,0 +1,46 @@
+package formats
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+)
+
+// MethodNotAllowed answers 405 with an Allow header listing the methods the
+// path serves; format names the format in the message.
+func MethodNotAllowed(c echo.Context, format string, allow ...string) error {
+	c.Response().Header().Set("Allow", strings.Join(allow, ", "))
+	return echo.NewHTTPError(http.StatusMethodNotAllowed, format+": method "+c.Request().Method+" is not allowed here")
+}
+
+// Allow returns MethodNotAllowed unless the request uses one of methods.
+func Allow(c echo.Context, format string, methods ...string) error {
+	m := c.Request().Method
+	for _, ok := range methods {
+		if m == ok {
+			return nil
+		}
+	}
+	return MethodNotAllowed(c, format, methods...)
+}
+
+// maxQuoted bounds what Clip keeps of a string quoted back in a message.
+const maxQuoted = 64
+
+// Clip bounds a client-supplied or upstream string quoted back in a
+// message, marking a cut with an ellipsis.
+func Clip(s string) string {
+	if len(s) > maxQuoted {
+		return s[:maxQuoted] + "…"
+	}
+	return s
+}
+
+// Truncate bounds a string kept from untrusted input to n bytes.
+func Truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
