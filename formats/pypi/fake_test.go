@@ -32,6 +32,9 @@ type upFile struct {
 	D          *dist
 	Yanked     *string // nil: not yanked
 	NoMetadata bool    // do not advertise nor serve .metadata
+	// UploadTime is the file's PEP 700 upload-time in JSON pages: "" a
+	// fixed one, "none" none.
+	UploadTime string
 }
 
 func newFakePyPI(t testing.TB) *fakePyPI {
@@ -105,7 +108,7 @@ func (f *fakePyPI) jsonPage(project string, files []*upFile) []byte {
 		DistInfo     any               `json:"dist-info-metadata"`
 		Yanked       any               `json:"yanked"`
 		Size         int               `json:"size"`
-		UploadTime   string            `json:"upload-time"`
+		UploadTime   string            `json:"upload-time,omitempty"`
 	}
 	out := struct {
 		Meta     map[string]any `json:"meta"`
@@ -117,6 +120,13 @@ func (f *fakePyPI) jsonPage(project string, files []*upFile) []byte {
 	for _, uf := range files {
 		jf := file{Filename: uf.D.Filename, URL: f.url(uf.D), Hashes: map[string]string{"sha256": uf.D.SHA256}, Size: len(uf.D.Body),
 			Yanked: false, CoreMetadata: false, UploadTime: "2024-01-02T03:04:05.123456Z"}
+		switch uf.UploadTime {
+		case "":
+		case "none":
+			jf.UploadTime = ""
+		default:
+			jf.UploadTime = uf.UploadTime
+		}
 		if rp := uf.D.Spec.RequiresPython; rp != "" {
 			jf.RequiresPy = &rp
 		}

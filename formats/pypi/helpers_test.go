@@ -38,6 +38,7 @@ type envOptions struct {
 	format   *Format       // default New()
 	upstream *fakePyPI     // default standardUpstream
 	publish  int64         // engine's MaxPublishSize
+	edit     func(*proxy.Config)
 }
 
 func startEnv(t *testing.T, o envOptions) *env {
@@ -68,6 +69,9 @@ func startEnv(t *testing.T, o envOptions) *env {
 	}
 	if o.publish > 0 {
 		cfg.MaxPublishSize = o.publish
+	}
+	if o.edit != nil {
+		o.edit(&cfg)
 	}
 	in := proxytest.Start(t, proxytest.Options{Config: &cfg, Formats: []formats.Format{o.format}, OnDisk: true})
 	e := &env{t: t, in: in, up: up, fx: fx}
