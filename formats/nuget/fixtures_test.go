@@ -287,6 +287,9 @@ type fakeFeed struct {
 	unlisted map[string]bool     // lower id + "/" + key
 	paged    map[string]int      // lower id → versions per separate page
 	badHash  map[string]bool     // lower id + "/" + key: the declared hash is wrong
+	// published overrides a listed version's publish time (lower id + "/" +
+	// key); "" leaves the field out.
+	published map[string]string
 }
 
 func newFakeFeed(t *testing.T, pkgs ...*built) *fakeFeed {
@@ -371,6 +374,9 @@ func (f *fakeFeed) leaf(b *built) map[string]any {
 	if !listed {
 		published = "1900-01-01T00:00:00+00:00"
 	}
+	if p, ok := f.published[id+"/"+b.key]; ok && listed {
+		published = p
+	}
 	content := f.srv.URL + f.nupkgPath(b)
 	entry := map[string]any{
 		"@id":                  "https://api.nuget.org/v3/catalog0/data/2024.03.02.10.11.12/" + id + "." + b.key + ".json",
@@ -387,6 +393,9 @@ func (f *fakeFeed) leaf(b *built) map[string]any {
 		"packageHashAlgorithm": "SHA512",
 		"packageSize":          len(b.data),
 		"tags":                 []string{"contoso", "tests"},
+	}
+	if p, ok := f.published[id+"/"+b.key]; ok && p == "" {
+		delete(entry, "published")
 	}
 	if len(b.deps) > 0 {
 		var deps []map[string]any

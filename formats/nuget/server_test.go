@@ -36,6 +36,7 @@ type startOptions struct {
 	format *nuget.Format
 	conn   upstream.Options
 	open   bool // no access keys: the control plane needs no signature
+	edit   func(*proxy.Config)
 }
 
 func start(t *testing.T, feed *fakeFeed, o startOptions) *stockpile {
@@ -58,6 +59,9 @@ func start(t *testing.T, feed *fakeFeed, o startOptions) *stockpile {
 		{Name: "nuget-store", ExternalConnection: "public:nuget-org"},
 		{Name: "internal"},
 	}}}
+	if o.edit != nil {
+		o.edit(&cfg)
+	}
 	in := proxytest.Start(t, proxytest.Options{Config: &cfg, Formats: []formats.Format{o.format}, OnDisk: true})
 	return &stockpile{t: t, in: in, feed: feed, token: in.Token("acme")}
 }

@@ -1,0 +1,123 @@
+package nuget_test
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/stockpile-proxy/stockpile/proxy"
+	"github.com/stockpile-proxy/stockpile/proxy/firewall"
+)
+
+// cooldownFeed offers Contoso.Many 1.0.0 published 60 days before now,
+// 1.1.0 one day before now and 2.0.0-alpha with no publish time.
+func cooldownFeed(t *testing.T, now time.Time) *fakeFeed {
+	t.Helper()
+	f := newFakeFeed(t)
+	f.published = map[string]string{
+		"contoso.many/1.0.0":       now.Add(-60 * 24 * time.Hour).Format(time.RFC3339),
+		"contoso.many/1.1.0":       now.Add(-24 * time.Hour).Format(time.RFC3339),
+		"contoso.many/2.0.0-alpha": "",
+	}
+	f.add(manyVersions(t)...)
+	return f
+}
+
+func startCooldown(t *testing.T, c firewall.Cooldown) *stockpile {
+	t.Helper()
+	c.MinAge = firewall.Duration(7 * 24 * time.Hour)
+	return start(t, cooldownFeed(t, time.Now().UTC()), startOptions{edit: func(cfg *proxy.Config) {
+		cfg.Domains[0].Repositories[0].Cooldown = &c
+	}})
+}
+
+func registrationVersions(t *testing.T, s *stockpile, repo string) []string {
+	t.Helper()
+	var idx regIndex
+	s.getJSON(s.base(repo)+"/v3/registration-semver2/contoso.many/index.json", &idx)
+	var out []string
+	for _, p := range idx.Items {
+		for _, l := range p.Items {
+			out = append(out, l.CatalogEntry.Version)
+		}
+	}
+	return out
+}
+
+func searchVersions(t *testing.T, s *stockpile, repo string) []string {
+	t.Helper()
+	var res struct {
+		Data []struct {
+			Version  string
+			Versions []struct{ Version string } `json:"versions"`
+		} `json:"data"`
+	}
+	s.getJSON(s.base(repo)+"/v3/query?q=packageid:contoso.many&prerelease=true&semVerLevel=2.0.0", &res)
+	var out []string
+	for _, d := range res.Data {
+		for _, v := range d.Versions {
+			out = append(out, v.Version)
+		}
+	}
+	return out
+}
+
+// TestCooldownDocuments: the held version leaves the flat container's
+// version list, the registration index and search alike; deny refuses its
+// .nupkg; everything comes back by itself after seven days.
+func TestCooldownDocuments(t *testing.T) {
+	s := startCooldown(t, firewall.Cooldown{Mode: firewall.ModeDeny})
+	want := []string{"1.0.0", "2.0.0-alpha"}
+	if got := flatVersions(t, s, "app", "contoso.many"); !cmp.Equal(got, want) {
+		t.Errorf("flat container versions %v, want %v", got, want)
+	}
+	if got := registrationVersions(t, s, "app"); !cmp.Equal(got, []string{"1.0.0", "2.0.0-Alpha"}) {
+		t.Errorf("registration versions %v", got)
+	}
+	if a := s.get(s.base("app") + "/v3/flatcontainer/contoso.many/1.0.0/contoso.many.1.0.0.nupkg"); a.code != http.StatusOK {
+		t.Fatalf("aged version: %d %s", a.code, a.body)
+	}
+	if got := searchVersions(t, s, "app"); !cmp.Equal(got, []string{"1.0.0", "2.0.0-Alpha"}) {
+		t.Errorf("search versions %v", got)
+	}
+	a := s.get(s.base("app") + "/v3/flatcontainer/contoso.many/1.1.0/contoso.many.1.1.0.nupkg")
+	if a.code != http.StatusForbidden || !strings.Contains(string(a.body), "1.1.0") || !strings.Contains(string(a.body), "until") {
+		t.Errorf("held version: %d %s", a.code, a.body)
+	}
+	if got := flatVersions(t, s, "team", "contoso.many"); !slices.Contains(got, "1.1.0") {
+		t.Errorf("team (no cooldown) lacks 1.1.0: %v", got)
+	}
+	s.in.Clock.Advance(7 * 24 * time.Hour)
+	if got := flatVersions(t, s, "app", "contoso.many"); !slices.Contains(got, "1.1.0") {
+		t.Errorf("after 7 days the flat container lacks 1.1.0: %v", got)
+	}
+	if got := registrationVersions(t, s, "app"); !slices.Contains(got, "1.1.0") {
+		t.Errorf("after 7 days the registration lacks 1.1.0: %v", got)
+	}
+	if a := s.get(s.base("app") + "/v3/flatcontainer/contoso.many/1.1.0/contoso.many.1.1.0.nupkg"); a.code != http.StatusOK {
+		t.Errorf("after 7 days: %d %s", a.code, a.body)
+	}
+}
+
+// TestCooldownNuGetExe drives NuGet.exe: an install without a version
+// takes the version that passed the cooldown, an exact pin of the held one
+// fails, and once the clock passes its age the plain install takes it.
+func TestCooldownNuGetExe(t *testing.T) {
+	s := startCooldown(t, firewall.Cooldown{Mode: firewall.ModeDeny})
+	n := newNuGetExe(t, s, "app")
+	if _, got := n.install("app", "Contoso.Many", ""); !cmp.Equal(got, []string{"Contoso.Many.1.0.0"}) {
+		t.Fatalf("installed %v, want Contoso.Many.1.0.0", got)
+	}
+	if out, err := n.run("install", "Contoso.Many", "-Version", "1.1.0", "-Source", "app", "-OutputDirectory", t.TempDir()); err == nil {
+		t.Fatalf("NuGet.exe installed the held version:\n%s", out)
+	}
+	s.in.Clock.Advance(7 * 24 * time.Hour)
+	n.clearCaches()
+	if _, got := n.install("app", "Contoso.Many", ""); !cmp.Equal(got, []string{"Contoso.Many.1.1.0"}) {
+		t.Fatalf("after 7 days installed %v, want Contoso.Many.1.1.0", got)
+	}
+}
