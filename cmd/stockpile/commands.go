@@ -77,7 +77,7 @@ func newRoot(e *env) (*cobra.Command, *runner) {
 		c.GroupID = "server"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{loginCommand(e, r), connectCommand(e, r), warmCommand(e, r), exportCommand(e, r), importCommand(e, r), tokenCommand(e, r)} {
+	for _, c := range []*cobra.Command{loginCommand(e, r), connectCommand(e, r), warmCommand(e, r), exportCommand(e, r), importCommand(e, r), tokenCommand(e, r), cooldownCommand(e, r)} {
 		c.GroupID = "client"
 		root.AddCommand(c)
 	}

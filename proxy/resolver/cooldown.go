@@ -1,7 +1,10 @@
 package resolver
 
 import (
+	"context"
 	"fmt"
+	"sort"
+	"time"
 
 	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/proxy/firewall"
@@ -87,4 +90,34 @@ func (r *Resolver) heldFile(ref formats.RepoRef, p formats.Package, res *viewRes
 		o.Refused(p.Format, "cooldown")
 	}
 	return nil, fmt.Errorf("%w: %s %s", formats.ErrNotAllowed, r.displayName(p), h.decision.Reason(version))
+}
+
+// HeldVersion is a version the firewall keeps from a repository's clients,
+// for administrators.
+type HeldVersion struct {
+	Version   string
+	Published time.Time // zero when unknown
+	Until     time.Time // zero when it will not age in by itself
+	Mode      string    // hide or deny
+	Source    string    // where the cooldown is set
+}
+
+// Held lists the versions of p that the cooldown holds back from clients
+// of repository ref right now, by version. It builds the view as a client
+// would, so it asks the external connections as a client request would.
+func (r *Resolver) Held(ctx context.Context, ref formats.RepoRef, p formats.Package) ([]HeldVersion, error) {
+	res, err := r.view(ctx, ref, p, false)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]HeldVersion, 0, len(res.held))
+	for ver, h := range res.held {
+		mode := firewall.ModeHide
+		if h.decision.Deny {
+			mode = firewall.ModeDeny
+		}
+		out = append(out, HeldVersion{Version: ver, Published: h.decision.Published, Until: h.decision.Until, Mode: mode, Source: h.source})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	return out, nil
 }
