@@ -44,6 +44,9 @@ type Config struct {
 	// MaxConcurrentPublishes bounds the data-plane writes in progress at
 	// once; more get 429 with Retry-After.
 	MaxConcurrentPublishes int `yaml:"max_concurrent_publishes"`
+	// Firewall configures the supply-chain firewall's known-malicious
+	// advisories (cooldowns are set per repository).
+	Firewall FirewallConfig `yaml:"firewall"`
 
 	// lines maps a place in the file ("domains[0].repositories[1]") to its
 	// line, for messages.
@@ -75,6 +78,21 @@ type AccessKey struct {
 	PolicyFile string `yaml:"policy_file"`
 	// TokensNotBefore refuses the key's data-plane tokens minted before it.
 	TokensNotBefore time.Time `yaml:"tokens_not_before"`
+}
+
+// FirewallConfig configures the supply-chain firewall.
+type FirewallConfig struct {
+	OSV OSVConfig `yaml:"osv"`
+}
+
+// OSVConfig names the known-malicious advisories (OSV format) to block
+// versions by.
+type OSVConfig struct {
+	// Path is a directory tree of OSV JSON documents, or a .zip archive of
+	// them; empty turns the blocking off.
+	Path string `yaml:"path"`
+	// Refresh is how often Path is read again (SIGHUP reads it at once).
+	Refresh time.Duration `yaml:"refresh"`
 }
 
 // StorageConfig tunes the embedded store.
@@ -125,6 +143,7 @@ func Defaults() Config {
 		HTTP:                   defaultHTTPConfig(),
 		MaxMetadataSize:        4 << 20,
 		MaxConcurrentPublishes: 16,
+		Firewall:               FirewallConfig{OSV: OSVConfig{Refresh: time.Hour}},
 	}
 }
 
@@ -287,6 +306,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxMetadataSize < 64<<10 || c.MaxMetadataSize > 1<<30 {
 		add("max_metadata_size", "max_metadata_size %d must be between 64 KiB and 1 GiB", c.MaxMetadataSize)
+	}
+	if c.Firewall.OSV.Path != "" && c.Firewall.OSV.Refresh < time.Minute {
+		add("firewall.osv.refresh", "firewall.osv.refresh %s must be at least 1m", c.Firewall.OSV.Refresh)
 	}
 	if c.MaxConcurrentPublishes < 1 {
 		add("max_concurrent_publishes", "max_concurrent_publishes must be at least 1")

@@ -83,6 +83,7 @@ external_connections:
 			[]string{"line 5: repository app", `mode "block"`, `missing_time "maybe"`, `pattern "npm"`}},
 		{"cooldown min_age unreadable", "domains:\n  - name: acme\n    repositories:\n      - name: app\n        cooldown: {min_age: a week}\n",
 			[]string{"line 5", `duration "a week"`}},
+		{"osv refresh too short", "firewall:\n  osv:\n    path: /srv/osv\n    refresh: 1s\n", []string{"line 4: firewall.osv.refresh"}},
 		{"bad values", "listen: nope\nlog_level: loud\nauth:\n  token_ttl: 13h\n", []string{"line 1: listen", "line 2: log_level", "line 4: auth.token_ttl"}},
 	}
 	for _, tc := range tests {

@@ -24,6 +24,7 @@ import (
 	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/proxy/access"
 	"github.com/stockpile-proxy/stockpile/proxy/controlplane"
+	"github.com/stockpile-proxy/stockpile/proxy/firewall"
 	"github.com/stockpile-proxy/stockpile/proxy/iam"
 	"github.com/stockpile-proxy/stockpile/proxy/model"
 	"github.com/stockpile-proxy/stockpile/proxy/resolver"
@@ -129,6 +130,13 @@ func New(ctx context.Context, cfg *Config, store storage.Store, fs []formats.For
 	s.resolver = resolver.New(store, registry, client, fs, log, s.metrics, resolver.Options{MaxPublishSize: cfg.MaxPublishSize, Now: o.now})
 	if err := s.reconcile(ctx); err != nil {
 		return nil, err
+	}
+	if cfg.Firewall.OSV.Path != "" {
+		// At start a data set that cannot be read is an error: the server
+		// must not run unprotected without saying so.
+		if err := s.ReloadAdvisories(); err != nil {
+			return nil, err
+		}
 	}
 	s.echo = s.routes(fs)
 	if err := s.mountUI(s.echo, fs); err != nil {
@@ -345,9 +353,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	gcCtx, stopGC := context.WithCancel(context.Background())
-	gcDone := make(chan struct{})
-	go func() { defer close(gcDone); s.collectLoop(gcCtx) }()
-	defer func() { stopGC(); <-gcDone }()
+	gcDone := make(chan struct{}, 2)
+	go func() { defer func() { gcDone <- struct{}{} }(); s.collectLoop(gcCtx) }()
+	go func() { defer func() { gcDone <- struct{}{} }(); s.advisoryLoop(gcCtx) }()
+	defer func() { stopGC(); <-gcDone; <-gcDone }()
 	select {
 	case err := <-errc:
 		return err
@@ -362,6 +371,41 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// ReloadAdvisories reads the known-malicious advisories of
+// firewall.osv.path again and blocks by them from the next request; on an
+// error the set in use is kept. `stockpile serve` calls it on SIGHUP.
+func (s *Server) ReloadAdvisories() error {
+	path := s.cfg.Firewall.OSV.Path
+	if path == "" {
+		return nil
+	}
+	a, err := firewall.LoadOSV(path)
+	if err != nil {
+		s.log.Error("known-malicious advisories not reloaded: the previous set stays in use", "path", path, "error", err.Error())
+		return fmt.Errorf("firewall.osv.path: %w", err)
+	}
+	s.resolver.SetAdvisories(a)
+	s.log.Info("known-malicious advisories loaded", "path", path, "loaded", a.String())
+	return nil
+}
+
+// advisoryLoop reloads the advisories every firewall.osv.refresh.
+func (s *Server) advisoryLoop(ctx context.Context) {
+	if s.cfg.Firewall.OSV.Path == "" || s.cfg.Firewall.OSV.Refresh <= 0 {
+		return
+	}
+	t := time.NewTicker(s.cfg.Firewall.OSV.Refresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_ = s.ReloadAdvisories() // logged; the previous set stays
+		}
+	}
 }
 
 // CollectSoon asks the blob collector to run now rather than at its next tick.

@@ -79,6 +79,20 @@ func serve(cfg *proxy.Config, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// SIGHUP reads the known-malicious advisories again.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				_ = srv.ReloadAdvisories() // logged; the previous set stays
+			}
+		}
+	}()
 	addr, forced := cfg.ListenAddr()
 	if forced {
 		log.Warn("no access keys configured: listening on loopback only", "configured", cfg.Listen, "listen", addr)

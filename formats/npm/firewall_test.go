@@ -208,3 +208,61 @@ func TestCooldownNpmClient(t *testing.T) {
 		}
 	})
 }
+
+// TestMaliciousAdvisory: an OSV advisory for one version blocks it from
+// the packument (latest moves back) and refuses its tarball in every mode,
+// including the copy a repository retained before the advisory was
+// loaded; removing the advisory restores it.
+func TestMaliciousAdvisory(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnvConfig(t, nil, upstream.Options{}, func(cfg *proxy.Config) {
+		cfg.Firewall.OSV.Path = dir
+	})
+	tarball := "left-pad-lite/-/left-pad-lite-1.1.0.tgz"
+	e.get("app", tarball).must(t, http.StatusOK) // retained before the advisory
+	if e.waitRecord("app", pkgOf("left-pad-lite"), "1.1.0") == nil {
+		t.Fatal("1.1.0 was not retained")
+	}
+	before := e.get("app", "left-pad-lite", "Accept", "application/json").must(t, http.StatusOK)
+
+	advisory := filepath.Join(dir, "MAL-2026-1.json")
+	doc := `{"id":"MAL-2026-1","summary":"Malicious code in left-pad-lite (npm)","affected":[{"package":{"ecosystem":"npm","name":"left-pad-lite"},"versions":["1.1.0"]}]}`
+	if err := os.WriteFile(advisory, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.in.Server.ReloadAdvisories(); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("left out of the packument", func(t *testing.T) {
+		for _, accept := range []string{"application/json", acceptCorgi} {
+			r := e.get("app", "left-pad-lite", "Accept", accept, "If-None-Match", before.header.Get("ETag")).must(t, http.StatusOK)
+			var p packument
+			r.json(t, &p)
+			if _, ok := p.Versions["1.1.0"]; ok || p.Tags["latest"] != "1.0.0" {
+				t.Errorf("%s: versions %v tags %v", accept, keys(p.Versions), p.Tags)
+			}
+		}
+	})
+	t.Run("the retained tarball is refused naming the advisory", func(t *testing.T) {
+		for range 2 {
+			msg := e.get("app", tarball).npmError(t, http.StatusForbidden)
+			if !strings.Contains(msg, "MAL-2026-1") || !strings.Contains(msg, "1.1.0") {
+				t.Errorf("message %q", msg)
+			}
+		}
+		e.get("team", tarball).npmError(t, http.StatusForbidden)
+		e.get("app", "left-pad-lite/-/left-pad-lite-1.0.0.tgz").must(t, http.StatusOK)
+	})
+	t.Run("removing the advisory restores it", func(t *testing.T) {
+		if err := os.Remove(advisory); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.in.Server.ReloadAdvisories(); err != nil {
+			t.Fatal(err)
+		}
+		if p := e.packument("app", "left-pad-lite"); p.Tags["latest"] != "1.1.0" {
+			t.Errorf("after removal: tags %v", p.Tags)
+		}
+		e.get("app", tarball).must(t, http.StatusOK)
+	})
+}

@@ -121,3 +121,85 @@ func (r *Resolver) Held(ctx context.Context, ref formats.RepoRef, p formats.Pack
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
 	return out, nil
 }
+
+// advisorySet is a loaded set of known-malicious advisories and its
+// generation (rendered documents remember the one they were built under).
+type advisorySet struct {
+	a   *firewall.Advisories
+	gen uint64
+}
+
+// SetAdvisories replaces the known-malicious advisories the engine blocks
+// versions by (nil: none); every rendered document is rebuilt on its next
+// request.
+func (r *Resolver) SetAdvisories(a *firewall.Advisories) {
+	r.advMu.Lock()
+	defer r.advMu.Unlock()
+	prev := r.advisories.Load()
+	r.advisories.Store(&advisorySet{a: a, gen: prev.gen + 1})
+}
+
+func (r *Resolver) advisorySet() *advisorySet { return r.advisories.Load() }
+
+// applyAdvisories takes out of a merged view the versions of external
+// origin, retained or not, that a known-malicious advisory names, and the
+// tags that point at them; they are remembered in res.blocked so their
+// files are refused. Versions published inside the domain are not the
+// public package an advisory is about.
+func (r *Resolver) applyAdvisories(p formats.Package, res *viewResult) {
+	a := r.advisorySet().a
+	if !a.Any(p.Format, p.Namespace, p.Name) {
+		return
+	}
+	v := res.view
+	for ver := range v.Versions {
+		if !res.external[ver] {
+			continue
+		}
+		if adv := a.Match(p.Format, p.Namespace, p.Name, ver); adv != nil {
+			if res.blocked == nil {
+				res.blocked = map[string]*firewall.Advisory{}
+			}
+			res.blocked[ver] = adv
+			delete(v.Versions, ver)
+		}
+	}
+	for ver := range res.held {
+		if adv := a.Match(p.Format, p.Namespace, p.Name, ver); adv != nil {
+			if res.blocked == nil {
+				res.blocked = map[string]*firewall.Advisory{}
+			}
+			res.blocked[ver] = adv
+			delete(res.held, ver)
+		}
+	}
+	for tag, ver := range v.Tags {
+		if _, ok := res.blocked[ver]; ok {
+			delete(v.Tags, tag)
+		}
+	}
+}
+
+// checkMalicious refuses a file of a version a known-malicious advisory
+// blocks in the view from ref, whatever the mode and even when a
+// repository retained it before the advisory arrived.
+func (r *Resolver) checkMalicious(ctx context.Context, ref formats.RepoRef, p formats.Package, version string) error {
+	a := r.advisorySet().a
+	if a.Match(p.Format, p.Namespace, p.Name, version) == nil {
+		return nil
+	}
+	res, err := r.view(ctx, ref, p, false)
+	if err != nil {
+		return err
+	}
+	adv := res.blocked[version]
+	if adv == nil {
+		return nil // published inside the domain
+	}
+	r.log.Info("firewall refused a file", "repository", ref.Repository, "package", r.displayName(p), "version", version,
+		"reason", "malicious", "advisory", adv.ID)
+	if o, ok := r.obs.(FirewallObserver); ok {
+		o.Refused(p.Format, "malicious")
+	}
+	return fmt.Errorf("%w: %s version %s is blocked as known malicious by advisory %s", formats.ErrNotAllowed, r.displayName(p), version, adv.ID)
+}

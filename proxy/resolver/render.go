@@ -22,8 +22,9 @@ func (r *Resolver) Render(ctx context.Context, ref formats.RepoRef, p formats.Pa
 	key := ref.Domain + "\x00" + ref.Repository + "\x00" + genKey("", p) + "\x00" + variant
 	regGen := r.registry.Generation()
 	pkgGen := r.generation(ref.Domain, p)
+	advGen := r.advisorySet().gen
 	if !formats.IsFresh(ctx) {
-		if e := r.rendered.get(key); e != nil && e.regGen == regGen && e.pkgGen == pkgGen && (e.expires.IsZero() || r.now().Before(e.expires)) {
+		if e := r.rendered.get(key); e != nil && e.regGen == regGen && e.pkgGen == pkgGen && e.advGen == advGen && (e.expires.IsZero() || r.now().Before(e.expires)) {
 			setOutcome(ctx, "hit")
 			r.obs.Cache(p.Format, "hit")
 			return e.doc, nil
@@ -43,7 +44,7 @@ func (r *Resolver) Render(ctx context.Context, ref formats.RepoRef, p formats.Pa
 			r.obs.Cache(p.Format, cache)
 		}
 	}
-	r.rendered.put(key, &renderEntry{doc: doc, regGen: regGen, pkgGen: pkgGen, expires: res.expires})
+	r.rendered.put(key, &renderEntry{doc: doc, regGen: regGen, pkgGen: pkgGen, advGen: advGen, expires: res.expires})
 	return doc, nil
 }
 
@@ -74,6 +75,7 @@ type renderEntry struct {
 	doc     *formats.Rendered
 	regGen  uint64
 	pkgGen  uint64
+	advGen  uint64 // generation of the known-malicious advisories
 	expires time.Time
 }
 

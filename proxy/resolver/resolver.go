@@ -26,6 +26,7 @@ import (
 	"log/slog"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -129,6 +130,9 @@ type Resolver struct {
 	forced   *boundedCache[time.Time] // document key → last forced revalidation
 	missing  *missingDocs             // documents the upstream has not, never cached
 	codec    *docCodec                // cached documents, compressed
+
+	advMu      sync.Mutex // serialises SetAdvisories
+	advisories atomic.Pointer[advisorySet]
 }
 
 // Locker serialises the writers of one package (the key names the domain
@@ -161,6 +165,7 @@ func New(store storage.Store, registry *model.Registry, client *upstream.Client,
 	for _, f := range fs {
 		r.formats[f.Name()] = f
 	}
+	r.advisories.Store(&advisorySet{})
 	return r
 }
 

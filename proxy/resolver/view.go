@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/proxy/firewall"
 	"github.com/stockpile-proxy/stockpile/proxy/model"
 	"github.com/stockpile-proxy/stockpile/upstream"
 )
@@ -25,6 +26,8 @@ type viewResult struct {
 	expires time.Time
 	// held are the versions the release-age cooldown took out of view.
 	held map[string]heldVersion
+	// blocked are the versions known-malicious advisories took out of view.
+	blocked map[string]*firewall.Advisory
 }
 
 // View implements formats.Resolver.
@@ -78,6 +81,7 @@ func (r *Resolver) view(ctx context.Context, ref formats.RepoRef, p formats.Pack
 	if !skipOwn {
 		// The publish check sees every version; clients do not.
 		r.applyCooldown(ref, p, res)
+		r.applyAdvisories(p, res)
 	}
 	return res, nil
 }
