@@ -164,11 +164,6 @@ func (h *handler) specs(c echo.Context, kind string) error {
 	return serveIndex(c, f, octetStream)
 }
 
-// renderInfoDoc is the render function of /info/{gem}.
-func renderInfoDoc(v *formats.View) (*formats.Rendered, error) {
-	return &formats.Rendered{Body: renderInfo(v), ContentType: textPlain}, nil
-}
-
 // infoVariant names the rendered info file in the engine's cache.
 const infoVariant = "info"
 
@@ -178,7 +173,8 @@ func (h *handler) info(c echo.Context, name string) error {
 		return formats.RefusedName(name, maxNameLen, fmt.Errorf("rubygems: %.64q is not a gem name", name))
 	}
 	ctx := c.Request().Context()
-	doc, err := h.res.Render(ctx, formats.RepoFrom(c), formats.Package{Format: "ruby", Name: name}, infoVariant, renderInfoDoc)
+	ref := formats.RepoFrom(c)
+	doc, err := h.res.Render(ctx, ref, formats.Package{Format: "ruby", Name: name}, infoVariant, h.idx.renderInfoFor(ref, name))
 	if err != nil {
 		return err
 	}

@@ -2,11 +2,13 @@ package rubygems
 
 import (
 	"context"
+	"encoding/json"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"hash/maphash"
 	"sort"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 
@@ -41,6 +43,55 @@ type indexes struct {
 	res         formats.Resolver
 	concurrency int
 	seed        maphash.Seed
+
+	// diverged are, per repository, the gems held by no repository whose
+	// info file as served differs from the upstream's (the engine left
+	// versions out: a release-age cooldown, a known-malicious advisory).
+	// /versions gives them a line of Stockpile's own like local gems, so
+	// its MD5s stay those of the info files served.
+	divMu    sync.Mutex
+	diverged map[string]map[string]bool
+}
+
+// maxDiverged bounds the gems remembered as diverged per repository; when
+// full the set is emptied (a bound, not a policy: a gem is remembered again
+// the next time its info file is built).
+const maxDiverged = 10000
+
+func repoKey(ref formats.RepoRef) string { return ref.Domain + "\x00" + ref.Repository }
+
+// renderInfoFor returns the render function of /info/{name} in ref's
+// repository: it notes whether the file differs from the upstream's.
+func (x *indexes) renderInfoFor(ref formats.RepoRef, name string) func(*formats.View) (*formats.Rendered, error) {
+	return func(v *formats.View) (*formats.Rendered, error) {
+		body := renderInfo(v)
+		var extra packageExtra
+		_ = json.Unmarshal(v.Extra, &extra)
+		if extra.Info != "" && extra.Info != string(body) {
+			x.divMu.Lock()
+			k := repoKey(ref)
+			if x.diverged == nil {
+				x.diverged = map[string]map[string]bool{}
+			}
+			if x.diverged[k] == nil || len(x.diverged[k]) >= maxDiverged {
+				x.diverged[k] = map[string]bool{}
+			}
+			x.diverged[k][name] = true
+			x.divMu.Unlock()
+		}
+		return &formats.Rendered{Body: body, ContentType: textPlain}, nil
+	}
+}
+
+// divergedGems lists the gems noted as diverged in ref's repository.
+func (x *indexes) divergedGems(ref formats.RepoRef) []formats.Package {
+	x.divMu.Lock()
+	defer x.divMu.Unlock()
+	var out []formats.Package
+	for name := range x.diverged[repoKey(ref)] {
+		out = append(out, formats.Package{Format: "ruby", Name: name})
+	}
+	return out
 }
 
 func newIndexes(res formats.Resolver, o Options) *indexes {
@@ -62,6 +113,15 @@ func (x *indexes) localGems(ctx context.Context, ref formats.RepoRef) ([]localGe
 	if err != nil {
 		return nil, err
 	}
+	seen := make(map[string]bool, len(pkgs))
+	for _, p := range pkgs {
+		seen[p.Name] = true
+	}
+	for _, p := range x.divergedGems(ref) {
+		if !seen[p.Name] {
+			pkgs = append(pkgs, p)
+		}
+	}
 	out := make([]localGem, len(pkgs))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(x.concurrency)
@@ -70,7 +130,7 @@ func (x *indexes) localGems(ctx context.Context, ref formats.RepoRef) ([]localGe
 			continue
 		}
 		g.Go(func() error {
-			doc, err := res.Render(gctx, ref, p, infoVariant, renderInfoDoc)
+			doc, err := res.Render(gctx, ref, p, infoVariant, x.renderInfoFor(ref, p.Name))
 			if errors.Is(err, formats.ErrNotFound) {
 				return nil
 			}

@@ -29,13 +29,21 @@ type envOptions struct {
 	ttl    time.Duration // of the connection's documents; 0 for an hour
 	auth   bool          // require tokens
 	format *Format       // nil for New()
+	// publish, when set, publishes the upstream's gems instead of the
+	// fixture set; configure edits the configuration before the start.
+	publish   func(testing.TB, *fakeSource)
+	configure func(*proxy.Config)
 }
 
 func startEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
 	fixtures(t)
 	src := newFakeSource(t)
-	src.publishFixtures(t)
+	if o.publish != nil {
+		o.publish(t, src)
+	} else {
+		src.publishFixtures(t)
+	}
 	if o.ttl == 0 {
 		o.ttl = time.Hour
 	}
@@ -52,6 +60,9 @@ func startEnv(t *testing.T, o envOptions) *env {
 	}
 	if o.format == nil {
 		o.format = New()
+	}
+	if o.configure != nil {
+		o.configure(&cfg)
 	}
 	in := proxytest.Start(t, proxytest.Options{Config: &cfg, Formats: []formats.Format{o.format}, OnDisk: true})
 	e := &env{in: in, src: src}

@@ -1,0 +1,96 @@
+package rubygems
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stockpile-proxy/stockpile/proxy"
+	"github.com/stockpile-proxy/stockpile/proxy/firewall"
+)
+
+var createdAt = regexp.MustCompile(`,created_at:[^,|]*`)
+
+// withCreated is a copy of a fixture gem whose info line says it was
+// pushed at t (zero: no created_at).
+func withCreated(g *builtGem, t time.Time) *builtGem {
+	c := *g
+	c.line = createdAt.ReplaceAllString(c.line, "")
+	if !t.IsZero() {
+		c.line += ",created_at:" + t.UTC().Format(time.RFC3339)
+	}
+	return &c
+}
+
+// startCooldownEnv is an env whose app has a 7-day cooldown; upstream,
+// demo_gem 0.9.0 was pushed 60 days ago, 1.0.0 a day ago, 1.1.0.pre.1 has
+// no time; rack-lite has none either.
+func startCooldownEnv(t *testing.T, c firewall.Cooldown) *env {
+	t.Helper()
+	c.MinAge = firewall.Duration(7 * 24 * time.Hour)
+	now := time.Now()
+	return startEnv(t, envOptions{auth: true,
+		publish: func(t testing.TB, s *fakeSource) {
+			s.publish(
+				withCreated(fixture(t, "rack-lite", "2.0.0"), time.Time{}),
+				withCreated(fixture(t, "demo_gem", "0.9.0"), now.Add(-60*24*time.Hour)),
+				withCreated(fixture(t, "demo_gem", "1.0.0"), now.Add(-24*time.Hour)),
+				withCreated(fixture(t, "demo_gem", "1.1.0.pre.1"), time.Time{}),
+			)
+		},
+		configure: func(cfg *proxy.Config) { cfg.Domains[0].Repositories[0].Cooldown = &c },
+	})
+}
+
+// TestCooldownCompactIndex: the held version leaves /info, /versions and
+// the two stay consistent (each gem's MD5 in /versions is the MD5 of its
+// /info, so Bundler's incremental fetches hold); deny refuses the .gem; it
+// comes back by itself after seven days, still consistent.
+func TestCooldownCompactIndex(t *testing.T) {
+	e := startCooldownEnv(t, firewall.Cooldown{Mode: firewall.ModeDeny})
+	app := e.url("app")
+	info := e.get(t, app+"info/demo_gem")
+	checkValidators(t, "/info/demo_gem", info)
+	if strings.Contains(string(info.body), "\n1.0.0 ") || !strings.Contains(string(info.body), "\n0.9.0 ") {
+		t.Fatalf("/info/demo_gem:\n%s", info.body)
+	}
+	e.checkSelfConsistent(t, "app")
+	g := e.get(t, app+"gems/demo_gem-1.0.0.gem")
+	if g.status != http.StatusForbidden || !strings.Contains(string(g.body), "until") {
+		t.Errorf("held .gem: %d %s", g.status, g.body)
+	}
+	if g := e.get(t, app+"gems/demo_gem-0.9.0.gem"); g.status != http.StatusOK {
+		t.Errorf("aged .gem: %d", g.status)
+	}
+	e.in.Clock.Advance(7 * 24 * time.Hour)
+	if info := e.get(t, app+"info/demo_gem"); !strings.Contains(string(info.body), "\n1.0.0 ") {
+		t.Fatalf("after 7 days /info/demo_gem:\n%s", info.body)
+	}
+	e.checkSelfConsistent(t, "app")
+}
+
+// TestCooldownGemAndBundler drives gem and Bundler: a plain install and a
+// bundle resolve take the version that passed the cooldown, an exact pin
+// of the held one fails, and after seven days `bundle update` takes it from
+// Bundler's warm compact-index copies without a checksum mismatch.
+func TestCooldownGemAndBundler(t *testing.T) {
+	e := startCooldownEnv(t, firewall.Cooldown{Mode: firewall.ModeDeny})
+	c := newRubyClient(t, e)
+	src := e.withCredentials("app")
+	out := c.run(t, "gem", "install", "demo_gem", "--clear-sources", "--source", src, "--no-document")
+	mustContain(t, "gem install", out, "Successfully installed demo_gem-0.9.0")
+	if out, err := c.try(t, "gem", "install", "demo_gem", "-v", "1.0.0", "--clear-sources", "--source", src, "--no-document"); err == nil {
+		t.Fatalf("gem installed the held version:\n%s", out)
+	}
+	c.gemfile(t, gemfileFor(e.url("app"), `"demo_gem"`))
+	out = c.run(t, "bundle", "install", "--verbose")
+	mustContain(t, "bundle install", out, "Bundle complete!")
+	mustContain(t, "Gemfile.lock", c.lockfile(t), "demo_gem (0.9.0)")
+
+	e.in.Clock.Advance(7 * 24 * time.Hour)
+	out = c.run(t, "bundle", "update", "--verbose")
+	mustNotContain(t, "bundle update", out, "does not match the checksum")
+	mustContain(t, "Gemfile.lock", c.lockfile(t), "demo_gem (1.0.0)")
+}
