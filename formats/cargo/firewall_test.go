@@ -2,6 +2,8 @@ package cargo_test
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -128,4 +130,43 @@ func TestCooldownCargoClient(t *testing.T) {
 		t.Fatalf("after 7 days locked long-crate-name %s, want 1.1.0", got)
 	}
 	cg.must(dir, "fetch")
+}
+
+// TestMaliciousAdvisorySparseIndex: an OSV advisory (crates.io ecosystem)
+// for one version takes its line out of the sparse index and refuses its
+// .crate, retained copy included; removing it restores both.
+func TestMaliciousAdvisorySparseIndex(t *testing.T) {
+	dir := t.TempDir()
+	reg := cooldownRegistry(t, time.Now().UTC().Add(-365*24*time.Hour))
+	in := stockpile(t, reg, upstream.Options{}, func(cfg *proxy.Config) { cfg.Firewall.OSV.Path = dir })
+	index := in.URL + "/acme/cargo/app/" + indexPath("long-crate-name")
+	download := in.URL + "/acme/cargo/app/api/v1/crates/long-crate-name/1.1.0/download"
+	if r := get(t, download); r.Code != http.StatusOK {
+		t.Fatalf("before the advisory: %d %s", r.Code, r.Body)
+	}
+	advisory := filepath.Join(dir, "MAL-2026-2.json")
+	if err := os.WriteFile(advisory, []byte(`{"id":"MAL-2026-2","affected":[{"package":{"ecosystem":"crates.io","name":"long-crate-name"},"versions":["1.1.0"]}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Server.ReloadAdvisories(); err != nil {
+		t.Fatal(err)
+	}
+	if r := get(t, index); strings.Contains(r.Body, `"vers":"1.1.0"`) || !strings.Contains(r.Body, `"vers":"1.0.0"`) {
+		t.Errorf("index with the advisory:\n%s", r.Body)
+	}
+	if r := get(t, download); r.Code != http.StatusForbidden || !strings.Contains(r.Body, "MAL-2026-2") || !strings.Contains(r.Body, `{"errors":[{"detail":"`) {
+		t.Errorf("retained .crate with the advisory: %d %s", r.Code, r.Body)
+	}
+	if err := os.Remove(advisory); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Server.ReloadAdvisories(); err != nil {
+		t.Fatal(err)
+	}
+	if r := get(t, index); !strings.Contains(r.Body, `"vers":"1.1.0"`) {
+		t.Errorf("index after removal:\n%s", r.Body)
+	}
+	if r := get(t, download); r.Code != http.StatusOK {
+		t.Errorf("after removal: %d", r.Code)
+	}
 }

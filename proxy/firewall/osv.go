@@ -77,13 +77,17 @@ var pypiRun = regexp.MustCompile(`[-_.]+`)
 
 // packageKey is a package's key in the set, in the form each ecosystem
 // compares names: PEP 503 normalization for PyPI, case-insensitive for
-// NuGet and crates.io.
+// NuGet, case- and -/_-insensitive for crates.io.
 func packageKey(format, namespace, name string) string {
 	switch format {
 	case "pypi":
 		name = pypiRun.ReplaceAllString(strings.ToLower(name), "-")
-	case "nuget", "cargo":
+	case "nuget":
 		name = strings.ToLower(name)
+	case "cargo":
+		// Cargo treats - and _ alike, and case too (The Cargo Book,
+		// "Registry index").
+		name = strings.ReplaceAll(strings.ToLower(name), "-", "_")
 	}
 	return format + "\x00" + namespace + "\x00" + name
 }

@@ -83,6 +83,7 @@ func TestLoadOSV(t *testing.T) {
 				{"NuGet case-insensitive", "nuget", "", "contoso.many", "1.1.0", "MAL-2025-5"},
 				{"RubyGems", "ruby", "", "rack", "3.0.0", "MAL-2025-6"},
 				{"crates.io whole package, any case", "cargo", "", "evil_crate", "0.1.0", "MAL-2025-7"},
+				{"crates.io - and _ alike", "cargo", "", "evil-crate", "0.1.0", "MAL-2025-7"},
 				{"withdrawn advisory", "npm", "", "fine", "1.0.0", ""},
 				{"a fixed range is not evaluated", "npm", "", "ranged", "1.0.0", ""},
 				{"another ecosystem's package", "npm", "", "example.com/x", "v1.0.0", ""},
