@@ -1,6 +1,8 @@
 package maven_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -71,4 +73,40 @@ func TestCooldownMavenMetadata(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMaliciousAdvisoryMavenMetadata: an OSV advisory (Maven ecosystem,
+// group:artifact) for one version takes it out of maven-metadata.xml and
+// refuses its jar, retained copy included; removing it restores both.
+func TestMaliciousAdvisoryMavenMetadata(t *testing.T) {
+	dir := t.TempDir()
+	e := startEnv(t, envOptions{configure: func(cfg *proxy.Config) { cfg.Firewall.OSV.Path = dir }})
+	e.central.artifact("com.example.cool", "lib", "1.0", jarOf(t, "cool/A.class", "1.0"))
+	e.central.artifact("com.example.cool", "lib", "1.1", jarOf(t, "cool/A.class", "1.1"))
+	app := e.url("app")
+	jar := app + "com/example/cool/lib/1.1/lib-1.1.jar"
+	expect(t, "before the advisory", e.get(t, jar), 200)
+	advisory := filepath.Join(dir, "MAL-2026-5.json")
+	if err := os.WriteFile(advisory, []byte(`{"id":"MAL-2026-5","affected":[{"package":{"ecosystem":"Maven","name":"com.example.cool:lib"},"versions":["1.1"]}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.in.Server.ReloadAdvisories(); err != nil {
+		t.Fatal(err)
+	}
+	md := e.get(t, app+"com/example/cool/lib/maven-metadata.xml")
+	if strings.Contains(string(md.body), ">1.1<") || !strings.Contains(string(md.body), "<release>1.0</release>") {
+		t.Errorf("metadata with the advisory:\n%s", md.body)
+	}
+	r := e.get(t, jar)
+	expect(t, "retained jar with the advisory", r, 403)
+	if !strings.Contains(string(r.body), "MAL-2026-5") {
+		t.Errorf("refusal: %s", r.body)
+	}
+	if err := os.Remove(advisory); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.in.Server.ReloadAdvisories(); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, "after removal", e.get(t, jar), 200)
 }

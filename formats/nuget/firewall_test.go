@@ -2,6 +2,8 @@ package nuget_test
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -119,5 +121,46 @@ func TestCooldownNuGetExe(t *testing.T) {
 	n.clearCaches()
 	if _, got := n.install("app", "Contoso.Many", ""); !cmp.Equal(got, []string{"Contoso.Many.1.1.0"}) {
 		t.Fatalf("after 7 days installed %v, want Contoso.Many.1.1.0", got)
+	}
+}
+
+// TestMaliciousAdvisoryDocuments: an OSV advisory (NuGet ecosystem, the
+// id in any case) for one version takes it out of the flat container and
+// the registration and refuses its .nupkg, retained copy included;
+// removing it restores both.
+func TestMaliciousAdvisoryDocuments(t *testing.T) {
+	dir := t.TempDir()
+	s := start(t, newFakeFeed(t, manyVersions(t)...), startOptions{edit: func(cfg *proxy.Config) { cfg.Firewall.OSV.Path = dir }})
+	nupkg := s.base("app") + "/v3/flatcontainer/contoso.many/1.1.0/contoso.many.1.1.0.nupkg"
+	if a := s.get(nupkg); a.code != http.StatusOK {
+		t.Fatalf("before the advisory: %d", a.code)
+	}
+	advisory := filepath.Join(dir, "MAL-2026-4.json")
+	if err := os.WriteFile(advisory, []byte(`{"id":"MAL-2026-4","affected":[{"package":{"ecosystem":"NuGet","name":"Contoso.Many"},"versions":["1.1.0"]}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.in.Server.ReloadAdvisories(); err != nil {
+		t.Fatal(err)
+	}
+	if got := flatVersions(t, s, "app", "contoso.many"); slices.Contains(got, "1.1.0") {
+		t.Errorf("flat container: %v", got)
+	}
+	if got := registrationVersions(t, s, "app"); slices.Contains(got, "1.1.0") {
+		t.Errorf("registration: %v", got)
+	}
+	if a := s.get(nupkg); a.code != http.StatusForbidden || !strings.Contains(string(a.body), "MAL-2026-4") {
+		t.Errorf("retained .nupkg with the advisory: %d %s", a.code, a.body)
+	}
+	if err := os.Remove(advisory); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.in.Server.ReloadAdvisories(); err != nil {
+		t.Fatal(err)
+	}
+	if got := flatVersions(t, s, "app", "contoso.many"); !slices.Contains(got, "1.1.0") {
+		t.Errorf("after removal: %v", got)
+	}
+	if a := s.get(nupkg); a.code != http.StatusOK {
+		t.Errorf("after removal: %d", a.code)
 	}
 }

@@ -2,6 +2,8 @@ package pypi
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -148,4 +150,45 @@ func TestCooldownPip(t *testing.T) {
 			t.Errorf("installed %q, want 1.1.0's", got)
 		}
 	})
+}
+
+// TestMaliciousAdvisoryPages: an OSV advisory (PyPI ecosystem, the
+// project's display name) for one version takes its files out of both page
+// representations and refuses them, retained copy included; removing it
+// restores them.
+func TestMaliciousAdvisoryPages(t *testing.T) {
+	dir := t.TempDir()
+	e := startEnv(t, envOptions{edit: func(cfg *proxy.Config) { cfg.Firewall.OSV.Path = dir }})
+	d := e.fx.get(t, setUpstream, demo, "1.0.0", true)
+	if r := e.get(e.fileURL("app", d), nil); r.Status != http.StatusOK {
+		t.Fatalf("before the advisory: %d", r.Status)
+	}
+	advisory := filepath.Join(dir, "MAL-2026-3.json")
+	if err := os.WriteFile(advisory, []byte(`{"id":"MAL-2026-3","affected":[{"package":{"ecosystem":"PyPI","name":"Stock_Pile.Demo"},"versions":["1.0.0"]}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.in.Server.ReloadAdvisories(); err != nil {
+		t.Fatal(err)
+	}
+	if pg := e.page("app", demo); slices.Contains(pg.Versions, "1.0.0") {
+		t.Errorf("JSON page lists 1.0.0: %v", pg.Versions)
+	}
+	if html := e.get(e.repo("app")+"/simple/"+demo+"/", acceptHeader("text/html")); strings.Contains(html.String(), d.Filename) {
+		t.Errorf("HTML page lists %s", d.Filename)
+	}
+	if r := e.get(e.fileURL("app", d), nil); r.Status != http.StatusForbidden || !strings.Contains(r.String(), "MAL-2026-3") {
+		t.Errorf("retained file with the advisory: %d %s", r.Status, r)
+	}
+	if err := os.Remove(advisory); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.in.Server.ReloadAdvisories(); err != nil {
+		t.Fatal(err)
+	}
+	if pg := e.page("app", demo); !slices.Contains(pg.Versions, "1.0.0") {
+		t.Errorf("after removal: %v", pg.Versions)
+	}
+	if r := e.get(e.fileURL("app", d), nil); r.Status != http.StatusOK {
+		t.Errorf("after removal: %d", r.Status)
+	}
 }

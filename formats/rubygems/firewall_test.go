@@ -2,6 +2,8 @@ package rubygems
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -93,4 +95,42 @@ func TestCooldownGemAndBundler(t *testing.T) {
 	out = c.run(t, "bundle", "update", "--verbose")
 	mustNotContain(t, "bundle update", out, "does not match the checksum")
 	mustContain(t, "Gemfile.lock", c.lockfile(t), "demo_gem (1.0.0)")
+}
+
+// TestMaliciousAdvisoryCompactIndex: an OSV advisory (RubyGems ecosystem)
+// for one version takes it out of /info, keeps /versions consistent with
+// it, and refuses the .gem, retained copy included; removing it restores
+// it.
+func TestMaliciousAdvisoryCompactIndex(t *testing.T) {
+	dir := t.TempDir()
+	e := startEnv(t, envOptions{auth: true, configure: func(cfg *proxy.Config) { cfg.Firewall.OSV.Path = dir }})
+	app := e.url("app")
+	gem := app + "gems/demo_gem-1.0.0.gem"
+	if g := e.get(t, gem); g.status != http.StatusOK {
+		t.Fatalf("before the advisory: %d", g.status)
+	}
+	advisory := filepath.Join(dir, "MAL-2026-6.json")
+	if err := os.WriteFile(advisory, []byte(`{"id":"MAL-2026-6","affected":[{"package":{"ecosystem":"RubyGems","name":"demo_gem"},"versions":["1.0.0"]}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.in.Server.ReloadAdvisories(); err != nil {
+		t.Fatal(err)
+	}
+	if info := e.get(t, app+"info/demo_gem"); strings.Contains(string(info.body), "\n1.0.0 ") {
+		t.Errorf("/info/demo_gem with the advisory:\n%s", info.body)
+	}
+	e.checkSelfConsistent(t, "app")
+	if g := e.get(t, gem); g.status != http.StatusForbidden || !strings.Contains(string(g.body), "MAL-2026-6") {
+		t.Errorf("retained .gem with the advisory: %d %s", g.status, g.body)
+	}
+	if err := os.Remove(advisory); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.in.Server.ReloadAdvisories(); err != nil {
+		t.Fatal(err)
+	}
+	if info := e.get(t, app+"info/demo_gem"); !strings.Contains(string(info.body), "\n1.0.0 ") {
+		t.Errorf("after removal:\n%s", info.body)
+	}
+	e.checkSelfConsistent(t, "app")
 }
