@@ -220,6 +220,13 @@ func TestLoginWriters(t *testing.T) {
 				has: []string{"<!-- my settings -->", "<localRepository>/cache/m2</localRepository>", "<server><id>corp</id><username>me</username></server>",
 					"<profiles><profile><id>x</id></profile></profiles>", "<mirrors>\n    <mirror><id>stockpile</id>", "<password>" + testToken + "</password>"},
 				lacks: []string{"OLD"}, valid: validXML}}},
+		{name: "maven: after the user's own mirrors, before a catch-all one", tool: "maven",
+			files: map[string]string{"/home/u/.m2/settings.xml": "<settings>\n  <mirrors>\n    <mirror><id>corp</id><mirrorOf>corp-releases</mirrorOf><url>https://corp.example/m2</url></mirror>\n" +
+				"    <mirror><id>nexus</id><mirrorOf>external:*</mirrorOf><url>https://nexus.example/m2</url></mirror>\n  </mirrors>\n</settings>\n"},
+			checks: []check{{path: "/home/u/.m2/settings.xml",
+				has: []string{"<mirrors>\n    <mirror><id>corp</id><mirrorOf>corp-releases</mirrorOf><url>https://corp.example/m2</url></mirror>\n" +
+					"    <mirror><id>stockpile</id><mirrorOf>*</mirrorOf><url>http://127.0.0.1:8080/acme/maven/app/</url></mirror>\n" +
+					"    <mirror><id>nexus</id><mirrorOf>external:*</mirrorOf>"}, valid: validXML}}},
 		{name: "gradle: an init script", tool: "gradle", env: map[string]string{"GRADLE_USER_HOME": "/g"},
 			checks: []check{{path: "/g/init.d/stockpile.gradle",
 				has: []string{"url = uri('http://127.0.0.1:8080/acme/maven/app/')", "allowInsecureProtocol = true", "password = '" + testToken + "'",
@@ -298,7 +305,7 @@ func TestLoginWriters(t *testing.T) {
 				if n := len(regexp.MustCompile(`(?m)^registry=`).FindAllString(body, -1)); n > 1 {
 					t.Errorf("%s: registry= %d times", path, n)
 				}
-				for _, once := range []string{"[registries.stockpile]", "<mirror>", `key="stockpile"`, "[stockpile]", "npmRegistryServer", "BUNDLE_MIRROR"} {
+				for _, once := range []string{"[registries.stockpile]", "<mirror><id>stockpile</id>", `key="stockpile"`, "[stockpile]", "npmRegistryServer", "BUNDLE_MIRROR"} {
 					if n := count(body, once); n > 1 {
 						t.Errorf("%s: %q %d times", path, once, n)
 					}

@@ -26,7 +26,14 @@ func planMaven(p Place, t Target) ([]Edit, error) {
 				c := e.child("id")
 				return c != nil && strings.TrimSpace(c.text.String()) == sourceName
 			}
-			return append(upsert(root, "mirrors", mirror, byID), upsert(root, "servers", server, byID)...)
+			// after the user's own mirrors, so that they keep their
+			// repositories, but before a catch-all one ("*",
+			// "external:*"), which would take everything first
+			catchAll := func(e *elem) bool {
+				c := e.child("mirrorOf")
+				return c != nil && strings.Contains(c.text.String(), "*")
+			}
+			return append(upsertAt(root, "mirrors", mirror, byID, catchAll), upsert(root, "servers", server, byID)...)
 		})
 	})
 	return []Edit{e}, err

@@ -134,6 +134,12 @@ func applySplices(b []byte, ss []splice) []byte {
 // container's children that match are removed, item goes first in it, and
 // a missing container is added at the end of parent.
 func upsert(parent *elem, container, item string, match func(*elem) bool) []splice {
+	return upsertAt(parent, container, item, match, func(*elem) bool { return true })
+}
+
+// upsertAt is upsert putting item before the first child (not replaced)
+// that before accepts, or after the last one.
+func upsertAt(parent *elem, container, item string, match, before func(*elem) bool) []splice {
 	c := parent.child(container)
 	if c == nil {
 		return []splice{{from: parent.endTag, to: parent.endTag, with: "  <" + container + ">\n    " + item + "\n  </" + container + ">\n"}}
@@ -141,13 +147,23 @@ func upsert(parent *elem, container, item string, match func(*elem) bool) []spli
 	if c.selfClosing {
 		return []splice{{from: c.start, to: c.end, with: "<" + container + ">\n    " + item + "\n  </" + container + ">"}}
 	}
-	ss := []splice{{from: c.inner, to: c.inner, with: "\n    " + item}}
+	var ss []splice
+	at := -1
 	for _, old := range c.children {
-		if match(old) {
+		switch {
+		case match(old):
 			ss = append(ss, splice{from: old.lead, to: old.end})
+		case at < 0 && before(old):
+			at = old.lead
 		}
 	}
-	return ss
+	if at < 0 {
+		at = c.inner
+		if n := len(c.children); n > 0 {
+			at = c.children[n-1].end
+		}
+	}
+	return append(ss, splice{from: at, to: at, with: "\n    " + item})
 }
 
 // xmlEscape escapes s for text and attribute values.
