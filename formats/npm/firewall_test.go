@@ -266,3 +266,39 @@ func TestMaliciousAdvisory(t *testing.T) {
 		e.get("app", tarball).must(t, http.StatusOK)
 	})
 }
+
+// TestCooldownPnpmClient: pnpm (which reads the abbreviated packument) takes
+// the version that passed the cooldown for a plain add and a range, and the
+// held one once the clock passes its age.
+func TestCooldownPnpmClient(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-client test")
+	}
+	e := cooldownEnv(t, firewall.Cooldown{Mode: firewall.ModeDeny})
+	dir, pnpm := clientProject(t, e, "pnpm")
+	installed := func(t *testing.T) string {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(dir, "project", "node_modules", "left-pad-lite", "package.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m struct{ Version string }
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m.Version
+	}
+	pnpm(t, "add", "--ignore-scripts", "left-pad-lite")
+	if v := installed(t); v != "1.0.0" {
+		t.Fatalf("pnpm add installed %s, want 1.0.0", v)
+	}
+	pnpm(t, "add", "--ignore-scripts", "left-pad-lite@^1.0.0")
+	if v := installed(t); v != "1.0.0" {
+		t.Fatalf("pnpm add ^1.0.0 installed %s, want 1.0.0", v)
+	}
+	e.in.Clock.Advance(7 * 24 * time.Hour)
+	pnpm(t, "add", "--ignore-scripts", "left-pad-lite@latest")
+	if v := installed(t); v != "1.1.0" {
+		t.Fatalf("after 7 days pnpm installed %s, want 1.1.0", v)
+	}
+}
