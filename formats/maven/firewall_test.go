@@ -1,7 +1,9 @@
 package maven_test
 
 import (
+	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/firewall"
+	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
 )
 
 // cooldownEnv serves com.example.cool:lib 1.0 and 1.1 from central, whose
@@ -109,4 +112,73 @@ func TestMaliciousAdvisoryMavenMetadata(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect(t, "after removal", e.get(t, jar), 200)
+}
+
+// TestCooldownMvn drives Maven: a version range resolves the version that
+// passed the cooldown, an exact pin of the held one fails (its files are
+// refused in deny mode), and after seven days the range takes it.
+func TestCooldownMvn(t *testing.T) {
+	mvn := proxytest.RequireTool(t, "mvn")
+	c := firewall.Cooldown{MinAge: firewall.Duration(7 * 24 * time.Hour), Mode: firewall.ModeDeny}
+	e := startEnv(t, envOptions{auth: true, configure: func(cfg *proxy.Config) {
+		cfg.Domains[0].Repositories[0].Cooldown = &c
+	}})
+	e.central.debian(t)
+	e.central.artifact("com.example.cool", "lib", "1.0", jarOf(t, "cool/A.class", "1.0"))
+	e.central.artifact("com.example.cool", "lib", "1.1", jarOf(t, "cool/A.class", "1.1"))
+	e.central.metadata("com.example.cool", "lib", e.in.Clock.Now().UTC().Add(-24*time.Hour).Format("20060102150405"), "1.0", "1.1")
+
+	work := t.TempDir()
+	settings := filepath.Join(work, "settings.xml")
+	pom := `<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>com.example.app</groupId>
+  <artifactId>consumer</artifactId>
+  <version>1.0</version>
+  <dependencies>
+    <dependency><groupId>com.example.cool</groupId><artifactId>lib</artifactId><version>${lib.version}</version></dependency>
+  </dependencies>` + pluginManagement + `
+</project>
+`
+	writeFiles(t, work, map[string]string{"settings.xml": settingsXML(e.url("app"), e.token), "consumer/pom.xml": pom})
+	run := func(t *testing.T, localRepo string, args ...string) (string, error) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		full := append([]string{"-B", "-ntp", "-C", "-s", settings, "-Dmaven.repo.local=" + localRepo}, args...)
+		cmd := exec.CommandContext(ctx, mvn, full...)
+		cmd.Dir = filepath.Join(work, "consumer")
+		cmd.Env = append(os.Environ(), "MAVEN_OPTS=-Xshare:auto -XX:TieredStopAtLevel=1")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	has := func(repo, version string) bool {
+		_, err := os.Stat(filepath.Join(repo, "com/example/cool/lib", version, "lib-"+version+".jar"))
+		return err == nil
+	}
+	t.Run("a range resolves the version that passed", func(t *testing.T) {
+		repo := t.TempDir()
+		if out, err := run(t, repo, "-Dlib.version=[1.0,2.0)", "package"); err != nil {
+			t.Fatalf("mvn: %v\n%s", err, tail(out))
+		}
+		if !has(repo, "1.0") || has(repo, "1.1") {
+			t.Fatalf("resolved: 1.0 %v, 1.1 %v", has(repo, "1.0"), has(repo, "1.1"))
+		}
+	})
+	t.Run("an exact pin of the held version fails", func(t *testing.T) {
+		out, err := run(t, t.TempDir(), "-Dlib.version=1.1", "package")
+		if err == nil || !strings.Contains(out, "403") {
+			t.Fatalf("mvn with the held version pinned (err %v):\n%s", err, tail(out))
+		}
+	})
+	t.Run("after seven days the range takes it", func(t *testing.T) {
+		e.in.Clock.Advance(7 * 24 * time.Hour)
+		repo := t.TempDir()
+		if out, err := run(t, repo, "-Dlib.version=[1.0,2.0)", "package"); err != nil {
+			t.Fatalf("mvn: %v\n%s", err, tail(out))
+		}
+		if !has(repo, "1.1") {
+			t.Fatal("1.1 was not resolved")
+		}
+	})
 }
