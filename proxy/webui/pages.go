@@ -207,6 +207,7 @@ func (q listQuery) matches(e *entry, needle string) bool {
 // packageRow is a package as a list shows it.
 type packageRow struct {
 	Display, Format, Namespace, Name string
+	Repository                       string
 	Internal                         bool
 	Href                             string
 }
@@ -219,26 +220,29 @@ type listResult struct {
 	Prev, Next string
 }
 
-// list filters a repository's packages (from its index) and cuts one page.
-func (h *Handler) list(ctx context.Context, r model.Repository, q listQuery) (listResult, error) {
-	ix, err := h.index(ctx, r)
-	if err != nil {
-		return listResult{}, err
-	}
+// list filters the packages of repos (from their indexes, repository by
+// repository) and cuts one page; base is the list page's path.
+func (h *Handler) list(ctx context.Context, repos []model.Repository, base string, q listQuery) (listResult, error) {
 	var res listResult
 	start := q.Page * pageSize
-	base := Prefix + "/d/" + url.PathEscape(r.Domain) + "/r/" + url.PathEscape(r.Name)
 	needle := strings.ToLower(q.Q)
-	for i := range ix.entries {
-		e := &ix.entries[i]
-		if !q.matches(e, needle) {
-			continue
+	for _, r := range repos {
+		ix, err := h.index(ctx, r)
+		if err != nil {
+			return listResult{}, err
 		}
-		if res.Total >= start && res.Total < start+pageSize {
-			res.Rows = append(res.Rows, packageRow{Display: e.display, Format: e.pkg.Format, Namespace: e.pkg.Namespace,
-				Name: e.pkg.Name, Internal: e.internal, Href: base + "/package?" + packageQuery(e.pkg, "")})
+		repoBase := Prefix + "/d/" + url.PathEscape(r.Domain) + "/r/" + url.PathEscape(r.Name)
+		for i := range ix.entries {
+			e := &ix.entries[i]
+			if !q.matches(e, needle) {
+				continue
+			}
+			if res.Total >= start && res.Total < start+pageSize {
+				res.Rows = append(res.Rows, packageRow{Display: e.display, Format: e.pkg.Format, Namespace: e.pkg.Namespace,
+					Name: e.pkg.Name, Repository: r.Name, Internal: e.internal, Href: repoBase + "/package?" + packageQuery(e.pkg, "")})
+			}
+			res.Total++
 		}
-		res.Total++
 	}
 	res.First = start + 1
 	if q.Page > 0 {
@@ -248,6 +252,39 @@ func (h *Handler) list(ctx context.Context, r model.Repository, q listQuery) (li
 		res.Next = base + "?" + q.values(q.Page+1).Encode()
 	}
 	return res, nil
+}
+
+// formatNames lists the formats served, sorted.
+func (h *Handler) formatNames() []string {
+	out := make([]string, 0, len(h.o.Formats))
+	for _, f := range h.o.Formats {
+		out = append(out, f.Name())
+	}
+	sort.Strings(out)
+	return out
+}
+
+// domainPackagesPage lists the packages of every repository of the domain
+// the visitor may read, repository by repository.
+func (h *Handler) domainPackagesPage(c echo.Context) error {
+	domain := c.Param("domain")
+	repos, err := h.readable(c, domain)
+	if err != nil || len(repos) == 0 {
+		return h.notFound(c, err)
+	}
+	q := parseListQuery(c)
+	base := Prefix + "/d/" + url.PathEscape(domain) + "/packages"
+	res, err := h.list(c.Request().Context(), repos, base, q)
+	if err != nil {
+		return err
+	}
+	return h.render(c, http.StatusOK, "packages", "Packages · "+domain, struct {
+		Domain   string
+		Query    listQuery
+		List     listResult
+		Formats  []string
+		ShowRepo bool
+	}{domain, q, res, h.formatNames(), true}, crumb{domain, Prefix + "/d/" + url.PathEscape(domain)}, crumb{"packages", ""})
 }
 
 func packageQuery(p formats.Package, version string) string {
@@ -302,15 +339,10 @@ func (h *Handler) repositoryPage(c echo.Context) error {
 		return err
 	}
 	q := parseListQuery(c)
-	res, err := h.list(ctx, r, q)
+	res, err := h.list(ctx, []model.Repository{r}, Prefix+"/d/"+url.PathEscape(r.Domain)+"/r/"+url.PathEscape(r.Name), q)
 	if err != nil {
 		return err
 	}
-	formatNames := make([]string, 0, len(h.o.Formats))
-	for _, f := range h.o.Formats {
-		formatNames = append(formatNames, f.Name())
-	}
-	sort.Strings(formatNames)
 	return h.render(c, http.StatusOK, "repository", r.Name+" · "+r.Domain, struct {
 		Summary   repoRow
 		Graph     graph
@@ -319,6 +351,7 @@ func (h *Handler) repositoryPage(c echo.Context) error {
 		List      listResult
 		Formats   []string
 		Settings  bool
-	}{sum, h.graph(r), h.endpoints(c.Request(), r), q, res, formatNames, h.mayOnRepo(c, actionUpdateRepo, r.Domain, r.Name, false)},
+		ShowRepo  bool
+	}{sum, h.graph(r), h.endpoints(c.Request(), r), q, res, h.formatNames(), h.mayOnRepo(c, actionUpdateRepo, r.Domain, r.Name, false), false},
 		crumb{r.Domain, Prefix + "/d/" + url.PathEscape(r.Domain)}, crumb{r.Name, ""})
 }

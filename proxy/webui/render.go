@@ -14,7 +14,7 @@ import (
 )
 
 // pages lists the page templates; each is parsed with layout.html.
-var pages = []string{"signin", "domains", "domain", "repository", "package", "confirm", "settings", "ops", "error"}
+var pages = []string{"signin", "domains", "domain", "repository", "package", "confirm", "settings", "ops", "packages", "error"}
 
 func parseTemplates() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
@@ -32,7 +32,7 @@ func parseTemplates() (map[string]*template.Template, error) {
 	}
 	out := map[string]*template.Template{}
 	for _, p := range pages {
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/list.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, fmt.Errorf("webui: template %s: %w", p, err)
 		}

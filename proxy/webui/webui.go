@@ -164,6 +164,7 @@ func (h *Handler) Mount(e *echo.Echo) {
 	r.GET("/", h.domainsPage)
 	r.GET("/d/:domain", h.domainPage)
 	r.GET("/ops", h.opsPage)
+	r.GET("/d/:domain/packages", h.domainPackagesPage)
 	r.GET("/d/:domain/r/:repo", h.repositoryPage)
 	r.GET("/d/:domain/r/:repo/package", h.packagePage)
 	r.GET("/d/:domain/r/:repo/action", h.confirmPage)

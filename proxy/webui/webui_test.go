@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
 	"github.com/stockpile-proxy/stockpile/proxy/sigv4"
 )
 
@@ -353,5 +354,33 @@ func TestPackageListFollowsNewPackages(t *testing.T) {
 			t.Fatalf("fresh-pkg is not listed after the index expired: %s", p.Body)
 		}
 		time.Sleep(20 * time.Millisecond) // waiting for the background rebuild, not for time to pass
+	}
+}
+
+func TestDomainWidePackageList(t *testing.T) {
+	in := start(t, nil, 3)
+	cli := proxytest.NewAWSCLI(t, in, "AKIAADMIN", "admin-secret")
+	cli.OK("copy-package-versions", "--domain", "acme", "--source-repository", "internal", "--destination-repository", "app",
+		"--format", "npm", "--package", "left-pad", "--versions", "1.1.0")
+	admin := newBrowser(t, in)
+	admin.signIn(in.TokenFor("acme", "AKIAADMIN"))
+	p := admin.get("/-/ui/d/acme/packages?q=left")
+	if p.Status != http.StatusOK || !strings.Contains(p.Body, "in app") || !strings.Contains(p.Body, "in internal") || !strings.Contains(p.Body, "1–2 of 2") {
+		t.Fatalf("admin's domain-wide search: %d %s", p.Status, p.Body)
+	}
+	if p := admin.get("/-/ui/d/acme/packages?q=pkg-00&match=prefix"); !strings.Contains(p.Body, "1–3 of 3") {
+		t.Errorf("prefix search across the domain: %s", p.Body)
+	}
+	// The reader of app only sees app's copy.
+	reader := newBrowser(t, in)
+	reader.signIn(in.TokenFor("acme", "AKIAREADER"))
+	p = reader.get("/-/ui/d/acme/packages?q=left")
+	if !strings.Contains(p.Body, "in app") || strings.Contains(p.Body, "in internal") || !strings.Contains(p.Body, "1–1 of 1") {
+		t.Fatalf("reader's domain-wide search: %s", p.Body)
+	}
+	nobody := newBrowser(t, in)
+	nobody.signIn(in.TokenFor("acme", "AKIANOBODY"))
+	if p := nobody.get("/-/ui/d/acme/packages"); p.Status != http.StatusNotFound || strings.Contains(p.Body, "left-pad") {
+		t.Fatalf("nobody's domain-wide list: %d", p.Status)
 	}
 }
