@@ -61,8 +61,10 @@ var viewports = []struct {
 // page is what `aws codeartifact describe-package-version` then shows;
 // connecting two repositories to PyPI creates pypi-store once with its
 // external connection, as describe-repository shows; a form
-// posted from another site without the CSRF token is refused. It writes screenshots of each page at desktop and
-// phone widths.
+// posted from another site without the CSRF token is refused. It writes
+// screenshots of each page at desktop and phone widths. It is one long test
+// on purpose: every step runs in the same browser session (its cookies), and
+// starting Chromium is the slow part.
 func TestBrowserEndToEnd(t *testing.T) {
 	exe := chromium(t)
 	in := start(t, nil, 60)

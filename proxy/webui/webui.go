@@ -13,7 +13,6 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
-	"errors"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -196,6 +195,3 @@ func (h *Handler) mac(purpose, s string) string {
 	m.Write([]byte(purpose + "\x00" + s))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
-
-// errForbidden is a page the visitor may not see.
-var errForbidden = errors.New("forbidden")
