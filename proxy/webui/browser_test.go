@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
@@ -133,6 +135,26 @@ func TestBrowserEndToEnd(t *testing.T) {
 		}
 		run("viewport", chromedp.EmulateViewport(viewports[0].width, viewports[0].height))
 	}
+	// dark takes a desktop screenshot with prefers-color-scheme: dark.
+	dark := func(name string) {
+		t.Helper()
+		scheme := func(v string) chromedp.Action[chromedp.Void] {
+			return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+				_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+					Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: v}}})
+				return err
+			})
+		}
+		run("dark scheme", scheme("dark"))
+		b, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+"-dark.png"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		run("light scheme", scheme("light"))
+	}
 	navigate := func(url string) int64 {
 		t.Helper()
 		resp, err := chromedp.RunResponse(ctx, chromedp.Navigate(url))
@@ -194,6 +216,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 		t.Fatalf("the README's script ran or survived (safe=%v, err=%v)", safe, err)
 	}
 	shot("package")
+	dark("package")
 
 	// Change the status of 1.1.0 through its confirmation page: the control
 	// plane agrees.
