@@ -11,14 +11,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
-	"github.com/stockpile-proxy/stockpile/storage"
 	"github.com/stockpile-proxy/stockpile/upstream"
 )
 
@@ -120,17 +118,7 @@ func TestAWSCLIVersionLifecycle(t *testing.T) {
 	if code, _ := get(t, base+"/2.0.0/demo-2.0.0.txt"); code != 404 {
 		t.Fatalf("a Disposed version: %d", code)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		_, err := in.Store.StatBlob(context.Background(), "acme", sum)
-		if errors.Is(err, storage.ErrNotFound) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the bytes of a Disposed version were not reclaimed: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	in.WaitReclaimed(t, "acme", sum)
 	a.OK(append([]string{"update-package-versions-status"}, with("--versions", "1.0.0", "--target-status", "Published")...)...)
 	r = a.OK(append([]string{"update-package-versions-status"}, with("--versions", "2.0.0", "--target-status", "Published")...)...)
 	if proxytest.Pick(r, "failedVersions", "2.0.0", "errorCode") != "NOT_ALLOWED" {

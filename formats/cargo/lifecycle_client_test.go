@@ -2,23 +2,19 @@ package cargo_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
-	"github.com/stockpile-proxy/stockpile/storage"
 	"github.com/stockpile-proxy/stockpile/upstream"
 )
 
@@ -87,16 +83,9 @@ func TestCargoLifecycleWithAWSCLI(t *testing.T) {
 		}
 	}
 	// The control plane names the crate in its canonical form.
-	pkg := func(repo string, extra ...string) []string {
-		return append([]string{"--domain", "acme", "--repository", repo, "--format", "cargo", "--package", "life_crate"}, extra...)
-	}
-	status := func(t *testing.T, v, target string) {
-		t.Helper()
-		r := a.OK(append([]string{"update-package-versions-status"}, pkg("internal", "--versions", v, "--target-status", target)...)...)
-		if got := proxytest.Pick(r, "successfulVersions", v, "status"); got != target {
-			t.Fatalf("update-package-versions-status %s → %s: %v", v, target, r)
-		}
-	}
+	lp := proxytest.CLIPackage{Domain: "acme", Format: "cargo", Package: "life_crate"}
+	pkg := lp.Args
+	status := func(t *testing.T, v, target string) { a.SetStatus(t, lp, "internal", v, target) }
 	assets := a.OK(append([]string{"list-package-version-assets"}, pkg("internal", "--package-version", "1.0.0")...)...)
 	sum, _ := proxytest.Pick(assets, "assets", 0, "hashes", "SHA-256").(string)
 	if want := sha256.Sum256(crates["1.0.0"]); sum != hex.EncodeToString(want[:]) || len(proxytest.Pick(assets, "assets").([]any)) != 1 {
@@ -213,17 +202,7 @@ func TestCargoLifecycleWithAWSCLI(t *testing.T) {
 		if code := download(t, "1.0.0"); code != 404 {
 			t.Fatalf("download of the Disposed 1.0.0: %d", code)
 		}
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			_, err := in.Store.StatBlob(context.Background(), "acme", sum)
-			if errors.Is(err, storage.ErrNotFound) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the bytes of the Disposed 1.0.0 were not reclaimed: %v", err)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		in.WaitReclaimed(t, "acme", sum)
 	})
 
 	// cargo has no namespaces: the group is a name prefix, matched against

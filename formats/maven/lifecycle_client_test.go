@@ -2,7 +2,6 @@ package maven_test
 
 import (
 	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +16,6 @@ import (
 	"github.com/stockpile-proxy/stockpile/formats/maven"
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
-	"github.com/stockpile-proxy/stockpile/storage"
 	"github.com/stockpile-proxy/stockpile/upstream"
 )
 
@@ -169,16 +167,9 @@ func TestMvnLifecycleWithAWSCLI(t *testing.T) {
 			artifact + "-" + v + ".pom": pom(group, artifact, v),
 		})
 	}
-	pkg := func(repo string, extra ...string) []string {
-		return append([]string{"--domain", "acme", "--repository", repo, "--format", "maven", "--namespace", group, "--package", artifact}, extra...)
-	}
-	status := func(t *testing.T, v, target string) {
-		t.Helper()
-		r := a.OK(append([]string{"update-package-versions-status"}, pkg("internal", "--versions", v, "--target-status", target)...)...)
-		if got := proxytest.Pick(r, "successfulVersions", v, "status"); got != target {
-			t.Fatalf("update-package-versions-status %s → %s: %v", v, target, r)
-		}
-	}
+	lp := proxytest.CLIPackage{Domain: "acme", Format: "maven", Namespace: group, Package: artifact}
+	pkg := lp.Args
+	status := func(t *testing.T, v, target string) { a.SetStatus(t, lp, "internal", v, target) }
 	// The checks resolve from internal, the repository whose versions
 	// change: a repository that fetched a version through its upstreams
 	// keeps a copy with a status of its own.
@@ -231,19 +222,7 @@ func TestMvnLifecycleWithAWSCLI(t *testing.T) {
 		}
 		got, failure := p.resolve("internal", group, artifact, "1.0")
 		p.fails("the Disposed 1.0 by exact version", "Could not find artifact com.example.internal:life-lib:jar:1.0", got, failure)
-		deadline := time.Now().Add(10 * time.Second)
-		for _, sum := range sums {
-			for {
-				_, err := e.in.Store.StatBlob(context.Background(), "acme", sum)
-				if errors.Is(err, storage.ErrNotFound) {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("blob %s of the Disposed 1.0 was not reclaimed: %v", sum, err)
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-		}
+		e.in.WaitReclaimed(t, "acme", sums...)
 	})
 
 	t.Run("package group blocks the namespace's external versions", func(t *testing.T) {

@@ -3,7 +3,6 @@ package npm
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,7 +16,6 @@ import (
 	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
-	"github.com/stockpile-proxy/stockpile/storage"
 	"github.com/stockpile-proxy/stockpile/upstream"
 	"github.com/stockpile-proxy/stockpile/upstream/upstreamtest"
 )
@@ -160,22 +158,6 @@ func lockFor(e *env, repo string, f *fixture) []byte {
 	return b
 }
 
-// waitReclaimed polls until the domain's blob sum is gone.
-func waitReclaimed(t *testing.T, in *proxytest.Instance, sum string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		_, err := in.Store.StatBlob(context.Background(), "acme", sum)
-		if errors.Is(err, storage.ErrNotFound) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("blob %s was not reclaimed: %v", sum, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func TestNpmLifecycleWithAWSCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-client test")
@@ -190,16 +172,9 @@ func TestNpmLifecycleWithAWSCLI(t *testing.T) {
 			"Authorization", "Bearer "+tok).must(t, http.StatusOK)
 	}
 	// The control plane takes the scope without '@' as the namespace.
-	pkg := func(repo string, extra ...string) []string {
-		return append([]string{"--domain", "acme", "--repository", repo, "--format", "npm", "--namespace", "acme", "--package", "private-lib"}, extra...)
-	}
-	status := func(t *testing.T, v, target string) {
-		t.Helper()
-		r := a.OK(append([]string{"update-package-versions-status"}, pkg("internal", "--versions", v, "--target-status", target)...)...)
-		if got := proxytest.Pick(r, "successfulVersions", v, "status"); got != target {
-			t.Fatalf("update-package-versions-status %s → %s: %v", v, target, r)
-		}
-	}
+	lp := proxytest.CLIPackage{Domain: "acme", Format: "npm", Namespace: "acme", Package: "private-lib"}
+	pkg := lp.Args
+	status := func(t *testing.T, v, target string) { a.SetStatus(t, lp, "internal", v, target) }
 	exact := func(v string) map[string]string { return map[string]string{name: v} }
 
 	// The status checks install from internal, the repository whose
@@ -275,7 +250,7 @@ func TestNpmLifecycleWithAWSCLI(t *testing.T) {
 		npmIn(t, e, "internal", exact("1.0.0"), lockFor(e, "internal", e.fx[name+"@1.0.0"]), "ci", "--no-audit").
 			fails(t, "npm ci pinned to a Disposed version", "private-lib-1.0.0.tgz - not found: version 1.0.0 of @acme/private-lib is Disposed")
 		npmIn(t, e, "internal", nil, nil, "install", "--no-audit", name+"@1.0.0").fails(t, "npm install of a Disposed version", "404 Not Found", "No matching version found")
-		waitReclaimed(t, e.in, sum)
+		e.in.WaitReclaimed(t, "acme", sum)
 	})
 
 	// External versions of the scope are blocked; unscoped public packages

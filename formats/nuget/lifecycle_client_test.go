@@ -2,15 +2,12 @@ package nuget_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -18,7 +15,6 @@ import (
 	"github.com/stockpile-proxy/stockpile/formats/nuget"
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
-	"github.com/stockpile-proxy/stockpile/storage"
 	"github.com/stockpile-proxy/stockpile/upstream"
 )
 
@@ -74,16 +70,9 @@ func TestNuGetExeLifecycleWithAWSCLI(t *testing.T) {
 		pusher.mustRun("push", p, "-Source", "internal", "-ApiKey", s.token)
 	}
 
-	pkgArgs := func(repo string, extra ...string) []string {
-		return append([]string{"--domain", "acme", "--repository", repo, "--format", "nuget", "--package", lifecycleLower}, extra...)
-	}
-	status := func(t *testing.T, v, target string) {
-		t.Helper()
-		r := a.OK(append([]string{"update-package-versions-status"}, pkgArgs("internal", "--versions", v, "--target-status", target)...)...)
-		if got := proxytest.Pick(r, "successfulVersions", v, "status"); got != target {
-			t.Fatalf("update-package-versions-status %s → %s: %v", v, target, r)
-		}
-	}
+	lp := proxytest.CLIPackage{Domain: "acme", Format: "nuget", Package: lifecycleLower}
+	pkgArgs := lp.Args
+	status := func(t *testing.T, v, target string) { a.SetStatus(t, lp, "internal", v, target) }
 	// The SHA-256 of 1.0.0's .nupkg, from its assets.
 	assets := a.OK(append([]string{"list-package-version-assets"}, pkgArgs("internal", "--package-version", "1.0.0")...)...)
 	var sum string
@@ -206,16 +195,6 @@ func TestNuGetExeLifecycleWithAWSCLI(t *testing.T) {
 			t.Fatalf("download of the Disposed 1.0.0: %d", r.code)
 		}
 		mustNotInstall(t, "internal", "1.0.0")
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			_, err := s.in.Store.StatBlob(context.Background(), "acme", sum)
-			if errors.Is(err, storage.ErrNotFound) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the bytes of the Disposed 1.0.0 were not reclaimed: %v", err)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		s.in.WaitReclaimed(t, "acme", sum)
 	})
 }

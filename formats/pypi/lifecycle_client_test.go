@@ -1,10 +1,8 @@
 package pypi
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,7 +14,6 @@ import (
 	"github.com/stockpile-proxy/stockpile/formats/formattest"
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
-	"github.com/stockpile-proxy/stockpile/storage"
 	"github.com/stockpile-proxy/stockpile/upstream"
 )
 
@@ -96,16 +93,9 @@ func TestPipLifecycleWithAWSCLI(t *testing.T) {
 	}
 
 	// The control plane names the project in its PEP 503 form.
-	pkgArgs := func(repo string, extra ...string) []string {
-		return append([]string{"--domain", "acme", "--repository", repo, "--format", "pypi", "--package", lifecycleNorm}, extra...)
-	}
-	status := func(t *testing.T, v, target string) {
-		t.Helper()
-		r := a.OK(append([]string{"update-package-versions-status"}, pkgArgs("internal", "--versions", v, "--target-status", target)...)...)
-		if got := proxytest.Pick(r, "successfulVersions", v, "status"); got != target {
-			t.Fatalf("update-package-versions-status %s → %s: %v", v, target, r)
-		}
-	}
+	lp := proxytest.CLIPackage{Domain: "acme", Format: "pypi", Package: lifecycleNorm}
+	pkgArgs := lp.Args
+	status := func(t *testing.T, v, target string) { a.SetStatus(t, lp, "internal", v, target) }
 	assets := a.OK(append([]string{"list-package-version-assets"}, pkgArgs("internal", "--package-version", "1.0.0")...)...)
 	sum, _ := proxytest.Pick(assets, "assets", 0, "hashes", "SHA-256").(string)
 	if want := sha256.Sum256(wheels["1.0.0"]); sum != hex.EncodeToString(want[:]) || len(proxytest.Pick(assets, "assets").([]any)) != 1 {
@@ -193,16 +183,6 @@ func TestPipLifecycleWithAWSCLI(t *testing.T) {
 		if r := e.get(e.fileURL("internal", f), nil); r.Status != 404 {
 			t.Fatalf("download of the Disposed 1.0.0: %d", r.Status)
 		}
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			_, err := e.in.Store.StatBlob(context.Background(), "acme", sum)
-			if errors.Is(err, storage.ErrNotFound) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the bytes of the Disposed 1.0.0 were not reclaimed: %v", err)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		e.in.WaitReclaimed(t, "acme", sum)
 	})
 }

@@ -1,14 +1,14 @@
 package rubygems
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +16,6 @@ import (
 	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
-	"github.com/stockpile-proxy/stockpile/storage"
 	"github.com/stockpile-proxy/stockpile/upstream"
 )
 
@@ -102,16 +101,9 @@ func TestGemLifecycleWithAWSCLI(t *testing.T) {
 		}
 	}
 
-	pkgArgs := func(repo string, extra ...string) []string {
-		return append([]string{"--domain", "acme", "--repository", repo, "--format", "ruby", "--package", lifecycleGem}, extra...)
-	}
-	status := func(t *testing.T, v, target string) {
-		t.Helper()
-		r := a.OK(append([]string{"update-package-versions-status"}, pkgArgs("internal", "--versions", v, "--target-status", target)...)...)
-		if got := proxytest.Pick(r, "successfulVersions", v, "status"); got != target {
-			t.Fatalf("update-package-versions-status %s → %s: %v", v, target, r)
-		}
-	}
+	lp := proxytest.CLIPackage{Domain: "acme", Format: "ruby", Package: lifecycleGem}
+	pkgArgs := lp.Args
+	status := func(t *testing.T, v, target string) { a.SetStatus(t, lp, "internal", v, target) }
 	// 1.0.0's assets: the .gem and the quick gemspec Stockpile derived
 	// from it.
 	assets := a.OK(append([]string{"list-package-version-assets"}, pkgArgs("internal", "--package-version", "1.0.0")...)...)
@@ -218,18 +210,6 @@ func TestGemLifecycleWithAWSCLI(t *testing.T) {
 		if r := download(t, "internal", "1.0.0"); r.status != 404 {
 			t.Fatalf("download of the Disposed 1.0.0: %d", r.status)
 		}
-		deadline := time.Now().Add(10 * time.Second)
-		for name, sum := range sums {
-			for {
-				_, err := e.in.Store.StatBlob(context.Background(), "acme", sum)
-				if errors.Is(err, storage.ErrNotFound) {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("the bytes of the Disposed 1.0.0's %s were not reclaimed: %v", name, err)
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-		}
+		e.in.WaitReclaimed(t, "acme", slices.Collect(maps.Values(sums))...)
 	})
 }

@@ -117,3 +117,28 @@ func Pick(v any, path ...any) any {
 	}
 	return v
 }
+
+// CLIPackage names a package for the CLI's package commands.
+type CLIPackage struct {
+	Domain, Format, Namespace, Package string
+}
+
+// Args returns the options naming p in repository repo, then extra.
+func (p CLIPackage) Args(repo string, extra ...string) []string {
+	args := []string{"--domain", p.Domain, "--repository", repo, "--format", p.Format}
+	if p.Namespace != "" {
+		args = append(args, "--namespace", p.Namespace)
+	}
+	return append(append(args, "--package", p.Package), extra...)
+}
+
+// SetStatus moves version of p in repository repo to status target with
+// update-package-versions-status, and fails t unless the CLI reports it
+// moved.
+func (a *AWSCLI) SetStatus(t testing.TB, p CLIPackage, repo, version, target string) {
+	t.Helper()
+	r := a.OK(append([]string{"update-package-versions-status"}, p.Args(repo, "--versions", version, "--target-status", target)...)...)
+	if got := Pick(r, "successfulVersions", version, "status"); got != target {
+		t.Fatalf("update-package-versions-status %s → %s: %v", version, target, r)
+	}
+}

@@ -5,6 +5,7 @@ package proxytest
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/proxy"
+	"github.com/stockpile-proxy/stockpile/storage"
 	"github.com/stockpile-proxy/stockpile/storage/badgerstore"
 )
 
@@ -184,6 +186,26 @@ func (in *Instance) TokenFor(domain, keyID string) string {
 		in.t.Fatal(err)
 	}
 	return tok
+}
+
+// WaitReclaimed waits until the blob collector has removed every blob sum
+// of domain (a disposed or deleted version's bytes), and fails t when one
+// is still stored after ten seconds.
+func (in *Instance) WaitReclaimed(t testing.TB, domain string, sums ...string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, sum := range sums {
+		for {
+			_, err := in.Store.StatBlob(context.Background(), domain, sum)
+			if errors.Is(err, storage.ErrNotFound) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("blob %s was not reclaimed: %v", sum, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 }
 
 // CountRecords counts the stored records under prefix (storage's
