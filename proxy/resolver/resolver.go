@@ -4,21 +4,33 @@
 // the right repositories, enforces origin controls and keeps rendered
 // metadata ready for the warm path. It implements formats.Resolver.
 //
-// An npm tarball GET, from the route to the disk: proxy/server.go mounts
-// each format under /{domain}/{format}/{repository}, and the repository
-// middleware (proxy/middleware.go) authenticates the caller and hands the
-// handlers a formats.RepoRef. formats/npm/handlers.go parses the path into
-// the package, version and file and calls ServeAsset (assets.go here), which
-// looks up, warmest first: the hot cache (hot.go), the repository's own
-// version record (records.go), then the walk, whose merged view (view.go)
-// reads upstream repositories' records and the external connections'
-// packuments through a caching getter (docs.go). The look-up returns a plan:
-// bytes already stored are served by serve.go (from memory, or from the
-// blob's file with sendfile); bytes not stored yet are fetched by fetch.go
-// once however many clients ask, streamed to the first client through a tap
-// (tap.go) while storage.Store.WriteBlob writes and verifies them, and the
-// version is retained in the requested repository and the one that owns the
-// connection before the last bytes go out.
+// An npm tarball GET, from the route to the disk, function by function:
+//
+//  1. proxy/server.go mounts each format under /{domain}/{format}/{repository};
+//     Server.repository (proxy/middleware.go) authenticates and authorises
+//     the caller and hands the handlers a formats.RepoRef.
+//  2. formats/npm: handler.serve parses the path (parsePath) into the
+//     package, version and file, and handler.tarball calls ServeAsset.
+//  3. ServeAsset (assets.go) calls asset, which calls lookup to decide where
+//     the bytes come from, warmest first: Resolver.hot (hot.go: the location
+//     remembered for this repository, package and file, valid while the
+//     model's and the package's generations are unchanged, with the bytes of
+//     small blobs kept in memory); lookupOwn, when the repository's own
+//     version record (records.go: loadVersion) lists the file; lookupWalk,
+//     which builds the merged view (view.go: view gathers every repository's
+//     records and the external connections' packuments, read through the
+//     caching getter of docs.go, then merges and guards it) and plans the
+//     file from the repository that has it, or from an external connection.
+//  4. A plan with a stored blob is served by serveBlob (serve.go: from
+//     memory, or from the blob's file with sendfile; ranges and conditional
+//     requests), and remember (hot.go) keeps the location for the next GET.
+//  5. A plan without one goes to fetchAsset (fetch.go): fetchOnce runs one
+//     flight per connection and URL however many clients ask; in it fetch
+//     streams the upstream body into storage.Store.WriteBlob, which hashes
+//     it and keeps it only if checkDigests finds the digests the packument
+//     declared, while a tap (tap.go) copies it to the first client; retain
+//     then writes the version record into the requested repository and the
+//     one that owns the connection, before the tap releases the last bytes.
 package resolver
 
 import (
