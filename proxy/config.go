@@ -319,6 +319,18 @@ func (c *Config) Validate() error {
 	if c.Auth.TokenTTL < 15*time.Minute || c.Auth.TokenTTL > 12*time.Hour {
 		add("auth.token_ttl", "auth.token_ttl %s must be between 15m and 12h", c.Auth.TokenTTL)
 	}
+	c.validateAccessKeys(add)
+	errs = append(errs, c.validatePrincipals()...)
+	c.validateConnections(add)
+	c.validateDomains(add)
+	return errors.Join(errs...)
+}
+
+// addFunc records one problem of the configuration at a YAML path.
+type addFunc func(path, format string, args ...any)
+
+// validateAccessKeys checks auth.access_keys.
+func (c *Config) validateAccessKeys(add addFunc) {
 	ids := map[string]bool{}
 	for i, k := range c.Auth.AccessKeys {
 		p := fmt.Sprintf("auth.access_keys[%d]", i)
@@ -330,7 +342,10 @@ func (c *Config) Validate() error {
 		}
 		ids[k.ID] = true
 	}
-	errs = append(errs, c.validatePrincipals()...)
+}
+
+// validateConnections checks external_connections.
+func (c *Config) validateConnections(add addFunc) {
 	for name, o := range c.Connections {
 		p := "external_connections." + name
 		if _, ok := upstream.Lookup(name); !ok {
@@ -343,6 +358,10 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+}
+
+// validateDomains checks domains, their repositories and upstream graphs.
+func (c *Config) validateDomains(add addFunc) {
 	domains := map[string]bool{}
 	for i, d := range c.Domains {
 		dp := fmt.Sprintf("domains[%d]", i)
@@ -353,54 +372,60 @@ func (c *Config) Validate() error {
 			add(dp, "domain %q is listed twice", d.Name)
 		}
 		domains[d.Name] = true
-		repos := map[string]int{}
-		for j, r := range d.Repositories {
-			rp := fmt.Sprintf("%s.repositories[%d]", dp, j)
-			if err := model.ValidateRepositoryName(r.Name); err != nil {
-				add(rp, "%v", err)
-			}
-			if err := model.ValidateDescription(r.Description); err != nil {
-				add(rp, "repository %s: %v", r.Name, err)
-			}
-			if _, dup := repos[r.Name]; dup {
-				add(rp, "repository %q is listed twice in domain %s", r.Name, d.Name)
-			}
-			repos[r.Name] = j
-			if r.ExternalConnection != "" {
-				if _, ok := upstream.Lookup(r.ExternalConnection); !ok {
-					add(rp+".external_connection", "repository %s: external connection %q is not one of %s (a repository has at most one)", r.Name, r.ExternalConnection, strings.Join(model.ConnectionNames(), ", "))
-				}
-			}
-			if r.Cooldown != nil {
-				if err := model.ValidateCooldown(*r.Cooldown); err != nil {
-					add(rp+".cooldown", "repository %s: %v", r.Name, err)
-				}
-			}
-			if len(r.Upstreams) > model.MaxUpstreams {
-				add(rp+".upstreams", "repository %s lists %d upstreams; at most %d are allowed", r.Name, len(r.Upstreams), model.MaxUpstreams)
-			}
-		}
-		for j, r := range d.Repositories {
-			rp := fmt.Sprintf("%s.repositories[%d].upstreams", dp, j)
-			seen := map[string]bool{}
-			for _, u := range r.Upstreams {
-				if _, ok := repos[u]; !ok {
-					add(rp, "repository %s: upstream %q is not a repository of domain %s", r.Name, u, d.Name)
-				}
-				if u == r.Name {
-					add(rp, "repository %s cannot be its own upstream", r.Name)
-				}
-				if seen[u] {
-					add(rp, "repository %s lists upstream %q twice", r.Name, u)
-				}
-				seen[u] = true
-			}
-		}
+		repos := validateRepositories(dp, d, add)
 		if cyc := findCycle(d); cyc != nil {
 			add(fmt.Sprintf("%s.repositories[%d]", dp, repos[cyc[0]]), "upstreams form a cycle: %s", strings.Join(cyc, " → "))
 		}
 	}
-	return errors.Join(errs...)
+}
+
+// validateRepositories checks the repositories of domain d (at YAML path
+// dp) and their upstreams, and returns each repository's index by name.
+func validateRepositories(dp string, d DomainConfig, add addFunc) map[string]int {
+	repos := map[string]int{}
+	for j, r := range d.Repositories {
+		rp := fmt.Sprintf("%s.repositories[%d]", dp, j)
+		if err := model.ValidateRepositoryName(r.Name); err != nil {
+			add(rp, "%v", err)
+		}
+		if err := model.ValidateDescription(r.Description); err != nil {
+			add(rp, "repository %s: %v", r.Name, err)
+		}
+		if _, dup := repos[r.Name]; dup {
+			add(rp, "repository %q is listed twice in domain %s", r.Name, d.Name)
+		}
+		repos[r.Name] = j
+		if r.ExternalConnection != "" {
+			if _, ok := upstream.Lookup(r.ExternalConnection); !ok {
+				add(rp+".external_connection", "repository %s: external connection %q is not one of %s (a repository has at most one)", r.Name, r.ExternalConnection, strings.Join(model.ConnectionNames(), ", "))
+			}
+		}
+		if r.Cooldown != nil {
+			if err := model.ValidateCooldown(*r.Cooldown); err != nil {
+				add(rp+".cooldown", "repository %s: %v", r.Name, err)
+			}
+		}
+		if len(r.Upstreams) > model.MaxUpstreams {
+			add(rp+".upstreams", "repository %s lists %d upstreams; at most %d are allowed", r.Name, len(r.Upstreams), model.MaxUpstreams)
+		}
+	}
+	for j, r := range d.Repositories {
+		rp := fmt.Sprintf("%s.repositories[%d].upstreams", dp, j)
+		seen := map[string]bool{}
+		for _, u := range r.Upstreams {
+			if _, ok := repos[u]; !ok {
+				add(rp, "repository %s: upstream %q is not a repository of domain %s", r.Name, u, d.Name)
+			}
+			if u == r.Name {
+				add(rp, "repository %s cannot be its own upstream", r.Name)
+			}
+			if seen[u] {
+				add(rp, "repository %s lists upstream %q twice", r.Name, u)
+			}
+			seen[u] = true
+		}
+	}
+	return repos
 }
 
 // findCycle returns one upstream cycle among a domain's repositories, or nil.

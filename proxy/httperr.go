@@ -20,7 +20,9 @@ import (
 )
 
 // classify maps any error to what the client is told: the one place where
-// errors become HTTP. Unknown errors are 500 with no detail.
+// errors become HTTP. Unknown errors are 500 with no detail. It is long
+// because it is that one place: one case per kind of error, in the order
+// they must be tried.
 func classify(err error) *controlplane.Error {
 	var cp *controlplane.Error
 	if errors.As(err, &cp) {

@@ -37,7 +37,8 @@ func restPath(c echo.Context) string {
 	return strings.TrimPrefix(rest, "/")
 }
 
-// serve dispatches every request of the group.
+// serve dispatches every request of the group. It is long because it is
+// the routing table: one case per endpoint with the methods it allows.
 func (h *handler) serve(c echo.Context) error {
 	req := c.Request()
 	rt, err := parsePath(restPath(c))

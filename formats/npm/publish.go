@@ -159,93 +159,31 @@ func (h *handler) publish(c echo.Context, rt route, d *putDoc, body *putBody) er
 	if d.name == "" {
 		return invalid("the document has no name")
 	}
-	// One tarball; provenance bundles (.sigstore) are not kept.
-	var att *attachment
-	for i := range d.atts {
-		if strings.HasSuffix(d.atts[i].file, ".sigstore") {
-			continue
-		}
-		if att != nil {
-			return invalid("a publish carries exactly one tarball")
-		}
-		att = &d.atts[i]
-	}
-	if att == nil {
-		return invalid("the publish carries no tarball")
+	att, err := publishedTarball(d)
+	if err != nil {
+		return err
 	}
 	version, err := publishedVersion(p, d, att.file)
 	if err != nil {
 		return err
 	}
 	meta := d.versions[version]
-	var vdoc struct {
-		Name    string `json:"name"`
-		Version string `json:"version"`
-		Dist    struct {
-			Integrity string `json:"integrity"`
-			Shasum    string `json:"shasum"`
-		} `json:"dist"`
-	}
-	if err := json.Unmarshal(meta, &vdoc); err != nil {
-		return invalid("version %s: %v", version, err)
-	}
-	if vdoc.Name != d.name || vdoc.Version != version {
-		return invalid("version %s: its name and version fields must be %s and %s", version, d.name, version)
+	vdoc, err := publishedVersionDoc(d, version, meta)
+	if err != nil {
+		return err
 	}
 	data, err := checkAttachment(att, body)
 	if err != nil {
 		return err
 	}
 	got := data.digests()
-	declared := declaredDigests(vdoc.Dist.Integrity, vdoc.Dist.Shasum)
-	if vdoc.Dist.Integrity != "" && declared.SHA512 == "" && !strings.Contains(vdoc.Dist.Integrity, "sha1-") {
-		return invalid("dist.integrity %q is not a sha512 integrity", formats.Clip(vdoc.Dist.Integrity))
-	}
-	if declared.SHA512 != "" && declared.SHA512 != got.SHA512 {
-		return invalid("the tarball does not match dist.integrity")
-	}
-	if declared.SHA1 != "" && declared.SHA1 != got.SHA1 {
-		return invalid("the tarball does not match dist.shasum")
-	}
-	// Store the version object without the client's tarball URL (it is
-	// rewritten on every render) and with both digests, so that clients
-	// can always verify.
-	dist := []byte(`{}`)
-	if mo, err := parseObject(meta); err == nil {
-		if raw := mo.get(meta, "dist"); raw != nil && raw[0] == '{' {
-			dist = raw
-		}
-	}
-	if dist, err = removeMember(dist, "tarball"); err != nil {
-		return invalid("version %s: bad dist", version)
-	}
-	if vdoc.Dist.Integrity == "" || declared.SHA512 == "" {
-		if dist, err = setMember(dist, "integrity", quote(sriSHA512(got.SHA512))); err != nil {
-			return invalid("version %s: bad dist", version)
-		}
-	}
-	if declared.SHA1 == "" {
-		if dist, err = setMember(dist, "shasum", quote(got.SHA1)); err != nil {
-			return invalid("version %s: bad dist", version)
-		}
-	}
-	stored, err := setMember(meta, "dist", dist)
+	stored, err := storedVersion(vdoc, version, meta, got)
 	if err != nil {
-		return invalid("version %s: bad document", version)
+		return err
 	}
-
-	tags := map[string]string{}
-	for t, v := range d.tags {
-		if v != version {
-			continue
-		}
-		if err := checkTag(t); err != nil {
-			return err
-		}
-		tags[t] = v
-	}
-	if len(tags) == 0 {
-		tags["latest"] = version
+	tags, err := publishedTags(d, version)
+	if err != nil {
+		return err
 	}
 	file := tarballName(p, version)
 	pub := formats.Publication{
@@ -276,6 +214,109 @@ func (h *handler) publish(c echo.Context, rt route, d *putDoc, body *putBody) er
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"ok": true, "id": d.name, "success": true})
+}
+
+// publishedTarball returns the one tarball a publish carries; provenance
+// bundles (.sigstore) are not kept.
+func publishedTarball(d *putDoc) (*attachment, error) {
+	var att *attachment
+	for i := range d.atts {
+		if strings.HasSuffix(d.atts[i].file, ".sigstore") {
+			continue
+		}
+		if att != nil {
+			return nil, invalid("a publish carries exactly one tarball")
+		}
+		att = &d.atts[i]
+	}
+	if att == nil {
+		return nil, invalid("the publish carries no tarball")
+	}
+	return att, nil
+}
+
+// publishedDoc is what a publish's version object says about itself.
+type publishedDoc struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Dist    struct {
+		Integrity string `json:"integrity"`
+		Shasum    string `json:"shasum"`
+	} `json:"dist"`
+}
+
+// publishedVersionDoc reads the version object meta of a publish, which
+// must name the package and the version it is published as.
+func publishedVersionDoc(d *putDoc, version string, meta []byte) (*publishedDoc, error) {
+	var vdoc publishedDoc
+	if err := json.Unmarshal(meta, &vdoc); err != nil {
+		return nil, invalid("version %s: %v", version, err)
+	}
+	if vdoc.Name != d.name || vdoc.Version != version {
+		return nil, invalid("version %s: its name and version fields must be %s and %s", version, d.name, version)
+	}
+	return &vdoc, nil
+}
+
+// storedVersion checks the tarball's digests got against those the version
+// object meta declares, and returns the object as it is stored: without
+// the client's tarball URL (it is rewritten on every render) and with both
+// digests, so that clients can always verify.
+func storedVersion(vdoc *publishedDoc, version string, meta []byte, got formats.Digests) ([]byte, error) {
+	declared := declaredDigests(vdoc.Dist.Integrity, vdoc.Dist.Shasum)
+	if vdoc.Dist.Integrity != "" && declared.SHA512 == "" && !strings.Contains(vdoc.Dist.Integrity, "sha1-") {
+		return nil, invalid("dist.integrity %q is not a sha512 integrity", formats.Clip(vdoc.Dist.Integrity))
+	}
+	if declared.SHA512 != "" && declared.SHA512 != got.SHA512 {
+		return nil, invalid("the tarball does not match dist.integrity")
+	}
+	if declared.SHA1 != "" && declared.SHA1 != got.SHA1 {
+		return nil, invalid("the tarball does not match dist.shasum")
+	}
+	dist := []byte(`{}`)
+	if mo, err := parseObject(meta); err == nil {
+		if raw := mo.get(meta, "dist"); raw != nil && raw[0] == '{' {
+			dist = raw
+		}
+	}
+	var err error
+	if dist, err = removeMember(dist, "tarball"); err != nil {
+		return nil, invalid("version %s: bad dist", version)
+	}
+	if vdoc.Dist.Integrity == "" || declared.SHA512 == "" {
+		if dist, err = setMember(dist, "integrity", quote(sriSHA512(got.SHA512))); err != nil {
+			return nil, invalid("version %s: bad dist", version)
+		}
+	}
+	if declared.SHA1 == "" {
+		if dist, err = setMember(dist, "shasum", quote(got.SHA1)); err != nil {
+			return nil, invalid("version %s: bad dist", version)
+		}
+	}
+	stored, err := setMember(meta, "dist", dist)
+	if err != nil {
+		return nil, invalid("version %s: bad document", version)
+	}
+	return stored, nil
+}
+
+// publishedTags returns the dist-tags a publish sets on its version:
+// "latest" when it names none.
+func publishedTags(d *putDoc, version string) (map[string]string, error) {
+	tags := map[string]string{}
+	for t, v := range d.tags {
+		if v != version {
+			continue
+		}
+		if err := checkTag(t); err != nil {
+			return nil, err
+		}
+		tags[t] = v
+	}
+	if len(tags) == 0 {
+		tags["latest"] = version
+	}
+	return tags, nil
 }
 
 // publishedVersion finds the version a publish adds: the only one in the

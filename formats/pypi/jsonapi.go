@@ -127,34 +127,11 @@ func renderJSONAPI(v *formats.View, base, version string) ([]byte, error) {
 	filesOf := map[string]int{}
 	yankedFiles := map[string]int{}
 	for _, f := range pg.Files {
-		a := v.Versions[f.Version].Asset(f.Name)
-		jf := jsonAPIFile{
-			Digests: map[string]string{}, Downloads: -1, Filename: f.Name, PackageType: f.Meta.Kind,
-			PythonVersion: f.Meta.PyVersion, RequiresPython: strPtr(f.Meta.RequiresPython), Size: f.Size,
-			URL: f.URL, Yanked: f.Yanked,
-		}
-		if jf.PackageType == "" {
-			if df, err := parseFilename(f.Name, project); err == nil {
-				jf.PackageType, jf.PythonVersion = df.Kind, df.PyVersion
-			}
-		}
-		if f.SHA256 != "" {
-			jf.Digests["sha256"] = f.SHA256
-		}
-		if a != nil && a.Digests.MD5 != "" {
-			jf.Digests["md5"] = a.Digests.MD5
-			jf.MD5Digest = a.Digests.MD5
-		}
 		if f.Yanked {
-			jf.YankedReason = strPtr(f.Reason)
 			yankedFiles[f.Version]++
 		}
-		if t, err := time.Parse(uploadLayout, f.Meta.UploadTime); err == nil {
-			jf.UploadTime = t.Format("2006-01-02T15:04:05")
-			jf.UploadTimeISO8601 = f.Meta.UploadTime
-		}
 		filesOf[f.Version]++
-		releases[f.Version] = append(releases[f.Version], jf)
+		releases[f.Version] = append(releases[f.Version], releaseFile(v, f, project))
 	}
 	for ver, n := range filesOf {
 		if n > 0 && yankedFiles[ver] == n {
@@ -174,24 +151,8 @@ func renderJSONAPI(v *formats.View, base, version string) ([]byte, error) {
 		ReleaseURL: base + "/pypi/" + pathEscape(project) + "/" + pathEscape(shown) + "/",
 		Yanked:     yankedAll[shown],
 	}
-	if pi := m.Info; pi != nil {
-		info.Summary, info.Description = strPtr(pi.Summary), pi.Description
-		info.DescriptionContentType = strPtr(pi.DescriptionContentType)
-		info.Author, info.AuthorEmail, info.Maintainer, info.MaintainerEmail = pi.Author, pi.AuthorEmail, pi.Maintainer, pi.MaintainerEmail
-		info.License, info.HomePage, info.Keywords = pi.License, pi.HomePage, pi.Keywords
-		info.RequiresPython = strPtr(pi.RequiresPython)
-		info.RequiresDist = pi.RequiresDist
-		if pi.Classifiers != nil {
-			info.Classifiers = pi.Classifiers
-		}
-		for _, pu := range pi.ProjectURLs {
-			if label, u, ok := cutComma(pu); ok {
-				if info.ProjectURLs == nil {
-					info.ProjectURLs = map[string]string{}
-				}
-				info.ProjectURLs[label] = u
-			}
-		}
+	if m.Info != nil {
+		fillInfo(&info, m.Info)
 	}
 	if info.RequiresPython == nil {
 		for _, f := range releases[shown] {
@@ -219,6 +180,57 @@ func renderJSONAPI(v *formats.View, base, version string) ([]byte, error) {
 		out["releases"] = releases
 	}
 	return marshal(out)
+}
+
+// releaseFile is one file of a release as the JSON API lists it.
+func releaseFile(v *formats.View, f file, project string) jsonAPIFile {
+	a := v.Versions[f.Version].Asset(f.Name)
+	jf := jsonAPIFile{
+		Digests: map[string]string{}, Downloads: -1, Filename: f.Name, PackageType: f.Meta.Kind,
+		PythonVersion: f.Meta.PyVersion, RequiresPython: strPtr(f.Meta.RequiresPython), Size: f.Size,
+		URL: f.URL, Yanked: f.Yanked,
+	}
+	if jf.PackageType == "" {
+		if df, err := parseFilename(f.Name, project); err == nil {
+			jf.PackageType, jf.PythonVersion = df.Kind, df.PyVersion
+		}
+	}
+	if f.SHA256 != "" {
+		jf.Digests["sha256"] = f.SHA256
+	}
+	if a != nil && a.Digests.MD5 != "" {
+		jf.Digests["md5"] = a.Digests.MD5
+		jf.MD5Digest = a.Digests.MD5
+	}
+	if f.Yanked {
+		jf.YankedReason = strPtr(f.Reason)
+	}
+	if t, err := time.Parse(uploadLayout, f.Meta.UploadTime); err == nil {
+		jf.UploadTime = t.Format("2006-01-02T15:04:05")
+		jf.UploadTimeISO8601 = f.Meta.UploadTime
+	}
+	return jf
+}
+
+// fillInfo copies what a version's core metadata says into info.
+func fillInfo(info *jsonAPIInfo, pi *projectInfo) {
+	info.Summary, info.Description = strPtr(pi.Summary), pi.Description
+	info.DescriptionContentType = strPtr(pi.DescriptionContentType)
+	info.Author, info.AuthorEmail, info.Maintainer, info.MaintainerEmail = pi.Author, pi.AuthorEmail, pi.Maintainer, pi.MaintainerEmail
+	info.License, info.HomePage, info.Keywords = pi.License, pi.HomePage, pi.Keywords
+	info.RequiresPython = strPtr(pi.RequiresPython)
+	info.RequiresDist = pi.RequiresDist
+	if pi.Classifiers != nil {
+		info.Classifiers = pi.Classifiers
+	}
+	for _, pu := range pi.ProjectURLs {
+		if label, u, ok := cutComma(pu); ok {
+			if info.ProjectURLs == nil {
+				info.ProjectURLs = map[string]string{}
+			}
+			info.ProjectURLs[label] = u
+		}
+	}
 }
 
 // latest picks the version the JSON API describes: the highest final

@@ -62,8 +62,7 @@ func (f *form) close() {
 // already exists" (what twine --skip-existing skips).
 func (h *handler) upload(c echo.Context) error {
 	ref := formats.RepoFrom(c)
-	req := c.Request()
-	ctx := req.Context()
+	ctx := c.Request().Context()
 	fm, err := h.readForm(c)
 	if fm != nil {
 		defer fm.close()
@@ -71,92 +70,27 @@ func (h *handler) upload(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if a := fm.get(":action"); a != "file_upload" {
-		if a == "" {
-			return invalid("the :action field is missing (expected file_upload)")
-		}
-		return invalid("the action %.40q is not supported; only file_upload is", a)
-	}
-	if pv := fm.get("protocol_version"); pv != "" && pv != "1" {
-		return invalid("protocol_version %.20q is not supported; only 1 is", pv)
-	}
-	display := fm.get("name")
-	if display == "" {
-		return invalid("the name field is missing")
-	}
-	if !validName(display) {
-		return invalid("%.100q is not a valid project name", display)
-	}
-	project := normalizeName(display)
-	rawVersion := fm.get("version")
-	if rawVersion == "" {
-		return invalid("the version field is missing")
-	}
-	if _, ok := parseVersion(rawVersion); !ok {
-		return invalid("%.100q is not a valid PEP 440 version", rawVersion)
-	}
-	ver := normalizeVersion(rawVersion)
-	if fm.file == nil {
-		return invalid("the content part (the distribution file) is missing")
-	}
-	df, err := parseFilename(fm.filename, project)
+	u, err := checkUpload(fm)
 	if err != nil {
-		return invalid("%v", err)
+		return err
 	}
-	if normalizeName(df.Name) != project || normalizeVersion(df.Version) != ver {
-		return invalid("the file %s does not belong to %s %s", fm.filename, display, rawVersion)
+	meta, err := h.uploadMeta(fm, u)
+	if err != nil {
+		return err
 	}
-	if ft := fm.get("filetype"); ft != "" && ft != df.Kind {
-		return invalid("filetype %.40q does not match the file %s (%s)", ft, fm.filename, df.Kind)
-	}
-	if df.Kind == kindEgg {
-		return invalid("eggs are not accepted; upload a wheel or an sdist")
-	}
-	if d := strings.ToLower(fm.get("sha256_digest")); d != "" && d != fm.sha256 {
-		return invalid("sha256_digest %.64s does not match the file received (%s)", d, fm.sha256)
-	}
-	if d := strings.ToLower(fm.get("md5_digest")); d != "" && d != fm.md5 {
-		return invalid("md5_digest %.32s does not match the file received (%s)", d, fm.md5)
-	}
-	if fm.size == 0 {
-		return invalid("the file %s is empty", fm.filename)
-	}
-
-	meta := &fileMeta{RequiresPython: formats.Truncate(fm.get("requires_python"), maxAttrLen), UploadTime: uploadTime(time.Now()), Kind: df.Kind, PyVersion: fm.get("pyversion")}
-	if meta.PyVersion == "" {
-		meta.PyVersion = df.PyVersion
-	}
-	if df.Kind == kindWheel {
-		core, err := wheelMetadata(fm.file, fm.size, project, min(h.f.opts.MaxMetadataSize, fm.in.MaxMetadataSize))
-		if err != nil {
-			return invalid("%s: %v", fm.filename, err)
-		}
-		hd := metadataHeaders(core)
-		if n := first(hd["name"]); normalizeName(n) != project {
-			return invalid("the METADATA of %s names the project %.100q, not %s", fm.filename, n, display)
-		}
-		if v := first(hd["version"]); normalizeVersion(v) != ver {
-			return invalid("the METADATA of %s has version %.100q, not %s", fm.filename, v, rawVersion)
-		}
-		meta.CoreMetadata = sha256Hex(core)
-		if meta.RequiresPython == "" {
-			meta.RequiresPython = formats.Truncate(first(hd["requires-python"]), maxAttrLen)
-		}
-	}
-
-	p := pkg(project)
+	p := pkg(u.project)
 	// A different file under a name this repository already holds: say so
 	// in the words twine --skip-existing looks for.
 	if v, err := h.res.View(ctx, ref, p); err == nil {
-		if vv := v.Versions[ver]; vv != nil && vv.Repository == ref.Repository {
+		if vv := v.Versions[u.version]; vv != nil && vv.Repository == ref.Repository {
 			if a := vv.Asset(fm.filename); a != nil && a.Digests.SHA256 != "" && a.Digests.SHA256 != fm.sha256 {
 				return fmt.Errorf("%w: File already exists: %s in repository %s has other content (sha256 %s); delete the version to replace it", formats.ErrConflict, fm.filename, ref.Repository, a.Digests.SHA256)
 			}
 		}
 	}
-	extra, _ := json.Marshal(map[string]string{"name": display})
+	extra, _ := json.Marshal(map[string]string{"name": u.display})
 	err = h.res.Publish(ctx, ref, p, formats.Publication{
-		Version: formats.Version{Version: ver, Assets: []formats.AssetRef{{
+		Version: formats.Version{Version: u.version, Assets: []formats.AssetRef{{
 			Name: fm.filename, Digests: formats.Digests{SHA256: fm.sha256, MD5: fm.md5}, Size: fm.size,
 		}}},
 		Content: func(string) (io.Reader, error) { return fm.file.Reader(), nil },
@@ -166,8 +100,8 @@ func (h *handler) upload(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	info := fm.info(display)
-	err = h.res.UpdateVersion(ctx, ref, p, ver, func(v *formats.Version) error {
+	info := fm.info(u.display)
+	err = h.res.UpdateVersion(ctx, ref, p, u.version, func(v *formats.Version) error {
 		m := decodeMeta(v.Meta)
 		if _, ok := m.Files[fm.filename]; !ok {
 			m.Files[fm.filename] = meta
@@ -180,6 +114,100 @@ func (h *handler) upload(c echo.Context) error {
 		return err
 	}
 	return c.Blob(http.StatusOK, "text/plain; charset=utf-8", []byte("OK\n"))
+}
+
+// uploadFields are an upload's project and version, checked against each
+// other and the file.
+type uploadFields struct {
+	display    string // the project name as given
+	project    string // normalised
+	rawVersion string // as given
+	version    string // normalised
+	file       distFile
+}
+
+// checkUpload checks the fields of an upload form and its file.
+func checkUpload(fm *form) (*uploadFields, error) {
+	if a := fm.get(":action"); a != "file_upload" {
+		if a == "" {
+			return nil, invalid("the :action field is missing (expected file_upload)")
+		}
+		return nil, invalid("the action %.40q is not supported; only file_upload is", a)
+	}
+	if pv := fm.get("protocol_version"); pv != "" && pv != "1" {
+		return nil, invalid("protocol_version %.20q is not supported; only 1 is", pv)
+	}
+	u := &uploadFields{display: fm.get("name"), rawVersion: fm.get("version")}
+	if u.display == "" {
+		return nil, invalid("the name field is missing")
+	}
+	if !validName(u.display) {
+		return nil, invalid("%.100q is not a valid project name", u.display)
+	}
+	u.project = normalizeName(u.display)
+	if u.rawVersion == "" {
+		return nil, invalid("the version field is missing")
+	}
+	if _, ok := parseVersion(u.rawVersion); !ok {
+		return nil, invalid("%.100q is not a valid PEP 440 version", u.rawVersion)
+	}
+	u.version = normalizeVersion(u.rawVersion)
+	if fm.file == nil {
+		return nil, invalid("the content part (the distribution file) is missing")
+	}
+	df, err := parseFilename(fm.filename, u.project)
+	if err != nil {
+		return nil, invalid("%v", err)
+	}
+	u.file = df
+	if normalizeName(df.Name) != u.project || normalizeVersion(df.Version) != u.version {
+		return nil, invalid("the file %s does not belong to %s %s", fm.filename, u.display, u.rawVersion)
+	}
+	if ft := fm.get("filetype"); ft != "" && ft != df.Kind {
+		return nil, invalid("filetype %.40q does not match the file %s (%s)", ft, fm.filename, df.Kind)
+	}
+	if df.Kind == kindEgg {
+		return nil, invalid("eggs are not accepted; upload a wheel or an sdist")
+	}
+	if d := strings.ToLower(fm.get("sha256_digest")); d != "" && d != fm.sha256 {
+		return nil, invalid("sha256_digest %.64s does not match the file received (%s)", d, fm.sha256)
+	}
+	if d := strings.ToLower(fm.get("md5_digest")); d != "" && d != fm.md5 {
+		return nil, invalid("md5_digest %.32s does not match the file received (%s)", d, fm.md5)
+	}
+	if fm.size == 0 {
+		return nil, invalid("the file %s is empty", fm.filename)
+	}
+	return u, nil
+}
+
+// uploadMeta returns what is kept about an uploaded file; a wheel's
+// METADATA must name the project and version of the upload.
+func (h *handler) uploadMeta(fm *form, u *uploadFields) (*fileMeta, error) {
+	df := u.file
+	meta := &fileMeta{RequiresPython: formats.Truncate(fm.get("requires_python"), maxAttrLen), UploadTime: uploadTime(time.Now()), Kind: df.Kind, PyVersion: fm.get("pyversion")}
+	if meta.PyVersion == "" {
+		meta.PyVersion = df.PyVersion
+	}
+	if df.Kind != kindWheel {
+		return meta, nil
+	}
+	core, err := wheelMetadata(fm.file, fm.size, u.project, min(h.f.opts.MaxMetadataSize, fm.in.MaxMetadataSize))
+	if err != nil {
+		return nil, invalid("%s: %v", fm.filename, err)
+	}
+	hd := metadataHeaders(core)
+	if n := first(hd["name"]); normalizeName(n) != u.project {
+		return nil, invalid("the METADATA of %s names the project %.100q, not %s", fm.filename, n, u.display)
+	}
+	if v := first(hd["version"]); normalizeVersion(v) != u.version {
+		return nil, invalid("the METADATA of %s has version %.100q, not %s", fm.filename, v, u.rawVersion)
+	}
+	meta.CoreMetadata = sha256Hex(core)
+	if meta.RequiresPython == "" {
+		meta.RequiresPython = formats.Truncate(first(hd["requires-python"]), maxAttrLen)
+	}
+	return meta, nil
 }
 
 // readForm parses the multipart body, spooling the file to a temporary file

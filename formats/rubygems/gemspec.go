@@ -229,7 +229,8 @@ func checkGemChecksums(gz []byte, members map[string]*gemMember) error {
 	return nil
 }
 
-// parseGemspec reads the YAML form of a Gem::Specification.
+// parseGemspec reads the YAML form of a Gem::Specification. It is long
+// because it is one case per field of the specification it keeps.
 func parseGemspec(yml []byte) (*gemspec, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(yml, &doc); err != nil {

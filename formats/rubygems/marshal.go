@@ -180,6 +180,8 @@ func (m *marshaler) str(s rstring) {
 	}
 }
 
+// value writes one Ruby value. It is long because it is one case per kind
+// of value Marshal 4.8 has, each a few lines, as the format lists them.
 func (m *marshaler) value(v any) error {
 	switch x := v.(type) {
 	case nil:
@@ -260,24 +262,31 @@ func (m *marshaler) value(v any) error {
 		m.symbol(x.class)
 		return m.value(x.data)
 	case ruserdump:
-		m.objects++
-		if len(x.ivars) > 0 {
-			m.buf.WriteByte('I')
-		}
-		m.buf.WriteByte('u')
-		m.symbol(x.class)
-		m.bytes(x.data)
-		if len(x.ivars) > 0 {
-			m.long(int64(len(x.ivars)))
-			for i, name := range x.ivars {
-				m.symbol(name)
-				if err := m.value(x.vals[i]); err != nil {
-					return err
-				}
-			}
-		}
+		return m.userDump(x)
 	default:
 		return fmt.Errorf("marshal: cannot encode %T", v)
+	}
+	return nil
+}
+
+// userDump writes an object with a custom _dump (Gem::Version), with its
+// instance variables when it has some.
+func (m *marshaler) userDump(x ruserdump) error {
+	m.objects++
+	if len(x.ivars) > 0 {
+		m.buf.WriteByte('I')
+	}
+	m.buf.WriteByte('u')
+	m.symbol(x.class)
+	m.bytes(x.data)
+	if len(x.ivars) > 0 {
+		m.long(int64(len(x.ivars)))
+		for i, name := range x.ivars {
+			m.symbol(name)
+			if err := m.value(x.vals[i]); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -274,6 +274,15 @@ func parsePlatform(s string) platform {
 	} else {
 		os = arch[0]
 	}
+	p.setOS(os)
+	return p
+}
+
+// setOS reads the operating system part of a platform as Gem::Platform
+// does, setting os and version (and the CPU some names imply). It is long
+// because it follows Gem::Platform's table of operating systems case by
+// case, so the two can be compared line by line.
+func (p *platform) setOS(os string) {
 	sub := func(re *regexp.Regexp) (string, bool) {
 		m := re.FindStringSubmatch(os)
 		if m == nil {
@@ -354,7 +363,6 @@ func parsePlatform(s string) platform {
 	default:
 		p.os = "unknown"
 	}
-	return p
 }
 
 // wordPrefix returns the leading run of \w characters of s.
