@@ -16,6 +16,7 @@ import (
 
 	"github.com/stockpile-proxy/stockpile/proxy/firewall"
 	"github.com/stockpile-proxy/stockpile/proxy/model"
+	"github.com/stockpile-proxy/stockpile/storage/s3"
 	"github.com/stockpile-proxy/stockpile/upstream"
 )
 
@@ -95,8 +96,13 @@ type OSVConfig struct {
 	Refresh time.Duration `yaml:"refresh"`
 }
 
-// StorageConfig tunes the embedded store.
+// StorageConfig chooses and tunes the store.
 type StorageConfig struct {
+	// Backend is "badger" (the embedded default, in data_dir) or "postgres"
+	// (records in PostgreSQL, blobs in S3: what several replicas share).
+	Backend  string         `yaml:"backend"`
+	Postgres PostgresConfig `yaml:"postgres"`
+	S3       s3.Options     `yaml:"s3"`
 	GCInterval time.Duration `yaml:"gc_interval"`
 	// BlobGCInterval is how often blobs nothing refers to are deleted.
 	BlobGCInterval time.Duration `yaml:"blob_gc_interval"`
@@ -108,6 +114,13 @@ type StorageConfig struct {
 	// ScrubInterval is the least time between the starts of two scrub
 	// passes over every blob.
 	ScrubInterval time.Duration `yaml:"scrub_interval"`
+}
+
+// PostgresConfig is storage.postgres.
+type PostgresConfig struct {
+	// DSN is a libpq connection string or URL; ${NAME} reads the
+	// environment.
+	DSN string `yaml:"dsn"`
 }
 
 // DomainConfig is a domain to create or update at start.
@@ -138,7 +151,7 @@ func Defaults() Config {
 		ShutdownTimeout: 30 * time.Second,
 		MaxPublishSize:  2 << 30,
 		Auth:            AuthConfig{TokenTTL: 12 * time.Hour, Account: "000000000000"},
-		Storage: StorageConfig{GCInterval: 5 * time.Minute, BlobGCInterval: time.Hour, BlobGCGrace: time.Hour,
+		Storage: StorageConfig{Backend: "badger", S3: s3.Options{Region: "us-east-1", CacheSize: 10 << 30}, GCInterval: 5 * time.Minute, BlobGCInterval: time.Hour, BlobGCGrace: time.Hour,
 			ScrubRate: 8 << 20, ScrubInterval: 24 * time.Hour},
 		HTTP:                   defaultHTTPConfig(),
 		MaxMetadataSize:        4 << 20,
@@ -196,6 +209,9 @@ func (c *Config) parse(raw []byte) error {
 		c.Auth.AccessKeys[i].Secret = os.ExpandEnv(c.Auth.AccessKeys[i].Secret)
 	}
 	c.MetricsAuth = os.ExpandEnv(c.MetricsAuth)
+	c.Storage.Postgres.DSN = os.ExpandEnv(c.Storage.Postgres.DSN)
+	c.Storage.S3.AccessKeyID = os.ExpandEnv(c.Storage.S3.AccessKeyID)
+	c.Storage.S3.SecretAccessKey = os.ExpandEnv(c.Storage.S3.SecretAccessKey)
 	for name, o := range c.Connections {
 		o.Password = os.ExpandEnv(o.Password)
 		o.Token = os.ExpandEnv(o.Token)
@@ -298,6 +314,7 @@ func (c *Config) Validate() error {
 	default:
 		add("log_format", "log_format %q must be text or json", c.LogFormat)
 	}
+	c.Storage.validateBackend(add)
 	if c.Storage.ScrubRate < 0 || c.Storage.ScrubInterval < 0 {
 		add("storage", "storage.scrub_rate and storage.scrub_interval must not be negative")
 	}
@@ -477,3 +494,34 @@ func findCycle(d DomainConfig) []string {
 // Open reports whether anyone may call the server without credentials: true
 // when no access keys are configured.
 func (c *Config) Open() bool { return len(c.Auth.AccessKeys) == 0 }
+
+// validateBackend checks storage.backend and, for postgres, the keys it
+// needs.
+func (c *StorageConfig) validateBackend(add func(path, format string, args ...any)) {
+	switch c.Backend {
+	case "badger":
+	case "postgres":
+		if c.Postgres.DSN == "" {
+			add("storage.postgres.dsn", "storage.backend postgres needs storage.postgres.dsn")
+		}
+		if c.S3.Bucket == "" {
+			add("storage.s3.bucket", "storage.backend postgres keeps blobs in S3: set storage.s3.bucket")
+		}
+		if c.S3.CacheDir == "" {
+			add("storage.s3.cache_dir", "storage.backend postgres needs storage.s3.cache_dir, a local directory of this replica's own")
+		}
+		if c.S3.CacheSize <= 0 {
+			add("storage.s3.cache_size", "storage.s3.cache_size must be positive")
+		}
+		if c.S3.Endpoint != "" {
+			if u, err := url.Parse(c.S3.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				add("storage.s3.endpoint", "storage.s3.endpoint %q must be an absolute http(s) URL", c.S3.Endpoint)
+			}
+		}
+		if c.S3.PartSize != 0 && c.S3.PartSize < 5<<20 {
+			add("storage.s3.part_size", "storage.s3.part_size must be at least 5 MiB (S3's least part)")
+		}
+	default:
+		add("storage.backend", "storage.backend %q must be badger or postgres", c.Backend)
+	}
+}

@@ -85,6 +85,11 @@ external_connections:
 			[]string{"line 5", `duration "a week"`}},
 		{"osv refresh too short", "firewall:\n  osv:\n    path: /srv/osv\n    refresh: 1s\n", []string{"line 4: firewall.osv.refresh"}},
 		{"bad values", "listen: nope\nlog_level: loud\nauth:\n  token_ttl: 13h\n", []string{"line 1: listen", "line 2: log_level", "line 4: auth.token_ttl"}},
+		{"unknown backend", "storage:\n  backend: mysql\n", []string{"line 2: storage.backend \"mysql\" must be badger or postgres"}},
+		{"postgres without its keys", "storage:\n  backend: postgres\n  s3:\n    cache_size: 0\n    endpoint: \"ftp://x\"\n    part_size: 1MiB\n", []string{
+			"storage.postgres.dsn", "storage.s3.bucket", "storage.s3.cache_dir", "line 4: storage.s3.cache_size",
+			"line 5: storage.s3.endpoint", "line 6: storage.s3.part_size"}},
+		{"bad size", "storage:\n  s3:\n    cache_size: lots\n", []string{`size "lots"`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/resolver"
-	"github.com/stockpile-proxy/stockpile/storage/badgerstore"
 )
 
 // fsck checks a data directory offline (the server must be stopped: the
@@ -21,7 +20,7 @@ func fsck(cfg *proxy.Config, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := newLogger(cfg, stderr)
-	store, err := badgerstore.Open(badgerstore.Options{Dir: cfg.DataDir, GCInterval: -1}, log.With("component", "storage"))
+	store, err := openStore(ctx, cfg, -1, log.With("component", "storage"))
 	if err != nil {
 		return fmt.Errorf("fsck: open %s (is the server still running?): %w", cfg.DataDir, err)
 	}

@@ -24,7 +24,6 @@ import (
 	"github.com/stockpile-proxy/stockpile/formats/rubygems"
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/logbuf"
-	"github.com/stockpile-proxy/stockpile/storage/badgerstore"
 )
 
 func main() {
@@ -69,7 +68,7 @@ func serve(cfg *proxy.Config, stderr io.Writer) error {
 	defer stopFlush()
 	go lw.FlushOn(flushCtx, tick.C)
 
-	store, err := badgerstore.Open(badgerstore.Options{Dir: cfg.DataDir, GCInterval: cfg.Storage.GCInterval}, log.With("component", "storage"))
+	store, err := openStore(ctx, cfg, cfg.Storage.GCInterval, log.With("component", "storage"))
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stockpile-proxy/stockpile/proxy"
-	"github.com/stockpile-proxy/stockpile/storage/badgerstore"
 )
 
 const tokenLong = `Manage scoped long-lived tokens (a Stockpile extension for Renovate, Dependabot
@@ -114,7 +113,7 @@ func tokenCommand(e *env, r *runner) *cobra.Command {
 // rotateTokenKey replaces the token-signing key in the store of a stopped
 // server: every outstanding data-plane token is refused from its next start.
 func rotateTokenKey(cfg *proxy.Config, stdout, stderr io.Writer) error {
-	store, err := badgerstore.Open(badgerstore.Options{Dir: cfg.DataDir}, newLogger(cfg, stderr).With("component", "storage"))
+	store, err := openStore(context.Background(), cfg, 0, newLogger(cfg, stderr).With("component", "storage"))
 	if err != nil {
 		return fmt.Errorf("rotate-token-key: open %s (is the server still running?): %w", cfg.DataDir, err)
 	}

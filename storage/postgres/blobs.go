@@ -1,0 +1,332 @@
+package postgres
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/stockpile-proxy/stockpile/storage"
+	"github.com/stockpile-proxy/stockpile/storage/internal/multihash"
+)
+
+// objectKey is where a blob's bytes are in the object store, and its name in
+// the local cache.
+func objectKey(domain, sha string) string {
+	return "blobs/" + url.PathEscape(domain) + "/" + sha
+}
+
+// blobLock is the advisory lock of one blob, held by the transactions that
+// commit or delete it.
+const blobLockSQL = `SELECT pg_advisory_xact_lock(hashtextextended('blob/' || $1 || '/' || $2, 0))`
+
+func checkDomain(domain string) error {
+	if domain == "" {
+		return errors.New("postgres: empty blob domain")
+	}
+	return nil
+}
+
+func validSHA(sha string) bool {
+	if len(sha) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(sha)
+	return err == nil
+}
+
+// spoolBuf is the size of the buffers a blob is read into.
+const spoolBuf = 256 << 10
+
+// WriteBlob reads r into a temporary file of the local cache, hashing it in
+// the same pass, calls verify, then (unless the blob is already stored)
+// uploads the file to the object store and commits the blob's row. The
+// object is complete before the row names it, so a failure or a crash
+// at any point leaves nothing readable.
+func (s *Store) WriteBlob(ctx context.Context, domain string, r io.Reader, verify func(storage.Sums) error) (storage.Sums, error) {
+	if err := s.check(); err != nil {
+		return storage.Sums{}, err
+	}
+	if err := checkDomain(domain); err != nil {
+		return storage.Sums{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return storage.Sums{}, fmt.Errorf("postgres: write blob: %w", err)
+	}
+	tmp, err := s.cache.Temp()
+	if err != nil {
+		return storage.Sums{}, fmt.Errorf("postgres: write blob: %w", err)
+	}
+	kept := false
+	defer func() {
+		if !kept {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	sums, err := spool(ctx, tmp, r)
+	if err != nil {
+		return storage.Sums{}, fmt.Errorf("postgres: write blob: %w", err)
+	}
+	if verify != nil {
+		if err := verify(sums); err != nil {
+			return storage.Sums{}, fmt.Errorf("postgres: write blob: verify: %w", err)
+		}
+	}
+	if err := s.check(); err != nil {
+		return storage.Sums{}, err
+	}
+	stored, err := s.commitBlob(ctx, domain, sums, tmp)
+	if err != nil {
+		return storage.Sums{}, err
+	}
+	if f, err := s.cache.Add(tmp, objectKey(domain, sums.SHA256), sums.Size); err == nil {
+		kept = true
+		f.Close()
+	}
+	return stored, nil
+}
+
+// spool copies r to f and hashes it, checking ctx between buffers.
+func spool(ctx context.Context, f *os.File, r io.Reader) (storage.Sums, error) {
+	h := multihash.New()
+	defer h.Stop()
+	bufs := [2]*multihash.Buf{{Data: make([]byte, spoolBuf)}, {Data: make([]byte, spoolBuf)}}
+	for i := 0; ; i ^= 1 {
+		if err := ctx.Err(); err != nil {
+			return storage.Sums{}, err
+		}
+		b := bufs[i]
+		b.Pending.Wait()
+		n, rerr := io.ReadFull(r, b.Data)
+		if n > 0 {
+			if _, err := f.Write(b.Data[:n]); err != nil {
+				return storage.Sums{}, err
+			}
+			b.N = n
+			h.Write(b)
+		}
+		switch {
+		case rerr == io.EOF || rerr == io.ErrUnexpectedEOF:
+			if err := ctx.Err(); err != nil {
+				return storage.Sums{}, err
+			}
+			return h.Sums(), nil
+		case rerr != nil:
+			return storage.Sums{}, rerr
+		}
+	}
+}
+
+// commitBlob uploads f and inserts the blob's row, under the blob's lock;
+// when the blob is already stored it only touches the row and returns the
+// stored sums.
+func (s *Store) commitBlob(ctx context.Context, domain string, sums storage.Sums, f *os.File) (storage.Sums, error) {
+	stored := sums
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, blobLockSQL, domain, sums.SHA256); err != nil {
+			return err
+		}
+		old, err := scanSums(tx.QueryRow(ctx, `UPDATE blobs SET touched = clock_timestamp() WHERE domain = $1 AND sha256 = $2
+			RETURNING sha256, size, md5, sha1, sha512`, domain, sums.SHA256))
+		if err == nil {
+			stored = old
+			return nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if err := s.objects.Put(ctx, objectKey(domain, sums.SHA256), f, sums.Size); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO blobs (domain, sha256, size, md5, sha1, sha512, touched)
+			VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp())`,
+			domain, sums.SHA256, sums.Size, sums.MD5, sums.SHA1, sums.SHA512)
+		return err
+	})
+	if err != nil {
+		return storage.Sums{}, fmt.Errorf("postgres: commit blob %s/%s: %w", domain, sums.SHA256, err)
+	}
+	return stored, nil
+}
+
+func scanSums(row pgx.Row) (storage.Sums, error) {
+	var s storage.Sums
+	err := row.Scan(&s.SHA256, &s.Size, &s.MD5, &s.SHA1, &s.SHA512)
+	return s, err
+}
+
+// StatBlob returns a stored blob's sums, or storage.ErrNotFound.
+func (s *Store) StatBlob(ctx context.Context, domain, sha string) (storage.Sums, error) {
+	if err := s.check(); err != nil {
+		return storage.Sums{}, err
+	}
+	if !validSHA(sha) {
+		return storage.Sums{}, storage.ErrNotFound
+	}
+	sums, err := scanSums(s.pool.QueryRow(ctx, `SELECT sha256, size, md5, sha1, sha512 FROM blobs WHERE domain = $1 AND sha256 = $2`, domain, sha))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return storage.Sums{}, storage.ErrNotFound
+	}
+	if err != nil {
+		return storage.Sums{}, fmt.Errorf("postgres: stat blob: %w", err)
+	}
+	return sums, nil
+}
+
+// OpenBlob opens a stored blob from the local cache, first downloading it
+// there (and checking its SHA-256) when it is not cached.
+func (s *Store) OpenBlob(ctx context.Context, domain, sha string) (storage.Blob, error) {
+	sums, err := s.StatBlob(ctx, domain, sha)
+	if err != nil {
+		return nil, err
+	}
+	key := objectKey(domain, sha)
+	f, err := s.cache.Open(key)
+	if errors.Is(err, fs.ErrNotExist) {
+		f, err = s.download(ctx, key, sums)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open blob %s/%s: %w", domain, sha, err)
+	}
+	return &blob{f: f, sums: sums, s: s}, nil
+}
+
+// download copies an object into the cache, checking its size and SHA-256,
+// and returns it open. An object missing from the object store although
+// its row names it is reported (and returned) as storage.ErrNotFound, so
+// the blob can be fetched or published again.
+func (s *Store) download(ctx context.Context, key string, sums storage.Sums) (*os.File, error) {
+	body, _, err := s.objects.Get(ctx, key)
+	if err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			s.log.Error("a stored blob's object is missing from the object store", "key", key)
+		}
+		return nil, err
+	}
+	defer body.Close()
+	tmp, err := s.cache.Temp()
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h), body)
+	if err == nil && (n != sums.Size || hex.EncodeToString(h.Sum(nil)) != sums.SHA256) {
+		err = fmt.Errorf("the object's %d bytes do not match the blob's size %d and SHA-256", n, sums.Size)
+	}
+	if err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return nil, err
+	}
+	f, err := s.cache.Add(tmp, key, n)
+	if err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return nil, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// DeleteBlob deletes the blob's row and object under the blob's lock; if
+// the object cannot be deleted the row stays.
+func (s *Store) DeleteBlob(ctx context.Context, domain, sha string) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	if !validSHA(sha) {
+		return nil
+	}
+	key := objectKey(domain, sha)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, blobLockSQL, domain, sha); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM blobs WHERE domain = $1 AND sha256 = $2`, domain, sha); err != nil {
+			return err
+		}
+		return s.objects.Delete(ctx, key)
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: delete blob %s/%s: %w", domain, sha, err)
+	}
+	if err := s.cache.Remove(key); err != nil {
+		s.log.Warn("removing a deleted blob from the local cache", "key", key, "err", err)
+	}
+	return nil
+}
+
+// ListBlobs calls fn for every blob of domain, in SHA-256 order.
+func (s *Store) ListBlobs(ctx context.Context, domain string, fn func(storage.BlobInfo) error) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT sha256, size, md5, sha1, sha512, touched FROM blobs WHERE domain = $1 ORDER BY sha256`, domain)
+	if err != nil {
+		return fmt.Errorf("postgres: list blobs: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var bi storage.BlobInfo
+		var touched time.Time
+		if err := rows.Scan(&bi.SHA256, &bi.Size, &bi.MD5, &bi.SHA1, &bi.SHA512, &touched); err != nil {
+			return fmt.Errorf("postgres: list blobs: %w", err)
+		}
+		bi.Touched = touched
+		if err := fn(bi); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("postgres: list blobs: %w", err)
+	}
+	return nil
+}
+
+// blob is an open blob: a file of the local cache (or an unnamed one, for a
+// blob larger than the cache) and its sums.
+type blob struct {
+	f    *os.File
+	sums storage.Sums
+	s    *Store
+}
+
+// Sums returns the blob's sums.
+func (b *blob) Sums() storage.Sums { return b.sums }
+
+// File returns the open file, for servers that send it with sendfile.
+func (b *blob) File() *os.File { return b.f }
+
+// Read reads the blob; it fails after Close and after the store's Close.
+func (b *blob) Read(p []byte) (int, error) {
+	if b.s.closed.Load() {
+		return 0, fmt.Errorf("postgres: read blob %s: %w", b.sums.SHA256, storage.ErrClosed)
+	}
+	return b.f.Read(p)
+}
+
+// Seek sets the position of the next Read.
+func (b *blob) Seek(off int64, whence int) (int64, error) {
+	if b.s.closed.Load() {
+		return 0, fmt.Errorf("postgres: seek blob %s: %w", b.sums.SHA256, storage.ErrClosed)
+	}
+	return b.f.Seek(off, whence)
+}
+
+// Close closes the file; it never fails.
+func (b *blob) Close() error {
+	_ = b.f.Close()
+	return nil
+}
