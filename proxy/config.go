@@ -100,10 +100,10 @@ type OSVConfig struct {
 type StorageConfig struct {
 	// Backend is "badger" (the embedded default, in data_dir) or "postgres"
 	// (records in PostgreSQL, blobs in S3: what several replicas share).
-	Backend  string         `yaml:"backend"`
-	Postgres PostgresConfig `yaml:"postgres"`
-	S3       s3.Options     `yaml:"s3"`
-	GCInterval time.Duration `yaml:"gc_interval"`
+	Backend    string         `yaml:"backend"`
+	Postgres   PostgresConfig `yaml:"postgres"`
+	S3         s3.Options     `yaml:"s3"`
+	GCInterval time.Duration  `yaml:"gc_interval"`
 	// BlobGCInterval is how often blobs nothing refers to are deleted.
 	BlobGCInterval time.Duration `yaml:"blob_gc_interval"`
 	// BlobGCGrace spares blobs written this recently.
