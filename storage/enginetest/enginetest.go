@@ -3,7 +3,7 @@
 // server per test package, on 127.0.0.1 only, each test getting its own
 // database and bucket.
 //
-// A test package starts them from TestMain:
+// A test package sets them up from TestMain:
 //
 //	var engines *enginetest.Engines
 //
@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
 	"testing"
 )
 
@@ -26,26 +27,19 @@ import (
 // skip into a failure.
 const RequireEnv = "STOCKPILE_ENGINES"
 
-// Engines are the servers of one test package. A nil *Postgres or *Weed
-// with a non-empty reason means the engine could not be started.
+// Engines are the servers of one test package, each started when a test
+// first asks for it and stopped when the package's tests end.
 type Engines struct {
-	pg       *Postgres
-	pgReason string
-	s3       *Weed
-	s3Reason string
+	pgOnce, s3Once     sync.Once
+	pg                 *Postgres
+	s3                 *Weed
+	pgReason, s3Reason string
 }
 
-// Main starts the engines, runs the package's tests and stops them. It
-// returns the exit code for os.Exit.
+// Main runs the package's tests with engines started on demand, then stops
+// them. It returns the exit code for os.Exit.
 func Main(m *testing.M, out **Engines) int {
 	e := &Engines{}
-	var err error
-	if e.pg, err = StartPostgres(); err != nil {
-		e.pgReason = err.Error()
-	}
-	if e.s3, err = StartWeed(); err != nil {
-		e.s3Reason = err.Error()
-	}
 	*out = e
 	code := m.Run()
 	if e.pg != nil {
@@ -57,20 +51,36 @@ func Main(m *testing.M, out **Engines) int {
 	return code
 }
 
-// Postgres returns the package's PostgreSQL cluster, or skips t (fails it
-// under STOCKPILE_ENGINES=require) when there is none.
+// Postgres returns the package's PostgreSQL cluster, started on first use,
+// or skips t (fails it under STOCKPILE_ENGINES=require) when it cannot run.
 func (e *Engines) Postgres(t testing.TB) *Postgres {
 	t.Helper()
+	if e != nil {
+		e.pgOnce.Do(func() {
+			var err error
+			if e.pg, err = StartPostgres(); err != nil {
+				e.pgReason = err.Error()
+			}
+		})
+	}
 	if e == nil || e.pg == nil {
 		absent(t, "PostgreSQL", e.reason(func(e *Engines) string { return e.pgReason }))
 	}
 	return e.pg
 }
 
-// S3 returns the package's SeaweedFS S3 server, or skips t (fails it under
-// STOCKPILE_ENGINES=require) when there is none.
+// S3 returns the package's SeaweedFS S3 server, started on first use, or
+// skips t (fails it under STOCKPILE_ENGINES=require) when it cannot run.
 func (e *Engines) S3(t testing.TB) *Weed {
 	t.Helper()
+	if e != nil {
+		e.s3Once.Do(func() {
+			var err error
+			if e.s3, err = StartWeed(); err != nil {
+				e.s3Reason = err.Error()
+			}
+		})
+	}
 	if e == nil || e.s3 == nil {
 		absent(t, "SeaweedFS (weed)", e.reason(func(e *Engines) string { return e.s3Reason }))
 	}

@@ -69,6 +69,9 @@ type Store struct {
 	cache   *blobcache.Cache
 	log     *slog.Logger
 
+	lockMu sync.Mutex
+	locked map[*pgxpool.Conn]struct{} // connections that hold advisory locks
+
 	closed atomic.Bool
 	stop   context.CancelFunc
 	bg     sync.WaitGroup
@@ -108,7 +111,7 @@ func Open(ctx context.Context, o Options, log *slog.Logger) (*Store, error) {
 		return nil, err
 	}
 	bgctx, stop := context.WithCancel(context.Background())
-	s := &Store{pool: pool, objects: o.Objects, cache: cache, log: log, stop: stop}
+	s := &Store{pool: pool, objects: o.Objects, cache: cache, log: log, stop: stop, locked: map[*pgxpool.Conn]struct{}{}}
 	if o.SweepInterval >= 0 {
 		every := o.SweepInterval
 		if every == 0 {
@@ -119,14 +122,16 @@ func Open(ctx context.Context, o Options, log *slog.Logger) (*Store, error) {
 	return s, nil
 }
 
-// Close stops the background work and closes the connections. Blobs opened
-// before fail their later reads; every other call returns storage.ErrClosed.
+// Close stops the background work, frees the locks it holds and closes the
+// connections. Blobs opened before fail their later reads; every other call
+// returns storage.ErrClosed.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return storage.ErrClosed
 	}
 	s.stop()
 	s.bg.Wait()
+	s.releaseLocks()
 	s.pool.Close()
 	return nil
 }
@@ -181,6 +186,18 @@ var migrations = []string{
 		touched timestamptz NOT NULL,
 		PRIMARY KEY (domain, sha256)
 	);`,
+	// Every statement that writes records counts a change and notifies the
+	// replicas (a notification is sent at commit, and once per
+	// transaction); Watch reads both.
+	`CREATE SEQUENCE changes;
+	CREATE FUNCTION stockpile_records_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+		PERFORM nextval('changes');
+		PERFORM pg_notify('` + changesChannel + `', '');
+		RETURN NULL;
+	END $$;
+	CREATE TRIGGER records_changed AFTER INSERT OR UPDATE OR DELETE ON records
+		FOR EACH STATEMENT EXECUTE FUNCTION stockpile_records_changed();`,
 }
 
 // migrate brings the schema to the latest version, holding an advisory lock
