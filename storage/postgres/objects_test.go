@@ -41,4 +41,3 @@ func (o *memObjects) Delete(ctx context.Context, key string) error {
 	o.mu.Unlock()
 	return nil
 }
-
