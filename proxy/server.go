@@ -83,6 +83,13 @@ func New(ctx context.Context, cfg *Config, store storage.Store, fs []formats.For
 	if err != nil {
 		return nil, err
 	}
+	// Replicas that start together take turns from here to the end of
+	// the reconciliation.
+	unlock, err := startLock(ctx, store)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	registry, err := model.Load(ctx, store)
 	if err != nil {
 		return nil, err
@@ -127,7 +134,11 @@ func New(ctx context.Context, cfg *Config, store storage.Store, fs []formats.For
 		}
 		s.access = access.New(principals, registry, access.Options{Log: log, Denied: s.metrics.denied})
 	}
-	s.resolver = resolver.New(store, registry, client, fs, log, s.metrics, resolver.Options{MaxPublishSize: cfg.MaxPublishSize, Now: o.now})
+	ropts := resolver.Options{MaxPublishSize: cfg.MaxPublishSize, Now: o.now}
+	if ss, ok := store.(sharedStore); ok {
+		ropts.ClusterLock = ss.Lock
+	}
+	s.resolver = resolver.New(store, registry, client, fs, log, s.metrics, ropts)
 	if err := s.reconcile(ctx); err != nil {
 		return nil, err
 	}
@@ -357,6 +368,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go func() { defer func() { gcDone <- struct{}{} }(); s.collectLoop(gcCtx) }()
 	go func() { defer func() { gcDone <- struct{}{} }(); s.advisoryLoop(gcCtx) }()
 	defer func() { stopGC(); <-gcDone; <-gcDone }()
+	if ss, ok := s.store.(sharedStore); ok {
+		watchDone := make(chan struct{})
+		go func() { defer close(watchDone); s.watchChanges(gcCtx, ss) }()
+		defer func() { stopGC(); <-watchDone }()
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -427,8 +443,10 @@ func (s *Server) collectLoop(ctx context.Context) {
 		case <-t.C:
 		case <-s.collect:
 		}
-		if _, err := s.resolver.CollectGarbage(ctx, s.cfg.Storage.BlobGCGrace); err != nil && ctx.Err() == nil {
-			s.log.Error("blob garbage collection failed", "error", err.Error())
-		}
+		s.asLeader(ctx, "blob-gc", func() {
+			if _, err := s.resolver.CollectGarbage(ctx, s.cfg.Storage.BlobGCGrace); err != nil && ctx.Err() == nil {
+				s.log.Error("blob garbage collection failed", "error", err.Error())
+			}
+		})
 	}
 }

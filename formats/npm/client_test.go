@@ -20,7 +20,22 @@ func TestNpmClient(t *testing.T) {
 		t.Skip("real-client test")
 	}
 	proxytest.RequireTool(t, "npm")
-	e := newEnv(t, nil)
+	runNpmClient(t, newEnv(t, nil))
+}
+
+// TestNpmClientReplicas runs the npm client's whole scenario (publish,
+// install, dist-tags, deprecate, search, unpublish) through a load balancer
+// in front of three replicas on PostgreSQL and SeaweedFS, each request
+// going to the next replica.
+func TestNpmClientReplicas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-client test")
+	}
+	proxytest.RequireTool(t, "npm")
+	runNpmClient(t, newEnvReplicas(t, 3))
+}
+
+func runNpmClient(t *testing.T, e *env) {
 	dir := t.TempDir()
 	app, internal := e.url("app", ""), e.url("internal", "")
 	host := strings.TrimPrefix(e.in.URL, "http:")

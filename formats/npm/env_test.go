@@ -22,6 +22,7 @@ import (
 	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
+	"github.com/stockpile-proxy/stockpile/storage/enginetest"
 	"github.com/stockpile-proxy/stockpile/proxy/resolver"
 	"github.com/stockpile-proxy/stockpile/upstream"
 	"github.com/stockpile-proxy/stockpile/upstream/upstreamtest"
@@ -61,8 +62,11 @@ var (
 	packDir  string
 )
 
+// engines are PostgreSQL and SeaweedFS, started for the replicas tests.
+var engines *enginetest.Engines
+
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := enginetest.Main(m, &engines)
 	if packDir != "" {
 		os.RemoveAll(packDir)
 	}
@@ -211,6 +215,24 @@ func newEnvWith(t *testing.T, f *Format, conn upstream.Options) *env {
 // newEnvConfig is newEnvWith with a last edit of the server configuration.
 func newEnvConfig(t *testing.T, f *Format, conn upstream.Options, edit func(*proxy.Config)) *env {
 	t.Helper()
+	return newEnvStart(t, f, conn, edit, func(o proxytest.Options) *proxytest.Instance { return proxytest.Start(t, o) })
+}
+
+// newEnvReplicas is newEnv on n replicas sharing PostgreSQL and SeaweedFS
+// behind a round-robin load balancer: e.in is the load balancer's front.
+func newEnvReplicas(t *testing.T, n int) *env {
+	t.Helper()
+	open := engines.SharedStore(t)
+	return newEnvStart(t, nil, upstream.Options{}, nil, func(o proxytest.Options) *proxytest.Instance {
+		o.OpenStore = open
+		front, _ := proxytest.StartReplicas(t, o, n)
+		return front
+	})
+}
+
+// newEnvStart builds the environment, starting the server with start.
+func newEnvStart(t *testing.T, f *Format, conn upstream.Options, edit func(*proxy.Config), start func(proxytest.Options) *proxytest.Instance) *env {
+	t.Helper()
 	fx := fixtures(t)
 	fake := upstreamtest.New(t)
 	cfg := proxy.Defaults()
@@ -228,7 +250,7 @@ func newEnvConfig(t *testing.T, f *Format, conn upstream.Options, edit func(*pro
 	if edit != nil {
 		edit(&cfg)
 	}
-	in := proxytest.Start(t, proxytest.Options{Config: &cfg, Formats: []formats.Format{f}})
+	in := start(proxytest.Options{Config: &cfg, Formats: []formats.Format{f}})
 	e := &env{
 		t: t, fake: fake, in: in, fx: fx, ups: map[string][]byte{},
 		// No transparent gzip: the tests look at what the server sends.

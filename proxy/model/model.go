@@ -117,6 +117,23 @@ func Load(ctx context.Context, store storage.Records) (*Registry, error) {
 	return r, nil
 }
 
+// Reload reads the domains, repositories, package groups and policies from
+// the store again, replacing what the registry holds, and moves the
+// generation on, so that everything derived from the old state (walks, and
+// the engine's views keyed by the generation) is rebuilt. Replicas sharing
+// a store call it when another replica may have changed records.
+func (r *Registry) Reload(ctx context.Context) error {
+	fresh, err := Load(ctx, r.store)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.domains, r.parsed = fresh.domains, fresh.parsed
+	r.changed()
+	return nil
+}
+
 // Generation changes whenever a domain or repository changes.
 func (r *Registry) Generation() uint64 {
 	r.mu.RLock()

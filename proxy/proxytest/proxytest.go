@@ -33,6 +33,10 @@ type Options struct {
 	// Clock is the server's clock for TTLs and token lifetimes; nil means a
 	// new one (Instance.Clock). Advance it instead of sleeping past a TTL.
 	Clock *Clock
+	// OpenStore, when set, opens the server's store instead of Badger
+	// (enginetest.Engines.SharedStore opens replicas' stores on PostgreSQL
+	// and SeaweedFS).
+	OpenStore func(t testing.TB, log *slog.Logger) storage.Store
 }
 
 // Clock is a test clock for Options.Clock: it follows the real time, and
@@ -57,7 +61,7 @@ type Instance struct {
 	// URL is the server's base URL, http://127.0.0.1:PORT.
 	URL    string
 	Server *proxy.Server
-	Store  *badgerstore.Store
+	Store  storage.Store
 	// Clock is the server's clock: advance it to step past a TTL.
 	Clock *Clock
 
@@ -108,14 +112,7 @@ func (in *Instance) start(addr string) {
 	t := in.t
 	t.Helper()
 	log := in.logger()
-	bo := badgerstore.Options{InMemory: true}
-	if in.opts.OnDisk {
-		bo = badgerstore.Options{Dir: in.cfg.DataDir}
-	}
-	store, err := badgerstore.Open(bo, log)
-	if err != nil {
-		t.Fatalf("proxytest: open store: %v", err)
-	}
+	store := in.openStore(log)
 	cfg := in.cfg
 	srv, err := proxy.New(context.Background(), &cfg, store, in.opts.Formats, log, proxy.WithClock(in.opts.Clock.Now))
 	if err != nil {
@@ -140,6 +137,23 @@ func (in *Instance) start(addr string) {
 	in.Server, in.Store, in.cancel, in.done = srv, store, cancel, done
 	in.addr = ln.Addr().String()
 	in.URL = "http://" + in.addr
+}
+
+func (in *Instance) openStore(log *slog.Logger) storage.Store {
+	t := in.t
+	t.Helper()
+	if in.opts.OpenStore != nil {
+		return in.opts.OpenStore(t, log)
+	}
+	bo := badgerstore.Options{InMemory: true}
+	if in.opts.OnDisk {
+		bo = badgerstore.Options{Dir: in.cfg.DataDir}
+	}
+	store, err := badgerstore.Open(bo, log)
+	if err != nil {
+		t.Fatalf("proxytest: open store: %v", err)
+	}
+	return store
 }
 
 // Stop shuts the server down and closes its store. It is safe to call twice.

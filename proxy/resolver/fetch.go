@@ -82,8 +82,10 @@ func (r *Resolver) fetchOnce(ctx context.Context, job *fetchJob, t *tap) (storag
 	ch := r.assetFlights.DoChan(key, func() (any, error) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.FetchTimeout)
 		defer cancel()
-		// A flight that ended just before this one started may have
-		// committed the bytes already: do not fetch them twice.
+		defer r.clusterLock(fctx, "fetch/"+job.domain+"/"+job.conn.Name()+"/"+job.src)()
+		// A flight that ended just before this one started, here or on
+		// another replica, may have committed the bytes already: do not
+		// fetch them twice.
 		if sums, ok := r.alreadyFetched(fctx, job.domain, job.owner, job.p, job.vv.Version.Version, job.asset.Name); ok {
 			return sums, nil
 		}
@@ -116,6 +118,25 @@ func (r *Resolver) fetchOnce(ctx context.Context, job *fetchJob, t *tap) (storag
 		t.detach()
 		return storage.Sums{}, ctx.Err()
 	}
+}
+
+// clusterLock takes the lock name across the replicas sharing the store,
+// waiting at most opts.ClusterWait, and returns its unlock. Without a
+// cluster lock, or when the wait fails (the other replica's fetch is slow,
+// or the database is unreachable), it returns a no-op and the caller goes
+// on alone: a fetch twice is better than none.
+func (r *Resolver) clusterLock(ctx context.Context, name string) (unlock func()) {
+	if r.opts.ClusterLock == nil {
+		return func() {}
+	}
+	lctx, cancel := context.WithTimeout(ctx, r.opts.ClusterWait)
+	defer cancel()
+	unlock, err := r.opts.ClusterLock(lctx, name)
+	if err != nil {
+		r.log.Warn("no cluster lock for an upstream fetch: fetching without it", "lock", name, "error", err.Error())
+		return func() {}
+	}
+	return unlock
 }
 
 // fetch downloads src into the blob store, verified against what the

@@ -34,6 +34,7 @@
 package resolver
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -73,6 +74,15 @@ type Options struct {
 	// Now is the clock every TTL and deadline of the engine is measured
 	// with; nil means time.Now. Tests pass a fake one and advance it.
 	Now func() time.Time
+	// ClusterLock, when set, takes a lock shared by every replica of the
+	// store (storage/postgres's Lock); it is held around each upstream
+	// fetch of an asset, so that one replica fetches while the others wait
+	// and then serve the bytes it committed. nil: the fetch is shared
+	// within this process only.
+	ClusterLock func(ctx context.Context, name string) (unlock func(), err error)
+	// ClusterWait bounds how long a replica waits for another's fetch
+	// before fetching the asset itself; zero means two minutes.
+	ClusterWait time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -87,6 +97,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RepositoryDocBytes <= 0 {
 		o.RepositoryDocBytes = 512 << 20
+	}
+	if o.ClusterWait <= 0 {
+		o.ClusterWait = 2 * time.Minute
 	}
 	if o.FreshWithin <= 0 {
 		o.FreshWithin = 5 * time.Second

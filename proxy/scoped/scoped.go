@@ -95,6 +95,20 @@ func Load(ctx context.Context, store storage.Records, now func() time.Time) (*Re
 	return r, nil
 }
 
+// Reload reads every stored token again, replacing what the registry
+// holds: a token another replica created becomes usable here, one it
+// revoked stops being.
+func (r *Registry) Reload(ctx context.Context) error {
+	fresh, err := Load(ctx, r.store, r.now)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.byHash, r.byName = fresh.byHash, fresh.byName
+	return nil
+}
+
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
 // Create makes a token and returns it with its secret, which is not kept.

@@ -29,7 +29,7 @@ func (s *Store) Lock(ctx context.Context, name string) (unlock func(), err error
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	conn, err := s.pool.Acquire(ctx)
+	conn, err := s.lockPool.Acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: lock %s: %w", name, err)
 	}
@@ -49,7 +49,7 @@ func (s *Store) TryLock(ctx context.Context, name string) (unlock func(), ok boo
 	if err := s.check(); err != nil {
 		return nil, false, err
 	}
-	conn, err := s.pool.Acquire(ctx)
+	conn, err := s.lockPool.Acquire(ctx)
 	if err != nil {
 		return nil, false, fmt.Errorf("postgres: lock %s: %w", name, err)
 	}

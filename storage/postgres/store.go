@@ -55,8 +55,13 @@ type Options struct {
 	// and cache_size); each replica needs its own directory.
 	CacheDir  string
 	CacheSize int64
-	// MaxConns bounds the connections to PostgreSQL; zero means 32.
+	// MaxConns bounds the connections to PostgreSQL for records and blobs;
+	// zero means 32.
 	MaxConns int32
+	// LockConns bounds the connections that hold cluster-wide locks (one
+	// per lock held, such as an upstream fetch in progress), apart from
+	// MaxConns so that locks never starve the store; zero means 32.
+	LockConns int32
 	// SweepInterval is how often expired records are deleted; zero means a
 	// minute, negative never.
 	SweepInterval time.Duration
@@ -64,10 +69,11 @@ type Options struct {
 
 // Store is a storage.Store on PostgreSQL and an object store.
 type Store struct {
-	pool    *pgxpool.Pool
-	objects Objects
-	cache   *blobcache.Cache
-	log     *slog.Logger
+	pool     *pgxpool.Pool
+	lockPool *pgxpool.Pool // connections holding advisory locks
+	objects  Objects
+	cache    *blobcache.Cache
+	log      *slog.Logger
 
 	lockMu sync.Mutex
 	locked map[*pgxpool.Conn]struct{} // connections that hold advisory locks
@@ -102,16 +108,27 @@ func Open(ctx context.Context, o Options, log *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	lockCfg := cfg.Copy()
+	lockCfg.MaxConns = o.LockConns
+	if lockCfg.MaxConns <= 0 {
+		lockCfg.MaxConns = 32
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
+	lockPool, err := pgxpool.NewWithConfig(ctx, lockCfg)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
 	if err := migrate(ctx, pool); err != nil {
 		pool.Close()
+		lockPool.Close()
 		return nil, err
 	}
 	bgctx, stop := context.WithCancel(context.Background())
-	s := &Store{pool: pool, objects: o.Objects, cache: cache, log: log, stop: stop, locked: map[*pgxpool.Conn]struct{}{}}
+	s := &Store{pool: pool, lockPool: lockPool, objects: o.Objects, cache: cache, log: log, stop: stop, locked: map[*pgxpool.Conn]struct{}{}}
 	if o.SweepInterval >= 0 {
 		every := o.SweepInterval
 		if every == 0 {
@@ -132,6 +149,7 @@ func (s *Store) Close() error {
 	s.stop()
 	s.bg.Wait()
 	s.releaseLocks()
+	s.lockPool.Close()
 	s.pool.Close()
 	return nil
 }

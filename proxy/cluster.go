@@ -1,0 +1,88 @@
+package proxy
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// sharedStore is what a store that several replicas share offers
+// (storage/postgres): a feed of other replicas' changes and cluster-wide
+// locks.
+type sharedStore interface {
+	Watch(ctx context.Context, poll time.Duration, changed func())
+	Lock(ctx context.Context, name string) (unlock func(), err error)
+	TryLock(ctx context.Context, name string) (unlock func(), ok bool, err error)
+}
+
+// changePoll bounds how long a replica that missed a change notification
+// can keep serving what it derived from the records before the change.
+const changePoll = time.Second
+
+// watchChanges keeps this replica's model, its scoped tokens and the views
+// derived from them current while other replicas write: on every change it
+// reloads the registry, which moves its generation on, and with it the
+// engine's rendered documents and hot assets, and the scoped tokens.
+// Bursts of changes are coalesced into one reload. It returns when ctx
+// ends.
+func (s *Server) watchChanges(ctx context.Context, ss sharedStore) {
+	kick := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
+		ss.Watch(ctx, changePoll, func() {
+			select {
+			case kick <- struct{}{}:
+			default:
+			}
+		})
+	})
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-kick:
+		}
+		if err := s.registry.Reload(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("reloading the model after another replica's change", "error", err.Error())
+		}
+		if err := s.scoped.Reload(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("reloading scoped tokens after another replica's change", "error", err.Error())
+		}
+	}
+}
+
+// asLeader runs job unless another replica sharing the store is running
+// the job of that name; on a store of one process it always runs it.
+func (s *Server) asLeader(ctx context.Context, name string, job func()) {
+	ss, ok := s.store.(sharedStore)
+	if !ok {
+		job()
+		return
+	}
+	unlock, ok, err := ss.TryLock(ctx, "job/"+name)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("taking the lock of a background job", "job", name, "error", err.Error())
+		}
+		return
+	}
+	if !ok {
+		return
+	}
+	defer unlock()
+	job()
+}
+
+// startLock serialises the start of replicas sharing a store (the token
+// key's creation, the reconciliation of the configured domains): it returns
+// a no-op for a store of one process.
+func startLock(ctx context.Context, store any) (unlock func(), err error) {
+	ss, ok := store.(sharedStore)
+	if !ok {
+		return func() {}, nil
+	}
+	lctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	return ss.Lock(lctx, "start")
+}
