@@ -22,8 +22,8 @@ import (
 	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
-	"github.com/stockpile-proxy/stockpile/storage/enginetest"
 	"github.com/stockpile-proxy/stockpile/proxy/resolver"
+	"github.com/stockpile-proxy/stockpile/storage/enginetest"
 	"github.com/stockpile-proxy/stockpile/upstream"
 	"github.com/stockpile-proxy/stockpile/upstream/upstreamtest"
 )
