@@ -73,7 +73,7 @@ func newRoot(e *env) (*cobra.Command, *runner) {
 		return &usageError{command: cmd.CommandPath(), err: err}
 	})
 	root.AddGroup(&cobra.Group{ID: "server", Title: "Server commands:"}, &cobra.Group{ID: "client", Title: "Client commands:"})
-	for _, c := range serverCommands(e, r) {
+	for _, c := range append(serverCommands(e, r), migrateCommand(e, r)) {
 		c.GroupID = "server"
 		root.AddCommand(c)
 	}

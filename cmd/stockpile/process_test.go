@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/stockpile-proxy/stockpile/storage/enginetest"
 	"io"
 	"net"
 	"net/http"
@@ -32,8 +33,11 @@ var (
 	buildErr  error
 )
 
+// engines are PostgreSQL and SeaweedFS, started for the tests that use them.
+var engines *enginetest.Engines
+
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := enginetest.Main(m, &engines)
 	if binPath != "" {
 		os.RemoveAll(filepath.Dir(binPath))
 	}

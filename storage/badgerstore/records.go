@@ -103,6 +103,13 @@ func (s *Store) Delete(ctx context.Context, key []byte) error {
 // after Close, ctx's error (wrapped) if ctx ends, and Badger's errors
 // wrapped. A prefix in the reserved blob space is refused.
 func (s *Store) Scan(ctx context.Context, prefix []byte, fn func(key, value []byte) error) error {
+	return s.ScanExpiry(ctx, prefix, func(key, value []byte, _ time.Time) error { return fn(key, value) })
+}
+
+// ScanExpiry is Scan that also gives each record's expiry time (zero for a
+// record without a TTL), for copying records to another store with the
+// time they have left (stockpile migrate).
+func (s *Store) ScanExpiry(ctx context.Context, prefix []byte, fn func(key, value []byte, expires time.Time) error) error {
 	if len(prefix) > 0 && prefix[0] == reservedByte {
 		return fmt.Errorf("badgerstore: scan prefix %q is in the reserved blob space", prefix)
 	}
@@ -129,8 +136,12 @@ func (s *Store) Scan(ctx context.Context, prefix []byte, fn func(key, value []by
 				if key[0] == reservedByte {
 					return nil // records end where the blob spaces begin
 				}
+				var expires time.Time
+				if at := item.ExpiresAt(); at > 0 {
+					expires = time.Unix(int64(at), 0)
+				}
 				err := item.Value(func(v []byte) error {
-					fnErr = fn(key, v)
+					fnErr = fn(key, v, expires)
 					return fnErr
 				})
 				if err != nil {
