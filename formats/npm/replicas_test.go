@@ -16,7 +16,10 @@ import (
 // requests, and checks that the upstream was asked for the tarball once
 // and every client got the right bytes.
 func TestReplicasOneUpstreamFetch(t *testing.T) {
-	e := newEnvReplicas(t, 3)
+	runOneUpstreamFetch(t, newEnvReplicas(t, 3))
+}
+
+func runOneUpstreamFetch(t *testing.T, e *env) {
 	const clients = 60
 	path := upstreamTarballPath("left-pad-lite", "1.1.0")
 	want := e.fx["left-pad-lite@1.1.0"].tgz

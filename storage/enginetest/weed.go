@@ -173,7 +173,7 @@ func (w *Weed) options(bucket string) s3.Options {
 // reach it (without a cache directory).
 func (w *Weed) NewBucket(t testing.TB) s3.Options {
 	t.Helper()
-	o := w.options(fmt.Sprintf("t%d", w.buckets.Add(1)))
+	o := w.options(fmt.Sprintf("test-%d", w.buckets.Add(1)))
 	c, err := s3.New(o, nil, nil)
 	if err != nil {
 		t.Fatal(err)
