@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
-	"context"
 	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha512"
@@ -13,10 +12,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
+	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,15 +53,14 @@ func npmPackage(t *testing.T, name string, pad int) []byte {
 
 // realNPM is a fake npm registry of real packages whose tarballs are sent
 // in pieces with a pause between them.
-func realNPM(t *testing.T, n, pad int, pause time.Duration) (*httptest.Server, []string) {
+func realNPM(t *testing.T, n, pad int, pause time.Duration) (srv *httptest.Server, names []string, tarballHits *atomic.Int64) {
+	tarballHits = &atomic.Int64{}
 	tarballs := map[string][]byte{}
-	var names []string
 	for i := range n {
 		name := fmt.Sprintf("pkg-%03d", i)
 		names = append(names, name)
 		tarballs[name] = npmPackage(t, name, pad)
 	}
-	var srv *httptest.Server
 	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := strings.TrimPrefix(r.URL.Path, "/")
 		if i := strings.Index(name, "/-/"); i >= 0 {
@@ -72,6 +69,7 @@ func realNPM(t *testing.T, n, pad int, pause time.Duration) (*httptest.Server, [
 				http.NotFound(w, r)
 				return
 			}
+			tarballHits.Add(1)
 			w.Header().Set("Content-Length", fmt.Sprint(len(tgz)))
 			for off := 0; off < len(tgz); off += 32 << 10 {
 				if _, err := w.Write(tgz[off:min(off+32<<10, len(tgz))]); err != nil {
@@ -99,33 +97,56 @@ func realNPM(t *testing.T, n, pad int, pause time.Duration) (*httptest.Server, [
 		json.NewEncoder(w).Encode(doc)
 	}))
 	t.Cleanup(srv.Close)
-	return srv, names
+	return srv, names, tarballHits
 }
 
-// loadBalancer is a round-robin reverse proxy on loopback over addrs that
-// keeps the client's Host and, as load balancers do, sends a request that
-// could not reach a backend (connection refused) to the next one.
+// loadBalancer is a round-robin load balancer on loopback over addrs that
+// keeps the client's Host and retries, as load balancers' retry policies
+// do: a GET or HEAD whose backend fails before its whole answer is in
+// (refused, reset, cut mid-body) goes to the next backend, the answer being
+// read in full before it is passed on; other requests go to one backend.
 func loadBalancer(t *testing.T, addrs []string) *httptest.Server {
 	var next atomic.Uint64
-	dialer := &net.Dialer{Timeout: 2 * time.Second}
-	transport := &http.Transport{
-		DisableCompression: true,
-		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			var err error
-			for range addrs {
-				var c net.Conn
-				if c, err = dialer.DialContext(ctx, network, addrs[next.Add(1)%uint64(len(addrs))]); err == nil {
-					return c, nil
-				}
-			}
-			return nil, err
-		},
+	client := &http.Client{
+		Transport:     &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 32},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	lb := httptest.NewServer(&httputil.ReverseProxy{
-		Director:      func(r *http.Request) { r.URL.Scheme, r.URL.Host = "http", "backend" },
-		Transport:     transport,
-		FlushInterval: -1,
-	})
+	lb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		tries := 1
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			tries = len(addrs)
+		}
+		var lastErr error
+		for range tries {
+			addr := addrs[next.Add(1)%uint64(len(addrs))]
+			req, _ := http.NewRequestWithContext(r.Context(), r.Method, "http://"+addr+r.URL.RequestURI(), bytes.NewReader(body))
+			req.Header = r.Header.Clone()
+			req.Host = r.Host
+			resp, err := client.Do(req)
+			if err != nil {
+				lastErr = err
+				continue
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				lastErr = err
+				continue
+			}
+			for k, v := range resp.Header {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(resp.StatusCode)
+			w.Write(b)
+			return
+		}
+		http.Error(w, "no backend answered: "+lastErr.Error(), http.StatusBadGateway)
+	}))
 	t.Cleanup(lb.Close)
 	return lb
 }
@@ -165,7 +186,7 @@ func TestReplicaKilledDuringNpmInstall(t *testing.T) {
 	}
 	proxytest.RequireTool(t, "npm")
 	bin := stockpileBinary(t)
-	up, names := realNPM(t, 40, 256<<10, 20*time.Millisecond)
+	up, names, tarballHits := realNPM(t, 40, 256<<10, 20*time.Millisecond)
 	configs := replicaConfigs(t, up.URL, 3)
 	var procs []*proc
 	var addrs []string
@@ -202,14 +223,22 @@ func TestReplicaKilledDuringNpmInstall(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	// Kill once the install is fetching tarballs: the upstream drips each
-	// over about 200ms.
-	select {
-	case err := <-done:
-		t.Fatalf("npm finished before a replica could be killed (%v):\n%s", err, out.String())
-	case <-time.After(3 * time.Second):
-		procs[1].kill()
+	// Kill once the install is fetching tarballs (the upstream drips each
+	// over about 200ms): some fetched, most not.
+	deadline := time.Now().Add(2 * time.Minute)
+	for tarballHits.Load() < 8 {
+		select {
+		case err := <-done:
+			t.Fatalf("npm finished before a replica could be killed (%v):\n%s", err, out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("npm fetched no tarball within 2 minutes:\n%s", out.String())
+		}
 	}
+	procs[1].kill()
+	t.Logf("replica 1 killed after %d of %d tarballs started upstream", tarballHits.Load(), len(names))
 	var err error
 	select {
 	case err = <-done:
