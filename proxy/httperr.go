@@ -218,6 +218,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	id := c.Response().Header().Get(requestIDHeader)
 	if e.Status >= 500 {
 		s.log.Error("request failed", "request_id", id, "method", req.Method, "path", req.URL.Path, "status", e.Status, "error", err.Error())
+		s.noteError(c, e.Status, e.Message)
 	} else {
 		s.log.Debug("request refused", "request_id", id, "method", req.Method, "path", req.URL.Path, "status", e.Status, "error", err.Error())
 	}

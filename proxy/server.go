@@ -57,6 +57,7 @@ type Server struct {
 	intake   formats.Intake
 	writes   chan struct{} // one token per data-plane write in progress
 	now      func() time.Time
+	recent   recentErrors // the last 5xx answers, for the web interface
 }
 
 // Option changes how New builds a server.

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	dto "github.com/prometheus/client_model/go"
@@ -17,6 +18,22 @@ import (
 // *prometheus.Registry implements it.
 type Gatherer interface {
 	Gather() ([]*dto.MetricFamily, error)
+}
+
+// RecentError is a request answered with a 5xx: the detail is in the log
+// under its request id.
+type RecentError struct {
+	Time      time.Time
+	RequestID string
+	Method    string
+	Path      string
+	Status    int
+	Message   string
+}
+
+// Errors lists the recent failed requests, newest first.
+type Errors interface {
+	Recent() []RecentError
 }
 
 // actionMetrics is what seeing the operations view needs: a Stockpile
@@ -55,6 +72,7 @@ type opsData struct {
 		N      float64
 	}
 	ResidentMiB string
+	Errors      []RecentError
 }
 
 func (h *Handler) mayOps(c echo.Context) bool {
@@ -86,6 +104,9 @@ func (h *Handler) opsPage(c echo.Context) error {
 				N      float64
 			}{label(m, "action"), m.GetCounter().GetValue()})
 		}
+	}
+	if h.o.Errors != nil {
+		d.Errors = h.o.Errors.Recent()
 	}
 	if f := by["process_resident_memory_bytes"]; f != nil && len(f.Metric) > 0 {
 		d.ResidentMiB = fmtFloat(f.Metric[0].GetGauge().GetValue()/(1<<20), 1)

@@ -43,7 +43,8 @@ func TestOperationsView(t *testing.T) {
 	if p.Status != http.StatusOK {
 		t.Fatalf("operations view: %d %s", p.Status, p.Body)
 	}
-	for _, want := range []string{`<th scope="row">public:npmjs</th>`, "failing", "unavailable", `<th scope="row">npm</th>`, "Resident memory"} {
+	for _, want := range []string{`<th scope="row">public:npmjs</th>`, "failing", "unavailable", `<th scope="row">npm</th>`, "Resident memory",
+		`<code>GET /acme/npm/npm-store/broken</code>`, `id="errors"`} {
 		if !strings.Contains(p.Body, want) {
 			t.Errorf("operations view lacks %q", want)
 		}

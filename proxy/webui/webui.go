@@ -94,6 +94,8 @@ type Options struct {
 	Versions Versions
 	// Metrics are the server's metrics, for the operations view; may be nil.
 	Metrics Gatherer
+	// Errors are the recent failed requests, for the operations view; may be nil.
+	Errors Errors
 	// Editor changes repositories (settings, connecting a public repository).
 	Editor Editor
 	// Collect asks the blob collector to run soon (after a dispose); may be nil.
