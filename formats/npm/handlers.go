@@ -23,7 +23,7 @@ type handler struct {
 // packumentCacheControl: packuments are revalidated on every use (cheap:
 // the engine keeps them rendered and answers If-None-Match with 304), so a
 // publish, a dist-tag change or a deprecation is seen at once by npm, whose
-// cache otherwise honours max-age (reference §1.6 and §1.9 item 7). no-cache
+// cache otherwise honours max-age (RFC 9111 §5.2.2.4 for no-cache). no-cache
 // also keeps shared caches from reusing answers given to authenticated
 // requests.
 const packumentCacheControl = "no-cache"
@@ -123,7 +123,8 @@ func (h *handler) serve(c echo.Context) error {
 	return errNoRoute
 }
 
-// wantsCorgi applies the negotiation rule of the reference (§1.2): the
+// wantsCorgi applies the negotiation rule of npm's abbreviated metadata
+// (npm/registry, docs/responses/package-metadata.md; RFC 9110 §12.5.1): the
 // abbreviated packument when Accept names application/vnd.npm.install-v1+json
 // with q > 0 and not lower than what application/json gets.
 func wantsCorgi(accept []string) bool {

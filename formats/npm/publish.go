@@ -148,8 +148,8 @@ func (h *handler) put(c echo.Context, rt route) error {
 	return h.update(c, rt, d)
 }
 
-// publish stores the one new version a publish body carries (npm's body:
-// reference §1.3.4).
+// publish stores the one new version a publish body carries (the document
+// npm publish sends, built by libnpmpublish).
 func (h *handler) publish(c echo.Context, rt route, d *putDoc, body *putBody) error {
 	ref := formats.RepoFrom(c)
 	p, err := parseName(displayName(rt.pkg), true)

@@ -13,7 +13,7 @@ import (
 	"github.com/stockpile-proxy/stockpile/upstream"
 )
 
-// The compact index (reference §C.1–C.3).
+// The compact index (https://guides.rubygems.org/rubygems-org-compact-index-api/).
 //
 // /info/{gem} has a "---" line, then one line per version and platform:
 //

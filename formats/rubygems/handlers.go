@@ -137,7 +137,7 @@ func serveIndex(c echo.Context, f *indexFile, contentType string) error {
 	return nil
 }
 
-// GET /versions (§C.1, §C.3).
+// GET /versions (the compact index).
 func (h *handler) versions(c echo.Context) error {
 	f, err := h.idx.versions(c.Request().Context(), formats.RepoFrom(c))
 	if err != nil {
@@ -146,7 +146,7 @@ func (h *handler) versions(c echo.Context) error {
 	return serveIndex(c, f, textPlain)
 }
 
-// GET /names (§C.1).
+// GET /names (the compact index).
 func (h *handler) names(c echo.Context) error {
 	f, err := h.idx.names(c.Request().Context(), formats.RepoFrom(c))
 	if err != nil {
@@ -155,7 +155,7 @@ func (h *handler) names(c echo.Context) error {
 	return serveIndex(c, f, textPlain)
 }
 
-// GET /specs.4.8.gz and the latest and prerelease variants (§C.1).
+// GET /specs.4.8.gz and the latest and prerelease variants (the legacy index).
 func (h *handler) specs(c echo.Context, kind string) error {
 	f, err := h.idx.specs(c.Request().Context(), formats.RepoFrom(c), kind)
 	if err != nil {
@@ -167,7 +167,7 @@ func (h *handler) specs(c echo.Context, kind string) error {
 // infoVariant names the rendered info file in the engine's cache.
 const infoVariant = "info"
 
-// GET /info/{gem} (§C.1): 404 when no repository reached knows the gem.
+// GET /info/{gem} (the compact index): 404 when no repository reached knows the gem.
 func (h *handler) info(c echo.Context, name string) error {
 	if !validName(name) {
 		return formats.RefusedName(name, maxNameLen, fmt.Errorf("rubygems: %.64q is not a gem name", name))

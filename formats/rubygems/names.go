@@ -8,7 +8,8 @@ import (
 	"github.com/stockpile-proxy/stockpile/formats"
 )
 
-// Names, versions and platforms (reference §C.4).
+// Names, versions and platforms, as Gem::Specification, Gem::Version and
+// Gem::Platform define them.
 //
 // A version of the model is the compact index's spelling of one gem file:
 // "1.0.0" for the ruby platform, "1.0.0-x86_64-linux" for a platform gem.

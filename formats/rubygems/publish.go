@@ -89,9 +89,10 @@ func (h *handler) readPush(c echo.Context) (*spooledGem, error) {
 	return &spooledGem{spool: sp, sha256: hex.EncodeToString(sum.Sum(nil))}, nil
 }
 
-// POST /api/v1/gems (§C.1): gem push. The body is the .gem; its name,
-// version and platform come from its metadata. The engine applies origin
-// controls and answers 409 when the version exists here or upstream.
+// POST /api/v1/gems: gem push (https://guides.rubygems.org/rubygems-org-api/).
+// The body is the .gem; its name, version and platform come from its
+// metadata. The engine applies origin controls and answers 409 when the
+// version exists here or upstream.
 func (h *handler) push(c echo.Context) error {
 	req := c.Request()
 	body, err := h.readPush(c)
@@ -153,7 +154,7 @@ func (h *handler) push(c echo.Context) error {
 	return c.String(http.StatusOK, "Successfully registered gem: "+spec.Name+" ("+key+")")
 }
 
-// DELETE /api/v1/gems/yank (§C.1): gem yank, with form fields gem_name,
+// DELETE /api/v1/gems/yank: gem yank (the same API), with form fields gem_name,
 // version and platform. The version becomes Unlisted: it leaves the
 // compact index but its files stay downloadable, for locked builds.
 func (h *handler) yank(c echo.Context) error {

@@ -7,7 +7,7 @@ import (
 	"sort"
 )
 
-// The legacy full index (reference §C.1): specs.4.8.gz, latest_specs.4.8.gz
+// The legacy full index (read by Gem::Source#load_specs): specs.4.8.gz, latest_specs.4.8.gz
 // and prerelease_specs.4.8.gz are gzipped Marshal arrays of
 // [name, Gem::Version, platform] triples. Stockpile derives them from the
 // repository's own /versions, so they list exactly what the compact index
