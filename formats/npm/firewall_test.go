@@ -302,3 +302,34 @@ func TestCooldownPnpmClient(t *testing.T) {
 		t.Fatalf("after 7 days pnpm installed %s, want 1.1.0", v)
 	}
 }
+
+// TestCooldownNpmClientHide: in hide mode a plain install still takes the
+// older version, and a hard-coded tarball URL (as a lockfile's resolved
+// field) of the held version installs.
+func TestCooldownNpmClientHide(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-client test")
+	}
+	e := cooldownEnv(t, firewall.Cooldown{Mode: firewall.ModeHide})
+	dir, npm := clientProject(t, e, "npm")
+	version := func(t *testing.T) string {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(dir, "project", "node_modules", "left-pad-lite", "package.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m struct{ Version string }
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m.Version
+	}
+	npm(t, "install", "--ignore-scripts", "--no-audit", "left-pad-lite")
+	if v := version(t); v != "1.0.0" {
+		t.Fatalf("plain install took %s, want 1.0.0", v)
+	}
+	npm(t, "install", "--ignore-scripts", "--no-audit", e.url("app", "left-pad-lite/-/left-pad-lite-1.1.0.tgz"))
+	if v := version(t); v != "1.1.0" {
+		t.Fatalf("the exact URL installed %s, want 1.1.0", v)
+	}
+}
