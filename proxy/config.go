@@ -127,6 +127,17 @@ type PostgresConfig struct {
 type DomainConfig struct {
 	Name         string             `yaml:"name"`
 	Repositories []RepositoryConfig `yaml:"repositories"`
+	// Firewall is the domain's blocklist and allowlist of package versions.
+	Firewall *firewall.Lists `yaml:"firewall"`
+}
+
+// CompileLists validates a domain's blocklist and allowlist and returns
+// them ready to match (nil for none).
+func (d DomainConfig) CompileLists() (*firewall.CompiledLists, error) {
+	if d.Firewall == nil {
+		return nil, nil
+	}
+	return d.Firewall.Compile(func(raw string) (firewall.Matcher, error) { return model.ParsePattern(raw) })
 }
 
 // RepositoryConfig is a repository to create or update at start.
@@ -389,6 +400,9 @@ func (c *Config) validateDomains(add addFunc) {
 			add(dp, "domain %q is listed twice", d.Name)
 		}
 		domains[d.Name] = true
+		if _, err := d.CompileLists(); err != nil {
+			add(dp+".firewall", "domain %s: firewall: %v", d.Name, err)
+		}
 		repos := validateRepositories(dp, d, add)
 		if cyc := findCycle(d); cyc != nil {
 			add(fmt.Sprintf("%s.repositories[%d]", dp, repos[cyc[0]]), "upstreams form a cycle: %s", strings.Join(cyc, " → "))

@@ -83,6 +83,8 @@ external_connections:
 			[]string{"line 5: repository app", `mode "block"`, `missing_time "maybe"`, `pattern "npm"`}},
 		{"cooldown min_age unreadable", "domains:\n  - name: acme\n    repositories:\n      - name: app\n        cooldown: {min_age: a week}\n",
 			[]string{"line 5", `duration "a week"`}},
+		{"bad domain lists", "domains:\n  - name: acme\n    firewall:\n      block: [{package: npm/x, reason: r}]\n      allow: [{package: \"/npm//y$\"}]\n",
+			[]string{"line 3: domain acme: firewall", "block[0]", "allow[0]: a reason is required"}},
 		{"osv refresh too short", "firewall:\n  osv:\n    path: /srv/osv\n    refresh: 1s\n", []string{"line 4: firewall.osv.refresh"}},
 		{"bad values", "listen: nope\nlog_level: loud\nauth:\n  token_ttl: 13h\n", []string{"line 1: listen", "line 2: log_level", "line 4: auth.token_ttl"}},
 		{"unknown backend", "storage:\n  backend: mysql\n", []string{"line 2: storage.backend \"mysql\" must be badger or postgres"}},

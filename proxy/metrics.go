@@ -60,7 +60,7 @@ func newMetrics() *metrics {
 			Name: "stockpile_firewall_held_total", Help: "Versions the release-age cooldown left out of metadata while it was built, by format and mode (hide, deny).",
 		}, []string{"format", "mode"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "stockpile_firewall_refused_total", Help: "File requests the supply-chain firewall refused, by format and reason (cooldown).",
+			Name: "stockpile_firewall_refused_total", Help: "File requests the supply-chain firewall refused, by format and reason (cooldown, malicious, blocklist).",
 		}, []string{"format", "reason"}),
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.bytes, m.cache, m.upstream, m.upstreamLatency, m.denials, m.held, m.refused,

@@ -270,6 +270,11 @@ func (s *Server) reconcile(ctx context.Context) error {
 				return fmt.Errorf("config: domain %s: %w", d.Name, err)
 			}
 		}
+		lists, err := d.CompileLists()
+		if err != nil {
+			return fmt.Errorf("config: domain %s: %w", d.Name, err)
+		}
+		s.resolver.SetDomainLists(d.Name, lists)
 		// Repositories first, links after, so the order in the file is free.
 		for _, r := range d.Repositories {
 			if _, err := s.registry.Repository(d.Name, r.Name); errors.Is(err, model.ErrNotFound) {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -331,5 +332,63 @@ func TestCooldownNpmClientHide(t *testing.T) {
 	npm(t, "install", "--ignore-scripts", "--no-audit", e.url("app", "left-pad-lite/-/left-pad-lite-1.1.0.tgz"))
 	if v := version(t); v != "1.1.0" {
 		t.Fatalf("the exact URL installed %s, want 1.1.0", v)
+	}
+}
+
+// TestDomainLists: the domain's blocklist blocks a version whatever its
+// age; its allowlist exempts a version from the cooldown, and from a
+// known-malicious advisory only with override_malicious.
+func TestDomainLists(t *testing.T) {
+	tests := []struct {
+		name     string
+		lists    firewall.Lists
+		advisory bool
+		versions []string
+		refused  string // a tarball refused with 403, naming why
+		why      string
+	}{
+		{"the blocklist blocks an aged version",
+			firewall.Lists{Block: []firewall.Rule{{Package: "/npm//left-pad-lite$", Versions: []string{"1.0.0"}, Reason: "incident 42"}}},
+			false, []string{"2.0.0-beta.1"}, "left-pad-lite-1.0.0.tgz", "incident 42"},
+		{"the allowlist beats the cooldown",
+			firewall.Lists{Allow: []firewall.Rule{{Package: "/npm//left-pad-lite$", Versions: []string{"1.1.0"}, Reason: "vetted"}}},
+			false, []string{"1.0.0", "1.1.0", "2.0.0-beta.1"}, "", ""},
+		{"the allowlist does not beat an advisory",
+			firewall.Lists{Allow: []firewall.Rule{{Package: "/npm//left-pad-lite$", Versions: []string{"1.1.0"}, Reason: "vetted"}}},
+			true, []string{"1.0.0", "2.0.0-beta.1"}, "left-pad-lite-1.1.0.tgz", "MAL-2026-7"},
+		{"unless it overrides it",
+			firewall.Lists{Allow: []firewall.Rule{{Package: "/npm//left-pad-lite$", Versions: []string{"1.1.0"}, Reason: "false positive", OverrideMalicious: true}}},
+			true, []string{"1.0.0", "1.1.0", "2.0.0-beta.1"}, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tt.advisory {
+				doc := `{"id":"MAL-2026-7","affected":[{"package":{"ecosystem":"npm","name":"left-pad-lite"},"versions":["1.1.0"]}]}`
+				if err := os.WriteFile(filepath.Join(dir, "a.json"), []byte(doc), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c := firewall.Cooldown{MinAge: firewall.Duration(7 * 24 * time.Hour), Mode: firewall.ModeDeny}
+			lists := tt.lists
+			e := newEnvConfig(t, nil, upstream.Options{}, func(cfg *proxy.Config) {
+				cfg.Domains[0].Repositories[0].Cooldown = &c
+				cfg.Domains[0].Firewall = &lists
+				cfg.Firewall.OSV.Path = dir
+			})
+			now := e.in.Clock.Now().UTC()
+			e.serveUpstreamAt("left-pad-lite", []string{"1.0.0", "1.1.0", "2.0.0-beta.1"},
+				map[string]string{"latest": "1.1.0", "beta": "2.0.0-beta.1"},
+				map[string]string{"1.0.0": now.Add(-60 * 24 * time.Hour).Format(timeFormat), "1.1.0": now.Add(-24 * time.Hour).Format(timeFormat), "2.0.0-beta.1": ""})
+			p := e.packument("app", "left-pad-lite")
+			if got := sortedKeys(p.Versions); !slices.Equal(got, tt.versions) {
+				t.Errorf("versions %v, want %v", got, tt.versions)
+			}
+			if tt.refused != "" {
+				if msg := e.get("app", "left-pad-lite/-/"+tt.refused).npmError(t, http.StatusForbidden); !strings.Contains(msg, tt.why) {
+					t.Errorf("refusal %q does not say %q", msg, tt.why)
+				}
+			}
+		})
 	}
 }

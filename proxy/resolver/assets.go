@@ -91,7 +91,7 @@ func (r *Resolver) asset(ctx context.Context, w http.ResponseWriter, req *http.R
 	if err := CheckNames(ref.Domain, p, version, name); err != nil {
 		return nil, time.Time{}, err
 	}
-	if err := r.checkMalicious(ctx, ref, p, version); err != nil {
+	if err := r.checkBlocked(ctx, ref, p, version); err != nil {
 		return nil, time.Time{}, err
 	}
 	plan, err := r.lookup(ctx, ref, p, version, name)

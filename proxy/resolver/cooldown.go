@@ -44,9 +44,10 @@ func (r *Resolver) applyCooldown(ref formats.RepoRef, p formats.Package, res *vi
 		return
 	}
 	now := r.now()
+	blocks := r.advisorySet()
 	v := res.view
 	for ver, vv := range v.Versions {
-		if vv.Connection == "" {
+		if vv.Connection == "" || blocks.allowed(ref.Domain, p, ver) != nil {
 			continue
 		}
 		d := cd.Decide(now, vv.Published)
@@ -122,11 +123,19 @@ func (r *Resolver) Held(ctx context.Context, ref formats.RepoRef, p formats.Pack
 	return out, nil
 }
 
-// advisorySet is a loaded set of known-malicious advisories and its
-// generation (rendered documents remember the one they were built under).
-type advisorySet struct {
-	a   *firewall.Advisories
-	gen uint64
+// blockSet is what the engine blocks versions by besides the cooldown:
+// the known-malicious advisories and each domain's blocklist and
+// allowlist, with a generation that rendered documents remember.
+type blockSet struct {
+	a     *firewall.Advisories
+	lists map[string]*firewall.CompiledLists // by domain
+	gen   uint64
+}
+
+// blocked is why a version is blocked: its refusal message and the kind
+// of rule (malicious, blocklist), for logs and metrics.
+type blocked struct {
+	kind, message string
 }
 
 // SetAdvisories replaces the known-malicious advisories the engine blocks
@@ -136,40 +145,80 @@ func (r *Resolver) SetAdvisories(a *firewall.Advisories) {
 	r.advMu.Lock()
 	defer r.advMu.Unlock()
 	prev := r.advisories.Load()
-	r.advisories.Store(&advisorySet{a: a, gen: prev.gen + 1})
+	r.advisories.Store(&blockSet{a: a, lists: prev.lists, gen: prev.gen + 1})
 }
 
-func (r *Resolver) advisorySet() *advisorySet { return r.advisories.Load() }
+// SetDomainLists replaces a domain's blocklist and allowlist (nil: none).
+func (r *Resolver) SetDomainLists(domain string, l *firewall.CompiledLists) {
+	r.advMu.Lock()
+	defer r.advMu.Unlock()
+	prev := r.advisories.Load()
+	lists := make(map[string]*firewall.CompiledLists, len(prev.lists)+1)
+	for d, cl := range prev.lists {
+		lists[d] = cl
+	}
+	lists[domain] = l
+	r.advisories.Store(&blockSet{a: prev.a, lists: lists, gen: prev.gen + 1})
+}
 
-// applyAdvisories takes out of a merged view the versions of external
-// origin, retained or not, that a known-malicious advisory names, and the
-// tags that point at them; they are remembered in res.blocked so their
-// files are refused. Versions published inside the domain are not the
-// public package an advisory is about.
-func (r *Resolver) applyAdvisories(p formats.Package, res *viewResult) {
-	a := r.advisorySet().a
-	if !a.Any(p.Format, p.Namespace, p.Name) {
+func (r *Resolver) advisorySet() *blockSet { return r.advisories.Load() }
+
+// allowed reports whether the domain's allowlist names a version.
+func (b *blockSet) allowed(domain string, p formats.Package, version string) *firewall.Rule {
+	return b.lists[domain].Allowed(p.Format, p.Namespace, p.Name, version)
+}
+
+// blockOf says whether and why a version of external origin is blocked:
+// by the domain's blocklist, else by a known-malicious advisory unless an
+// allowlist rule overrides it with a reason.
+func (b *blockSet) blockOf(domain string, p formats.Package, version string) *blocked {
+	if rule := b.lists[domain].Blocked(p.Format, p.Namespace, p.Name, version); rule != nil {
+		return &blocked{kind: "blocklist", message: fmt.Sprintf("version %s is blocked by the domain's blocklist: %s", version, rule.Reason)}
+	}
+	adv := b.a.Match(p.Format, p.Namespace, p.Name, version)
+	if adv == nil {
+		return nil
+	}
+	if rule := b.allowed(domain, p, version); rule != nil && rule.OverrideMalicious {
+		return nil
+	}
+	return &blocked{kind: "malicious", message: fmt.Sprintf("version %s is blocked as known malicious by advisory %s", version, adv.ID)}
+}
+
+// mayBlock is the cheap test before a view is looked at.
+func (b *blockSet) mayBlock(domain string, p formats.Package) bool {
+	return b.a.Any(p.Format, p.Namespace, p.Name) || b.lists[domain].MayBlock(p.Format, p.Namespace, p.Name)
+}
+
+// applyBlocks takes out of a merged view the versions of external origin,
+// retained or not, that the domain's blocklist or a known-malicious
+// advisory blocks, and the tags that point at them; they are remembered in
+// res.blocked so their files are refused. Versions published inside the
+// domain are not the public package an advisory is about.
+func (r *Resolver) applyBlocks(ref formats.RepoRef, p formats.Package, res *viewResult) {
+	b := r.advisorySet()
+	if !b.mayBlock(ref.Domain, p) {
 		return
+	}
+	block := func(ver string) bool {
+		why := b.blockOf(ref.Domain, p, ver)
+		if why == nil {
+			return false
+		}
+		if res.blocked == nil {
+			res.blocked = map[string]*blocked{}
+		}
+		res.blocked[ver] = why
+		return true
 	}
 	v := res.view
 	for ver := range v.Versions {
-		if !res.external[ver] {
-			continue
-		}
-		if adv := a.Match(p.Format, p.Namespace, p.Name, ver); adv != nil {
-			if res.blocked == nil {
-				res.blocked = map[string]*firewall.Advisory{}
-			}
-			res.blocked[ver] = adv
+		if res.external[ver] && block(ver) {
 			delete(v.Versions, ver)
 		}
 	}
 	for ver := range res.held {
-		if adv := a.Match(p.Format, p.Namespace, p.Name, ver); adv != nil {
-			if res.blocked == nil {
-				res.blocked = map[string]*firewall.Advisory{}
-			}
-			res.blocked[ver] = adv
+		if block(ver) {
 			delete(res.held, ver)
 		}
 	}
@@ -180,26 +229,25 @@ func (r *Resolver) applyAdvisories(p formats.Package, res *viewResult) {
 	}
 }
 
-// checkMalicious refuses a file of a version a known-malicious advisory
-// blocks in the view from ref, whatever the mode and even when a
-// repository retained it before the advisory arrived.
-func (r *Resolver) checkMalicious(ctx context.Context, ref formats.RepoRef, p formats.Package, version string) error {
-	a := r.advisorySet().a
-	if a.Match(p.Format, p.Namespace, p.Name, version) == nil {
+// checkBlocked refuses a file of a version the domain's blocklist or a
+// known-malicious advisory blocks in the view from ref, whatever the mode
+// and even when a repository retained it before the rule arrived.
+func (r *Resolver) checkBlocked(ctx context.Context, ref formats.RepoRef, p formats.Package, version string) error {
+	if r.advisorySet().blockOf(ref.Domain, p, version) == nil {
 		return nil
 	}
 	res, err := r.view(ctx, ref, p, false)
 	if err != nil {
 		return err
 	}
-	adv := res.blocked[version]
-	if adv == nil {
+	why := res.blocked[version]
+	if why == nil {
 		return nil // published inside the domain
 	}
 	r.log.Info("firewall refused a file", "repository", ref.Repository, "package", r.displayName(p), "version", version,
-		"reason", "malicious", "advisory", adv.ID)
+		"reason", why.kind, "message", why.message)
 	if o, ok := r.obs.(FirewallObserver); ok {
-		o.Refused(p.Format, "malicious")
+		o.Refused(p.Format, why.kind)
 	}
-	return fmt.Errorf("%w: %s version %s is blocked as known malicious by advisory %s", formats.ErrNotAllowed, r.displayName(p), version, adv.ID)
+	return fmt.Errorf("%w: %s %s", formats.ErrNotAllowed, r.displayName(p), why.message)
 }

@@ -157,7 +157,7 @@ type Resolver struct {
 	codec    *docCodec                // cached documents, compressed
 
 	advMu      sync.Mutex // serialises SetAdvisories
-	advisories atomic.Pointer[advisorySet]
+	advisories atomic.Pointer[blockSet]
 }
 
 // Locker serialises the writers of one package (the key names the domain
@@ -190,7 +190,7 @@ func New(store storage.Store, registry *model.Registry, client *upstream.Client,
 	for _, f := range fs {
 		r.formats[f.Name()] = f
 	}
-	r.advisories.Store(&advisorySet{})
+	r.advisories.Store(&blockSet{})
 	return r
 }
 

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/stockpile-proxy/stockpile/formats"
-	"github.com/stockpile-proxy/stockpile/proxy/firewall"
 	"github.com/stockpile-proxy/stockpile/proxy/model"
 	"github.com/stockpile-proxy/stockpile/upstream"
 )
@@ -26,8 +25,9 @@ type viewResult struct {
 	expires time.Time
 	// held are the versions the release-age cooldown took out of view.
 	held map[string]heldVersion
-	// blocked are the versions known-malicious advisories took out of view.
-	blocked map[string]*firewall.Advisory
+	// blocked are the versions the blocklist or known-malicious advisories
+	// took out of view.
+	blocked map[string]*blocked
 }
 
 // View implements formats.Resolver.
@@ -81,7 +81,7 @@ func (r *Resolver) view(ctx context.Context, ref formats.RepoRef, p formats.Pack
 	if !skipOwn {
 		// The publish check sees every version; clients do not.
 		r.applyCooldown(ref, p, res)
-		r.applyAdvisories(p, res)
+		r.applyBlocks(ref, p, res)
 	}
 	return res, nil
 }
