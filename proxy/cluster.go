@@ -2,8 +2,12 @@ package proxy
 
 import (
 	"context"
+	"log/slog"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/stockpile-proxy/stockpile/proxy/resolver"
 )
 
 // sharedStore is what a store that several replicas share offers
@@ -85,4 +89,33 @@ func startLock(ctx context.Context, store any) (unlock func(), err error) {
 	lctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	return ss.Lock(lctx, "start")
+}
+
+// clusterLocker is the package Locker of replicas sharing a store: the
+// in-process lock first, so that one process holds at most one database
+// connection per package, then the package's advisory lock across the
+// replicas. A replica that cannot take the shared lock within lockWait (the
+// database is unreachable, or another replica holds it that long) goes on
+// with the in-process lock alone and says so: its write then meets the
+// database's own failure or races only that replica.
+type clusterLocker struct {
+	local resolver.Locker
+	ss    sharedStore
+	log   *slog.Logger
+}
+
+// lockWait bounds the wait for a package's shared lock.
+const lockWait = time.Minute
+
+func (l *clusterLocker) Lock(key string) (unlock func()) {
+	unlockLocal := l.local.Lock(key)
+	ctx, cancel := context.WithTimeout(context.Background(), lockWait)
+	defer cancel()
+	// Keys separate their parts with NUL, which PostgreSQL's text refuses.
+	unlockShared, err := l.ss.Lock(ctx, "pkg/"+strings.ReplaceAll(key, "\x00", "/"))
+	if err != nil {
+		l.log.Warn("no shared package lock: writing under this replica's lock only", "error", err.Error())
+		return unlockLocal
+	}
+	return func() { unlockShared(); unlockLocal() }
 }

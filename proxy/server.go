@@ -138,6 +138,7 @@ func New(ctx context.Context, cfg *Config, store storage.Store, fs []formats.For
 	ropts := resolver.Options{MaxPublishSize: cfg.MaxPublishSize, Now: o.now}
 	if ss, ok := store.(sharedStore); ok {
 		ropts.ClusterLock = ss.Lock
+		ropts.Locker = &clusterLocker{local: resolver.NewLocalLocker(), ss: ss, log: log}
 	}
 	s.resolver = resolver.New(store, registry, client, fs, log, s.metrics, ropts)
 	if err := s.reconcile(ctx); err != nil {

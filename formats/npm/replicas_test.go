@@ -58,3 +58,40 @@ func runOneUpstreamFetch(t *testing.T, e *env) {
 		t.Fatalf("the upstream was asked for the tarball %d times by three replicas, want 1", n)
 	}
 }
+
+// TestReplicasPublishRace publishes one version of one package at once
+// through the load balancer, the requests spread over three replicas: the
+// package lock is shared by the replicas, so exactly one publish succeeds
+// and the version stored is whole.
+func TestReplicasPublishRace(t *testing.T) {
+	e := newEnvReplicas(t, 3)
+	f := e.fx["@acme/private-lib@1.0.0"]
+	body := publishBody(f, "latest", nil)
+	const publishers = 9
+	statuses := make([]int, publishers)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range publishers {
+		wg.Go(func() {
+			<-start
+			statuses[i] = e.do(http.MethodPut, e.url("internal", escapeName(f.name)), body).status
+		})
+	}
+	close(start)
+	wg.Wait()
+	ok := 0
+	for _, s := range statuses {
+		if s == http.StatusOK {
+			ok++
+		} else if s < 400 || s >= 500 {
+			t.Errorf("a losing publish answered %d, want a 4xx", s)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d of %d concurrent publishes of one version succeeded (%v), want exactly 1", ok, publishers, statuses)
+	}
+	r := e.get("internal", "@acme/private-lib/-/private-lib-1.0.0.tgz").must(t, http.StatusOK)
+	if !bytes.Equal(r.body, f.tgz) {
+		t.Fatal("the published tarball differs from the one sent")
+	}
+}

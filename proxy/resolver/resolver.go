@@ -83,6 +83,10 @@ type Options struct {
 	// ClusterWait bounds how long a replica waits for another's fetch
 	// before fetching the asset itself; zero means two minutes.
 	ClusterWait time.Duration
+	// Locker serialises the writers of one package; nil means
+	// NewLocalLocker (one process). Replicas sharing a store pass one that
+	// also holds a lock shared with the others.
+	Locker Locker
 }
 
 func (o Options) withDefaults() Options {
@@ -182,10 +186,13 @@ func New(store storage.Store, registry *model.Registry, client *upstream.Client,
 		rendered: newRenderCache(opts.RenderCacheBytes),
 		repoDocs: newBoundedCache(maxRepoDocs, opts.RepositoryDocBytes, (*repoDoc).size),
 		hotCache: newHotCache(opts.HotBlobBytes),
-		locks:    &keyedMutex{},
+		locks:    opts.Locker,
 		forced:   newBoundedCache[time.Time](maxForced, 0, nil),
 		codec:    newDocCodec(),
 		missing:  newMissingDocs(),
+	}
+	if r.locks == nil {
+		r.locks = NewLocalLocker()
 	}
 	for _, f := range fs {
 		r.formats[f.Name()] = f
@@ -242,6 +249,9 @@ func redact(raw string) string {
 
 // maxForced bounds the documents remembered as revalidated by force.
 const maxForced = 10000
+
+// NewLocalLocker returns the in-process Locker.
+func NewLocalLocker() Locker { return &keyedMutex{} }
 
 // keyedMutex is the in-process Locker.
 type keyedMutex struct {
