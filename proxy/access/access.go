@@ -107,6 +107,19 @@ func (a *Authorizer) Authorize(ctx context.Context, p *Principal, action string,
 	return &iam.Denied{Request: req, Decision: d}
 }
 
+// Allowed reports whether p may perform action on t, deciding exactly as
+// Authorize does but quietly: no audit line and no denial counted. It is
+// for questions about what to offer (which repositories a page lists,
+// which buttons it shows), not for attempts.
+func (a *Authorizer) Allowed(p *Principal, action string, t Target) bool {
+	req := iam.Request{Principal: p.ARN, Action: action, Resource: t.Resource}
+	var res *iam.Policy
+	if !t.SkipResourcePolicy && t.Domain != "" {
+		res = a.policies.ResourcePolicy(t.Domain, t.Repository)
+	}
+	return iam.Evaluate(req, p.Policy, res) == iam.Allowed
+}
+
 func (a *Authorizer) audit(ctx context.Context, level slog.Level, p *Principal, action, resource string, d iam.Decision) {
 	a.log.LogAttrs(ctx, level, "audit",
 		slog.String("principal", p.ARN), slog.String("key", p.KeyID),

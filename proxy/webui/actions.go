@@ -92,35 +92,33 @@ func (h *Handler) parseAction(c echo.Context, write bool) (*actionRequest, error
 		if err != nil || dst.ID == r.ID {
 			return nil, h.refuse(c, http.StatusBadRequest, "Choose another repository of this domain to copy to.")
 		}
-		if !h.mayCopy(c, dst, write) {
+		if !h.mayCopy(c, dst, attempt(write)) {
 			return nil, h.refuse(c, http.StatusForbidden, "You may not copy versions to "+dst.Name+".")
 		}
 		a.To = dst
 		return a, nil
 	}
-	if !h.mayAct(c, o, r, p, write) {
+	if !h.mayAct(c, o, r, p, attempt(write)) {
 		return nil, h.refuse(c, http.StatusForbidden, "You may not "+o.Name+" versions of this package.")
 	}
 	return a, nil
 }
 
 // mayAct reports whether the visitor may take o on p. An anonymous visitor
-// may take none. write is true when the action is being taken (the
-// authorizer then writes it to the audit trail), false when it is only
-// offered.
-func (h *Handler) mayAct(c echo.Context, o op, r model.Repository, p formats.Package, write bool) bool {
+// may take none.
+func (h *Handler) mayAct(c echo.Context, o op, r model.Repository, p formats.Package, a ask) bool {
 	v := visitorOf(c)
 	if !v.Open && v.ID == nil {
 		return false
 	}
 	return h.may(c, o.Action, access.Target{Domain: r.Domain, Repository: r.Name,
-		Resource: h.o.ARNs.Package(r.Domain, r.Name, p.Format, p.Namespace, p.Name)}, write)
+		Resource: h.o.ARNs.Package(r.Domain, r.Name, p.Format, p.Namespace, p.Name)}, a)
 }
 
 // mayCopy reports whether the visitor may copy versions into dst (the
 // source was authorised by the page: ReadFromRepository).
-func (h *Handler) mayCopy(c echo.Context, dst model.Repository, write bool) bool {
-	return h.mayOnRepo(c, ops["copy"].Action, dst.Domain, dst.Name, write)
+func (h *Handler) mayCopy(c echo.Context, dst model.Repository, a ask) bool {
+	return h.mayOnRepo(c, ops["copy"].Action, dst.Domain, dst.Name, a)
 }
 
 // confirmPage asks before an action is taken (GET: changes nothing).
@@ -256,13 +254,13 @@ type actionForms struct {
 func (h *Handler) actionForms(c echo.Context, r model.Repository, p formats.Package, rec *resolver.VersionRecord) actionForms {
 	f := actionForms{Statuses: targetStatuses}
 	if rec.Status != formats.StatusDisposed {
-		f.Status = h.mayAct(c, ops["status"], r, p, false)
-		f.Dispose = h.mayAct(c, ops["dispose"], r, p, false)
+		f.Status = h.mayAct(c, ops["status"], r, p, question)
+		f.Dispose = h.mayAct(c, ops["dispose"], r, p, question)
 	}
-	f.Delete = h.mayAct(c, ops["delete"], r, p, false)
+	f.Delete = h.mayAct(c, ops["delete"], r, p, question)
 	repos, _ := h.o.Catalog.Repositories(r.Domain)
 	for _, d := range repos {
-		if d.ID != r.ID && h.mayCopy(c, d, false) {
+		if d.ID != r.ID && h.mayCopy(c, d, question) {
 			f.CopyTo = append(f.CopyTo, d.Name)
 		}
 	}

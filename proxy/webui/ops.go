@@ -75,16 +75,16 @@ type opsData struct {
 	Errors      []RecentError
 }
 
-func (h *Handler) mayOps(c echo.Context) bool {
+func (h *Handler) mayOps(c echo.Context, a ask) bool {
 	v := visitorOf(c)
 	if !v.Open && v.ID == nil {
 		return false
 	}
-	return h.may(c, actionMetrics, access.Target{Resource: "*", SkipResourcePolicy: true}, false)
+	return h.may(c, actionMetrics, access.Target{Resource: "*", SkipResourcePolicy: true}, a)
 }
 
 func (h *Handler) opsPage(c echo.Context) error {
-	if h.o.Metrics == nil || !h.mayOps(c) {
+	if h.o.Metrics == nil || !h.mayOps(c, visit) {
 		return h.refuse(c, http.StatusForbidden, "You may not see the operations view ("+actionMetrics+").")
 	}
 	fams, err := h.o.Metrics.Gather()

@@ -23,10 +23,31 @@ const actionRead = "codeartifact:ReadFromRepository"
 // pageSize is how many packages a list page shows.
 const pageSize = 50
 
+// ask is why a page asks whether the visitor may do something.
+type ask int
+
+const (
+	// question: what to list or offer. Asked quietly: a "no" is neither
+	// an audit line nor a counted denial, since nobody attempted anything.
+	question ask = iota
+	// visit: opening a page or a confirmation; a refusal is audited.
+	visit
+	// act: taking an action; audited whether allowed or refused.
+	act
+)
+
+// attempt is visit, or act when write is true.
+func attempt(write bool) ask {
+	if write {
+		return act
+	}
+	return visit
+}
+
 // may reports whether the visitor may perform action on t. Open mode allows
 // everything; an anonymous visitor (anonymous_read) may only read; a signed-in
 // visitor is decided by the authorizer, within the domain of its token.
-func (h *Handler) may(c echo.Context, action string, t access.Target, write bool) bool {
+func (h *Handler) may(c echo.Context, action string, t access.Target, a ask) bool {
 	v := visitorOf(c)
 	switch {
 	case v.Open:
@@ -35,12 +56,14 @@ func (h *Handler) may(c echo.Context, action string, t access.Target, write bool
 		return h.o.AnonymousRead && action == actionRead
 	case t.Domain != "" && t.Domain != v.ID.Domain:
 		return false
+	case a == question:
+		return h.o.Authorizer.Allowed(v.ID.Principal, action, t)
 	}
-	return h.o.Authorizer.Authorize(c.Request().Context(), v.ID.Principal, action, t, write) == nil
+	return h.o.Authorizer.Authorize(c.Request().Context(), v.ID.Principal, action, t, a == act) == nil
 }
 
-func (h *Handler) mayRead(c echo.Context, domain, repo string) bool {
-	return h.may(c, actionRead, access.Target{Domain: domain, Repository: repo, Resource: h.o.ARNs.Repository(domain, repo)}, false)
+func (h *Handler) mayRead(c echo.Context, domain, repo string, a ask) bool {
+	return h.may(c, actionRead, access.Target{Domain: domain, Repository: repo, Resource: h.o.ARNs.Repository(domain, repo)}, a)
 }
 
 // readable lists the repositories of a domain the visitor may read.
@@ -55,7 +78,7 @@ func (h *Handler) readable(c echo.Context, domain string) ([]model.Repository, e
 	}
 	out := repos[:0:0]
 	for _, r := range repos {
-		if h.mayRead(c, domain, r.Name) {
+		if h.mayRead(c, domain, r.Name, question) {
 			out = append(out, r)
 		}
 	}
@@ -81,7 +104,7 @@ func (h *Handler) domainsPage(c echo.Context) error {
 	return h.render(c, http.StatusOK, "domains", "Domains", struct {
 		Rows []domainRow
 		Ops  bool
-	}{rows, h.o.Metrics != nil && h.mayOps(c)})
+	}{rows, h.o.Metrics != nil && h.mayOps(c, question)})
 }
 
 // repoRow is a repository as the domain page lists it.
@@ -138,7 +161,7 @@ func (h *Handler) notFound(c echo.Context, err error) error {
 // repository returns the repository the path names when the visitor may read it.
 func (h *Handler) repository(c echo.Context) (model.Repository, bool, error) {
 	domain, name := c.Param("domain"), c.Param("repo")
-	if !h.mayRead(c, domain, name) {
+	if !h.mayRead(c, domain, name, visit) {
 		return model.Repository{}, false, nil
 	}
 	r, err := h.o.Catalog.Repository(domain, name)
@@ -352,6 +375,6 @@ func (h *Handler) repositoryPage(c echo.Context) error {
 		Formats   []string
 		Settings  bool
 		ShowRepo  bool
-	}{sum, h.graph(r), h.endpoints(c.Request(), r), q, res, h.formatNames(), h.mayOnRepo(c, actionUpdateRepo, r.Domain, r.Name, false), false},
+	}{sum, h.graph(r), h.endpoints(c.Request(), r), q, res, h.formatNames(), h.mayOnRepo(c, actionUpdateRepo, r.Domain, r.Name, question), false},
 		crumb{r.Domain, Prefix + "/d/" + url.PathEscape(r.Domain)}, crumb{r.Name, ""})
 }

@@ -51,12 +51,12 @@ const (
 	actionAssociate  = "codeartifact:AssociateExternalConnection"
 )
 
-func (h *Handler) mayOnRepo(c echo.Context, action, domain, repo string, write bool) bool {
+func (h *Handler) mayOnRepo(c echo.Context, action, domain, repo string, a ask) bool {
 	v := visitorOf(c)
 	if !v.Open && v.ID == nil {
 		return false
 	}
-	return h.may(c, action, access.Target{Domain: domain, Repository: repo, Resource: h.o.ARNs.Repository(domain, repo)}, write)
+	return h.may(c, action, access.Target{Domain: domain, Repository: repo, Resource: h.o.ARNs.Repository(domain, repo)}, a)
 }
 
 type settingsData struct {
@@ -72,7 +72,7 @@ func (h *Handler) settingsRepo(c echo.Context, write bool) (model.Repository, er
 	if err != nil || !ok {
 		return r, h.notFound(c, err), false
 	}
-	if !h.mayOnRepo(c, actionUpdateRepo, r.Domain, r.Name, write) {
+	if !h.mayOnRepo(c, actionUpdateRepo, r.Domain, r.Name, attempt(write)) {
 		return r, h.refuse(c, http.StatusForbidden, "You may not change this repository (codeartifact:UpdateRepository)."), false
 	}
 	return r, nil, true
@@ -168,7 +168,7 @@ func (h *Handler) connectPublic(c echo.Context) error {
 	store, err := h.o.Catalog.Repository(r.Domain, pub.Store)
 	switch {
 	case errors.Is(err, model.ErrNotFound):
-		if !h.mayOnRepo(c, actionCreateRepo, r.Domain, pub.Store, true) || !h.mayOnRepo(c, actionAssociate, r.Domain, pub.Store, true) {
+		if !h.mayOnRepo(c, actionCreateRepo, r.Domain, pub.Store, act) || !h.mayOnRepo(c, actionAssociate, r.Domain, pub.Store, act) {
 			return h.refuse(c, http.StatusForbidden, "You may not create "+pub.Store+" (codeartifact:CreateRepository and AssociateExternalConnection).")
 		}
 		if _, err := h.o.Editor.CreateRepository(ctx, r.Domain, pub.Store, "Provides "+pub.Label+" packages from its public repository.", nil, nil); err != nil {

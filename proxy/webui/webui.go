@@ -64,6 +64,7 @@ type Scanner interface {
 // implements it.
 type Authorizer interface {
 	Authorize(ctx context.Context, p *access.Principal, action string, t access.Target, write bool) error
+	Allowed(p *access.Principal, action string, t access.Target) bool
 }
 
 // Identity is who a token stands for.

@@ -3,8 +3,10 @@ package webui_test
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -382,5 +384,53 @@ func TestDomainWidePackageList(t *testing.T) {
 	nobody.signIn(in.TokenFor("acme", "AKIANOBODY"))
 	if p := nobody.get("/-/ui/d/acme/packages"); p.Status != http.StatusNotFound || strings.Contains(p.Body, "left-pad") {
 		t.Fatalf("nobody's domain-wide list: %d", p.Status)
+	}
+}
+
+// Listing is a question, not an attempt: pages that leave out a repository
+// the visitor may not read, or a button it may not press, count no denial;
+// opening that repository's page counts one.
+func TestListingCountsNoDenial(t *testing.T) {
+	in := start(t, nil, 0)
+	denials := func() (read, all int) {
+		t.Helper()
+		resp, err := http.Get(in.URL + "/-/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		for _, line := range strings.Split(string(body), "\n") {
+			name, value, ok := strings.Cut(line, " ")
+			if !ok || !strings.HasPrefix(name, "stockpile_access_denied_total{") {
+				continue
+			}
+			n, err := strconv.Atoi(value)
+			if err != nil {
+				t.Fatalf("metric line %q", line)
+			}
+			all += n
+			if strings.Contains(name, `"codeartifact:ReadFromRepository"`) {
+				read += n
+			}
+		}
+		return read, all
+	}
+	b := newBrowser(t, in)
+	b.signIn(in.TokenFor("acme", "AKIAREADER"))
+	read0, all0 := denials()
+	for _, path := range []string{"/-/ui/", "/-/ui/d/acme", "/-/ui/d/acme/r/app"} {
+		if p := b.get(path); p.Status != http.StatusOK {
+			t.Fatalf("%s: %d", path, p.Status)
+		}
+	}
+	if read, all := denials(); read != read0 || all != all0 {
+		t.Fatalf("browsing what the reader may read counted denials: read %d → %d, all %d → %d", read0, read, all0, all)
+	}
+	if p := b.get("/-/ui/d/acme/r/internal"); p.Status != http.StatusNotFound {
+		t.Fatalf("internal: %d", p.Status)
+	}
+	if read, _ := denials(); read != read0+1 {
+		t.Fatalf("opening a repository the reader may not read: read denials %d → %d, want one more", read0, read)
 	}
 }
