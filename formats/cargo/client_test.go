@@ -139,7 +139,20 @@ var chainFiles = []string{"Mixed_Case-0.1.0.crate", "a-0.1.0.crate", "bb-0.1.0.c
 func TestCargoResolvesAndFetchesThroughTheChain(t *testing.T) {
 	reg := newRegistry(t, styleMarkers)
 	reg.standard(t)
-	in := stockpile(t, reg, upstream.Options{}, withKeys)
+	runCargoChain(t, reg, stockpile(t, reg, upstream.Options{}, withKeys))
+}
+
+// TestCargoReplicasResolveAndFetchThroughTheChain is the chain test through
+// a load balancer over three replicas on PostgreSQL and SeaweedFS: the
+// same lockfile and crates, each crate fetched from the upstream once by
+// the cluster.
+func TestCargoReplicasResolveAndFetchThroughTheChain(t *testing.T) {
+	reg := newRegistry(t, styleMarkers)
+	reg.standard(t)
+	runCargoChain(t, reg, stockpileReplicas(t, reg, upstream.Options{}, withKeys))
+}
+
+func runCargoChain(t *testing.T, reg *registry, in *proxytest.Instance) {
 	cg := newCargo(t, in)
 	dir := project(t, "consumer", "0.1.0", `long-crate-name = "1"`, `Mixed_Case = "0.1"`)
 

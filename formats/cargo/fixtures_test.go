@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/stockpile-proxy/stockpile/storage/enginetest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,9 @@ import (
 
 var fixtureRoot string
 
+// engines are PostgreSQL and SeaweedFS, started for the replicas test.
+var engines *enginetest.Engines
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "stockpile-cargo-fixtures-")
 	if err != nil {
@@ -26,7 +30,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	fixtureRoot = dir
-	code := m.Run()
+	code := enginetest.Main(m, &engines)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -148,6 +148,27 @@ func (r *registry) standard(t *testing.T) {
 // cargo-store, cargo-store → public:crates-io (the fake registry).
 func stockpile(t *testing.T, reg *registry, opts upstream.Options, edit func(*proxy.Config)) *proxytest.Instance {
 	t.Helper()
+	return stockpileWith(t, reg, opts, edit, func(o proxytest.Options) *proxytest.Instance {
+		o.OnDisk = true
+		return proxytest.Start(t, o)
+	})
+}
+
+// stockpileReplicas is stockpile on three replicas sharing PostgreSQL and
+// SeaweedFS behind a round-robin load balancer; the instance returned is
+// the load balancer's front.
+func stockpileReplicas(t *testing.T, reg *registry, opts upstream.Options, edit func(*proxy.Config)) *proxytest.Instance {
+	t.Helper()
+	open := engines.SharedStore(t)
+	return stockpileWith(t, reg, opts, edit, func(o proxytest.Options) *proxytest.Instance {
+		o.OpenStore = open
+		front, _ := proxytest.StartReplicas(t, o, 3)
+		return front
+	})
+}
+
+func stockpileWith(t *testing.T, reg *registry, opts upstream.Options, edit func(*proxy.Config), start func(proxytest.Options) *proxytest.Instance) *proxytest.Instance {
+	t.Helper()
 	cfg := proxy.Defaults()
 	opts.URL = reg.Index.URL + "/"
 	// Downloads come from another port, as crates.io's come from
@@ -163,7 +184,7 @@ func stockpile(t *testing.T, reg *registry, opts upstream.Options, edit func(*pr
 	if edit != nil {
 		edit(&cfg)
 	}
-	return proxytest.Start(t, proxytest.Options{Config: &cfg, Formats: []formats.Format{cargo.New()}, OnDisk: true})
+	return start(proxytest.Options{Config: &cfg, Formats: []formats.Format{cargo.New()}})
 }
 
 // withKeys requires tokens on the data plane.
