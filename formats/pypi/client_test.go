@@ -106,7 +106,16 @@ func installed(t *testing.T, dir string, modules ...string) map[string]string {
 }
 
 func TestRealClients(t *testing.T) {
-	e := startEnv(t, envOptions{ttl: time.Millisecond})
+	runRealClients(t, startEnv(t, envOptions{ttl: time.Millisecond}))
+}
+
+// TestRealClientsReplicas runs the pip and twine scenario through a load
+// balancer over three replicas on PostgreSQL and SeaweedFS.
+func TestRealClientsReplicas(t *testing.T) {
+	runRealClients(t, startEnv(t, envOptions{ttl: time.Millisecond, replicas: 3}))
+}
+
+func runRealClients(t *testing.T, e *env) {
 	c := newClients(t, e)
 	fx := e.fx
 
@@ -225,7 +234,9 @@ func TestRealClients(t *testing.T) {
 	t.Run("upstream stopped, fresh pip install from Stockpile", func(t *testing.T) {
 		e.up.Index.Close()
 		e.up.Files.Close()
-		e.in.Restart()
+		if !e.replicas { // replicas keep running: what they stored must do
+			e.in.Restart()
+		}
 		target := t.TempDir()
 		c.pip("app", "install", "--target", target, "stock-pile-demo")
 		got := installed(t, target, "stock_pile_demo", "dep_b")

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/stockpile-proxy/stockpile/storage/enginetest"
 	"io"
 	"os"
 	"os/exec"
@@ -81,8 +82,11 @@ var (
 	fixtureDir  string
 )
 
+// engines are PostgreSQL and SeaweedFS, started for the replicas test.
+var engines *enginetest.Engines
+
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := enginetest.Main(m, &engines)
 	if fixtureDir != "" {
 		os.RemoveAll(fixtureDir)
 	}

@@ -30,6 +30,8 @@ type env struct {
 	up    *fakePyPI
 	fx    *fixtureSet
 	token string
+	// replicas: in is the front of several replicas, which do not restart
+	replicas bool
 }
 
 type envOptions struct {
@@ -39,6 +41,7 @@ type envOptions struct {
 	upstream *fakePyPI     // default standardUpstream
 	publish  int64         // engine's MaxPublishSize
 	edit     func(*proxy.Config)
+	replicas int // when > 0, that many replicas on PostgreSQL and SeaweedFS behind a load balancer
 }
 
 func startEnv(t *testing.T, o envOptions) *env {
@@ -73,8 +76,13 @@ func startEnv(t *testing.T, o envOptions) *env {
 	if o.edit != nil {
 		o.edit(&cfg)
 	}
-	in := proxytest.Start(t, proxytest.Options{Config: &cfg, Formats: []formats.Format{o.format}, OnDisk: true})
-	e := &env{t: t, in: in, up: up, fx: fx}
+	var in *proxytest.Instance
+	if o.replicas > 0 {
+		in, _ = proxytest.StartReplicas(t, proxytest.Options{Config: &cfg, Formats: []formats.Format{o.format}, OpenStore: engines.SharedStore(t)}, o.replicas)
+	} else {
+		in = proxytest.Start(t, proxytest.Options{Config: &cfg, Formats: []formats.Format{o.format}, OnDisk: true})
+	}
+	e := &env{t: t, in: in, up: up, fx: fx, replicas: o.replicas > 0}
 	if !o.open {
 		e.token = in.Token("acme")
 	}
