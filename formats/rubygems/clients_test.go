@@ -182,7 +182,16 @@ func TestGemInstallThroughGraph(t *testing.T) {
 
 // bundle install of the set through app, credentials from BUNDLE_<HOST>.
 func TestBundleInstallThroughGraph(t *testing.T) {
-	e := startEnv(t, envOptions{auth: true})
+	runBundleInstall(t, startEnv(t, envOptions{auth: true}))
+}
+
+// TestBundleInstallReplicas is the Bundler scenario through a load balancer
+// over three replicas on PostgreSQL and SeaweedFS.
+func TestBundleInstallReplicas(t *testing.T) {
+	runBundleInstall(t, startEnv(t, envOptions{auth: true, replicas: 3}))
+}
+
+func runBundleInstall(t *testing.T, e *env) {
 	c := newRubyClient(t, e)
 	c.gemfile(t, gemfileFor(e.url("app"), `"demo_gem"`, `"rack-lite"`, `"acme-secret"`))
 	out := c.run(t, "bundle", "install", "--verbose")

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/stockpile-proxy/stockpile/storage/enginetest"
 	"net/http"
 	"os"
 	"os/exec"
@@ -67,8 +68,11 @@ var (
 	fixtureGems  map[string]*builtGem // by file name
 )
 
+// engines are PostgreSQL and SeaweedFS, started for the replicas test.
+var engines *enginetest.Engines
+
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := enginetest.Main(m, &engines)
 	if fixturesDir != "" {
 		os.RemoveAll(fixturesDir)
 	}

@@ -33,6 +33,7 @@ type envOptions struct {
 	// fixture set; configure edits the configuration before the start.
 	publish   func(testing.TB, *fakeSource)
 	configure func(*proxy.Config)
+	replicas  int // when > 0, that many replicas on PostgreSQL and SeaweedFS behind a load balancer
 }
 
 func startEnv(t *testing.T, o envOptions) *env {
@@ -64,7 +65,12 @@ func startEnv(t *testing.T, o envOptions) *env {
 	if o.configure != nil {
 		o.configure(&cfg)
 	}
-	in := proxytest.Start(t, proxytest.Options{Config: &cfg, Formats: []formats.Format{o.format}, OnDisk: true})
+	var in *proxytest.Instance
+	if o.replicas > 0 {
+		in, _ = proxytest.StartReplicas(t, proxytest.Options{Config: &cfg, Formats: []formats.Format{o.format}, OpenStore: engines.SharedStore(t)}, o.replicas)
+	} else {
+		in = proxytest.Start(t, proxytest.Options{Config: &cfg, Formats: []formats.Format{o.format}, OnDisk: true})
+	}
 	e := &env{in: in, src: src}
 	if o.auth {
 		e.token = in.Token("acme")
