@@ -188,6 +188,8 @@ type env struct {
 	google  *central
 	files   *central // a file host central may redirect to (allowed_hosts)
 	token   string
+	// replicas: in is the front of several replicas, which do not restart
+	replicas bool
 }
 
 type envOptions struct {
@@ -195,6 +197,9 @@ type envOptions struct {
 	ttl  time.Duration
 	// configure, when set, edits the configuration before Stockpile starts.
 	configure func(*proxy.Config)
+	// replicas, when > 0, starts that many replicas on PostgreSQL and
+	// SeaweedFS behind a load balancer.
+	replicas int
 }
 
 func startEnv(t testing.TB, o envOptions) *env {
@@ -219,7 +224,12 @@ func startEnv(t testing.TB, o envOptions) *env {
 	if o.configure != nil {
 		o.configure(&cfg)
 	}
-	e.in = proxytest.Start(t, proxytest.Options{Config: &cfg, Formats: []formats.Format{maven.New()}, OnDisk: true})
+	if o.replicas > 0 {
+		e.in, _ = proxytest.StartReplicas(t, proxytest.Options{Config: &cfg, Formats: []formats.Format{maven.New()}, OpenStore: engines.SharedStore(t)}, o.replicas)
+		e.replicas = true
+	} else {
+		e.in = proxytest.Start(t, proxytest.Options{Config: &cfg, Formats: []formats.Format{maven.New()}, OnDisk: true})
+	}
 	if o.auth {
 		e.token = e.in.Token("acme")
 	}

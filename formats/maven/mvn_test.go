@@ -89,8 +89,18 @@ func writeFiles(t *testing.T, dir string, files map[string]string) {
 // Debian's Maven repository, with a fresh local repository for each run
 // and strict checksums.
 func TestMvn(t *testing.T) {
+	runMvn(t, envOptions{auth: true})
+}
+
+// TestMvnReplicas is the Maven scenario through a load balancer over three
+// replicas on PostgreSQL and SeaweedFS.
+func TestMvnReplicas(t *testing.T) {
+	runMvn(t, envOptions{auth: true, replicas: 3})
+}
+
+func runMvn(t *testing.T, o envOptions) {
 	mvn := proxytest.RequireTool(t, "mvn")
-	e := startEnv(t, envOptions{auth: true})
+	e := startEnv(t, o)
 	e.central.debian(t)
 	// The public repository has a higher secret-lib than the one deployed
 	// inside the domain, within the consumer's range.
@@ -171,7 +181,9 @@ func TestMvn(t *testing.T) {
 	t.Run("upstream stopped, fresh build from Stockpile", func(t *testing.T) {
 		e.central.Fake.Close()
 		e.google.Fake.Close()
-		e.in.Restart()
+		if !e.replicas { // replicas keep running: what they stored must do
+			e.in.Restart()
+		}
 		run(t, "consumer", t.TempDir(), "-Dsecret.version=[1.0,2.0)", "package")
 	})
 }
