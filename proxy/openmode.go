@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/stockpile-proxy/stockpile/proxy/fetchmeta"
+
 	"github.com/labstack/echo/v4"
 )
 
@@ -35,7 +37,7 @@ func (s *Server) openModeGuard(next echo.HandlerFunc) echo.HandlerFunc {
 				"open mode (no access keys) answers only requests addressed to localhost or a loopback address; "+
 					"set base_url for another name, or configure auth.access_keys")
 		}
-		if crossSite(req) && (!safeMethod(req.Method) || strings.HasPrefix(req.URL.Path, "/v1/")) {
+		if fetchmeta.CrossSite(req) && (!safeMethod(req.Method) || strings.HasPrefix(req.URL.Path, "/v1/")) {
 			return echo.NewHTTPError(http.StatusForbidden,
 				"open mode (no access keys) refuses cross-site requests from web pages")
 		}
@@ -64,26 +66,6 @@ func (s *Server) localHost(host string) bool {
 		}
 	}
 	return false
-}
-
-// crossSite reports whether a browser marked req as sent by a page of
-// another origin: Sec-Fetch-Site other than same-origin or none (a user's
-// own navigation), or an Origin whose host is not the request's Host.
-func crossSite(req *http.Request) bool {
-	switch req.Header.Get("Sec-Fetch-Site") {
-	case "", "same-origin", "none":
-	default:
-		return true
-	}
-	o := req.Header.Get("Origin")
-	if o == "" {
-		return false
-	}
-	u, err := url.Parse(o)
-	if err != nil || u.Host == "" {
-		return true // "null" (opaque origins) and garbage
-	}
-	return !strings.EqualFold(u.Host, req.Host)
 }
 
 // safeMethod reports whether m is safe in the sense of RFC 9110 9.2.1.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stockpile-proxy/stockpile/proxy/fetchmeta"
+
 	"github.com/labstack/echo/v4"
 )
 
@@ -102,7 +104,7 @@ func (h *Handler) session(next echo.HandlerFunc) echo.HandlerFunc {
 func (h *Handler) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		if crossSite(req) {
+		if fetchmeta.CrossSite(req) {
 			return h.refuse(c, http.StatusForbidden, "This form was sent from another site, and is refused.")
 		}
 		ck, err := req.Cookie(csrfCookie)
@@ -112,26 +114,6 @@ func (h *Handler) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
-}
-
-// crossSite reports whether a browser marked req as sent by a page of
-// another origin: Sec-Fetch-Site other than same-origin or none (W3C Fetch
-// Metadata), or an Origin (RFC 6454) whose host is not the request's Host.
-func crossSite(req *http.Request) bool {
-	switch req.Header.Get("Sec-Fetch-Site") {
-	case "", "same-origin", "none":
-	default:
-		return true
-	}
-	o := req.Header.Get("Origin")
-	if o == "" {
-		return false
-	}
-	u, err := url.Parse(o)
-	if err != nil || u.Host == "" {
-		return true
-	}
-	return !strings.EqualFold(u.Host, req.Host)
 }
 
 // needReader sends a visitor who must sign in first to the sign-in page:
