@@ -12,6 +12,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/stockpile-proxy/stockpile/storage"
+	"github.com/stockpile-proxy/stockpile/storage/internal/multihash"
 )
 
 // commitRetries bounds the retries of a meta commit that lost a race with a
@@ -108,13 +109,13 @@ const (
 // writeFile copies r into f, handing each buffer to the digests, and
 // returns the sums.
 func (s *Store) writeFile(ctx context.Context, f *os.File, r io.Reader) (storage.Sums, error) {
-	h := newHashes()
-	var ring [writeBufs]*hashBuf
+	h := multihash.New()
+	var ring [writeBufs]*multihash.Buf
 	defer func() {
-		h.stop()
+		h.Stop()
 		for _, b := range ring {
 			if b != nil {
-				s.bufs.Put(&b.data)
+				s.bufs.Put(&b.Data)
 			}
 		}
 	}()
@@ -131,13 +132,13 @@ func (s *Store) writeFile(ctx context.Context, f *os.File, r io.Reader) (storage
 		}
 		b := ring[i]
 		if b == nil {
-			b = &hashBuf{data: *s.bufs.Get().(*[]byte)}
+			b = &multihash.Buf{Data: *s.bufs.Get().(*[]byte)}
 			ring[i] = b
 		}
-		b.pending.Wait() // the digests are done with this buffer
-		n, rerr := io.ReadFull(r, b.data[:cap(b.data)])
+		b.Pending.Wait() // the digests are done with this buffer
+		n, rerr := io.ReadFull(r, b.Data[:cap(b.Data)])
 		if n > 0 {
-			if _, err := f.Write(b.data[:n]); err != nil {
+			if _, err := f.Write(b.Data[:n]); err != nil {
 				return storage.Sums{}, fmt.Errorf("badgerstore: write blob: %w", err)
 			}
 			written += int64(n)
@@ -145,12 +146,12 @@ func (s *Store) writeFile(ctx context.Context, f *os.File, r io.Reader) (storage
 				startWriteback(f, flushed, written-flushed)
 				flushed = written
 			}
-			b.n = n
-			h.write(b)
+			b.N = n
+			h.Write(b)
 		}
 		switch {
 		case errors.Is(rerr, io.EOF), errors.Is(rerr, io.ErrUnexpectedEOF):
-			return h.sums(), nil
+			return h.Sums(), nil
 		case rerr != nil:
 			return storage.Sums{}, fmt.Errorf("badgerstore: read blob: %w", rerr)
 		}
