@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"runtime/debug"
 
@@ -217,6 +221,32 @@ func (f *clientFlags) client(getenv func(string) string) (*cpclient.Client, erro
 		return nil, err
 	}
 	return &cpclient.Client{Endpoint: f.endpoint, Creds: creds}, nil
+}
+
+// call sends one signed control-plane call for the flags' domain and
+// prints its answer to e.stdout, indented when it is JSON. what names the
+// command in errors ("token create").
+func (f *clientFlags) call(e *env, cmd *cobra.Command, what, method, path string, q url.Values, body []byte) error {
+	if f.domain == "" {
+		return usagef(cmd, "--domain is required")
+	}
+	cl, err := f.client(e.getenv)
+	if err != nil {
+		return err
+	}
+	q.Set("domain", f.domain)
+	raw, err := cl.Call(context.Background(), method, path, q, body)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	var pretty bytes.Buffer
+	if json.Indent(&pretty, raw, "", "  ") != nil {
+		_, err = e.stdout.Write(raw)
+		return err
+	}
+	pretty.WriteByte('\n')
+	_, err = e.stdout.Write(pretty.Bytes())
+	return err
 }
 
 func versionCommand(e *env, r *runner) *cobra.Command {

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -45,26 +42,7 @@ func cooldownCommand(e *env, r *runner) *cobra.Command {
 	c.PersistentFlags().StringVar(&group, "package-group", "", "package group pattern (instead of --repository)")
 	// call sends one signed call and prints its indented JSON answer.
 	call := func(cmd *cobra.Command, method, path string, q url.Values, body []byte) error {
-		if cf.domain == "" {
-			return usagef(cmd, "--domain is required")
-		}
-		cl, err := cf.client(e.getenv)
-		if err != nil {
-			return err
-		}
-		q.Set("domain", cf.domain)
-		raw, err := cl.Call(context.Background(), method, path, q, body)
-		if err != nil {
-			return fmt.Errorf("cooldown %s: %w", cmd.Name(), err)
-		}
-		var pretty bytes.Buffer
-		if json.Indent(&pretty, raw, "", "  ") != nil {
-			_, err = e.stdout.Write(raw)
-			return err
-		}
-		pretty.WriteByte('\n')
-		_, err = e.stdout.Write(pretty.Bytes())
-		return err
+		return cf.call(e, cmd, "cooldown "+cmd.Name(), method, path, q, body)
 	}
 	// target is the path and query of the repository's or the group's
 	// cooldown, whichever the flags name.

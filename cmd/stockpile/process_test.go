@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/stockpile-proxy/stockpile/storage/enginetest"
 	"io"
 	"net"
 	"net/http"
@@ -22,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stockpile-proxy/stockpile/storage/enginetest"
 )
 
 // These tests run the real binary as a separate process, the way operators

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -41,26 +40,7 @@ func tokenCommand(e *env, r *runner) *cobra.Command {
 	cf.add(c.PersistentFlags(), e.getenv)
 	// call sends one signed call and prints its indented JSON answer.
 	call := func(cmd *cobra.Command, method, path string, q url.Values, body []byte) error {
-		if cf.domain == "" {
-			return usagef(cmd, "--domain is required")
-		}
-		cl, err := cf.client(e.getenv)
-		if err != nil {
-			return err
-		}
-		q.Set("domain", cf.domain)
-		raw, err := cl.Call(context.Background(), method, path, q, body)
-		if err != nil {
-			return fmt.Errorf("token %s: %w", cmd.Name(), err)
-		}
-		var pretty bytes.Buffer
-		if json.Indent(&pretty, raw, "", "  ") != nil {
-			_, err = e.stdout.Write(raw)
-			return err
-		}
-		pretty.WriteByte('\n')
-		_, err = e.stdout.Write(pretty.Bytes())
-		return err
+		return cf.call(e, cmd, "token "+cmd.Name(), method, path, q, body)
 	}
 
 	var name, repos, access string
