@@ -15,6 +15,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile/internal/cpclient"
 )
 
 // Version of the bundle layout.
@@ -108,24 +110,7 @@ type ControlPlane interface {
 
 // call sends a control-plane call and decodes its answer into out.
 func call(ctx context.Context, cp ControlPlane, method, path string, q url.Values, in, out any) error {
-	var body []byte
-	if in != nil {
-		var err error
-		if body, err = json.Marshal(in); err != nil {
-			return err
-		}
-	}
-	raw, err := cp.Call(ctx, method, path, q, body)
-	if err != nil {
-		return err
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	return nil
+	return cpclient.CallJSON(ctx, cp, method, path, q, in, out)
 }
 
 // Source reads a repository's endpoints (a crate's index file) with a

@@ -102,8 +102,14 @@ func (c *Client) Call(ctx context.Context, method, path string, q url.Values, bo
 	return raw, nil
 }
 
-// callJSON is Call decoding the answer into out.
-func (c *Client) callJSON(ctx context.Context, method, path string, q url.Values, in, out any) error {
+// Caller sends one signed control-plane call; *Client is one.
+type Caller interface {
+	Call(ctx context.Context, method, path string, q url.Values, body []byte) ([]byte, error)
+}
+
+// CallJSON sends in (when not nil) as the JSON body of a call through c and
+// decodes the answer into out (when not nil).
+func CallJSON(ctx context.Context, c Caller, method, path string, q url.Values, in, out any) error {
 	var body []byte
 	if in != nil {
 		var err error
@@ -112,13 +118,18 @@ func (c *Client) callJSON(ctx context.Context, method, path string, q url.Values
 		}
 	}
 	raw, err := c.Call(ctx, method, path, q, body)
-	if err != nil {
+	if err != nil || out == nil {
 		return err
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
 		return fmt.Errorf("%s %s: answer is not the expected JSON: %w", method, path, err)
 	}
 	return nil
+}
+
+// callJSON is CallJSON through c.
+func (c *Client) callJSON(ctx context.Context, method, path string, q url.Values, in, out any) error {
+	return CallJSON(ctx, c, method, path, q, in, out)
 }
 
 // AuthorizationToken calls GetAuthorizationToken for domain; a zero
