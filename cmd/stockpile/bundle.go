@@ -24,21 +24,27 @@ const maxAsset = 2 << 30
 
 const exportLong = `Write a repository's packages (or every repository's of the domain, without
 --repository; only the versions some lockfiles name, with --lockfile) to one
-file: the repositories' upstreams, the packages' origin controls, the versions
-with their statuses, and every asset, checked against the SHA-256 the
-repository lists (a tar, zstd-compressed, whose manifest.json lists the assets
-by SHA-256). For air-gapped sites and for seeding CI caches; the
-server may be running. Bundles carry every format; Maven snapshots are not
-carried (--format or --lockfile leave them out).`
+file: the repositories' upstreams and external connections, the packages'
+origin controls and npm dist-tags, the versions with their statuses (Maven
+snapshot builds included), and every asset, streamed from the server and
+checked against the SHA-256 the repository lists (a tar, zstd-compressed,
+whose manifest.json lists the assets by SHA-256). For air-gapped sites and
+for seeding CI caches; the server may be running.`
 
 const importLong = `Publish the packages of a bundle into its repositories (of the same or another
 Stockpile, running), creating the domain and the repositories that do not
-exist (those created get the bundle's upstreams). Every asset is checked against its SHA-256 before anything changes, and
+exist. Every asset is checked against its SHA-256 before anything changes, and
 a bundle that does not match its manifest is refused, naming the entry. A
 version the repository already holds with the same assets is left alone, so
 importing twice changes nothing; one it holds with other bytes is refused, as
-a publish would be, and reported (exit 1). npm dist-tags end on the last
-version imported.`
+a publish would be, and reported (exit 1). Maven snapshot builds are deployed
+as mvn deploys them, keeping which build is the snapshot's newest.
+
+A repository gets the bundle's external connection and upstreams (those in the
+bundle, or already in the domain) when it has none; settings it has otherwise
+are kept and printed as notes. An npm package gets the bundle's dist-tags; when
+the repository held the package already, its own tags win (the differing ones
+are noted) and the tags it lacks are added.`
 
 func exportCommand(e *env, r *runner) *cobra.Command {
 	cf := &clientFlags{}
@@ -210,6 +216,9 @@ func importCommand(e *env, r *runner) *cobra.Command {
 			fmt.Fprintf(e.stdout, "%s: %d versions imported, %d already there, %d refused\n", cf.domain, rep.Imported, rep.AlreadyThere, len(rep.Conflicts))
 			for _, c := range rep.Conflicts {
 				fmt.Fprintf(e.stdout, "  refused: %s\n", c)
+			}
+			for _, n := range rep.Notes {
+				fmt.Fprintf(e.stdout, "  note: %s\n", n)
 			}
 			if len(rep.Conflicts) > 0 {
 				return errors.New("import: some versions were refused")

@@ -2,7 +2,9 @@
 // another in one file, for air-gapped sites and for seeding CI caches: a
 // tar, zstd-compressed, whose first entry is manifest.json (packages,
 // origin controls, versions with their statuses, assets with their
-// SHA-256) and whose other entries are the assets, named blobs/sha256/HEX.
+// SHA-256, npm dist-tags, the repositories' upstreams and external
+// connections) and whose other entries are the assets, named
+// blobs/sha256/HEX.
 // Both ends talk to Stockpile's control plane and repository endpoints
 // over HTTP, so either may be a live server.
 package bundle
@@ -19,8 +21,13 @@ import (
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile/internal/cpclient"
 )
 
-// Version of the bundle layout.
-const Version = 2
+// Version of the bundle layout: 3 added external connections, npm
+// dist-tags and Maven snapshot builds; a layout 2 bundle is read as one
+// without them.
+const Version = 3
+
+// oldestVersion is the oldest layout Open reads.
+const oldestVersion = 2
 
 // ManifestName is the bundle's first entry.
 const ManifestName = "manifest.json"
@@ -33,11 +40,13 @@ type Manifest struct {
 	Repositories    []Repo `json:"repositories"`
 }
 
-// Repo is one repository: its upstreams (by name, in order) and packages.
+// Repo is one repository: its upstreams (by name, in order), external
+// connections (public:npmjs) and packages.
 type Repo struct {
-	Name      string    `json:"name"`
-	Upstreams []string  `json:"upstreams,omitempty"`
-	Packages  []Package `json:"packages"`
+	Name                string    `json:"name"`
+	Upstreams           []string  `json:"upstreams,omitempty"`
+	ExternalConnections []string  `json:"externalConnections,omitempty"`
+	Packages            []Package `json:"packages"`
 }
 
 // Counts returns the bundle's packages, versions and assets.
@@ -60,7 +69,10 @@ type Package struct {
 	Namespace string       `json:"namespace,omitempty"`
 	Name      string       `json:"package"`
 	Origin    Restrictions `json:"origin"`
-	Versions  []PkgVersion `json:"versions"`
+	// DistTags are an npm package's dist-tags that point at versions of
+	// the bundle (latest included).
+	DistTags map[string]string `json:"distTags,omitempty"`
+	Versions []PkgVersion      `json:"versions"`
 }
 
 func (p Package) String() string {
@@ -84,6 +96,10 @@ type PkgVersion struct {
 	// CargoIndexLine is a crate version's line of the sparse index, which
 	// publishing it again needs (its dependencies and features).
 	CargoIndexLine json.RawMessage `json:"cargoIndexLine,omitempty"`
+	// Snapshot is the snapshot version (1.0-SNAPSHOT) of a Maven snapshot
+	// build (1.0-20240502.141207-3), which is deployed into the snapshot's
+	// directory and named by its version-level metadata.
+	Snapshot string `json:"snapshot,omitempty"`
 }
 
 // Asset is one file of a version.
@@ -123,9 +139,16 @@ type Source struct {
 
 // get reads a document of a repository endpoint.
 func (s Source) get(ctx context.Context, u string) ([]byte, error) {
+	b, _, err := s.getStatus(ctx, u)
+	return b, err
+}
+
+// getStatus is get that also returns the answer's status (0 when none
+// came).
+func (s Source) getStatus(ctx context.Context, u string) ([]byte, int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	req.Header.Set("Authorization", "Bearer "+s.Token)
 	hc := s.HTTP
@@ -134,17 +157,17 @@ func (s Source) get(ctx context.Context, u string) ([]byte, error) {
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return nil, err
+		return nil, resp.StatusCode, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
+		return nil, resp.StatusCode, fmt.Errorf("GET %s: %s", u, resp.Status)
 	}
-	return b, nil
+	return b, resp.StatusCode, nil
 }
 
 // Progress is told how far a run is.

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -78,18 +79,9 @@ func Export(ctx context.Context, cp ControlPlane, src Source, domain string, rep
 // exportRepo lists a repository's upstreams, packages and versions.
 func exportRepo(ctx context.Context, cp ControlPlane, src Source, domain, name, format string, filter Filter) (Repo, error) {
 	r := Repo{Name: name}
-	var desc struct {
-		Repository struct {
-			Upstreams []struct {
-				RepositoryName string `json:"repositoryName"`
-			} `json:"upstreams"`
-		} `json:"repository"`
-	}
-	if err := call(ctx, cp, http.MethodGet, "/v1/repository", url.Values{"domain": {domain}, "repository": {name}}, nil, &desc); err != nil {
-		return r, fmt.Errorf("DescribeRepository %s: %w", name, err)
-	}
-	for _, u := range desc.Repository.Upstreams {
-		r.Upstreams = append(r.Upstreams, u.RepositoryName)
+	var err error
+	if r.Upstreams, r.ExternalConnections, err = describeRepository(ctx, cp, domain, name); err != nil {
+		return r, err
 	}
 	pkgs, err := listPackages(ctx, cp, domain, name, format)
 	if err != nil {
@@ -107,8 +99,11 @@ func exportRepo(ctx context.Context, cp ControlPlane, src Source, domain, name, 
 			if filter != nil && !filter(p, v.Version) {
 				continue
 			}
-			if p.Format == "maven" && strings.HasSuffix(v.Version, "-SNAPSHOT") {
-				return r, fmt.Errorf("%s: %s %s: Maven snapshots are not carried (--lockfile or --format leave them out)", name, p, v.Version)
+			if p.Format == "maven" {
+				if strings.HasSuffix(v.Version, "-SNAPSHOT") {
+					return r, fmt.Errorf("%s: %s %s: a non-unique Maven snapshot cannot be deployed again (--lockfile or --format leave it out)", name, p, v.Version)
+				}
+				v.Snapshot = snapshotOf(v.Version)
 			}
 			if p.Format == "cargo" {
 				if v.CargoIndexLine, err = cargoIndexLine(ctx, src, domain, name, p.Name, v.Version); err != nil {
@@ -117,11 +112,88 @@ func exportRepo(ctx context.Context, cp ControlPlane, src Source, domain, name, 
 			}
 			p.Versions = append(p.Versions, v)
 		}
+		if p.Format == "npm" && len(p.Versions) > 0 {
+			if p.DistTags, err = distTags(ctx, src, domain, name, p); err != nil {
+				return r, err
+			}
+		}
 		if len(p.Versions) > 0 || filter == nil {
 			r.Packages = append(r.Packages, p)
 		}
 	}
 	return r, nil
+}
+
+// describeRepository returns a repository's upstreams and external
+// connections.
+func describeRepository(ctx context.Context, cp ControlPlane, domain, name string) (upstreams, connections []string, err error) {
+	var desc struct {
+		Repository struct {
+			Upstreams []struct {
+				RepositoryName string `json:"repositoryName"`
+			} `json:"upstreams"`
+			ExternalConnections []struct {
+				Name string `json:"externalConnectionName"`
+			} `json:"externalConnections"`
+		} `json:"repository"`
+	}
+	if err := call(ctx, cp, http.MethodGet, "/v1/repository", url.Values{"domain": {domain}, "repository": {name}}, nil, &desc); err != nil {
+		return nil, nil, fmt.Errorf("DescribeRepository %s: %w", name, err)
+	}
+	for _, u := range desc.Repository.Upstreams {
+		upstreams = append(upstreams, u.RepositoryName)
+	}
+	for _, x := range desc.Repository.ExternalConnections {
+		connections = append(connections, x.Name)
+	}
+	return upstreams, connections, nil
+}
+
+// snapshotBuildRE is a Maven snapshot build's version, base-timestamp-n:
+// Maven's own test for a unique snapshot version (ArtifactUtils,
+// VERSION_FILE_PATTERN, https://maven.apache.org/ref/current/maven-artifact/).
+var snapshotBuildRE = regexp.MustCompile(`^(.+)-([0-9]{8}\.[0-9]{6})-([0-9]+)$`)
+
+// snapshotOf is the snapshot version (1.0-SNAPSHOT) of a snapshot build
+// (1.0-20240502.141207-3), empty for a release.
+func snapshotOf(version string) string {
+	if m := snapshotBuildRE.FindStringSubmatch(version); m != nil {
+		return m[1] + "-SNAPSHOT"
+	}
+	return ""
+}
+
+// npmName is an npm package's name as its clients write it.
+func npmName(p Package) string {
+	if p.Namespace != "" {
+		return "@" + p.Namespace + "/" + p.Name
+	}
+	return p.Name
+}
+
+// distTags reads an npm package's dist-tags through the repository
+// (https://docs.npmjs.com/cli/commands/npm-dist-tag) and keeps those that
+// point at a version of the bundle.
+func distTags(ctx context.Context, src Source, domain, repo string, p Package) (map[string]string, error) {
+	u := strings.TrimRight(src.Base, "/") + "/" + domain + "/npm/" + repo + "/-/package/" + npmName(p) + "/dist-tags"
+	b, status, err := src.getStatus(ctx, u)
+	if status == http.StatusNotFound {
+		return nil, nil // no version is listed
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: dist-tags: %w", p, err)
+	}
+	var all map[string]string
+	if err := json.Unmarshal(b, &all); err != nil {
+		return nil, fmt.Errorf("%s: dist-tags: %w", p, err)
+	}
+	tags := map[string]string{}
+	for t, v := range all {
+		if slices.ContainsFunc(p.Versions, func(pv PkgVersion) bool { return pv.Version == v }) {
+			tags[t] = v
+		}
+	}
+	return tags, nil
 }
 
 func writeEntry(tw *tar.Writer, name string, size int64, body func(io.Writer) error) error {

@@ -18,7 +18,6 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -62,8 +61,8 @@ func Open(r io.Reader, dir string) (*Opened, error) {
 	if err := json.NewDecoder(io.LimitReader(tr, 256<<20)).Decode(&m); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrTampered, ManifestName, err)
 	}
-	if m.StockpileBundle != Version {
-		return nil, fmt.Errorf("bundle layout %d: this stockpile reads %d", m.StockpileBundle, Version)
+	if m.StockpileBundle < oldestVersion || m.StockpileBundle > Version {
+		return nil, fmt.Errorf("bundle layout %d: this stockpile reads %d to %d", m.StockpileBundle, oldestVersion, Version)
 	}
 	want := map[string]int64{}
 	for _, r := range m.Repositories {
@@ -147,15 +146,20 @@ type Report struct {
 	CreatedRepositories    []string
 	Imported, AlreadyThere int
 	Conflicts              []string
+	// Notes are the bundle's settings that were not applied: upstreams, an
+	// external connection or an npm dist-tag the target has otherwise (left
+	// as they are), an upstream the target domain lacks.
+	Notes []string
 }
 
-// Import creates the domain and the repositories that do not exist (and
-// links those it created to their upstreams, as in the bundle), then
-// publishes every version the repositories lack, with its status and its
-// package's origin controls. A version already there with the same assets
-// is left alone (so importing twice changes nothing); one there with other
-// bytes is refused, as a publish would be, and reported; the rest is
-// still imported.
+// Import creates the domain and the repositories that do not exist, gives
+// each repository the bundle's upstreams and external connection where it
+// has none (see configure), then publishes every version the repositories
+// lack, with its status and its package's origin controls and npm
+// dist-tags. A version already there with the same assets is left alone
+// (so importing twice changes nothing); one there with other bytes is
+// refused, as a publish would be, and reported; the rest is still
+// imported.
 //
 // token mints the data-plane token once the domain exists.
 func Import(ctx context.Context, t Target, o *Opened, progress Progress, token func() (string, error)) (Report, error) {
@@ -165,99 +169,167 @@ func Import(ctx context.Context, t Target, o *Opened, progress Progress, token f
 		return rep, err
 	}
 	rep.CreatedRepositories = created
+	if rep.Notes, err = configure(ctx, t, o.Manifest); err != nil {
+		return rep, err
+	}
 	if t.Token, err = token(); err != nil {
 		return rep, fmt.Errorf("GetAuthorizationToken: %w", err)
 	}
 	_, total, _ := o.Manifest.Counts()
 	done := 0
+	step := func() {
+		done++
+		if progress != nil {
+			progress.Step(done, total)
+		}
+	}
 	for _, r := range o.Manifest.Repositories {
 		repo := t.repo(r.Name)
 		for _, p := range r.Packages {
-			for _, v := range p.Versions {
-				done++
-				have, err := listAssets(ctx, t.CP, t.Domain, repo, p, v.Version)
-				switch {
-				case err == nil && sameAssets(have, v.Assets):
-					rep.AlreadyThere++
-				case err == nil:
-					rep.Conflicts = append(rep.Conflicts, fmt.Sprintf("%s: %s %s: %v", repo, p, v.Version, ErrConflict))
-				case isNotFound(err):
-					if err := publish(ctx, t, repo, o, p, v); err != nil {
-						return rep, fmt.Errorf("%s: %s %s: %w", repo, p, v.Version, err)
-					}
-					if v.Status != "Published" {
-						q := pkgQuery(t.Domain, repo, p)
-						body := map[string]any{"versions": []string{v.Version}, "targetStatus": v.Status}
-						if err := call(ctx, t.CP, http.MethodPost, "/v1/package/versions/update_status", q, body, nil); err != nil {
-							return rep, fmt.Errorf("%s: %s %s: status %s: %w", repo, p, v.Version, v.Status, err)
-						}
-					}
-					rep.Imported++
-				default:
-					return rep, err
-				}
-				if progress != nil {
-					progress.Step(done, total)
-				}
-			}
-			if p.Origin.Publish != "" && p.Origin.Upstream != "" {
-				body := map[string]any{"restrictions": p.Origin}
-				if err := call(ctx, t.CP, http.MethodPost, "/v1/package", pkgQuery(t.Domain, repo, p), body, nil); err != nil {
-					return rep, fmt.Errorf("%s: %s: origin controls: %w", repo, p, err)
-				}
+			if err := importPackage(ctx, t, o, repo, p, &rep, step); err != nil {
+				return rep, err
 			}
 		}
 	}
 	return rep, nil
 }
 
-// ensureRepositories creates the domain and the missing repositories,
-// then gives those it created their upstreams.
-func ensureRepositories(ctx context.Context, t Target, m Manifest) ([]string, error) {
-	q := url.Values{"domain": {t.Domain}}
-	if err := call(ctx, t.CP, http.MethodGet, "/v1/domain", q, nil, nil); isNotFound(err) {
-		if err := call(ctx, t.CP, http.MethodPost, "/v1/domain", q, map[string]any{}, nil); err != nil {
-			return nil, fmt.Errorf("create domain %s: %w", t.Domain, err)
+// importPackage imports one package's versions, then puts back the
+// statuses a snapshot deploy changed, sets its dist-tags and its origin
+// controls.
+func importPackage(ctx context.Context, t Target, o *Opened, repo string, p Package, rep *Report, step func()) error {
+	var before, tagsBefore map[string]string
+	if p.Format == "npm" || slices.ContainsFunc(p.Versions, func(v PkgVersion) bool { return v.Snapshot != "" }) {
+		var err error
+		if before, err = versionStatuses(ctx, t.CP, t.Domain, repo, p); err != nil {
+			return err
 		}
-	} else if err != nil {
-		return nil, err
 	}
-	var created []string
-	for _, r := range m.Repositories {
-		q := url.Values{"domain": {t.Domain}, "repository": {t.repo(r.Name)}}
-		err := call(ctx, t.CP, http.MethodGet, "/v1/repository", q, nil, nil)
-		if isNotFound(err) {
-			if err := call(ctx, t.CP, http.MethodPost, "/v1/repository", q, map[string]any{}, nil); err != nil {
-				return nil, fmt.Errorf("create repository %s: %w", t.repo(r.Name), err)
+	if p.Format == "npm" && len(p.DistTags) > 0 && len(before) > 0 {
+		var err error
+		if tagsBefore, err = t.distTags(ctx, repo, p); err != nil {
+			return fmt.Errorf("%s: %s: dist-tags: %w", repo, p, err)
+		}
+	}
+	imported := map[string]string{} // version → its status in the bundle
+	for _, v := range p.Versions {
+		have, err := listAssets(ctx, t.CP, t.Domain, repo, p, v.Version)
+		switch {
+		case err == nil && sameAssets(have, v.Assets):
+			rep.AlreadyThere++
+		case err == nil:
+			rep.Conflicts = append(rep.Conflicts, fmt.Sprintf("%s: %s %s: %v", repo, p, v.Version, ErrConflict))
+		case isNotFound(err):
+			if err := publish(ctx, t, repo, o, p, v); err != nil {
+				return fmt.Errorf("%s: %s %s: %w", repo, p, v.Version, err)
 			}
-			created = append(created, r.Name)
-		} else if err != nil {
-			return nil, err
+			if err := setStatus(ctx, t, repo, p, v.Status, v.Version); err != nil {
+				return err
+			}
+			imported[v.Version] = v.Status
+			rep.Imported++
+		default:
+			return err
+		}
+		step()
+	}
+	if p.Format == "maven" && before != nil && len(imported) > 0 {
+		if err := restoreStatuses(ctx, t, repo, p, before, imported); err != nil {
+			return err
 		}
 	}
-	for _, r := range m.Repositories {
-		if !slices.Contains(created, r.Name) || len(r.Upstreams) == 0 {
-			continue
+	if p.Format == "npm" && len(p.DistTags) > 0 {
+		kept, err := setDistTags(ctx, t, repo, p, tagsBefore)
+		if err != nil {
+			return fmt.Errorf("%s: %s: dist-tags: %w", repo, p, err)
 		}
-		var ups []map[string]string
-		for _, u := range r.Upstreams {
-			ups = append(ups, map[string]string{"repositoryName": t.repo(u)})
-		}
-		q := url.Values{"domain": {t.Domain}, "repository": {t.repo(r.Name)}}
-		if err := call(ctx, t.CP, http.MethodPut, "/v1/repository", q, map[string]any{"upstreams": ups}, nil); err != nil {
-			return nil, fmt.Errorf("upstreams of %s: %w", t.repo(r.Name), err)
+		rep.Notes = append(rep.Notes, kept...)
+	}
+	if p.Origin.Publish != "" && p.Origin.Upstream != "" {
+		body := map[string]any{"restrictions": p.Origin}
+		if err := call(ctx, t.CP, http.MethodPost, "/v1/package", pkgQuery(t.Domain, repo, p), body, nil); err != nil {
+			return fmt.Errorf("%s: %s: origin controls: %w", repo, p, err)
 		}
 	}
-	for i, c := range created {
-		created[i] = t.repo(c)
-	}
-	return created, nil
+	return nil
 }
 
-// isNotFound reports a ResourceNotFoundException, told by its text so
-// that this package needs no client type.
-func isNotFound(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "ResourceNotFoundException")
+// setStatus gives versions status (a publish leaves them Published).
+func setStatus(ctx context.Context, t Target, repo string, p Package, status string, versions ...string) error {
+	if status == "Published" || len(versions) == 0 {
+		return nil
+	}
+	body := map[string]any{"versions": versions, "targetStatus": status}
+	if err := call(ctx, t.CP, http.MethodPost, "/v1/package/versions/update_status", pkgQuery(t.Domain, repo, p), body, nil); err != nil {
+		return fmt.Errorf("%s: %s %v: status %s: %w", repo, p, versions, status, err)
+	}
+	return nil
+}
+
+// versionStatuses lists the statuses of a package's versions in repo;
+// none when the repository does not hold the package.
+func versionStatuses(ctx context.Context, cp ControlPlane, domain, repo string, p Package) (map[string]string, error) {
+	out := map[string]string{}
+	next := ""
+	for {
+		q := pkgQuery(domain, repo, p)
+		q.Set("max-results", "1000")
+		if next != "" {
+			q.Set("next-token", next)
+		}
+		var res struct {
+			Versions []struct {
+				Version, Status string
+			} `json:"versions"`
+			NextToken string `json:"nextToken"`
+		}
+		err := call(ctx, cp, http.MethodPost, "/v1/package/versions", q, nil, &res)
+		if isNotFound(err) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("ListPackageVersions %s: %w", p, err)
+		}
+		for _, v := range res.Versions {
+			out[v.Version] = v.Status
+		}
+		if res.NextToken == "" {
+			return out, nil
+		}
+		next = res.NextToken
+	}
+}
+
+// restoreStatuses puts back the statuses a snapshot deploy changed: the
+// version-level metadata that publishes a build unlists the snapshot's
+// other Published builds, so after the package every build imported gets
+// its status in the bundle and every build already there the one it had.
+func restoreStatuses(ctx context.Context, t Target, repo string, p Package, before, imported map[string]string) error {
+	now, err := versionStatuses(ctx, t.CP, t.Domain, repo, p)
+	if err != nil {
+		return err
+	}
+	fix := map[string][]string{} // status → versions
+	for v, cur := range now {
+		want, ok := imported[v]
+		if !ok {
+			want = before[v]
+		}
+		if want != "" && cur != want && (want == "Published" || want == "Unlisted" || want == "Archived") {
+			fix[want] = append(fix[want], v)
+		}
+	}
+	for _, status := range []string{"Published", "Unlisted", "Archived"} {
+		if len(fix[status]) == 0 {
+			continue
+		}
+		slices.Sort(fix[status])
+		body := map[string]any{"versions": fix[status], "targetStatus": status}
+		if err := call(ctx, t.CP, http.MethodPost, "/v1/package/versions/update_status", pkgQuery(t.Domain, repo, p), body, nil); err != nil {
+			return fmt.Errorf("%s: %s %v: status %s: %w", repo, p, fix[status], status, err)
+		}
+	}
+	return nil
 }
 
 func sameAssets(have, want []Asset) bool {
@@ -529,16 +601,35 @@ func publishCargo(ctx context.Context, t Target, repo string, o *Opened, v PkgVe
 // publishMaven deploys as mvn deploy does: each file of the version, then
 // the artifact's maven-metadata.xml naming it, which finishes the version
 // (https://maven.apache.org/repository/layout.html).
+//
+// A snapshot build's files go into its snapshot's directory
+// (1.0-SNAPSHOT/lib-1.0-20240502.141207-3.jar), and the version-level
+// metadata naming its timestamp and build number finishes it, as a
+// deploy with unique snapshot versions does.
 func publishMaven(ctx context.Context, t Target, repo string, o *Opened, p Package, v PkgVersion) error {
 	dir := t.endpoint("maven", repo) + strings.ReplaceAll(p.Namespace, ".", "/") + "/" + p.Name + "/"
+	versionDir := v.Version
+	if v.Snapshot != "" {
+		versionDir = v.Snapshot
+	}
 	for _, a := range v.Assets {
 		data, err := o.Blob(a.SHA256)
 		if err != nil {
 			return err
 		}
-		if err := t.send(ctx, http.MethodPut, dir+v.Version+"/"+a.Name, "application/octet-stream", data); err != nil {
+		if err := t.send(ctx, http.MethodPut, dir+versionDir+"/"+a.Name, "application/octet-stream", data); err != nil {
 			return err
 		}
+	}
+	if v.Snapshot != "" {
+		m := snapshotBuildRE.FindStringSubmatch(v.Version)
+		if m == nil || m[1]+"-SNAPSHOT" != v.Snapshot {
+			return fmt.Errorf("%s is not a build of snapshot %s", v.Version, v.Snapshot)
+		}
+		meta := "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<metadata>\n  <groupId>" + xmlText(p.Namespace) + "</groupId>\n  <artifactId>" + xmlText(p.Name) +
+			"</artifactId>\n  <version>" + xmlText(v.Snapshot) + "</version>\n  <versioning>\n    <snapshot>\n      <timestamp>" + m[2] +
+			"</timestamp>\n      <buildNumber>" + m[3] + "</buildNumber>\n    </snapshot>\n  </versioning>\n</metadata>\n"
+		return t.send(ctx, http.MethodPut, dir+v.Snapshot+"/maven-metadata.xml", "application/xml", []byte(meta))
 	}
 	meta := "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<metadata>\n  <groupId>" + xmlText(p.Namespace) + "</groupId>\n  <artifactId>" + xmlText(p.Name) +
 		"</artifactId>\n  <versioning>\n    <versions>\n      <version>" + xmlText(v.Version) + "</version>\n    </versions>\n  </versioning>\n</metadata>\n"
