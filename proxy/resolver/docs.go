@@ -1,6 +1,7 @@
 package resolver
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -46,6 +47,9 @@ type getter struct {
 	mu      sync.Mutex
 	expires time.Time // zero: nothing served
 	stale   bool
+	// changed is set when a refresh found a document different from the
+	// one held (new bytes, a new document, or one the upstream dropped).
+	changed bool
 }
 
 var _ formats.Getter = (*getter)(nil)
@@ -57,6 +61,19 @@ func (g *getter) note(exp time.Time, stale bool) {
 		g.expires = exp
 	}
 	g.stale = g.stale || stale
+}
+
+func (g *getter) noteChanged() {
+	g.mu.Lock()
+	g.changed = true
+	g.mu.Unlock()
+}
+
+// changedDocs reports whether a document served was found changed.
+func (g *getter) changedDocs() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.changed
 }
 
 // Get implements formats.Getter.
@@ -116,6 +133,9 @@ func (g *getter) Get(ctx context.Context, ref, accept string) (*formats.Document
 	})
 	if err != nil {
 		if errors.Is(err, upstream.ErrNotFound) {
+			if cur != nil && !cur.NotFound {
+				g.noteChanged()
+			}
 			g.note(now.Add(opts.NegativeTTL), false)
 			setOutcome(ctx, "miss")
 			return nil, err
@@ -129,6 +149,9 @@ func (g *getter) Get(ctx context.Context, ref, accept string) (*formats.Document
 		return nil, err
 	}
 	res := v.(*refreshResult)
+	if res.outcome == "miss" && (cur == nil || cur.NotFound || !bytes.Equal(cur.Body, res.doc.Body)) {
+		g.noteChanged()
+	}
 	g.note(res.doc.FetchedAt.Add(opts.TTL), false)
 	setOutcome(ctx, res.outcome)
 	return res.doc.document(), nil

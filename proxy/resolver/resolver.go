@@ -219,6 +219,14 @@ func (r *Resolver) touch(domain string, p formats.Package) {
 	r.genMu.Unlock()
 }
 
+// touchEverywhere is touch in every domain: an upstream document is kept
+// per connection, and every domain reaching that connection renders from it.
+func (r *Resolver) touchEverywhere(p formats.Package) {
+	for _, d := range r.registry.Domains() {
+		r.touch(d.Name, p)
+	}
+}
+
 // conn returns the external connection of a walk step when it serves format.
 func (r *Resolver) conn(step model.Step, format string) (*upstream.Conn, error) {
 	c, err := r.client.Conn(step.Repo.ExternalConnection)

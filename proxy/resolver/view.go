@@ -28,6 +28,9 @@ type viewResult struct {
 	// blocked are the versions the blocklist or known-malicious advisories
 	// took out of view.
 	blocked map[string]*blocked
+	// stale is true when an external source could not be reached and
+	// what it said before was used, or left out.
+	stale bool
 }
 
 // View implements formats.Resolver.
@@ -77,6 +80,7 @@ func (r *Resolver) view(ctx context.Context, ref formats.RepoRef, p formats.Pack
 		r.log.Warn("view is missing an external connection", "repository", ref.Repository, "package", r.displayName(p), "error", m.upstreamErr.Error())
 		setOutcome(ctx, "stale")
 		res.expires = r.now().Add(r.opts.StaleRetry)
+		res.stale = true
 	}
 	if !skipOwn {
 		// The publish check sees every version; clients do not.
@@ -148,6 +152,16 @@ func (r *Resolver) gatherExternal(ctx context.Context, st model.Step, p formats.
 	}
 	g := &getter{r: r, conn: conn}
 	md, err := f.FetchMetadata(ctx, g, p)
+	if g.changedDocs() && formats.IsFresh(ctx) {
+		// A forced revalidation found the upstream's metadata changed:
+		// every rendered document of p (other variants, other
+		// repositories, other domains reading the same connection) was
+		// built from the old one and would be served until its TTL.
+		r.touchEverywhere(p)
+	}
+	if g.stale {
+		m.res.stale = true
+	}
 	if !g.expires.IsZero() && (m.res.expires.IsZero() || g.expires.Before(m.res.expires)) {
 		m.res.expires = g.expires
 	}
