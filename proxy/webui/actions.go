@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -40,6 +41,18 @@ var ops = map[string]op{
 	"dispose": {"dispose", "codeartifact:DisposePackageVersions", "Dispose of", "Its files are deleted (once nothing else refers to them); the version stays listed as Disposed. This cannot be undone."},
 	"delete":  {"delete", "codeartifact:DeletePackageVersions", "Delete", "The version and its files are removed from this repository. This cannot be undone."},
 	"copy":    {"copy", "codeartifact:CopyPackageVersions", "Copy", ""},
+	// refresh changes no record: it revalidates the upstream documents now,
+	// which any client allowed to read the repository may already cause
+	// (a version the cached metadata lacks is asked for again, once per
+	// document within FreshWithin). So it needs the least that lets one
+	// see the package: ReadFromRepository, and being signed in.
+	"refresh": {"refresh", actionRead, "Refresh the upstream metadata of", "The external connections this repository reaches are asked now for the package's metadata; clients see new upstream versions at once."},
+}
+
+// Refresher revalidates a package's cached upstream metadata now and drops
+// what was rendered from it; *resolver.Resolver implements it.
+type Refresher interface {
+	Refresh(ctx context.Context, ref formats.RepoRef, p formats.Package) (resolver.Refreshed, error)
 }
 
 // targetStatuses are what a status change may set, as in
@@ -72,7 +85,10 @@ func (h *Handler) parseAction(c echo.Context, write bool) (*actionRequest, error
 	p := h.normalize(formats.Package{Format: c.FormValue("format"), Namespace: c.FormValue("namespace"), Name: c.FormValue("name")})
 	o, known := ops[c.FormValue("op")]
 	version := c.FormValue("version")
-	if !known || p.Format == "" || p.Name == "" || version == "" || resolver.CheckNames(r.Domain, p, version, "") != nil {
+	if o.Name == "refresh" {
+		version = "" // a package action
+	}
+	if !known || p.Format == "" || p.Name == "" || version == "" && o.Name != "refresh" || resolver.CheckNames(r.Domain, p, version, "") != nil {
 		return nil, h.refuse(c, http.StatusBadRequest, "This action names no known operation, package or version.")
 	}
 	a := &actionRequest{Repo: r, Package: p, Display: h.display(p), Version: version, Op: o,
@@ -98,6 +114,12 @@ func (h *Handler) parseAction(c echo.Context, write bool) (*actionRequest, error
 		a.To = dst
 		return a, nil
 	}
+	if o.Name == "refresh" {
+		if h.o.Refresher == nil || !h.mayRefresh(c, r, attempt(write)) {
+			return nil, h.refuse(c, http.StatusForbidden, "You may not refresh this package's upstream metadata.")
+		}
+		return a, nil
+	}
 	if !h.mayAct(c, o, r, p, attempt(write)) {
 		return nil, h.refuse(c, http.StatusForbidden, "You may not "+o.Name+" versions of this package.")
 	}
@@ -113,6 +135,16 @@ func (h *Handler) mayAct(c echo.Context, o op, r model.Repository, p formats.Pac
 	}
 	return h.may(c, o.Action, access.Target{Domain: r.Domain, Repository: r.Name,
 		Resource: h.o.ARNs.Package(r.Domain, r.Name, p.Format, p.Namespace, p.Name)}, a)
+}
+
+// mayRefresh reports whether the visitor may refresh the upstream metadata
+// of r's packages: signed in (or open mode) and allowed to read r.
+func (h *Handler) mayRefresh(c echo.Context, r model.Repository, a ask) bool {
+	v := visitorOf(c)
+	if !v.Open && v.ID == nil {
+		return false
+	}
+	return h.mayRead(c, r.Domain, r.Name, a)
 }
 
 // mayCopy reports whether the visitor may copy versions into dst (the
@@ -139,6 +171,9 @@ func (h *Handler) act(c echo.Context) error {
 	if a == nil {
 		return err
 	}
+	if a.Op.Name == "refresh" {
+		return h.refresh(c, a)
+	}
 	res, err := h.apply(c.Request().Context(), a)
 	if errors.Is(err, errNotAllowed) || errors.Is(err, model.ErrNotFound) {
 		return h.refuse(c, http.StatusConflict, err.Error())
@@ -146,17 +181,37 @@ func (h *Handler) act(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	who := "local"
-	if id := visitorOf(c).ID; id != nil {
-		who = id.Name
-	}
-	h.o.Log.Info("web interface action", "principal", who, "operation", a.Op.Action, "domain", a.Repo.Domain, "repository", a.Repo.Name,
+	h.o.Log.Info("web interface action", "principal", h.who(c), "operation", a.Op.Action, "domain", a.Repo.Domain, "repository", a.Repo.Name,
 		"format", a.Package.Format, "namespace", a.Package.Namespace, "package", a.Package.Name, "version", a.Version, "result", res)
 	back := a.Back
 	if a.Op.Name == "delete" {
 		back = Prefix + "/d/" + url.PathEscape(a.Repo.Domain) + "/r/" + url.PathEscape(a.Repo.Name) + "/package?" + packageQuery(a.Package, "")
 	}
 	return c.Redirect(http.StatusSeeOther, back+"&done="+a.Op.Name)
+}
+
+// refresh revalidates the package's upstream metadata now, logs it, and
+// goes back to the package page with what it found.
+func (h *Handler) refresh(c echo.Context, a *actionRequest) error {
+	got, err := h.o.Refresher.Refresh(c.Request().Context(), formats.RepoRef{Domain: a.Repo.Domain, Repository: a.Repo.Name}, a.Package)
+	if err != nil && !errors.Is(err, formats.ErrNotFound) {
+		return err
+	}
+	h.o.Log.Info("web interface action", "principal", h.who(c), "operation", "refresh", "domain", a.Repo.Domain, "repository", a.Repo.Name,
+		"format", a.Package.Format, "namespace", a.Package.Namespace, "package", a.Package.Name, "versions", got.Versions, "stale", got.Stale)
+	back := a.Back + "&done=refresh&seen=" + strconv.Itoa(got.Versions)
+	if got.Stale {
+		back += "&stale=1"
+	}
+	return c.Redirect(http.StatusSeeOther, back)
+}
+
+// who names the visitor in the log.
+func (h *Handler) who(c echo.Context) string {
+	if id := visitorOf(c).ID; id != nil {
+		return id.Name
+	}
+	return "local"
 }
 
 // apply changes the version record under the package's lock, with the

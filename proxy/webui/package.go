@@ -37,6 +37,12 @@ type packageData struct {
 	NeedToken bool
 	Actions   actionForms
 	Done      string // the action just taken, for the notice
+	// Refresh offers "Refresh now" (the repository reaches an external
+	// connection and the visitor may refresh).
+	Refresh bool
+	// Seen and Stale are what a refresh just found.
+	Seen  string
+	Stale bool
 }
 
 func (h *Handler) packagePage(c echo.Context) error {
@@ -85,12 +91,24 @@ func (h *Handler) packagePage(c echo.Context) error {
 	d.Actions = h.actionForms(c, r, p, sel)
 	if o, ok := ops[c.QueryParam("done")]; ok {
 		d.Done = o.Name
+		d.Seen, d.Stale = c.QueryParam("seen"), c.QueryParam("stale") != ""
 	}
+	d.Refresh = h.o.Refresher != nil && h.reachesExternal(r) && h.mayRefresh(c, r, question)
 	d.Snippets = snippets(p, d.Display, sel.Version.Version, d.Endpoint)
 	return h.render(c, http.StatusOK, "package", d.Display+" · "+r.Name, d,
 		crumb{r.Domain, Prefix + "/d/" + url.PathEscape(r.Domain)},
 		crumb{r.Name, Prefix + "/d/" + url.PathEscape(r.Domain) + "/r/" + url.PathEscape(r.Name)},
 		crumb{d.Display, ""})
+}
+
+// reachesExternal reports whether r's walk reaches an external connection.
+func (h *Handler) reachesExternal(r model.Repository) bool {
+	for _, n := range h.graph(r).Nodes {
+		if n.Kind == "external" {
+			return true
+		}
+	}
+	return false
 }
 
 // pickVersion returns the version asked for, else the newest Published one,

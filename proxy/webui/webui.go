@@ -93,6 +93,8 @@ type Options struct {
 	Records Scanner
 	// Versions takes the actions on versions.
 	Versions Versions
+	// Refresher refreshes a package's upstream metadata; nil: not offered.
+	Refresher Refresher
 	// Metrics are the server's metrics, for the operations view; may be nil.
 	Metrics Gatherer
 	// Errors are the recent failed requests, for the operations view; may be nil.
