@@ -18,10 +18,6 @@ import (
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile/internal/warm"
 )
 
-// maxAsset bounds an asset read through GetPackageVersionAsset: the
-// largest publish Stockpile accepts by default.
-const maxAsset = 2 << 30
-
 const exportLong = `Write a repository's packages (or every repository's of the domain, without
 --repository; only the versions some lockfiles name, with --lockfile) to one
 file: the repositories' upstreams and external connections, the packages'
@@ -70,7 +66,6 @@ func exportCommand(e *env, r *runner) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("export: %w", err)
 			}
-			cl.MaxAnswer = maxAsset
 			ctx := context.Background()
 			repos := []string{repo}
 			if repo == "" {

@@ -14,9 +14,16 @@ import (
 // must be set. It returns ErrMalformed for a query string with an invalid
 // percent-escape.
 func Sign(r *http.Request, body []byte, keyID, secret, region string, now time.Time) error {
+	return SignPayload(r, hashHex(body), keyID, secret, region, now)
+}
+
+// SignPayload is Sign for a body that is streamed, not held: payloadSHA256
+// is its hex SHA-256, known beforehand (an asset whose digest its
+// manifest lists), which the server checks the body against as it reads it.
+func SignPayload(r *http.Request, payloadSHA256, keyID, secret, region string, now time.Time) error {
 	amzDate := now.UTC().Format(amzDateFormat)
 	r.Header.Set("X-Amz-Date", amzDate)
-	r.Header.Set("X-Amz-Content-Sha256", hashHex(body))
+	r.Header.Set("X-Amz-Content-Sha256", payloadSHA256)
 	auth := &authorization{
 		accessKeyID:   keyID,
 		date:          amzDate[:8],
@@ -25,7 +32,7 @@ func Sign(r *http.Request, body []byte, keyID, secret, region string, now time.T
 		signedHeaders: "host;x-amz-content-sha256;x-amz-date",
 		headers:       []string{"host", "x-amz-content-sha256", "x-amz-date"},
 	}
-	canonical, err := canonicalRequest(r, auth, hashHex(body))
+	canonical, err := canonicalRequest(r, auth, payloadSHA256)
 	if err != nil {
 		return err
 	}

@@ -122,6 +122,12 @@ var ErrFormat = errors.New("bundles carry generic, npm, pypi, ruby, nuget, cargo
 // ControlPlane is the signed control plane the bundle uses.
 type ControlPlane interface {
 	Call(ctx context.Context, method, path string, q url.Values, body []byte) ([]byte, error)
+	// Open returns an answer's body unread (an asset, streamed into the
+	// bundle).
+	Open(ctx context.Context, method, path string, q url.Values) (io.ReadCloser, error)
+	// Send sends a body of size bytes whose hex SHA-256 is sum without
+	// holding it (an asset, streamed from the bundle).
+	Send(ctx context.Context, method, path string, q url.Values, body io.Reader, size int64, sum string) ([]byte, error)
 }
 
 // call sends a control-plane call and decodes its answer into out.

@@ -34,7 +34,9 @@ func Export(ctx context.Context, cp ControlPlane, src Source, domain string, rep
 		}
 		m.Repositories = append(m.Repositories, r)
 	}
-	zw, err := zstd.NewWriter(w)
+	// One encoder goroutine with its lower-memory buffers: the export's
+	// memory stays a few MiB whatever the assets' sizes.
+	zw, err := zstd.NewWriter(w, zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
 	if err != nil {
 		return m, err
 	}
@@ -203,21 +205,33 @@ func writeEntry(tw *tar.Writer, name string, size int64, body func(io.Writer) er
 	return body(tw)
 }
 
-// copyAsset streams an asset into w, checking its SHA-256 and size.
+// copyAsset streams an asset from GetPackageVersionAsset into w (the
+// bundle's tar entry, of a.Size bytes), hashing it in the same pass, and
+// checks its SHA-256 and size: nothing of it is held in memory.
 func copyAsset(ctx context.Context, cp ControlPlane, domain, repo string, p Package, version string, a Asset, w io.Writer) error {
 	q := pkgQuery(domain, repo, p)
 	q.Set("version", version)
 	q.Set("asset", a.Name)
-	body, err := cp.Call(ctx, http.MethodGet, "/v1/package/version/asset", q, nil)
+	body, err := cp.Open(ctx, http.MethodGet, "/v1/package/version/asset", q)
 	if err != nil {
 		return fmt.Errorf("%s %s %s: %w", p, version, a.Name, err)
 	}
-	sum := sha256.Sum256(body)
-	if hex.EncodeToString(sum[:]) != a.SHA256 || int64(len(body)) != a.Size {
-		return fmt.Errorf("%s %s %s: the server sent %d bytes with SHA-256 %x, not the %d bytes with %s it lists", p, version, a.Name, len(body), sum, a.Size, a.SHA256)
+	defer body.Close()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(body, a.Size))
+	if err != nil {
+		return fmt.Errorf("%s %s %s: %w", p, version, a.Name, err)
 	}
-	_, err = w.Write(body)
-	return err
+	if n == a.Size {
+		// one byte more than listed is a different asset
+		if extra, _ := io.CopyN(io.Discard, body, 1); extra > 0 {
+			n++
+		}
+	}
+	if sum := hex.EncodeToString(h.Sum(nil)); sum != a.SHA256 || n != a.Size {
+		return fmt.Errorf("%s %s %s: the server sent %d bytes with SHA-256 %s, not the %d bytes with %s it lists", p, version, a.Name, n, sum, a.Size, a.SHA256)
+	}
+	return nil
 }
 
 func listPackages(ctx context.Context, cp ControlPlane, domain, repo, format string) ([]Package, error) {

@@ -2,21 +2,16 @@ package bundle
 
 import (
 	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -36,18 +31,29 @@ var ErrConflict = errors.New("the repository holds this version with other asset
 type Opened struct {
 	Manifest Manifest
 	Dir      string
+	// npm holds the SHA-1 and SHA-512 of npm tarballs (dist.shasum and
+	// dist.integrity of their publish), computed while spooling.
+	npm map[string]npmDigests
 }
 
-// Blob reads one asset of the bundle.
-func (o *Opened) Blob(sha256 string) ([]byte, error) {
-	return os.ReadFile(filepath.Join(o.Dir, sha256))
+type npmDigests struct{ sha1, sha512 []byte }
+
+// Blob opens one asset of the bundle, to be streamed.
+func (o *Opened) Blob(sha256 string) (*os.File, error) {
+	return os.Open(filepath.Join(o.Dir, sha256))
 }
+
+// maxWindow bounds the zstd window of a bundle Open reads.
+const maxWindow = 32 << 20
 
 // Open reads a bundle, spooling its blobs into dir, and verifies it
 // before anything is imported: every entry's SHA-256 is the one its name
 // gives, every asset of the manifest is there, and nothing else is.
 func Open(r io.Reader, dir string) (*Opened, error) {
-	zr, err := zstd.NewReader(r)
+	// One decoder goroutine, and a window no larger than maxWindow: a
+	// bundle cannot make the import hold more than that (Export writes
+	// windows of 8 MiB).
+	zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxWindow))
 	if err != nil {
 		return nil, err
 	}
@@ -65,6 +71,7 @@ func Open(r io.Reader, dir string) (*Opened, error) {
 		return nil, fmt.Errorf("bundle layout %d: this stockpile reads %d to %d", m.StockpileBundle, oldestVersion, Version)
 	}
 	want := map[string]int64{}
+	o := &Opened{Manifest: m, Dir: dir, npm: map[string]npmDigests{}}
 	for _, r := range m.Repositories {
 		for _, p := range r.Packages {
 			if !slices.Contains(Formats, p.Format) {
@@ -73,6 +80,9 @@ func Open(r io.Reader, dir string) (*Opened, error) {
 			for _, v := range p.Versions {
 				for _, a := range v.Assets {
 					want[a.SHA256] = a.Size
+					if p.Format == "npm" {
+						o.npm[a.SHA256] = npmDigests{}
+					}
 				}
 			}
 		}
@@ -91,8 +101,15 @@ func Open(r io.Reader, dir string) (*Opened, error) {
 		if !ok || !listed || got[sum] {
 			return nil, fmt.Errorf("%w: %s is not an asset of the manifest", ErrTampered, hdr.Name)
 		}
-		if err := spool(tr, filepath.Join(dir, sum), sum, size, hdr.Name); err != nil {
+		var extra []hash.Hash
+		if _, npm := o.npm[sum]; npm {
+			extra = []hash.Hash{sha1.New(), sha512.New()}
+		}
+		if err := spool(tr, filepath.Join(dir, sum), sum, size, hdr.Name, extra...); err != nil {
 			return nil, err
+		}
+		if extra != nil {
+			o.npm[sum] = npmDigests{extra[0].Sum(nil), extra[1].Sum(nil)}
 		}
 		got[sum] = true
 	}
@@ -101,17 +118,23 @@ func Open(r io.Reader, dir string) (*Opened, error) {
 			return nil, fmt.Errorf("%w: %s is missing", ErrTampered, BlobName(sum))
 		}
 	}
-	return &Opened{Manifest: m, Dir: dir}, nil
+	return o, nil
 }
 
-func spool(r io.Reader, path, sum string, size int64, name string) error {
+// spool copies one entry to path, hashing it in the same pass with
+// SHA-256 (checked against sum and size) and with extra.
+func spool(r io.Reader, path, sum string, size int64, name string, extra ...hash.Hash) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(r, size+1))
+	ws := []io.Writer{f, h}
+	for _, x := range extra {
+		ws = append(ws, x)
+	}
+	n, err := io.Copy(io.MultiWriter(ws...), io.LimitReader(r, size+1))
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrTampered, name, err)
 	}
@@ -346,298 +369,4 @@ func sameAssets(have, want []Asset) bool {
 		}
 	}
 	return true
-}
-
-func (t Target) endpoint(format, repo string) string {
-	return strings.TrimRight(t.Base, "/") + "/" + t.Domain + "/" + format + "/" + repo + "/"
-}
-
-// publish publishes one version the way its format's clients do.
-func publish(ctx context.Context, t Target, repo string, o *Opened, p Package, v PkgVersion) error {
-	switch p.Format {
-	case "generic":
-		return publishGeneric(ctx, t, repo, o, p, v)
-	case "npm":
-		return publishNPM(ctx, t, repo, o, p, v)
-	case "pypi":
-		return publishPyPI(ctx, t, repo, o, p, v)
-	case "ruby":
-		// gem push (https://guides.rubygems.org/rubygems-org-api/#gem-methods)
-		return publishFile(ctx, t, o, v, ".gem", http.MethodPost, t.endpoint("ruby", repo)+"api/v1/gems")
-	case "cargo":
-		return publishCargo(ctx, t, repo, o, v)
-	case "maven":
-		return publishMaven(ctx, t, repo, o, p, v)
-	case "nuget":
-		// nuget push, the PackagePublish resource
-		// (https://learn.microsoft.com/nuget/api/package-publish-resource)
-		return publishFile(ctx, t, o, v, ".nupkg", http.MethodPut, t.endpoint("nuget", repo)+"api/v2/package")
-	}
-	return fmt.Errorf("%s: %w", p, ErrFormat)
-}
-
-// publishGeneric calls PublishPackageVersion for each asset, the last one
-// finishing the version.
-func publishGeneric(ctx context.Context, t Target, repo string, o *Opened, p Package, v PkgVersion) error {
-	for i, a := range v.Assets {
-		body, err := o.Blob(a.SHA256)
-		if err != nil {
-			return err
-		}
-		q := pkgQuery(t.Domain, repo, p)
-		q.Set("version", v.Version)
-		q.Set("asset", a.Name)
-		if i < len(v.Assets)-1 {
-			q.Set("unfinished", "true")
-		}
-		if _, err := t.CP.Call(ctx, http.MethodPost, "/v1/package/version/publish", q, body); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// publishNPM sends what npm publish sends: the version's package.json,
-// read from the tarball, with its dist, and the tarball as an attachment
-// (https://github.com/npm/registry/blob/main/docs/REGISTRY-API.md).
-func publishNPM(ctx context.Context, t Target, repo string, o *Opened, p Package, v PkgVersion) error {
-	if len(v.Assets) != 1 {
-		return fmt.Errorf("an npm version has one tarball, not %d assets", len(v.Assets))
-	}
-	tgz, err := o.Blob(v.Assets[0].SHA256)
-	if err != nil {
-		return err
-	}
-	manifest, err := packageJSON(tgz)
-	if err != nil {
-		return err
-	}
-	name := p.Name
-	if p.Namespace != "" {
-		name = "@" + p.Namespace + "/" + p.Name
-	}
-	s1, s512 := sha1.Sum(tgz), sha512.Sum512(tgz)
-	manifest["dist"] = map[string]string{"shasum": hex.EncodeToString(s1[:]), "integrity": "sha512-" + base64.StdEncoding.EncodeToString(s512[:]),
-		"tarball": t.endpoint("npm", repo) + name + "/-/" + v.Assets[0].Name}
-	body, err := json.Marshal(map[string]any{
-		"_id": name, "name": name, "dist-tags": map[string]string{"latest": v.Version},
-		"versions":     map[string]any{v.Version: manifest},
-		"_attachments": map[string]any{v.Assets[0].Name: map[string]any{"content_type": "application/octet-stream", "data": base64.StdEncoding.EncodeToString(tgz), "length": len(tgz)}},
-	})
-	if err != nil {
-		return err
-	}
-	return t.send(ctx, http.MethodPut, t.endpoint("npm", repo)+strings.Replace(name, "/", "%2f", 1), "application/json", body)
-}
-
-// packageJSON reads package/package.json (or the first */package.json)
-// of an npm tarball.
-func packageJSON(tgz []byte) (map[string]any, error) {
-	gz, err := gzip.NewReader(bytes.NewReader(tgz))
-	if err != nil {
-		return nil, fmt.Errorf("the tarball: %w", err)
-	}
-	tr := tar.NewReader(gz)
-	for {
-		hdr, err := tr.Next()
-		if err != nil {
-			return nil, fmt.Errorf("the tarball has no package.json: %w", err)
-		}
-		if parts := strings.Split(hdr.Name, "/"); len(parts) == 2 && parts[1] == "package.json" {
-			var m map[string]any
-			if err := json.NewDecoder(io.LimitReader(tr, 4<<20)).Decode(&m); err != nil {
-				return nil, fmt.Errorf("%s: %w", hdr.Name, err)
-			}
-			return m, nil
-		}
-	}
-}
-
-// publishPyPI uploads each file as twine does (the legacy upload API).
-func publishPyPI(ctx context.Context, t Target, repo string, o *Opened, p Package, v PkgVersion) error {
-	for _, a := range v.Assets {
-		data, err := o.Blob(a.SHA256)
-		if err != nil {
-			return err
-		}
-		var form bytes.Buffer
-		mw := multipart.NewWriter(&form)
-		for _, kv := range [][2]string{{":action", "file_upload"}, {"protocol_version", "1"}, {"name", p.Name}, {"version", v.Version}, {"sha256_digest", a.SHA256}} {
-			if err := mw.WriteField(kv[0], kv[1]); err != nil {
-				return err
-			}
-		}
-		fw, err := mw.CreateFormFile("content", a.Name)
-		if err != nil {
-			return err
-		}
-		fw.Write(data)
-		if err := mw.Close(); err != nil {
-			return err
-		}
-		if err := t.send(ctx, http.MethodPost, t.endpoint("pypi", repo), mw.FormDataContentType(), form.Bytes()); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// publishFile sends the version's package file (the asset named
-// *suffix; the others, a .nuspec, are the server's extracts of it) as the
-// body, as gem push and nuget push do.
-func publishFile(ctx context.Context, t Target, o *Opened, v PkgVersion, suffix, method, u string) error {
-	var pkg *Asset
-	for i, a := range v.Assets {
-		if strings.HasSuffix(strings.ToLower(a.Name), suffix) {
-			if pkg != nil {
-				return fmt.Errorf("two %s assets", suffix)
-			}
-			pkg = &v.Assets[i]
-		}
-	}
-	if pkg == nil {
-		return fmt.Errorf("no %s asset", suffix)
-	}
-	data, err := o.Blob(pkg.SHA256)
-	if err != nil {
-		return err
-	}
-	return t.send(ctx, method, u, "application/octet-stream", data)
-}
-
-// send sends a data-plane request with the token.
-func (t Target) send(ctx context.Context, method, u, contentType string, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+t.Token)
-	req.Header.Set("Content-Type", contentType)
-	hc := t.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		return fmt.Errorf("%s %s: %s: %s", method, u, resp.Status, strings.TrimSpace(string(b)))
-	}
-	return nil
-}
-
-// publishCargo sends what cargo publish sends: the publish metadata, made
-// from the version's index line, and the .crate
-// (https://doc.rust-lang.org/cargo/reference/registry-web-api.html#publish).
-func publishCargo(ctx context.Context, t Target, repo string, o *Opened, v PkgVersion) error {
-	var line struct {
-		Name string `json:"name"`
-		Vers string `json:"vers"`
-		Deps []struct {
-			Name            string   `json:"name"`
-			Req             string   `json:"req"`
-			Features        []string `json:"features"`
-			Optional        bool     `json:"optional"`
-			DefaultFeatures bool     `json:"default_features"`
-			Target          *string  `json:"target"`
-			Kind            string   `json:"kind"`
-			Registry        *string  `json:"registry"`
-			Package         *string  `json:"package"`
-		} `json:"deps"`
-		Features    map[string][]string `json:"features"`
-		Features2   map[string][]string `json:"features2"`
-		Links       *string             `json:"links"`
-		RustVersion *string             `json:"rust_version"`
-	}
-	if err := json.Unmarshal(v.CargoIndexLine, &line); err != nil || line.Name == "" {
-		return fmt.Errorf("the bundle has no index line for it (%v)", err)
-	}
-	crate := v.Assets
-	if len(crate) != 1 {
-		return fmt.Errorf("a crate version has one .crate, not %d assets", len(crate))
-	}
-	data, err := o.Blob(crate[0].SHA256)
-	if err != nil {
-		return err
-	}
-	features := map[string][]string{}
-	for k, f := range line.Features {
-		features[k] = f
-	}
-	for k, f := range line.Features2 {
-		features[k] = f
-	}
-	deps := make([]map[string]any, 0, len(line.Deps))
-	for _, d := range line.Deps {
-		name, explicit := d.Name, (*string)(nil)
-		if d.Package != nil { // renamed in Cargo.toml: the index names the crate in package
-			name, explicit = *d.Package, &d.Name
-		}
-		feats := d.Features
-		if feats == nil {
-			feats = []string{}
-		}
-		deps = append(deps, map[string]any{"name": name, "version_req": d.Req, "features": feats, "optional": d.Optional,
-			"default_features": d.DefaultFeatures, "target": d.Target, "kind": d.Kind, "registry": d.Registry, "explicit_name_in_toml": explicit})
-	}
-	meta, err := json.Marshal(map[string]any{"name": line.Name, "vers": line.Vers, "deps": deps, "features": features,
-		"authors": []string{}, "description": nil, "documentation": nil, "homepage": nil, "readme": nil, "readme_file": nil,
-		"keywords": []string{}, "categories": []string{}, "license": nil, "license_file": nil, "repository": nil,
-		"badges": map[string]any{}, "links": line.Links, "rust_version": line.RustVersion})
-	if err != nil {
-		return err
-	}
-	var body []byte
-	body = binary.LittleEndian.AppendUint32(body, uint32(len(meta)))
-	body = append(body, meta...)
-	body = binary.LittleEndian.AppendUint32(body, uint32(len(data)))
-	body = append(body, data...)
-	return t.send(ctx, http.MethodPut, t.endpoint("cargo", repo)+"api/v1/crates/new", "application/octet-stream", body)
-}
-
-// publishMaven deploys as mvn deploy does: each file of the version, then
-// the artifact's maven-metadata.xml naming it, which finishes the version
-// (https://maven.apache.org/repository/layout.html).
-//
-// A snapshot build's files go into its snapshot's directory
-// (1.0-SNAPSHOT/lib-1.0-20240502.141207-3.jar), and the version-level
-// metadata naming its timestamp and build number finishes it, as a
-// deploy with unique snapshot versions does.
-func publishMaven(ctx context.Context, t Target, repo string, o *Opened, p Package, v PkgVersion) error {
-	dir := t.endpoint("maven", repo) + strings.ReplaceAll(p.Namespace, ".", "/") + "/" + p.Name + "/"
-	versionDir := v.Version
-	if v.Snapshot != "" {
-		versionDir = v.Snapshot
-	}
-	for _, a := range v.Assets {
-		data, err := o.Blob(a.SHA256)
-		if err != nil {
-			return err
-		}
-		if err := t.send(ctx, http.MethodPut, dir+versionDir+"/"+a.Name, "application/octet-stream", data); err != nil {
-			return err
-		}
-	}
-	if v.Snapshot != "" {
-		m := snapshotBuildRE.FindStringSubmatch(v.Version)
-		if m == nil || m[1]+"-SNAPSHOT" != v.Snapshot {
-			return fmt.Errorf("%s is not a build of snapshot %s", v.Version, v.Snapshot)
-		}
-		meta := "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<metadata>\n  <groupId>" + xmlText(p.Namespace) + "</groupId>\n  <artifactId>" + xmlText(p.Name) +
-			"</artifactId>\n  <version>" + xmlText(v.Snapshot) + "</version>\n  <versioning>\n    <snapshot>\n      <timestamp>" + m[2] +
-			"</timestamp>\n      <buildNumber>" + m[3] + "</buildNumber>\n    </snapshot>\n  </versioning>\n</metadata>\n"
-		return t.send(ctx, http.MethodPut, dir+v.Snapshot+"/maven-metadata.xml", "application/xml", []byte(meta))
-	}
-	meta := "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<metadata>\n  <groupId>" + xmlText(p.Namespace) + "</groupId>\n  <artifactId>" + xmlText(p.Name) +
-		"</artifactId>\n  <versioning>\n    <versions>\n      <version>" + xmlText(v.Version) + "</version>\n    </versions>\n  </versioning>\n</metadata>\n"
-	return t.send(ctx, http.MethodPut, dir+"maven-metadata.xml", "application/xml", []byte(meta))
-}
-
-func xmlText(s string) string {
-	var b strings.Builder
-	_ = xml.EscapeText(&b, []byte(s))
-	return b.String()
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,7 +78,13 @@ func TestOpen(t *testing.T) {
 				}
 				for _, r := range o.Manifest.Repositories {
 					for _, as := range r.Packages[0].Versions[0].Assets {
-						if got, err := o.Blob(as.SHA256); err != nil || sum(got) != as.SHA256 {
+						f, err := o.Blob(as.SHA256)
+						if err != nil {
+							t.Fatal(err)
+						}
+						got, err := io.ReadAll(f)
+						f.Close()
+						if err != nil || sum(got) != as.SHA256 {
 							t.Errorf("blob %s: %v", as.SHA256, err)
 						}
 					}

@@ -60,7 +60,7 @@ func setDistTags(ctx context.Context, t Target, repo string, p Package, before m
 			return nil, err
 		}
 		u := t.endpoint("npm", repo) + "-/package/" + npmName(p) + "/dist-tags/" + tag
-		if err := t.send(ctx, http.MethodPut, u, "application/json", body); err != nil {
+		if err := t.sendBytes(ctx, http.MethodPut, u, "application/json", body); err != nil {
 			return nil, err
 		}
 	}

@@ -6,6 +6,8 @@ package cpclient
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,8 +32,8 @@ type Client struct {
 	Creds    awscreds.Credentials
 	HTTP     *http.Client
 	Now      func() time.Time
-	// MaxAnswer bounds what is read of one answer (an asset, for
-	// GetPackageVersionAsset); 0 means 16 MiB.
+	// MaxAnswer bounds what Call and Send read of one answer; 0 means
+	// 16 MiB. Open streams the answer without a bound.
 	MaxAnswer int64
 }
 
@@ -50,13 +52,52 @@ func (e *APIError) Error() string {
 // Call sends one request to path (below the endpoint) with query q and a
 // JSON body (nil for none) and returns the answer's body.
 func (c *Client) Call(ctx context.Context, method, path string, q url.Values, body []byte) ([]byte, error) {
+	resp, err := c.do(ctx, method, path, q, bytes.NewReader(body), int64(len(body)), sigv4Hash(body))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return c.read(method, path, resp.Body)
+}
+
+// Open sends a request without a body and returns the answer's body
+// unread, for the caller to stream (an asset of GetPackageVersionAsset);
+// MaxAnswer does not apply.
+func (c *Client) Open(ctx context.Context, method, path string, q url.Values) (io.ReadCloser, error) {
+	resp, err := c.do(ctx, method, path, q, http.NoBody, 0, sigv4Hash(nil))
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+// Send sends a body of size bytes whose hex SHA-256 is sum without
+// holding it (an asset for PublishPackageVersion, which the server checks
+// against the signed sum as it reads it) and returns the answer's body.
+func (c *Client) Send(ctx context.Context, method, path string, q url.Values, body io.Reader, size int64, sum string) ([]byte, error) {
+	resp, err := c.do(ctx, method, path, q, body, size, sum)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return c.read(method, path, resp.Body)
+}
+
+// do signs and sends a request whose body has size bytes and the SHA-256
+// payloadHash; an answer other than 200 is read and returned as an
+// *APIError.
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, body io.Reader, size int64, payloadHash string) (*http.Response, error) {
 	u := strings.TrimRight(c.Endpoint, "/") + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
 		return nil, err
+	}
+	req.ContentLength = size
+	if size == 0 {
+		req.Body = http.NoBody
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if c.Creds.SessionToken != "" {
@@ -66,7 +107,7 @@ func (c *Client) Call(ctx context.Context, method, path string, q url.Values, bo
 	if c.Now != nil {
 		now = c.Now
 	}
-	if err := sigv4.Sign(req, body, c.Creds.AccessKeyID, c.Creds.SecretAccessKey, c.Creds.Region, now()); err != nil {
+	if err := sigv4.SignPayload(req, payloadHash, c.Creds.AccessKeyID, c.Creds.SecretAccessKey, c.Creds.Region, now()); err != nil {
 		return nil, err
 	}
 	hc := c.HTTP
@@ -77,29 +118,44 @@ func (c *Client) Call(ctx context.Context, method, path string, q url.Values, bo
 	if err != nil {
 		return nil, err
 	}
+	if resp.StatusCode == http.StatusOK {
+		return resp, nil
+	}
 	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	var e struct {
+		Message string `json:"message"`
+	}
+	_ = json.Unmarshal(raw, &e)
+	if e.Message == "" {
+		e.Message = strings.TrimSpace(string(raw))
+	}
+	return nil, &APIError{Status: resp.StatusCode, Type: resp.Header.Get("x-amzn-ErrorType"), Message: e.Message}
+}
+
+// read reads an answer's body, at most MaxAnswer bytes.
+func (c *Client) read(method, path string, body io.Reader) ([]byte, error) {
 	limit := c.MaxAnswer
 	if limit <= 0 {
 		limit = maxAnswer
 	}
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	raw, err := io.ReadAll(io.LimitReader(body, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	if int64(len(raw)) > limit {
 		return nil, fmt.Errorf("%s %s: the answer is larger than %d bytes", method, path, limit)
 	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Message string `json:"message"`
-		}
-		_ = json.Unmarshal(raw, &e)
-		if e.Message == "" {
-			e.Message = strings.TrimSpace(string(raw))
-		}
-		return nil, &APIError{Status: resp.StatusCode, Type: resp.Header.Get("x-amzn-ErrorType"), Message: e.Message}
-	}
 	return raw, nil
+}
+
+// sigv4Hash is the hex SHA-256 of a body held in memory.
+func sigv4Hash(body []byte) string {
+	sum := sha256.Sum256(body)
+	return hex.EncodeToString(sum[:])
 }
 
 // Caller sends one signed control-plane call; *Client is one.
