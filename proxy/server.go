@@ -371,10 +371,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	gcCtx, stopGC := context.WithCancel(context.Background())
-	gcDone := make(chan struct{}, 2)
+	gcDone := make(chan struct{}, 3)
 	go func() { defer func() { gcDone <- struct{}{} }(); s.collectLoop(gcCtx) }()
 	go func() { defer func() { gcDone <- struct{}{} }(); s.advisoryLoop(gcCtx) }()
-	defer func() { stopGC(); <-gcDone; <-gcDone }()
+	go func() { defer func() { gcDone <- struct{}{} }(); s.resolver.RunRequestMarks(gcCtx) }()
+	defer func() { stopGC(); <-gcDone; <-gcDone; <-gcDone }()
 	if ss, ok := s.store.(sharedStore); ok {
 		watchDone := make(chan struct{})
 		go func() { defer close(watchDone); s.watchChanges(gcCtx, ss) }()

@@ -72,8 +72,11 @@ type assetPlan struct {
 	// hot, when set, is where the hot cache should remember blob, at hotKey;
 	// own and ownAsset are the requested repository's record and asset it
 	// came from, fetched again when the bytes turn out corrupt.
-	hot      *hotAsset
-	hotKey   string
+	hot    *hotAsset
+	hotKey string
+	// marked: served from the hot cache, whose entry says the package's
+	// request was already noted.
+	marked   bool
 	own      *VersionRecord
 	ownAsset *formats.AssetRef
 
@@ -118,6 +121,12 @@ func (r *Resolver) asset(ctx context.Context, w http.ResponseWriter, req *http.R
 	}
 	setOutcome(ctx, "hit")
 	r.obs.Cache(p.Format, "hit")
+	if w != nil && !plan.marked {
+		// A client's request served from what is stored: the package was
+		// requested again (Open, the interface's and control plane's
+		// reads, does not count).
+		r.noteRequested(ref.Domain, p, plan.hotKey)
+	}
 	return plan.blob, plan.mod, nil
 }
 
@@ -128,8 +137,8 @@ func (r *Resolver) lookup(ctx context.Context, ref formats.RepoRef, p formats.Pa
 	// below can only be older than the state it describes, never newer.
 	key := hotKey(ref.Domain, ref.Repository, p, version, name)
 	regGen, pkgGen := r.registry.Generation(), r.generation(ref.Domain, p)
-	if blob, mod := r.hot(ctx, key, ref.Domain, p); blob != nil {
-		return &assetPlan{blob: blob, mod: mod}, nil
+	if blob, mod, marked := r.hot(ctx, key, ref.Domain, p); blob != nil {
+		return &assetPlan{blob: blob, mod: mod, hotKey: key, marked: marked}, nil
 	}
 	steps, err := r.registry.Walk(ref.Domain, ref.Repository)
 	if err != nil {

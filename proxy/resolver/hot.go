@@ -24,6 +24,8 @@ type hotAsset struct {
 	file           string
 	mod            time.Time
 	regGen, pkgGen uint64
+	// marked is true once the package's request was noted (requested.go).
+	marked bool
 }
 
 type hotCache struct {
@@ -88,26 +90,36 @@ func (b hotFile) Close() error                              { return b.f.Close()
 func (b hotFile) Sums() storage.Sums                        { return b.sums }
 func (b hotFile) File() *os.File                            { return b.f }
 
-// hot returns the asset from the hot cache, or nil.
-func (r *Resolver) hot(ctx context.Context, key, domain string, p formats.Package) (storage.Blob, time.Time) {
+// hot returns the asset from the hot cache, or nil; marked tells whether
+// the package's request was already noted.
+func (r *Resolver) hot(ctx context.Context, key, domain string, p formats.Package) (blob storage.Blob, mod time.Time, marked bool) {
 	a, ok := r.hotCache.asset(key)
 	if !ok || a.regGen != r.registry.Generation() || a.pkgGen != r.generation(domain, p) {
-		return nil, time.Time{}
+		return nil, time.Time{}, false
 	}
 	if b := r.hotCache.blob(a.sums.SHA256); b != nil {
-		return hotBlob{bytes.NewReader(b), a.sums}, a.mod
+		return hotBlob{bytes.NewReader(b), a.sums}, a.mod, a.marked
 	}
 	if a.file != "" {
 		// The file of an immutable blob: if it is still there, it is whole.
 		if f, err := os.Open(a.file); err == nil {
-			return hotFile{f, a.sums}, a.mod
+			return hotFile{f, a.sums}, a.mod, a.marked
 		}
 	}
 	blob, err := r.store.OpenBlob(ctx, domain, a.sums.SHA256)
 	if err != nil {
-		return nil, time.Time{}
+		return nil, time.Time{}, false
 	}
-	return blob, a.mod
+	return blob, a.mod, a.marked
+}
+
+// markHot records in the hot entry at key that its package's request was
+// noted, so the warm path stops noting it.
+func (c *hotCache) markHot(key string) {
+	c.assets.swap(key, func(a hotAsset, ok bool) (hotAsset, bool) {
+		a.marked = true
+		return a, ok
+	})
 }
 
 // remember records where an asset is, and keeps the bytes of a small blob;

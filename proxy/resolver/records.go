@@ -47,6 +47,11 @@ type PackageRecord struct {
 	// (rather than ingested from an external connection) in this repository.
 	Internal bool      `json:"internal,omitempty"`
 	Updated  time.Time `json:"updated"`
+	// RequestedAgain is set, once, when a client was served an asset of the
+	// package from what is stored (not while it was fetched): a package of
+	// external origin without it was cached and never asked for again.
+	// Set by the resolver's request marks (requested.go), never per hit.
+	RequestedAgain bool `json:"requestedAgain,omitempty"`
 }
 
 // VersionOrigin tells where a version entered the domain.

@@ -159,6 +159,8 @@ type Resolver struct {
 	forced   *boundedCache[time.Time] // document key → last forced revalidation
 	missing  *missingDocs             // documents the upstream has not, never cached
 	codec    *docCodec                // cached documents, compressed
+	marked   *boundedCache[struct{}]  // packages noted as requested again
+	marks    chan requestMark         // notes waiting for RunRequestMarks
 
 	advMu      sync.Mutex // serialises SetAdvisories
 	advisories atomic.Pointer[blockSet]
@@ -190,6 +192,8 @@ func New(store storage.Store, registry *model.Registry, client *upstream.Client,
 		forced:   newBoundedCache[time.Time](maxForced, 0, nil),
 		codec:    newDocCodec(),
 		missing:  newMissingDocs(),
+		marked:   newBoundedCache[struct{}](maxMarked, 0, nil),
+		marks:    make(chan requestMark, requestQueue),
 	}
 	if r.locks == nil {
 		r.locks = NewLocalLocker()

@@ -29,6 +29,9 @@ type entry struct {
 	display             string
 	lowerName, lowerAll string
 	internal            bool
+	// idle: cached from upstream and never requested again since
+	// (PackageRecord.RequestedAgain unset).
+	idle bool
 }
 
 // repoIndex is what the pages list of a repository: its packages in key
@@ -94,7 +97,7 @@ func (h *Handler) build(r model.Repository) (*repoIndex, error) {
 	ix := &repoIndex{built: started, entries: make([]entry, 0, len(recs))}
 	for _, rec := range recs {
 		d := h.display(rec.Package)
-		ix.entries = append(ix.entries, entry{pkg: rec.Package, display: d, internal: rec.Internal,
+		ix.entries = append(ix.entries, entry{pkg: rec.Package, display: d, internal: rec.Internal, idle: !rec.Internal && !rec.RequestedAgain,
 			lowerName: strings.ToLower(rec.Package.Name), lowerAll: strings.ToLower(d)})
 		if !slices.Contains(ix.formats, rec.Package.Format) {
 			ix.formats = append(ix.formats, rec.Package.Format)

@@ -176,7 +176,7 @@ type listQuery struct {
 	Q      string // name (or namespace/name) to look for
 	Match  string // "prefix" or "substring"
 	Format string
-	Origin string // "", "internal" or "external"
+	Origin string // "", "internal", "external" or "idle" (cached, never requested again)
 	Page   int    // from 0
 }
 
@@ -185,7 +185,7 @@ func parseListQuery(c echo.Context) listQuery {
 	if q.Match != "substring" {
 		q.Match = "prefix"
 	}
-	if q.Origin != "internal" && q.Origin != "external" {
+	if q.Origin != "internal" && q.Origin != "external" && q.Origin != "idle" {
 		q.Origin = ""
 	}
 	q.Page, _ = strconv.Atoi(c.QueryParam("page"))
@@ -215,7 +215,7 @@ func (q listQuery) matches(e *entry, needle string) bool {
 	if q.Format != "" && e.pkg.Format != q.Format {
 		return false
 	}
-	if q.Origin == "internal" && !e.internal || q.Origin == "external" && e.internal {
+	if q.Origin == "internal" && !e.internal || q.Origin == "external" && e.internal || q.Origin == "idle" && !e.idle {
 		return false
 	}
 	if needle == "" {
@@ -231,7 +231,7 @@ func (q listQuery) matches(e *entry, needle string) bool {
 type packageRow struct {
 	Display, Format, Namespace, Name string
 	Repository                       string
-	Internal                         bool
+	Internal, Idle                   bool
 	Href                             string
 }
 
@@ -262,7 +262,7 @@ func (h *Handler) list(ctx context.Context, repos []model.Repository, base strin
 			}
 			if res.Total >= start && res.Total < start+pageSize {
 				res.Rows = append(res.Rows, packageRow{Display: e.display, Format: e.pkg.Format, Namespace: e.pkg.Namespace,
-					Name: e.pkg.Name, Repository: r.Name, Internal: e.internal, Href: repoBase + "/package?" + packageQuery(e.pkg, "")})
+					Name: e.pkg.Name, Repository: r.Name, Internal: e.internal, Idle: e.idle, Href: repoBase + "/package?" + packageQuery(e.pkg, "")})
 			}
 			res.Total++
 		}

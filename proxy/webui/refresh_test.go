@@ -172,3 +172,41 @@ func TestRefreshShowsNewUpstreamVersions(t *testing.T) {
 		t.Fatalf("after the refresh the packument lists %q, want 1.0.0 1.1.0", got)
 	}
 }
+
+// TestFilterCachedNeverRequestedAgain: two packages are fetched through
+// app from the upstream; one is asked for again. The "cached, never
+// requested again" filter lists the other only, in app and in npm-store.
+func TestFilterCachedNeverRequestedAgain(t *testing.T) {
+	fake := upstreamtest.New(t)
+	in := start(t, upstreamConfig(fake), 0)
+	tok := in.TokenFor("acme", "AKIAADMIN")
+	for _, name := range []string{"once-only", "popular"} {
+		serveNPM(t, fake, name, nil, "1.0.0")
+		npmGet(t, in, tok, name+"/-/"+name+"-1.0.0.tgz")
+	}
+	npmGet(t, in, tok, "popular/-/popular-1.0.0.tgz") // served from the store
+	b := newBrowser(t, in)
+	b.signIn(tok)
+	deadline := time.Now().Add(10 * time.Second)
+	for _, repo := range []string{"app", "npm-store"} {
+		for {
+			// The index is rebuilt in the background once older than its
+			// TTL; the mark is written in the background too.
+			in.Clock.Advance(time.Minute)
+			p := b.get("/-/ui/d/acme/r/" + repo + "?origin=idle")
+			if strings.Contains(p.Body, ">once-only<") && !strings.Contains(p.Body, ">popular<") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s, never requested again, lists:\n%s", repo, p.Body)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if p := b.get("/-/ui/d/acme/r/" + repo + "?origin=external"); !strings.Contains(p.Body, ">once-only<") || !strings.Contains(p.Body, ">popular<") {
+			t.Errorf("%s, from upstream, does not list both", repo)
+		}
+	}
+	if p := b.get("/-/ui/d/acme/r/internal?origin=idle"); strings.Contains(p.Body, ">left-pad<") {
+		t.Error("a package published here is listed as cached and never requested again")
+	}
+}
