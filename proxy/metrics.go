@@ -28,6 +28,23 @@ type metrics struct {
 	denials         *prometheus.CounterVec
 	held            *prometheus.CounterVec
 	refused         *prometheus.CounterVec
+
+	// Children bound once per label values, for the per-request paths.
+	perRequest *boundSet[requestKey, prometheus.Counter]
+	perFormat  *boundSet[string, formatMetrics]
+	perCache   *boundSet[[2]string, prometheus.Counter]
+}
+
+// requestKey is the label values of stockpile_requests_total.
+type requestKey struct {
+	format string
+	code   int
+}
+
+// formatMetrics are a format's duration and bytes children.
+type formatMetrics struct {
+	duration prometheus.Observer
+	bytes    prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -65,20 +82,28 @@ func newMetrics() *metrics {
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.bytes, m.cache, m.upstream, m.upstreamLatency, m.denials, m.held, m.refused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.perRequest = newBoundSet(func(k requestKey) prometheus.Counter {
+		return m.requests.WithLabelValues(k.format, strconv.Itoa(k.code))
+	})
+	m.perFormat = newBoundSet(func(format string) formatMetrics {
+		return formatMetrics{m.duration.WithLabelValues(format), m.bytes.WithLabelValues(format)}
+	})
+	m.perCache = newBoundSet(func(k [2]string) prometheus.Counter { return m.cache.WithLabelValues(k[0], k[1]) })
 	return m
 }
 
 func (m *metrics) observeRequest(format string, code int, d time.Duration, n int64) {
-	m.requests.WithLabelValues(format, strconv.Itoa(code)).Inc()
-	m.duration.WithLabelValues(format).Observe(d.Seconds())
-	m.bytes.WithLabelValues(format).Add(float64(n))
+	m.perRequest.get(requestKey{format, code}).Inc()
+	f := m.perFormat.get(format)
+	f.duration.Observe(d.Seconds())
+	f.bytes.Add(float64(n))
 }
 
 // denied counts a request refused by the policies.
 func (m *metrics) denied(action string) { m.denials.WithLabelValues(action).Inc() }
 
 // Cache implements resolver.Observer.
-func (m *metrics) Cache(format, outcome string) { m.cache.WithLabelValues(format, outcome).Inc() }
+func (m *metrics) Cache(format, outcome string) { m.perCache.get([2]string{format, outcome}).Inc() }
 
 // Held implements resolver.FirewallObserver.
 func (m *metrics) Held(format, mode string) { m.held.WithLabelValues(format, mode).Inc() }

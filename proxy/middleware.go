@@ -65,7 +65,16 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		size := res.Size + trace.Sent()
 		s.metrics.observeRequest(format, res.Status, d, size)
-		attrs := []slog.Attr{
+		ctx := req.Context()
+		h := s.log.Handler()
+		if !h.Enabled(ctx, slog.LevelInfo) {
+			return nil
+		}
+		// A record built here, with no program counter, spares the
+		// runtime.Callers that Logger.LogAttrs makes for every line: the
+		// access line has no use for its source position.
+		rec := slog.NewRecord(start.Add(d), slog.LevelInfo, "request", 0)
+		rec.AddAttrs(
 			slog.String("request_id", id),
 			slog.String("method", req.Method),
 			slog.String("path", req.URL.Path),
@@ -73,19 +82,19 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.Int64("bytes", size),
 			slog.Duration("duration", d),
 			slog.String("format", format),
-		}
+		)
 		if cache, up := trace.Outcome(); cache != "" || up != "" {
 			if cache != "" {
-				attrs = append(attrs, slog.String("cache", cache))
+				rec.AddAttrs(slog.String("cache", cache))
 			}
 			if up != "" {
-				attrs = append(attrs, slog.String("upstream", up))
+				rec.AddAttrs(slog.String("upstream", up))
 			}
 		}
 		if ref := formats.RepoFrom(c); ref.Domain != "" {
-			attrs = append(attrs, slog.String("domain", ref.Domain), slog.String("repo", ref.Repository))
+			rec.AddAttrs(slog.String("domain", ref.Domain), slog.String("repo", ref.Repository))
 		}
-		s.log.LogAttrs(req.Context(), slog.LevelInfo, "request", attrs...)
+		_ = h.Handle(ctx, rec)
 		return nil
 	}
 }
@@ -170,7 +179,7 @@ func (s *Server) repository(f formats.Format) echo.MiddlewareFunc {
 			if err := s.authorizeRead(req, who, domain, repo); err != nil {
 				return err
 			}
-			if _, err := s.registry.Repository(domain, repo); err != nil {
+			if err := s.registry.CheckRepository(domain, repo); err != nil {
 				return formatsNotFound(err)
 			}
 			path := "/" + domain + "/" + f.Name() + "/" + repo

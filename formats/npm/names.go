@@ -177,12 +177,17 @@ type route struct {
 // ("@scope%2fname/-/name-1.0.0.tgz") into a route. Unknown shapes give
 // routeUnknown; malformed names and versions give ErrInvalid.
 func parsePath(escaped string) (route, error) {
-	raw := strings.Split(strings.TrimPrefix(escaped, "/"), "/")
-	if len(raw) > 16 {
+	trimmed := strings.TrimPrefix(escaped, "/")
+	if strings.Count(trimmed, "/") >= 16 {
 		return route{}, nil
 	}
-	segs := make([]string, len(raw))
-	for i, s := range raw {
+	// At most 16 segments, in an array on the stack: a warm packument GET
+	// splits its path without allocating.
+	var buf [16]string
+	segs := buf[:0]
+	for rest, more := trimmed, true; more; {
+		var s string
+		s, rest, more = strings.Cut(rest, "/")
 		u, err := url.PathUnescape(s)
 		if err != nil {
 			return route{}, fmt.Errorf("%w: npm: bad escape in path segment %q", formats.ErrInvalid, formats.Clip(s))
@@ -192,7 +197,7 @@ func parsePath(escaped string) (route, error) {
 				return route{}, fmt.Errorf("%w: npm: control character or backslash in path", formats.ErrInvalid)
 			}
 		}
-		segs[i] = u
+		segs = append(segs, u)
 	}
 	if len(segs) == 1 && segs[0] == "" {
 		return route{}, nil

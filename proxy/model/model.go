@@ -228,15 +228,34 @@ func (r *Registry) DeleteDomain(ctx context.Context, name string) (DomainInfo, e
 func (r *Registry) Repository(domain, name string) (Repository, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	ds, err := r.domain(domain)
+	repo, err := r.repository(domain, name)
 	if err != nil {
 		return Repository{}, err
 	}
+	return repo.clone(), nil
+}
+
+// CheckRepository returns the error Repository would for a missing domain
+// or repository, without copying the repository: the data plane asks it on
+// every request.
+func (r *Registry) CheckRepository(domain, name string) error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	_, err := r.repository(domain, name)
+	return err
+}
+
+// repository finds a repository; the caller holds r.mu.
+func (r *Registry) repository(domain, name string) (*Repository, error) {
+	ds, err := r.domain(domain)
+	if err != nil {
+		return nil, err
+	}
 	repo, ok := ds.byName[name]
 	if !ok {
-		return Repository{}, notFound("repository", name, fmt.Sprintf("repository %s does not exist in domain %s", name, domain))
+		return nil, notFound("repository", name, fmt.Sprintf("repository %s does not exist in domain %s", name, domain))
 	}
-	return repo.clone(), nil
+	return repo, nil
 }
 
 // UpstreamNames returns the names of repo's upstreams in priority order.

@@ -192,3 +192,31 @@ func TestIdentityAndReload(t *testing.T) {
 		t.Fatal(diff)
 	}
 }
+
+func TestCheckRepository(t *testing.T) {
+	ctx := context.Background()
+	r := newRegistry(t)
+	if _, err := r.CreateDomain(ctx, "acme", nil); err != nil {
+		t.Fatal(err)
+	}
+	mustRepo(t, r, "app")
+	for _, tc := range []struct {
+		name, domain, repo string
+		found              bool
+	}{
+		{"present", "acme", "app", true},
+		{"missing repository", "acme", "nope", false},
+		{"missing domain", "other", "app", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := r.CheckRepository(tc.domain, tc.repo)
+			_, want := r.Repository(tc.domain, tc.repo)
+			if (err == nil) != tc.found || (err == nil) != (want == nil) {
+				t.Fatalf("CheckRepository = %v, Repository's error = %v, want found=%v", err, want, tc.found)
+			}
+			if err != nil && (!errors.Is(err, ErrNotFound) || err.Error() != want.Error()) {
+				t.Fatalf("CheckRepository = %v, want the same ErrNotFound as Repository (%v)", err, want)
+			}
+		})
+	}
+}
