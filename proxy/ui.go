@@ -12,7 +12,7 @@ import (
 // mountUI adds the web interface (/-/ui/, and / redirecting there).
 func (s *Server) mountUI(e *echo.Echo, fs []formats.Format) error {
 	o := webui.Options{
-		Catalog: s.registry, Contents: s.resolver, Records: s.store, Versions: s.resolver, Refresher: s.resolver, Editor: s.registry, Metrics: s.metrics.reg, Errors: &s.recent, Collect: s.CollectSoon, Formats: fs,
+		Catalog: s.registry, Contents: s.resolver, Records: s.store, Blobs: s.store, Versions: s.resolver, Refresher: s.resolver, Editor: s.registry, Metrics: s.metrics.reg, Errors: &s.recent, Collect: s.CollectSoon, Formats: fs,
 		Authenticator: uiIdentities{s}, AnonymousRead: s.cfg.Auth.AnonymousRead,
 		ARNs: s.arns(), BaseURL: s.baseURL, Now: s.now, Log: s.log,
 	}

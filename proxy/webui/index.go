@@ -124,4 +124,5 @@ func (h *Handler) forget(r model.Repository) {
 	h.idx.mu.Lock()
 	delete(h.idx.m, r.ID)
 	h.idx.mu.Unlock()
+	h.staleDomain(r.Domain)
 }

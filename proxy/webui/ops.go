@@ -73,6 +73,15 @@ type opsData struct {
 	}
 	ResidentMiB string
 	Errors      []RecentError
+	Storage     []storageRow
+}
+
+// storageRow is one domain's stored blobs, as the store lists them (each
+// blob once however many repositories refer to it).
+type storageRow struct {
+	Domain string
+	Blobs  int
+	Bytes  int64
 }
 
 func (h *Handler) mayOps(c echo.Context, a ask) bool {
@@ -107,6 +116,15 @@ func (h *Handler) opsPage(c echo.Context) error {
 	}
 	if h.o.Errors != nil {
 		d.Errors = h.o.Errors.Recent()
+	}
+	for _, dom := range h.o.Catalog.Domains() {
+		ix, err := h.domainIndex(c.Request().Context(), dom.Name)
+		if err != nil {
+			return err
+		}
+		if ix.blobsKnown {
+			d.Storage = append(d.Storage, storageRow{Domain: dom.Name, Blobs: ix.blobs, Bytes: ix.blobBytes})
+		}
 	}
 	if f := by["process_resident_memory_bytes"]; f != nil && len(f.Metric) > 0 {
 		d.ResidentMiB = fmtFloat(f.Metric[0].GetGauge().GetValue()/(1<<20), 1)

@@ -43,6 +43,13 @@ type packageData struct {
 	// Seen and Stale are what a refresh just found.
 	Seen  string
 	Stale bool
+	// Dependents are the packages of the domain (in repositories the
+	// visitor may read) whose newest version depends on this one;
+	// DependentsKnown is false for a format whose records do not hold
+	// dependencies.
+	Dependents      []dependentRow
+	DependentsTotal int
+	DependentsKnown bool
 }
 
 func (h *Handler) packagePage(c echo.Context) error {
@@ -94,11 +101,32 @@ func (h *Handler) packagePage(c echo.Context) error {
 		d.Seen, d.Stale = c.QueryParam("seen"), c.QueryParam("stale") != ""
 	}
 	d.Refresh = h.o.Refresher != nil && h.reachesExternal(r) && h.mayRefresh(c, r, question)
+	if err := h.fillDependents(c, &d); err != nil {
+		return err
+	}
 	d.Snippets = snippets(p, d.Display, sel.Version.Version, d.Endpoint)
 	return h.render(c, http.StatusOK, "package", d.Display+" · "+r.Name, d,
 		crumb{r.Domain, Prefix + "/d/" + url.PathEscape(r.Domain)},
 		crumb{r.Name, Prefix + "/d/" + url.PathEscape(r.Domain) + "/r/" + url.PathEscape(r.Name)},
 		crumb{d.Display, ""})
+}
+
+// fillDependents lists the package's dependents inside the domain.
+func (h *Handler) fillDependents(c echo.Context, d *packageData) error {
+	if h.describer(d.Package.Format) == nil {
+		return nil
+	}
+	repos, err := h.readable(c, d.Repo.Domain)
+	if err != nil {
+		return err
+	}
+	readable := make(map[string]string, len(repos))
+	for _, r := range repos {
+		readable[r.ID] = r.Name
+	}
+	d.DependentsKnown = true
+	d.Dependents, d.DependentsTotal, err = h.dependentsOf(c.Request().Context(), readable, d.Repo.Domain, d.Package)
+	return err
 }
 
 // reachesExternal reports whether r's walk reaches an external connection.

@@ -114,6 +114,9 @@ type repoRow struct {
 	Formats   []string
 	Packages  int
 	Versions  int
+	// Bytes is the sum of the sizes of the assets the repository's
+	// versions refer to (domain index).
+	Bytes int64
 }
 
 func (h *Handler) domainPage(c echo.Context) error {
@@ -146,6 +149,11 @@ func (h *Handler) summarize(ctx context.Context, r model.Repository) (repoRow, e
 		return row, err
 	}
 	row.Packages, row.Versions, row.Formats = len(ix.entries), ix.versions, ix.formats
+	dix, err := h.domainIndex(ctx, r.Domain)
+	if err != nil {
+		return row, err
+	}
+	row.Bytes = dix.repoBytes[r.ID]
 	return row, nil
 }
 

@@ -91,6 +91,8 @@ type Options struct {
 	Contents Contents
 	// Records counts a repository's version records.
 	Records Scanner
+	// Blobs lists a domain's stored blobs, for the storage used; may be nil.
+	Blobs BlobLister
 	// Versions takes the actions on versions.
 	Versions Versions
 	// Refresher refreshes a package's upstream metadata; nil: not offered.
@@ -128,6 +130,7 @@ type Handler struct {
 	secret []byte // keys the CSRF tokens
 	policy *bluemonday.Policy
 	idx    indexes
+	didx   domainIndexes
 }
 
 // New parses the templates and returns a Handler.
