@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
+	"github.com/stockpile-proxy/stockpile/upstream/upstreamtest"
 )
 
 // chromium finds Debian's chromium. Without it the test fails under
@@ -61,6 +62,10 @@ var viewports = []struct {
 // versions, origin and an install snippet with the repository's URL; the
 // README's script does not run; a status change through the confirmation
 // page is what `aws codeartifact describe-package-version` then shows;
+// left-pad's page lists uses-pad (fetched from the upstream) as a dependent;
+// "Refresh now" makes a version the upstream published since show in npm's
+// packument; the filter of packages cached and never requested again and
+// the operations view's storage show;
 // connecting two repositories to PyPI creates pypi-store once with its
 // external connection, as describe-repository shows; a form
 // posted from another site without the CSRF token is refused. It writes
@@ -69,8 +74,15 @@ var viewports = []struct {
 // starting Chromium is the slow part.
 func TestBrowserEndToEnd(t *testing.T) {
 	exe := chromium(t)
-	in := start(t, nil, 60)
+	fake := upstreamtest.New(t)
+	in := start(t, upstreamConfig(fake), 60)
 	tok := in.TokenFor("acme", "AKIAADMIN")
+	// uses-pad comes from the upstream through app and depends on left-pad.
+	serveNPM(t, fake, "uses-pad", map[string]string{"left-pad": "^1.0.0"}, "1.0.0")
+	for range 2 { // a rendered packument is kept from its second rendering on
+		packumentVersions(t, in, tok, "uses-pad")
+	}
+	npmGet(t, in, tok, "uses-pad/-/uses-pad-1.0.0.tgz")
 	cli := proxytest.NewAWSCLI(t, in, "AKIAADMIN", "admin-secret")
 	dir := screenshotDir(t)
 	t.Logf("screenshots in %s", dir)
@@ -215,6 +227,9 @@ func TestBrowserEndToEnd(t *testing.T) {
 	if err != nil || !safe {
 		t.Fatalf("the README's script ran or survived (safe=%v, err=%v)", safe, err)
 	}
+	if deps := text("#dependents"); !strings.Contains(deps, "uses-pad 1.0.0 in app") {
+		t.Errorf("left-pad's dependents: %q", deps)
+	}
 	shot("package")
 	dark("package")
 
@@ -236,8 +251,39 @@ func TestBrowserEndToEnd(t *testing.T) {
 	if st := proxytest.Pick(v, "packageVersion", "status"); st != "Unlisted" {
 		t.Errorf("describe-package-version says %v after the web interface set Unlisted", st)
 	}
+	// The upstream publishes uses-pad 1.1.0 while its packument is cached:
+	// "Refresh now" makes npm's packument show it at once.
+	serveNPM(t, fake, "uses-pad", map[string]string{"left-pad": "^1.0.0"}, "1.0.0", "1.1.0")
+	if got := packumentVersions(t, in, tok, "uses-pad"); got != "1.0.0" {
+		t.Fatalf("within the TTL the packument lists %q", got)
+	}
+	navigate(in.URL + "/-/ui/d/acme/r/app/package?format=npm&name=uses-pad")
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.ID("act-refresh"))); err != nil {
+		t.Fatalf("ask to refresh: %v", err)
+	}
+	shot("confirm-refresh")
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.ID("confirm"))); err != nil {
+		t.Fatalf("confirm the refresh: %v", err)
+	}
+	if done := text("#done"); !strings.Contains(done, "now see 2 versions") {
+		t.Errorf("after the refresh the page says %q", done)
+	}
+	if got := packumentVersions(t, in, tok, "uses-pad"); got != "1.0.0 1.1.0" {
+		t.Errorf("after the refresh the packument lists %q", got)
+	}
+	shot("refreshed")
+
 	navigate(in.URL + "/-/ui/d/acme")
 	shot("domain")
+	navigate(in.URL + "/-/ui/d/acme/r/app?origin=idle")
+	if list := text(".packages"); !strings.Contains(list, "uses-pad") {
+		t.Errorf("app's cached packages never requested again: %q", list)
+	}
+	navigate(in.URL + "/-/ui/ops")
+	if st := text("#storage"); !strings.Contains(st, "acme") {
+		t.Errorf("the operations view's storage: %q", st)
+	}
+	shot("ops")
 	navigate(in.URL + "/-/ui/d/acme/r/app")
 	graph, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS("svg.graph title")))
 	if err != nil || !strings.Contains(graph, "1. app, 2. internal") {
