@@ -174,6 +174,7 @@ func TestConcurrentColdFetchIsOneUpstreamFetch(t *testing.T) {
 	gate := make(chan struct{})
 	up.Fake.Fault("/files/demo-1.0.0.txt", upstreamtest.Fault{Gate: gate})
 	const clients = 50
+	waits := in.Events.Counts().FetchWaits
 	bodies := make([][]byte, clients)
 	codes := make([]int, clients)
 	var wg sync.WaitGroup
@@ -190,12 +191,8 @@ func TestConcurrentColdFetchIsOneUpstreamFetch(t *testing.T) {
 			bodies[i], _ = io.ReadAll(resp.Body)
 		}()
 	}
-	// Let every client reach the server before the upstream answers.
-	deadline := time.Now().Add(5 * time.Second)
-	for up.Fake.Hits("/files/demo-1.0.0.txt") < 1 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	time.Sleep(200 * time.Millisecond)
+	// Every client waits on the shared fetch before the upstream answers.
+	in.Events.Await(t, "every client waiting on the fetch", func(c proxytest.EventCounts) bool { return c.FetchWaits >= waits+clients })
 	close(gate)
 	wg.Wait()
 	for i := range clients {
@@ -305,12 +302,10 @@ func TestGracefulShutdownFinishesDownloads(t *testing.T) {
 		b, err := io.ReadAll(resp.Body)
 		done <- result{resp.StatusCode, string(b), err}
 	}()
-	for up.Fake.Hits("/files/demo-1.0.0.txt") < 1 {
-		time.Sleep(5 * time.Millisecond)
-	}
+	up.Fake.Await(t, "the download reaching the upstream", func() bool { return up.Fake.Hits("/files/demo-1.0.0.txt") >= 1 })
 	stopped := make(chan struct{})
 	go func() { in.Stop(); close(stopped) }()
-	time.Sleep(100 * time.Millisecond)
+	in.Events.Await(t, "the shutdown", func(c proxytest.EventCounts) bool { return c.ShutdownsRun == 1 })
 	close(gate)
 	r := <-done
 	<-stopped

@@ -58,14 +58,32 @@ type Server struct {
 	writes   chan struct{} // one token per data-plane write in progress
 	now      func() time.Time
 	recent   recentErrors // the last 5xx answers, for the web interface
+	hooks    Hooks
 }
 
 // Option changes how New builds a server.
 type Option func(*options)
 
 type options struct {
-	now func() time.Time
+	now   func() time.Time
+	hooks Hooks
 }
+
+// Hooks are called at moments a test waits for, so that it waits on an
+// event instead of sleeping. Each may be nil; each must return quickly.
+type Hooks struct {
+	// FetchWait: a client starts waiting on a shared upstream fetch of an
+	// asset (the client that started it included).
+	FetchWait func()
+	// Collected: a pass of the blob collector ended.
+	Collected func()
+	// ShuttingDown: Serve's context ended and the graceful shutdown
+	// starts; requests in flight go on.
+	ShuttingDown func()
+}
+
+// WithHooks installs h.
+func WithHooks(h Hooks) Option { return func(o *options) { o.hooks = h } }
 
 // WithClock makes the engine and the token issuer read the time from now
 // instead of time.Now: tests advance a fake clock past a TTL instead of
@@ -116,7 +134,7 @@ func New(ctx context.Context, cfg *Config, store storage.Store, fs []formats.For
 	s := &Server{cfg: cfg, log: log, store: store, registry: registry, issuer: issuer, tokens: token.NewCache(issuer, 0, nil), scoped: scopedTokens, metrics: newMetrics(), collect: make(chan struct{}, 1),
 		idPrefix: hex.EncodeToString(pfx[:]) + "-",
 		intake:   formats.Intake{MaxPublishSize: cfg.MaxPublishSize, MaxMetadataSize: cfg.MaxMetadataSize, SpoolDir: spool},
-		writes:   make(chan struct{}, max(cfg.MaxConcurrentPublishes, 1)), now: o.now}
+		writes:   make(chan struct{}, max(cfg.MaxConcurrentPublishes, 1)), now: o.now, hooks: o.hooks}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -135,7 +153,7 @@ func New(ctx context.Context, cfg *Config, store storage.Store, fs []formats.For
 		}
 		s.access = access.New(principals, registry, access.Options{Log: log, Denied: s.metrics.denied})
 	}
-	ropts := resolver.Options{MaxPublishSize: cfg.MaxPublishSize, Now: o.now}
+	ropts := resolver.Options{MaxPublishSize: cfg.MaxPublishSize, Now: o.now, FetchWait: o.hooks.FetchWait}
 	if ss, ok := store.(sharedStore); ok {
 		ropts.ClusterLock = ss.Lock
 		ropts.Locker = &clusterLocker{local: resolver.NewLocalLocker(), ss: ss, log: log}
@@ -387,6 +405,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	s.ready.Store(false)
+	if s.hooks.ShuttingDown != nil {
+		s.hooks.ShuttingDown()
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	err := hs.Shutdown(sctx)
@@ -456,5 +477,8 @@ func (s *Server) collectLoop(ctx context.Context) {
 				s.log.Error("blob garbage collection failed", "error", err.Error())
 			}
 		})
+		if s.hooks.Collected != nil {
+			s.hooks.Collected()
+		}
 	}
 }

@@ -58,6 +58,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
+		// A poll, not a wait for time to pass: cond reads a gauge such as
+		// Conn.Queued (callers blocked on the connection's semaphore), a
+		// state nothing announces.
 		time.Sleep(5 * time.Millisecond)
 	}
 }

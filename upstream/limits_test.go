@@ -47,7 +47,7 @@ func TestMaxConcurrent(t *testing.T) {
 			errs <- err
 		})
 	}
-	waitFor(t, "two requests in flight", func() bool { return inFlight.Load() == 2 })
+	srv.Await(t, "two requests in flight", func() bool { return srv.InFlight() == 2 })
 	// Every other caller is queued for a slot, not on its way to the
 	// server: had the limit leaked, a third would be in flight instead.
 	waitFor(t, "three requests queued", func() bool { return cn.Queued() == callers-2 })
@@ -87,7 +87,7 @@ func TestSemaphoreRelease(t *testing.T) {
 					_, err := cn.Get(c, "slow", upstream.Request{})
 					done <- err
 				}()
-				waitFor(t, "request in flight", func() bool { return srv.InFlight() == 1 })
+				srv.Await(t, "request in flight", func() bool { return srv.InFlight() == 1 })
 				return func() {
 					cancel()
 					if err := <-done; !errors.Is(err, context.Canceled) {

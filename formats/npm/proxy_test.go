@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stockpile-proxy/stockpile/proxy"
+	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
 	"github.com/stockpile-proxy/stockpile/upstream"
 	"github.com/stockpile-proxy/stockpile/upstream/upstreamtest"
 )
@@ -391,6 +392,7 @@ func TestConcurrentColdTarball(t *testing.T) {
 	e.fake.Fault(up, upstreamtest.Fault{Gate: gate})
 
 	const n = 50
+	waits := e.in.Events.Counts().FetchWaits
 	results := make([]*result, n)
 	var wg sync.WaitGroup
 	for i := range n {
@@ -400,12 +402,8 @@ func TestConcurrentColdTarball(t *testing.T) {
 			results[i] = e.get("app", "@acme%2futil/-/util-1.2.0.tgz")
 		}()
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for e.fake.InFlight() == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	// Let the other clients reach the shared fetch before it ends.
-	time.Sleep(300 * time.Millisecond)
+	// Every client reaches the shared fetch before it ends.
+	e.in.Events.Await(t, "every client waiting on the fetch", func(c proxytest.EventCounts) bool { return c.FetchWaits >= waits+n })
 	close(gate)
 	wg.Wait()
 	want := sha256.Sum256(f.tgz)

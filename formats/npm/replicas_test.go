@@ -5,8 +5,8 @@ import (
 	"net/http"
 	"sync"
 	"testing"
-	"time"
 
+	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
 	"github.com/stockpile-proxy/stockpile/upstream/upstreamtest"
 )
 
@@ -31,6 +31,7 @@ func runOneUpstreamFetch(t *testing.T, e *env) {
 	gate := make(chan struct{})
 	e.fake.Fault(path, upstreamtest.Fault{Gate: gate})
 	e.fake.ResetHits()
+	waits := e.in.Events.Counts().FetchWaits
 	results := make([]*result, clients)
 	var wg sync.WaitGroup
 	for i := range clients {
@@ -38,15 +39,10 @@ func runOneUpstreamFetch(t *testing.T, e *env) {
 			results[i] = e.doWith(e.http, http.MethodGet, e.url("app", "left-pad-lite/-/left-pad-lite-1.1.0.tgz"), nil)
 		})
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for e.fake.Hits(path) == 0 {
-		if time.Now().After(deadline) {
-			close(gate)
-			t.Fatal("no replica asked the upstream for the tarball within 30s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	time.Sleep(time.Second) // the other replicas' requests arrive and wait
+	// Every client waits on a shared fetch (the replica that fetches, or
+	// the others' flights held by the cluster lock) before the upstream
+	// answers.
+	e.in.Events.Await(t, "every client waiting on a fetch", func(c proxytest.EventCounts) bool { return c.FetchWaits >= waits+clients })
 	close(gate)
 	wg.Wait()
 	for i, r := range results {

@@ -33,6 +33,9 @@ type Options struct {
 	// Clock is the server's clock for TTLs and token lifetimes; nil means a
 	// new one (Instance.Clock). Advance it instead of sleeping past a TTL.
 	Clock *Clock
+	// Events counts the server's events (proxy.Hooks); nil means a new one
+	// (Instance.Events). Wait on them instead of sleeping.
+	Events *Events
 	// OpenStore, when set, opens the server's store instead of Badger
 	// (enginetest.Engines.SharedStore opens replicas' stores on PostgreSQL
 	// and SeaweedFS).
@@ -64,6 +67,8 @@ type Instance struct {
 	Store  storage.Store
 	// Clock is the server's clock: advance it to step past a TTL.
 	Clock *Clock
+	// Events are the server's events: wait on them instead of sleeping.
+	Events *Events
 
 	t      testing.TB
 	opts   Options
@@ -92,7 +97,10 @@ func Start(t testing.TB, opts Options) *Instance {
 	if opts.Clock == nil {
 		opts.Clock = NewClock()
 	}
-	in := &Instance{t: t, opts: opts, cfg: cfg, Clock: opts.Clock}
+	if opts.Events == nil {
+		opts.Events = NewEvents()
+	}
+	in := &Instance{t: t, opts: opts, cfg: cfg, Clock: opts.Clock, Events: opts.Events}
 	in.start("127.0.0.1:0")
 	t.Cleanup(in.Stop)
 	return in
@@ -114,7 +122,7 @@ func (in *Instance) start(addr string) {
 	log := in.logger()
 	store := in.openStore(log)
 	cfg := in.cfg
-	srv, err := proxy.New(context.Background(), &cfg, store, in.opts.Formats, log, proxy.WithClock(in.opts.Clock.Now))
+	srv, err := proxy.New(context.Background(), &cfg, store, in.opts.Formats, log, proxy.WithClock(in.opts.Clock.Now), proxy.WithHooks(in.opts.Events.hooks()))
 	if err != nil {
 		store.Close()
 		t.Fatalf("proxytest: new server: %v", err)
@@ -203,21 +211,27 @@ func (in *Instance) TokenFor(domain, keyID string) string {
 }
 
 // WaitReclaimed waits until the blob collector has removed every blob sum
-// of domain (a disposed or deleted version's bytes), and fails t when one
-// is still stored after ten seconds.
+// of domain (a disposed or deleted version's bytes): it looks again after
+// each pass of the collector, and fails t when one is still stored after
+// ten seconds.
 func (in *Instance) WaitReclaimed(t testing.TB, domain string, sums ...string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	timeout := time.NewTimer(10 * time.Second)
+	defer timeout.Stop()
 	for _, sum := range sums {
 		for {
+			in.Events.mu.Lock()
+			passEnded := in.Events.changed
+			in.Events.mu.Unlock()
 			_, err := in.Store.StatBlob(context.Background(), domain, sum)
 			if errors.Is(err, storage.ErrNotFound) {
 				break
 			}
-			if time.Now().After(deadline) {
+			select {
+			case <-passEnded:
+			case <-timeout.C:
 				t.Fatalf("blob %s was not reclaimed: %v", sum, err)
 			}
-			time.Sleep(20 * time.Millisecond)
 		}
 	}
 }

@@ -24,6 +24,9 @@ func StartReplicas(t testing.TB, opts Options, n int) (front *Instance, replicas
 	if opts.Clock == nil {
 		opts.Clock = NewClock()
 	}
+	if opts.Events == nil {
+		opts.Events = NewEvents()
+	}
 	var targets []*url.URL
 	for range n {
 		in := Start(t, opts)

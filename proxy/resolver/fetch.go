@@ -103,6 +103,9 @@ func (r *Resolver) fetchOnce(ctx context.Context, job *fetchJob, t *tap) (storag
 		t.release()
 		return sums, nil
 	})
+	if r.opts.FetchWait != nil {
+		r.opts.FetchWait()
+	}
 	select {
 	case v := <-ch:
 		if v.Err != nil {

@@ -83,6 +83,11 @@ type Options struct {
 	// ClusterWait bounds how long a replica waits for another's fetch
 	// before fetching the asset itself; zero means two minutes.
 	ClusterWait time.Duration
+	// FetchWait, when set, is called each time a client starts waiting on
+	// a shared upstream fetch of an asset (the first client included), so
+	// a test can hold the upstream until every client has joined instead
+	// of sleeping.
+	FetchWait func()
 	// Locker serialises the writers of one package; nil means
 	// NewLocalLocker (one process). Replicas sharing a store pass one that
 	// also holds a lock shared with the others.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"testing"
+	"time"
 )
 
 // RecordedRequest is what the server keeps of a request it received.
@@ -106,4 +108,32 @@ func (s *Server) LastHeader(path string) http.Header {
 		return nil
 	}
 	return rs[len(rs)-1].Header.Clone()
+}
+
+// notify wakes the waiters of Await; s.mu is held.
+func (s *Server) notify() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// Await waits until cond holds, looking again each time a request arrives
+// or ends (cond reads Hits, InFlight...), and fails t when it does not
+// within 30 s: a test waits for requests to arrive instead of sleeping.
+func (s *Server) Await(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	timeout := time.NewTimer(30 * time.Second)
+	defer timeout.Stop()
+	for {
+		s.mu.Lock()
+		changed := s.changed
+		s.mu.Unlock()
+		if cond() {
+			return
+		}
+		select {
+		case <-changed:
+		case <-timeout.C:
+			t.Fatalf("upstreamtest: %s did not happen within 30s", what)
+		}
+	}
 }

@@ -47,6 +47,7 @@ type Server struct {
 	requests map[string][]RecordedRequest
 	// requests being served now, and the most seen at once
 	inflight, maxInflight int
+	changed               chan struct{} // closed and replaced when a request comes or goes
 }
 
 // New starts a Server on 127.0.0.1 that t.Cleanup closes. It calls t.Fatal
@@ -62,6 +63,7 @@ func New(t testing.TB) *Server {
 		faults:   make(map[string]*Fault),
 		hits:     make(map[string]int),
 		requests: make(map[string][]RecordedRequest),
+		changed:  make(chan struct{}),
 	}
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.srv.Listener.Close()
@@ -178,12 +180,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.inflight++
 	s.maxInflight = max(s.maxInflight, s.inflight)
+	s.notify()
 	h := s.handlers[r.URL.Path]
 	f := s.takeFault(r.URL.Path)
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		s.inflight--
+		s.notify()
 		s.mu.Unlock()
 	}()
 	if h == nil {

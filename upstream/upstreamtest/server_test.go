@@ -200,13 +200,7 @@ func TestGateAndClearFaults(t *testing.T) {
 		status, _, _, _ := get(t, "GET", srv.URL+"/doc", nil)
 		done <- status
 	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for srv.InFlight() != 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("request never arrived")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	srv.Await(t, "the request arriving", func() bool { return srv.InFlight() == 1 })
 	select {
 	case <-done:
 		t.Fatal("gated request answered")
