@@ -77,6 +77,9 @@ type Hooks struct {
 	FetchWait func()
 	// Collected: a pass of the blob collector ended.
 	Collected func()
+	// Indexed: the web interface built and kept a repository's package
+	// index.
+	Indexed func()
 	// ShuttingDown: Serve's context ended and the graceful shutdown
 	// starts; requests in flight go on.
 	ShuttingDown func()

@@ -14,7 +14,7 @@ func (s *Server) mountUI(e *echo.Echo, fs []formats.Format) error {
 	o := webui.Options{
 		Catalog: s.registry, Contents: s.resolver, Records: s.store, Blobs: s.store, Versions: s.resolver, Refresher: s.resolver, Editor: s.registry, Metrics: s.metrics.reg, Errors: &s.recent, Collect: s.CollectSoon, Formats: fs,
 		Authenticator: uiIdentities{s}, AnonymousRead: s.cfg.Auth.AnonymousRead,
-		ARNs: s.arns(), BaseURL: s.baseURL, Now: s.now, Log: s.log,
+		ARNs: s.arns(), BaseURL: s.baseURL, Now: s.now, Log: s.log, Indexed: s.hooks.Indexed,
 	}
 	if s.access != nil {
 		o.Authorizer = s.access

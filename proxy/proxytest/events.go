@@ -23,6 +23,7 @@ type EventCounts struct {
 	FetchWaits   int // clients that started waiting on a shared upstream fetch
 	Collections  int // blob collector passes that ended
 	ShutdownsRun int // graceful shutdowns that began
+	Indexes      int // package indexes the web interface built
 }
 
 // NewEvents returns an empty count.
@@ -70,5 +71,6 @@ func (e *Events) hooks() proxy.Hooks {
 		FetchWait:    func() { e.add(func(c *EventCounts) { c.FetchWaits++ }) },
 		Collected:    func() { e.add(func(c *EventCounts) { c.Collections++ }) },
 		ShuttingDown: func() { e.add(func(c *EventCounts) { c.ShutdownsRun++ }) },
+		Indexed:      func() { e.add(func(c *EventCounts) { c.Indexes++ }) },
 	}
 }

@@ -116,6 +116,9 @@ func (h *Handler) build(r model.Repository) (*repoIndex, error) {
 	}
 	h.idx.m[r.ID] = ix
 	h.idx.mu.Unlock()
+	if h.o.Indexed != nil {
+		h.o.Indexed()
+	}
 	return ix, nil
 }
 

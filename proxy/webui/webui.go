@@ -119,6 +119,9 @@ type Options struct {
 	BaseURL func(*http.Request) string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Indexed, when set, is called after a repository's package index was
+	// built and kept (tests wait on it for a background rebuild).
+	Indexed func()
 	Log *slog.Logger
 }
 
