@@ -214,6 +214,8 @@ func TestKilledDuringDownloads(t *testing.T) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	started := 0
+	firstDone := make(chan struct{})
+	var once sync.Once
 	for name := range up.tarballs {
 		wg.Add(1)
 		go func() {
@@ -229,11 +231,18 @@ func TestKilledDuringDownloads(t *testing.T) {
 				started++
 				mu.Unlock()
 			}
-			io.Copy(io.Discard, resp.Body)
+			if _, err := io.Copy(io.Discard, resp.Body); err == nil {
+				once.Do(func() { close(firstDone) })
+			}
 		}()
 	}
-	// Kill once transfers are well under way: some done, most not.
-	time.Sleep(1500 * time.Millisecond)
+	// Kill once transfers are well under way: the first download is done,
+	// most are not (each tarball trickles in for a quarter second).
+	select {
+	case <-firstDone:
+	case <-time.After(time.Minute):
+		t.Fatal("no download finished within a minute")
+	}
 	p.kill()
 	wg.Wait()
 	mu.Lock()

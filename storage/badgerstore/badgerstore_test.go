@@ -115,7 +115,7 @@ func TestOpenLockedDir(t *testing.T) {
 func TestCloseIdempotent(t *testing.T) {
 	s := open(t, badgerstore.Options{Dir: t.TempDir(), GCInterval: 5 * time.Millisecond})
 	ctx := context.Background()
-	// Give the garbage collector something to look at, and time to run.
+	// Give the garbage collector something to look at, and let it run.
 	for i := range 20 {
 		sums, err := s.WriteBlob(ctx, "npm", bytes.NewReader(bytes.Repeat([]byte{byte(i)}, 300<<10)), nil)
 		if err != nil {
@@ -125,7 +125,13 @@ func TestCloseIdempotent(t *testing.T) {
 			t.Fatalf("DeleteBlob: %v", err)
 		}
 	}
-	time.Sleep(30 * time.Millisecond)
+	for range 3 {
+		select {
+		case <-badgerstore.GCPassed(s):
+		case <-time.After(10 * time.Second):
+			t.Fatal("no value-log gc pass within 10s")
+		}
+	}
 	for i := range 3 {
 		if err := s.Close(); err != nil {
 			t.Fatalf("Close #%d: %v", i+1, err)

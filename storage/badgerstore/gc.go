@@ -20,6 +20,10 @@ func (s *Store) gcLoop(ctx context.Context, interval time.Duration) {
 			return
 		case <-t.C:
 			s.collectGarbage(ctx)
+			select {
+			case s.gcPassed <- struct{}{}:
+			default:
+			}
 		}
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestRemoveOrphans leaves a committed blob and a marked upload alone and
@@ -73,13 +72,9 @@ func TestRemoveOrphans(t *testing.T) {
 		t.Fatal(err)
 	}
 	s = openInternal(t, Options{Dir: dir})
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if _, err := os.Stat(lost); errors.Is(err, fs.ErrNotExist) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("Open did not remove the orphan")
-		}
+	s.background.Wait() // the orphan scan Open started
+	if _, err := os.Stat(lost); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Open did not remove the orphan: %v", err)
 	}
 	if _, err := s.StatBlob(ctx, "npm", sums.SHA256); err != nil {
 		t.Fatalf("the committed blob after reopening: %v", err)

@@ -45,6 +45,7 @@ type Store struct {
 	closeErr  error
 	stopGC    context.CancelFunc
 	gcDone    chan struct{}
+	gcPassed  chan struct{} // a token after each gc pass, for tests
 	// background runs the orphan scan Open starts; Close waits for it.
 	background sync.WaitGroup
 
@@ -89,14 +90,15 @@ func Open(opts Options, log *slog.Logger) (*Store, error) {
 		return fail(err)
 	}
 	s := &Store{
-		db:      db,
-		log:     log,
-		dir:     opts.Dir,
-		blobDir: blobDir,
-		tempDir: tempDir,
-		minFree: opts.MinFreeSpace,
-		gcDone:  make(chan struct{}),
-		uploads: make(map[uploadID]struct{}),
+		db:       db,
+		log:      log,
+		dir:      opts.Dir,
+		blobDir:  blobDir,
+		tempDir:  tempDir,
+		minFree:  opts.MinFreeSpace,
+		gcDone:   make(chan struct{}),
+		gcPassed: make(chan struct{}, 1),
+		uploads:  make(map[uploadID]struct{}),
 	}
 	s.bufs.New = func() any { b := make([]byte, writeBufSize); return &b }
 	n, err := s.SweepUploads(context.Background())
