@@ -129,6 +129,7 @@ func waitReady(t *testing.T, base string, done chan error) {
 		if time.Now().After(deadline) {
 			t.Fatalf("stockpile did not become ready on %s", base)
 		}
+		// Another process coming up announces nothing we can wait on: poll.
 		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -93,6 +93,7 @@ func startLogged(t *testing.T, bin, config, dataDir, addr string) *loggedProc {
 		if time.Now().After(deadline) {
 			t.Fatalf("stockpile did not become ready on %s:\n%s", addr, tail(p.logText(), 40))
 		}
+		// Another process coming up announces nothing we can wait on: poll.
 		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -93,7 +93,7 @@ func newSlowNPM(t *testing.T, n, size int, pause time.Duration) *slowNPM {
 					return
 				}
 				w.(http.Flusher).Flush()
-				time.Sleep(pause)
+				time.Sleep(pause) // a slow upstream: the tarball trickles in
 			}
 			return
 		}
@@ -169,6 +169,7 @@ func startProcess(t *testing.T, bin, config, dataDir, addr string) *proc {
 		if time.Now().After(deadline) {
 			t.Fatalf("stockpile did not become ready on %s", addr)
 		}
+		// Another process coming up announces nothing we can wait on: poll.
 		time.Sleep(50 * time.Millisecond)
 	}
 }

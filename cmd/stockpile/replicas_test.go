@@ -76,7 +76,7 @@ func realNPM(t *testing.T, n, pad int, pause time.Duration) (srv *httptest.Serve
 					return
 				}
 				w.(http.Flusher).Flush()
-				time.Sleep(pause)
+				time.Sleep(pause) // a slow upstream: the tarball trickles in
 			}
 			return
 		}

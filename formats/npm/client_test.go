@@ -100,7 +100,7 @@ func runNpmClient(t *testing.T, e *env) {
 		if lp.Version != "1.1.0" || lp.Resolved != app+"left-pad-lite/-/left-pad-lite-1.1.0.tgz" || lp.Integrity != e.fx["left-pad-lite@1.1.0"].integrity {
 			t.Errorf("lockfile entry %+v", lp)
 		}
-		if e.waitRecord("app", pkgOf("@acme/util"), "1.2.0") == nil || e.waitRecord("npm-store", pkgOf("@acme/util"), "1.2.0") == nil {
+		if e.record("app", pkgOf("@acme/util"), "1.2.0") == nil || e.record("npm-store", pkgOf("@acme/util"), "1.2.0") == nil {
 			t.Error("installed upstream version was not retained in app and npm-store")
 		}
 		if e.record("team", pkgOf("@acme/util"), "1.2.0") != nil {
@@ -218,7 +218,7 @@ func TestPnpmClient(t *testing.T) {
 	if !strings.Contains(string(lock), "left-pad-lite@2.0.0-beta.1") || !strings.Contains(string(lock), e.fx["@acme/util@1.2.0"].integrity) {
 		t.Errorf("pnpm-lock.yaml:\n%s", lock)
 	}
-	if e.waitRecord("app", pkgOf("@acme/util"), "1.2.0") == nil {
+	if e.record("app", pkgOf("@acme/util"), "1.2.0") == nil {
 		t.Error("pnpm's download was not retained")
 	}
 }

@@ -86,7 +86,7 @@ func TestControlPlane(t *testing.T) {
 	e := newEnv(t, nil)
 	e.publish("internal", e.fx["@acme/util@1.1.5"], "latest")
 	e.get("app", tarballPath("left-pad-lite", "1.0.0")).must(t, http.StatusOK)
-	e.waitRecord("app", pkgOf("left-pad-lite"), "1.0.0")
+	e.record("app", pkgOf("left-pad-lite"), "1.0.0")
 	cp := func(method, path string, body []byte) *result {
 		return e.do(method, e.in.URL+"/v1/"+path, body)
 	}

@@ -471,19 +471,6 @@ func (e *env) record(repo string, p formats.Package, version string) *resolver.V
 	return rec
 }
 
-// waitRecord waits for repository repo to record a version: the client
-// that started a fetch has its bytes before the engine writes the records.
-func (e *env) waitRecord(repo string, p formats.Package, version string) *resolver.VersionRecord {
-	e.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if rec := e.record(repo, p, version); rec != nil || time.Now().After(deadline) {
-			return rec
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // publishBody builds the body npm publish sends (reference §1.3.4).
 func publishBody(f *fixture, tag string, edit func(doc, version map[string]any, att map[string]any)) []byte {
 	v := map[string]any{}

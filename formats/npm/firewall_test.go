@@ -221,7 +221,7 @@ func TestMaliciousAdvisory(t *testing.T) {
 	})
 	tarball := "left-pad-lite/-/left-pad-lite-1.1.0.tgz"
 	e.get("app", tarball).must(t, http.StatusOK) // retained before the advisory
-	if e.waitRecord("app", pkgOf("left-pad-lite"), "1.1.0") == nil {
+	if e.record("app", pkgOf("left-pad-lite"), "1.1.0") == nil {
 		t.Fatal("1.1.0 was not retained")
 	}
 	before := e.get("app", "left-pad-lite", "Accept", "application/json").must(t, http.StatusOK)

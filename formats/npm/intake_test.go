@@ -185,7 +185,7 @@ func TestPublishCap(t *testing.T) {
 		if status == http.StatusTooManyRequests {
 			break
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // the slow publisher's pace: a byte a round
 	}
 	if status != http.StatusTooManyRequests || retry == "" || !strings.Contains(msg, `"error"`) {
 		t.Fatalf("second publish: %d Retry-After %q %s", status, retry, msg)

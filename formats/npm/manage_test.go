@@ -164,7 +164,7 @@ func TestDistTags(t *testing.T) {
 		// Setting a tag needs the package stored in the repository.
 		setTag("app", "left-pad-lite", "beta", "1.1.0").npmError(t, http.StatusForbidden)
 		e.get("app", tarballPath("left-pad-lite", "1.0.0")).must(t, http.StatusOK)
-		e.waitRecord("app", pkgOf("left-pad-lite"), "1.0.0")
+		e.record("app", pkgOf("left-pad-lite"), "1.0.0")
 		setTag("app", "left-pad-lite", "beta", "1.1.0").must(t, http.StatusOK)
 		if got := tagsOf("app", "left-pad-lite")["beta"]; got != "1.1.0" {
 			t.Errorf("app beta = %q, want 1.1.0", got)
@@ -315,7 +315,7 @@ func TestSearch(t *testing.T) {
 	e := newEnv(t, nil)
 	e.publish("internal", e.fx["@acme/private-lib@1.0.0"], "latest")
 	e.get("app", tarballPath("left-pad-lite", "1.0.0")).must(t, http.StatusOK)
-	e.waitRecord("app", pkgOf("left-pad-lite"), "1.0.0")
+	e.record("app", pkgOf("left-pad-lite"), "1.0.0")
 
 	type hit struct {
 		Package struct {
