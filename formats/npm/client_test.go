@@ -83,11 +83,7 @@ func runNpmClient(t *testing.T, e *env) {
 	t.Run("install through app", func(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, "project", "package.json"), []byte(`{"name":"project","version":"1.0.0","private":true}`), 0o644)
 		npm(t, "install", "--ignore-scripts", "--no-audit", "@acme/private-lib", "@acme/util")
-		for _, m := range []string{"@acme/private-lib", "@acme/util", "left-pad-lite"} {
-			if _, err := os.Stat(filepath.Join(dir, "project", "node_modules", m, "package.json")); err != nil {
-				t.Errorf("%s not installed: %v", m, err)
-			}
-		}
+		checkInstalled(t, filepath.Join(dir, "project"), "@acme/private-lib", "@acme/util", "left-pad-lite")
 		lock, err := os.ReadFile(filepath.Join(dir, "project", "package-lock.json"))
 		if err != nil {
 			t.Fatal(err)
@@ -209,11 +205,7 @@ func TestPnpmClient(t *testing.T) {
 	dir, pnpm := clientProject(t, e, "pnpm")
 	e.publish("internal", e.fx["@acme/private-lib@1.0.0"], "latest")
 	pnpm(t, "add", "--ignore-scripts", "@acme/private-lib", "@acme/util", "left-pad-lite@beta")
-	for _, m := range []string{"@acme/private-lib", "@acme/util", "left-pad-lite"} {
-		if _, err := os.Stat(filepath.Join(dir, "project", "node_modules", m, "package.json")); err != nil {
-			t.Errorf("%s not installed: %v", m, err)
-		}
-	}
+	checkInstalled(t, filepath.Join(dir, "project"), "@acme/private-lib", "@acme/util", "left-pad-lite")
 	lock, _ := os.ReadFile(filepath.Join(dir, "project", "pnpm-lock.yaml"))
 	if !strings.Contains(string(lock), "left-pad-lite@2.0.0-beta.1") || !strings.Contains(string(lock), e.fx["@acme/util@1.2.0"].integrity) {
 		t.Errorf("pnpm-lock.yaml:\n%s", lock)
@@ -232,11 +224,7 @@ func TestYarnClient(t *testing.T) {
 	dir, yarn := clientProject(t, e, "yarn")
 	e.publish("internal", e.fx["@acme/private-lib@1.0.0"], "latest")
 	yarn(t, "add", "--ignore-scripts", "--non-interactive", "@acme/private-lib", "@acme/util")
-	for _, m := range []string{"@acme/private-lib", "@acme/util", "left-pad-lite"} {
-		if _, err := os.Stat(filepath.Join(dir, "project", "node_modules", m, "package.json")); err != nil {
-			t.Errorf("%s not installed: %v", m, err)
-		}
-	}
+	checkInstalled(t, filepath.Join(dir, "project"), "@acme/private-lib", "@acme/util", "left-pad-lite")
 	lock, _ := os.ReadFile(filepath.Join(dir, "project", "yarn.lock"))
 	if !strings.Contains(string(lock), e.url("app", "@acme/util/-/util-1.2.0.tgz")) {
 		t.Errorf("yarn.lock:\n%s", lock)

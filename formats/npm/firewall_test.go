@@ -1,7 +1,6 @@
 package npm
 
 import (
-	"encoding/json"
 	"net/http"
 	"os"
 	"os/exec"
@@ -171,18 +170,7 @@ func TestCooldownNpmClient(t *testing.T) {
 		}
 		return string(out)
 	}
-	installed := func(t *testing.T) string {
-		t.Helper()
-		b, err := os.ReadFile(filepath.Join(dir, "project", "node_modules", "left-pad-lite", "package.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m struct{ Version string }
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Fatal(err)
-		}
-		return m.Version
-	}
+	installed := func(t *testing.T) string { return installedVersion(t, filepath.Join(dir, "project"), "left-pad-lite") }
 	t.Run("a plain install takes the older version", func(t *testing.T) {
 		npm(t, true, "install", "--ignore-scripts", "left-pad-lite")
 		if v := installed(t); v != "1.0.0" {
@@ -277,18 +265,7 @@ func TestCooldownPnpmClient(t *testing.T) {
 	}
 	e := cooldownEnv(t, firewall.Cooldown{Mode: firewall.ModeDeny})
 	dir, pnpm := clientProject(t, e, "pnpm")
-	installed := func(t *testing.T) string {
-		t.Helper()
-		b, err := os.ReadFile(filepath.Join(dir, "project", "node_modules", "left-pad-lite", "package.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m struct{ Version string }
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Fatal(err)
-		}
-		return m.Version
-	}
+	installed := func(t *testing.T) string { return installedVersion(t, filepath.Join(dir, "project"), "left-pad-lite") }
 	pnpm(t, "add", "--ignore-scripts", "left-pad-lite")
 	if v := installed(t); v != "1.0.0" {
 		t.Fatalf("pnpm add installed %s, want 1.0.0", v)
@@ -313,18 +290,7 @@ func TestCooldownNpmClientHide(t *testing.T) {
 	}
 	e := cooldownEnv(t, firewall.Cooldown{Mode: firewall.ModeHide})
 	dir, npm := clientProject(t, e, "npm")
-	version := func(t *testing.T) string {
-		t.Helper()
-		b, err := os.ReadFile(filepath.Join(dir, "project", "node_modules", "left-pad-lite", "package.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m struct{ Version string }
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Fatal(err)
-		}
-		return m.Version
-	}
+	version := func(t *testing.T) string { return installedVersion(t, filepath.Join(dir, "project"), "left-pad-lite") }
 	npm(t, "install", "--ignore-scripts", "--no-audit", "left-pad-lite")
 	if v := version(t); v != "1.0.0" {
 		t.Fatalf("plain install took %s, want 1.0.0", v)

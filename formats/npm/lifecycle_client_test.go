@@ -129,7 +129,14 @@ func (r *npmRun) fails(t *testing.T, what string, reasons ...string) {
 // absent.
 func (r *npmRun) installed(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(r.project, "node_modules", filepath.FromSlash(name), "package.json"))
+	return installedVersion(t, r.project, name)
+}
+
+// installedVersion is the version of name in project's node_modules, ""
+// when absent.
+func installedVersion(t *testing.T, project, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(project, "node_modules", filepath.FromSlash(name), "package.json"))
 	if err != nil {
 		return ""
 	}
@@ -138,6 +145,17 @@ func (r *npmRun) installed(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	return m.Version
+}
+
+// checkInstalled fails t for each module of names missing from project's
+// node_modules.
+func checkInstalled(t *testing.T, project string, names ...string) {
+	t.Helper()
+	for _, m := range names {
+		if _, err := os.Stat(filepath.Join(project, "node_modules", m, "package.json")); err != nil {
+			t.Errorf("%s not installed: %v", m, err)
+		}
+	}
 }
 
 // lockFor is the package-lock.json npm writes for a project depending on
