@@ -122,7 +122,7 @@ type Options struct {
 	// Indexed, when set, is called after a repository's package index was
 	// built and kept (tests wait on it for a background rebuild).
 	Indexed func()
-	Log *slog.Logger
+	Log     *slog.Logger
 }
 
 // Handler serves the web interface.
