@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -216,23 +217,17 @@ func (h *Handler) listRepositoriesInDomain(c echo.Context) error {
 
 // AssociateExternalConnection: POST /v1/repository/external-connection?…&external-connection=
 func (h *Handler) associateExternalConnection(c echo.Context) error {
-	domain, repo, err := h.repoParams(c)
-	if err != nil {
-		return err
-	}
-	conn, err := query(c, "external-connection")
-	if err != nil {
-		return err
-	}
-	r, err := h.Registry.AssociateExternalConnection(c.Request().Context(), domain, repo, conn)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, map[string]any{"repository": h.describe(r)})
+	return h.changeExternalConnection(c, h.Registry.AssociateExternalConnection)
 }
 
 // DisassociateExternalConnection: DELETE /v1/repository/external-connection?…
 func (h *Handler) disassociateExternalConnection(c echo.Context) error {
+	return h.changeExternalConnection(c, h.Registry.DisassociateExternalConnection)
+}
+
+// changeExternalConnection applies change to the repository and connection
+// the query names and answers with the repository.
+func (h *Handler) changeExternalConnection(c echo.Context, change func(ctx context.Context, domain, repo, conn string) (model.Repository, error)) error {
 	domain, repo, err := h.repoParams(c)
 	if err != nil {
 		return err
@@ -241,7 +236,7 @@ func (h *Handler) disassociateExternalConnection(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := h.Registry.DisassociateExternalConnection(c.Request().Context(), domain, repo, conn)
+	r, err := change(c.Request().Context(), domain, repo, conn)
 	if err != nil {
 		return err
 	}

@@ -223,6 +223,20 @@ func (r *Registry) DeleteDomain(ctx context.Context, name string) (DomainInfo, e
 	return DomainInfo{Domain: ds.Domain}, nil
 }
 
+// domainRepository is repository with the domain's state; the caller holds
+// r.mu.
+func (r *Registry) domainRepository(domain, name string) (*domainState, *Repository, error) {
+	ds, err := r.domain(domain)
+	if err != nil {
+		return nil, nil, err
+	}
+	repo, ok := ds.byName[name]
+	if !ok {
+		return nil, nil, notFound("repository", name, fmt.Sprintf("repository %s does not exist in domain %s", name, domain))
+	}
+	return ds, repo, nil
+}
+
 // Repository returns a copy of the named repository, or ErrNotFound (for the
 // domain or the repository).
 func (r *Registry) Repository(domain, name string) (Repository, error) {
@@ -247,15 +261,8 @@ func (r *Registry) CheckRepository(domain, name string) error {
 
 // repository finds a repository; the caller holds r.mu.
 func (r *Registry) repository(domain, name string) (*Repository, error) {
-	ds, err := r.domain(domain)
-	if err != nil {
-		return nil, err
-	}
-	repo, ok := ds.byName[name]
-	if !ok {
-		return nil, notFound("repository", name, fmt.Sprintf("repository %s does not exist in domain %s", name, domain))
-	}
-	return repo, nil
+	_, repo, err := r.domainRepository(domain, name)
+	return repo, err
 }
 
 // UpstreamNames returns the names of repo's upstreams in priority order.
@@ -423,13 +430,9 @@ func (r *Registry) DisassociateExternalConnection(ctx context.Context, domain, n
 func (r *Registry) DeleteRepository(ctx context.Context, domain, name string) (Repository, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ds, err := r.domain(domain)
+	ds, repo, err := r.domainRepository(domain, name)
 	if err != nil {
 		return Repository{}, err
-	}
-	repo, ok := ds.byName[name]
-	if !ok {
-		return Repository{}, notFound("repository", name, fmt.Sprintf("repository %s does not exist in domain %s", name, domain))
 	}
 	var users []string
 	for _, other := range ds.byName {
@@ -456,13 +459,9 @@ func (r *Registry) DeleteRepository(ctx context.Context, domain, name string) (R
 func (r *Registry) modify(ctx context.Context, domain, name string, fn func(*domainState, *Repository) error) (Repository, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ds, err := r.domain(domain)
+	ds, cur, err := r.domainRepository(domain, name)
 	if err != nil {
 		return Repository{}, err
-	}
-	cur, ok := ds.byName[name]
-	if !ok {
-		return Repository{}, notFound("repository", name, fmt.Sprintf("repository %s does not exist in domain %s", name, domain))
 	}
 	next := cur.clone()
 	if err := fn(ds, &next); err != nil {

@@ -1,7 +1,5 @@
 package model
 
-import "fmt"
-
 // Step is one stop of a walk: a repository's own contents, or (External) the
 // external connection of that repository.
 type Step struct {
@@ -31,13 +29,9 @@ func (r *Registry) Walk(domain, name string) ([]Step, error) {
 	if w, ok := r.walks[key]; ok {
 		return w, nil
 	}
-	ds, err := r.domain(domain)
+	ds, start, err := r.domainRepository(domain, name)
 	if err != nil {
 		return nil, err
-	}
-	start, ok := ds.byName[name]
-	if !ok {
-		return nil, notFound("repository", name, fmt.Sprintf("repository %s does not exist in domain %s", name, domain))
 	}
 	var steps []Step
 	visited := map[string]bool{}

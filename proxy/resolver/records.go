@@ -113,18 +113,7 @@ func (r *Resolver) loadPackage(ctx context.Context, domain, repoID string, p for
 	if err != nil {
 		return nil, err
 	}
-	b, err := r.store.Get(ctx, key)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read package record: %w", err)
-	}
-	var rec PackageRecord
-	if err := json.Unmarshal(b, &rec); err != nil {
-		return nil, fmt.Errorf("decode package record: %w", err)
-	}
-	return &rec, nil
+	return loadRecord[PackageRecord](ctx, r.store, key, "package")
 }
 
 func (r *Resolver) loadVersion(ctx context.Context, domain, repoID string, p formats.Package, version string) (*VersionRecord, error) {
@@ -132,16 +121,22 @@ func (r *Resolver) loadVersion(ctx context.Context, domain, repoID string, p for
 	if err != nil {
 		return nil, err
 	}
-	b, err := r.store.Get(ctx, key)
+	return loadRecord[VersionRecord](ctx, r.store, key, "version")
+}
+
+// loadRecord reads and decodes the record at key, or returns nil when there
+// is none; kind names it in errors.
+func loadRecord[T any](ctx context.Context, store storage.Store, key []byte, kind string) (*T, error) {
+	b, err := store.Get(ctx, key)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read version record: %w", err)
+		return nil, fmt.Errorf("read %s record: %w", kind, err)
 	}
-	var rec VersionRecord
+	var rec T
 	if err := json.Unmarshal(b, &rec); err != nil {
-		return nil, fmt.Errorf("decode version record: %w", err)
+		return nil, fmt.Errorf("decode %s record: %w", kind, err)
 	}
 	return &rec, nil
 }
