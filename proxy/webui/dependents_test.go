@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/upstream/upstreamtest"
 )
 
@@ -23,7 +24,11 @@ func sizeText(n int) string {
 // files, each once.
 func TestDependentsAndStorage(t *testing.T) {
 	fake := upstreamtest.New(t)
-	in := start(t, upstreamConfig(fake), 0)
+	cfg := upstreamConfig(fake)
+	cfg.Auth.AccessKeys = append(cfg.Auth.AccessKeys, proxy.AccessKey{ID: "AKIAINTERNAL", Secret: "internal-secret",
+		Principal: "arn:aws:iam::111122223333:user/internal-only", Policy: `{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Action":"codeartifact:ReadFromRepository","Resource":"arn:aws:codeartifact:*:111122223333:repository/acme/internal"}]}`})
+	in := start(t, cfg, 0)
 	tok := in.TokenFor("acme", "AKIAADMIN")
 	serveNPM(t, fake, "uses-pad", map[string]string{"left-pad": "^1.0.0"}, "1.0.0")
 	usesPad := npmGet(t, in, tok, "uses-pad/-/uses-pad-1.0.0.tgz")
@@ -44,6 +49,13 @@ func TestDependentsAndStorage(t *testing.T) {
 	}
 	if p := b.get("/-/ui/d/acme/r/app/package?format=npm&name=uses-pad"); !strings.Contains(p.Body, "No package of this domain depends on it.") {
 		t.Errorf("uses-pad's page lists dependents")
+	}
+	// A principal that may read internal only does not see dependents in
+	// repositories it may not read.
+	other := newBrowser(t, in)
+	other.signIn(in.TokenFor("acme", "AKIAINTERNAL"))
+	if p := other.get(leftPad); p.Status != 200 || strings.Contains(p.Body, "uses-pad") || !strings.Contains(p.Body, "No package of this domain depends on it.") {
+		t.Errorf("a reader of internal only sees dependents elsewhere (%d)", p.Status)
 	}
 
 	var leftPadBytes int
