@@ -147,7 +147,16 @@ func gemfileFor(source string, gems ...string) string {
 // gem install of the fixture set through app → team → ruby-store, with
 // credentials in the source URL.
 func TestGemInstallThroughGraph(t *testing.T) {
-	e := startEnv(t, envOptions{auth: true})
+	runGemInstall(t, startEnv(t, envOptions{auth: true}))
+}
+
+// TestGemInstallReplicas is the gem install scenario through a load
+// balancer over three replicas on PostgreSQL and SeaweedFS.
+func TestGemInstallReplicas(t *testing.T) {
+	runGemInstall(t, startEnv(t, envOptions{auth: true, replicas: 3}))
+}
+
+func runGemInstall(t *testing.T, e *env) {
 	c := newRubyClient(t, e)
 	src := e.withCredentials("app")
 	tests := []struct {
@@ -171,6 +180,12 @@ func TestGemInstallThroughGraph(t *testing.T) {
 		})
 	}
 	mustContain(t, "gem list", c.gemList(t), "acme-secret (2.0.0)", "demo_gem (1.1.0.pre.1, 1.0.0)", "rack-lite (2.0.1 x86_64-linux, 2.0.0)")
+	// Each gem came from the upstream once, whichever replica was asked.
+	for _, f := range []string{"rack-lite-2.0.1-x86_64-linux.gem", "demo_gem-1.0.0.gem", "demo_gem-1.1.0.pre.1.gem", "rack-lite-2.0.0.gem", "acme-secret-2.0.0.gem"} {
+		if n := e.src.Fake.Hits("/gems/" + f); n != 1 {
+			t.Errorf("%s fetched from the upstream %d times, want 1", f, n)
+		}
+	}
 	t.Run("gem sources --add and gem search -r read the legacy index", func(t *testing.T) {
 		c.run(t, "gem", "sources", "--clear-all")
 		c.run(t, "gem", "sources", "--remove", "https://rubygems.org/")
