@@ -16,12 +16,16 @@ import (
 
 	"github.com/stockpile-proxy/stockpile/formats/formattest"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
+	"github.com/stockpile-proxy/stockpile/storage/enginetest"
 	"github.com/stockpile-proxy/stockpile/upstream/upstreamtest"
 )
 
 // fixtureDir holds what the test binary builds once (packages, NuGet.exe's
 // home while packing); TestMain removes it.
 var fixtureDir string
+
+// engines are PostgreSQL and SeaweedFS, started for the replicas tests.
+var engines *enginetest.Engines
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "stockpile-nuget-test-*")
@@ -30,7 +34,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	fixtureDir = dir
-	code := m.Run()
+	code := enginetest.Main(m, &engines)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -106,10 +106,22 @@ func readFile(t *testing.T, path string) []byte {
 }
 
 func TestNuGetExeInstallThroughUpstreams(t *testing.T) {
+	runNuGetExeInstall(t, 0)
+}
+
+// TestNuGetExeInstallReplicas is the install scenario through a load
+// balancer over three replicas on PostgreSQL and SeaweedFS: each package
+// comes from the upstream once, and once every replica has restarted with
+// the upstream gone, what was installed installs again.
+func TestNuGetExeInstallReplicas(t *testing.T) {
+	runNuGetExeInstall(t, 3)
+}
+
+func runNuGetExeInstall(t *testing.T, replicas int) {
 	requireNuGetExe(t)
 	feed := standardFeed(t)
 	// Small pages, so NuGet.exe follows Stockpile's registration pages too.
-	s := start(t, feed, startOptions{format: nuget.NewWithOptions(nuget.Options{PageSize: 2, InlineLimit: 2})})
+	s := start(t, feed, startOptions{format: nuget.NewWithOptions(nuget.Options{PageSize: 2, InlineLimit: 2}), replicas: replicas})
 	n := newNuGetExe(t, s, "app")
 
 	t.Run("a SemVer 2.0 package and its dependency, through app → team → nuget-store", func(t *testing.T) {
@@ -145,10 +157,16 @@ func TestNuGetExeInstallThroughUpstreams(t *testing.T) {
 		}
 	})
 
+	for _, b := range []*built{widgetsV2(t), coreV1(t)} {
+		if n := feed.srv.Hits(feed.nupkgPath(b)); n != 1 {
+			t.Errorf("%s fetched from the upstream %d times, want 1", b.file(), n)
+		}
+	}
+
 	// The upstream goes away; with every local cache cleared, what was
 	// installed before comes from Stockpile alone.
 	feed.srv.Close()
-	s.in.Restart()
+	s.restart()
 	n.clearCaches()
 	t.Run("offline, caches cleared", func(t *testing.T) {
 		dir, got := n.install("app", "Contoso.Widgets", "2.0.0")
@@ -162,8 +180,19 @@ func TestNuGetExeInstallThroughUpstreams(t *testing.T) {
 }
 
 func TestNuGetExePushInstallDelete(t *testing.T) {
+	runNuGetExePushInstallDelete(t, 0)
+}
+
+// TestNuGetExePushInstallDeleteReplicas is the push, install and delete
+// scenario through a load balancer over three replicas on PostgreSQL and
+// SeaweedFS: what one replica takes in, the next one serves or hides.
+func TestNuGetExePushInstallDeleteReplicas(t *testing.T) {
+	runNuGetExePushInstallDelete(t, 3)
+}
+
+func runNuGetExePushInstallDelete(t *testing.T, replicas int) {
 	requireNuGetExe(t)
-	s := start(t, standardFeed(t), startOptions{})
+	s := start(t, standardFeed(t), startOptions{replicas: replicas})
 	n := newNuGetExe(t, s, "app", "internal", "team")
 	write := func(b *built) string {
 		p := filepath.Join(n.home, b.id+"."+b.key+".nupkg")

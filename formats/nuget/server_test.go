@@ -30,6 +30,8 @@ type stockpile struct {
 	in    *proxytest.Instance
 	feed  *fakeFeed
 	token string
+	// replicas are the servers behind in's load balancer (startOptions.replicas).
+	replicas []*proxytest.Instance
 }
 
 type startOptions struct {
@@ -37,6 +39,9 @@ type startOptions struct {
 	conn   upstream.Options
 	open   bool // no access keys: the control plane needs no signature
 	edit   func(*proxy.Config)
+	// replicas, when > 0, starts that many replicas on PostgreSQL and
+	// SeaweedFS behind a load balancer, in being its front.
+	replicas int
 }
 
 func start(t *testing.T, feed *fakeFeed, o startOptions) *stockpile {
@@ -62,8 +67,26 @@ func start(t *testing.T, feed *fakeFeed, o startOptions) *stockpile {
 	if o.edit != nil {
 		o.edit(&cfg)
 	}
-	in := proxytest.Start(t, proxytest.Options{Config: &cfg, Formats: []formats.Format{o.format}, OnDisk: true})
+	po := proxytest.Options{Config: &cfg, Formats: []formats.Format{o.format}, OnDisk: true}
+	if o.replicas > 0 {
+		po.OpenStore = engines.SharedStore(t)
+		front, replicas := proxytest.StartReplicas(t, po, o.replicas)
+		return &stockpile{t: t, in: front, feed: feed, token: front.Token("acme"), replicas: replicas}
+	}
+	in := proxytest.Start(t, po)
 	return &stockpile{t: t, in: in, feed: feed, token: in.Token("acme")}
+}
+
+// restart restarts the server, or every replica.
+func (s *stockpile) restart() {
+	s.t.Helper()
+	if s.replicas == nil {
+		s.in.Restart()
+		return
+	}
+	for _, r := range s.replicas {
+		r.Restart()
+	}
 }
 
 // base is the NuGet endpoint of a repository.

@@ -176,11 +176,11 @@ func (in *Instance) Stop() {
 }
 
 // Restart stops the server and starts it again on the same address with the
-// same data (Options.OnDisk must be set).
+// same data (Options.OnDisk or OpenStore must be set).
 func (in *Instance) Restart() {
 	in.t.Helper()
-	if !in.opts.OnDisk {
-		in.t.Fatal("proxytest: Restart needs OnDisk")
+	if !in.opts.OnDisk && in.opts.OpenStore == nil {
+		in.t.Fatal("proxytest: Restart needs OnDisk or OpenStore")
 	}
 	in.Stop()
 	in.start(in.addr)
