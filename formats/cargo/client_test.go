@@ -33,16 +33,32 @@ type cargoClient struct {
 // "stockpile" (app, replacing crates.io) and "internal" at in.
 func newCargo(t *testing.T, in *proxytest.Instance) *cargoClient {
 	t.Helper()
+	return cargoHome(t, in, "app", "internal")
+}
+
+// cargoHome makes a fresh CARGO_HOME (nothing served from an earlier run's
+// index or download cache) whose registry "stockpile" is repository app of
+// in, replacing crates.io, and, unless internal is "", whose registry
+// "internal" is that repository; each with a token.
+func cargoHome(t *testing.T, in *proxytest.Instance, app, internal string) *cargoClient {
+	t.Helper()
 	bin := proxytest.RequireTool(t, "cargo")
 	home := t.TempDir()
+	tok := in.Token("acme")
+	env := []string{"CARGO_REGISTRIES_STOCKPILE_TOKEN=" + tok}
 	cfg := fmt.Sprintf(`[registries.stockpile]
-index = "sparse+%[1]s/acme/cargo/app/"
+index = "sparse+%s/acme/cargo/%s/"
 credential-provider = ["cargo:token"]
-
+`, in.URL, app)
+	if internal != "" {
+		cfg += fmt.Sprintf(`
 [registries.internal]
-index = "sparse+%[1]s/acme/cargo/internal/"
+index = "sparse+%s/acme/cargo/%s/"
 credential-provider = ["cargo:token"]
-
+`, in.URL, internal)
+		env = append(env, "CARGO_REGISTRIES_INTERNAL_TOKEN="+tok)
+	}
+	cfg += `
 [source.crates-io]
 replace-with = "stockpile"
 
@@ -55,13 +71,11 @@ timeout = 30
 
 [publish]
 timeout = 20
-`, in.URL)
+`
 	if err := os.WriteFile(filepath.Join(home, "config.toml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tok := in.Token("acme")
-	return &cargoClient{t: t, bin: bin, home: home, env: cargoEnv(home,
-		"CARGO_REGISTRIES_STOCKPILE_TOKEN="+tok, "CARGO_REGISTRIES_INTERNAL_TOKEN="+tok)}
+	return &cargoClient{t: t, bin: bin, home: home, env: cargoEnv(home, env...)}
 }
 
 // run runs cargo in dir and returns its combined output.

@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -23,29 +21,10 @@ import (
 // cargo shows what each change lets it do.
 
 // cargoFor is a fresh CARGO_HOME whose crates.io is replaced by repository
-// repo: nothing is served from an earlier run's index or download cache.
+// repo.
 func cargoFor(t *testing.T, in *proxytest.Instance, repo string) *cargoClient {
 	t.Helper()
-	bin := proxytest.RequireTool(t, "cargo")
-	home := t.TempDir()
-	cfg := fmt.Sprintf(`[registries.stockpile]
-index = "sparse+%s/acme/cargo/%s/"
-credential-provider = ["cargo:token"]
-
-[source.crates-io]
-replace-with = "stockpile"
-
-[net]
-offline = false
-retry = 0
-
-[http]
-timeout = 30
-`, in.URL, repo)
-	if err := os.WriteFile(filepath.Join(home, "config.toml"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return &cargoClient{t: t, bin: bin, home: home, env: cargoEnv(home, "CARGO_REGISTRIES_STOCKPILE_TOKEN="+in.Token("acme"))}
+	return cargoHome(t, in, repo, "")
 }
 
 // resolve makes a fresh project depending on life-crate with req and locks
