@@ -187,14 +187,7 @@ func TestCargoLifecycleWithAWSCLI(t *testing.T) {
 	// cargo has no namespaces: the group is a name prefix, matched against
 	// canonical names (acme-internal is acme_internal).
 	t.Run("package group blocks external versions of a name prefix", func(t *testing.T) {
-		g := a.OK("create-package-group", "--domain", "acme", "--package-group", "/cargo//acme~")
-		if proxytest.Pick(g, "packageGroup", "pattern") != "/cargo//acme~" {
-			t.Fatalf("create-package-group: %v", g)
-		}
-		r := a.OK("update-package-group-origin-configuration", "--domain", "acme", "--package-group", "/cargo//acme~", "--restrictions", "EXTERNAL_UPSTREAM=BLOCK")
-		if proxytest.Pick(r, "packageGroup", "originConfiguration", "restrictions", "EXTERNAL_UPSTREAM", "mode") != "BLOCK" {
-			t.Fatalf("update-package-group-origin-configuration: %v", r)
-		}
+		a.BlockExternal(t, "acme", "/cargo//acme~")
 		assoc := a.OK("get-associated-package-group", "--domain", "acme", "--format", "cargo", "--package", "acme_internal")
 		if proxytest.Pick(assoc, "packageGroup", "pattern") != "/cargo//acme~" {
 			t.Fatalf("get-associated-package-group: %v", assoc)

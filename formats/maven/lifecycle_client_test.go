@@ -226,14 +226,7 @@ func TestMvnLifecycleWithAWSCLI(t *testing.T) {
 	})
 
 	t.Run("package group blocks the namespace's external versions", func(t *testing.T) {
-		g := a.OK("create-package-group", "--domain", "acme", "--package-group", "/maven/com.example/*")
-		if proxytest.Pick(g, "packageGroup", "pattern") != "/maven/com.example/*" {
-			t.Fatalf("create-package-group: %v", g)
-		}
-		r := a.OK("update-package-group-origin-configuration", "--domain", "acme", "--package-group", "/maven/com.example/*", "--restrictions", "EXTERNAL_UPSTREAM=BLOCK")
-		if proxytest.Pick(r, "packageGroup", "originConfiguration", "restrictions", "EXTERNAL_UPSTREAM", "mode") != "BLOCK" {
-			t.Fatalf("update-package-group-origin-configuration: %v", r)
-		}
+		a.BlockExternal(t, "acme", "/maven/com.example/*")
 		got, failure := p.resolve("app", "com.example", "ext-lib", "1.0")
 		p.fails("the blocked com.example:ext-lib through app", "Could not find artifact com.example:ext-lib:jar:1.0", got, failure)
 		got, failure = p.resolve("app", "org.other", "free-lib", "1.0")

@@ -274,14 +274,7 @@ func TestNpmLifecycleWithAWSCLI(t *testing.T) {
 	// External versions of the scope are blocked; unscoped public packages
 	// and the scope's internal versions are not.
 	t.Run("package group blocks the scope's external versions", func(t *testing.T) {
-		g := a.OK("create-package-group", "--domain", "acme", "--package-group", "/npm/acme/*")
-		if proxytest.Pick(g, "packageGroup", "pattern") != "/npm/acme/*" {
-			t.Fatalf("create-package-group: %v", g)
-		}
-		r := a.OK("update-package-group-origin-configuration", "--domain", "acme", "--package-group", "/npm/acme/*", "--restrictions", "EXTERNAL_UPSTREAM=BLOCK")
-		if proxytest.Pick(r, "packageGroup", "originConfiguration", "restrictions", "EXTERNAL_UPSTREAM", "mode") != "BLOCK" {
-			t.Fatalf("update-package-group-origin-configuration: %v", r)
-		}
+		a.BlockExternal(t, "acme", "/npm/acme/*")
 		assoc := a.OK("get-associated-package-group", "--domain", "acme", "--format", "npm", "--namespace", "acme", "--package", "util")
 		if proxytest.Pick(assoc, "packageGroup", "pattern") != "/npm/acme/*" {
 			t.Fatalf("get-associated-package-group: %v", assoc)

@@ -142,3 +142,18 @@ func (a *AWSCLI) SetStatus(t testing.TB, p CLIPackage, repo, version, target str
 		t.Fatalf("update-package-versions-status %s → %s: %v", version, target, r)
 	}
 }
+
+// BlockExternal creates package group pattern in domain and blocks its
+// external versions (EXTERNAL_UPSTREAM=BLOCK), failing t unless the CLI
+// reports both.
+func (a *AWSCLI) BlockExternal(t testing.TB, domain, pattern string) {
+	t.Helper()
+	g := a.OK("create-package-group", "--domain", domain, "--package-group", pattern)
+	if Pick(g, "packageGroup", "pattern") != pattern {
+		t.Fatalf("create-package-group: %v", g)
+	}
+	r := a.OK("update-package-group-origin-configuration", "--domain", domain, "--package-group", pattern, "--restrictions", "EXTERNAL_UPSTREAM=BLOCK")
+	if Pick(r, "packageGroup", "originConfiguration", "restrictions", "EXTERNAL_UPSTREAM", "mode") != "BLOCK" {
+		t.Fatalf("update-package-group-origin-configuration: %v", r)
+	}
+}
