@@ -24,9 +24,9 @@ func (r *Resolver) Refresh(ctx context.Context, ref formats.RepoRef, p formats.P
 	res, err := r.view(formats.Fresh(ctx), ref, p, false)
 	// Dropped whatever the outcome: an explicit refresh asks for it, and a
 	// failed one leaves nothing kept that the next request would not check.
-	// OLD
+	r.touchEverywhere(p)
 	if err != nil {
 		return Refreshed{}, err
 	}
-	return Refreshed{Versions: len(res.view.Versions), Stale: false}, nil
+	return Refreshed{Versions: len(res.view.Versions), Stale: res.stale}, nil
 }

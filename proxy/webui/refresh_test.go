@@ -171,6 +171,21 @@ func TestRefreshShowsNewUpstreamVersions(t *testing.T) {
 	if got := packumentVersions(t, in, tok, "is-thirteen"); got != "1.0.0 1.1.0" {
 		t.Fatalf("after the refresh the packument lists %q, want 1.0.0 1.1.0", got)
 	}
+
+	// An upstream that fails: the page says what is served is what it said
+	// before, and the packument still answers.
+	fake.Fault("/is-thirteen", upstreamtest.Fault{Status: http.StatusForbidden})
+	in.Clock.Advance(time.Minute) // past the 5 s within which a forced revalidation is not repeated
+	p = b.post(appAction, form)
+	if p.Status != http.StatusSeeOther || !strings.Contains(p.Location, "stale=1") {
+		t.Fatalf("refresh with the upstream failing: %d %q", p.Status, p.Location)
+	}
+	if page := b.get(p.Location); !strings.Contains(page.Body, `id="stale"`) {
+		t.Error("the package page does not say the upstream could not be reached")
+	}
+	if got := packumentVersions(t, in, tok, "is-thirteen"); got != "1.0.0 1.1.0" {
+		t.Fatalf("with the upstream failing the packument lists %q", got)
+	}
 }
 
 // TestFilterCachedNeverRequestedAgain: two packages are fetched through
