@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -27,6 +28,14 @@ func classify(err error) *controlplane.Error {
 	var cp *controlplane.Error
 	if errors.As(err, &cp) {
 		return cp
+	}
+	if errors.Is(err, storage.ErrUnavailable) {
+		// The database or the object store could not be reached: nothing
+		// was decided, so the client is told to come back (with
+		// Retry-After), never that the thing is absent. The log has which
+		// server and why; the client is not told.
+		return &controlplane.Error{Type: "ServiceUnavailableException", Status: http.StatusServiceUnavailable,
+			Message: "the server's storage is unavailable for the moment: retry shortly"}
 	}
 	var denied *iam.Denied
 	if errors.As(err, &denied) {
@@ -170,6 +179,10 @@ func typeFor(status int) string {
 	return "ValidationException"
 }
 
+// unavailableRetry is the Retry-After of a 503 for unreachable storage:
+// about as long as PostgreSQL takes to restart.
+const unavailableRetry = 2 * time.Second
+
 // retryAfter returns the seconds an upstream asked us to wait, if any.
 func retryAfter(err error) string {
 	var se *upstream.StatusError
@@ -179,6 +192,9 @@ func retryAfter(err error) string {
 	var be *formats.BusyError
 	if errors.As(err, &be) && be.RetryAfter > 0 {
 		return strconv.Itoa(int(be.RetryAfter.Seconds() + 0.5))
+	}
+	if errors.Is(err, storage.ErrUnavailable) {
+		return strconv.Itoa(int(unavailableRetry.Seconds()))
 	}
 	return ""
 }

@@ -1,12 +1,14 @@
 package proxy
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/storage"
 	"github.com/stockpile-proxy/stockpile/upstream"
 )
 
@@ -31,6 +33,11 @@ func TestClassifyHidesInternals(t *testing.T) {
 			502, "integrity: sha1 of x.tgz is …, the metadata declares " + strings.Repeat("0", 40), []string{got}},
 		{"refused", fmt.Errorf("asset x: %w", &upstream.RefusedError{Conn: "public:npmjs", Origin: "http://127.0.0.1:9", Rule: "not allowed"}),
 			502, "upstream public:npmjs: refused to contact http://127.0.0.1:9: not allowed", nil},
+		{"storage unreachable", fmt.Errorf("resolver: %w", fmt.Errorf("postgres: get: %w: %w", storage.ErrUnavailable,
+			errors.New("failed to connect to `user=postgres database=t1`: 127.0.0.1:5432: dial error"))),
+			503, "the server's storage is unavailable for the moment: retry shortly", []string{"127.0.0.1", "postgres"}},
+		{"unreachable beats not found", fmt.Errorf("%w: %w", formats.ErrNotFound, fmt.Errorf("s3: getting blobs/x: %w", storage.ErrUnavailable)),
+			503, "the server's storage is unavailable for the moment: retry shortly", []string{"blobs/x"}},
 		{"internal", fmt.Errorf("badgerstore: open /var/lib/stockpile/blobs/%s: permission denied", blob),
 			500, "internal error", []string{blob, "/var/lib"}},
 	}
@@ -39,6 +46,9 @@ func TestClassifyHidesInternals(t *testing.T) {
 			e := classify(tt.err)
 			if e.Status != tt.status || e.Message != tt.want {
 				t.Errorf("classify = %d %q, want %d %q", e.Status, e.Message, tt.status, tt.want)
+			}
+			if ra := retryAfter(tt.err); (tt.status == 503) != (ra != "") {
+				t.Errorf("Retry-After %q for a %d", ra, tt.status)
 			}
 			for _, s := range tt.mustNot {
 				if strings.Contains(e.Message, s) {

@@ -18,6 +18,11 @@ var ErrNotFound = errors.New("storage: not found")
 // ErrClosed is returned by operations on a store that has been closed.
 var ErrClosed = errors.New("storage: closed")
 
+// ErrUnavailable is wrapped, beside the backend's own error, around a
+// failure to reach a server the store depends on (its database, its object
+// store): nothing was decided, and the same call may succeed later.
+var ErrUnavailable = errors.New("storage: unavailable")
+
 // Records holds small documents under byte-string keys. Keys are built by the
 // callers with Key; values are opaque.
 type Records interface {

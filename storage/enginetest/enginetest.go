@@ -111,3 +111,30 @@ func freePort() (int, error) {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
+
+// OwnPostgres starts a PostgreSQL cluster for t alone, which t may stop
+// and start again (an outage) without disturbing the package's other
+// tests; it is removed when t ends. It skips t (fails it under
+// STOCKPILE_ENGINES=require) when PostgreSQL cannot run.
+func OwnPostgres(t testing.TB) *Postgres {
+	t.Helper()
+	p, err := StartPostgres()
+	if err != nil {
+		absent(t, "PostgreSQL", err.Error())
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+// OwnWeed starts a SeaweedFS S3 server for t alone, which t may stop and
+// start again; it is removed when t ends. It skips t (fails it under
+// STOCKPILE_ENGINES=require) when weed cannot run.
+func OwnWeed(t testing.TB) *Weed {
+	t.Helper()
+	w, err := StartWeed()
+	if err != nil {
+		absent(t, "SeaweedFS (weed)", err.Error())
+	}
+	t.Cleanup(w.Close)
+	return w
+}

@@ -61,6 +61,9 @@ func (s *Store) WriteBlob(ctx context.Context, domain string, r io.Reader, verif
 	if err := ctx.Err(); err != nil {
 		return storage.Sums{}, fmt.Errorf("postgres: write blob: %w", err)
 	}
+	if err := s.reachable(ctx); err != nil {
+		return storage.Sums{}, err
+	}
 	tmp, err := s.cache.Temp()
 	if err != nil {
 		return storage.Sums{}, fmt.Errorf("postgres: write blob: %w", err)
@@ -153,7 +156,7 @@ func (s *Store) commitBlob(ctx context.Context, domain string, sums storage.Sums
 		return err
 	})
 	if err != nil {
-		return storage.Sums{}, fmt.Errorf("postgres: commit blob %s/%s: %w", domain, sums.SHA256, err)
+		return storage.Sums{}, failed(fmt.Sprintf("commit blob %s/%s", domain, sums.SHA256), err)
 	}
 	return stored, nil
 }
@@ -177,7 +180,7 @@ func (s *Store) StatBlob(ctx context.Context, domain, sha string) (storage.Sums,
 		return storage.Sums{}, storage.ErrNotFound
 	}
 	if err != nil {
-		return storage.Sums{}, fmt.Errorf("postgres: stat blob: %w", err)
+		return storage.Sums{}, failed("stat blob", err)
 	}
 	return sums, nil
 }
@@ -195,7 +198,7 @@ func (s *Store) OpenBlob(ctx context.Context, domain, sha string) (storage.Blob,
 		f, err = s.download(ctx, key, sums)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("postgres: open blob %s/%s: %w", domain, sha, err)
+		return nil, failed(fmt.Sprintf("open blob %s/%s", domain, sha), err)
 	}
 	return &blob{f: f, sums: sums, s: s}, nil
 }
@@ -260,7 +263,7 @@ func (s *Store) DeleteBlob(ctx context.Context, domain, sha string) error {
 		return s.objects.Delete(ctx, key)
 	})
 	if err != nil {
-		return fmt.Errorf("postgres: delete blob %s/%s: %w", domain, sha, err)
+		return failed(fmt.Sprintf("delete blob %s/%s", domain, sha), err)
 	}
 	if err := s.cache.Remove(key); err != nil {
 		s.log.Warn("removing a deleted blob from the local cache", "key", key, "err", err)
@@ -275,14 +278,14 @@ func (s *Store) ListBlobs(ctx context.Context, domain string, fn func(storage.Bl
 	}
 	rows, err := s.pool.Query(ctx, `SELECT sha256, size, md5, sha1, sha512, touched FROM blobs WHERE domain = $1 ORDER BY sha256`, domain)
 	if err != nil {
-		return fmt.Errorf("postgres: list blobs: %w", err)
+		return failed("list blobs", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var bi storage.BlobInfo
 		var touched time.Time
 		if err := rows.Scan(&bi.SHA256, &bi.Size, &bi.MD5, &bi.SHA1, &bi.SHA512, &touched); err != nil {
-			return fmt.Errorf("postgres: list blobs: %w", err)
+			return failed("list blobs", err)
 		}
 		bi.Touched = touched
 		if err := fn(bi); err != nil {
@@ -290,7 +293,7 @@ func (s *Store) ListBlobs(ctx context.Context, domain string, fn func(storage.Bl
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("postgres: list blobs: %w", err)
+		return failed("list blobs", err)
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,13 +30,13 @@ func (s *Store) Lock(ctx context.Context, name string) (unlock func(), err error
 	}
 	conn, err := s.lockPool.Acquire(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: lock %s: %w", name, err)
+		return nil, failed("lock "+name, err)
 	}
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(`+lockKey+`)`, name); err != nil {
 		// A canceled wait may leave the connection mid-query: drop it.
 		conn.Conn().Close(context.Background())
 		conn.Release()
-		return nil, fmt.Errorf("postgres: lock %s: %w", name, err)
+		return nil, failed("lock "+name, err)
 	}
 	s.holding(conn, true)
 	return func() { s.unlock(conn, name) }, nil
@@ -51,12 +50,12 @@ func (s *Store) TryLock(ctx context.Context, name string) (unlock func(), ok boo
 	}
 	conn, err := s.lockPool.Acquire(ctx)
 	if err != nil {
-		return nil, false, fmt.Errorf("postgres: lock %s: %w", name, err)
+		return nil, false, failed("lock "+name, err)
 	}
 	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(`+lockKey+`)`, name).Scan(&ok); err != nil {
 		conn.Conn().Close(context.Background())
 		conn.Release()
-		return nil, false, fmt.Errorf("postgres: lock %s: %w", name, err)
+		return nil, false, failed("lock "+name, err)
 	}
 	if !ok {
 		conn.Release()

@@ -35,7 +35,7 @@ func (s *Store) Get(ctx context.Context, key []byte) ([]byte, error) {
 		return nil, storage.ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("postgres: get: %w", err)
+		return nil, failed("get", err)
 	}
 	if v == nil {
 		v = []byte{}
@@ -52,7 +52,7 @@ func (s *Store) Put(ctx context.Context, key, value []byte, ttl time.Duration) e
 		value = []byte{}
 	}
 	if _, err := s.pool.Exec(ctx, putSQL, key, value, ttl.Microseconds()); err != nil {
-		return fmt.Errorf("postgres: put: %w", err)
+		return failed("put", err)
 	}
 	return nil
 }
@@ -63,7 +63,7 @@ func (s *Store) Delete(ctx context.Context, key []byte) error {
 		return err
 	}
 	if _, err := s.pool.Exec(ctx, `DELETE FROM records WHERE key = $1`, key); err != nil {
-		return fmt.Errorf("postgres: delete: %w", err)
+		return failed("delete", err)
 	}
 	return nil
 }
@@ -85,7 +85,7 @@ func (s *Store) Scan(ctx context.Context, prefix []byte, fn func(key, value []by
 	}
 	rows, err := s.pool.Query(ctx, q+` ORDER BY key`, args...)
 	if err != nil {
-		return fmt.Errorf("postgres: scan: %w", err)
+		return failed("scan", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -95,7 +95,7 @@ func (s *Store) Scan(ctx context.Context, prefix []byte, fn func(key, value []by
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("postgres: scan: %w", err)
+		return failed("scan", err)
 	}
 	return nil
 }
@@ -133,7 +133,7 @@ func (s *Store) Apply(ctx context.Context, muts []storage.Mutation) error {
 		return tx.SendBatch(ctx, &b).Close()
 	})
 	if err != nil {
-		return fmt.Errorf("postgres: apply: %w", err)
+		return failed("apply", err)
 	}
 	return nil
 }

@@ -65,6 +65,9 @@ type Options struct {
 	// SweepInterval is how often expired records are deleted; zero means a
 	// minute, negative never.
 	SweepInterval time.Duration
+	// Now is the clock of the store's own timing (how recently it checked
+	// that its servers answer); nil means time.Now.
+	Now func() time.Time
 }
 
 // Store is a storage.Store on PostgreSQL and an object store.
@@ -77,6 +80,9 @@ type Store struct {
 
 	lockMu sync.Mutex
 	locked map[*pgxpool.Conn]struct{} // connections that hold advisory locks
+
+	now       func() time.Time
+	reachedAt atomic.Int64 // when reachable last succeeded, in Unix nanoseconds
 
 	closed atomic.Bool
 	stop   context.CancelFunc
@@ -128,7 +134,10 @@ func Open(ctx context.Context, o Options, log *slog.Logger) (*Store, error) {
 		return nil, err
 	}
 	bgctx, stop := context.WithCancel(context.Background())
-	s := &Store{pool: pool, lockPool: lockPool, objects: o.Objects, cache: cache, log: log, stop: stop, locked: map[*pgxpool.Conn]struct{}{}}
+	s := &Store{pool: pool, lockPool: lockPool, objects: o.Objects, cache: cache, log: log, stop: stop, now: o.Now, locked: map[*pgxpool.Conn]struct{}{}}
+	if s.now == nil {
+		s.now = time.Now
+	}
 	if o.SweepInterval >= 0 {
 		every := o.SweepInterval
 		if every == 0 {

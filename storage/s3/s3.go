@@ -14,7 +14,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,6 +24,7 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/stockpile-proxy/stockpile/storage"
 )
@@ -121,12 +124,21 @@ func (c *Client) EnsureBucket(ctx context.Context) error {
 		return nil
 	}
 	if !isNotFound(err) {
-		return fmt.Errorf("s3: bucket %s: %w", c.bucket, err)
+		return failed("bucket "+c.bucket, err)
 	}
 	_, err = c.api.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: &c.bucket})
 	var owned *types.BucketAlreadyOwnedByYou
 	if err != nil && !errors.As(err, &owned) {
-		return fmt.Errorf("s3: creating bucket %s: %w", c.bucket, err)
+		return failed("creating bucket "+c.bucket, err)
+	}
+	return nil
+}
+
+// Check reports whether the bucket answers (a HeadBucket); an error wraps
+// storage.ErrUnavailable when the server could not be reached.
+func (c *Client) Check(ctx context.Context) error {
+	if _, err := c.api.HeadBucket(ctx, &awss3.HeadBucketInput{Bucket: &c.bucket}); err != nil {
+		return failed("bucket "+c.bucket, err)
 	}
 	return nil
 }
@@ -142,7 +154,7 @@ func (c *Client) Put(ctx context.Context, key string, f io.ReaderAt, size int64)
 			Bucket: &c.bucket, Key: &k, Body: io.NewSectionReader(f, 0, size), ContentLength: aws.Int64(size),
 		})
 		if err != nil {
-			return fmt.Errorf("s3: putting %s: %w", k, err)
+			return failed("putting "+k, err)
 		}
 		return nil
 	}
@@ -152,14 +164,14 @@ func (c *Client) Put(ctx context.Context, key string, f io.ReaderAt, size int64)
 func (c *Client) multipart(ctx context.Context, k string, f io.ReaderAt, size int64) error {
 	up, err := c.api.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{Bucket: &c.bucket, Key: &k})
 	if err != nil {
-		return fmt.Errorf("s3: starting the upload of %s: %w", k, err)
+		return failed("starting the upload of "+k, err)
 	}
 	abort := func(cause error) error {
 		// The abort must run even when ctx is what failed.
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		_, _ = c.api.AbortMultipartUpload(actx, &awss3.AbortMultipartUploadInput{Bucket: &c.bucket, Key: &k, UploadId: up.UploadId})
-		return fmt.Errorf("s3: uploading %s: %w", k, cause)
+		return failed("uploading "+k, cause)
 	}
 	var parts []types.CompletedPart
 	for off, n := int64(0), int32(1); off < size; off, n = off+c.partSize, n+1 {
@@ -191,7 +203,7 @@ func (c *Client) Get(ctx context.Context, key string) (io.ReadCloser, int64, err
 		if isNotFound(err) {
 			return nil, 0, fmt.Errorf("s3: %s: %w", k, storage.ErrNotFound)
 		}
-		return nil, 0, fmt.Errorf("s3: getting %s: %w", k, err)
+		return nil, 0, failed("getting "+k, err)
 	}
 	return out.Body, aws.ToInt64(out.ContentLength), nil
 }
@@ -200,7 +212,7 @@ func (c *Client) Get(ctx context.Context, key string) (io.ReadCloser, int64, err
 func (c *Client) Delete(ctx context.Context, key string) error {
 	k := c.prefix + key
 	if _, err := c.api.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: &c.bucket, Key: &k}); err != nil && !isNotFound(err) {
-		return fmt.Errorf("s3: deleting %s: %w", k, err)
+		return failed("deleting "+k, err)
 	}
 	return nil
 }
@@ -220,7 +232,7 @@ func (c *Client) List(ctx context.Context, prefix string, fn func(Object) error)
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return fmt.Errorf("s3: listing %s: %w", p, err)
+			return failed("listing "+p, err)
 		}
 		for _, o := range page.Contents {
 			k := aws.ToString(o.Key)
@@ -230,6 +242,30 @@ func (c *Client) List(ctx context.Context, prefix string, fn func(Object) error)
 		}
 	}
 	return nil
+}
+
+// failed wraps the error of operation op, adding storage.ErrUnavailable
+// when the object store could not be reached or answered with a server
+// error (5xx: InternalError, ServiceUnavailable, SlowDown) once the SDK's
+// retries were spent: the same call may succeed later.
+func failed(op string, err error) error {
+	if unreachable(err) {
+		return fmt.Errorf("s3: %s: %w: %w", op, storage.ErrUnavailable, err)
+	}
+	return fmt.Errorf("s3: %s: %w", op, err)
+}
+
+func unreachable(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode() >= 500
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // isNotFound reports whether err is S3's answer for a missing key or
