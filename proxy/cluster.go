@@ -119,3 +119,31 @@ func (l *clusterLocker) Lock(key string) (unlock func()) {
 	}
 	return func() { unlockShared(); unlockLocal() }
 }
+
+// fetchLockSlots bounds the cluster-wide fetch locks one replica holds at
+// once to half of the connections storage/postgres keeps for locks (its
+// LockConns, 32 by default). A fetch holds its lock while it takes its
+// package's lock to record what it fetched, each on a connection of its
+// own: were the fetch locks to take every connection, the package locks
+// would wait for one that only they could free.
+const fetchLockSlots = 16
+
+// boundedLock returns lock limited to n locks held at once through it; a
+// lock beyond them waits for a slot, within ctx.
+func boundedLock(lock func(ctx context.Context, name string) (func(), error), n int) func(ctx context.Context, name string) (func(), error) {
+	slots := make(chan struct{}, n)
+	return func(ctx context.Context, name string) (func(), error) {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		unlock, err := lock(ctx, name)
+		if err != nil {
+			<-slots
+			return nil, err
+		}
+		var once sync.Once
+		return func() { once.Do(func() { unlock(); <-slots }) }, nil
+	}
+}

@@ -158,7 +158,7 @@ func New(ctx context.Context, cfg *Config, store storage.Store, fs []formats.For
 	}
 	ropts := resolver.Options{MaxPublishSize: cfg.MaxPublishSize, Now: o.now, FetchWait: o.hooks.FetchWait}
 	if ss, ok := store.(sharedStore); ok {
-		ropts.ClusterLock = ss.Lock
+		ropts.ClusterLock = boundedLock(ss.Lock, fetchLockSlots)
 		ropts.Locker = &clusterLocker{local: resolver.NewLocalLocker(), ss: ss, log: log}
 	}
 	s.resolver = resolver.New(store, registry, client, fs, log, s.metrics, ropts)

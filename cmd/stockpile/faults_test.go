@@ -66,8 +66,15 @@ func probe(client *http.Client, what, url string) answer {
 // retrying load balancer in front of them.
 func startFaultReplicas(t *testing.T, up string, pg *enginetest.Postgres, w *enginetest.Weed, n int) (lb string, procs []*proc) {
 	t.Helper()
+	return startReplicasOn(t, up, pg.NewDatabase(t), w.NewBucket(t), n)
+}
+
+// startReplicasOn starts n replicas on database dsn and bucket b and a
+// retrying load balancer in front of them.
+func startReplicasOn(t *testing.T, up, dsn string, b s3.Options, n int) (lb string, procs []*proc) {
+	t.Helper()
 	bin := stockpileBinary(t)
-	configs := faultConfigs(t, up, pg.NewDatabase(t), w.NewBucket(t), n)
+	configs := faultConfigs(t, up, dsn, b, n)
 	var addrs []string
 	for _, c := range configs {
 		addr := freeAddr(t)

@@ -122,8 +122,10 @@ func loadBalancer(t *testing.T, addrs []string) *httptest.Server {
 			tries = len(addrs)
 		}
 		var lastErr error
-		for range tries {
-			addr := addrs[next.Add(1)%uint64(len(addrs))]
+		// Each try goes to another backend, as load balancers' retries do.
+		first := next.Add(1)
+		for i := range uint64(tries) {
+			addr := addrs[(first+i)%uint64(len(addrs))]
 			req, _ := http.NewRequestWithContext(r.Context(), r.Method, "http://"+addr+r.URL.RequestURI(), bytes.NewReader(body))
 			req.Header = r.Header.Clone()
 			req.Host = r.Host
