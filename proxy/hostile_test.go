@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -192,24 +191,6 @@ func TestForwardedHeadersNeedTrustedProxy(t *testing.T) {
 	}
 }
 
-// logBuffer collects a server's log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 var requestIDInBody = regexp.MustCompile(`\(request id ([A-Za-z0-9._-]+)\)`)
 
 // TestErrorBodies: error answers carry a short reason and the request id
@@ -221,7 +202,7 @@ func TestErrorBodies(t *testing.T) {
 	fake.Handle("/broken.json", upstreamtest.Response{Status: 503,
 		Body: []byte("UPSTREAM-INTERNAL-DETAIL at /srv/registry/db.go:42 token=abc123")})
 	fake.Handle("/toolong.json", upstreamtest.Response{Status: 414, Body: []byte("URI Too Long: UPSTREAM-DETAIL")})
-	var log logBuffer
+	var log proxytest.LogBuffer
 	cfg := proxy.Defaults()
 	cfg.MaxPublishSize = 16
 	cfg.Connections = map[string]upstream.Options{"public:crates-io": {URL: fake.URL + "/", Retries: 1}}

@@ -1,34 +1,14 @@
 package webui_test
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
 )
-
-// syncBuffer collects the server's log.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func actionForm(op, version string, extra ...string) url.Values {
 	v := url.Values{"op": {op}, "format": {"npm"}, "name": {"left-pad"}, "version": {version}}
@@ -44,7 +24,7 @@ const actionPath = "/-/ui/d/acme/r/internal/action"
 // confirmation page and checks `aws codeartifact describe-package-version`
 // sees the result, and that the action is logged.
 func TestActionsAgreeWithTheControlPlane(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &proxytest.LogBuffer{}
 	in := startLog(t, nil, 0, slog.New(slog.NewJSONHandler(logs, nil)))
 	cli := proxytest.NewAWSCLI(t, in, "AKIAADMIN", "admin-secret")
 	describe := func(version string) string {
