@@ -32,6 +32,18 @@ var (
 	ErrNotAcceptable = errors.New("not acceptable")  // 406: no representation the client accepts
 )
 
+// RefusalError marks a refusal (an error wrapping ErrNotAllowed) that the
+// supply-chain firewall decided about a version's file: held by a
+// release-age cooldown in deny mode, or blocked. Besides the body, the
+// server puts its message in the HTTP/1.1 reason phrase, the one part of a
+// 403 that pip, Maven, NuGet and RubyGems print.
+type RefusalError struct{ Err error }
+
+func (e *RefusalError) Error() string { return e.Err.Error() }
+
+// Unwrap makes errors.Is(err, ErrNotAllowed) true.
+func (e *RefusalError) Unwrap() error { return e.Err }
+
 // Format is one package ecosystem.
 type Format interface {
 	// Name is the format as it appears in URLs and the control plane:
@@ -210,6 +222,24 @@ type View struct {
 	Versions map[string]*ViewVersion
 	Tags     map[string]string
 	Extra    json.RawMessage
+	// Held are the versions a release-age cooldown keeps from this
+	// repository's clients, left out of Versions and Tags. A format whose
+	// clients take a version they are offered only when it is pinned
+	// exactly (PEP 592's yanked files, Cargo's yanked index lines, NuGet's
+	// unlisted versions) may offer held versions so; one whose clients can
+	// be told a version is refused before they fetch it (npm's
+	// policyRestrictions) may say so for deny-mode ones. Others ignore it.
+	Held map[string]*HeldVersion
+}
+
+// HeldVersion is a version the release-age cooldown holds back.
+type HeldVersion struct {
+	*ViewVersion
+	// Deny is true when its files are refused (mode deny); in hide mode a
+	// client that names it exactly still gets them.
+	Deny bool
+	// Reason says why it is held and until when, for a client's output.
+	Reason string
 }
 
 // ViewVersion is a Version and where the walk found it.

@@ -266,12 +266,20 @@ func (s *Server) handleError(err error, c echo.Context) {
 		_ = c.NoContent(e.Status)
 		return
 	}
-	if f, ok := c.Get(formatKey).(formats.Format); ok {
-		if r, ok := f.(formats.ErrorRenderer); ok {
-			if err := r.RenderError(c, e.Status, message); err == nil {
-				return
+	render := func() error {
+		if f, ok := c.Get(formatKey).(formats.Format); ok {
+			if r, ok := f.(formats.ErrorRenderer); ok {
+				if err := r.RenderError(c, e.Status, message); err == nil {
+					return nil
+				}
 			}
 		}
+		return c.String(e.Status, message+"\n")
 	}
-	_ = c.String(e.Status, message+"\n")
+	var refusal *formats.RefusalError
+	if errors.As(err, &refusal) {
+		_ = writeWithReason(c, e.Status, e.Message, render)
+		return
+	}
+	_ = render()
 }

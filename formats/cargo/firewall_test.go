@@ -47,10 +47,12 @@ func cooldownStockpile(t *testing.T, reg *registry, c firewall.Cooldown) *proxyt
 	})
 }
 
-// TestCooldownSparseIndex: the held version's line leaves the sparse index
-// file, a version with no pubtime stays unless missing_time is deny, deny
-// refuses the .crate in cargo's error shape, and the line comes back by
-// itself once the version is old enough.
+// TestCooldownSparseIndex: the held version's line stays in the sparse
+// index file only yanked (Cargo never selects a yanked version for a
+// requirement; a lockfile or `cargo update --precise` takes it); its .crate
+// is served in hide mode and refused in cargo's error shape in deny mode; a
+// version with no pubtime is held only when missing_time is deny; the line
+// comes back unyanked by itself once the version is old enough.
 func TestCooldownSparseIndex(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -58,12 +60,13 @@ func TestCooldownSparseIndex(t *testing.T) {
 		crate      string
 		wantLines  []string
 		heldLines  []string
+		wantYanked int
 		downloadOK bool
 	}{
-		{"deny", firewall.Cooldown{Mode: firewall.ModeDeny}, "long-crate-name", []string{`"vers":"1.0.0"`}, []string{`"vers":"1.1.0"`}, false},
-		{"hide", firewall.Cooldown{}, "long-crate-name", []string{`"vers":"1.0.0"`}, []string{`"vers":"1.1.0"`}, true},
-		{"missing_time allow", firewall.Cooldown{}, "mixed_case", []string{`"vers":"0.1.0"`}, nil, true},
-		{"missing_time deny", firewall.Cooldown{MissingTime: firewall.MissingDeny}, "mixed_case", nil, []string{`"vers":"0.1.0"`}, true},
+		{"deny", firewall.Cooldown{Mode: firewall.ModeDeny}, "long-crate-name", []string{`"vers":"1.0.0"`, `"vers":"1.1.0"`}, nil, 1, false},
+		{"hide", firewall.Cooldown{}, "long-crate-name", []string{`"vers":"1.0.0"`, `"vers":"1.1.0"`}, nil, 1, true},
+		{"missing_time allow", firewall.Cooldown{}, "mixed_case", []string{`"vers":"0.1.0"`}, nil, 0, true},
+		{"missing_time deny", firewall.Cooldown{MissingTime: firewall.MissingDeny}, "mixed_case", []string{`"vers":"0.1.0"`}, nil, 1, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,6 +91,9 @@ func TestCooldownSparseIndex(t *testing.T) {
 					t.Errorf("index lists the held %s:\n%s", h, r.Body)
 				}
 			}
+			if got := strings.Count(r.Body, `"yanked":true`); got != tt.wantYanked {
+				t.Errorf("index has %d yanked lines, want %d:\n%s", got, tt.wantYanked, r.Body)
+			}
 			if tt.crate == "long-crate-name" {
 				d := get(t, in.URL+"/acme/cargo/app/api/v1/crates/long-crate-name/1.1.0/download")
 				if tt.downloadOK != (d.Code == http.StatusOK) {
@@ -98,38 +104,61 @@ func TestCooldownSparseIndex(t *testing.T) {
 				}
 			}
 			in.Clock.Advance(7 * 24 * time.Hour)
-			if r := get(t, url); tt.crate == "long-crate-name" && !strings.Contains(r.Body, `"vers":"1.1.0"`) {
-				t.Errorf("after 7 days the index still lacks 1.1.0:\n%s", r.Body)
+			if r := get(t, url); tt.crate == "long-crate-name" && (!strings.Contains(r.Body, `"vers":"1.1.0"`) || strings.Contains(r.Body, `"yanked":true`)) {
+				t.Errorf("after 7 days the index still holds 1.1.0:\n%s", r.Body)
 			}
 		})
 	}
 }
 
-// TestCooldownCargoClient drives the real cargo: resolution takes the
-// version that passed the cooldown, an exact requirement of the held
-// version fails, and once the clock passes its age `cargo update` takes it.
+// TestCooldownCargoClient drives the real cargo in both modes: resolution
+// takes the version that passed the cooldown and an exact requirement of
+// the held version fails (Cargo resolves every requirement, exact ones
+// included, from the index file alone, and never selects a yanked line for
+// one); `cargo update --precise` locks the held version (a yanked line);
+// fetching it then succeeds in hide mode and fails in deny mode with the
+// cooldown's message, which cargo prints from the 403's body; once the
+// clock passes its age `cargo update` takes it.
 func TestCooldownCargoClient(t *testing.T) {
-	reg := cooldownRegistry(t, time.Now().UTC())
-	in := cooldownStockpile(t, reg, firewall.Cooldown{Mode: firewall.ModeDeny})
-	cg := newCargo(t, in)
-	dir := project(t, "consumer", "0.1.0", `long-crate-name = "1"`)
-	cg.must(dir, "generate-lockfile")
-	if got := locked(t, dir)["long-crate-name"]; got != "1.0.0" {
-		t.Fatalf("locked long-crate-name %s, want 1.0.0", got)
-	}
-	cg.must(dir, "fetch")
+	for _, mode := range []string{firewall.ModeHide, firewall.ModeDeny} {
+		t.Run(mode, func(t *testing.T) {
+			reg := cooldownRegistry(t, time.Now().UTC())
+			in := cooldownStockpile(t, reg, firewall.Cooldown{Mode: mode})
+			cg := newCargo(t, in)
+			dir := project(t, "consumer", "0.1.0", `long-crate-name = "1"`)
+			cg.must(dir, "generate-lockfile")
+			if got := locked(t, dir)["long-crate-name"]; got != "1.0.0" {
+				t.Fatalf("locked long-crate-name %s, want 1.0.0", got)
+			}
+			cg.must(dir, "fetch")
 
-	pinned := project(t, "pinned", "0.1.0", `long-crate-name = "=1.1.0"`)
-	if out, err := cg.run(pinned, "generate-lockfile"); err == nil {
-		t.Fatalf("cargo resolved the held version:\n%s", out)
-	}
+			pinned := project(t, "pinned", "0.1.0", `long-crate-name = "=1.1.0"`)
+			if out, err := cg.run(pinned, "generate-lockfile"); err == nil {
+				t.Fatalf("cargo resolved the held version:\n%s", out)
+			}
 
-	in.Clock.Advance(7 * 24 * time.Hour)
-	cg.must(dir, "update")
-	if got := locked(t, dir)["long-crate-name"]; got != "1.1.0" {
-		t.Fatalf("after 7 days locked long-crate-name %s, want 1.1.0", got)
+			precise := project(t, "precise", "0.1.0", `long-crate-name = "1"`)
+			cg.must(precise, "generate-lockfile")
+			cg.must(precise, "update", "-p", "long-crate-name", "--precise", "1.1.0")
+			if got := locked(t, precise)["long-crate-name"]; got != "1.1.0" {
+				t.Fatalf("--precise locked %s, want 1.1.0", got)
+			}
+			out, err := cg.run(precise, "fetch", "--locked")
+			if mode == firewall.ModeHide && err != nil {
+				t.Fatalf("hide: cargo fetch of the locked held version: %v\n%s", err, out)
+			}
+			if mode == firewall.ModeDeny && (err == nil || !strings.Contains(out, "403") || !strings.Contains(out, "release-age cooldown until")) {
+				t.Fatalf("deny: cargo fetch of the locked held version (err %v):\n%s", err, out)
+			}
+
+			in.Clock.Advance(7 * 24 * time.Hour)
+			cg.must(dir, "update")
+			if got := locked(t, dir)["long-crate-name"]; got != "1.1.0" {
+				t.Fatalf("after 7 days locked long-crate-name %s, want 1.1.0", got)
+			}
+			cg.must(dir, "fetch")
+		})
 	}
-	cg.must(dir, "fetch")
 }
 
 // TestMaliciousAdvisorySparseIndex: an OSV advisory (crates.io ecosystem)

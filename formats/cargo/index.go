@@ -193,16 +193,31 @@ func (f *Format) FetchMetadata(ctx context.Context, g formats.Getter, p formats.
 // renderIndex builds the index file served at the lower-cased spelling
 // lower: one line per version of that spelling that clients may see, in
 // SemVer order, each as it was published or read upstream except for the
-// yanked flag, which follows the version's status.
+// yanked flag, which follows the version's status. A version the
+// release-age cooldown holds is a yanked line: Cargo never selects a
+// yanked version for a requirement, but a Cargo.lock that names it, or
+// `cargo update --precise`, still takes it (The Cargo Book, "cargo yank"
+// and "cargo update"); its download then succeeds in hide mode and, in
+// deny mode, fails with the 403's body, which cargo prints.
 func renderIndex(v *formats.View, lower string) *formats.Rendered {
-	versions := make([]string, 0, len(v.Versions))
+	versions := make([]string, 0, len(v.Versions)+len(v.Held))
+	yanked := map[string]*formats.ViewVersion{}
 	for ver := range v.Versions {
 		versions = append(versions, ver)
+	}
+	for ver, h := range v.Held {
+		if _, dup := v.Versions[ver]; !dup && h.Status == formats.StatusPublished {
+			versions = append(versions, ver)
+			yanked[ver] = h.ViewVersion
+		}
 	}
 	slices.SortFunc(versions, compareVersions)
 	var buf bytes.Buffer
 	for _, ver := range versions {
-		vv := v.Versions[ver]
+		vv, held := yanked[ver]
+		if !held {
+			vv = v.Versions[ver]
+		}
 		if vv.Status != formats.StatusPublished && vv.Status != formats.StatusUnlisted {
 			continue
 		}
@@ -210,7 +225,7 @@ func renderIndex(v *formats.View, lower string) *formats.Rendered {
 		if !ok || strings.ToLower(m.Name) != lower {
 			continue
 		}
-		line, err := setYanked([]byte(m.Line), vv.Status == formats.StatusUnlisted)
+		line, err := setYanked([]byte(m.Line), held || vv.Status == formats.StatusUnlisted)
 		if err != nil {
 			continue
 		}

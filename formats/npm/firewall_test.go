@@ -188,6 +188,15 @@ func TestCooldownNpmClient(t *testing.T) {
 		if !strings.Contains(out, "403") || !strings.Contains(out, "cooldown") {
 			t.Errorf("npm output does not show the refusal:\n%s", out)
 		}
+		// The packument's policyRestrictions: npm picks the held version
+		// for the exact spec and refuses it with the cooldown's message.
+		out = npm(t, false, "install", "--ignore-scripts", "left-pad-lite@1.1.0")
+		if !strings.Contains(out, "E403") || !strings.Contains(out, "policy violations") || !strings.Contains(out, "release-age cooldown until") {
+			t.Errorf("npm install left-pad-lite@1.1.0 does not show the cooldown:\n%s", out)
+		}
+		if v := installed(t); v != "1.0.0" {
+			t.Errorf("installed %s after the refused pin, want 1.0.0", v)
+		}
 	})
 	t.Run("it installs once old enough", func(t *testing.T) {
 		e.in.Clock.Advance(7 * 24 * time.Hour)

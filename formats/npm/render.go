@@ -161,10 +161,12 @@ func (pr *prepared) full(base string) ([]byte, error) {
 	w.member("_id", quote(name))
 	w.member("_rev", quote(pr.rev()))
 	w.member("name", quote(name))
+	pol := pr.restrictions(base, false)
 	if pr.v.Extra != nil {
 		if o, err := parseObject(pr.v.Extra); err == nil {
 			for _, m := range o.members {
-				if m.key == "time" || m.key == "_id" || m.key == "_rev" || m.key == "name" || m.key == "versions" || m.key == "dist-tags" {
+				if m.key == "time" || m.key == "_id" || m.key == "_rev" || m.key == "name" || m.key == "versions" || m.key == "dist-tags" ||
+					(pol != nil && m.key == "policyRestrictions") {
 					continue
 				}
 				w.member(m.key, pr.v.Extra[m.start:m.end])
@@ -202,8 +204,60 @@ func (pr *prepared) full(base string) ([]byte, error) {
 	}
 	ts.close()
 	w.member("time", ts.Bytes())
+	if pol != nil {
+		w.member("policyRestrictions", pol)
+	}
 	w.close()
 	return w.Bytes(), nil
+}
+
+// restrictions writes the policyRestrictions member of a packument for the
+// versions a release-age cooldown holds in deny mode, or nil when there
+// are none. npm-pick-manifest reads it: an exact version or a tag names a
+// restricted version, or a range only restricted versions satisfy, and npm
+// fails with E403 "Could not download NAME@SPEC due to policy violations"
+// followed by the message; a range another version satisfies never picks
+// a restricted one. Clients that do not know the member (pnpm, yarn) see
+// the versions as absent, as in hide mode.
+func (pr *prepared) restrictions(base string, corgi bool) []byte {
+	var held []string
+	for ver, h := range pr.v.Held {
+		if _, dup := pr.v.Versions[ver]; h.Deny && !dup {
+			held = append(held, ver)
+		}
+	}
+	if len(held) == 0 {
+		return nil
+	}
+	sortVersions(held)
+	var vs docWriter
+	vs.open()
+	var msg bytes.Buffer
+	for _, ver := range held {
+		h := pr.v.Held[ver]
+		meta, err := versionObject(h.ViewVersion, pr.v.Package, base)
+		if err == nil && corgi {
+			meta, err = abbreviate(meta)
+		}
+		if err != nil {
+			continue
+		}
+		vs.member(ver, meta)
+		if msg.Len() > 0 {
+			msg.WriteByte('\n')
+		}
+		msg.WriteString(h.Reason)
+	}
+	vs.close()
+	if vs.n == 0 {
+		return nil
+	}
+	var w docWriter
+	w.open()
+	w.member("versions", vs.Bytes())
+	w.member("message", quote(msg.String()))
+	w.close()
+	return w.Bytes()
 }
 
 // corgi writes the abbreviated packument: name, modified, dist-tags and
@@ -232,6 +286,9 @@ func (pr *prepared) corgi(base string) ([]byte, error) {
 	}
 	vs.close()
 	w.member("versions", vs.Bytes())
+	if pol := pr.restrictions(base, true); pol != nil {
+		w.member("policyRestrictions", pol)
+	}
 	w.close()
 	return w.Bytes(), nil
 }

@@ -37,17 +37,22 @@ func startCooldown(t *testing.T, c firewall.Cooldown) *stockpile {
 	}})
 }
 
-func registrationVersions(t *testing.T, s *stockpile, repo string) []string {
+// registrationVersions lists the listed versions of the registration
+// index, and the unlisted ones apart.
+func registrationVersions(t *testing.T, s *stockpile, repo string) (listed, unlisted []string) {
 	t.Helper()
 	var idx regIndex
 	s.getJSON(s.base(repo)+"/v3/registration-semver2/contoso.many/index.json", &idx)
-	var out []string
 	for _, p := range idx.Items {
 		for _, l := range p.Items {
-			out = append(out, l.CatalogEntry.Version)
+			if l.CatalogEntry.Listed {
+				listed = append(listed, l.CatalogEntry.Version)
+			} else {
+				unlisted = append(unlisted, l.CatalogEntry.Version)
+			}
 		}
 	}
-	return out
+	return listed, unlisted
 }
 
 func searchVersions(t *testing.T, s *stockpile, repo string) []string {
@@ -69,58 +74,97 @@ func searchVersions(t *testing.T, s *stockpile, repo string) []string {
 }
 
 // TestCooldownDocuments: the held version leaves the flat container's
-// version list, the registration index and search alike; deny refuses its
-// .nupkg; everything comes back by itself after seven days.
+// version list, the registration and search alike; deny refuses its .nupkg
+// (the reason in the body and the status line), hide serves it;
+// everything comes back by itself after seven days.
 func TestCooldownDocuments(t *testing.T) {
-	s := startCooldown(t, firewall.Cooldown{Mode: firewall.ModeDeny})
-	want := []string{"1.0.0", "2.0.0-alpha"}
-	if got := flatVersions(t, s, "app", "contoso.many"); !cmp.Equal(got, want) {
-		t.Errorf("flat container versions %v, want %v", got, want)
-	}
-	if got := registrationVersions(t, s, "app"); !cmp.Equal(got, []string{"1.0.0", "2.0.0-Alpha"}) {
-		t.Errorf("registration versions %v", got)
-	}
-	if a := s.get(s.base("app") + "/v3/flatcontainer/contoso.many/1.0.0/contoso.many.1.0.0.nupkg"); a.code != http.StatusOK {
-		t.Fatalf("aged version: %d %s", a.code, a.body)
-	}
-	if got := searchVersions(t, s, "app"); !cmp.Equal(got, []string{"1.0.0", "2.0.0-Alpha"}) {
-		t.Errorf("search versions %v", got)
-	}
-	a := s.get(s.base("app") + "/v3/flatcontainer/contoso.many/1.1.0/contoso.many.1.1.0.nupkg")
-	if a.code != http.StatusForbidden || !strings.Contains(string(a.body), "1.1.0") || !strings.Contains(string(a.body), "until") {
-		t.Errorf("held version: %d %s", a.code, a.body)
-	}
-	if got := flatVersions(t, s, "team", "contoso.many"); !slices.Contains(got, "1.1.0") {
-		t.Errorf("team (no cooldown) lacks 1.1.0: %v", got)
-	}
-	s.in.Clock.Advance(7 * 24 * time.Hour)
-	if got := flatVersions(t, s, "app", "contoso.many"); !slices.Contains(got, "1.1.0") {
-		t.Errorf("after 7 days the flat container lacks 1.1.0: %v", got)
-	}
-	if got := registrationVersions(t, s, "app"); !slices.Contains(got, "1.1.0") {
-		t.Errorf("after 7 days the registration lacks 1.1.0: %v", got)
-	}
-	if a := s.get(s.base("app") + "/v3/flatcontainer/contoso.many/1.1.0/contoso.many.1.1.0.nupkg"); a.code != http.StatusOK {
-		t.Errorf("after 7 days: %d %s", a.code, a.body)
+	for _, mode := range []string{firewall.ModeHide, firewall.ModeDeny} {
+		t.Run(mode, func(t *testing.T) {
+			s := startCooldown(t, firewall.Cooldown{Mode: mode})
+			want := []string{"1.0.0", "2.0.0-alpha"}
+			if got := flatVersions(t, s, "app", "contoso.many"); !cmp.Equal(got, want) {
+				t.Errorf("flat container versions %v, want %v", got, want)
+			}
+			if listed, unlisted := registrationVersions(t, s, "app"); !cmp.Equal(listed, []string{"1.0.0", "2.0.0-Alpha"}) || len(unlisted) > 0 {
+				t.Errorf("registration versions: listed %v, unlisted %v", listed, unlisted)
+			}
+			if a := s.get(s.base("app") + "/v3/flatcontainer/contoso.many/1.0.0/contoso.many.1.0.0.nupkg"); a.code != http.StatusOK {
+				t.Fatalf("aged version: %d %s", a.code, a.body)
+			}
+			if got := searchVersions(t, s, "app"); !cmp.Equal(got, []string{"1.0.0", "2.0.0-Alpha"}) {
+				t.Errorf("search versions %v", got)
+			}
+			a := s.get(s.base("app") + "/v3/flatcontainer/contoso.many/1.1.0/contoso.many.1.1.0.nupkg")
+			if mode == firewall.ModeHide && a.code != http.StatusOK {
+				t.Errorf("hide: held version: %d %s", a.code, a.body)
+			}
+			if mode == firewall.ModeDeny && (a.code != http.StatusForbidden || !strings.Contains(string(a.body), "1.1.0") || !strings.Contains(string(a.body), "until")) {
+				t.Errorf("deny: held version: %d %s", a.code, a.body)
+			}
+			if got := flatVersions(t, s, "team", "contoso.many"); !slices.Contains(got, "1.1.0") {
+				t.Errorf("team (no cooldown) lacks 1.1.0: %v", got)
+			}
+			s.in.Clock.Advance(7 * 24 * time.Hour)
+			if got := flatVersions(t, s, "app", "contoso.many"); !slices.Contains(got, "1.1.0") {
+				t.Errorf("after 7 days the flat container lacks 1.1.0: %v", got)
+			}
+			if listed, _ := registrationVersions(t, s, "app"); !slices.Contains(listed, "1.1.0") {
+				t.Errorf("after 7 days the registration lacks 1.1.0: %v", listed)
+			}
+			if a := s.get(s.base("app") + "/v3/flatcontainer/contoso.many/1.1.0/contoso.many.1.1.0.nupkg"); a.code != http.StatusOK {
+				t.Errorf("after 7 days: %d %s", a.code, a.body)
+			}
+		})
 	}
 }
 
-// TestCooldownNuGetExe drives NuGet.exe: an install without a version
-// takes the version that passed the cooldown, an exact pin of the held one
-// fails, and once the clock passes its age the plain install takes it.
+// TestCooldownNuGetExe drives NuGet.exe in both modes. `install ID` takes
+// the version that passed the cooldown. `install ID -Version X` resolves X
+// through the registration, from which NuGet.exe also takes "latest",
+// unlisted versions included, so it cannot be told from a plain install:
+// it fails in both modes. A packages.config that pins the held version
+// (NuGet.exe restores it from the flat container's .nupkg URL directly)
+// installs it in hide mode and fails in deny mode with the cooldown's
+// message, from the 403's reason phrase. Once the clock passes its age the
+// plain install takes it.
 func TestCooldownNuGetExe(t *testing.T) {
-	s := startCooldown(t, firewall.Cooldown{Mode: firewall.ModeDeny})
-	n := newNuGetExe(t, s, "app")
-	if _, got := n.install("app", "Contoso.Many", ""); !cmp.Equal(got, []string{"Contoso.Many.1.0.0"}) {
-		t.Fatalf("installed %v, want Contoso.Many.1.0.0", got)
-	}
-	if out, err := n.run("install", "Contoso.Many", "-Version", "1.1.0", "-Source", "app", "-OutputDirectory", t.TempDir()); err == nil {
-		t.Fatalf("NuGet.exe installed the held version:\n%s", out)
-	}
-	s.in.Clock.Advance(7 * 24 * time.Hour)
-	n.clearCaches()
-	if _, got := n.install("app", "Contoso.Many", ""); !cmp.Equal(got, []string{"Contoso.Many.1.1.0"}) {
-		t.Fatalf("after 7 days installed %v, want Contoso.Many.1.1.0", got)
+	for _, mode := range []string{firewall.ModeHide, firewall.ModeDeny} {
+		t.Run(mode, func(t *testing.T) {
+			s := startCooldown(t, firewall.Cooldown{Mode: mode})
+			n := newNuGetExe(t, s, "app")
+			if _, got := n.install("app", "Contoso.Many", ""); !cmp.Equal(got, []string{"Contoso.Many.1.0.0"}) {
+				t.Fatalf("installed %v, want Contoso.Many.1.0.0", got)
+			}
+			if out, err := n.run("install", "Contoso.Many", "-Version", "1.1.0", "-Source", "app", "-OutputDirectory", t.TempDir()); err == nil {
+				t.Fatalf("NuGet.exe resolved the held version:\n%s", out)
+			}
+			config := filepath.Join(t.TempDir(), "packages.config")
+			if err := os.WriteFile(config, []byte(`<?xml version="1.0" encoding="utf-8"?>
+<packages>
+  <package id="Contoso.Many" version="1.1.0" targetFramework="net48" />
+</packages>
+`), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := os.MkdirTemp(t.TempDir(), "restored-*")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, rerr := n.run("install", config, "-Source", "app", "-OutputDirectory", out)
+			_, statErr := os.Stat(filepath.Join(out, "Contoso.Many.1.1.0"))
+			if mode == firewall.ModeHide && (rerr != nil || statErr != nil) {
+				t.Fatalf("hide: packages.config pinning 1.1.0 (err %v, %v):\n%s", rerr, statErr, got)
+			}
+			if mode == firewall.ModeDeny && (rerr == nil || statErr == nil || !strings.Contains(got, "403 (Forbidden: not allowed: contoso.many version 1.1.0") ||
+				!strings.Contains(got, "release-age cooldown until")) {
+				t.Fatalf("deny: packages.config pinning 1.1.0 installed it or hid why (err %v):\n%s", rerr, got)
+			}
+			s.in.Clock.Advance(7 * 24 * time.Hour)
+			n.clearCaches()
+			if _, got := n.install("app", "Contoso.Many", ""); !cmp.Equal(got, []string{"Contoso.Many.1.1.0"}) {
+				t.Fatalf("after 7 days installed %v, want Contoso.Many.1.1.0", got)
+			}
+		})
 	}
 }
 
@@ -145,8 +189,8 @@ func TestMaliciousAdvisoryDocuments(t *testing.T) {
 	if got := flatVersions(t, s, "app", "contoso.many"); slices.Contains(got, "1.1.0") {
 		t.Errorf("flat container: %v", got)
 	}
-	if got := registrationVersions(t, s, "app"); slices.Contains(got, "1.1.0") {
-		t.Errorf("registration: %v", got)
+	if listed, unlisted := registrationVersions(t, s, "app"); slices.Contains(listed, "1.1.0") || slices.Contains(unlisted, "1.1.0") {
+		t.Errorf("registration: %v %v", listed, unlisted)
 	}
 	if a := s.get(nupkg); a.code != http.StatusForbidden || !strings.Contains(string(a.body), "MAL-2026-4") {
 		t.Errorf("retained .nupkg with the advisory: %d %s", a.code, a.body)

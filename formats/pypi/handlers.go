@@ -207,6 +207,14 @@ type metadataSource struct {
 func (h *handler) metadataSource(ctx context.Context, ref formats.RepoRef, p formats.Package, ver, dist string) (*metadataSource, error) {
 	doc, err := h.res.Render(ctx, ref, p, "coremeta\x00"+ver+"\x00"+dist, func(v *formats.View) (*formats.Rendered, error) {
 		vv := v.Versions[ver]
+		if held := v.Held[ver]; vv == nil && held != nil {
+			// Listed as a yanked file (buildPage): its metadata is served
+			// as the file is, refused in deny mode.
+			if held.Deny {
+				return nil, &formats.RefusalError{Err: fmt.Errorf("%w: %s", formats.ErrNotAllowed, held.Reason)}
+			}
+			vv = held.ViewVersion
+		}
 		if vv == nil || !vv.Status.Downloadable() {
 			return nil, fmt.Errorf("%w: version %s of %s is not available in repository %s", formats.ErrNotFound, ver, p.Name, ref.Repository)
 		}

@@ -114,7 +114,7 @@ func strPtr(s string) *string {
 // version is set.
 func renderJSONAPI(v *formats.View, base, version string) ([]byte, error) {
 	project := v.Package.Name
-	pg := buildPage(v, base)
+	pg := buildPage(v, base, false)
 	if len(pg.Versions) == 0 {
 		return nil, fmt.Errorf("%w: project %s has no versions available in this repository", formats.ErrNotFound, project)
 	}

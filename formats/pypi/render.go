@@ -50,14 +50,16 @@ func fileURL(base, project, version, filename string) string {
 	return base + "/simple/" + pathEscape(project) + "/" + pathEscape(version) + "/" + pathEscape(filename)
 }
 
-// buildPage gathers the files of the offered versions of a view.
-func buildPage(v *formats.View, base string) *page {
+// buildPage gathers the files of the offered versions of a view; with
+// held, also those of the versions a release-age cooldown holds, marked
+// yanked with the reason (PEP 592: an installer takes a yanked file only
+// for a specifier that pins its version exactly, with == or ===, so a
+// range never selects it and an exact pin installs it in hide mode, or
+// shows why it is refused in deny mode).
+func buildPage(v *formats.View, base string, held bool) *page {
 	project := v.Package.Name
 	pg := &page{Name: project}
-	for ver, vv := range v.Versions {
-		if !offered(vv.Status) {
-			continue
-		}
+	add := func(ver string, vv *formats.ViewVersion, heldReason string) {
 		pg.Versions = append(pg.Versions, ver)
 		m := decodeMeta(vv.Meta)
 		for _, a := range vv.Assets {
@@ -67,10 +69,23 @@ func buildPage(v *formats.View, base string) *page {
 				SHA256: a.Digests.SHA256, Size: a.Size, Meta: fm,
 				Yanked: vv.Status == formats.StatusUnlisted || fm.Yanked, Reason: fm.YankedReason,
 			}
+			if heldReason != "" {
+				f.Yanked, f.Reason = true, heldReason
+			}
 			if fm.CoreMetadata != "" || fm.CoreMetadataUpstream {
 				f.HasCore, f.CoreHash = true, fm.CoreMetadata
 			}
 			pg.Files = append(pg.Files, f)
+		}
+	}
+	for ver, vv := range v.Versions {
+		if offered(vv.Status) {
+			add(ver, vv, "")
+		}
+	}
+	for ver, h := range v.Held {
+		if _, dup := v.Versions[ver]; held && !dup && offered(h.Status) {
+			add(ver, h.ViewVersion, h.Reason)
 		}
 	}
 	sortVersions(pg.Versions)
@@ -94,7 +109,7 @@ func (pg *page) apiVersion() string {
 
 // renderProject renders a project page in representation r.
 func renderProject(v *formats.View, base string, r repr) (*formats.Rendered, error) {
-	pg := buildPage(v, base)
+	pg := buildPage(v, base, true)
 	if len(pg.Versions) == 0 {
 		return nil, fmt.Errorf("%w: project %s has no versions available in this repository", formats.ErrNotFound, v.Package.Name)
 	}

@@ -58,6 +58,10 @@ func (r *Resolver) applyCooldown(ref formats.RepoRef, p formats.Package, res *vi
 			res.held = map[string]heldVersion{}
 		}
 		res.held[ver] = heldVersion{vv: vv, decision: d, source: cd.Source}
+		if v.Held == nil {
+			v.Held = map[string]*formats.HeldVersion{}
+		}
+		v.Held[ver] = &formats.HeldVersion{ViewVersion: vv, Deny: d.Deny, Reason: r.displayName(p) + " " + d.Reason(ver)}
 		delete(v.Versions, ver)
 		if !d.Until.IsZero() && (res.expires.IsZero() || d.Until.Before(res.expires)) {
 			res.expires = d.Until
@@ -90,7 +94,7 @@ func (r *Resolver) heldFile(ref formats.RepoRef, p formats.Package, res *viewRes
 	if o, ok := r.obs.(FirewallObserver); ok {
 		o.Refused(p.Format, "cooldown")
 	}
-	return nil, fmt.Errorf("%w: %s %s", formats.ErrNotAllowed, r.displayName(p), h.decision.Reason(version))
+	return nil, &formats.RefusalError{Err: fmt.Errorf("%w: %s %s", formats.ErrNotAllowed, r.displayName(p), h.decision.Reason(version))}
 }
 
 // HeldVersion is a version the firewall keeps from a repository's clients,
@@ -220,6 +224,7 @@ func (r *Resolver) applyBlocks(ref formats.RepoRef, p formats.Package, res *view
 	for ver := range res.held {
 		if block(ver) {
 			delete(res.held, ver)
+			delete(v.Held, ver)
 		}
 	}
 	for tag, ver := range v.Tags {
@@ -249,5 +254,5 @@ func (r *Resolver) checkBlocked(ctx context.Context, ref formats.RepoRef, p form
 	if o, ok := r.obs.(FirewallObserver); ok {
 		o.Refused(p.Format, why.kind)
 	}
-	return fmt.Errorf("%w: %s %s", formats.ErrNotAllowed, r.displayName(p), why.message)
+	return &formats.RefusalError{Err: fmt.Errorf("%w: %s %s", formats.ErrNotAllowed, r.displayName(p), why.message)}
 }
