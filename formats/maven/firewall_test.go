@@ -114,12 +114,21 @@ func TestMaliciousAdvisoryMavenMetadata(t *testing.T) {
 	expect(t, "after removal", e.get(t, jar), 200)
 }
 
-// TestCooldownMvn drives Maven: a version range resolves the version that
-// passed the cooldown, an exact pin of the held one fails (its files are
-// refused in deny mode), and after seven days the range takes it.
+// TestCooldownMvn drives Maven in both modes: a version range resolves the
+// version that passed the cooldown; an exact pin of the held one (Maven
+// fetches a fixed version's POM and jar directly, without the metadata)
+// installs in hide mode and fails in deny mode with the cooldown's message,
+// which Maven prints from the 403's reason phrase; after seven days the
+// range takes it.
 func TestCooldownMvn(t *testing.T) {
+	for _, mode := range []string{firewall.ModeHide, firewall.ModeDeny} {
+		t.Run(mode, func(t *testing.T) { testCooldownMvn(t, mode) })
+	}
+}
+
+func testCooldownMvn(t *testing.T, mode string) {
 	mvn := proxytest.RequireTool(t, "mvn")
-	c := firewall.Cooldown{MinAge: firewall.Duration(7 * 24 * time.Hour), Mode: firewall.ModeDeny}
+	c := firewall.Cooldown{MinAge: firewall.Duration(7 * 24 * time.Hour), Mode: mode}
 	e := startEnv(t, envOptions{auth: true, configure: func(cfg *proxy.Config) {
 		cfg.Domains[0].Repositories[0].Cooldown = &c
 	}})
@@ -165,10 +174,17 @@ func TestCooldownMvn(t *testing.T) {
 			t.Fatalf("resolved: 1.0 %v, 1.1 %v", has(repo, "1.0"), has(repo, "1.1"))
 		}
 	})
-	t.Run("an exact pin of the held version fails", func(t *testing.T) {
-		out, err := run(t, t.TempDir(), "-Dlib.version=1.1", "package")
-		if err == nil || !strings.Contains(out, "403") {
-			t.Fatalf("mvn with the held version pinned (err %v):\n%s", err, tail(out))
+	t.Run("an exact pin of the held version", func(t *testing.T) {
+		repo := t.TempDir()
+		out, err := run(t, repo, "-Dlib.version=1.1", "package")
+		if mode == firewall.ModeHide {
+			if err != nil || !has(repo, "1.1") {
+				t.Fatalf("hide: mvn with the held version pinned (err %v):\n%s", err, tail(out))
+			}
+			return
+		}
+		if err == nil || !strings.Contains(out, "403") || !strings.Contains(out, "release-age cooldown until") {
+			t.Fatalf("deny: mvn with the held version pinned (err %v):\n%s", err, tail(out))
 		}
 	})
 	t.Run("after seven days the range takes it", func(t *testing.T) {

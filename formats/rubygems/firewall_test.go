@@ -73,28 +73,53 @@ func TestCooldownCompactIndex(t *testing.T) {
 	e.checkSelfConsistent(t, "app")
 }
 
-// TestCooldownGemAndBundler drives gem and Bundler: a plain install and a
-// bundle resolve take the version that passed the cooldown, an exact pin
-// of the held one fails, and after seven days `bundle update` takes it from
-// Bundler's warm compact-index copies without a checksum mismatch.
+// TestCooldownGemAndBundler drives gem and Bundler in both modes: a plain
+// install and a bundle resolve take the version that passed the cooldown.
+// gem and Bundler resolve every requirement, `-v X` and a Gemfile.lock's
+// pins included, from /info alone, which has no mark for "only when pinned
+// exactly" (a yanked gem simply leaves it), so an exact pin of the held
+// version fails in both modes; in hide mode its .gem is served at its URL
+// and installs with `gem install --local`, in deny mode that URL is
+// refused with the cooldown's message (body and reason phrase). After
+// seven days `bundle update` takes it from Bundler's warm compact-index
+// copies without a checksum mismatch.
 func TestCooldownGemAndBundler(t *testing.T) {
-	e := startCooldownEnv(t, firewall.Cooldown{Mode: firewall.ModeDeny})
-	c := newRubyClient(t, e)
-	src := e.withCredentials("app")
-	out := c.run(t, "gem", "install", "demo_gem", "--clear-sources", "--source", src, "--no-document")
-	mustContain(t, "gem install", out, "Successfully installed demo_gem-0.9.0")
-	if out, err := c.try(t, "gem", "install", "demo_gem", "-v", "1.0.0", "--clear-sources", "--source", src, "--no-document"); err == nil {
-		t.Fatalf("gem installed the held version:\n%s", out)
-	}
-	c.gemfile(t, gemfileFor(e.url("app"), `"demo_gem"`))
-	out = c.run(t, "bundle", "install", "--verbose")
-	mustContain(t, "bundle install", out, "Bundle complete!")
-	mustContain(t, "Gemfile.lock", c.lockfile(t), "demo_gem (0.9.0)")
+	for _, mode := range []string{firewall.ModeHide, firewall.ModeDeny} {
+		t.Run(mode, func(t *testing.T) {
+			e := startCooldownEnv(t, firewall.Cooldown{Mode: mode})
+			c := newRubyClient(t, e)
+			src := e.withCredentials("app")
+			out := c.run(t, "gem", "install", "demo_gem", "--clear-sources", "--source", src, "--no-document")
+			mustContain(t, "gem install", out, "Successfully installed demo_gem-0.9.0")
+			if out, err := c.try(t, "gem", "install", "demo_gem", "-v", "1.0.0", "--clear-sources", "--source", src, "--no-document"); err == nil {
+				t.Fatalf("gem resolved the held version:\n%s", out)
+			}
+			g := e.get(t, e.url("app")+"gems/demo_gem-1.0.0.gem")
+			if mode == firewall.ModeDeny && (g.status != http.StatusForbidden || !strings.Contains(string(g.body), "release-age cooldown until")) {
+				t.Fatalf("deny: the held .gem: %d %s", g.status, g.body)
+			}
+			if mode == firewall.ModeHide {
+				if g.status != http.StatusOK {
+					t.Fatalf("hide: the held .gem: %d %s", g.status, g.body)
+				}
+				path := filepath.Join(t.TempDir(), "demo_gem-1.0.0.gem")
+				if err := os.WriteFile(path, g.body, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				out := c.run(t, "gem", "install", "--local", path, "--no-document", "--ignore-dependencies")
+				mustContain(t, "gem install --local", out, "Successfully installed demo_gem-1.0.0")
+			}
+			c.gemfile(t, gemfileFor(e.url("app"), `"demo_gem"`))
+			out = c.run(t, "bundle", "install", "--verbose")
+			mustContain(t, "bundle install", out, "Bundle complete!")
+			mustContain(t, "Gemfile.lock", c.lockfile(t), "demo_gem (0.9.0)")
 
-	e.in.Clock.Advance(7 * 24 * time.Hour)
-	out = c.run(t, "bundle", "update", "--verbose")
-	mustNotContain(t, "bundle update", out, "does not match the checksum")
-	mustContain(t, "Gemfile.lock", c.lockfile(t), "demo_gem (1.0.0)")
+			e.in.Clock.Advance(7 * 24 * time.Hour)
+			out = c.run(t, "bundle", "update", "--verbose")
+			mustNotContain(t, "bundle update", out, "does not match the checksum")
+			mustContain(t, "Gemfile.lock", c.lockfile(t), "demo_gem (1.0.0)")
+		})
+	}
 }
 
 // TestMaliciousAdvisoryCompactIndex: an OSV advisory (RubyGems ecosystem)
