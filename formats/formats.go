@@ -109,6 +109,14 @@ type ErrorRenderer interface {
 	RenderError(c echo.Context, status int, message string) error
 }
 
+// VersionOrderer is implemented by formats that order versions (all six):
+// CompareVersions returns -1, 0 or 1 as a sorts before, with or after b in
+// the ecosystem's own order. Known-malicious advisories' version ranges are
+// evaluated with it.
+type VersionOrderer interface {
+	CompareVersions(a, b string) int
+}
+
 // Displayer is implemented by formats that spell a package's full name
 // their own way in messages (npm's @scope/name); others are shown as
 // namespace:name.
@@ -449,4 +457,24 @@ type Document struct {
 	URL         string // final URL, after redirects
 	Body        []byte
 	ContentType string
+	// LastModified is the upstream's Last-Modified, zero when it sent none.
+	LastModified time.Time
+}
+
+// Publish-time sources of an external connection (its publish_times key).
+const (
+	// PublishTimesMetadata reads publish times from the package's metadata
+	// document alone (the default).
+	PublishTimesMetadata = "metadata"
+	// PublishTimesLastModified also dates each version by the upstream's
+	// Last-Modified of a file of that version, where the metadata has no
+	// time per version (Maven: the version's POM).
+	PublishTimesLastModified = "last_modified"
+)
+
+// PublishTimer is implemented by a Getter whose connection says where
+// publish times come from (PublishTimesMetadata or
+// PublishTimesLastModified).
+type PublishTimer interface {
+	PublishTimes() string
 }

@@ -380,7 +380,7 @@ func (c *Config) validateConnections(add addFunc) {
 			add(p, "external connection %q is not one of %s", name, strings.Join(model.ConnectionNames(), ", "))
 			continue
 		}
-		if o.URL != "" {
+		if o.URL != "" || o.PublishTimes != "" {
 			if err := o.WithDefaults().Validate(name); err != nil {
 				add(p, "%v", err)
 			}

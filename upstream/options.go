@@ -60,6 +60,12 @@ type Options struct {
 	// resolve to loopback, private, link-local, shared (CGNAT) or metadata
 	// addresses.
 	AllowPrivateNetworks bool `yaml:"allow_private_networks"`
+	// PublishTimes is where the release-age cooldown's publish times come
+	// from for formats whose metadata does not date every version (Maven):
+	// "metadata" (the default: Maven's lastUpdated dates only the newest
+	// version) or "last_modified" (each version's POM's Last-Modified, one
+	// cached request per version for the newest ones).
+	PublishTimes string `yaml:"publish_times"`
 }
 
 // WithDefaults returns a copy of o whose zero fields hold the package
@@ -123,6 +129,11 @@ func (o Options) Validate(name string) error {
 		if d.v < 0 {
 			bad("%s must not be negative (got %s)", d.key, d.v)
 		}
+	}
+	switch o.PublishTimes {
+	case "", "metadata", "last_modified":
+	default:
+		bad("publish_times %q must be metadata or last_modified", o.PublishTimes)
 	}
 	if o.MaxConcurrent < 0 {
 		bad("max_concurrent must not be negative (got %d)", o.MaxConcurrent)

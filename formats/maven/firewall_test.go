@@ -2,9 +2,13 @@ package maven_test
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +16,7 @@ import (
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/firewall"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
+	"github.com/stockpile-proxy/stockpile/upstream/upstreamtest"
 )
 
 // cooldownEnv serves com.example.cool:lib 1.0 and 1.1 from central, whose
@@ -198,3 +203,73 @@ func testCooldownMvn(t *testing.T, mode string) {
 		}
 	})
 }
+
+// TestCooldownMavenPublishTimes: Maven's metadata dates only its newest
+// version (lastUpdated). With the connection's publish_times:
+// last_modified each version is dated by its POM's Last-Modified, so the
+// cooldown holds the version that is new even when it is not the newest
+// (a patch of an older line), and lastUpdated names the newest time left
+// when the newest version is held.
+func TestCooldownMavenPublishTimes(t *testing.T) {
+	day := 24 * time.Hour
+	tests := []struct {
+		name         string
+		publishTimes string
+		ages         map[string]time.Duration // version → age of its POM
+		want         []string                 // versions in the metadata
+		lastUpdated  time.Duration            // age of the lastUpdated served; 0: none
+	}{
+		// lastUpdated is 1.1's deployment, taken for 2.0's: the wrong
+		// version is held.
+		{"metadata: only the newest is dated", "", map[string]time.Duration{"1.0": 60 * day, "1.1": 2 * day, "2.0": 40 * day},
+			[]string{"1.0", "1.1"}, 0},
+		{"last_modified: a new patch of an old line is held", "last_modified", map[string]time.Duration{"1.0": 60 * day, "1.1": 2 * day, "2.0": 40 * day},
+			[]string{"1.0", "2.0"}, 40 * day},
+		{"last_modified: the newest held, lastUpdated moves back", "last_modified", map[string]time.Duration{"1.0": 60 * day, "1.1": 30 * day, "2.0": 1 * day},
+			[]string{"1.0", "1.1"}, 30 * day},
+		{"metadata: the newest held, lastUpdated left out", "", map[string]time.Duration{"1.0": 60 * day, "1.1": 30 * day, "2.0": 1 * day},
+			[]string{"1.0", "1.1"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := firewall.Cooldown{MinAge: firewall.Duration(7 * day)}
+			e := startEnv(t, envOptions{configure: func(cfg *proxy.Config) {
+				cfg.Domains[0].Repositories[0].Cooldown = &c
+				o := cfg.Connections["public:maven-central"]
+				o.PublishTimes = tt.publishTimes
+				cfg.Connections["public:maven-central"] = o
+			}})
+			now := e.in.Clock.Now().UTC()
+			newest := time.Time{}
+			var versions []string
+			for v, age := range tt.ages {
+				at := now.Add(-age)
+				e.central.Fake.Handle(e.central.path("com/example/cool/lib/"+v+"/lib-"+v+".pom"), upstreamtest.Response{
+					Body: pom("com.example.cool", "lib", v), Header: http.Header{"Last-Modified": {at.Format(http.TimeFormat)}}})
+				if at.After(newest) {
+					newest = at
+				}
+				versions = append(versions, v)
+			}
+			sort.Strings(versions)
+			e.central.metadata("com.example.cool", "lib", newest.Format("20060102150405"), versions...)
+			r := e.get(t, e.url("app")+"com/example/cool/lib/maven-metadata.xml")
+			expect(t, "metadata", r, 200)
+			body := string(r.body)
+			for _, v := range versions {
+				if got := strings.Contains(body, "<version>"+v+"</version>"); got != slices.Contains(tt.want, v) {
+					t.Errorf("version %s listed %v, want %v:\n%s", v, got, !got, body)
+				}
+			}
+			wantLU := ""
+			if tt.lastUpdated > 0 {
+				wantLU = "<lastUpdated>" + now.Add(-tt.lastUpdated).Format("20060102150405") + "</lastUpdated>"
+			}
+			if gotLU := lastUpdatedRE.FindString(body); gotLU != wantLU {
+				t.Errorf("lastUpdated %q, want %q", gotLU, wantLU)
+			}
+		})
+	}
+}
+
+var lastUpdatedRE = regexp.MustCompile(`<lastUpdated>\d+</lastUpdated>`)

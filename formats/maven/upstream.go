@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/upstream"
@@ -16,6 +19,9 @@ import (
 // metadataAccept is the Accept header of upstream metadata requests (part
 // of the engine's cache key: keep it constant).
 const metadataAccept = "application/xml, text/xml;q=0.9, */*;q=0.1"
+
+// pomAccept is the Accept header of the POM requests that date versions.
+const pomAccept = "application/xml, text/xml;q=0.9, */*;q=0.1"
 
 // checksumAccept is the Accept header of upstream checksum requests.
 const checksumAccept = "text/plain, */*;q=0.1"
@@ -78,7 +84,64 @@ func (f *Format) FetchMetadata(ctx context.Context, g formats.Getter, p formats.
 	if v := md.Versions[newestListed(m.Versioning)]; v != nil {
 		v.Published = parseLastUpdated(m.Versioning.LastUpdated)
 	}
+	if pt, ok := g.(formats.PublishTimer); ok && pt.PublishTimes() == formats.PublishTimesLastModified {
+		if err := datePOMs(ctx, g, dir, p.Name, md); err != nil {
+			return nil, err
+		}
+	}
 	return md, nil
+}
+
+// Bounds of dating versions by their POMs.
+const (
+	// maxDatedVersions is how many of the newest versions are dated; older
+	// ones keep what the metadata says (nothing), so missing_time decides.
+	maxDatedVersions = 50
+	// datingConcurrency bounds the POM requests in flight per artifact.
+	datingConcurrency = 4
+)
+
+// datePOMs sets the publish time of the newest versions of md to the
+// Last-Modified of their POMs, which Maven repositories (Central and the
+// repository managers) answer with the time the file was deployed. The
+// POMs are read through the document cache: one request per version per
+// TTL, conditional after the first. A POM that is missing or has no
+// Last-Modified leaves its version's time as it was; a failing upstream
+// fails the metadata, as any metadata read does.
+func datePOMs(ctx context.Context, g formats.Getter, dir, artifact string, md *formats.Metadata) error {
+	vs := make([]string, 0, len(md.Versions))
+	for v := range md.Versions {
+		vs = append(vs, v)
+	}
+	sortVersions(vs)
+	if len(vs) > maxDatedVersions {
+		vs = vs[len(vs)-maxDatedVersions:]
+	}
+	dates := make([]time.Time, len(vs))
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.SetLimit(datingConcurrency)
+	for i, v := range vs {
+		eg.Go(func() error {
+			doc, err := g.Get(ectx, ref(dir+"/"+v+"/"+artifact+"-"+v+".pom"), pomAccept)
+			if errors.Is(err, upstream.ErrNotFound) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			dates[i] = doc.LastModified
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return fmt.Errorf("maven: dating the versions of %s by their POMs: %w", dir, err)
+	}
+	for i, v := range vs {
+		if !dates[i].IsZero() {
+			md.Versions[v].Published = dates[i]
+		}
+	}
+	return nil
 }
 
 var _ formats.AssetLocator = (*Format)(nil)

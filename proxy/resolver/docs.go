@@ -260,7 +260,20 @@ func (g *getter) save(ctx context.Context, key []byte, d *cachedDoc, ttl time.Du
 }
 
 func (d *cachedDoc) document() *formats.Document {
-	return &formats.Document{URL: d.URL, Body: d.Body, ContentType: d.ContentType}
+	doc := &formats.Document{URL: d.URL, Body: d.Body, ContentType: d.ContentType}
+	if t, err := http.ParseTime(d.LastModified); err == nil {
+		doc.LastModified = t.UTC()
+	}
+	return doc
+}
+
+// PublishTimes implements formats.PublishTimer: the connection's
+// publish_times.
+func (g *getter) PublishTimes() string {
+	if pt := g.conn.Options().PublishTimes; pt != "" {
+		return pt
+	}
+	return formats.PublishTimesMetadata
 }
 
 // forcedRecently reports whether a forced revalidation of the document at key
