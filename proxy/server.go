@@ -55,7 +55,8 @@ type Server struct {
 	trusted  []netip.Prefix // trusted_proxies
 	requests atomic.Uint64  // requests seen, for request ids
 	intake   formats.Intake
-	writes   chan struct{} // one token per data-plane write in progress
+	orders   firewall.Orders // the formats' version orders, for advisories' ranges
+	writes   chan struct{}   // one token per data-plane write in progress
 	now      func() time.Time
 	recent   recentErrors // the last 5xx answers, for the web interface
 	hooks    Hooks
@@ -140,6 +141,12 @@ func New(ctx context.Context, cfg *Config, store storage.Store, fs []formats.For
 		writes:   make(chan struct{}, max(cfg.MaxConcurrentPublishes, 1)), now: o.now, hooks: o.hooks}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	s.orders = firewall.Orders{}
+	for _, f := range fs {
+		if o, ok := f.(formats.VersionOrderer); ok {
+			s.orders[f.Name()] = o.CompareVersions
+		}
 	}
 	if s.trusted, err = parseTrustedProxies(cfg.TrustedProxies); err != nil {
 		return nil, err
@@ -429,7 +436,7 @@ func (s *Server) ReloadAdvisories() error {
 	if path == "" {
 		return nil
 	}
-	a, err := firewall.LoadOSV(path)
+	a, err := firewall.LoadOSV(path, s.orders)
 	if err != nil {
 		s.log.Error("known-malicious advisories not reloaded: the previous set stays in use", "path", path, "error", err.Error())
 		return fmt.Errorf("firewall.osv.path: %w", err)

@@ -82,16 +82,7 @@ func serve(cfg *proxy.Config, stderr io.Writer) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				_ = srv.ReloadAdvisories() // logged; the previous set stays
-			}
-		}
-	}()
+	go reloadOnSignal(ctx, hup, srv.ReloadAdvisories)
 	addr, forced := cfg.ListenAddr()
 	if forced {
 		log.Warn("no access keys configured: listening on loopback only", "configured", cfg.Listen, "listen", addr)
@@ -125,4 +116,18 @@ func newLogger(cfg *proxy.Config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// reloadOnSignal calls reload for each signal received on sig until ctx
+// ends. A failed reload is logged by reload itself and the previous set
+// stays in use, so its error is not acted on here.
+func reloadOnSignal(ctx context.Context, sig <-chan os.Signal, reload func() error) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sig:
+			_ = reload()
+		}
+	}
 }

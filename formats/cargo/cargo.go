@@ -83,6 +83,10 @@ func NewWithOptions(o Options) *Format { return &Format{opts: o.withDefaults()} 
 // Name implements formats.Format.
 func (f *Format) Name() string { return "cargo" }
 
+// CompareVersions implements formats.VersionOrderer: SemVer 2.0, as Cargo
+// orders versions.
+func (f *Format) CompareVersions(a, b string) int { return compareVersions(a, b) }
+
 // Mount implements formats.Format. One catch-all route dispatches, so that
 // index paths, whose first segment is any two letters, never collide with
 // the API.

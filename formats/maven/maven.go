@@ -41,6 +41,10 @@ func New() *Format { return &Format{} }
 // Name implements formats.Format.
 func (f *Format) Name() string { return "maven" }
 
+// CompareVersions implements formats.VersionOrderer: Maven's
+// ComparableVersion order.
+func (f *Format) CompareVersions(a, b string) int { return CompareVersions(a, b) }
+
 // Mount implements formats.Format: the layout is path-addressed, so one
 // catch-all route dispatches on the parsed path.
 func (f *Format) Mount(g *echo.Group, r formats.Resolver) {

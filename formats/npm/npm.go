@@ -58,6 +58,10 @@ func NewWithOptions(o Options) *Format { return &Format{opts: o.withDefaults()} 
 // Name implements formats.Format.
 func (f *Format) Name() string { return "npm" }
 
+// CompareVersions implements formats.VersionOrderer: SemVer 2.0, as npm
+// orders versions.
+func (f *Format) CompareVersions(a, b string) int { return compareVersions(a, b) }
+
 // DisplayName implements formats.Displayer: @scope/name.
 func (f *Format) DisplayName(p formats.Package) string { return displayName(p) }
 

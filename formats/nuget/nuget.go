@@ -98,6 +98,22 @@ func NewWithOptions(o Options) *Format { return &Format{opts: o.withDefaults()} 
 // Name implements formats.Format.
 func (f *Format) Name() string { return formatName }
 
+// CompareVersions implements formats.VersionOrderer: NuGet's version
+// precedence; a version NuGet cannot parse sorts before every valid one.
+func (f *Format) CompareVersions(a, b string) int {
+	va, erra := parseVersion(a)
+	vb, errb := parseVersion(b)
+	switch {
+	case erra != nil && errb != nil:
+		return strings.Compare(a, b)
+	case erra != nil:
+		return -1
+	case errb != nil:
+		return 1
+	}
+	return va.compare(vb)
+}
+
 // Normalize implements formats.Normalizer: NuGet ids are case-insensitive.
 func (f *Format) Normalize(p formats.Package) formats.Package {
 	p.Name = strings.ToLower(p.Name)

@@ -76,6 +76,9 @@ func NewWithOptions(o Options) *Format { return &Format{opts: o.withDefaults()} 
 // Name implements formats.Format.
 func (f *Format) Name() string { return "pypi" }
 
+// CompareVersions implements formats.VersionOrderer: PEP 440's order.
+func (f *Format) CompareVersions(a, b string) int { return compareVersions(a, b) }
+
 // Normalize implements formats.Normalizer: PEP 503 names.
 func (f *Format) Normalize(p formats.Package) formats.Package {
 	p.Namespace = ""

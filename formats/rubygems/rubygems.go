@@ -77,6 +77,9 @@ func NewWithOptions(o Options) *Format {
 // Name implements formats.Format.
 func (f *Format) Name() string { return "ruby" }
 
+// CompareVersions implements formats.VersionOrderer: Gem::Version's order.
+func (f *Format) CompareVersions(a, b string) int { return compareVersions(a, b) }
+
 // Mount implements formats.Format. One catch-all route dispatches every
 // request: `gem push --host URL/` asks for //api/v1/gems, which the router
 // would not match.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 )
 
@@ -16,8 +17,10 @@ import (
 // (https://ossf.github.io/osv-schema/), as the OpenSSF malicious-packages
 // data set publishes them: one JSON document per advisory, each naming
 // affected packages by ecosystem and name, with the affected versions
-// listed (affected[].versions) or, for a package that is malicious
-// throughout, a range introduced at "0" and never fixed.
+// listed (affected[].versions), or as SEMVER or ECOSYSTEM ranges of
+// introduced/fixed/last_affected events evaluated in the format's own
+// version order; a package that is malicious throughout has a range
+// introduced at "0" and never fixed.
 
 // Bounds of what is read: a data set is a directory tree or a zip archive
 // of small JSON documents.
@@ -58,18 +61,34 @@ type osvDoc struct {
 type entry struct {
 	all      *Advisory            // every version
 	versions map[string]*Advisory // exact versions
+	ranges   []osvRange           // evaluated in the format's version order
 }
+
+// osvRange is one SEMVER or ECOSYSTEM range of an affected package, its
+// events sorted by version ("0" first).
+type osvRange struct {
+	adv    *Advisory
+	events []event
+}
+
+// event is one range event: introduced, fixed, last_affected or limit.
+type event struct{ kind, version string }
+
+// Orders are the version orders of Stockpile's formats, by format name
+// (npm, pypi, maven, nuget, ruby, cargo), that ranges are evaluated in.
+type Orders map[string]func(a, b string) int
 
 // Advisories is a loaded data set, read-only once built: safe for
 // concurrent use.
 type Advisories struct {
 	byPackage map[string]*entry
+	orders    Orders
 	// Count is the number of advisories loaded; Skipped the documents
 	// that are not OSV advisories of Stockpile's formats, or withdrawn.
 	Count, Skipped int
-	// UnevaluatedRanges counts affected entries whose ranges were not
-	// whole-package ones and listed no versions: nothing is blocked for
-	// them (their ranges would need each ecosystem's version order).
+	// UnevaluatedRanges counts ranges nothing is blocked by: GIT ranges
+	// (commits, not versions) of an entry that lists no versions, and
+	// ranges of a format with no version order.
 	UnevaluatedRanges int
 }
 
@@ -132,7 +151,75 @@ func (a *Advisories) Match(format, namespace, name, version string) *Advisory {
 	if e.all != nil {
 		return e.all
 	}
-	return e.versions[versionKey(format, version)]
+	if adv := e.versions[versionKey(format, version)]; adv != nil {
+		return adv
+	}
+	if cmp := a.orders[format]; cmp != nil {
+		for _, r := range e.ranges {
+			if affected(cmp, r.events, version) {
+				return r.adv
+			}
+		}
+	}
+	return nil
+}
+
+// affected evaluates a range's sorted events for a version as the OSV
+// schema's "Evaluation" section does: introduced opens the range (at "0",
+// from the first version), fixed closes it at that version, last_affected
+// right after it; a limit bounds the range from above.
+func affected(cmp func(a, b string) int, events []event, version string) bool {
+	in := false
+	for _, ev := range events {
+		switch ev.kind {
+		case "introduced":
+			if ev.version == "0" || cmp(version, ev.version) >= 0 {
+				in = true
+			}
+		case "fixed":
+			if cmp(version, ev.version) >= 0 {
+				in = false
+			}
+		case "last_affected":
+			if cmp(version, ev.version) > 0 {
+				in = false
+			}
+		}
+	}
+	for _, ev := range events {
+		if ev.kind == "limit" && ev.version != "*" && cmp(version, ev.version) >= 0 {
+			return false
+		}
+	}
+	return in
+}
+
+// sortedEvents flattens a range's events and sorts them by version in
+// cmp's order, "0" first; an event of an unknown kind, or with no version,
+// is dropped.
+func sortedEvents(cmp func(a, b string) int, raw []map[string]string) []event {
+	var out []event
+	for _, m := range raw {
+		for k, v := range m {
+			switch k {
+			case "introduced", "fixed", "last_affected", "limit":
+				if v != "" {
+					out = append(out, event{k, v})
+				}
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i].version, out[j].version
+		switch {
+		case a == "0" && out[i].kind == "introduced":
+			return b != "0"
+		case b == "0" && out[j].kind == "introduced":
+			return false
+		}
+		return cmp(a, b) < 0
+	})
+	return out
 }
 
 // Any reports whether an advisory names the package at all (a cheap test
@@ -142,9 +229,10 @@ func (a *Advisories) Any(format, namespace, name string) bool {
 }
 
 // LoadOSV reads every *.json document of a directory tree, or of a .zip
-// archive, at path.
-func LoadOSV(path string) (*Advisories, error) {
-	a := &Advisories{byPackage: map[string]*entry{}}
+// archive, at path; orders are the formats' version orders ranges are
+// evaluated in (a format without one has its ranges counted, not used).
+func LoadOSV(path string, orders Orders) (*Advisories, error) {
+	a := &Advisories{byPackage: map[string]*entry{}, orders: orders}
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("osv: %w", err)
@@ -229,9 +317,15 @@ func (a *Advisories) add(r io.Reader, name string) error {
 		}
 		whole := len(af.Versions) == 0 && len(af.Ranges) == 0
 		for _, rg := range af.Ranges {
-			if wholeRange(rg.Events) {
+			cmp := a.orders[format]
+			switch {
+			case wholeRange(rg.Events):
 				whole = true
-			} else if len(af.Versions) == 0 {
+			case (rg.Type == "SEMVER" || rg.Type == "ECOSYSTEM") && cmp != nil:
+				if evs := sortedEvents(cmp, rg.Events); len(evs) > 0 {
+					e.ranges = append(e.ranges, osvRange{adv: adv, events: evs})
+				}
+			case len(af.Versions) == 0:
 				a.UnevaluatedRanges++
 			}
 		}

@@ -63,7 +63,7 @@ func TestLoadOSV(t *testing.T) {
 		path func(*testing.T) string
 	}{{"directory", writeAdvisories}, {"zip archive", writeAdvisoryZip}} {
 		t.Run(src.name, func(t *testing.T) {
-			a, err := LoadOSV(src.path(t))
+			a, err := LoadOSV(src.path(t), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -99,7 +99,7 @@ func TestLoadOSV(t *testing.T) {
 		})
 	}
 	t.Run("a missing path is an error", func(t *testing.T) {
-		if _, err := LoadOSV(filepath.Join(t.TempDir(), "nope")); err == nil {
+		if _, err := LoadOSV(filepath.Join(t.TempDir(), "nope"), nil); err == nil {
 			t.Fatal("loaded a missing path")
 		}
 	})
