@@ -72,8 +72,9 @@ func cooldownCommand(e *env, r *runner) *cobra.Command {
 	}
 
 	var minAge, mode, missing, exempt string
+	var retained bool
 	set := &cobra.Command{
-		Use:   "set --domain D (--repository R | --package-group P) --min-age 7d [--mode hide|deny] [--missing-time allow|deny] [--exempt P1,P2]",
+		Use:   "set --domain D (--repository R | --package-group P) --min-age 7d [--mode hide|deny] [--missing-time allow|deny] [--exempt P1,P2] [--apply-to-retained]",
 		Short: "Set the cooldown of a repository or a package group (effective at once)",
 		Args:  noArgs,
 		RunE: r.wrap(func(cmd *cobra.Command, _ []string) error {
@@ -85,7 +86,7 @@ func cooldownCommand(e *env, r *runner) *cobra.Command {
 			if err != nil {
 				return usagef(cmd, "--min-age: %v", err)
 			}
-			cd := firewall.Cooldown{MinAge: age, Mode: mode, MissingTime: missing}
+			cd := firewall.Cooldown{MinAge: age, Mode: mode, MissingTime: missing, ApplyToRetained: retained}
 			for _, p := range strings.Split(exempt, ",") {
 				if p = strings.TrimSpace(p); p != "" {
 					cd.Exempt = append(cd.Exempt, p)
@@ -99,6 +100,7 @@ func cooldownCommand(e *env, r *runner) *cobra.Command {
 	set.Flags().StringVar(&mode, "mode", firewall.ModeHide, "hide (left out of metadata) or deny (its files refused too)")
 	set.Flags().StringVar(&missing, "missing-time", firewall.MissingAllow, "a version with no known publish time: allow or deny")
 	set.Flags().StringVar(&exempt, "exempt", "", "comma-separated package group patterns the cooldown does not apply to")
+	set.Flags().BoolVar(&retained, "apply-to-retained", false, "also hold versions a repository has already retained")
 	_ = set.MarkFlagRequired("min-age")
 
 	remove := &cobra.Command{

@@ -1,6 +1,7 @@
 package npm
 
 import (
+	"context"
 	"net/http"
 	"os"
 	"os/exec"
@@ -145,6 +146,60 @@ func TestCooldownFiles(t *testing.T) {
 			if e.record("app", pkgOf("left-pad-lite"), strings.TrimSuffix(strings.TrimPrefix(tt.file, "left-pad-lite-"), ".tgz")) != nil {
 				t.Errorf("a refused version was retained")
 			}
+		})
+	}
+}
+
+// TestCooldownApplyToRetained: a version retained before a cooldown holds
+// it (fetched by exact URL in hide mode) stays offered by default; with
+// apply_to_retained it leaves the packument like any held version, and in
+// deny mode its stored tarball is refused too.
+func TestCooldownApplyToRetained(t *testing.T) {
+	tests := []struct {
+		name    string
+		c       firewall.Cooldown
+		offered bool
+		status  int
+	}{
+		{"by default a retained version stays", firewall.Cooldown{Mode: firewall.ModeDeny}, true, http.StatusOK},
+		{"apply_to_retained, hide", firewall.Cooldown{Mode: firewall.ModeHide, ApplyToRetained: true}, false, http.StatusOK},
+		{"apply_to_retained, deny", firewall.Cooldown{Mode: firewall.ModeDeny, ApplyToRetained: true}, false, http.StatusForbidden},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := cooldownEnv(t, firewall.Cooldown{Mode: firewall.ModeHide})
+			tarball := "left-pad-lite/-/left-pad-lite-1.1.0.tgz"
+			e.get("app", tarball).must(t, http.StatusOK)
+			if e.record("app", pkgOf("left-pad-lite"), "1.1.0") == nil {
+				t.Fatal("1.1.0 was not retained")
+			}
+			c := tt.c
+			c.MinAge = firewall.Duration(7 * 24 * time.Hour)
+			if _, err := e.in.Server.Registry().SetRepositoryCooldown(context.Background(), "acme", "app", &c); err != nil {
+				t.Fatal(err)
+			}
+			for _, accept := range []string{"application/json", acceptCorgi} {
+				var p packument
+				e.get("app", "left-pad-lite", "Accept", accept).must(t, http.StatusOK).json(t, &p)
+				if _, ok := p.Versions["1.1.0"]; ok != tt.offered {
+					t.Errorf("%s: 1.1.0 offered %v, want %v (versions %v, tags %v)", accept, ok, tt.offered, keys(p.Versions), p.Tags)
+				}
+			}
+			for range 2 { // the second from the hot cache, when it was served
+				r := e.get("app", tarball)
+				if tt.status == http.StatusForbidden {
+					if msg := r.npmError(t, tt.status); !strings.Contains(msg, "cooldown") {
+						t.Errorf("refusal %q", msg)
+					}
+				} else {
+					r.must(t, tt.status)
+				}
+			}
+			e.in.Clock.Advance(7 * 24 * time.Hour)
+			if p := e.packument("app", "left-pad-lite"); p.Tags["latest"] != "1.1.0" {
+				t.Errorf("after 7 days: tags %v", p.Tags)
+			}
+			e.get("app", tarball).must(t, http.StatusOK)
 		})
 	}
 }

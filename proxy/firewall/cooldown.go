@@ -49,6 +49,10 @@ type Cooldown struct {
 	// Exempt are package group patterns (/npm/acme/*) whose packages the
 	// cooldown does not apply to.
 	Exempt []string `yaml:"exempt,omitempty" json:"exempt,omitempty"`
+	// ApplyToRetained also holds versions of external origin that a
+	// repository reached has already retained (by default they stay
+	// offered: they were taken before, or fetched by exact pin).
+	ApplyToRetained bool `yaml:"apply_to_retained,omitempty" json:"applyToRetained,omitempty"`
 }
 
 // WithDefaults fills the keys left out: mode hide, missing_time allow (as

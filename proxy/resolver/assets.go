@@ -97,6 +97,9 @@ func (r *Resolver) asset(ctx context.Context, w http.ResponseWriter, req *http.R
 	if err := r.checkBlocked(ctx, ref, p, version); err != nil {
 		return nil, time.Time{}, err
 	}
+	if err := r.checkRetainedHeld(ctx, ref, p, version); err != nil {
+		return nil, time.Time{}, err
+	}
 	plan, err := r.lookup(ctx, ref, p, version, name)
 	if err != nil {
 		return nil, time.Time{}, err

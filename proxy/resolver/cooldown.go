@@ -29,10 +29,11 @@ type FirewallObserver interface {
 // applies to p holds back, and the tags that point at them; it remembers
 // them in res.held so an exact file request can still be served (hide) or
 // refused with the reason (deny). Only versions offered by an external
-// connection and not yet retained in a repository reached are judged: a
-// version published inside the domain, or already taken into a repository,
-// is never held back. The view expires when the first held version ages
-// in, so no rendered document outlives a hold.
+// connection and not yet retained in a repository reached are judged
+// (with apply_to_retained, retained ones of external origin too): a
+// version published inside the domain is never held back. The view
+// expires when the first held version ages in, so no rendered document
+// outlives a hold.
 func (r *Resolver) applyCooldown(ref formats.RepoRef, p formats.Package, res *viewResult) {
 	if p.Name == "" {
 		// Not a package: Maven's group-level pseudo-package, whose
@@ -47,7 +48,8 @@ func (r *Resolver) applyCooldown(ref formats.RepoRef, p formats.Package, res *vi
 	blocks := r.advisorySet()
 	v := res.view
 	for ver, vv := range v.Versions {
-		if vv.Connection == "" || blocks.allowed(ref.Domain, p, ver) != nil {
+		judged := vv.Connection != "" || (cd.ApplyToRetained && res.external[ver])
+		if !judged || blocks.allowed(ref.Domain, p, ver) != nil {
 			continue
 		}
 		d := cd.Decide(now, vv.Published)
@@ -95,6 +97,26 @@ func (r *Resolver) heldFile(ref formats.RepoRef, p formats.Package, res *viewRes
 		o.Refused(p.Format, "cooldown")
 	}
 	return nil, &formats.RefusalError{Err: fmt.Errorf("%w: %s %s", formats.ErrNotAllowed, r.displayName(p), h.decision.Reason(version))}
+}
+
+// checkRetainedHeld refuses a file of a version a repository reached has
+// retained when a deny-mode cooldown with apply_to_retained holds it: such
+// a file is served from storage without the walk that refuses files of
+// versions not retained (heldFile).
+func (r *Resolver) checkRetainedHeld(ctx context.Context, ref formats.RepoRef, p formats.Package, version string) error {
+	if p.Name == "" {
+		return nil
+	}
+	cd, ok := r.registry.CooldownFor(ref.Domain, ref.Repository, p.Format, p.Namespace, p.Name)
+	if !ok || !cd.ApplyToRetained || cd.Mode != firewall.ModeDeny {
+		return nil
+	}
+	res, err := r.view(ctx, ref, p, false)
+	if err != nil {
+		return nil // the look-up that follows answers as it would have
+	}
+	_, err = r.heldFile(ref, p, res, version)
+	return err
 }
 
 // HeldVersion is a version the firewall keeps from a repository's clients,
