@@ -328,6 +328,7 @@ func (e *env) serveUpstreamAt(name string, versions []string, tags map[string]st
 // result is an answer read in full.
 type result struct {
 	status  int
+	line    string // the status line's code and reason phrase ("403 Forbidden")
 	header  http.Header
 	body    []byte
 	readErr error
@@ -367,7 +368,7 @@ func (e *env) doWith(c *http.Client, method, url string, body []byte, hdr ...str
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	return &result{status: resp.StatusCode, header: resp.Header, body: b, readErr: err}
+	return &result{status: resp.StatusCode, line: resp.Status, header: resp.Header, body: b, readErr: err}
 }
 
 func (e *env) get(repo, path string, hdr ...string) *result {

@@ -136,6 +136,10 @@ func TestCooldownFiles(t *testing.T) {
 				if !strings.Contains(msg, want) {
 					t.Errorf("message %q does not name %q", msg, want)
 				}
+				// The reason phrase, for clients that print no body.
+				if !strings.HasPrefix(r.line, "403 Forbidden: not allowed: left-pad-lite version") || !strings.Contains(r.line, want) {
+					t.Errorf("status line %q does not name %q", r.line, want)
+				}
 			}
 			metrics := e.do(http.MethodGet, e.in.URL+"/-/metrics", nil).must(t, http.StatusOK)
 			for _, want := range []string{`stockpile_firewall_refused_total{format="npm",reason="cooldown"} 1`, `stockpile_firewall_held_total{format="npm",mode="deny"}`} {
