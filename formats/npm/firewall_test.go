@@ -2,6 +2,9 @@ package npm
 
 import (
 	"context"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"os"
 	"os/exec"
@@ -350,18 +353,47 @@ func TestCooldownPnpmClient(t *testing.T) {
 }
 
 // TestCooldownNpmClientHide: in hide mode a plain install still takes the
-// older version, and a hard-coded tarball URL (as a lockfile's resolved
-// field) of the held version installs.
+// older version; npm asks for the same packument for an exact spec as for a
+// range, so the held version is not in it, but a lockfile pinning it
+// installs with npm ci, and so does its hard-coded tarball URL.
 func TestCooldownNpmClientHide(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-client test")
 	}
-	e := cooldownEnv(t, firewall.Cooldown{Mode: firewall.ModeHide})
+	e := cooldownEnv(t, firewall.Cooldown{Mode: firewall.ModeHide, ApplyToRetained: true}) // held even once retained
 	dir, npm := clientProject(t, e, "npm")
 	version := func(t *testing.T) string { return installedVersion(t, filepath.Join(dir, "project"), "left-pad-lite") }
 	npm(t, "install", "--ignore-scripts", "--no-audit", "left-pad-lite")
 	if v := version(t); v != "1.0.0" {
 		t.Fatalf("plain install took %s, want 1.0.0", v)
+	}
+	// A lockfile that pins the held version (a teammate's, written before
+	// the hold) installs with npm ci, which reads no packument.
+	lockPath := filepath.Join(dir, "project", "package-lock.json")
+	lock, err := os.ReadFile(lockPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgz := e.get("app", "left-pad-lite/-/left-pad-lite-1.1.0.tgz").must(t, http.StatusOK).body
+	sum := sha512.Sum512(tgz)
+	var l map[string]any
+	if err := json.Unmarshal(lock, &l); err != nil {
+		t.Fatal(err)
+	}
+	entry := l["packages"].(map[string]any)["node_modules/left-pad-lite"].(map[string]any)
+	entry["version"] = "1.1.0"
+	entry["resolved"] = e.url("app", "left-pad-lite/-/left-pad-lite-1.1.0.tgz")
+	entry["integrity"] = "sha512-" + base64.StdEncoding.EncodeToString(sum[:])
+	if p := e.packument("app", "left-pad-lite"); p.Versions["1.1.0"] != nil {
+		t.Fatalf("the packument offers the held version: %v", keys(p.Versions))
+	}
+	lock, _ = json.Marshal(l)
+	if err := os.WriteFile(lockPath, lock, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	npm(t, "ci", "--ignore-scripts", "--no-audit")
+	if v := version(t); v != "1.1.0" {
+		t.Fatalf("npm ci of a lockfile pinning the held version installed %s, want 1.1.0", v)
 	}
 	npm(t, "install", "--ignore-scripts", "--no-audit", e.url("app", "left-pad-lite/-/left-pad-lite-1.1.0.tgz"))
 	if v := version(t); v != "1.1.0" {
