@@ -22,7 +22,7 @@ import (
 func TestForcedRevalidationDropsRenderedDocuments(t *testing.T) {
 	up := proxytest.NewToyUpstream(t)
 	cfg := proxy.Defaults()
-	cfg.Connections = map[string]upstream.Options{"public:crates-io": {URL: up.Fake.URL + "/", TTL: time.Hour}}
+	cfg.Connections = map[string]upstream.Options{"public:crates-io": {URL: up.Fake.URL + "/", TTL: time.Hour, NegativeTTL: time.Hour}}
 	repos := []proxy.RepositoryConfig{
 		{Name: "app", Upstreams: []string{"store"}},
 		{Name: "other", Upstreams: []string{"store"}},
@@ -93,4 +93,32 @@ func TestForcedRevalidationDropsRenderedDocuments(t *testing.T) {
 			expect("after "+st.name, st.want)
 		})
 	}
+
+	// A name the upstream answered 404 for is remembered as missing for the
+	// negative TTL; a refresh asks again, and the next request finds it.
+	t.Run("Refresh of a name remembered as missing", func(t *testing.T) {
+		resp, err := http.Get(in.URL + "/acme/cargo/app/later")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("before it is published: %d", resp.StatusCode)
+		}
+		up.Publish(t, "later", "0.1.0")
+		if resp, err = http.Get(in.URL + "/acme/cargo/app/later"); err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("within the negative TTL, unforced: %d", resp.StatusCode)
+		}
+		got, err := res.Refresh(context.Background(), formats.RepoRef{Domain: "acme", Repository: "app"}, formats.Package{Format: "cargo", Name: "later"})
+		if err != nil || got.Versions != 1 {
+			t.Fatalf("Refresh = %+v, %v", got, err)
+		}
+		if body := get("/acme/cargo/app/later"); body != `{"versions":["0.1.0"],"tags":{"latest":"0.1.0"}}` {
+			t.Fatalf("after the refresh: %s", body)
+		}
+	})
 }
