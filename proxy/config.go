@@ -162,7 +162,7 @@ func Defaults() Config {
 		ShutdownTimeout: 30 * time.Second,
 		MaxPublishSize:  2 << 30,
 		Auth:            AuthConfig{TokenTTL: 12 * time.Hour, Account: "000000000000"},
-		Storage: StorageConfig{Backend: "badger", S3: s3.Options{Region: "us-east-1", CacheSize: 10 << 30}, GCInterval: 5 * time.Minute, BlobGCInterval: time.Hour, BlobGCGrace: time.Hour,
+		Storage: StorageConfig{Backend: "badger", S3: s3.Options{Region: "us-east-1", CacheSize: 10 << 30, AbandonedUploadAge: 24 * time.Hour}, GCInterval: 5 * time.Minute, BlobGCInterval: time.Hour, BlobGCGrace: time.Hour,
 			ScrubRate: 8 << 20, ScrubInterval: 24 * time.Hour},
 		HTTP:                   defaultHTTPConfig(),
 		MaxMetadataSize:        4 << 20,
@@ -531,6 +531,9 @@ func (c *StorageConfig) validateBackend(add func(path, format string, args ...an
 			if u, err := url.Parse(c.S3.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 				add("storage.s3.endpoint", "storage.s3.endpoint %q must be an absolute http(s) URL", c.S3.Endpoint)
 			}
+		}
+		if c.S3.AbandonedUploadAge != 0 && c.S3.AbandonedUploadAge < time.Hour {
+			add("storage.s3.abandoned_upload_age", "storage.s3.abandoned_upload_age must be at least 1h (an upload in progress must not be aborted), or 0 to keep abandoned uploads")
 		}
 		if c.S3.PartSize != 0 && c.S3.PartSize < 5<<20 {
 			add("storage.s3.part_size", "storage.s3.part_size must be at least 5 MiB (S3's least part)")

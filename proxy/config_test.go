@@ -91,6 +91,8 @@ external_connections:
 		{"postgres without its keys", "storage:\n  backend: postgres\n  s3:\n    cache_size: 0\n    endpoint: \"ftp://x\"\n    part_size: 1MiB\n", []string{
 			"storage.postgres.dsn", "storage.s3.bucket", "storage.s3.cache_dir", "line 4: storage.s3.cache_size",
 			"line 5: storage.s3.endpoint", "line 6: storage.s3.part_size"}},
+		{"abandoned uploads aborted too soon", "storage:\n  backend: postgres\n  postgres: {dsn: x}\n  s3:\n    bucket: b\n    cache_dir: /c\n    abandoned_upload_age: 10m\n",
+			[]string{"line 7: storage.s3.abandoned_upload_age"}},
 		{"bad size", "storage:\n  s3:\n    cache_size: lots\n", []string{`size "lots"`}},
 	}
 	for _, tc := range tests {

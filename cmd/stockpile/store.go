@@ -31,6 +31,7 @@ func openStore(ctx context.Context, cfg *proxy.Config, gcInterval time.Duration,
 		s, err := postgres.Open(octx, postgres.Options{
 			DSN: cfg.Storage.Postgres.DSN, Objects: objects,
 			CacheDir: cfg.Storage.S3.CacheDir, CacheSize: int64(cfg.Storage.S3.CacheSize),
+			AbandonedUploadAge: cfg.Storage.S3.AbandonedUploadAge,
 		}, log)
 		if err != nil {
 			return nil, err

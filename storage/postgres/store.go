@@ -65,6 +65,11 @@ type Options struct {
 	// SweepInterval is how often expired records are deleted; zero means a
 	// minute, negative never.
 	SweepInterval time.Duration
+	// AbandonedUploadAge is how old an upload left unfinished in the
+	// object store (by a replica that died while writing a blob) must be
+	// for the store to abort it: one replica at a time looks every hour, or
+	// every AbandonedUploadAge when that is shorter. Zero never aborts any.
+	AbandonedUploadAge time.Duration
 	// Now is the clock of the store's own timing (how recently it checked
 	// that its servers answer); nil means time.Now.
 	Now func() time.Time
@@ -138,6 +143,9 @@ func Open(ctx context.Context, o Options, log *slog.Logger) (*Store, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if a, ok := o.Objects.(uploadAborter); ok && o.AbandonedUploadAge > 0 {
+		s.bg.Go(func() { s.abortAbandoned(bgctx, a, o.AbandonedUploadAge) })
+	}
 	if o.SweepInterval >= 0 {
 		every := o.SweepInterval
 		if every == 0 {
@@ -187,6 +195,42 @@ func (s *Store) sweepExpired(ctx context.Context, every time.Duration) {
 		}
 		if _, err := s.pool.Exec(ctx, `DELETE FROM records WHERE expires < clock_timestamp()`); err != nil && ctx.Err() == nil {
 			s.log.Warn("deleting expired records", "err", err)
+		}
+	}
+}
+
+// uploadAborter is what an object store offers to abort the uploads its
+// writers left unfinished (storage/s3's Client).
+type uploadAborter interface {
+	AbortUploads(ctx context.Context, cutoff time.Time) (int, error)
+}
+
+// abortAbandoned aborts, every hour (or every age when that is shorter),
+// the uploads older than age, on one replica at a time: the others find
+// the job's lock taken and skip their turn.
+func (s *Store) abortAbandoned(ctx context.Context, a uploadAborter, age time.Duration) {
+	t := time.NewTicker(min(age, time.Hour))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		unlock, ok, err := s.TryLock(ctx, "job/abandoned-uploads")
+		if err != nil || !ok {
+			if err != nil && ctx.Err() == nil {
+				s.log.Warn("taking the lock of the abandoned-upload job", "err", err)
+			}
+			continue
+		}
+		n, err := a.AbortUploads(ctx, s.now().Add(-age))
+		unlock()
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Warn("aborting abandoned uploads", "aborted", n, "err", err)
+		case n > 0:
+			s.log.Info("aborted uploads abandoned in the object store", "aborted", n, "older_than", age)
 		}
 	}
 }

@@ -53,6 +53,10 @@ type Options struct {
 	// PartSize is the size of a multipart upload's parts; objects up to it
 	// are sent in one PutObject. Zero means DefaultPartSize.
 	PartSize storage.ByteSize `yaml:"part_size"`
+	// AbandonedUploadAge is how old a multipart upload under Prefix must
+	// be for storage/postgres to abort it as abandoned (its writer died);
+	// zero never aborts any.
+	AbandonedUploadAge time.Duration `yaml:"abandoned_upload_age"`
 }
 
 // DefaultPartSize is the part size of multipart uploads. S3 wants parts of
@@ -217,6 +221,52 @@ func (c *Client) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+// AbortUploads aborts every multipart upload under the client's prefix
+// that was started before cutoff, and returns how many it aborted. An
+// upload is left behind when the process writing it dies between its
+// start and its completion or abort; its parts take space (and, on AWS,
+// cost) until it is aborted. Uploads started after cutoff may be in
+// progress and are left alone. See ListMultipartUploads and
+// AbortMultipartUpload in the S3 API reference; an upload that vanished
+// in the meantime (aborted or completed elsewhere) is not an error.
+func (c *Client) AbortUploads(ctx context.Context, cutoff time.Time) (int, error) {
+	in := &awss3.ListMultipartUploadsInput{Bucket: &c.bucket, Prefix: aws.String(c.prefix)}
+	aborted := 0
+	for {
+		page, err := c.api.ListMultipartUploads(ctx, in)
+		if err != nil {
+			return aborted, failed("listing the uploads under "+c.prefix, err)
+		}
+		for _, u := range page.Uploads {
+			if u.Initiated == nil || !u.Initiated.Before(cutoff) {
+				continue
+			}
+			_, err := c.api.AbortMultipartUpload(ctx, &awss3.AbortMultipartUploadInput{Bucket: &c.bucket, Key: u.Key, UploadId: u.UploadId})
+			if err != nil && !isNoSuchUpload(err) {
+				return aborted, failed("aborting the upload of "+aws.ToString(u.Key), err)
+			}
+			if err == nil {
+				aborted++
+			}
+		}
+		if !aws.ToBool(page.IsTruncated) || (page.NextKeyMarker == nil && page.NextUploadIdMarker == nil) {
+			return aborted, nil
+		}
+		in.KeyMarker, in.UploadIdMarker = page.NextKeyMarker, page.NextUploadIdMarker
+	}
+}
+
+// isNoSuchUpload reports whether err is S3's answer for an upload that no
+// longer exists.
+func isNoSuchUpload(err error) bool {
+	var nsu *types.NoSuchUpload
+	if errors.As(err, &nsu) {
+		return true
+	}
+	var api smithy.APIError
+	return errors.As(err, &api) && api.ErrorCode() == "NoSuchUpload"
+}
+
 // Object is one listed object; Key is without the client's prefix.
 type Object struct {
 	Key      string
@@ -260,7 +310,7 @@ func unreachable(err error) bool {
 		return false
 	}
 	var re *smithyhttp.ResponseError
-	if errors.As(err, &re) {
+	if errors.As(err, &re) && re.HTTPStatusCode() != 0 { // 0: no answer came
 		return re.HTTPStatusCode() >= 500
 	}
 	var ne net.Error
