@@ -57,6 +57,7 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"unknown key", "listen: 127.0.0.1:1\nlisen: x\n", []string{"line 2", "lisen"}},
 		{"unknown nested key", "auth:\n  anonymous_reads: true\n", []string{"line 2", "anonymous_reads"}},
+		{"publish_times", "external_connections:\n  \"public:maven-central\": {publish_times: pom}\n", []string{"line 2", `publish_times "pom" must be metadata or last_modified`}},
 		{"two connections on one repository", "domains:\n  - name: acme\n    repositories:\n      - name: store\n        external_connection: public:pypi\n        external_connection: public:npmjs\n", []string{"line 6", "already defined"}},
 		{"everything at once", `
 domains:
