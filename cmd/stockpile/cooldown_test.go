@@ -65,12 +65,13 @@ func TestCooldownCommands(t *testing.T) {
 	}
 
 	t.Run("set and get a repository's cooldown", func(t *testing.T) {
-		v := must(admin, "set", "--repository", "app", "--min-age", "7d", "--mode", "deny", "--exempt", "/npm/acme/*")
+		v := must(admin, "set", "--repository", "app", "--min-age", "7d", "--mode", "deny", "--exempt", "/npm/acme/*", "--apply-to-retained")
 		if got := proxytest.Pick(v, "cooldown", "minAge"); got != "7d" {
 			t.Fatalf("set answered %v", v)
 		}
 		v = must(auditor, "get", "--repository", "app")
-		if proxytest.Pick(v, "cooldown", "mode") != "deny" || proxytest.Pick(v, "cooldown", "exempt", 0) != "/npm/acme/*" {
+		if proxytest.Pick(v, "cooldown", "mode") != "deny" || proxytest.Pick(v, "cooldown", "exempt", 0) != "/npm/acme/*" ||
+			proxytest.Pick(v, "cooldown", "applyToRetained") != true {
 			t.Fatalf("get answered %v", v)
 		}
 	})
