@@ -2,8 +2,6 @@ package cargo_test
 
 import (
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -173,25 +171,14 @@ func TestMaliciousAdvisorySparseIndex(t *testing.T) {
 	if r := get(t, download); r.Code != http.StatusOK {
 		t.Fatalf("before the advisory: %d %s", r.Code, r.Body)
 	}
-	advisory := filepath.Join(dir, "MAL-2026-2.json")
-	if err := os.WriteFile(advisory, []byte(`{"id":"MAL-2026-2","affected":[{"package":{"ecosystem":"crates.io","name":"long-crate-name"},"versions":["1.1.0"]}]}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := in.Server.ReloadAdvisories(); err != nil {
-		t.Fatal(err)
-	}
+	withdraw := in.Advise(t, dir, "MAL-2026-2", "crates.io", "long-crate-name", "1.1.0")
 	if r := get(t, index); strings.Contains(r.Body, `"vers":"1.1.0"`) || !strings.Contains(r.Body, `"vers":"1.0.0"`) {
 		t.Errorf("index with the advisory:\n%s", r.Body)
 	}
 	if r := get(t, download); r.Code != http.StatusForbidden || !strings.Contains(r.Body, "MAL-2026-2") || !strings.Contains(r.Body, `{"errors":[{"detail":"`) {
 		t.Errorf("retained .crate with the advisory: %d %s", r.Code, r.Body)
 	}
-	if err := os.Remove(advisory); err != nil {
-		t.Fatal(err)
-	}
-	if err := in.Server.ReloadAdvisories(); err != nil {
-		t.Fatal(err)
-	}
+	withdraw(t)
 	if r := get(t, index); !strings.Contains(r.Body, `"vers":"1.1.0"`) {
 		t.Errorf("index after removal:\n%s", r.Body)
 	}

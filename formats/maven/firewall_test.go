@@ -94,13 +94,7 @@ func TestMaliciousAdvisoryMavenMetadata(t *testing.T) {
 	app := e.url("app")
 	jar := app + "com/example/cool/lib/1.1/lib-1.1.jar"
 	expect(t, "before the advisory", e.get(t, jar), 200)
-	advisory := filepath.Join(dir, "MAL-2026-5.json")
-	if err := os.WriteFile(advisory, []byte(`{"id":"MAL-2026-5","affected":[{"package":{"ecosystem":"Maven","name":"com.example.cool:lib"},"versions":["1.1"]}]}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.in.Server.ReloadAdvisories(); err != nil {
-		t.Fatal(err)
-	}
+	withdraw := e.in.Advise(t, dir, "MAL-2026-5", "Maven", "com.example.cool:lib", "1.1")
 	md := e.get(t, app+"com/example/cool/lib/maven-metadata.xml")
 	if strings.Contains(string(md.body), ">1.1<") || !strings.Contains(string(md.body), "<release>1.0</release>") {
 		t.Errorf("metadata with the advisory:\n%s", md.body)
@@ -110,12 +104,7 @@ func TestMaliciousAdvisoryMavenMetadata(t *testing.T) {
 	if !strings.Contains(string(r.body), "MAL-2026-5") {
 		t.Errorf("refusal: %s", r.body)
 	}
-	if err := os.Remove(advisory); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.in.Server.ReloadAdvisories(); err != nil {
-		t.Fatal(err)
-	}
+	withdraw(t)
 	expect(t, "after removal", e.get(t, jar), 200)
 }
 

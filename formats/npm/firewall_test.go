@@ -285,14 +285,7 @@ func TestMaliciousAdvisory(t *testing.T) {
 	}
 	before := e.get("app", "left-pad-lite", "Accept", "application/json").must(t, http.StatusOK)
 
-	advisory := filepath.Join(dir, "MAL-2026-1.json")
-	doc := `{"id":"MAL-2026-1","summary":"Malicious code in left-pad-lite (npm)","affected":[{"package":{"ecosystem":"npm","name":"left-pad-lite"},"versions":["1.1.0"]}]}`
-	if err := os.WriteFile(advisory, []byte(doc), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.in.Server.ReloadAdvisories(); err != nil {
-		t.Fatal(err)
-	}
+	withdraw := e.in.Advise(t, dir, "MAL-2026-1", "npm", "left-pad-lite", "1.1.0")
 	t.Run("left out of the packument", func(t *testing.T) {
 		for _, accept := range []string{"application/json", acceptCorgi} {
 			r := e.get("app", "left-pad-lite", "Accept", accept, "If-None-Match", before.header.Get("ETag")).must(t, http.StatusOK)
@@ -314,12 +307,7 @@ func TestMaliciousAdvisory(t *testing.T) {
 		e.get("app", "left-pad-lite/-/left-pad-lite-1.0.0.tgz").must(t, http.StatusOK)
 	})
 	t.Run("removing the advisory restores it", func(t *testing.T) {
-		if err := os.Remove(advisory); err != nil {
-			t.Fatal(err)
-		}
-		if err := e.in.Server.ReloadAdvisories(); err != nil {
-			t.Fatal(err)
-		}
+		withdraw(t)
 		if p := e.packument("app", "left-pad-lite"); p.Tags["latest"] != "1.1.0" {
 			t.Errorf("after removal: tags %v", p.Tags)
 		}

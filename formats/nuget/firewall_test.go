@@ -179,13 +179,7 @@ func TestMaliciousAdvisoryDocuments(t *testing.T) {
 	if a := s.get(nupkg); a.code != http.StatusOK {
 		t.Fatalf("before the advisory: %d", a.code)
 	}
-	advisory := filepath.Join(dir, "MAL-2026-4.json")
-	if err := os.WriteFile(advisory, []byte(`{"id":"MAL-2026-4","affected":[{"package":{"ecosystem":"NuGet","name":"Contoso.Many"},"versions":["1.1.0"]}]}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.in.Server.ReloadAdvisories(); err != nil {
-		t.Fatal(err)
-	}
+	withdraw := s.in.Advise(t, dir, "MAL-2026-4", "NuGet", "Contoso.Many", "1.1.0")
 	if got := flatVersions(t, s, "app", "contoso.many"); slices.Contains(got, "1.1.0") {
 		t.Errorf("flat container: %v", got)
 	}
@@ -195,12 +189,7 @@ func TestMaliciousAdvisoryDocuments(t *testing.T) {
 	if a := s.get(nupkg); a.code != http.StatusForbidden || !strings.Contains(string(a.body), "MAL-2026-4") {
 		t.Errorf("retained .nupkg with the advisory: %d %s", a.code, a.body)
 	}
-	if err := os.Remove(advisory); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.in.Server.ReloadAdvisories(); err != nil {
-		t.Fatal(err)
-	}
+	withdraw(t)
 	if got := flatVersions(t, s, "app", "contoso.many"); !slices.Contains(got, "1.1.0") {
 		t.Errorf("after removal: %v", got)
 	}

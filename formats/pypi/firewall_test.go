@@ -2,8 +2,6 @@ package pypi
 
 import (
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -219,13 +217,7 @@ func TestMaliciousAdvisoryPages(t *testing.T) {
 	if r := e.get(e.fileURL("app", d), nil); r.Status != http.StatusOK {
 		t.Fatalf("before the advisory: %d", r.Status)
 	}
-	advisory := filepath.Join(dir, "MAL-2026-3.json")
-	if err := os.WriteFile(advisory, []byte(`{"id":"MAL-2026-3","affected":[{"package":{"ecosystem":"PyPI","name":"Stock_Pile.Demo"},"versions":["1.0.0"]}]}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.in.Server.ReloadAdvisories(); err != nil {
-		t.Fatal(err)
-	}
+	withdraw := e.in.Advise(t, dir, "MAL-2026-3", "PyPI", "Stock_Pile.Demo", "1.0.0")
 	if pg := e.page("app", demo); slices.Contains(pg.Versions, "1.0.0") {
 		t.Errorf("JSON page lists 1.0.0: %v", pg.Versions)
 	}
@@ -235,12 +227,7 @@ func TestMaliciousAdvisoryPages(t *testing.T) {
 	if r := e.get(e.fileURL("app", d), nil); r.Status != http.StatusForbidden || !strings.Contains(r.String(), "MAL-2026-3") {
 		t.Errorf("retained file with the advisory: %d %s", r.Status, r)
 	}
-	if err := os.Remove(advisory); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.in.Server.ReloadAdvisories(); err != nil {
-		t.Fatal(err)
-	}
+	withdraw(t)
 	if pg := e.page("app", demo); !slices.Contains(pg.Versions, "1.0.0") {
 		t.Errorf("after removal: %v", pg.Versions)
 	}

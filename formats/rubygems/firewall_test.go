@@ -134,13 +134,7 @@ func TestMaliciousAdvisoryCompactIndex(t *testing.T) {
 	if g := e.get(t, gem); g.status != http.StatusOK {
 		t.Fatalf("before the advisory: %d", g.status)
 	}
-	advisory := filepath.Join(dir, "MAL-2026-6.json")
-	if err := os.WriteFile(advisory, []byte(`{"id":"MAL-2026-6","affected":[{"package":{"ecosystem":"RubyGems","name":"demo_gem"},"versions":["1.0.0"]}]}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.in.Server.ReloadAdvisories(); err != nil {
-		t.Fatal(err)
-	}
+	withdraw := e.in.Advise(t, dir, "MAL-2026-6", "RubyGems", "demo_gem", "1.0.0")
 	if info := e.get(t, app+"info/demo_gem"); strings.Contains(string(info.body), "\n1.0.0 ") {
 		t.Errorf("/info/demo_gem with the advisory:\n%s", info.body)
 	}
@@ -148,12 +142,7 @@ func TestMaliciousAdvisoryCompactIndex(t *testing.T) {
 	if g := e.get(t, gem); g.status != http.StatusForbidden || !strings.Contains(string(g.body), "MAL-2026-6") {
 		t.Errorf("retained .gem with the advisory: %d %s", g.status, g.body)
 	}
-	if err := os.Remove(advisory); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.in.Server.ReloadAdvisories(); err != nil {
-		t.Fatal(err)
-	}
+	withdraw(t)
 	if info := e.get(t, app+"info/demo_gem"); !strings.Contains(string(info.body), "\n1.0.0 ") {
 		t.Errorf("after removal:\n%s", info.body)
 	}

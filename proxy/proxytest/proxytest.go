@@ -5,10 +5,12 @@ package proxytest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -251,3 +253,33 @@ func (in *Instance) CountRecords(prefix []byte) int {
 // DataDir is the server's data directory (its spool directory is below it,
 // also when the store keeps its records in memory).
 func (in *Instance) DataDir() string { return in.cfg.DataDir }
+
+// Advise writes an OSV advisory id naming versions of name in ecosystem
+// as known-malicious into dir (the server's firewall.osv.path) and reloads
+// the advisories; withdraw removes it and reloads them again, failing its
+// t on an error.
+func (in *Instance) Advise(t testing.TB, dir, id, ecosystem, name string, versions ...string) (withdraw func(testing.TB)) {
+	t.Helper()
+	doc, err := json.Marshal(map[string]any{"id": id, "affected": []map[string]any{{
+		"package": map[string]string{"ecosystem": ecosystem, "name": name}, "versions": versions,
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, id+".json")
+	if err := os.WriteFile(path, doc, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Server.ReloadAdvisories(); err != nil {
+		t.Fatal(err)
+	}
+	return func(t testing.TB) {
+		t.Helper()
+		if err := os.Remove(path); err != nil {
+			t.Fatal(err)
+		}
+		if err := in.Server.ReloadAdvisories(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
