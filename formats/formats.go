@@ -17,13 +17,21 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/stockpile-proxy/stockpile/upstream"
 )
 
 // Errors a format handler or the resolver returns. The server maps them to
 // HTTP statuses in one place; the wrapped message is shown to the client for
 // 4xx answers, so write it for a user ("npm: version 1.0.0 of foo exists").
+//
+// ErrNotFound is the only "not found" a format returns or tests: a
+// Getter's error for an upstream's 404 or 410 (upstream.ErrNotFound)
+// matches it too, which is why it is the upstream package's ErrAbsent
+// (the upstream package cannot import this one). The server still answers
+// an upstream's 404 with the upstream's public message.
 var (
-	ErrNotFound      = errors.New("not found")       // 404: asked and absent
+	ErrNotFound      = upstream.ErrAbsent            // 404: asked and absent
 	ErrInvalid       = errors.New("invalid request") // 400: bad name, version, path or body
 	ErrConflict      = errors.New("conflict")        // 409: exists already, different bytes
 	ErrNotAllowed    = errors.New("not allowed")     // 403: origin controls, publish blocked
@@ -54,7 +62,7 @@ type Format interface {
 	Mount(g *echo.Group, r Resolver)
 	// FetchMetadata reads what the external connection behind g knows of p and
 	// returns it in the normalized model. It returns an error wrapping
-	// upstream.ErrNotFound when the upstream says the package does not exist.
+	// ErrNotFound when the upstream says the package does not exist.
 	FetchMetadata(ctx context.Context, g Getter, p Package) (*Metadata, error)
 }
 
@@ -63,7 +71,7 @@ type Format interface {
 // found through an external connection does not list, the engine asks the
 // format where that file is upstream and what digests to expect (for
 // example by reading a .sha1 sidecar through g). It returns an error
-// wrapping upstream.ErrNotFound when the upstream has no such file.
+// wrapping ErrNotFound when the upstream has no such file.
 type AssetLocator interface {
 	LocateAsset(ctx context.Context, g Getter, p Package, version, name string) (*AssetRef, error)
 }
@@ -446,7 +454,8 @@ type Getter interface {
 	// the connection URL), asked for with the given Accept header. The engine
 	// caches documents with the connection's TTL, revalidates them, and
 	// serves a stale copy when the upstream fails. Errors wrap
-	// upstream.ErrNotFound, upstream.ErrUnavailable or upstream.ErrUnauthorized.
+	// upstream.ErrNotFound (which matches ErrNotFound: test that),
+	// upstream.ErrUnavailable or upstream.ErrUnauthorized.
 	Get(ctx context.Context, ref, accept string) (*Document, error)
 	// Do sends a request as it is, uncached (npm audit), and returns the response.
 	Do(ctx context.Context, method, ref string, header http.Header, body io.Reader) (*http.Response, error)

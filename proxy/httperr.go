@@ -84,6 +84,9 @@ func classify(err error) *controlplane.Error {
 		{formats.ErrNotAcceptable, http.StatusNotAcceptable},
 		{formats.ErrBusy, http.StatusTooManyRequests},
 	} {
+		if m.target == formats.ErrNotFound && errors.Is(err, upstream.ErrNotFound) {
+			continue // an upstream's 404, answered below with its public message
+		}
 		if errors.Is(err, m.target) {
 			return &controlplane.Error{Type: typeFor(m.status), Status: m.status, Message: fromSentinel(err, m.target)}
 		}

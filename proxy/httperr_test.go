@@ -90,3 +90,39 @@ func TestResetForError(t *testing.T) {
 		})
 	}
 }
+
+// TestOneNotFound: formats test one "not found", formats.ErrNotFound,
+// which an upstream's 404 matches too; the server still answers each as
+// before (an upstream's 404 with the upstream's message), and an upstream
+// failure is never a not-found.
+func TestOneNotFound(t *testing.T) {
+	tests := []struct {
+		name             string
+		err              error
+		notFound, fromUp bool // errors.Is formats.ErrNotFound, upstream.ErrNotFound
+		status           int
+		want             string
+	}{
+		{"a format's own absence", fmt.Errorf("resolver: %w", fmt.Errorf("%w: cargo: %q is not a crate name", formats.ErrNotFound, "x y")),
+			true, false, 404, `not found: cargo: "x y" is not a crate name`},
+		{"the upstream's 404 through a format", fmt.Errorf("maven: com/x/maven-metadata.xml: %w", fmt.Errorf("http://127.0.0.1:9/x: %w", upstream.ErrNotFound)),
+			true, true, 404, "not found upstream"},
+		{"an upstream failure", fmt.Errorf("npm: %w", upstream.ErrUnavailable), false, false, 502, "upstream unavailable"},
+		{"an upstream timeout", fmt.Errorf("npm: %w", upstream.ErrTimeout), false, false, 504, "upstream timed out"},
+		{"a bad request wrapping an upstream 404", fmt.Errorf("%w: pypi: %w", formats.ErrInvalid, upstream.ErrNotFound),
+			true, true, 400, "invalid request: pypi: not found upstream"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := errors.Is(tt.err, formats.ErrNotFound); got != tt.notFound {
+				t.Errorf("errors.Is(err, formats.ErrNotFound) = %v, want %v", got, tt.notFound)
+			}
+			if got := errors.Is(tt.err, upstream.ErrNotFound); got != tt.fromUp {
+				t.Errorf("errors.Is(err, upstream.ErrNotFound) = %v, want %v", got, tt.fromUp)
+			}
+			if e := classify(tt.err); e.Status != tt.status || e.Message != tt.want {
+				t.Errorf("classify = %d %q, want %d %q", e.Status, e.Message, tt.status, tt.want)
+			}
+		})
+	}
+}

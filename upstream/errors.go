@@ -22,8 +22,14 @@ func (s *sentinel) Unwrap() error { return s.parent }
 // Errors of this package. Test them with errors.Is; every error returned by a
 // Conn wraps exactly one of them (or the caller's context.Canceled).
 var (
-	// ErrNotFound: the upstream answered 404 or 410.
-	ErrNotFound error = &sentinel{msg: "not found upstream"}
+	// ErrAbsent is the one "not found" of the format seam: what was asked
+	// for does not exist. formats.ErrNotFound is this value, and ErrNotFound
+	// matches it, so a format tests one sentinel whether the absence was
+	// answered by an upstream or found by the format itself.
+	ErrAbsent = errors.New("not found")
+	// ErrNotFound: the upstream answered 404 or 410. It also matches
+	// ErrAbsent.
+	ErrNotFound error = &sentinel{msg: "not found upstream", parent: ErrAbsent}
 	// ErrUnauthorized: the upstream answered 401 or 403.
 	ErrUnauthorized error = &sentinel{msg: "unauthorized by upstream"}
 	// ErrUnavailable: the upstream could not answer usefully: 5xx, 429,

@@ -124,7 +124,7 @@ type upstreamConfig struct {
 func (f *Format) FetchMetadata(ctx context.Context, g formats.Getter, p formats.Package) (*formats.Metadata, error) {
 	name := canonical(p.Name)
 	if !validLookupName(name) {
-		return nil, fmt.Errorf("cargo: %q is not a crate name: %w", p.Name, upstream.ErrNotFound)
+		return nil, fmt.Errorf("cargo: %q is not a crate name: %w", p.Name, formats.ErrNotFound)
 	}
 	// A spelling the upstream failed to answer for does not stop the search:
 	// another spelling may be cached (stale-on-error), and only when none
@@ -133,7 +133,7 @@ func (f *Format) FetchMetadata(ctx context.Context, g formats.Getter, p formats.
 	var failure error
 	for _, s := range spellings(ctx, name) {
 		doc, err := g.Get(ctx, indexPath(s), "text/plain")
-		if errors.Is(err, upstream.ErrNotFound) {
+		if errors.Is(err, formats.ErrNotFound) {
 			continue
 		}
 		if err != nil {
@@ -150,11 +150,11 @@ func (f *Format) FetchMetadata(ctx context.Context, g formats.Getter, p formats.
 		if failure != nil {
 			return nil, failure
 		}
-		return nil, fmt.Errorf("cargo: the upstream index has no crate %s: %w", name, upstream.ErrNotFound)
+		return nil, fmt.Errorf("cargo: the upstream index has no crate %s: %w", name, formats.ErrNotFound)
 	}
 	doc, err := g.Get(ctx, "config.json", "application/json")
 	if err != nil {
-		if errors.Is(err, upstream.ErrNotFound) {
+		if errors.Is(err, formats.ErrNotFound) {
 			// An index without a config.json is a broken upstream, not an
 			// absent crate.
 			return nil, fmt.Errorf("cargo: the upstream index has no config.json: %w", errors.Join(err, upstream.ErrUnavailable))

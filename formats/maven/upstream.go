@@ -63,14 +63,14 @@ func (f *Format) FetchMetadata(ctx context.Context, g formats.Getter, p formats.
 			md.Versions[pl.ArtifactID] = &formats.Version{Version: pl.ArtifactID, Status: formats.StatusPublished, Meta: meta}
 		}
 		if len(md.Versions) == 0 {
-			return nil, fmt.Errorf("maven: %s/%s lists no plugins: %w", dir, metadataFile, upstream.ErrNotFound)
+			return nil, fmt.Errorf("maven: %s/%s lists no plugins: %w", dir, metadataFile, formats.ErrNotFound)
 		}
 		return md, nil
 	}
 	if m.Versioning == nil || (m.GroupID != "" && m.GroupID != p.Namespace) || (m.ArtifactID != "" && m.ArtifactID != p.Name) {
 		// Group-level metadata at this path, or another artifact's: this
 		// artifact is not there.
-		return nil, fmt.Errorf("maven: %s/%s is not the metadata of %s:%s: %w", dir, metadataFile, p.Namespace, p.Name, upstream.ErrNotFound)
+		return nil, fmt.Errorf("maven: %s/%s is not the metadata of %s:%s: %w", dir, metadataFile, p.Namespace, p.Name, formats.ErrNotFound)
 	}
 	for _, v := range m.Versioning.Versions {
 		if v == "" || v == "null" || isSnapshot(v) || strings.ContainsAny(v, "/\\") {
@@ -158,13 +158,13 @@ var sidecarAlgos = []string{"sha1", "sha256", "sha512"}
 // fault. Snapshots are never taken from an external connection.
 func (f *Format) LocateAsset(ctx context.Context, g formats.Getter, p formats.Package, version, name string) (*formats.AssetRef, error) {
 	if p.Name == "" || isSnapshot(version) || buildVersionRE.MatchString(version) {
-		return nil, fmt.Errorf("maven: snapshots are not taken from external connections: %w", upstream.ErrNotFound)
+		return nil, fmt.Errorf("maven: snapshots are not taken from external connections: %w", formats.ErrNotFound)
 	}
 	path := groupPath(p.Namespace) + "/" + p.Name + "/" + version + "/" + name
 	a := &formats.AssetRef{Name: name, URL: ref(path)}
 	for _, algo := range sidecarAlgos {
 		doc, err := g.Get(ctx, ref(path+"."+algo), checksumAccept)
-		if errors.Is(err, upstream.ErrNotFound) {
+		if errors.Is(err, formats.ErrNotFound) {
 			continue
 		}
 		if err != nil {
@@ -191,7 +191,7 @@ func (f *Format) LocateAsset(ctx context.Context, g formats.Getter, p formats.Pa
 	resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
-		return nil, fmt.Errorf("maven: %s: %w", path, upstream.ErrNotFound)
+		return nil, fmt.Errorf("maven: %s: %w", path, formats.ErrNotFound)
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 		return a, nil
 	}

@@ -34,7 +34,7 @@ var extraFields = []string{
 // from the external connection (the abbreviated one lacks time and readme)
 // and returns its versions with their tarballs and declared digests, the
 // dist-tags and the package-level fields. Errors from the Getter pass
-// through (upstream.ErrNotFound when the registry has no such package); a
+// through (formats.ErrNotFound when the registry has no such package); a
 // document that is not a packument of p is an upstream fault
 // (upstream.ErrUnavailable).
 func (f *Format) FetchMetadata(ctx context.Context, g formats.Getter, p formats.Package) (*formats.Metadata, error) {

@@ -45,7 +45,7 @@ func unavailable(format string, args ...any) error {
 // readFeed reads the service index at the connection URL.
 func readFeed(ctx context.Context, g formats.Getter) (*feed, error) {
 	doc, err := g.Get(ctx, "", "application/json")
-	if errors.Is(err, upstream.ErrNotFound) {
+	if errors.Is(err, formats.ErrNotFound) {
 		return nil, unavailable("the connection URL is not a service index (%v)", err)
 	}
 	if err != nil {
@@ -96,7 +96,7 @@ func dir(u string) string {
 // returns each version with its catalog entry and its .nupkg (the
 // registration's packageContent, with the declared packageHash when there
 // is one). A feed without registrations is read through its flat
-// container. The error wraps upstream.ErrNotFound only when the feed says
+// container. The error wraps formats.ErrNotFound only when the feed says
 // the package does not exist.
 func (f *Format) FetchMetadata(ctx context.Context, g formats.Getter, p formats.Package) (*formats.Metadata, error) {
 	fd, err := readFeed(ctx, g)
@@ -105,7 +105,7 @@ func (f *Format) FetchMetadata(ctx context.Context, g formats.Getter, p formats.
 	}
 	lowerID := strings.ToLower(p.Name)
 	if validID(lowerID) != nil {
-		return nil, fmt.Errorf("nuget: %q is not a package id: %w", formats.Clip(p.Name), upstream.ErrNotFound)
+		return nil, fmt.Errorf("nuget: %q is not a package id: %w", formats.Clip(p.Name), formats.ErrNotFound)
 	}
 	if fd.registrations == "" {
 		return f.fetchFlat(ctx, g, fd, lowerID)
@@ -127,7 +127,7 @@ type regLeaf struct {
 func (f *Format) fetchRegistration(ctx context.Context, g formats.Getter, fd *feed, lowerID string) (*formats.Metadata, error) {
 	doc, err := g.Get(ctx, fd.registrations+lowerID+"/index.json", "application/json")
 	if err != nil {
-		return nil, err // upstream.ErrNotFound: the feed does not know the package
+		return nil, err // formats.ErrNotFound: the feed does not know the package
 	}
 	var idx struct {
 		Items []regPage `json:"items"`
@@ -160,7 +160,7 @@ func (f *Format) fetchRegistration(ctx context.Context, g formats.Getter, fd *fe
 		// The page URL is used exactly as the upstream wrote it.
 		pdoc, err := g.Get(ctx, pageURL, "application/json")
 		if err != nil {
-			if errors.Is(err, upstream.ErrNotFound) {
+			if errors.Is(err, formats.ErrNotFound) {
 				return nil, unavailable("registration page %s is missing (%v)", pageURL, err)
 			}
 			return nil, err
@@ -237,7 +237,7 @@ func (f *Format) fetchFlat(ctx context.Context, g formats.Getter, fd *feed, lowe
 		}
 	}
 	if len(md.Versions) == 0 {
-		return nil, fmt.Errorf("nuget: %s lists no versions: %w", doc.URL, upstream.ErrNotFound)
+		return nil, fmt.Errorf("nuget: %s lists no versions: %w", doc.URL, formats.ErrNotFound)
 	}
 	return md, nil
 }

@@ -34,7 +34,7 @@ const (
 // https://pypi.org/simple/), in its JSON form when the upstream has one and
 // HTML otherwise, and groups the files by version. File URLs are kept
 // absolute (they may be on another host). Getter errors pass through
-// (upstream.ErrNotFound for an unknown project); a page that cannot be read
+// (formats.ErrNotFound for an unknown project); a page that cannot be read
 // is an upstream fault (upstream.ErrUnavailable).
 func (f *Format) FetchMetadata(ctx context.Context, g formats.Getter, p formats.Package) (*formats.Metadata, error) {
 	project := normalizeName(p.Name)

@@ -116,10 +116,10 @@ func isHex(s string) bool {
 // FetchMetadata implements formats.Format: it reads info/{gem} of the
 // connection's compact index. Every line becomes a version with two assets,
 // the .gem (verified against the line's checksum) and its quick gemspec.
-// Errors wrap upstream.ErrNotFound when the upstream has no such gem.
+// Errors wrap formats.ErrNotFound when the upstream has no such gem.
 func (f *Format) FetchMetadata(ctx context.Context, g formats.Getter, p formats.Package) (*formats.Metadata, error) {
 	if !validName(p.Name) {
-		return nil, fmt.Errorf("rubygems: %q is not a gem name: %w", p.Name, upstream.ErrNotFound)
+		return nil, fmt.Errorf("rubygems: %q is not a gem name: %w", p.Name, formats.ErrNotFound)
 	}
 	doc, err := g.Get(ctx, "info/"+p.Name, "text/plain")
 	if err != nil {

@@ -13,7 +13,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stockpile-proxy/stockpile/formats"
-	"github.com/stockpile-proxy/stockpile/upstream"
 )
 
 // Repository-wide files: /versions, /names and the legacy spec indexes.
@@ -166,7 +165,7 @@ func upstreamFile(ctx context.Context, res formats.Resolver, ref formats.RepoRef
 		return nil, err
 	}
 	doc, err := g.Get(ctx, path, "text/plain")
-	if errors.Is(err, upstream.ErrNotFound) {
+	if errors.Is(err, formats.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {

@@ -354,7 +354,7 @@ func (r *Resolver) locate(ctx context.Context, connName string, p formats.Packag
 		return nil, err
 	}
 	a, err := l.LocateAsset(ctx, &getter{r: r, conn: conn}, p, version, name)
-	if errors.Is(err, upstream.ErrNotFound) {
+	if errors.Is(err, formats.ErrNotFound) {
 		return nil, fmt.Errorf("%w: version %s of %s has no file %s", formats.ErrNotFound, version, r.displayName(p), name)
 	}
 	return a, err

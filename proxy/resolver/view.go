@@ -9,7 +9,6 @@ import (
 
 	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/proxy/model"
-	"github.com/stockpile-proxy/stockpile/upstream"
 )
 
 // viewResult is a merged view and how long it may be reused.
@@ -165,7 +164,7 @@ func (r *Resolver) gatherExternal(ctx context.Context, st model.Step, p formats.
 	if !g.expires.IsZero() && (m.res.expires.IsZero() || g.expires.Before(m.res.expires)) {
 		m.res.expires = g.expires
 	}
-	if errors.Is(err, upstream.ErrNotFound) {
+	if errors.Is(err, formats.ErrNotFound) { // the upstream's 404 or the format's own absence
 		return
 	}
 	if err != nil {
