@@ -8,13 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/formats/formattest"
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
-	"github.com/stockpile-proxy/stockpile/upstream"
 )
 
 // Package lifecycle seen by the real pip: the AWS CLI changes version
@@ -33,23 +30,11 @@ const (
 // blob collector and a repository dest that reaches nothing.
 func startLifecycleEnv(t *testing.T) *env {
 	t.Helper()
-	fx := fixtures(t)
-	up := standardUpstream(t, fx)
-	cfg := proxy.Defaults()
-	cfg.Auth.AccessKeys = []proxy.AccessKey{{ID: lifecycleKeyID, Secret: lifecycleSecret}}
-	cfg.Storage.BlobGCGrace = 0
-	cfg.Connections = map[string]upstream.Options{"public:pypi": {URL: up.Index.URL + "/simple/", TTL: time.Hour, Retries: 1,
-		// Files come from a second port, as PyPI's come from its files host.
-		AllowedHosts: []string{strings.TrimPrefix(up.Files.URL, "http://")}}}
-	cfg.Domains = []proxy.DomainConfig{{Name: "acme", Repositories: []proxy.RepositoryConfig{
-		{Name: "app", Upstreams: []string{"internal", "team"}},
-		{Name: "team", Upstreams: []string{"pypi-store"}},
-		{Name: "pypi-store", ExternalConnection: "public:pypi"},
-		{Name: "internal"},
-		{Name: "dest"},
-	}}}
-	in := proxytest.Start(t, proxytest.Options{Config: &cfg, Formats: []formats.Format{New()}, OnDisk: true})
-	return &env{t: t, in: in, up: up, fx: fx, token: in.Token("acme")}
+	return startEnv(t, envOptions{edit: func(cfg *proxy.Config) {
+		cfg.Auth.AccessKeys = []proxy.AccessKey{{ID: lifecycleKeyID, Secret: lifecycleSecret}}
+		cfg.Storage.BlobGCGrace = 0
+		cfg.Domains[0].Repositories = append(cfg.Domains[0].Repositories, proxy.RepositoryConfig{Name: "dest"})
+	}})
 }
 
 // lifecycleWheel is a pure-Python wheel of Life_Cycle.Pkg at version v,
