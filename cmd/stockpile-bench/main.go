@@ -129,6 +129,10 @@ func measureAll(ctx context.Context, o *runOptions, log *slog.Logger) ([]*bench.
 	var reps []*bench.ScenarioReport
 	for _, name := range o.Scenarios {
 		rep, err := r.Run(ctx, ctors[name](env))
+		if errors.Is(err, scenario.ErrEnginesAbsent) {
+			log.Warn("scenario skipped", "scenario", name, "reason", err)
+			continue
+		}
 		if err != nil {
 			return reps, err
 		}

@@ -185,3 +185,9 @@ func (w *Weed) NewBucket(t testing.TB) s3.Options {
 	}
 	return o
 }
+
+// S3Options returns the options that reach bucket on this server as its
+// only identity (without a cache directory), for what is not a test:
+// stockpile-bench's cluster scenario writes them into its replicas'
+// configuration.
+func (w *Weed) S3Options(bucket string) s3.Options { return w.options(bucket) }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/load"
@@ -167,7 +168,11 @@ func (r *Runner) measure(ctx context.Context, t Target, cfg load.Config) (*Round
 	}
 	observers = append(observers, self)
 	cfg.Observer = observers
-	res, err := load.Run(ctx, cfg, t.Request, t.Expect)
+	reqs := []load.Request{t.Request}
+	if len(t.Mix) > 0 {
+		reqs = t.Mix
+	}
+	res, err := load.RunMix(ctx, cfg, reqs, slices.Repeat([]load.Expect{t.Expect}, len(reqs)))
 	rr := &RoundResult{Load: cfg, Result: res}
 	rr.Load.Observer = nil
 	if server != nil {

@@ -69,7 +69,11 @@ type Target struct {
 	Pair    string // what the sides of a comparison share: "packument"; empty for none
 	Side    string // SideStockpile or SideBaseline
 	Request load.Request
-	Expect  load.Expect
+	// Mix, when set, replaces Request: each request is one of these,
+	// picked at random (load.RunMix), each expecting Expect (the cluster's
+	// burst, spread over its replicas).
+	Mix    []load.Request
+	Expect load.Expect
 	// PID is the server process to sample during the run (0: none).
 	PID int
 	// Load, when set, replaces the command line's load for this target.

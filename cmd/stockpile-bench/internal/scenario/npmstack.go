@@ -1,6 +1,6 @@
 // Package scenario holds the scenarios that stand on a stack of nginx and
 // Stockpile: npm-warm, npm-cold-burst, cold-burst-1000, cold-10mb,
-// big-concurrent, soak and warm-{pypi,maven,cargo,nuget,ruby}.
+// big-concurrent, soak, cluster and warm-{pypi,maven,cargo,nuget,ruby}.
 package scenario
 
 import (
@@ -63,6 +63,7 @@ func Constructors() map[string]func(bench.Env) bench.Scenario {
 		"cold-burst-1000": func(e bench.Env) bench.Scenario { return newColdBurst1000(e) },
 		"big-concurrent":  func(e bench.Env) bench.Scenario { return newBigConcurrent(e) },
 		"soak":            func(e bench.Env) bench.Scenario { return newSoak(e) },
+		"cluster":         func(e bench.Env) bench.Scenario { return newCluster(e) },
 	}
 	for _, spec := range []fixture.FormatSpec{fixture.PyPI, fixture.Maven, fixture.Cargo, fixture.NuGet, fixture.Ruby} {
 		m[spec.Scenario] = func(e bench.Env) bench.Scenario { return newFormatWarm(e, spec) }

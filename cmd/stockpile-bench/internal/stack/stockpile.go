@@ -47,6 +47,9 @@ type StockpileConfig struct {
 	// repositories only, without upstreams or connections (million: the
 	// records were written into the data directory).
 	Standalone []string
+	// Storage, when set, keeps records in PostgreSQL and blobs in S3
+	// instead of Badger in DataDir (the cluster scenario's replicas).
+	Storage *Storage
 }
 
 // StoreConfig is a repository with an external connection.
@@ -64,6 +67,7 @@ type (
 		LogLevel            string                  `yaml:"log_level"`
 		ShutdownTimeout     string                  `yaml:"shutdown_timeout"`
 		Auth                *spAuth                 `yaml:"auth,omitempty"`
+		Storage             *spStorage              `yaml:"storage,omitempty"`
 		ExternalConnections map[string]spConnection `yaml:"external_connections,omitempty"`
 		Domains             []spDomain              `yaml:"domains"`
 	}
@@ -136,6 +140,7 @@ func (c StockpileConfig) Render() ([]byte, error) {
 		LogLevel:            level,
 		ShutdownTimeout:     "5s",
 		Auth:                auth,
+		Storage:             c.Storage.section(),
 		ExternalConnections: conns,
 		Domains:             []spDomain{{Name: Domain, Repositories: repos}},
 	}
