@@ -74,7 +74,8 @@ type options struct {
 // event instead of sleeping. Each may be nil; each must return quickly.
 type Hooks struct {
 	// FetchWait: a client starts waiting on a shared upstream fetch of an
-	// asset (the client that started it included).
+	// asset (the client that started it included), or a replica sharing
+	// the store starts its refresh of an upstream document.
 	FetchWait func()
 	// Collected: a pass of the blob collector ended.
 	Collected func()

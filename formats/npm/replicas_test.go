@@ -55,6 +55,39 @@ func runOneUpstreamFetch(t *testing.T, e *env) {
 	}
 }
 
+// TestReplicasOneDocumentFetch sends concurrent requests for the packument
+// of a package no replica has seen through the load balancer over three
+// replicas, holding the upstream's answer until every replica has started
+// its refresh, and checks that the upstream was asked for the packument
+// once and every client got it.
+func TestReplicasOneDocumentFetch(t *testing.T) {
+	e := newEnvReplicas(t, 3)
+	const clients = 30
+	path := "/left-pad-lite"
+	gate := make(chan struct{})
+	e.fake.Fault(path, upstreamtest.Fault{Gate: gate})
+	e.fake.ResetHits()
+	waits := e.in.Events.Counts().FetchWaits
+	results := make([]*result, clients)
+	var wg sync.WaitGroup
+	for i := range clients {
+		wg.Go(func() { results[i] = e.doWith(e.http, http.MethodGet, e.url("app", "left-pad-lite"), nil) })
+	}
+	// One replica is at the upstream, the two others wait for its
+	// document under the cluster lock.
+	e.in.Events.Await(t, "every replica refreshing the packument", func(c proxytest.EventCounts) bool { return c.FetchWaits >= waits+3 })
+	close(gate)
+	wg.Wait()
+	for i, r := range results {
+		if r.readErr != nil || r.status != http.StatusOK || !bytes.Contains(r.body, []byte(`"1.1.0"`)) {
+			t.Fatalf("client %d: status %d, %v: %.200s", i, r.status, r.readErr, r.body)
+		}
+	}
+	if n := e.fake.Hits(path); n != 1 {
+		t.Fatalf("the upstream was asked for the packument %d times by three replicas, want 1", n)
+	}
+}
+
 // TestReplicasPublishRace publishes one version of one package at once
 // through the load balancer, the requests spread over three replicas: the
 // package lock is shared by the replicas, so exactly one publish succeeds

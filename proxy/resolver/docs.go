@@ -3,7 +3,9 @@ package resolver
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -129,7 +131,7 @@ func (g *getter) Get(ctx context.Context, ref, accept string) (*formats.Document
 	v, err, _ := g.r.docFlights.Do(string(key), func() (any, error) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.r.opts.FetchTimeout)
 		defer cancel()
-		return g.refresh(fctx, key, tkey, u, accept, cur)
+		return g.refreshShared(fctx, key, tkey, u, accept, cur)
 	})
 	if err != nil {
 		if errors.Is(err, upstream.ErrNotFound) {
@@ -165,6 +167,35 @@ func (g *getter) Do(ctx context.Context, method, ref string, header http.Header,
 type refreshResult struct {
 	doc     *cachedDoc
 	outcome string
+}
+
+// refreshShared is refresh across the replicas sharing the store: under
+// the document's cluster lock, one replica fetches while the others wait,
+// and one that gets the lock after another's fetch serves the document that
+// one stored instead of asking the upstream again. Without a cluster lock
+// it is refresh. (A 404 is remembered by each replica on its own.)
+func (g *getter) refreshShared(ctx context.Context, key, tkey []byte, u, accept string, cur *cachedDoc) (*refreshResult, error) {
+	if g.r.opts.ClusterLock == nil {
+		return g.refresh(ctx, key, tkey, u, accept, cur)
+	}
+	if g.r.opts.FetchWait != nil {
+		g.r.opts.FetchWait()
+	}
+	sum := sha256.Sum256(key)
+	unlock := g.r.clusterLock(ctx, "doc/"+hex.EncodeToString(sum[:]))
+	defer unlock()
+	latest, err := g.load(ctx, key, tkey)
+	if err != nil {
+		return nil, err
+	}
+	if latest != nil && !latest.NotFound && (cur == nil || latest.FetchedAt.After(cur.FetchedAt)) &&
+		g.r.now().Sub(latest.FetchedAt) < g.conn.Options().TTL {
+		return &refreshResult{doc: latest, outcome: "hit"}, nil
+	}
+	if latest != nil {
+		cur = latest
+	}
+	return g.refresh(ctx, key, tkey, u, accept, cur)
 }
 
 func (g *getter) refresh(ctx context.Context, key, tkey []byte, u, accept string, cur *cachedDoc) (*refreshResult, error) {

@@ -84,9 +84,11 @@ type Options struct {
 	// before fetching the asset itself; zero means two minutes.
 	ClusterWait time.Duration
 	// FetchWait, when set, is called each time a client starts waiting on
-	// a shared upstream fetch of an asset (the first client included), so
-	// a test can hold the upstream until every client has joined instead
-	// of sleeping.
+	// a shared upstream fetch of an asset (the first client included), and
+	// each time a replica sharing the store starts its refresh of an
+	// upstream document under the cluster lock, so a test can hold the
+	// upstream until every client or replica has joined instead of
+	// sleeping.
 	FetchWait func()
 	// Locker serialises the writers of one package; nil means
 	// NewLocalLocker (one process). Replicas sharing a store pass one that
