@@ -16,7 +16,11 @@
 // never seen, counting upstream fetches in nginx's access log;
 // big-concurrent and soak Stockpile's memory under many large downloads
 // and under an install-like mix; million the warm latency and start-up
-// with 1,000,000 cached versions against 1,000. Every run samples the
+// with 1,000,000 cached versions against 1,000; cluster three replicas on
+// PostgreSQL and SeaweedFS (a cold burst spread over them costs one
+// upstream fetch; a replica's warm hits against the single node's on
+// Badger; skipped when the engines are missing, unless
+// STOCKPILE_ENGINES=require). Every run samples the
 // servers' RSS and CPU from /proc; the report prints every round, the
 // medians, one line per pair
 //

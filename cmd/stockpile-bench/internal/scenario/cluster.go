@@ -203,8 +203,7 @@ func (s *cluster) Check(_ context.Context, results []*bench.TargetReport) ([]ben
 	return []bench.Finding{
 		{Name: "clients with the right bytes (SHA-256)", Value: fmt.Sprintf("%d/%d over %d replicas", res.OK, n, len(s.replicas)), OK: res.OK == n},
 		{Name: "upstream tarball fetches by the cluster", Value: fmt.Sprintf("%d (want 1)", tgz), OK: tgz == 1},
-		// Upstream documents may still be fetched by each replica.
-		{Name: "upstream packument fetches by the cluster", Value: fmt.Sprintf("%d (at most one per replica)", doc), OK: doc >= 1 && doc <= len(s.replicas)},
+		{Name: "upstream packument fetches by the cluster", Value: fmt.Sprintf("%d (want 1)", doc), OK: doc == 1},
 		{Name: "client errors", Value: fmt.Sprintf("%d (status %d, short %d, digest %d, transport %d)",
 			res.Errors.Total(), res.Errors.Status, res.Errors.Short, res.Errors.Digest, res.Errors.Transport), OK: res.Errors.Total() == 0},
 		{Name: "warm tarball req/s, replica (PostgreSQL + S3, local cache) / single node (Badger), medians", OK: ratio >= clusterWarmTarget,

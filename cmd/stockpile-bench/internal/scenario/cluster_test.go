@@ -19,8 +19,8 @@ import (
 // TestClusterSmoke runs the cluster scenario small (100 clients, short warm
 // runs) against a freshly built Stockpile, the real nginx, PostgreSQL and
 // SeaweedFS: the burst spread over three replicas must have cost the
-// upstream exactly one tarball fetch and given every client the right
-// bytes, and everything must be stopped and removed. The warm ratio is
+// upstream exactly one tarball fetch and one packument fetch and given
+// every client the right bytes, and everything must be stopped and removed. The warm ratio is
 // reported, not judged (a smoke test measures nothing meaningful). It skips
 // without nginx, and without the engines unless STOCKPILE_ENGINES=require.
 func TestClusterSmoke(t *testing.T) {
@@ -61,8 +61,10 @@ func TestClusterSmoke(t *testing.T) {
 			t.Errorf("%s: %+v", name, f)
 		}
 	}
-	if f := found["upstream tarball fetches by the cluster"]; f.Value != "1 (want 1)" {
-		t.Errorf("upstream tarball fetches: %s, want exactly 1", f.Value)
+	for _, name := range []string{"upstream tarball fetches by the cluster", "upstream packument fetches by the cluster"} {
+		if f := found[name]; f.Value != "1 (want 1)" {
+			t.Errorf("%s: %s, want exactly 1", name, f.Value)
+		}
 	}
 	if len(rep.Targets) != 3 || rep.Targets[0].Rounds[0].Result.Requests != 100 {
 		t.Fatalf("want a burst of 100 requests and two warm targets: %+v", rep.Targets)
