@@ -13,11 +13,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
 	"github.com/stockpile-proxy/stockpile/upstream"
-	"github.com/stockpile-proxy/stockpile/upstream/upstreamtest"
 )
 
 // Package lifecycle and governance seen by the real npm: the AWS CLI
@@ -34,28 +32,11 @@ const (
 // nothing: app → [team → npm-store (public:npmjs), internal], dest.
 func newLifecycleEnv(t *testing.T) *env {
 	t.Helper()
-	fx := fixtures(t)
-	fake := upstreamtest.New(t)
-	cfg := proxy.Defaults()
-	cfg.Auth.AccessKeys = []proxy.AccessKey{{ID: lifecycleKeyID, Secret: lifecycleSecret}}
-	cfg.Storage.BlobGCGrace = 0
-	cfg.Connections = map[string]upstream.Options{"public:npmjs": {URL: fake.URL + "/"}}
-	cfg.Domains = []proxy.DomainConfig{{Name: "acme", Repositories: []proxy.RepositoryConfig{
-		{Name: "app", Upstreams: []string{"team", "internal"}},
-		{Name: "team", Upstreams: []string{"npm-store"}},
-		{Name: "npm-store", ExternalConnection: "public:npmjs"},
-		{Name: "internal"},
-		{Name: "dest"},
-	}}}
-	in := proxytest.Start(t, proxytest.Options{Config: &cfg, Formats: []formats.Format{New()}})
-	e := &env{
-		t: t, fake: fake, in: in, fx: fx, ups: map[string][]byte{},
-		http: &http.Client{Transport: &http.Transport{DisableCompression: true}, Timeout: 30 * time.Second},
-	}
-	t.Cleanup(e.http.CloseIdleConnections)
-	e.serveUpstream("left-pad-lite", []string{"1.0.0", "1.1.0", "2.0.0-beta.1"}, map[string]string{"latest": "1.1.0", "beta": "2.0.0-beta.1"})
-	e.serveUpstream("@acme/util", []string{"1.0.0", "1.2.0"}, map[string]string{"latest": "1.2.0"})
-	return e
+	return newEnvConfig(t, nil, upstream.Options{}, func(cfg *proxy.Config) {
+		cfg.Auth.AccessKeys = []proxy.AccessKey{{ID: lifecycleKeyID, Secret: lifecycleSecret}}
+		cfg.Storage.BlobGCGrace = 0
+		cfg.Domains[0].Repositories = append(cfg.Domains[0].Repositories, proxy.RepositoryConfig{Name: "dest"})
+	})
 }
 
 // npmRun is one npm invocation in a fresh project: its own directory,
