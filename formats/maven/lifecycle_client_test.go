@@ -12,11 +12,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/stockpile-proxy/stockpile/formats"
-	"github.com/stockpile-proxy/stockpile/formats/maven"
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
-	"github.com/stockpile-proxy/stockpile/upstream"
 )
 
 // Package lifecycle and governance seen by the real mvn: the AWS CLI
@@ -32,23 +29,11 @@ const (
 // collector and a repository dest that reaches nothing.
 func startLifecycleEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{central: newCentral(t), google: newCentral(t)}
-	cfg := proxy.Defaults()
-	cfg.Auth.AccessKeys = []proxy.AccessKey{{ID: lifecycleKeyID, Secret: lifecycleSecret}}
-	cfg.Storage.BlobGCGrace = 0
-	cfg.Connections = map[string]upstream.Options{
-		"public:maven-central":       {URL: e.central.Root, Retries: 1},
-		"public:maven-googleandroid": {URL: e.google.Root, Retries: 1},
-	}
-	cfg.Domains = []proxy.DomainConfig{{Name: "acme", Repositories: []proxy.RepositoryConfig{
-		{Name: "app", Upstreams: []string{"internal", "team"}},
-		{Name: "team", Upstreams: []string{"maven-store", "google-store"}},
-		{Name: "maven-store", ExternalConnection: "public:maven-central"},
-		{Name: "google-store", ExternalConnection: "public:maven-googleandroid"},
-		{Name: "internal"},
-		{Name: "dest"},
-	}}}
-	e.in = proxytest.Start(t, proxytest.Options{Config: &cfg, Formats: []formats.Format{maven.New()}, OnDisk: true})
+	e := startEnv(t, envOptions{configure: func(cfg *proxy.Config) {
+		cfg.Auth.AccessKeys = []proxy.AccessKey{{ID: lifecycleKeyID, Secret: lifecycleSecret}}
+		cfg.Storage.BlobGCGrace = 0
+		cfg.Domains[0].Repositories = append(cfg.Domains[0].Repositories, proxy.RepositoryConfig{Name: "dest"})
+	}})
 	e.token = e.in.Token("acme")
 	return e
 }
