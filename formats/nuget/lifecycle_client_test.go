@@ -11,11 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/stockpile-proxy/stockpile/formats"
-	"github.com/stockpile-proxy/stockpile/formats/nuget"
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
-	"github.com/stockpile-proxy/stockpile/upstream"
 )
 
 // Package lifecycle seen by NuGet.exe and the feed it reads: the AWS CLI
@@ -36,19 +33,11 @@ const (
 // collector and a repository dest that reaches nothing.
 func startLifecycle(t *testing.T, feed *fakeFeed) *stockpile {
 	t.Helper()
-	cfg := proxy.Defaults()
-	cfg.Auth.AccessKeys = []proxy.AccessKey{{ID: lifecycleKeyID, Secret: lifecycleSecret}}
-	cfg.Storage.BlobGCGrace = 0
-	cfg.Connections = map[string]upstream.Options{"public:nuget-org": {URL: feed.srv.URL + "/v3/index.json", Retries: 1}}
-	cfg.Domains = []proxy.DomainConfig{{Name: "acme", Repositories: []proxy.RepositoryConfig{
-		{Name: "app", Upstreams: []string{"internal", "team"}},
-		{Name: "team", Upstreams: []string{"nuget-store"}},
-		{Name: "nuget-store", ExternalConnection: "public:nuget-org"},
-		{Name: "internal"},
-		{Name: "dest"},
-	}}}
-	in := proxytest.Start(t, proxytest.Options{Config: &cfg, Formats: []formats.Format{nuget.New()}, OnDisk: true})
-	return &stockpile{t: t, in: in, feed: feed, token: in.Token("acme")}
+	return start(t, feed, startOptions{edit: func(cfg *proxy.Config) {
+		cfg.Auth.AccessKeys = []proxy.AccessKey{{ID: lifecycleKeyID, Secret: lifecycleSecret}}
+		cfg.Storage.BlobGCGrace = 0
+		cfg.Domains[0].Repositories = append(cfg.Domains[0].Repositories, proxy.RepositoryConfig{Name: "dest"})
+	}})
 }
 
 func TestNuGetExeLifecycleWithAWSCLI(t *testing.T) {
