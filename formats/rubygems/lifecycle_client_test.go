@@ -11,12 +11,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
-	"github.com/stockpile-proxy/stockpile/upstream"
 )
 
 // Package lifecycle seen by the real gem and Bundler: the AWS CLI changes
@@ -33,22 +30,11 @@ const (
 // blob collector and a repository dest that reaches nothing.
 func startLifecycleEnv(t *testing.T) *env {
 	t.Helper()
-	fixtures(t)
-	src := newFakeSource(t)
-	src.publishFixtures(t)
-	cfg := proxy.Defaults()
-	cfg.Auth.AccessKeys = []proxy.AccessKey{{ID: lifecycleKeyID, Secret: lifecycleSecret}}
-	cfg.Storage.BlobGCGrace = 0
-	cfg.Connections = map[string]upstream.Options{"public:ruby-gems-org": {URL: src.Fake.URL + "/", TTL: time.Hour, Retries: 1, MaxRetryWait: time.Millisecond}}
-	cfg.Domains = []proxy.DomainConfig{{Name: "acme", Repositories: []proxy.RepositoryConfig{
-		{Name: "app", Upstreams: []string{"internal", "team"}},
-		{Name: "team", Upstreams: []string{"ruby-store"}},
-		{Name: "ruby-store", ExternalConnection: "public:ruby-gems-org"},
-		{Name: "internal"},
-		{Name: "dest"},
-	}}}
-	in := proxytest.Start(t, proxytest.Options{Config: &cfg, Formats: []formats.Format{New()}, OnDisk: true})
-	return &env{in: in, src: src, token: in.Token("acme")}
+	return startEnv(t, envOptions{auth: true, configure: func(cfg *proxy.Config) {
+		cfg.Auth.AccessKeys = []proxy.AccessKey{{ID: lifecycleKeyID, Secret: lifecycleSecret}}
+		cfg.Storage.BlobGCGrace = 0
+		cfg.Domains[0].Repositories = append(cfg.Domains[0].Repositories, proxy.RepositoryConfig{Name: "dest"})
+	}})
 }
 
 // buildLifecycleGems builds life-gem at each version with gem build and
