@@ -271,6 +271,29 @@ func listPackages(ctx context.Context, cp ControlPlane, domain, repo, format str
 // without assets (a Maven placeholder, a deleted one) is left out.
 func listVersions(ctx context.Context, cp ControlPlane, domain, repo string, p Package) ([]PkgVersion, error) {
 	var out []PkgVersion
+	err := eachVersion(ctx, cp, domain, repo, p, func(version, status string) error {
+		if status == "Disposed" || status == "Deleted" || status == "Unfinished" {
+			return nil
+		}
+		assets, err := listAssets(ctx, cp, domain, repo, p, version)
+		if err != nil {
+			return err
+		}
+		if len(assets) > 0 {
+			out = append(out, PkgVersion{Version: version, Status: status, Assets: assets})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// eachVersion calls fn with each version of p in repo and its status, a
+// page of ListPackageVersions at a time. A missing package is the
+// control plane's ResourceNotFoundException, wrapped.
+func eachVersion(ctx context.Context, cp ControlPlane, domain, repo string, p Package, fn func(version, status string) error) error {
 	next := ""
 	for {
 		q := pkgQuery(domain, repo, p)
@@ -285,22 +308,15 @@ func listVersions(ctx context.Context, cp ControlPlane, domain, repo string, p P
 			NextToken string `json:"nextToken"`
 		}
 		if err := call(ctx, cp, http.MethodPost, "/v1/package/versions", q, nil, &res); err != nil {
-			return nil, fmt.Errorf("ListPackageVersions %s: %w", p, err)
+			return fmt.Errorf("ListPackageVersions %s: %w", p, err)
 		}
 		for _, v := range res.Versions {
-			if v.Status == "Disposed" || v.Status == "Deleted" || v.Status == "Unfinished" {
-				continue
-			}
-			assets, err := listAssets(ctx, cp, domain, repo, p, v.Version)
-			if err != nil {
-				return nil, err
-			}
-			if len(assets) > 0 {
-				out = append(out, PkgVersion{Version: v.Version, Status: v.Status, Assets: assets})
+			if err := fn(v.Version, v.Status); err != nil {
+				return err
 			}
 		}
 		if res.NextToken == "" {
-			return out, nil
+			return nil
 		}
 		next = res.NextToken
 	}

@@ -293,34 +293,17 @@ func setStatus(ctx context.Context, t Target, repo string, p Package, status str
 // none when the repository does not hold the package.
 func versionStatuses(ctx context.Context, cp ControlPlane, domain, repo string, p Package) (map[string]string, error) {
 	out := map[string]string{}
-	next := ""
-	for {
-		q := pkgQuery(domain, repo, p)
-		q.Set("max-results", "1000")
-		if next != "" {
-			q.Set("next-token", next)
-		}
-		var res struct {
-			Versions []struct {
-				Version, Status string
-			} `json:"versions"`
-			NextToken string `json:"nextToken"`
-		}
-		err := call(ctx, cp, http.MethodPost, "/v1/package/versions", q, nil, &res)
-		if isNotFound(err) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("ListPackageVersions %s: %w", p, err)
-		}
-		for _, v := range res.Versions {
-			out[v.Version] = v.Status
-		}
-		if res.NextToken == "" {
-			return out, nil
-		}
-		next = res.NextToken
+	err := eachVersion(ctx, cp, domain, repo, p, func(version, status string) error {
+		out[version] = status
+		return nil
+	})
+	if isNotFound(err) {
+		return map[string]string{}, nil
 	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // restoreStatuses puts back the statuses a snapshot deploy changed: the
