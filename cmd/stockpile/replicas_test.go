@@ -157,23 +157,7 @@ func loadBalancer(t *testing.T, addrs []string) *httptest.Server {
 // database and bucket, each its own cache directory.
 func replicaConfigs(t *testing.T, upstreamURL string, n int) []string {
 	t.Helper()
-	dsn := engines.Postgres(t).NewDatabase(t)
-	b := engines.S3(t).NewBucket(t)
-	base, _ := os.ReadFile(writeConfig(t, upstreamURL))
-	var paths []string
-	for i := range n {
-		cfg := string(base) + fmt.Sprintf(`storage:
-  backend: postgres
-  postgres: {dsn: %q}
-  s3: {endpoint: %q, bucket: %q, access_key_id: %q, secret_access_key: %q, path_style: true, cache_dir: %q, cache_size: 256MiB}
-`, dsn, b.Endpoint, b.Bucket, b.AccessKeyID, b.SecretAccessKey, t.TempDir())
-		p := filepath.Join(t.TempDir(), fmt.Sprintf("replica%d.yaml", i))
-		if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		paths = append(paths, p)
-	}
-	return paths
+	return faultConfigs(t, upstreamURL, engines.Postgres(t).NewDatabase(t), engines.S3(t).NewBucket(t), n)
 }
 
 // TestReplicaKilledDuringNpmInstall runs a real npm install of a project of
