@@ -179,20 +179,26 @@ func clientProject(t *testing.T, e *env, tool string) (dir string, run func(t *t
 	os.WriteFile(filepath.Join(project, "package.json"), []byte(`{"name":"project","version":"1.0.0","private":true}`), 0o644)
 	run = func(t *testing.T, args ...string) string {
 		t.Helper()
-		cmd := exec.Command(tool, args...)
-		cmd.Dir = project
-		cmd.Env = npmEnv(dir, "npm_config_registry="+e.url("app", ""),
-			"YARN_CACHE_FOLDER="+filepath.Join(dir, "yarn-cache"), "YARN_ENABLE_TELEMETRY=0",
-			"npm_config_store_dir="+filepath.Join(dir, "pnpm-store"), "npm_config_cache_dir="+filepath.Join(dir, "pnpm-cache"),
-			"XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CACHE_HOME="+filepath.Join(dir, "xdg-cache"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
-			"CI=true")
-		out, err := cmd.CombinedOutput()
+		out, err := clientCommand(e, dir, tool, args...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("%s %s: %v\n%s", tool, strings.Join(args, " "), err, out)
 		}
 		return string(out)
 	}
 	return dir, run
+}
+
+// clientCommand is tool run with args in the project clientProject made
+// in dir, its caches and configuration there.
+func clientCommand(e *env, dir, tool string, args ...string) *exec.Cmd {
+	cmd := exec.Command(tool, args...)
+	cmd.Dir = filepath.Join(dir, "project")
+	cmd.Env = npmEnv(dir, "npm_config_registry="+e.url("app", ""),
+		"YARN_CACHE_FOLDER="+filepath.Join(dir, "yarn-cache"), "YARN_ENABLE_TELEMETRY=0",
+		"npm_config_store_dir="+filepath.Join(dir, "pnpm-store"), "npm_config_cache_dir="+filepath.Join(dir, "pnpm-cache"),
+		"XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CACHE_HOME="+filepath.Join(dir, "xdg-cache"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
+		"CI=true")
+	return cmd
 }
 
 // TestPnpmClient installs through app with pnpm, which asks for the

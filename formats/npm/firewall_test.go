@@ -446,3 +446,78 @@ func TestDomainLists(t *testing.T) {
 		})
 	}
 }
+
+// TestCooldownPnpmLockfile: pnpm ignores policyRestrictions and sees a held
+// version as absent, so `pnpm add left-pad-lite@1.1.0` fails in both modes;
+// but a pnpm-lock.yaml pinning it (written before the hold) installs with
+// --frozen-lockfile, which fetches the tarball without the packument: in
+// hide mode it installs; in deny mode pnpm fails printing the 403's reason
+// phrase, the cooldown's message, and installs it once the clock passes
+// its age.
+func TestCooldownPnpmLockfile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-client test")
+	}
+	for _, mode := range []string{firewall.ModeHide, firewall.ModeDeny} {
+		t.Run(mode, func(t *testing.T) {
+			// Held even once retained: pinLockfile reads its integrity through team.
+			e := cooldownEnv(t, firewall.Cooldown{Mode: mode, ApplyToRetained: true})
+			dir, pnpm := clientProject(t, e, "pnpm")
+			project := filepath.Join(dir, "project")
+			installed := func() string { return installedVersion(t, project, "left-pad-lite") }
+			pnpm(t, "add", "--ignore-scripts", "left-pad-lite@^1.0.0")
+			if v := installed(); v != "1.0.0" {
+				t.Fatalf("pnpm add installed %s, want 1.0.0", v)
+			}
+			if out, err := clientCommand(e, dir, "pnpm", "add", "--ignore-scripts", "left-pad-lite@1.1.0").CombinedOutput(); err == nil || !strings.Contains(string(out), "ERR_PNPM_NO_MATCHING_VERSION") {
+				t.Fatalf("pnpm add left-pad-lite@1.1.0 found the held version (%v):\n%s", err, out)
+			}
+			pinLockfile(t, e, filepath.Join(project, "pnpm-lock.yaml"), "1.0.0", "1.1.0")
+			if err := os.RemoveAll(filepath.Join(project, "node_modules")); err != nil {
+				t.Fatal(err)
+			}
+			b, err := clientCommand(e, dir, "pnpm", "install", "--frozen-lockfile", "--ignore-scripts").CombinedOutput()
+			out := string(b)
+			switch mode {
+			case firewall.ModeHide:
+				if err != nil || installed() != "1.1.0" {
+					t.Fatalf("hide: the lockfile's pin installed %q (%v):\n%s", installed(), err, out)
+				}
+			case firewall.ModeDeny:
+				if err == nil || installed() == "1.1.0" || !strings.Contains(out, "ERR_PNPM_FETCH_403") ||
+					!strings.Contains(out, "left-pad-lite version 1.1.0 was published") || !strings.Contains(out, "release-age cooldown until") {
+					t.Fatalf("deny: the lockfile's pin installed %q or hid why (%v):\n%s", installed(), err, out)
+				}
+				e.in.Clock.Advance(7 * 24 * time.Hour)
+				pnpm(t, "install", "--frozen-lockfile", "--ignore-scripts")
+				if v := installed(); v != "1.1.0" {
+					t.Fatalf("after 7 days the lockfile installed %q, want 1.1.0", v)
+				}
+			}
+		})
+	}
+}
+
+// pinLockfile rewrites a pnpm-lock.yaml that resolved left-pad-lite to from
+// so that it pins to instead, with to's integrity.
+func pinLockfile(t *testing.T, e *env, path, from, to string) {
+	t.Helper()
+	lock, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	integrity := func(v string) string {
+		sum := sha512.Sum512(e.get("team", "left-pad-lite/-/left-pad-lite-"+v+".tgz").must(t, http.StatusOK).body)
+		return "sha512-" + base64.StdEncoding.EncodeToString(sum[:])
+	}
+	s := string(lock)
+	if !strings.Contains(s, integrity(from)) || !strings.Contains(s, "left-pad-lite@"+from) {
+		t.Fatalf("pnpm-lock.yaml does not pin %s:\n%s", from, s)
+	}
+	s = strings.ReplaceAll(s, integrity(from), integrity(to))
+	s = strings.ReplaceAll(s, "left-pad-lite@"+from, "left-pad-lite@"+to)
+	s = strings.ReplaceAll(s, "version: "+from, "version: "+to)
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
