@@ -57,7 +57,7 @@
 // The code: internal/bench runs scenarios and reports them, internal/load
 // is the one load loop (and the bench's own GETs), internal/procstat the
 // one process sampler, internal/stack the one starter of nginx and
-// Stockpile, internal/fixture the generated packages (archives from
-// formats/formattest, shared with the format tests), internal/scenario and
+// Stockpile, internal/fixture the generated packages (npm packages and
+// archives from formats/formattest, shared with the format tests), internal/scenario and
 // internal/million the scenarios.
 package main

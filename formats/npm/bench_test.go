@@ -1,11 +1,6 @@
 package npm
 
 import (
-	"crypto/rand"
-	"crypto/sha1"
-	"crypto/sha512"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/formats/formattest"
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
 	"github.com/stockpile-proxy/stockpile/upstream"
@@ -21,7 +17,8 @@ import (
 )
 
 // benchServer starts app → npm-store with a fake upstream serving one
-// package whose packument is about 160 KB and whose newest tarball is
+// package (formattest.GenerateNPM, as cmd/stockpile-bench's npm-warm
+// serves) whose packument is about 150 KB and whose newest tarball is
 // 300 KB, and warms both paths once.
 func benchServer(b *testing.B) (packument, tarball string) {
 	b.Helper()
@@ -45,33 +42,13 @@ func benchServer(b *testing.B) (packument, tarball string) {
 func startBenchServer(b *testing.B, cfg *proxy.Config, log *slog.Logger) (in *proxytest.Instance, packument, last string) {
 	b.Helper()
 	fake := upstreamtest.New(b)
-	tgz := make([]byte, 300<<10)
-	rand.Read(tgz)
-	s512 := sha512.Sum512(tgz)
-	s1 := sha1.Sum(tgz)
-	versions := map[string]any{}
-	times := map[string]any{}
-	for i := 0; len(mustJSON(versions)) < 150<<10; i++ {
-		v := fmt.Sprintf("1.0.%d", i)
-		versions[v] = map[string]any{
-			"name": "bench-pkg", "version": v, "description": "a package for benchmarks",
-			"main": "index.js", "license": "MIT", "dependencies": map[string]string{"left-pad": "^1.3.0"},
-			"repository": map[string]string{"type": "git", "url": "git+https://example.test/bench-pkg.git"},
-			"_id":        "bench-pkg@" + v,
-			"dist": map[string]any{
-				"tarball":   fake.URL + "/bench-pkg/-/bench-pkg-" + v + ".tgz",
-				"integrity": "sha512-" + base64.StdEncoding.EncodeToString(s512[:]),
-				"shasum":    hex.EncodeToString(s1[:]),
-			},
-		}
-		times[v] = "2026-01-01T00:00:00.000Z"
-		last = v
+	pkg, err := formattest.GenerateNPM(formattest.NPMOptions{Name: "bench-pkg", Upstream: fake.URL, PackumentSize: 150 << 10, TarballSize: 300 << 10})
+	if err != nil {
+		b.Fatal(err)
 	}
-
-	doc := map[string]any{"_id": "bench-pkg", "name": "bench-pkg", "dist-tags": map[string]string{"latest": last},
-		"versions": versions, "time": times, "readme": strings.Repeat("A readme line.\n", 200)}
-	fake.Handle("/bench-pkg", upstreamtest.Response{Body: mustJSON(doc), ContentType: "application/json"})
-	fake.Handle("/bench-pkg/-/bench-pkg-"+last+".tgz", upstreamtest.Response{Body: tgz, ContentType: "application/octet-stream"})
+	last = pkg.Version
+	fake.Handle(pkg.PackumentPath(), upstreamtest.Response{Body: pkg.Packument, ContentType: "application/json"})
+	fake.Handle(pkg.TarballPath(), upstreamtest.Response{Body: pkg.Tarball, ContentType: "application/octet-stream"})
 
 	cfg.Connections = map[string]upstream.Options{"public:npmjs": {URL: fake.URL + "/"}}
 	cfg.Domains = []proxy.DomainConfig{{Name: "bench", Repositories: []proxy.RepositoryConfig{

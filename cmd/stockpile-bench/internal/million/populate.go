@@ -18,8 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/fixture"
 	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/formats/formattest"
 	"github.com/stockpile-proxy/stockpile/proxy/model"
 	"github.com/stockpile-proxy/stockpile/proxy/resolver"
 	"github.com/stockpile-proxy/stockpile/storage"
@@ -139,7 +139,7 @@ func millionWrite(ctx context.Context, dataDir string, spec millionSpec, log *sl
 	var sums []storage.Sums
 	rng := rand.New(rand.NewPCG(7, 11))
 	for i := range millionBlobs {
-		tgz := fixture.NPMTarball("million-fixture", fmt.Sprintf("1.0.%d", i), (8<<10)<<i, rng)
+		tgz := formattest.NPMTarball("million-fixture", fmt.Sprintf("1.0.%d", i), (8<<10)<<i, rng)
 		s, err := store.WriteBlob(ctx, millionDomain, bytes.NewReader(tgz), nil)
 		if err != nil {
 			return nil, fmt.Errorf("million: %w", err)

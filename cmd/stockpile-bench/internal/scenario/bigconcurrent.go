@@ -134,7 +134,7 @@ const bigVersions = 12
 func (s *bigConcurrent) writeFixture(root, base string) error {
 	t0 := time.Now()
 	s.version = fmt.Sprintf("1.0.%d", bigVersions-1)
-	s.tarballPath = fixture.TarballPath(s.name, s.version)
+	s.tarballPath = formattest.NPMTarballPath(s.name, s.version)
 	path := filepath.Join(root, filepath.FromSlash(s.tarballPath))
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
@@ -164,7 +164,7 @@ func (s *bigConcurrent) writeFixture(root, base string) error {
 	s.sum = mh.Sum64()
 	integrity := "sha512-" + base64.StdEncoding.EncodeToString(h512.Sum(nil))
 	shasum := hex.EncodeToString(h1.Sum(nil))
-	g := fixture.Packument{Name: s.name, Base: base, Readme: fixture.Readme(s.name, formattest.RNG(s.name))}
+	g := formattest.NPMPackument{Name: s.name, Base: base, Readme: formattest.Readme(s.name, formattest.RNG(s.name))}
 	doc, err := g.Render(bigVersions, integrity, shasum)
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/load"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/procstat"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/stack"
+	"github.com/stockpile-proxy/stockpile/formats/formattest"
 )
 
 // Shape and target of cold-10mb.
@@ -81,12 +82,12 @@ func (s *cold10MB) Teardown() error { return s.stack.Down() }
 
 // publish generates a package with a 10 MB tarball and writes it below
 // nginx's root.
-func (s *cold10MB) publish(name string) (*fixture.NPMFixture, error) {
-	f, err := fixture.GenerateNPM(fixture.NPMOptions{Name: name, Upstream: s.stack.NginxURL + "/", TarballSize: s.size})
+func (s *cold10MB) publish(name string) (*formattest.NPMPackage, error) {
+	f, err := formattest.GenerateNPM(formattest.NPMOptions{Name: name, Upstream: s.stack.NginxURL + "/", TarballSize: s.size})
 	if err != nil {
 		return nil, err
 	}
-	if err := f.WriteNginxRoot(s.stack.Root); err != nil {
+	if err := fixture.WriteNPM(s.stack.Root, f); err != nil {
 		return nil, err
 	}
 	return f, nil

@@ -9,6 +9,7 @@ import (
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/bench"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/fixture"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/stack"
+	"github.com/stockpile-proxy/stockpile/formats/formattest"
 )
 
 // npmStack is what the npm scenarios stand on: a stack whose fixture is
@@ -17,7 +18,7 @@ import (
 // --target) has nginx as public:npmjs.
 type npmStack struct {
 	*stack.Stack
-	fixture *fixture.NPMFixture
+	fixture *formattest.NPMPackage
 	// deployed runs the servers as deployed (stack.Options.Deployed).
 	deployed bool
 }
@@ -30,12 +31,12 @@ func (s *npmStack) up(ctx context.Context, scenario, name string, accessLog bool
 	return s.Up(ctx, stack.Options{
 		Scenario: scenario, Format: "npm", AccessLog: accessLog, NPM: true, Deployed: s.deployed,
 		Populate: func(root, base string) error {
-			f, err := fixture.GenerateNPM(fixture.NPMOptions{Name: name, Upstream: base + "/"})
+			f, err := formattest.GenerateNPM(formattest.NPMOptions{Name: name, Upstream: base + "/"})
 			if err != nil {
 				return err
 			}
 			s.fixture = f
-			return f.WriteNginxRoot(root)
+			return fixture.WriteNPM(root, f)
 		},
 	})
 }

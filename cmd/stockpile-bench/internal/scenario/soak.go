@@ -136,11 +136,11 @@ func soakSizes(rng *mrand.Rand) (int, int) {
 // publish generates package name and writes it below nginx's root.
 func (s *soak) publish(root, base, name string, rng *mrand.Rand) (*soakPkg, error) {
 	ps, ts := soakSizes(rng)
-	f, err := fixture.GenerateNPM(fixture.NPMOptions{Name: name, Upstream: base + "/", PackumentSize: ps, TarballSize: ts})
+	f, err := formattest.GenerateNPM(formattest.NPMOptions{Name: name, Upstream: base + "/", PackumentSize: ps, TarballSize: ts})
 	if err != nil {
 		return nil, err
 	}
-	if err := f.WriteNginxRoot(root); err != nil {
+	if err := fixture.WriteNPM(root, f); err != nil {
 		return nil, err
 	}
 	var mh maphash.Hash
@@ -457,7 +457,7 @@ func (s *soak) missing(ctx context.Context, c *http.Client, rng *mrand.Rand, buf
 	url := fmt.Sprintf("%s/stockpile-bench-soak-missing-%s-%d-%d", s.stack.RepoURL, s.nonce, w, i)
 	if rng.IntN(2) == 0 {
 		p := s.warm[rng.IntN(len(s.warm))]
-		url = s.stack.RepoURL + fixture.TarballPath(p.name, "9.9.9")
+		url = s.stack.RepoURL + formattest.NPMTarballPath(p.name, "9.9.9")
 	}
 	t0 := time.Now()
 	status, _, n, _, err := soakGet(ctx, c, url, s.env.StockpileHeader(npmInstallAccept), buf, false)

@@ -29,7 +29,7 @@ const DefaultNginx = "/usr/sbin/nginx"
 // npm fixtures, both Stockpile's upstream and the baseline it is compared to.
 type NginxConfig struct {
 	Prefix string // nginx's prefix: configuration, pid, logs, temp files
-	Root   string // document root (NPMFixture.WriteNginxRoot's layout)
+	Root   string // document root (fixture.WriteNPM's layout)
 	Listen string // host:port, loopback
 	// Workers is worker_processes; 0 means auto (one per core).
 	Workers int

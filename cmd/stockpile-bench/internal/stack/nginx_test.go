@@ -14,6 +14,7 @@ import (
 
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/fixture"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/load"
+	"github.com/stockpile-proxy/stockpile/formats/formattest"
 )
 
 func TestNginxConfig(t *testing.T) {
@@ -110,12 +111,12 @@ func TestNginxServesFixture(t *testing.T) {
 		t.Fatal(err)
 	}
 	listen := "127.0.0.1:" + itoa(port)
-	f, err := fixture.GenerateNPM(fixture.NPMOptions{Name: "nginx-test", Upstream: "http://" + listen, PackumentSize: 8 << 10, TarballSize: 16 << 10})
+	f, err := formattest.GenerateNPM(formattest.NPMOptions{Name: "nginx-test", Upstream: "http://" + listen, PackumentSize: 8 << 10, TarballSize: 16 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
 	root := filepath.Join(dir, "www")
-	if err := f.WriteNginxRoot(root); err != nil {
+	if err := fixture.WriteNPM(root, f); err != nil {
 		t.Fatal(err)
 	}
 	user, group := nginxWorkerUser()
