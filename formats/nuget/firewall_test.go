@@ -168,6 +168,32 @@ func TestCooldownNuGetExe(t *testing.T) {
 	}
 }
 
+// TestNuGetExeTakesUnlisted is why a held version leaves the registration
+// instead of being served unlisted (NuGet's own "installable by exact
+// version only" state): NuGet.exe 5.8's `install ID` resolves the latest
+// version with unlisted versions included (its InstallCommand passes
+// includeUnlisted: true; NuGet/Home#3872), so it would take a held version
+// marked unlisted, as it takes one unlisted upstream here. Its resolver
+// does prefer listed versions for a dependency range, even with
+// -DependencyVersion Highest.
+func TestNuGetExeTakesUnlisted(t *testing.T) {
+	f := newFakeFeed(t)
+	f.unlisted["contoso.many/1.1.0"] = true
+	f.add(manyVersions(t)...)
+	f.add(pack(t, spec{id: "Contoso.User", version: "1.0.0", deps: []specDep{{"Contoso.Many", "[1.0.0, )"}}}, "1.0.0"))
+	s := start(t, f, startOptions{})
+	if listed, unlisted := registrationVersions(t, s, "app"); !cmp.Equal(unlisted, []string{"1.1.0"}) {
+		t.Fatalf("registration: listed %v, unlisted %v", listed, unlisted)
+	}
+	n := newNuGetExe(t, s, "app")
+	if _, got := n.install("app", "Contoso.Many", ""); !cmp.Equal(got, []string{"Contoso.Many.1.1.0"}) {
+		t.Errorf("install Contoso.Many installed %v, want the unlisted Contoso.Many.1.1.0", got)
+	}
+	if _, got := n.install("app", "Contoso.User", "", "-DependencyVersion", "Highest"); !cmp.Equal(got, []string{"Contoso.Many.1.0.0", "Contoso.User.1.0.0"}) {
+		t.Errorf("a dependency range installed %v, want the listed Contoso.Many.1.0.0", got)
+	}
+}
+
 // TestMaliciousAdvisoryDocuments: an OSV advisory (NuGet ecosystem, the
 // id in any case) for one version takes it out of the flat container and
 // the registration and refuses its .nupkg, retained copy included;
