@@ -342,8 +342,9 @@ func TestCooldownPnpmClient(t *testing.T) {
 
 // TestCooldownNpmClientHide: in hide mode a plain install still takes the
 // older version; npm asks for the same packument for an exact spec as for a
-// range, so the held version is not in it, but a lockfile pinning it
-// installs with npm ci, and so does its hard-coded tarball URL.
+// range, so the held version is not in it (`npm install pkg@1.1.0` fails
+// with ETARGET), but a lockfile pinning it installs with npm ci, and so
+// does its hard-coded tarball URL.
 func TestCooldownNpmClientHide(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-client test")
@@ -354,6 +355,10 @@ func TestCooldownNpmClientHide(t *testing.T) {
 	npm(t, "install", "--ignore-scripts", "--no-audit", "left-pad-lite")
 	if v := version(t); v != "1.0.0" {
 		t.Fatalf("plain install took %s, want 1.0.0", v)
+	}
+	if out, err := clientCommand(e, dir, "npm", "install", "--ignore-scripts", "--no-audit", "left-pad-lite@1.1.0").CombinedOutput(); err == nil ||
+		!strings.Contains(string(out), "ETARGET") {
+		t.Fatalf("npm install left-pad-lite@1.1.0 found the held version (%v):\n%s", err, out)
 	}
 	// A lockfile that pins the held version (a teammate's, written before
 	// the hold) installs with npm ci, which reads no packument.

@@ -121,8 +121,8 @@ func TestCooldownDocuments(t *testing.T) {
 // TestCooldownNuGetExe drives NuGet.exe in both modes. `install ID` takes
 // the version that passed the cooldown. `install ID -Version X` resolves X
 // through the registration, from which NuGet.exe also takes "latest",
-// unlisted versions included, so it cannot be told from a plain install:
-// it fails in both modes. A packages.config that pins the held version
+// unlisted versions included (TestNuGetExeTakesUnlisted), so it cannot be
+// told from a plain install: it fails in both modes. A packages.config that pins the held version
 // (NuGet.exe restores it from the flat container's .nupkg URL directly)
 // installs it in hide mode and fails in deny mode with the cooldown's
 // message, from the 403's reason phrase. Once the clock passes its age the
@@ -135,8 +135,9 @@ func TestCooldownNuGetExe(t *testing.T) {
 			if _, got := n.install("app", "Contoso.Many", ""); !cmp.Equal(got, []string{"Contoso.Many.1.0.0"}) {
 				t.Fatalf("installed %v, want Contoso.Many.1.0.0", got)
 			}
-			if out, err := n.run("install", "Contoso.Many", "-Version", "1.1.0", "-Source", "app", "-OutputDirectory", t.TempDir()); err == nil {
-				t.Fatalf("NuGet.exe resolved the held version:\n%s", out)
+			if out, err := n.run("install", "Contoso.Many", "-Version", "1.1.0", "-Source", "app", "-OutputDirectory", t.TempDir()); err == nil ||
+				!strings.Contains(out, "Package 'Contoso.Many 1.1.0' is not found in the following primary source(s)") {
+				t.Fatalf("NuGet.exe resolved the held version, or failed otherwise (%v):\n%s", err, out)
 			}
 			config := filepath.Join(t.TempDir(), "packages.config")
 			if err := os.WriteFile(config, []byte(`<?xml version="1.0" encoding="utf-8"?>

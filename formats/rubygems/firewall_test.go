@@ -78,7 +78,8 @@ func TestCooldownCompactIndex(t *testing.T) {
 // gem and Bundler resolve every requirement, `-v X` and a Gemfile.lock's
 // pins included, from /info alone, which has no mark for "only when pinned
 // exactly" (a yanked gem simply leaves it), so an exact pin of the held
-// version fails in both modes; in hide mode its .gem is served at its URL
+// version fails in both modes, before any download (Bundler says the
+// locked version "can no longer be found in that source"); in hide mode its .gem is served at its URL
 // and installs with `gem install --local`, in deny mode that URL is
 // refused with the cooldown's message (body and reason phrase). After
 // seven days `bundle update` takes it from Bundler's warm compact-index
@@ -91,8 +92,27 @@ func TestCooldownGemAndBundler(t *testing.T) {
 			src := e.withCredentials("app")
 			out := c.run(t, "gem", "install", "demo_gem", "--clear-sources", "--source", src, "--no-document")
 			mustContain(t, "gem install", out, "Successfully installed demo_gem-0.9.0")
-			if out, err := c.try(t, "gem", "install", "demo_gem", "-v", "1.0.0", "--clear-sources", "--source", src, "--no-document"); err == nil {
-				t.Fatalf("gem resolved the held version:\n%s", out)
+			if out, err := c.try(t, "gem", "install", "demo_gem", "-v", "1.0.0", "--clear-sources", "--source", src, "--no-document"); err == nil ||
+				!strings.Contains(out, "Could not find a valid gem 'demo_gem' (= 1.0.0)") {
+				t.Fatalf("gem resolved the held version, or failed otherwise (%v):\n%s", err, out)
+			}
+			// A Gemfile.lock pinning it (resolved through team, which has
+			// no cooldown) fails as for a yanked gem.
+			c.gemfile(t, gemfileFor(e.url("team"), `"demo_gem"`))
+			c.run(t, "bundle", "lock")
+			lock := strings.ReplaceAll(c.lockfile(t), e.url("team"), e.url("app"))
+			mustContain(t, "Gemfile.lock through team", lock, "demo_gem (1.0.0)")
+			c.gemfile(t, gemfileFor(e.url("app"), `"demo_gem"`))
+			lockPath := filepath.Join(c.dir, "project", "Gemfile.lock")
+			if err := os.WriteFile(lockPath, []byte(lock), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := c.try(t, "bundle", "install"); err == nil || !strings.Contains(out, "Your bundle is locked to demo_gem (1.0.0)") ||
+				!strings.Contains(out, "no longer be found in that source") {
+				t.Fatalf("bundle install of a Gemfile.lock pinning the held version (%v):\n%s", err, out)
+			}
+			if err := os.Remove(lockPath); err != nil {
+				t.Fatal(err)
 			}
 			g := e.get(t, e.url("app")+"gems/demo_gem-1.0.0.gem")
 			if mode == firewall.ModeDeny && (g.status != http.StatusForbidden || !strings.Contains(string(g.body), "release-age cooldown until")) {
