@@ -117,6 +117,10 @@ func (c *Cache) Open(name string) (*os.File, error) {
 	return f, nil
 }
 
+// Fits reports whether a file of size bytes can be kept in the cache: Add
+// returns a larger one unnamed.
+func (c *Cache) Fits(size int64) bool { return size <= c.max }
+
 // Temp creates a temporary file in the cache's directory, for Add.
 func (c *Cache) Temp() (*os.File, error) {
 	return os.CreateTemp(filepath.Join(c.dir, "tmp"), "blob-*")

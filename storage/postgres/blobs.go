@@ -195,12 +195,57 @@ func (s *Store) OpenBlob(ctx context.Context, domain, sha string) (storage.Blob,
 	key := objectKey(domain, sha)
 	f, err := s.cache.Open(key)
 	if errors.Is(err, fs.ErrNotExist) {
-		f, err = s.download(ctx, key, sums)
+		f, err = s.downloadOnce(ctx, key, sums)
 	}
 	if err != nil {
 		return nil, failed(fmt.Sprintf("open blob %s/%s", domain, sha), err)
 	}
 	return &blob{f: f, sums: sums, s: s}, nil
+}
+
+// downloadTries bounds how often a reader starts over after the download
+// it waited for ended because the reader that started it left.
+const downloadTries = 3
+
+// downloadOnce is download shared by every reader of key at once: the
+// clients that wait for a blob another replica just fetched ask for it
+// together, and one download into the cache serves them all, each then
+// opening the cached file. A blob too large for the cache, or evicted
+// before a reader opens it, is downloaded by that reader alone.
+func (s *Store) downloadOnce(ctx context.Context, key string, sums storage.Sums) (*os.File, error) {
+	if !s.cache.Fits(sums.Size) {
+		return s.download(ctx, key, sums)
+	}
+	for try := 1; ; try++ {
+		ch := s.downloads.DoChan(key, func() (any, error) {
+			f, err := s.download(ctx, key, sums)
+			if err != nil {
+				return nil, err
+			}
+			return nil, f.Close()
+		})
+		var err error
+		select {
+		case res := <-ch:
+			err = res.Err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		// The download ran under the context of the reader that started
+		// it: when that one left, this one, still here, starts over.
+		if err != nil && ctx.Err() == nil && try < downloadTries &&
+			(errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		f, err := s.cache.Open(key)
+		if errors.Is(err, fs.ErrNotExist) {
+			return s.download(ctx, key, sums)
+		}
+		return f, err
+	}
 }
 
 // download copies an object into the cache, checking its size and SHA-256,

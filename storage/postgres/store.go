@@ -29,6 +29,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/stockpile-proxy/stockpile/storage"
 	"github.com/stockpile-proxy/stockpile/storage/blobcache"
@@ -82,6 +83,9 @@ type Store struct {
 	objects  Objects
 	cache    *blobcache.Cache
 	log      *slog.Logger
+	// downloads coalesces the readers of a blob missing from the cache
+	// into one download (downloadOnce).
+	downloads singleflight.Group
 
 	lockMu sync.Mutex
 	locked map[*pgxpool.Conn]struct{} // connections that hold advisory locks

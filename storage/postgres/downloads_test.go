@@ -1,0 +1,163 @@
+package postgres_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stockpile-proxy/stockpile/storage"
+	"github.com/stockpile-proxy/stockpile/storage/postgres"
+)
+
+// countingObjects is memObjects counting its Gets; a Get waits for release
+// when it is set, so that every reader arrives before the first download
+// ends.
+type countingObjects struct {
+	memObjects
+	gets    atomic.Int64
+	release chan struct{}
+}
+
+func (o *countingObjects) Get(ctx context.Context, key string) (io.ReadCloser, int64, error) {
+	o.gets.Add(1)
+	if o.release != nil {
+		select {
+		case <-o.release:
+		case <-ctx.Done():
+			return nil, 0, ctx.Err()
+		}
+	}
+	return o.memObjects.Get(ctx, key)
+}
+
+// TestConcurrentReadsDownloadOnce opens a blob that another replica wrote,
+// from many readers at once on a replica whose cache lacks it: the object
+// store is asked once and every reader gets the whole blob. A blob larger
+// than the cache is downloaded by each reader, and a reader whose download
+// was started by a reader that left gets the blob all the same.
+func TestConcurrentReadsDownloadOnce(t *testing.T) {
+	dsn := engines.Postgres(t).NewDatabase(t)
+	objects := &countingObjects{memObjects: memObjects{m: map[string][]byte{}}}
+	open := func(cacheSize int64) *postgres.Store {
+		s, err := postgres.Open(context.Background(), postgres.Options{DSN: dsn, Objects: objects, CacheDir: t.TempDir(), CacheSize: cacheSize}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	ctx := context.Background()
+	writer := open(1 << 20)
+	small := bytes.Repeat([]byte("small blob "), 1000)
+	large := bytes.Repeat([]byte("large blob "), 20000) // 220 KB
+	put := func(body []byte) string {
+		sums, err := writer.WriteBlob(ctx, "d", bytes.NewReader(body), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sums.SHA256
+	}
+	readAll := func(s *postgres.Store, ctx context.Context, sha string) ([]byte, error) {
+		b, err := s.OpenBlob(ctx, "d", sha)
+		if err != nil {
+			return nil, err
+		}
+		defer b.Close()
+		return io.ReadAll(b)
+	}
+
+	for _, tc := range []struct {
+		name      string
+		body      []byte
+		cacheSize int64
+		wantGets  int64
+	}{
+		{"fits the cache: one download", small, 1 << 20, 1},
+		{"larger than the cache: a download each", large, 100 << 10, 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sha := put(tc.body)
+			reader := open(tc.cacheSize)
+			objects.gets.Store(0)
+			objects.release = make(chan struct{})
+			defer func() { objects.release = nil }()
+			const readers = 8
+			var wg sync.WaitGroup
+			errs := make(chan error, readers)
+			for range readers {
+				wg.Go(func() {
+					got, err := readAll(reader, ctx, sha)
+					if err == nil && !bytes.Equal(got, tc.body) {
+						err = errors.New("wrong bytes")
+					}
+					errs <- err
+				})
+			}
+			// The downloads are held until every reader could have asked
+			// for its own (a reader is a PostgreSQL query away from it):
+			// readers times Gets, or half a second.
+			deadline := time.Now().Add(500 * time.Millisecond)
+			for objects.gets.Load() < readers && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			close(objects.release)
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Error(err)
+				}
+			}
+			if n := objects.gets.Load(); n != tc.wantGets {
+				t.Errorf("%d downloads, want %d", n, tc.wantGets)
+			}
+		})
+	}
+
+	t.Run("the reader that started the download leaves", func(t *testing.T) {
+		sha := put(bytes.Repeat([]byte("left "), 3000))
+		reader := open(1 << 20)
+		objects.gets.Store(0)
+		objects.release = make(chan struct{})
+		defer func() { objects.release = nil }()
+		first, leave := context.WithCancel(ctx)
+		firstErr := make(chan error, 1)
+		go func() {
+			_, err := readAll(reader, first, sha)
+			firstErr <- err
+		}()
+		for objects.gets.Load() < 1 {
+			time.Sleep(time.Millisecond)
+		}
+		second := make(chan error, 1)
+		go func() {
+			got, err := readAll(reader, ctx, sha)
+			if err == nil && len(got) != 15000 {
+				err = errors.New("wrong bytes")
+			}
+			second <- err
+		}()
+		leave()
+		if err := <-firstErr; !errors.Is(err, context.Canceled) {
+			t.Errorf("the reader that left: %v, want context.Canceled", err)
+		}
+		close(objects.release)
+		if err := <-second; err != nil {
+			t.Errorf("the reader that stayed: %v", err)
+		}
+	})
+
+	// A blob the object store lacks is storage.ErrNotFound for every reader.
+	t.Run("missing object", func(t *testing.T) {
+		sha := put([]byte("gone"))
+		objects.Delete(ctx, "blobs/d/"+sha)
+		if _, err := readAll(open(1<<20), ctx, sha); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("OpenBlob of a blob whose object is gone: %v, want storage.ErrNotFound", err)
+		}
+	})
+}
