@@ -12,6 +12,7 @@ import (
 	"github.com/stockpile-proxy/stockpile/formats/formattest"
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
+	"github.com/stockpile-proxy/stockpile/storage"
 	"github.com/stockpile-proxy/stockpile/upstream"
 	"github.com/stockpile-proxy/stockpile/upstream/upstreamtest"
 )
@@ -41,6 +42,13 @@ func benchServer(b *testing.B) (packument, tarball string) {
 // rendering on). It returns the packument's URL and the newest version.
 func startBenchServer(b *testing.B, cfg *proxy.Config, log *slog.Logger) (in *proxytest.Instance, packument, last string) {
 	b.Helper()
+	return startBenchServerOn(b, cfg, log, nil)
+}
+
+// startBenchServerOn is startBenchServer on the store open opens (nil:
+// Badger).
+func startBenchServerOn(b *testing.B, cfg *proxy.Config, log *slog.Logger, open func(testing.TB, *slog.Logger) storage.Store) (in *proxytest.Instance, packument, last string) {
+	b.Helper()
 	fake := upstreamtest.New(b)
 	pkg, err := formattest.GenerateNPM(formattest.NPMOptions{Name: "bench-pkg", Upstream: fake.URL, PackumentSize: 150 << 10, TarballSize: 300 << 10})
 	if err != nil {
@@ -55,7 +63,7 @@ func startBenchServer(b *testing.B, cfg *proxy.Config, log *slog.Logger) (in *pr
 		{Name: "app", Upstreams: []string{"npm-store"}},
 		{Name: "npm-store", ExternalConnection: "public:npmjs"},
 	}}}
-	in = proxytest.Start(b, proxytest.Options{Config: cfg, Formats: []formats.Format{New()}, Log: log})
+	in = proxytest.Start(b, proxytest.Options{Config: cfg, Formats: []formats.Format{New()}, Log: log, OpenStore: open})
 	packument = in.URL + "/bench/npm/app/bench-pkg"
 	tok := ""
 	if !cfg.Open() {

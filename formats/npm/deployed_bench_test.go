@@ -15,6 +15,7 @@ import (
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/logbuf"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
+	"github.com/stockpile-proxy/stockpile/storage"
 )
 
 // discardWriter is the cheapest http.ResponseWriter: its header map is
@@ -35,13 +36,19 @@ func (w *discardWriter) Write(b []byte) (int, error) { w.n += len(b); return len
 // file, the handler called directly so that the figure is the server's
 // CPU time per hit without the client's and the network's (go test -bench
 // WarmDeployed -run '^$' -count 6 ./formats/npm; -cpuprofile for pprof).
-func BenchmarkWarmDeployed(b *testing.B) {
+func BenchmarkWarmDeployed(b *testing.B) { benchWarmDeployed(b, nil) }
+
+// BenchmarkWarmDeployedReplica is BenchmarkWarmDeployed on a replica's
+// store: PostgreSQL and SeaweedFS, the blob served from the local cache.
+func BenchmarkWarmDeployedReplica(b *testing.B) { benchWarmDeployed(b, engines.SharedStore(b)) }
+
+func benchWarmDeployed(b *testing.B, open func(testing.TB, *slog.Logger) storage.Store) {
 	logFile, err := os.Create(filepath.Join(b.TempDir(), "stockpile.log"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { logFile.Close() })
-	in, packument, tarball := deployedServer(b, logFile)
+	in, packument, tarball := deployedServer(b, logFile, open)
 	tok := in.Token("bench")
 	h := in.Server.Handler()
 	for _, tc := range []struct{ name, path, accept, encoding string }{
@@ -89,7 +96,7 @@ func processCPU(b *testing.B) time.Duration {
 // deployedServer is benchServer with access keys and an info-level access
 // log on w, buffered as `stockpile serve` buffers it; it returns the
 // paths of the packument and of a tarball it has fetched once.
-func deployedServer(b *testing.B, w *os.File) (in *proxytest.Instance, packument, tarball string) {
+func deployedServer(b *testing.B, w *os.File, open func(testing.TB, *slog.Logger) storage.Store) (in *proxytest.Instance, packument, tarball string) {
 	b.Helper()
 	cfg := proxy.Defaults()
 	cfg.Auth.AccessKeys = []proxy.AccessKey{{ID: "AKIDBENCHMARK", Secret: "bench-secret-bench-secret-bench-secret"}}
@@ -99,7 +106,7 @@ func deployedServer(b *testing.B, w *os.File) (in *proxytest.Instance, packument
 	go lw.FlushOn(ctx, tick.C)
 	b.Cleanup(func() { cancel(); tick.Stop(); lw.Close() })
 	log := slog.New(slog.NewTextHandler(lw, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	in, packument, last := startBenchServer(b, &cfg, log)
+	in, packument, last := startBenchServerOn(b, &cfg, log, open)
 	tarball = packument + "/-/bench-pkg-" + last + ".tgz"
 	if _, err := benchGetAs(http.DefaultClient, tarball, "*/*", in.Token("bench")); err != nil {
 		b.Fatalf("warm-up %s: %v", tarball, err)

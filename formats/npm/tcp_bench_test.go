@@ -19,7 +19,7 @@ func BenchmarkWarmDeployedTCP(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { logFile.Close() })
-	in, packument, _ := deployedServer(b, logFile)
+	in, packument, _ := deployedServer(b, logFile, nil)
 	tok := in.Token("bench")
 	b.SetParallelism(8)
 	b.ResetTimer()
