@@ -90,6 +90,7 @@ func (r *Runner) Run(ctx context.Context, sc Scenario) (rep *ScenarioReport, err
 	for round := 1; round <= rounds; round++ {
 		for _, tr := range rep.Targets {
 			cfg, want := r.shape(tr.Target)
+			cfg.Seed += uint64(round)
 			if round > want {
 				continue
 			}
@@ -140,6 +141,10 @@ func (r *Runner) shape(t Target) (load.Config, int) {
 		cfg.Requests = o.Requests
 		cfg.PerConnection = o.PerConnection
 		cfg.Warmup = o.Warmup
+		cfg.Seed = o.Seed
+		if o.Duration > 0 {
+			cfg.Duration = o.Duration
+		}
 		if o.Rounds > 0 {
 			return cfg, o.Rounds
 		}
@@ -172,7 +177,11 @@ func (r *Runner) measure(ctx context.Context, t Target, cfg load.Config) (*Round
 	if len(t.Mix) > 0 {
 		reqs = t.Mix
 	}
-	res, err := load.RunMix(ctx, cfg, reqs, slices.Repeat([]load.Expect{t.Expect}, len(reqs)))
+	wants := t.Expects
+	if wants == nil {
+		wants = slices.Repeat([]load.Expect{t.Expect}, len(reqs))
+	}
+	res, err := load.RunMix(ctx, cfg, reqs, wants)
 	rr := &RoundResult{Load: cfg, Result: res}
 	rr.Load.Observer = nil
 	if server != nil {

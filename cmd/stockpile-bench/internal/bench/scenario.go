@@ -5,7 +5,6 @@ package bench
 
 import (
 	"context"
-	"net/http"
 	"time"
 
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/load"
@@ -71,9 +70,11 @@ type Target struct {
 	Request load.Request
 	// Mix, when set, replaces Request: each request is one of these,
 	// picked at random (load.RunMix), each expecting Expect (the cluster's
-	// burst, spread over its replicas).
-	Mix    []load.Request
-	Expect load.Expect
+	// burst, spread over its replicas), or Expects[i] when Expects is set
+	// (million's sampled URLs, each of its own length).
+	Mix     []load.Request
+	Expect  load.Expect
+	Expects []load.Expect
 	// PID is the server process to sample during the run (0: none).
 	PID int
 	// Load, when set, replaces the command line's load for this target.
@@ -81,13 +82,18 @@ type Target struct {
 }
 
 // LoadOverride is a target's own load shape (the cold burst: N clients,
-// one request each, no warm-up, one round).
+// one request each, no warm-up, one round; million: its own connections,
+// duration and rounds).
 type LoadOverride struct {
 	Connections   int
 	Requests      int
 	PerConnection int
 	Warmup        time.Duration
 	Rounds        int
+	// Duration, when set, replaces -d.
+	Duration time.Duration
+	// Seed seeds the choice among Mix's requests (plus the round).
+	Seed uint64
 }
 
 // Finding is one verdict of a Checker.
@@ -121,17 +127,4 @@ type Env struct {
 	// STOCKPILE_BENCH_MILLION_DIR and _VERSIONS when set.
 	MillionDir      string
 	MillionVersions int
-}
-
-// StockpileHeader returns the headers of a request to Stockpile: Accept
-// (when given) and the --token.
-func (e Env) StockpileHeader(accept string) http.Header {
-	h := http.Header{}
-	if accept != "" {
-		h.Set("Accept", accept)
-	}
-	if e.Token != "" {
-		h.Set("Authorization", "Bearer "+e.Token)
-	}
-	return h
 }

@@ -315,22 +315,6 @@ func millionCheckPackument(doc []byte, spec millionSpec, repoURL string) error {
 	return nil
 }
 
-// millionRun runs conns keep-alive clients, each asking random URLs of
-// urls, for warmup and then d, and returns what was measured after the
-// warm-up. Bodies are read whole and their length checked.
-func millionRun(ctx context.Context, urls []millionURL, conns int, warmup, d, timeout time.Duration, seed uint64) (*load.Result, error) {
-	reqs, wants := make([]load.Request, len(urls)), make([]load.Expect, len(urls))
-	for i, u := range urls {
-		reqs[i] = load.Request{URL: u.URL}
-		if u.Accept != "" {
-			reqs[i].Header = http.Header{"Accept": {u.Accept}}
-		}
-		wants[i] = load.Expect{Status: http.StatusOK, Bytes: u.Bytes}
-	}
-	cfg := load.Config{Connections: conns, Duration: d, Warmup: warmup, Timeout: timeout, Seed: seed}
-	return load.RunMix(ctx, cfg, reqs, wants)
-}
-
 // ---- the scenario -------------------------------------------------------------
 
 // million is the scenario.
@@ -352,7 +336,7 @@ type million struct {
 	smDocs, smTgzs   []millionURL
 	firstTouch       map[string]*load.Histogram // "1M tarball" → warm-up pass latencies
 	rss              map[string]procstat.MemStatus
-	results          map[string][]*load.Result // "1M tarball" → one per round
+	results          map[string]bench.Summary // "1M tarball" → medians over rounds
 }
 
 // New returns the million scenario; its knobs come from env and the
@@ -473,56 +457,47 @@ func (m *million) timeout() time.Duration {
 	return 30 * time.Second
 }
 
-// Targets implements Scenario: none for the runner's single-URL load
-// generator; Check measures the sampled URLs itself.
-func (m *million) Targets() []bench.Target { return nil }
-
-// Check implements Checker: the warm runs, 1M and 1K in turn, round after
-// round, then the verdicts.
-func (m *million) Check(ctx context.Context, _ []*bench.TargetReport) ([]bench.Finding, error) {
-	log := m.env.Log
-	runs := []struct {
+// Targets implements Scenario: the warm runs, each asking random URLs of
+// its sample, 1M and 1K in turn, with the scenario's own connections,
+// duration and rounds; bodies are read whole and their length checked.
+func (m *million) Targets() []bench.Target {
+	var out []bench.Target
+	for _, r := range []struct {
 		name string
 		urls []millionURL
+		srv  *millionServer
 	}{
-		{m.bigSrv.label + " tarball", m.bigTgzs},
-		{m.smSrv.label + " tarball", m.smTgzs},
-		{m.bigSrv.label + " packument", m.bigDocs},
-		{m.smSrv.label + " packument", m.smDocs},
-	}
-	m.results = map[string][]*load.Result{}
-	for round := 1; round <= m.opts.Rounds; round++ {
-		for k, r := range runs {
-			if round > 1 || k > 0 {
-				if err := bench.Sleep(ctx, 250*time.Millisecond); err != nil {
-					return nil, err
-				}
+		{m.bigSrv.label + " tarball", m.bigTgzs, &m.bigSrv},
+		{m.smSrv.label + " tarball", m.smTgzs, &m.smSrv},
+		{m.bigSrv.label + " packument", m.bigDocs, &m.bigSrv},
+		{m.smSrv.label + " packument", m.smDocs, &m.smSrv},
+	} {
+		t := bench.Target{Name: r.name, Side: bench.SideStockpile, PID: r.srv.srv.PID(),
+			Load: &bench.LoadOverride{Connections: m.opts.Connections, Warmup: m.opts.Warmup, Duration: m.opts.Duration,
+				Rounds: m.opts.Rounds, Seed: m.opts.Seed}}
+		for _, u := range r.urls {
+			req := load.Request{URL: u.URL}
+			if u.Accept != "" {
+				req.Header = http.Header{"Accept": {u.Accept}}
 			}
-			res, err := millionRun(ctx, r.urls, m.opts.Connections, m.opts.Warmup, m.opts.Duration, m.timeout(), m.opts.Seed+uint64(round))
-			if err != nil {
-				return nil, fmt.Errorf("million: %s round %d: %w", r.name, round, err)
-			}
-			m.results[r.name] = append(m.results[r.name], res)
-			log.Info("million: measured", "target", r.name, "round", round, "req_per_s", int(res.RequestsPerSecond()),
-				"p50", res.Latency.Percentile(50).Round(time.Microsecond), "p99", res.Latency.Percentile(99).Round(time.Microsecond),
-				"errors", res.Errors.Total())
+			t.Mix = append(t.Mix, req)
+			t.Expects = append(t.Expects, load.Expect{Status: http.StatusOK, Bytes: u.Bytes})
 		}
+		t.Request = t.Mix[0]
+		out = append(out, t)
+	}
+	return out
+}
+
+// Check implements Checker: the verdicts on the warm runs and start-ups.
+func (m *million) Check(_ context.Context, results []*bench.TargetReport) ([]bench.Finding, error) {
+	m.results = map[string]bench.Summary{}
+	for _, tr := range results {
+		m.results[tr.Target.Name] = tr.Median()
 	}
 	m.rss = map[string]procstat.MemStatus{m.bigSrv.label: m.bigSrv.rss(), m.smSrv.label: m.smSrv.rss()}
 	return m.findings(), nil
 }
-
-// millionMedian returns the median over rounds of f.
-func millionMedian(rs []*load.Result, f func(*load.Result) time.Duration) time.Duration {
-	var xs []time.Duration
-	for _, r := range rs {
-		xs = append(xs, f(r))
-	}
-	return load.Median(xs)
-}
-
-func millionP99(r *load.Result) time.Duration { return r.Latency.Percentile(99) }
-func millionP50(r *load.Result) time.Duration { return r.Latency.Percentile(50) }
 
 // findings judges the run.
 func (m *million) findings() []bench.Finding {
@@ -542,21 +517,18 @@ func (m *million) findings() []bench.Finding {
 	var errs uint64
 	for _, kind := range []string{"tarball", "packument"} {
 		b, s := m.results[big+" "+kind], m.results[sm+" "+kind]
-		bp, sp := millionMedian(b, millionP99), millionMedian(s, millionP99)
 		ratio := 0.0
-		if sp > 0 {
-			ratio = float64(bp) / float64(sp)
+		if s.P99 > 0 {
+			ratio = float64(b.P99) / float64(s.P99)
 		}
 		out = append(out, bench.Finding{
 			Name: fmt.Sprintf("warm %s p99 %s/%s", kind, big, sm),
 			Value: fmt.Sprintf("%.2f (%s vs %s; p50 %s vs %s; %.0f vs %.0f req/s; medians of %d rounds), want at most %.0f",
-				ratio, bench.FmtDur(bp), bench.FmtDur(sp), bench.FmtDur(millionMedian(b, millionP50)), bench.FmtDur(millionMedian(s, millionP50)),
-				millionMedianRPS(b), millionMedianRPS(s), len(b), millionMaxP99Ratio),
+				ratio, bench.FmtDur(b.P99), bench.FmtDur(s.P99), bench.FmtDur(b.P50), bench.FmtDur(s.P50),
+				b.RPS, s.RPS, b.Rounds, millionMaxP99Ratio),
 			OK: ratio > 0 && ratio <= millionMaxP99Ratio,
 		})
-		for _, r := range append(slices.Clone(b), s...) {
-			errs += r.Errors.Total()
-		}
+		errs += b.Errors + s.Errors
 		fb, fs := m.firstTouch[big+" "+kind], m.firstTouch[sm+" "+kind]
 		out = append(out, bench.Finding{
 			Name: fmt.Sprintf("first touch %s p99 %s/%s (warm-up pass, one client, from Badger; not judged)", kind, big, sm),
@@ -588,14 +560,6 @@ func (m *million) findings() []bench.Finding {
 	return out
 }
 
-func millionMedianRPS(rs []*load.Result) float64 {
-	var xs []float64
-	for _, r := range rs {
-		xs = append(xs, r.RequestsPerSecond())
-	}
-	return load.Median(xs)
-}
-
 // Info implements Describer.
 func (m *million) Info() map[string]any {
 	info := map[string]any{
@@ -623,11 +587,11 @@ func (m *million) Info() map[string]any {
 	if len(m.smSrv.starts) > 0 {
 		info["baseline_startup_s"] = m.smSrv.starts[0].Seconds()
 	}
-	for name, rs := range m.results {
+	for name, sum := range m.results {
 		key := strings.ReplaceAll(name, " ", "_")
-		info[key+"_p99_ms"] = bench.MS(millionMedian(rs, millionP99))
-		info[key+"_p50_ms"] = bench.MS(millionMedian(rs, millionP50))
-		info[key+"_rps"] = millionMedianRPS(rs)
+		info[key+"_p99_ms"] = bench.MS(sum.P99)
+		info[key+"_p50_ms"] = bench.MS(sum.P50)
+		info[key+"_rps"] = sum.RPS
 	}
 	for name, h := range m.firstTouch {
 		info["first_touch_"+strings.ReplaceAll(name, " ", "_")+"_p99_ms"] = bench.MS(h.Percentile(99))

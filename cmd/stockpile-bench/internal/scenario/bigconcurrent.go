@@ -2,7 +2,6 @@ package scenario
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha512"
 	"encoding/base64"
@@ -116,11 +115,7 @@ func (s *bigConcurrent) Setup(ctx context.Context) error {
 	if err := checkFreeSpace(s.env.TempRoot, 2*s.size+(512<<20)); err != nil {
 		return fmt.Errorf("big-concurrent: %w", err)
 	}
-	var nonce [4]byte
-	if _, err := rand.Read(nonce[:]); err != nil {
-		return err
-	}
-	s.name = fmt.Sprintf("stockpile-bench-big-%d-%s", time.Now().Unix(), hex.EncodeToString(nonce[:]))
+	s.name = "stockpile-bench-big-" + nonce()
 	return s.stack.Up(ctx, stack.Options{Scenario: s.Name(), Format: "npm", NPM: true, AccessLog: true,
 		Populate: func(root, base string) error { return s.writeFixture(root, base) }})
 }
@@ -219,7 +214,7 @@ func (s *bigConcurrent) ok(r bigResult) bool {
 // makes it warm), then every client at once, Stockpile's memory sampled.
 func (s *bigConcurrent) Drive(ctx context.Context, _ int) ([]*bench.TargetReport, error) {
 	url := s.stack.RepoURL + s.tarballPath
-	h := s.env.StockpileHeader("")
+	h := s.stack.Header("")
 	buf := make([]byte, bigReadBuffer)
 	s.env.Log.Info("big-concurrent: warming", "url", url, "bytes", s.size)
 	wr := bigDownload(ctx, url, h, buf)

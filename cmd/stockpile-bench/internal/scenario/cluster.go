@@ -107,11 +107,10 @@ func (s *cluster) Setup(ctx context.Context) error {
 	}
 
 	sum := sha256.Sum256(f.Tarball)
-	env := s.env
-	env.Token = s.replicas[0].Token // minted by one replica, good on every one
 	var spread []load.Request
 	for _, r := range s.replicas {
-		spread = append(spread, load.Request{URL: repoURL(r) + f.TarballPath(), Header: env.StockpileHeader("")})
+		// The token minted by one replica is good on every one.
+		spread = append(spread, load.Request{URL: repoURL(r) + f.TarballPath(), Header: stack.Header("", s.replicas[0].Token)})
 	}
 	warm := load.Expect{Status: http.StatusOK, Bytes: int64(len(f.Tarball))}
 	n := s.clients

@@ -3,8 +3,6 @@ package scenario
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -66,11 +64,7 @@ func (s *cold10MB) Name() string { return "cold-10mb" }
 // round's fetch is a cold one) and Stockpile; the packages are generated
 // round by round.
 func (s *cold10MB) Setup(ctx context.Context) error {
-	var nonce [4]byte
-	if _, err := rand.Read(nonce[:]); err != nil {
-		return err
-	}
-	s.nonce = fmt.Sprintf("%d-%s", time.Now().Unix(), hex.EncodeToString(nonce[:]))
+	s.nonce = nonce()
 	return s.stack.Up(ctx, stack.Options{Scenario: s.Name(), Format: "npm", NPM: true, AccessLog: true, LimitRate: s.env.UpstreamRate})
 }
 
@@ -130,7 +124,7 @@ func (s *cold10MB) Drive(ctx context.Context, rounds int) ([]*bench.TargetReport
 			func() (err error) {
 				sampler.MeasureStart()
 				defer sampler.MeasureEnd()
-				r.Stockpile, err = get(s.stack.RepoURL+f.TarballPath(), s.env.StockpileHeader(""), f.Tarball)
+				r.Stockpile, err = get(s.stack.RepoURL+f.TarballPath(), s.stack.Header(""), f.Tarball)
 				return
 			},
 		}
@@ -139,13 +133,13 @@ func (s *cold10MB) Drive(ctx context.Context, rounds int) ([]*bench.TargetReport
 		}
 		// The npm-like package: its packument through Stockpile first.
 		steps = append(steps, func() error {
-			_, _, err := timedDownload(ctx, s.stack.RepoURL+g.PackumentPath(), s.env.StockpileHeader(npmInstallAccept), buf, s.env.Timeout)
+			_, _, err := timedDownload(ctx, s.stack.RepoURL+g.PackumentPath(), s.stack.Header(npmInstallAccept), buf, s.env.Timeout)
 			return err
 		})
 		npmSteps := []func() error{
 			func() (err error) { r.NginxNPM, err = get(s.stack.NginxURL+g.TarballPath(), nil, g.Tarball); return },
 			func() (err error) {
-				r.StockpileNPM, err = get(s.stack.RepoURL+g.TarballPath(), s.env.StockpileHeader(""), g.Tarball)
+				r.StockpileNPM, err = get(s.stack.RepoURL+g.TarballPath(), s.stack.Header(""), g.Tarball)
 				return
 			},
 		}

@@ -2,13 +2,10 @@ package scenario
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"os"
-	"time"
 
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/bench"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/load"
@@ -61,19 +58,14 @@ func (s *npmColdBurst) Setup(ctx context.Context) error {
 	if n < 1 || n > MaxBurst {
 		return fmt.Errorf("%s: %d clients: must be between 1 and %d", s.name, n, MaxBurst)
 	}
-	var nonce [4]byte
-	if _, err := rand.Read(nonce[:]); err != nil {
-		return fmt.Errorf("%s: %w", s.name, err)
-	}
-	name := fmt.Sprintf("stockpile-bench-cold-%d-%s", time.Now().Unix(), hex.EncodeToString(nonce[:]))
-	if err := s.stack.up(ctx, s.Name(), name, true); err != nil {
+	if err := s.stack.up(ctx, s.Name(), "stockpile-bench-cold-"+nonce(), true); err != nil {
 		return err
 	}
 	f := s.stack.fixture
 	sum := sha256.Sum256(f.Tarball)
 	s.targets = []bench.Target{{
 		Name: "stockpile cold tarball", Side: bench.SideStockpile, PID: s.stack.StockpilePID,
-		Request: load.Request{URL: s.stack.RepoURL + f.TarballPath(), Header: s.env.StockpileHeader(""), AllowRemote: s.env.Target != ""},
+		Request: load.Request{URL: s.stack.RepoURL + f.TarballPath(), Header: s.stack.Header(""), AllowRemote: s.env.Target != ""},
 		Expect:  load.Expect{Status: http.StatusOK, Bytes: int64(len(f.Tarball)), SHA256: sum[:]},
 		Load:    &bench.LoadOverride{Connections: n, Requests: n, PerConnection: 1, Rounds: 1},
 	}}

@@ -5,6 +5,10 @@ package scenario
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"time"
 
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/bench"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/fixture"
@@ -52,6 +56,14 @@ func (s *npmStack) info() map[string]any {
 		m["tarball_bytes"] = len(s.fixture.Tarball)
 	}
 	return m
+}
+
+// nonce returns what no other run's names have: the time and random
+// bytes, for packages Stockpile must never have seen.
+func nonce() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read does not fail (Go 1.24 and later)
+	return fmt.Sprintf("%d-%s", time.Now().Unix(), hex.EncodeToString(b[:]))
 }
 
 // Constructors returns the scenarios of this package by name: npm's warm,

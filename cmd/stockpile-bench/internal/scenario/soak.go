@@ -3,8 +3,6 @@ package scenario
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -161,11 +159,7 @@ func (s *soak) Setup(ctx context.Context) error {
 	if s.clients < 1 || s.clients > load.MaxConnections {
 		return fmt.Errorf("soak: %d clients: must be between 1 and %d", s.clients, load.MaxConnections)
 	}
-	var nonce [4]byte
-	if _, err := rand.Read(nonce[:]); err != nil {
-		return err
-	}
-	s.nonce = fmt.Sprintf("%d-%s", time.Now().Unix(), hex.EncodeToString(nonce[:]))
+	s.nonce = nonce()
 	err := s.stack.Up(ctx, stack.Options{Scenario: s.Name(), Format: "npm", NPM: true,
 		Populate: func(root, base string) error {
 			s.warm = s.warm[:0]
@@ -256,7 +250,7 @@ func (s *soak) install(ctx context.Context, c *http.Client, p *soakPkg, buf []by
 		}
 		return nil
 	}
-	hd := s.env.StockpileHeader(accept)
+	hd := s.stack.Header(accept)
 	t0 := time.Now()
 	status, body, n, _, err := soakGet(ctx, c, s.stack.RepoURL+"/"+p.name, hd, buf, true)
 	if ctx.Err() != nil {
@@ -275,7 +269,7 @@ func (s *soak) install(ctx context.Context, c *http.Client, p *soakPkg, buf []by
 		return kindDoc, err
 	}
 	t0 = time.Now()
-	status, _, n, sum, err := soakGet(ctx, c, s.stack.RepoURL+p.tarballPath, s.env.StockpileHeader(""), buf, false)
+	status, _, n, sum, err := soakGet(ctx, c, s.stack.RepoURL+p.tarballPath, s.stack.Header(""), buf, false)
 	if ctx.Err() != nil {
 		return "", nil
 	}
@@ -460,7 +454,7 @@ func (s *soak) missing(ctx context.Context, c *http.Client, rng *mrand.Rand, buf
 		url = s.stack.RepoURL + formattest.NPMTarballPath(p.name, "9.9.9")
 	}
 	t0 := time.Now()
-	status, _, n, _, err := soakGet(ctx, c, url, s.env.StockpileHeader(npmInstallAccept), buf, false)
+	status, _, n, _, err := soakGet(ctx, c, url, s.stack.Header(npmInstallAccept), buf, false)
 	if ctx.Err() != nil {
 		return
 	}

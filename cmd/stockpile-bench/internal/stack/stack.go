@@ -156,13 +156,17 @@ func (s *Stack) deployed() bool { return s.o.Deployed && !s.env.Open }
 
 // Header returns the headers of a request to Stockpile: Accept (when
 // given) and the stack's token (when it has one).
-func (s *Stack) Header(accept string) http.Header {
+func (s *Stack) Header(accept string) http.Header { return Header(accept, s.Token) }
+
+// Header returns the headers of a request to a Stockpile: Accept and a
+// Bearer token, each when given.
+func Header(accept, token string) http.Header {
 	h := http.Header{}
 	if accept != "" {
 		h.Set("Accept", accept)
 	}
-	if s.Token != "" {
-		h.Set("Authorization", "Bearer "+s.Token)
+	if token != "" {
+		h.Set("Authorization", "Bearer "+token)
 	}
 	return h
 }
