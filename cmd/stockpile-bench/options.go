@@ -153,20 +153,19 @@ func (o *runOptions) validate(fs *flag.FlagSet) error {
 	if o.Load.Timeout <= 0 || o.Load.Timeout > load.MaxDuration {
 		errs = append(errs, fmt.Errorf("-timeout %s: must be above 0 and at most %s", o.Load.Timeout, load.MaxDuration))
 	}
-	if o.Rounds < 1 || o.Rounds > bench.MaxRounds {
-		errs = append(errs, fmt.Errorf("-rounds %d: must be between 1 and %d", o.Rounds, bench.MaxRounds))
-	}
-	if o.Burst < 1 || o.Burst > scenario.MaxBurst {
-		errs = append(errs, fmt.Errorf("-burst %d: must be between 1 and %d", o.Burst, scenario.MaxBurst))
+	for _, b := range []struct {
+		flag   string
+		v, max int
+	}{{"-rounds", o.Rounds, bench.MaxRounds}, {"-burst", o.Burst, scenario.MaxBurst}, {"-big-clients", o.BigClients, scenario.MaxBigClients}} {
+		if b.v < 1 || b.v > b.max {
+			errs = append(errs, fmt.Errorf("%s %d: must be between 1 and %d", b.flag, b.v, b.max))
+		}
 	}
 	if o.BigSize == 0 {
 		o.BigSize = scenario.DefaultBigSize
 	}
 	if o.BigSize < scenario.MinBigSize || o.BigSize > scenario.MaxBigSize {
 		errs = append(errs, fmt.Errorf("-big-size %d: must be between %d and %d bytes", o.BigSize, int64(scenario.MinBigSize), int64(scenario.MaxBigSize)))
-	}
-	if o.BigClients < 1 || o.BigClients > scenario.MaxBigClients {
-		errs = append(errs, fmt.Errorf("-big-clients %d: must be between 1 and %d", o.BigClients, scenario.MaxBigClients))
 	}
 	if o.SoakDuration < scenario.MinSoakDuration || o.SoakDuration > scenario.MaxSoakDuration {
 		errs = append(errs, fmt.Errorf("-soak-duration %s: must be between %s and %s", o.SoakDuration, scenario.MinSoakDuration, scenario.MaxSoakDuration))

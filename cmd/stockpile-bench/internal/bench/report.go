@@ -230,22 +230,14 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintln(tw, "target\tround\tconns\treq/s\tMB/s\tp50\tp90\tp99\tmax\terrors\tserver rss\tserver cores\tserver cpu/req\tbench cores\t")
 		for _, t := range rep.Targets {
 			for _, rr := range t.Rounds {
-				res := rr.Result
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%.1f\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t\n",
-					t.Target.Name, rr.Round, rr.Load.Connections, res.RequestsPerSecond(), res.BytesPerSecond()/1e6,
-					FmtDur(res.Latency.Percentile(50)), FmtDur(res.Latency.Percentile(90)),
-					FmtDur(res.Latency.Percentile(99)), FmtDur(res.Latency.Max()), res.Errors.Total(),
-					fmtRSS(rr.Server), fmtCores(rr.Server), fmtCPU(cpuPerReq(rr)), fmtCores(rr.Bench))
+				one := TargetReport{Rounds: []RoundResult{rr}}
+				writeRow(tw, t.Target.Name, fmt.Sprint(rr.Round), fmt.Sprint(rr.Load.Connections), one.Median())
 			}
 		}
 		for _, t := range rep.Targets {
-			if len(t.Rounds) < 2 {
-				continue
+			if len(t.Rounds) >= 2 {
+				writeRow(tw, t.Target.Name, "median", "", t.Median())
 			}
-			m := t.Median()
-			fmt.Fprintf(tw, "%s\tmedian\t\t%.0f\t%.1f\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t\n",
-				t.Target.Name, m.RPS, m.BytesPerSec/1e6, FmtDur(m.P50), FmtDur(m.P90), FmtDur(m.P99), FmtDur(m.Max),
-				m.Errors, FmtBytes(m.PeakRSS), fmtFloatCores(m.ServerCores), fmtCPU(m.ServerCPUPerReq), fmtFloatCores(m.BenchCores))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -275,6 +267,14 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	return ew.err
+}
+
+// writeRow writes one line of the table: a round (the summary of that
+// round alone) or a target's medians.
+func writeRow(w io.Writer, target, round, conns string, s Summary) {
+	fmt.Fprintf(w, "%s\t%s\t%s\t%.0f\t%.1f\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t\n",
+		target, round, conns, s.RPS, s.BytesPerSec/1e6, FmtDur(s.P50), FmtDur(s.P90), FmtDur(s.P99), FmtDur(s.Max),
+		s.Errors, FmtBytes(s.PeakRSS), fmtFloatCores(s.ServerCores), fmtCPU(s.ServerCPUPerReq), fmtFloatCores(s.BenchCores))
 }
 
 // RatioLine is the one-line comparison of a pair.
@@ -324,20 +324,6 @@ func FmtBytes(b uint64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.1fMiB", float64(b)/(1<<20))
-}
-
-func fmtRSS(p *procstat.ProcStats) string {
-	if p == nil {
-		return "-"
-	}
-	return FmtBytes(p.PeakRSS)
-}
-
-func fmtCores(p *procstat.ProcStats) string {
-	if p == nil {
-		return "-"
-	}
-	return fmtFloatCores(p.Cores())
 }
 
 func fmtFloatCores(c float64) string {

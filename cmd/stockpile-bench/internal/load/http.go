@@ -37,10 +37,11 @@ func Client(timeout time.Duration, fresh bool) *http.Client {
 
 // Response is what Get saw of one answer.
 type Response struct {
-	Status int
-	Bytes  int64         // body bytes read
-	TTFB   time.Duration // request sent to response headers
-	Total  time.Duration // request sent to the last byte
+	Status   int
+	Encoding string        // Content-Encoding
+	Bytes    int64         // body bytes read
+	TTFB     time.Duration // request sent to response headers
+	Total    time.Duration // request sent to the last byte
 }
 
 // Get sends a GET of url with header h on c and copies the whole body to
@@ -61,7 +62,7 @@ func Get(ctx context.Context, c *http.Client, url string, h http.Header, w io.Wr
 		return Response{Total: time.Since(t0)}, err
 	}
 	defer resp.Body.Close()
-	r := Response{Status: resp.StatusCode, TTFB: time.Since(t0)}
+	r := Response{Status: resp.StatusCode, Encoding: resp.Header.Get("Content-Encoding"), TTFB: time.Since(t0)}
 	if rf, ok := w.(io.ReaderFrom); ok && buf == nil {
 		r.Bytes, err = rf.ReadFrom(resp.Body) // straight into w's memory
 	} else {
@@ -84,16 +85,23 @@ type onlyWriter struct{ io.Writer }
 // Fetch GETs url and returns the body of a 200 answer (at most MaxFetch
 // bytes), or a *StatusError.
 func Fetch(ctx context.Context, c *http.Client, url string, h http.Header) ([]byte, error) {
+	b, _, err := FetchEncoded(ctx, c, url, h)
+	return b, err
+}
+
+// FetchEncoded is Fetch that also returns the answer's Content-Encoding
+// (the body is as sent, never decoded).
+func FetchEncoded(ctx context.Context, c *http.Client, url string, h http.Header) ([]byte, string, error) {
 	var body limitedBuffer
 	body.max = MaxFetch
 	r, err := Get(ctx, c, url, h, &body, nil)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", url, err)
+		return nil, "", fmt.Errorf("GET %s: %w", url, err)
 	}
 	if r.Status != http.StatusOK {
-		return nil, &StatusError{URL: url, Status: r.Status, Snippet: string(body.b[:min(len(body.b), 300)])}
+		return nil, "", &StatusError{URL: url, Status: r.Status, Snippet: string(body.b[:min(len(body.b), 300)])}
 	}
-	return body.b, nil
+	return body.b, r.Encoding, nil
 }
 
 // FixedBuffer collects a body into its buffer, failing when it is full.

@@ -275,6 +275,15 @@ func TestMillionSmall(t *testing.T) {
 	if v, ok := rep.Info["startup_s"].([]float64); !ok || len(v) != 2 || v[0] <= 0 {
 		t.Errorf("startup_s %v", rep.Info["startup_s"])
 	}
+	// The warm runs went through the runner: four targets, each sampled.
+	if len(rep.Targets) != 4 {
+		t.Errorf("%d targets measured, want 4", len(rep.Targets))
+	}
+	for _, tr := range rep.Targets {
+		if len(tr.Rounds) != 1 || tr.Rounds[0].Result.OK == 0 || tr.Rounds[0].Server == nil {
+			t.Errorf("%s: %d rounds, nothing measured or the server not sampled", tr.Target.Name, len(tr.Rounds))
+		}
+	}
 	for _, k := range []string{"2000v_tarball_p99_ms", "1K_tarball_p99_ms", "2000v_packument_p99_ms", "1K_packument_p99_ms"} {
 		if v, ok := rep.Info[k].(float64); !ok || v <= 0 {
 			t.Errorf("info %s = %v", k, rep.Info[k])

@@ -3,7 +3,6 @@ package scenario
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -43,14 +42,14 @@ func docTargets(ctx context.Context, st *stack.Stack, docs []metaDoc, remote boo
 		plainHdr := st.Header(d.Accept)
 		gzHdr := st.Header(d.Accept)
 		gzHdr.Set("Accept-Encoding", "gzip")
-		plain, enc, err := getRaw(ctx, c, d.URL, plainHdr)
+		plain, enc, err := load.FetchEncoded(ctx, c, d.URL, plainHdr)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", d.Pair, err)
 		}
 		if enc != "" {
 			return nil, nil, fmt.Errorf("%s: stockpile answered Content-Encoding %q to a request without Accept-Encoding", d.Pair, enc)
 		}
-		gz, enc, err := getRaw(ctx, c, d.URL, gzHdr)
+		gz, enc, err := load.FetchEncoded(ctx, c, d.URL, gzHdr)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s gzip: %w", d.Pair, err)
 		}
@@ -64,7 +63,7 @@ func docTargets(ctx context.Context, st *stack.Stack, docs []metaDoc, remote boo
 		}
 		ngURL := st.NginxURL + "/" + stack.BaselineDir + "/" + name
 		ngGz := http.Header{"Accept-Encoding": {"gzip"}}
-		if got, enc, err := getRaw(ctx, c, ngURL, ngGz); err != nil || enc != "gzip" || len(got) != len(gz) {
+		if got, enc, err := load.FetchEncoded(ctx, c, ngURL, ngGz); err != nil || enc != "gzip" || len(got) != len(gz) {
 			return nil, nil, fmt.Errorf("%s: nginx's gzip copy: %d bytes, Content-Encoding %q, err %v (is gzip_static built in?)", d.Pair, len(got), enc, err)
 		}
 		info[name+"_bytes"], info[name+"_gzip_bytes"] = len(plain), len(gz)
@@ -84,27 +83,4 @@ func docTargets(ctx context.Context, st *stack.Stack, docs []metaDoc, remote boo
 		}
 	}
 	return targets, info, nil
-}
-
-// getRaw GETs url and returns the body as sent (not decoded) and its
-// Content-Encoding; anything but 200 is an error.
-func getRaw(ctx context.Context, c *http.Client, url string, h http.Header) ([]byte, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, "", err
-	}
-	req.Header = h.Clone()
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, load.MaxFetch))
-	if err != nil {
-		return nil, "", fmt.Errorf("GET %s: %w", url, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, "", &load.StatusError{URL: url, Status: resp.StatusCode, Snippet: string(b[:min(len(b), 300)])}
-	}
-	return b, resp.Header.Get("Content-Encoding"), nil
 }
