@@ -51,6 +51,15 @@ const spoolBuf = 256 << 10
 // uploads the file to the object store and commits the blob's row. The
 // object is complete before the row names it, so a failure or a crash
 // at any point leaves nothing readable.
+//
+// A blob larger than the object store's part size is uploaded while it is
+// read: a multipart upload to a key of its own (the SHA-256 is not known
+// yet) starts once the first part is in the file, and every part is sent
+// as soon as the file holds it, so that when r ends only the last part and
+// the completion remain. The upload is completed, and its key written in
+// the blob's row, only after verify accepted the sums and under the blob's
+// lock; it is discarded if anything fails, or if the blob was already
+// stored.
 func (s *Store) WriteBlob(ctx context.Context, domain string, r io.Reader, verify func(storage.Sums) error) (storage.Sums, error) {
 	if err := s.check(); err != nil {
 		return storage.Sums{}, err
@@ -75,7 +84,25 @@ func (s *Store) WriteBlob(ctx context.Context, domain string, r io.Reader, verif
 			os.Remove(tmp.Name())
 		}
 	}()
-	sums, err := spool(ctx, tmp, r)
+	var parts *partStream
+	written := func(int64) {}
+	if up, ok := s.objects.(uploader); ok {
+		written = func(total int64) {
+			if parts == nil && total > up.PartSize() {
+				parts = s.startParts(ctx, up, domain, tmp)
+			}
+			if parts != nil {
+				parts.offer(total)
+			}
+		}
+	}
+	uploaded := false // the blob's row names parts' object
+	defer func() {    // before the file's removal: the parts are read from it
+		if parts != nil && !uploaded {
+			parts.drop(ctx)
+		}
+	}()
+	sums, err := spool(ctx, tmp, r, written)
 	if err != nil {
 		return storage.Sums{}, fmt.Errorf("postgres: write blob: %w", err)
 	}
@@ -87,7 +114,7 @@ func (s *Store) WriteBlob(ctx context.Context, domain string, r io.Reader, verif
 	if err := s.check(); err != nil {
 		return storage.Sums{}, err
 	}
-	stored, err := s.commitBlob(ctx, domain, sums, tmp)
+	stored, uploaded, err := s.commitBlob(ctx, domain, sums, tmp, parts)
 	if err != nil {
 		return storage.Sums{}, err
 	}
@@ -98,11 +125,13 @@ func (s *Store) WriteBlob(ctx context.Context, domain string, r io.Reader, verif
 	return stored, nil
 }
 
-// spool copies r to f and hashes it, checking ctx between buffers.
-func spool(ctx context.Context, f *os.File, r io.Reader) (storage.Sums, error) {
+// spool copies r to f and hashes it, checking ctx between buffers; it
+// calls written with the bytes in f after each write.
+func spool(ctx context.Context, f *os.File, r io.Reader, written func(int64)) (storage.Sums, error) {
 	h := multihash.New()
 	defer h.Stop()
 	bufs := [2]*multihash.Buf{{Data: make([]byte, spoolBuf)}, {Data: make([]byte, spoolBuf)}}
+	total := int64(0)
 	for i := 0; ; i ^= 1 {
 		if err := ctx.Err(); err != nil {
 			return storage.Sums{}, err
@@ -114,6 +143,8 @@ func spool(ctx context.Context, f *os.File, r io.Reader) (storage.Sums, error) {
 			if _, err := f.Write(b.Data[:n]); err != nil {
 				return storage.Sums{}, err
 			}
+			total += int64(n)
+			written(total)
 			b.N = n
 			h.Write(b)
 		}
@@ -129,11 +160,13 @@ func spool(ctx context.Context, f *os.File, r io.Reader) (storage.Sums, error) {
 	}
 }
 
-// commitBlob uploads f and inserts the blob's row, under the blob's lock;
-// when the blob is already stored it only touches the row and returns the
-// stored sums.
-func (s *Store) commitBlob(ctx context.Context, domain string, sums storage.Sums, f *os.File) (storage.Sums, error) {
+// commitBlob uploads f (or the rest of parts, when not nil) and inserts
+// the blob's row, under the blob's lock; when the blob is already stored it
+// only touches the row and returns the stored sums. It reports whether the
+// row names parts' object.
+func (s *Store) commitBlob(ctx context.Context, domain string, sums storage.Sums, f *os.File, parts *partStream) (storage.Sums, bool, error) {
 	stored := sums
+	var object *string // the row's object key; NULL: the content-addressed one
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, blobLockSQL, domain, sums.SHA256); err != nil {
 			return err
@@ -147,18 +180,34 @@ func (s *Store) commitBlob(ctx context.Context, domain string, sums storage.Sums
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		if err := s.objects.Put(ctx, objectKey(domain, sums.SHA256), f, sums.Size); err != nil {
-			return err
+		if parts == nil {
+			if err := s.objects.Put(ctx, objectKey(domain, sums.SHA256), f, sums.Size); err != nil {
+				return err
+			}
+		} else {
+			// Deleting the upload's row first holds it against
+			// RemoveAbandonedUploads until the commit.
+			tag, err := tx.Exec(ctx, `DELETE FROM uploads WHERE key = $1`, parts.key)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() != 1 {
+				return fmt.Errorf("the upload %s was not recorded, or was discarded as abandoned", parts.key)
+			}
+			if err := parts.finish(sums.Size); err != nil {
+				return err
+			}
+			object = &parts.key
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO blobs (domain, sha256, size, md5, sha1, sha512, touched)
-			VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp())`,
-			domain, sums.SHA256, sums.Size, sums.MD5, sums.SHA1, sums.SHA512)
+		_, err = tx.Exec(ctx, `INSERT INTO blobs (domain, sha256, size, md5, sha1, sha512, touched, object)
+			VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp(), $7)`,
+			domain, sums.SHA256, sums.Size, sums.MD5, sums.SHA1, sums.SHA512, object)
 		return err
 	})
 	if err != nil {
-		return storage.Sums{}, failed(fmt.Sprintf("commit blob %s/%s", domain, sums.SHA256), err)
+		return storage.Sums{}, false, failed(fmt.Sprintf("commit blob %s/%s", domain, sums.SHA256), err)
 	}
-	return stored, nil
+	return stored, object != nil, nil
 }
 
 func scanSums(row pgx.Row) (storage.Sums, error) {
@@ -169,33 +218,52 @@ func scanSums(row pgx.Row) (storage.Sums, error) {
 
 // StatBlob returns a stored blob's sums, or storage.ErrNotFound.
 func (s *Store) StatBlob(ctx context.Context, domain, sha string) (storage.Sums, error) {
+	sums, _, err := s.statBlob(ctx, domain, sha)
+	return sums, err
+}
+
+// statBlob returns a stored blob's sums and the key of its object, or
+// storage.ErrNotFound.
+func (s *Store) statBlob(ctx context.Context, domain, sha string) (storage.Sums, string, error) {
 	if err := s.check(); err != nil {
-		return storage.Sums{}, err
+		return storage.Sums{}, "", err
 	}
 	if !validSHA(sha) {
-		return storage.Sums{}, storage.ErrNotFound
+		return storage.Sums{}, "", storage.ErrNotFound
 	}
-	sums, err := scanSums(s.pool.QueryRow(ctx, `SELECT sha256, size, md5, sha1, sha512 FROM blobs WHERE domain = $1 AND sha256 = $2`, domain, sha))
+	var sums storage.Sums
+	var object *string
+	err := s.pool.QueryRow(ctx, `SELECT sha256, size, md5, sha1, sha512, object FROM blobs WHERE domain = $1 AND sha256 = $2`, domain, sha).
+		Scan(&sums.SHA256, &sums.Size, &sums.MD5, &sums.SHA1, &sums.SHA512, &object)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return storage.Sums{}, storage.ErrNotFound
+		return storage.Sums{}, "", storage.ErrNotFound
 	}
 	if err != nil {
-		return storage.Sums{}, failed("stat blob", err)
+		return storage.Sums{}, "", failed("stat blob", err)
 	}
-	return sums, nil
+	return sums, rowObject(domain, sha, object), nil
+}
+
+// rowObject is the key of a blob's object: the one its row names (a blob
+// uploaded while it was written) or else the content-addressed one.
+func rowObject(domain, sha string, object *string) string {
+	if object != nil {
+		return *object
+	}
+	return objectKey(domain, sha)
 }
 
 // OpenBlob opens a stored blob from the local cache, first downloading it
 // there (and checking its SHA-256) when it is not cached.
 func (s *Store) OpenBlob(ctx context.Context, domain, sha string) (storage.Blob, error) {
-	sums, err := s.StatBlob(ctx, domain, sha)
+	sums, object, err := s.statBlob(ctx, domain, sha)
 	if err != nil {
 		return nil, err
 	}
 	key := objectKey(domain, sha)
 	f, err := s.cache.Open(key)
 	if errors.Is(err, fs.ErrNotExist) {
-		f, err = s.downloadOnce(ctx, key, sums)
+		f, err = s.downloadOnce(ctx, object, key, sums)
 	}
 	if err != nil {
 		return nil, failed(fmt.Sprintf("open blob %s/%s", domain, sha), err)
@@ -212,13 +280,13 @@ const downloadTries = 3
 // together, and one download into the cache serves them all, each then
 // opening the cached file. A blob too large for the cache, or evicted
 // before a reader opens it, is downloaded by that reader alone.
-func (s *Store) downloadOnce(ctx context.Context, key string, sums storage.Sums) (*os.File, error) {
+func (s *Store) downloadOnce(ctx context.Context, object, key string, sums storage.Sums) (*os.File, error) {
 	if !s.cache.Fits(sums.Size) {
-		return s.download(ctx, key, sums)
+		return s.download(ctx, object, key, sums)
 	}
 	for try := 1; ; try++ {
 		ch := s.downloads.DoChan(key, func() (any, error) {
-			f, err := s.download(ctx, key, sums)
+			f, err := s.download(ctx, object, key, sums)
 			if err != nil {
 				return nil, err
 			}
@@ -242,21 +310,21 @@ func (s *Store) downloadOnce(ctx context.Context, key string, sums storage.Sums)
 		}
 		f, err := s.cache.Open(key)
 		if errors.Is(err, fs.ErrNotExist) {
-			return s.download(ctx, key, sums)
+			return s.download(ctx, object, key, sums)
 		}
 		return f, err
 	}
 }
 
-// download copies an object into the cache, checking its size and SHA-256,
-// and returns it open. An object missing from the object store although
-// its row names it is reported (and returned) as storage.ErrNotFound, so
-// the blob can be fetched or published again.
-func (s *Store) download(ctx context.Context, key string, sums storage.Sums) (*os.File, error) {
-	body, _, err := s.objects.Get(ctx, key)
+// download copies the object into the cache as key, checking its size and
+// SHA-256, and returns it open. An object missing from the object store
+// although its row names it is reported (and returned) as
+// storage.ErrNotFound, so the blob can be fetched or published again.
+func (s *Store) download(ctx context.Context, object, key string, sums storage.Sums) (*os.File, error) {
+	body, _, err := s.objects.Get(ctx, object)
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
-			s.log.Error("a stored blob's object is missing from the object store", "key", key)
+			s.log.Error("a stored blob's object is missing from the object store", "key", object)
 		}
 		return nil, err
 	}
@@ -302,10 +370,12 @@ func (s *Store) DeleteBlob(ctx context.Context, domain, sha string) error {
 		if _, err := tx.Exec(ctx, blobLockSQL, domain, sha); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM blobs WHERE domain = $1 AND sha256 = $2`, domain, sha); err != nil {
+		var object *string
+		err := tx.QueryRow(ctx, `DELETE FROM blobs WHERE domain = $1 AND sha256 = $2 RETURNING object`, domain, sha).Scan(&object)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		return s.objects.Delete(ctx, key)
+		return s.objects.Delete(ctx, rowObject(domain, sha, object))
 	})
 	if err != nil {
 		return failed(fmt.Sprintf("delete blob %s/%s", domain, sha), err)

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -23,18 +24,35 @@ import (
 // The crash test runs its writer in a child process (this test binary, in
 // TestCrashHelper) and kills it with SIGKILL at a chosen step of WriteBlob.
 const (
-	crashModeEnv   = "PGSTORE_CRASH_MODE" // mid-spool, mid-upload or after-object
+	crashModeEnv   = "PGSTORE_CRASH_MODE" // see crashModes
 	crashDSNEnv    = "PGSTORE_CRASH_DSN"
 	crashBucketEnv = "PGSTORE_CRASH_BUCKET" // endpoint|bucket|prefix|key|secret
 	crashCacheEnv  = "PGSTORE_CRASH_CACHE"
 
-	crashSize  = 40 << 20 // above the part size: a multipart upload
+	crashSize  = 40 << 20 // above the part size: uploaded in parts as it is written
+	crashSmall = 1 << 20  // below it: one PutObject after the spool
 	crashSeed  = 7
-	crashAfter = 6 << 20 // bytes before the child signals
+	crashAfter = 20 << 20 // bytes read before mid-spool stalls
 )
 
-func crashData() io.Reader {
-	return io.LimitReader(rand.NewChaCha8([32]byte{crashSeed}), crashSize)
+// crashModes are the steps of WriteBlob where the child is killed, with
+// the size of the blob it writes and how many uploads it leaves for
+// RemoveAbandonedUploads.
+var crashModes = []struct {
+	name          string
+	size          int64
+	abandoned     int
+	uploadsLeft   int // multipart uploads in progress after the kill
+	orphanObjects int // objects no row names after the kill
+}{
+	{"mid-spool", crashSize, 1, 1, 0},    // two parts sent, the stream not over
+	{"mid-upload", crashSize, 1, 1, 0},   // while sending the second part
+	{"after-object", crashSize, 1, 0, 1}, // upload complete, the blob's row not committed
+	{"after-put", crashSmall, 0, 0, 1},   // a small blob's object put, its row not committed
+}
+
+func crashData(size int64) io.Reader {
+	return io.LimitReader(rand.NewChaCha8([32]byte{crashSeed}), size)
 }
 
 // stall signals the parent (a line on stdout) and waits to be killed.
@@ -44,15 +62,19 @@ func stall() {
 	os.Exit(3)
 }
 
-// stallingReader yields r and stalls once after bytes have been read.
+// stallingReader yields r and, once after bytes have been read and parts
+// parts are in the object store, stalls.
 type stallingReader struct {
 	r     io.Reader
 	n     int64
 	after int64
+	sent  *atomic.Int32
+	parts int32
 }
 
 func (s *stallingReader) Read(p []byte) (int, error) {
 	if s.n >= s.after {
+		waitFor(s.sent, s.parts)
 		stall()
 	}
 	n, err := s.r.Read(p)
@@ -60,33 +82,57 @@ func (s *stallingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// stallingObjects stalls an upload part-way through (mid-upload) or right
-// after the object is complete (after-object).
+// waitFor waits (a bounded time) until n reaches want.
+func waitFor(n *atomic.Int32, want int32) {
+	for end := time.Now().Add(30 * time.Second); n.Load() < want && time.Now().Before(end); {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// stallingObjects counts the parts sent and stalls while sending the
+// second part once the first is in (mid-upload), or right after the object
+// is complete (after-object, after-put).
 type stallingObjects struct {
 	*s3.Client
 	mode string
+	sent *atomic.Int32
 }
 
-type stallingReaderAt struct {
-	r io.ReaderAt
-}
-
-func (s *stallingReaderAt) ReadAt(p []byte, off int64) (int, error) {
-	if off >= crashAfter*2 { // the first part went up; stall in the second
+func (o stallingObjects) UploadPart(ctx context.Context, key, id string, n int32, r *io.SectionReader) (string, error) {
+	if o.mode == "mid-upload" && n == 2 {
+		waitFor(o.sent, 1)
 		stall()
 	}
-	return s.r.ReadAt(p, off)
+	etag, err := o.Client.UploadPart(ctx, key, id, n, r)
+	if err == nil {
+		o.sent.Add(1)
+	}
+	return etag, err
 }
 
-func (o stallingObjects) Put(ctx context.Context, key string, r io.ReaderAt, size int64) error {
-	if o.mode == "mid-upload" {
-		return o.Client.Put(ctx, key, &stallingReaderAt{r: r}, size)
-	}
-	err := o.Client.Put(ctx, key, r, size)
+func (o stallingObjects) CompleteUpload(ctx context.Context, key, id string, etags []string) error {
+	err := o.Client.CompleteUpload(ctx, key, id, etags)
 	if err == nil && o.mode == "after-object" {
 		stall()
 	}
 	return err
+}
+
+func (o stallingObjects) Put(ctx context.Context, key string, r io.ReaderAt, size int64) error {
+	err := o.Client.Put(ctx, key, r, size)
+	if err == nil && o.mode == "after-put" {
+		stall()
+	}
+	return err
+}
+
+func crashModeSize(name string) int64 {
+	for _, m := range crashModes {
+		if m.name == name {
+			return m.size
+		}
+	}
+	return 0
 }
 
 func crashOptions(b s3.Options) string {
@@ -109,34 +155,38 @@ func TestCrashHelper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sent := new(atomic.Int32)
 	s, err := postgres.Open(context.Background(), postgres.Options{
-		DSN: os.Getenv(crashDSNEnv), Objects: stallingObjects{client, mode},
+		DSN: os.Getenv(crashDSNEnv), Objects: stallingObjects{client, mode, sent},
 		CacheDir: os.Getenv(crashCacheEnv), CacheSize: 1 << 30,
 	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var r io.Reader = crashData()
+	var r io.Reader = crashData(crashModeSize(mode))
 	if mode == "mid-spool" {
-		r = &stallingReader{r: r, after: crashAfter}
+		r = &stallingReader{r: r, after: crashAfter, sent: sent, parts: 2}
 	}
 	_, err = s.WriteBlob(context.Background(), "npm", r, nil)
 	t.Fatalf("WriteBlob returned (%v) instead of stalling", err)
 }
 
 // TestCrash kills a writer at each step of WriteBlob and checks that the
-// blob is absent, that the cache holds no leftover, and that writing the
+// blob is absent, that the cache holds no leftover, that
+// RemoveAbandonedUploads removes what the writer left in the object store
+// (an upload in progress or an object no row names), and that writing the
 // same bytes again succeeds and reads back whole.
 func TestCrash(t *testing.T) {
 	pg, weed := engines.Postgres(t), engines.S3(t)
 	bucket := weed.NewBucket(t)
-	h := sha256.New()
-	if _, err := io.Copy(h, crashData()); err != nil {
-		t.Fatal(err)
-	}
-	sha := hex.EncodeToString(h.Sum(nil))
-	for _, mode := range []string{"mid-spool", "mid-upload", "after-object"} {
+	for _, cm := range crashModes {
+		mode := cm.name
 		t.Run(mode, func(t *testing.T) {
+			h := sha256.New()
+			if _, err := io.Copy(h, crashData(cm.size)); err != nil {
+				t.Fatal(err)
+			}
+			sha := hex.EncodeToString(h.Sum(nil))
 			dsn, cache := pg.NewDatabase(t), t.TempDir()
 			b := bucket
 			b.Prefix = mode + "/"
@@ -184,7 +234,16 @@ func TestCrash(t *testing.T) {
 			if left, _ := os.ReadDir(filepath.Join(cache, "tmp")); len(left) != 0 {
 				t.Fatalf("the cache's tmp directory holds %d files after reopening", len(left))
 			}
-			sums, err := s.WriteBlob(ctx, "npm", crashData(), nil)
+			if u, o := countUploads(t, client), countObjects(t, client); u != cm.uploadsLeft || o != cm.orphanObjects {
+				t.Fatalf("after the kill: %d uploads and %d objects in the bucket, want %d and %d", u, o, cm.uploadsLeft, cm.orphanObjects)
+			}
+			if n, err := s.RemoveAbandonedUploads(ctx, 0); err != nil || n != cm.abandoned {
+				t.Fatalf("RemoveAbandonedUploads = %d, %v; want %d", n, err, cm.abandoned)
+			}
+			if u, o := countUploads(t, client), countObjects(t, client); u != 0 || o != max(cm.orphanObjects-cm.abandoned, 0) {
+				t.Fatalf("after RemoveAbandonedUploads: %d uploads and %d objects in the bucket, want 0 and %d", u, o, max(cm.orphanObjects-cm.abandoned, 0))
+			}
+			sums, err := s.WriteBlob(ctx, "npm", crashData(cm.size), nil)
 			if err != nil || sums.SHA256 != sha {
 				t.Fatalf("WriteBlob of the same bytes after the crash = %v, %v", sums.SHA256, err)
 			}
@@ -193,10 +252,33 @@ func TestCrash(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer r.Close()
-			h := sha256.New()
-			if n, err := io.Copy(h, r); err != nil || n != crashSize || hex.EncodeToString(h.Sum(nil)) != sha {
+			h = sha256.New()
+			if n, err := io.Copy(h, r); err != nil || n != cm.size || hex.EncodeToString(h.Sum(nil)) != sha {
 				t.Fatalf("reading the blob back: %d bytes, %v", n, err)
+			}
+			if u, o := countUploads(t, client), countObjects(t, client); u != 0 || o != 1 {
+				t.Fatalf("after writing the blob again: %d uploads and %d objects in the bucket, want 0 and 1", u, o)
 			}
 		})
 	}
+}
+
+// countUploads counts the multipart uploads in progress under c's prefix.
+func countUploads(t *testing.T, c *s3.Client) int {
+	t.Helper()
+	n := 0
+	if err := c.ListUploads(context.Background(), "", func(s3.Upload) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// countObjects counts the objects under c's prefix.
+func countObjects(t *testing.T, c *s3.Client) int {
+	t.Helper()
+	n := 0
+	if err := c.List(context.Background(), "", func(s3.Object) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

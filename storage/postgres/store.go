@@ -5,11 +5,18 @@
 //
 // A blob exists when its row in the blobs table does; the row is inserted
 // only after the object is wholly in the object store, in a transaction
-// that holds an advisory lock on the blob, which DeleteBlob takes too. So a
-// crash at any point leaves at worst an object no row names (a later write
-// of the same bytes overwrites it) or a temporary file in the cache (removed
-// at the next start). Objects are content-addressed: blobs/DOMAIN/SHA256
-// under the configured prefix.
+// that holds an advisory lock on the blob, which DeleteBlob takes too.
+// Blobs up to the object store's part size are uploaded once spooled, to
+// content-addressed keys (blobs/DOMAIN/SHA256 under the configured prefix).
+// Larger ones are uploaded in parts while they are written, to a key of
+// their own (blobs/DOMAIN/upload-ID) that the blob's row names, since the
+// digest is not known until the last byte: the upload is recorded in the
+// uploads table before it starts, and the record deleted in the
+// transaction that commits the blob. So a crash at any point leaves at
+// worst an object no row names (a content-addressed one, which a later
+// write of the same bytes overwrites; or an upload, in progress or
+// complete, still recorded, which RemoveAbandonedUploads discards), or a
+// temporary file in the cache (removed at the next start).
 //
 // The schema is created and migrated at Open, under an advisory lock, so
 // replicas that start together agree on it. Records with a TTL carry their
@@ -229,12 +236,19 @@ func (s *Store) abortAbandoned(ctx context.Context, a uploadAborter, age time.Du
 			continue
 		}
 		n, err := a.AbortUploads(ctx, s.now().Add(-age))
-		unlock()
 		switch {
 		case err != nil && ctx.Err() == nil:
 			s.log.Warn("aborting abandoned uploads", "aborted", n, "err", err)
 		case n > 0:
 			s.log.Info("aborted uploads abandoned in the object store", "aborted", n, "older_than", age)
+		}
+		n, err = s.RemoveAbandonedUploads(ctx, age)
+		unlock()
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Warn("discarding abandoned blob uploads", "discarded", n, "err", err)
+		case n > 0:
+			s.log.Info("discarded the uploads of blobs their writers abandoned", "discarded", n, "older_than", age)
 		}
 	}
 }
@@ -273,6 +287,16 @@ var migrations = []string{
 	END $$;
 	CREATE TRIGGER records_changed AFTER INSERT OR UPDATE OR DELETE ON records
 		FOR EACH STATEMENT EXECUTE FUNCTION stockpile_records_changed();`,
+	// A blob uploaded while it was written (in parts, before its SHA-256
+	// was known) names its object's key; NULL is the content-addressed key
+	// of the blobs written before and of small ones. uploads holds the keys
+	// of such uploads from their start until their blob's row names them
+	// (or they are discarded), so that what a dead writer left is found.
+	`ALTER TABLE blobs ADD COLUMN object text COLLATE "C";
+	CREATE TABLE uploads (
+		key     text COLLATE "C" PRIMARY KEY,
+		started timestamptz NOT NULL DEFAULT clock_timestamp()
+	);`,
 }
 
 // migrate brings the schema to the latest version, holding an advisory lock

@@ -1,8 +1,10 @@
 // Package s3 keeps blobs' bytes in an S3-compatible object store: objects
 // are written whole from a local file (PutObject, or a multipart upload
-// completed only once every part is in, aborted otherwise), read as a
-// stream, listed and deleted. What an object means is the caller's
-// business; storage/postgres keys them by content.
+// completed only once every part is in, aborted otherwise), or part by part
+// through the multipart calls while the caller is still writing the file;
+// read as a stream, listed and deleted. What an object means is the
+// caller's business; storage/postgres keys them by content, or by upload
+// for those it uploads in parts before their digest is known.
 //
 // The API is Amazon S3's (https://docs.aws.amazon.com/AmazonS3/latest/API/),
 // spoken through aws-sdk-go-v2; any server that implements those calls
@@ -162,41 +164,169 @@ func (c *Client) Put(ctx context.Context, key string, f io.ReaderAt, size int64)
 		}
 		return nil
 	}
-	return c.multipart(ctx, k, f, size)
+	return c.multipart(ctx, key, f, size)
 }
 
-func (c *Client) multipart(ctx context.Context, k string, f io.ReaderAt, size int64) error {
+func (c *Client) multipart(ctx context.Context, key string, f io.ReaderAt, size int64) error {
+	id, err := c.CreateUpload(ctx, key)
+	if err != nil {
+		return err
+	}
+	var etags []string
+	for off, n := int64(0), int32(1); off < size; off, n = off+c.partSize, n+1 {
+		etag, err := c.UploadPart(ctx, key, id, n, io.NewSectionReader(f, off, min(c.partSize, size-off)))
+		if err == nil {
+			etags = append(etags, etag)
+		} else {
+			c.abortAfter(ctx, key, id)
+			return err
+		}
+	}
+	if err := c.CompleteUpload(ctx, key, id, etags); err != nil {
+		c.abortAfter(ctx, key, id)
+		return err
+	}
+	return nil
+}
+
+// abortAfter aborts an upload after a failure, even when ctx is what
+// failed.
+func (c *Client) abortAfter(ctx context.Context, key, id string) {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	_ = c.AbortUpload(actx, key, id)
+}
+
+// PartSize is the size of a multipart upload's parts: objects up to it are
+// sent in one PutObject.
+func (c *Client) PartSize() int64 { return c.partSize }
+
+// CreateUpload starts a multipart upload of the object key and returns its
+// id. Nothing is readable at key until CompleteUpload; an upload neither
+// completed nor aborted is listed by ListMultipartUploads and aborted by
+// AbortUploads once old enough.
+func (c *Client) CreateUpload(ctx context.Context, key string) (string, error) {
+	k := c.prefix + key
 	up, err := c.api.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{Bucket: &c.bucket, Key: &k})
 	if err != nil {
-		return failed("starting the upload of "+k, err)
+		return "", failed("starting the upload of "+k, err)
 	}
-	abort := func(cause error) error {
-		// The abort must run even when ctx is what failed.
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		_, _ = c.api.AbortMultipartUpload(actx, &awss3.AbortMultipartUploadInput{Bucket: &c.bucket, Key: &k, UploadId: up.UploadId})
-		return failed("uploading "+k, cause)
+	return aws.ToString(up.UploadId), nil
+}
+
+// UploadPart sends part n (from 1) of the upload id of key, the bytes of r
+// (seekable, as signing the request reads them twice), and returns the
+// part's ETag. Every part but the last must be at least 5 MiB; parts may
+// be sent concurrently and in any order.
+func (c *Client) UploadPart(ctx context.Context, key, id string, n int32, r *io.SectionReader) (string, error) {
+	k := c.prefix + key
+	out, err := c.api.UploadPart(ctx, &awss3.UploadPartInput{
+		Bucket: &c.bucket, Key: &k, UploadId: &id, PartNumber: aws.Int32(n),
+		Body: r, ContentLength: aws.Int64(r.Size()),
+	})
+	if err != nil {
+		return "", failed(fmt.Sprintf("uploading part %d of %s", n, k), err)
 	}
-	var parts []types.CompletedPart
-	for off, n := int64(0), int32(1); off < size; off, n = off+c.partSize, n+1 {
-		l := min(c.partSize, size-off)
-		out, err := c.api.UploadPart(ctx, &awss3.UploadPartInput{
-			Bucket: &c.bucket, Key: &k, UploadId: up.UploadId, PartNumber: aws.Int32(n),
-			Body: io.NewSectionReader(f, off, l), ContentLength: aws.Int64(l),
-		})
-		if err != nil {
-			return abort(err)
-		}
-		parts = append(parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(n)})
+	return aws.ToString(out.ETag), nil
+}
+
+// CompleteUpload makes the object key of the upload id's parts, whose
+// ETags are etags in part order (part 1 first); the object appears whole,
+// at once.
+func (c *Client) CompleteUpload(ctx context.Context, key, id string, etags []string) error {
+	k := c.prefix + key
+	parts := make([]types.CompletedPart, len(etags))
+	for i, e := range etags {
+		parts[i] = types.CompletedPart{ETag: aws.String(e), PartNumber: aws.Int32(int32(i + 1))}
 	}
-	_, err = c.api.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{
-		Bucket: &c.bucket, Key: &k, UploadId: up.UploadId,
+	_, err := c.api.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{
+		Bucket: &c.bucket, Key: &k, UploadId: &id,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
 	})
 	if err != nil {
-		return abort(err)
+		return failed("completing the upload of "+k, err)
 	}
 	return nil
+}
+
+// AbortUpload aborts the upload id of key and frees its parts; an upload
+// that no longer exists is not an error.
+func (c *Client) AbortUpload(ctx context.Context, key, id string) error {
+	k := c.prefix + key
+	_, err := c.api.AbortMultipartUpload(ctx, &awss3.AbortMultipartUploadInput{Bucket: &c.bucket, Key: &k, UploadId: &id})
+	if err != nil && !isNoSuchUpload(err) {
+		return failed("aborting the upload of "+k, err)
+	}
+	return nil
+}
+
+// Discard removes whatever a writer of key left: it aborts every upload of
+// key in progress and deletes the object.
+func (c *Client) Discard(ctx context.Context, key string) error {
+	k := c.prefix + key
+	err := c.ListUploads(ctx, key, func(u Upload) error {
+		if u.Key != key {
+			return nil
+		}
+		return c.AbortUpload(ctx, key, u.ID)
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := c.api.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: &c.bucket, Key: &k}); err != nil && !isNotFound(err) {
+		return failed("deleting "+k, err)
+	}
+	return nil
+}
+
+// Upload is a multipart upload in progress; Key is without the client's
+// prefix.
+type Upload struct {
+	Key       string
+	ID        string
+	Initiated time.Time
+}
+
+// ListUploads calls fn for every multipart upload in progress whose key
+// starts with prefix (after the client's prefix). An error from fn stops
+// the listing and is returned.
+func (c *Client) ListUploads(ctx context.Context, prefix string, fn func(Upload) error) error {
+	p := c.prefix + prefix
+	in := &awss3.ListMultipartUploadsInput{Bucket: &c.bucket, Prefix: aws.String(p)}
+	for {
+		page, err := c.api.ListMultipartUploads(ctx, in)
+		if err != nil {
+			return failed("listing the uploads under "+p, err)
+		}
+		for _, u := range page.Uploads {
+			k := aws.ToString(u.Key)
+			if len(k) < len(c.prefix) || k[:len(c.prefix)] != c.prefix {
+				continue
+			}
+			if err := fn(Upload{Key: k[len(c.prefix):], ID: aws.ToString(u.UploadId), Initiated: aws.ToTime(u.Initiated)}); err != nil {
+				return err
+			}
+		}
+		if !aws.ToBool(page.IsTruncated) || (page.NextKeyMarker == nil && page.NextUploadIdMarker == nil) {
+			return nil
+		}
+		in.KeyMarker, in.UploadIdMarker = page.NextKeyMarker, page.NextUploadIdMarker
+	}
+}
+
+// ListParts returns how many parts of the upload id of key the server holds.
+func (c *Client) ListParts(ctx context.Context, key, id string) (int, error) {
+	k := c.prefix + key
+	n := 0
+	pages := awss3.NewListPartsPaginator(c.api, &awss3.ListPartsInput{Bucket: &c.bucket, Key: &k, UploadId: &id})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return n, failed("listing the parts of "+k, err)
+		}
+		n += len(page.Parts)
+	}
+	return n, nil
 }
 
 // Get opens the object key for reading, or returns storage.ErrNotFound.
@@ -230,30 +360,18 @@ func (c *Client) Delete(ctx context.Context, key string) error {
 // AbortMultipartUpload in the S3 API reference; an upload that vanished
 // in the meantime (aborted or completed elsewhere) is not an error.
 func (c *Client) AbortUploads(ctx context.Context, cutoff time.Time) (int, error) {
-	in := &awss3.ListMultipartUploadsInput{Bucket: &c.bucket, Prefix: aws.String(c.prefix)}
 	aborted := 0
-	for {
-		page, err := c.api.ListMultipartUploads(ctx, in)
-		if err != nil {
-			return aborted, failed("listing the uploads under "+c.prefix, err)
+	err := c.ListUploads(ctx, "", func(u Upload) error {
+		if u.Initiated.IsZero() || !u.Initiated.Before(cutoff) {
+			return nil
 		}
-		for _, u := range page.Uploads {
-			if u.Initiated == nil || !u.Initiated.Before(cutoff) {
-				continue
-			}
-			_, err := c.api.AbortMultipartUpload(ctx, &awss3.AbortMultipartUploadInput{Bucket: &c.bucket, Key: u.Key, UploadId: u.UploadId})
-			if err != nil && !isNoSuchUpload(err) {
-				return aborted, failed("aborting the upload of "+aws.ToString(u.Key), err)
-			}
-			if err == nil {
-				aborted++
-			}
+		if err := c.AbortUpload(ctx, u.Key, u.ID); err != nil {
+			return err
 		}
-		if !aws.ToBool(page.IsTruncated) || (page.NextKeyMarker == nil && page.NextUploadIdMarker == nil) {
-			return aborted, nil
-		}
-		in.KeyMarker, in.UploadIdMarker = page.NextKeyMarker, page.NextUploadIdMarker
-	}
+		aborted++
+		return nil
+	})
+	return aborted, err
 }
 
 // isNoSuchUpload reports whether err is S3's answer for an upload that no

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,5 +82,39 @@ func TestUnreachable(t *testing.T) {
 	}
 	if _, err := dead.AbortUploads(ctx, time.Now()); !errors.Is(err, storage.ErrUnavailable) {
 		t.Errorf("AbortUploads: %v", err)
+	}
+}
+
+// TestDiscard: Discard of a key aborts its uploads in progress and deletes
+// its object, and leaves other keys (one whose name it prefixes included)
+// alone; a key with nothing is not an error.
+func TestDiscard(t *testing.T) {
+	b := engines.S3(t).NewBucket(t)
+	ctx := context.Background()
+	c := client(t, b, "d/")
+	for _, k := range []string{"blobs/x/upload-1", "blobs/x/upload-10"} {
+		if err := c.StartUpload(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Put(ctx, k, strings.NewReader(k), int64(len(k))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Discard(ctx, "blobs/x/upload-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Discard(ctx, "blobs/x/absent"); err != nil {
+		t.Fatalf("Discard of a key with nothing: %v", err)
+	}
+	var uploads, objects []string
+	if err := c.ListUploads(ctx, "", func(u s3.Upload) error { uploads = append(uploads, u.Key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.List(ctx, "", func(o s3.Object) error { objects = append(objects, o.Key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"blobs/x/upload-10"}
+	if !slices.Equal(uploads, want) || !slices.Equal(objects, want) {
+		t.Errorf("left: uploads %q, objects %q; want %q for both", uploads, objects, want)
 	}
 }
