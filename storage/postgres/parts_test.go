@@ -336,3 +336,48 @@ func TestPartFailsMidStream(t *testing.T) {
 		t.Errorf("RemoveAbandonedUploads = %d, %v; want nothing left to discard", n, err)
 	}
 }
+
+// jobUploads is failingUploads with nothing failing, for the
+// abandoned-upload job (which runs only with an object store that aborts
+// uploads).
+type jobUploads struct{ failingUploads }
+
+func (o *jobUploads) AbortUploads(context.Context, time.Time) (int, error) { return 0, nil }
+
+// TestAbandonedUploadsJobDiscards: the abandoned-upload job discards a
+// blob's upload older than AbandonedUploadAge, and its writer, still at
+// work past that age, then fails without storing the blob.
+func TestAbandonedUploadsJobDiscards(t *testing.T) {
+	objects := &jobUploads{failingUploads{memObjects: memObjects{m: map[string][]byte{}}}}
+	s, err := postgres.Open(context.Background(), postgres.Options{
+		DSN: engines.Postgres(t).NewDatabase(t), Objects: objects, CacheDir: t.TempDir(), CacheSize: 1 << 30,
+		AbandonedUploadAge: 20 * time.Millisecond,
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	body := randomBytes(5, 3*testPart)
+	pr, pw := io.Pipe()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := s.WriteBlob(context.Background(), "npm", pr, nil)
+		errc <- err
+	}()
+	if _, err := pw.Write(body[:2*testPart+1<<20]); err != nil {
+		t.Fatal(err)
+	}
+	for end := time.Now().Add(30 * time.Second); objects.discarded.Load() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("the job discarded nothing in 30 s (%d parts sent)", objects.sent.Load())
+		}
+	}
+	pw.Write(body[2*testPart+1<<20:])
+	pw.Close()
+	if err := <-errc; err == nil {
+		t.Fatal("WriteBlob succeeded after its upload was discarded")
+	}
+	if _, err := s.StatBlob(context.Background(), "npm", shaOf(body)); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("StatBlob = %v, want ErrNotFound", err)
+	}
+}
