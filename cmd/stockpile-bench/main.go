@@ -104,16 +104,8 @@ func runScenarios(ctx context.Context, o *runOptions, stdout, stderr io.Writer) 
 // measureAll runs the scenarios one after another and returns the reports
 // of those that finished; it stops at the first that fails.
 func measureAll(ctx context.Context, o *runOptions, log *slog.Logger) ([]*bench.ScenarioReport, error) {
-	env := bench.Env{
-		Env: stack.Env{Log: log, TempRoot: o.TempRoot, Keep: o.Keep, Nginx: o.Nginx, NginxListen: o.NginxListen, Token: o.Token, Open: o.Open,
-			Target: o.Target, TargetPID: o.TargetPID},
-		Burst: o.Burst, Timeout: o.Load.Timeout,
-		BigSize: o.BigSize, BigClients: o.BigClients,
-		Connections:  o.Load.Connections,
-		SoakDuration: o.SoakDuration, SoakWarmup: o.SoakWarmup,
-		UpstreamRate: o.UpstreamRate,
-		MillionDir:   o.MillionDir, MillionVersions: o.MillionVersions,
-	}
+	env := o.Env
+	env.Log, env.Timeout, env.Connections = log, o.Load.Timeout, o.Load.Connections
 	if _, err := os.Stat(o.Nginx); err != nil {
 		return nil, fmt.Errorf("nginx %s: %w (install Debian's nginx: apt-get install -y nginx)", o.Nginx, err)
 	}

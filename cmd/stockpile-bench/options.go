@@ -17,34 +17,18 @@ import (
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/stack"
 )
 
-// runOptions is the command line of `stockpile-bench run`.
+// runOptions is the command line of `stockpile-bench run`: what the
+// scenarios are given (bench.Env, its flags written straight into it) and
+// what the runner and the report take.
 type runOptions struct {
-	Load        load.Config
-	Rounds      int
-	JSON        string
-	MinRatio    float64
-	Stockpile   string
-	Target      string
-	Token       string
-	TargetPID   int
-	Nginx       string
-	NginxListen string
-	Burst       int
-	BigSize     int64
-	BigClients  int
-	// SoakDuration and SoakWarmup: soak's length and warm-up.
-	SoakDuration time.Duration
-	SoakWarmup   time.Duration
-	// UpstreamRate: cold-10mb's upstream rate cap, bytes per second.
-	UpstreamRate int64
-	// MillionDir and MillionVersions: million's data directory and size.
-	MillionDir      string
-	MillionVersions int
-	TempRoot        string
-	Keep            bool
-	// Open runs the warm scenarios as they ran before deployments were
-	// measured: no access keys, no token, no access logs.
-	Open      bool
+	bench.Env
+	Load     load.Config
+	Rounds   int
+	JSON     string
+	MinRatio float64
+	// Stockpile is --stockpile, the binary asked for; Env.Stockpile is the
+	// one found.
+	Stockpile string
 	Verbose   bool
 	Scenarios []string
 }

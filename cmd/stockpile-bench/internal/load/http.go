@@ -156,20 +156,6 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// WantOK returns nil for a 200 answer, else a *StatusError.
-func WantOK(ctx context.Context, c *http.Client, url string) error {
-	var body limitedBuffer
-	body.max = 300
-	r, err := Get(ctx, c, url, nil, &body, nil)
-	if err != nil {
-		return err
-	}
-	if r.Status != http.StatusOK {
-		return &StatusError{URL: url, Status: r.Status, Snippet: string(body.b)}
-	}
-	return nil
-}
-
 // Median returns the middle value (the mean of the two middle ones for an
 // even count), or zero for none.
 func Median[T float64 | time.Duration](xs []T) T {

@@ -99,7 +99,19 @@ func startSampler(pid int, interval time.Duration, children bool) (*Sampler, err
 	}
 	s := &Sampler{root: pid, pids: pids, start: time.Now(), stop: make(chan struct{}), done: make(chan struct{})}
 	s.sample()
-	go sampleEvery(interval, s.stop, s.done, s.sample)
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+				s.sample()
+			}
+		}
+	}()
 	return s, nil
 }
 
@@ -346,22 +358,6 @@ func Slope(samples []MemSample, from time.Duration, pick func(MemStatus) uint64)
 		return 0, int(n)
 	}
 	return (n*sxy - sx*sy) / d, int(n)
-}
-
-// sampleEvery calls sample every interval until stop is closed, then
-// closes done.
-func sampleEvery(interval time.Duration, stop <-chan struct{}, done chan<- struct{}, sample func()) {
-	defer close(done)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			sample()
-		}
-	}
 }
 
 // MemAt returns the last sample taken at or before at (the first sample

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -90,15 +91,14 @@ func (s *cold10MB) publish(name string) (*formattest.NPMPackage, error) {
 // Drive implements Driver.
 func (s *cold10MB) Drive(ctx context.Context, rounds int) ([]*bench.TargetReport, error) {
 	buf := make([]byte, s.size+(1<<20))
-	get := func(url string, h http.Header, want []byte) (load.Response, error) {
-		tg, body, err := timedDownload(ctx, url, h, buf, s.env.Timeout)
-		if err != nil {
-			return tg, err
-		}
-		if !bytes.Equal(body, want) {
-			return tg, fmt.Errorf("GET %s: %d bytes that are not the fixture's %d", url, len(body), len(want))
-		}
-		return tg, nil
+	// download is one timed GET of a round: its answer must be want (when
+	// set); sampled ones are Stockpile's measured window.
+	type download struct {
+		dst     *load.Response
+		url     string
+		h       http.Header
+		want    []byte
+		sampled bool
 	}
 	for round := 1; round <= rounds; round++ {
 		var r cold10MBRound
@@ -117,44 +117,42 @@ func (s *cold10MB) Drive(ctx context.Context, rounds int) ([]*bench.TargetReport
 		if err != nil {
 			return nil, fmt.Errorf("stockpile is gone: %w", err)
 		}
+		strict := []download{
+			{&r.Nginx, s.stack.NginxURL + f.TarballPath(), nil, f.Tarball, false},
+			{&r.Stockpile, s.stack.RepoURL + f.TarballPath(), s.stack.Header(""), f.Tarball, true},
+		}
+		npmLike := []download{
+			{&r.NginxNPM, s.stack.NginxURL + g.TarballPath(), nil, g.Tarball, false},
+			{&r.StockpileNPM, s.stack.RepoURL + g.TarballPath(), s.stack.Header(""), g.Tarball, false},
+		}
 		// Odd rounds start with nginx, even ones with Stockpile: drift on
 		// the shared machine hits both alike.
-		steps := []func() error{
-			func() (err error) { r.Nginx, err = get(s.stack.NginxURL+f.TarballPath(), nil, f.Tarball); return },
-			func() (err error) {
-				sampler.MeasureStart()
-				defer sampler.MeasureEnd()
-				r.Stockpile, err = get(s.stack.RepoURL+f.TarballPath(), s.stack.Header(""), f.Tarball)
-				return
-			},
-		}
 		if round%2 == 0 {
-			steps[0], steps[1] = steps[1], steps[0]
+			slices.Reverse(strict)
+			slices.Reverse(npmLike)
 		}
 		// The npm-like package: its packument through Stockpile first.
-		steps = append(steps, func() error {
-			_, _, err := timedDownload(ctx, s.stack.RepoURL+g.PackumentPath(), s.stack.Header(npmInstallAccept), buf, s.env.Timeout)
-			return err
-		})
-		npmSteps := []func() error{
-			func() (err error) { r.NginxNPM, err = get(s.stack.NginxURL+g.TarballPath(), nil, g.Tarball); return },
-			func() (err error) {
-				r.StockpileNPM, err = get(s.stack.RepoURL+g.TarballPath(), s.stack.Header(""), g.Tarball)
-				return
-			},
-		}
-		if round%2 == 0 {
-			npmSteps[0], npmSteps[1] = npmSteps[1], npmSteps[0]
-		}
-		steps = append(steps, npmSteps...)
-		for _, step := range steps {
-			if err := step(); err != nil {
+		packument := download{url: s.stack.RepoURL + g.PackumentPath(), h: s.stack.Header(npmInstallAccept)}
+		for _, d := range append(append(strict, packument), npmLike...) {
+			if d.sampled {
+				sampler.MeasureStart()
+			}
+			tg, body, err := timedDownload(ctx, d.url, d.h, buf, s.env.Timeout)
+			if d.sampled {
+				sampler.MeasureEnd()
+			}
+			if err == nil && d.want != nil && !bytes.Equal(body, d.want) {
+				err = fmt.Errorf("GET %s: %d bytes that are not the fixture's %d", d.url, len(body), len(d.want))
+			}
+			if err == nil && d.dst != nil {
+				*d.dst = tg
+			}
+			if err == nil {
+				err = bench.Sleep(ctx, 100*time.Millisecond)
+			}
+			if err != nil {
 				sampler.Stop()
 				return nil, fmt.Errorf("round %d: %w", round, err)
-			}
-			if err := bench.Sleep(ctx, 100*time.Millisecond); err != nil {
-				sampler.Stop()
-				return nil, err
 			}
 		}
 		st := sampler.Stop()

@@ -218,37 +218,13 @@ func soakGet(ctx context.Context, c *http.Client, url string, h http.Header, buf
 // install resolves p as npm does: its packument, then its tarball. rec,
 // when set, records each request under its kind (cold packages under
 // soakCold). It returns the kind of the first failure.
-func (s *soak) install(ctx context.Context, c *http.Client, p *soakPkg, buf []byte, rec func(kind string, ok bool, why string, ec load.ErrorCounts, n int64, lat time.Duration)) (string, error) {
+func (s *soak) install(ctx context.Context, c *http.Client, p *soakPkg, buf []byte, rec soakRecorder) (string, error) {
 	accept := npmInstallAccept
 	if mrand.IntN(5) == 0 {
 		accept = "application/json"
 	}
 	record := func(kind string, status int, n int64, lat time.Duration, err error, check func() string) error {
-		var ec load.ErrorCounts
-		why := ""
-		switch {
-		case err != nil && status == 0:
-			ec.Transport, why = 1, err.Error()
-		case status != http.StatusOK:
-			ec.Status, why = 1, fmt.Sprintf("status %d", status)
-		case err != nil:
-			ec.Short, why = 1, err.Error()
-		default:
-			if why = check(); why != "" {
-				if strings.Contains(why, "bytes") {
-					ec.Short = 1
-				} else {
-					ec.Digest = 1
-				}
-			}
-		}
-		if rec != nil {
-			rec(kind, why == "", why, ec, n, lat)
-		}
-		if why != "" {
-			return errors.New(why)
-		}
-		return nil
+		return soakJudge(rec, kind, http.StatusOK, status, n, lat, err, check)
 	}
 	hd := s.stack.Header(accept)
 	t0 := time.Now()
@@ -286,6 +262,40 @@ func (s *soak) install(ctx context.Context, c *http.Client, p *soakPkg, buf []by
 	}
 	return "", nil
 }
+
+// soakJudge classifies one answer: its status against want, then check
+// (when set) on its body; it records it with rec (when set) under kind and
+// returns the failure.
+func soakJudge(rec soakRecorder, kind string, want, status int, n int64, lat time.Duration, err error, check func() string) error {
+	var ec load.ErrorCounts
+	why := ""
+	switch {
+	case err != nil && status == 0:
+		ec.Transport, why = 1, err.Error()
+	case status != want:
+		ec.Status, why = 1, fmt.Sprintf("status %d, want %d", status, want)
+	case err != nil:
+		ec.Short, why = 1, err.Error()
+	case check != nil:
+		if why = check(); why != "" {
+			if strings.Contains(why, "bytes") {
+				ec.Short = 1
+			} else {
+				ec.Digest = 1
+			}
+		}
+	}
+	if rec != nil {
+		rec(kind, why == "", why, ec, n, lat)
+	}
+	if why != "" {
+		return errors.New(why)
+	}
+	return nil
+}
+
+// soakRecorder records one request (soak.record).
+type soakRecorder func(kind string, ok bool, why string, ec load.ErrorCounts, n int64, lat time.Duration)
 
 // Targets implements Scenario: soak is a Driver.
 func (s *soak) Targets() []bench.Target { return nil }
@@ -458,17 +468,7 @@ func (s *soak) missing(ctx context.Context, c *http.Client, rng *mrand.Rand, buf
 	if ctx.Err() != nil {
 		return
 	}
-	var ec load.ErrorCounts
-	why := ""
-	switch {
-	case err != nil && status == 0:
-		ec.Transport, why = 1, err.Error()
-	case status != http.StatusNotFound:
-		ec.Status, why = 1, fmt.Sprintf("GET %s: status %d, want 404", url, status)
-	case err != nil:
-		ec.Short, why = 1, err.Error()
-	}
-	s.record(soakMissing, why == "", why, ec, n, time.Since(t0))
+	_ = soakJudge(s.record, soakMissing, http.StatusNotFound, status, n, time.Since(t0), err, nil)
 }
 
 // Check implements Checker: no error, the warm-up RSS, and the slopes.

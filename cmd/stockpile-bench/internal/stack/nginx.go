@@ -252,7 +252,7 @@ func StartNginx(ctx context.Context, bin string, cfg NginxConfig, log *slog.Logg
 	url := "http://" + cfg.Listen + "/" + readyFile
 	client := load.Client(time.Second, true)
 	err = c.waitReady(ctx, 10*time.Second, 50*time.Millisecond, func(ctx context.Context) error {
-		err := load.WantOK(ctx, client, url)
+		_, err := load.Fetch(ctx, client, url, nil)
 		var se *load.StatusError
 		if errors.As(err, &se) {
 			// 403: the workers (nobody) cannot read the fixtures.

@@ -225,7 +225,10 @@ func StartStockpile(ctx context.Context, bin, dir string, cfg StockpileConfig, l
 		}
 		srv := &Server{Child: c, URL: "http://" + cfg.Listen}
 		hc := load.Client(time.Second, true)
-		err = c.waitReady(ctx, 60*time.Second, 5*time.Millisecond, func(ctx context.Context) error { return load.WantOK(ctx, hc, srv.URL+"/-/ready") })
+		err = c.waitReady(ctx, 60*time.Second, 5*time.Millisecond, func(ctx context.Context) error {
+			_, err := load.Fetch(ctx, hc, srv.URL+"/-/ready", nil)
+			return err
+		})
 		srv.Startup = time.Since(t0)
 		if err == nil && cfg.AccessKey != nil {
 			// Also proves the server that answered is this one, not
