@@ -27,8 +27,8 @@ const (
 	clusterReplicas = 3
 	clusterClients  = 1000
 	clusterBucket   = "stockpile-bench"
-	// clusterWarmTarget is the least ratio of a replica's warm tarball
-	// hits to the single node's.
+	// clusterWarmTarget is the least ratio of a replica's warm hits (the
+	// tarball, the abbreviated packument) to the single node's.
 	clusterWarmTarget = 0.8
 )
 
@@ -37,6 +37,8 @@ const (
 	clusterCold       = "cluster cold tarball"
 	clusterWarm       = "replica warm tarball"
 	clusterSingleWarm = "single node warm tarball"
+	clusterWarmDoc    = "replica warm abbreviated packument"
+	clusterSingleDoc  = "single node warm abbreviated packument"
 )
 
 // cluster is Stockpile on three replicas sharing PostgreSQL and an S3
@@ -45,9 +47,10 @@ const (
 // public:npmjs. A burst of clients after one tarball nobody has, each sent
 // at random to one replica, must cost the upstream exactly one fetch and
 // give every client the right bytes (SHA-256); then warm hits of the
-// tarball through one replica and through the single node, in alternating
-// rounds and as deployed (access key, a token on every request, log at
-// info), are compared by median requests per second.
+// tarball and of the abbreviated packument (as npm install asks for it)
+// through one replica and through the single node, in alternating rounds
+// and as deployed (access key, a token on every request, log at info), are
+// compared by median requests per second.
 type cluster struct {
 	env     bench.Env
 	stack   npmStack
@@ -99,6 +102,16 @@ func (s *cluster) Setup(ctx context.Context) error {
 	if !bytes.Equal(got, f.Tarball) {
 		return fmt.Errorf("cluster: the single node's tarball differs from the fixture (%d bytes, want %d)", len(got), len(f.Tarball))
 	}
+	// The abbreviated packument, twice (the engine keeps a document from
+	// its second rendering on): its length is what every warm hit of it
+	// must have, on the replica too. The replica renders its own during
+	// the runs' warm-up, after the burst.
+	var doc []byte
+	for range 2 {
+		if doc, err = load.Fetch(ctx, c, s.stack.RepoURL+f.PackumentPath(), s.stack.Header(npmInstallAccept)); err != nil {
+			return fmt.Errorf("cluster: warm the single node's abbreviated packument: %w", notServed(err))
+		}
+	}
 	if s.before, err = s.stack.Accesses(); err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
@@ -113,6 +126,7 @@ func (s *cluster) Setup(ctx context.Context) error {
 		spread = append(spread, load.Request{URL: repoURL(r) + f.TarballPath(), Header: stack.Header("", s.replicas[0].Token)})
 	}
 	warm := load.Expect{Status: http.StatusOK, Bytes: int64(len(f.Tarball))}
+	warmDoc := load.Expect{Status: http.StatusOK, Bytes: int64(len(doc))}
 	n := s.clients
 	s.targets = []bench.Target{
 		{Name: clusterCold, Side: bench.SideStockpile, PID: s.replicas[0].PID(), Request: spread[0], Mix: spread,
@@ -121,6 +135,10 @@ func (s *cluster) Setup(ctx context.Context) error {
 		{Name: clusterWarm, Side: bench.SideStockpile, PID: s.replicas[0].PID(), Request: spread[0], Expect: warm},
 		{Name: clusterSingleWarm, Side: bench.SideStockpile, PID: s.stack.StockpilePID,
 			Request: load.Request{URL: s.stack.RepoURL + f.TarballPath(), Header: s.stack.Header("")}, Expect: warm},
+		{Name: clusterWarmDoc, Side: bench.SideStockpile, PID: s.replicas[0].PID(),
+			Request: load.Request{URL: repoURL(s.replicas[0]) + f.PackumentPath(), Header: stack.Header(npmInstallAccept, s.replicas[0].Token)}, Expect: warmDoc},
+		{Name: clusterSingleDoc, Side: bench.SideStockpile, PID: s.stack.StockpilePID,
+			Request: load.Request{URL: s.stack.RepoURL + f.PackumentPath(), Header: s.stack.Header(npmInstallAccept)}, Expect: warmDoc},
 	}
 	return nil
 }
@@ -172,7 +190,7 @@ func repoURL(r *stack.Server) string {
 }
 
 // Targets implements Scenario: the burst (one round), then the replica's
-// and the single node's warm tarball.
+// and the single node's warm tarball and abbreviated packument.
 func (s *cluster) Targets() []bench.Target { return s.targets }
 
 // Check implements Checker: the burst's bodies and errors, what the
@@ -182,9 +200,26 @@ func (s *cluster) Check(_ context.Context, results []*bench.TargetReport) ([]ben
 	for _, r := range results {
 		by[r.Target.Name] = r
 	}
-	cold, warm, single := by[clusterCold], by[clusterWarm], by[clusterSingleWarm]
-	if cold == nil || len(cold.Rounds) != 1 || warm == nil || single == nil {
+	cold := by[clusterCold]
+	if cold == nil || len(cold.Rounds) != 1 {
 		return nil, errors.New("cluster: expected one burst and the warm runs")
+	}
+	var warmRatios []bench.Finding
+	for _, w := range []struct{ what, replica, single string }{
+		{"warm tarball", clusterWarm, clusterSingleWarm},
+		{"warm abbreviated packument", clusterWarmDoc, clusterSingleDoc},
+	} {
+		warm, single := by[w.replica], by[w.single]
+		if warm == nil || single == nil {
+			return nil, errors.New("cluster: expected one burst and the warm runs")
+		}
+		ratio, wm, sm := 0.0, warm.Median().RPS, single.Median().RPS
+		if sm > 0 {
+			ratio = wm / sm
+		}
+		warmRatios = append(warmRatios, bench.Finding{
+			Name: w.what + " req/s, replica (PostgreSQL + S3, local cache) / single node (Badger), medians", OK: ratio >= clusterWarmTarget,
+			Value: fmt.Sprintf("%.2f (target ≥ %.1f; %.0f vs %.0f req/s)", ratio, clusterWarmTarget, wm, sm)})
 	}
 	after, err := s.stack.Accesses()
 	if err != nil {
@@ -195,19 +230,13 @@ func (s *cluster) Check(_ context.Context, results []*bench.TargetReport) ([]ben
 	tgz, doc := fetched(f.TarballPath()), fetched(f.PackumentPath())
 	res := cold.Rounds[0].Result
 	n := uint64(s.clients)
-	ratio, wm, sm := 0.0, warm.Median().RPS, single.Median().RPS
-	if sm > 0 {
-		ratio = wm / sm
-	}
-	return []bench.Finding{
+	return append([]bench.Finding{
 		{Name: "clients with the right bytes (SHA-256)", Value: fmt.Sprintf("%d/%d over %d replicas", res.OK, n, len(s.replicas)), OK: res.OK == n},
 		{Name: "upstream tarball fetches by the cluster", Value: fmt.Sprintf("%d (want 1)", tgz), OK: tgz == 1},
 		{Name: "upstream packument fetches by the cluster", Value: fmt.Sprintf("%d (want 1)", doc), OK: doc == 1},
 		{Name: "client errors", Value: fmt.Sprintf("%d (status %d, short %d, digest %d, transport %d)",
 			res.Errors.Total(), res.Errors.Status, res.Errors.Short, res.Errors.Digest, res.Errors.Transport), OK: res.Errors.Total() == 0},
-		{Name: "warm tarball req/s, replica (PostgreSQL + S3, local cache) / single node (Badger), medians", OK: ratio >= clusterWarmTarget,
-			Value: fmt.Sprintf("%.2f (target ≥ %.1f; %.0f vs %.0f req/s)", ratio, clusterWarmTarget, wm, sm)},
-	}, nil
+	}, warmRatios...), nil
 }
 
 // Teardown implements Scenario: the replicas, the stack, then the engines.

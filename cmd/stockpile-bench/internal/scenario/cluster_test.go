@@ -66,8 +66,8 @@ func TestClusterSmoke(t *testing.T) {
 			t.Errorf("%s: %s, want exactly 1", name, f.Value)
 		}
 	}
-	if len(rep.Targets) != 3 || rep.Targets[0].Rounds[0].Result.Requests != 100 {
-		t.Fatalf("want a burst of 100 requests and two warm targets: %+v", rep.Targets)
+	if len(rep.Targets) != 5 || rep.Targets[0].Rounds[0].Result.Requests != 100 {
+		t.Fatalf("want a burst of 100 requests and four warm targets: %+v", rep.Targets)
 	}
 	for _, tr := range rep.Targets[1:] {
 		if len(tr.Rounds) != 2 || tr.Rounds[0].Result.OK == 0 || tr.Rounds[1].Result.Errors.Total() != 0 {
