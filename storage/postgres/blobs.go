@@ -98,7 +98,11 @@ func (s *Store) WriteBlob(ctx context.Context, domain string, r io.Reader, verif
 	}
 	uploaded := false // the blob's row names parts' object
 	defer func() {    // before the file's removal: the parts are read from it
-		if parts != nil && !uploaded {
+		switch {
+		case parts == nil:
+		case uploaded:
+			parts.cancel(nil) // frees its context
+		default:
 			parts.drop(ctx)
 		}
 	}()
