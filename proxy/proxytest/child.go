@@ -7,10 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stockpile-proxy/stockpile/proxy/proxytest/procfs"
 )
 
 // childEnv marks a test binary started by StartChild.
@@ -90,20 +91,17 @@ func StartChild(t *testing.T, name string) *Child {
 // "VmRSS" (resident now) or "VmHWM" (the most it has been resident).
 func (c *Child) Memory(t *testing.T, field string) int64 {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.PID))
+	m, err := procfs.ReadMemStatus(c.PID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, ln := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(ln, field+":"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err != nil {
-				t.Fatalf("%s: %q", field, ln)
-			}
-			return kb << 10
-		}
+	switch field {
+	case "VmRSS":
+		return int64(m.RSS)
+	case "VmHWM":
+		return int64(m.HWM)
 	}
-	t.Fatalf("no %s in /proc/%d/status", field, c.PID)
+	t.Fatalf("Memory(%q): want VmRSS or VmHWM", field)
 	return 0
 }
 
@@ -121,21 +119,9 @@ func (c *Child) ResetPeak(t *testing.T) int64 {
 // from /proc/PID/stat, in clock ticks of 10 ms).
 func (c *Child) CPU(t *testing.T) time.Duration {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.PID))
+	d, err := procfs.ReadCPU(c.PID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Fields after the command name, which is in parentheses: state is
-	// field 3, utime 14 and stime 15.
-	i := strings.LastIndexByte(string(b), ')')
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		t.Fatalf("/proc/%d/stat: %q", c.PID, b)
-	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		t.Fatalf("/proc/%d/stat: %q", c.PID, b)
-	}
-	return time.Duration(ut+st) * 10 * time.Millisecond
+	return d
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/load"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/procstat"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/stack"
+	"github.com/stockpile-proxy/stockpile/proxy/proxytest/procfs"
 )
 
 // The million scenario checks the target "1,000,000 cached package
@@ -202,11 +203,11 @@ func (m *millionServer) stop() error {
 
 // rss is the server's resident set: anonymous memory (the heap) and file
 // pages (Badger's mmap'd tables, reclaimable).
-func (m *millionServer) rss() procstat.MemStatus {
+func (m *millionServer) rss() procfs.MemStatus {
 	if m.srv == nil {
-		return procstat.MemStatus{}
+		return procfs.MemStatus{}
 	}
-	st, _ := procstat.ReadMemStatus(m.srv.PID())
+	st, _ := procfs.ReadMemStatus(m.srv.PID())
 	return st
 }
 
@@ -335,7 +336,7 @@ type million struct {
 	bigDocs, bigTgzs []millionURL
 	smDocs, smTgzs   []millionURL
 	firstTouch       map[string]*load.Histogram // "1M tarball" → warm-up pass latencies
-	rss              map[string]procstat.MemStatus
+	rss              map[string]procfs.MemStatus
 	results          map[string]bench.Summary // "1M tarball" → medians over rounds
 }
 
@@ -495,7 +496,7 @@ func (m *million) Check(_ context.Context, results []*bench.TargetReport) ([]ben
 	for _, tr := range results {
 		m.results[tr.Target.Name] = tr.Median()
 	}
-	m.rss = map[string]procstat.MemStatus{m.bigSrv.label: m.bigSrv.rss(), m.smSrv.label: m.smSrv.rss()}
+	m.rss = map[string]procfs.MemStatus{m.bigSrv.label: m.bigSrv.rss(), m.smSrv.label: m.smSrv.rss()}
 	return m.findings(), nil
 }
 
@@ -549,7 +550,7 @@ func (m *million) findings() []bench.Finding {
 			bench.FmtBytes(uint64(m.bigUse[0])), bench.FmtBytes(uint64(m.bigUse[1]))),
 		OK: true,
 	})
-	rss := func(r procstat.MemStatus) string {
+	rss := func(r procfs.MemStatus) string {
 		return fmt.Sprintf("%s (anon %s, file %s)", bench.FmtBytes(r.RSS), bench.FmtBytes(r.Anon), bench.FmtBytes(r.File))
 	}
 	out = append(out, bench.Finding{

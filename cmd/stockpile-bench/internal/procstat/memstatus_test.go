@@ -2,46 +2,29 @@ package procstat
 
 import (
 	"math"
-	"os"
 	"testing"
 	"time"
-)
 
-func TestParseMemStatus(t *testing.T) {
-	raw := "Name:\tstockpile\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\nRssAnon:\t   40960 kB\nRssFile:\t   61440 kB\nRssShmem:\t       0 kB\nThreads:\t12\n"
-	m, err := ParseMemStatus([]byte(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.RSS != 100<<20 || m.Anon != 40<<20 || m.File != 60<<20 || m.Shmem != 0 || m.HWM != 200<<20 {
-		t.Errorf("%+v", m)
-	}
-	if _, err := ParseMemStatus([]byte("Name:\tx\n")); err == nil {
-		t.Error("no VmRSS accepted")
-	}
-	self, err := ReadMemStatus(os.Getpid())
-	if err != nil || self.RSS == 0 || self.Anon+self.File+self.Shmem != self.RSS {
-		t.Errorf("own status %+v, %v: parts do not add up", self, err)
-	}
-}
+	"github.com/stockpile-proxy/stockpile/proxy/proxytest/procfs"
+)
 
 func TestMemSeriesSlopeAndPeaks(t *testing.T) {
 	var samples []MemSample
 	for i := range 61 {
 		at := time.Duration(i) * time.Second
 		anon := uint64(50<<20) + uint64(i)*(2<<20)/60 // 2 MiB/min
-		samples = append(samples, MemSample{At: at, MemStatus: MemStatus{RSS: anon + 10<<20, Anon: anon, File: 10 << 20}})
+		samples = append(samples, MemSample{At: at, MemStatus: procfs.MemStatus{RSS: anon + 10<<20, Anon: anon, File: 10 << 20}})
 	}
 	samples[10].File = 90 << 20 // a spike of file pages
 	samples[10].RSS = samples[10].Anon + samples[10].File
-	got, n := Slope(samples, 0, func(m MemStatus) uint64 { return m.Anon })
+	got, n := Slope(samples, 0, func(m procfs.MemStatus) uint64 { return m.Anon })
 	if n != 61 || math.Abs(got-2<<20) > 1 {
 		t.Errorf("slope %.0f over %d samples, want %d", got, n, 2<<20)
 	}
-	if _, n := Slope(samples, 30*time.Second, func(m MemStatus) uint64 { return m.Anon }); n != 31 {
+	if _, n := Slope(samples, 30*time.Second, func(m procfs.MemStatus) uint64 { return m.Anon }); n != 31 {
 		t.Errorf("%d samples after 30s, want 31", n)
 	}
-	if s, n := Slope(samples[:1], 0, func(m MemStatus) uint64 { return m.Anon }); s != 0 || n != 1 {
+	if s, n := Slope(samples[:1], 0, func(m procfs.MemStatus) uint64 { return m.Anon }); s != 0 || n != 1 {
 		t.Errorf("one sample: slope %v", s)
 	}
 	p := Peaks(samples)

@@ -1,26 +1,21 @@
-// Package procstat samples a process from /proc: its resident memory (in
-// parts: anonymous, file-backed) and CPU time, over a measured window or
-// as a series, and the disk space a directory takes.
+// Package procstat samples a process from /proc (read by
+// proxy/proxytest/procfs, which the tests measuring a child server share):
+// its resident memory (in parts: anonymous, file-backed) and CPU time,
+// over a measured window or as a series, and the disk space a directory
+// takes.
 package procstat
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
-)
 
-// clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat. It
-// is 100 on every Linux architecture Go supports (the kernel hides its real
-// HZ behind it), so there is no need for sysconf.
-const clockTicks = 100
+	"github.com/stockpile-proxy/stockpile/proxy/proxytest/procfs"
+)
 
 // ProcStats is what a sampler saw of a process (and its children, for
 // nginx's workers) during one load run.
@@ -90,7 +85,7 @@ func StartSelf(interval time.Duration) (*Sampler, error) {
 }
 
 func startSampler(pid int, interval time.Duration, children bool) (*Sampler, error) {
-	if _, err := ReadMemStatus(pid); err != nil {
+	if _, err := procfs.ReadMemStatus(pid); err != nil {
 		return nil, fmt.Errorf("sampler: %w", err)
 	}
 	pids := []int{pid}
@@ -117,10 +112,10 @@ func startSampler(pid int, interval time.Duration, children bool) (*Sampler, err
 
 func (s *Sampler) sample() {
 	var rss uint64
-	var root MemStatus
+	var root procfs.MemStatus
 	var rootErr error
 	for i, p := range s.pids {
-		m, err := ReadMemStatus(p)
+		m, err := procfs.ReadMemStatus(p)
 		if i == 0 {
 			root, rootErr = m, err
 		}
@@ -137,7 +132,7 @@ func (s *Sampler) sample() {
 func (s *Sampler) cpu() time.Duration {
 	var total time.Duration
 	for _, p := range s.pids {
-		if v, err := readCPU(p); err == nil {
+		if v, err := procfs.ReadCPU(p); err == nil {
 			total += v
 		}
 	}
@@ -172,7 +167,7 @@ func (s *Sampler) Stop() ProcStats {
 		<-s.done
 		s.sample()
 	}
-	m, _ := ReadMemStatus(s.root)
+	m, _ := procfs.ReadMemStatus(s.root)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := ProcStats{PID: s.root, Processes: len(s.pids), PeakRSS: s.peakRSS, HWM: m.HWM}
@@ -190,39 +185,6 @@ func (s *Sampler) Series() []MemSample {
 	return slices.Clone(s.series)
 }
 
-// statFields returns the fields of /proc/PID/stat after the command name,
-// which is in parentheses and may itself contain spaces and parentheses:
-// fields[0] is the state (field 3 of proc(5)), fields[1] the parent pid.
-func statFields(pid int) ([]string, error) {
-	raw, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return nil, err
-	}
-	i := bytes.LastIndexByte(raw, ')')
-	if i < 0 {
-		return nil, fmt.Errorf("/proc/%d/stat: no command name", pid)
-	}
-	return strings.Fields(string(raw[i+1:])), nil
-}
-
-// readCPU returns a process's user+system CPU time.
-func readCPU(pid int) (time.Duration, error) {
-	f, err := statFields(pid)
-	if err != nil {
-		return 0, err
-	}
-	if len(f) < 13 {
-		return 0, errors.New("short /proc/PID/stat")
-	}
-	// utime and stime are fields 14 and 15 of proc(5).
-	ut, err1 := strconv.ParseUint(f[11], 10, 64)
-	st, err2 := strconv.ParseUint(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
-	}
-	return time.Duration(ut+st) * time.Second / clockTicks, nil
-}
-
 // childrenOf returns the processes whose parent is pid.
 func childrenOf(pid int) []int {
 	entries, err := os.ReadDir("/proc")
@@ -236,7 +198,7 @@ func childrenOf(pid int) []int {
 		if err != nil || p == pid {
 			continue
 		}
-		f, err := statFields(p)
+		f, err := procfs.StatFields(p)
 		if err == nil && len(f) > 1 && f[1] == want {
 			out = append(out, p)
 		}
@@ -244,72 +206,15 @@ func childrenOf(pid int) []int {
 	return out
 }
 
-// MemStatus is a process's resident memory as /proc/PID/status splits it:
-// VmRSS = RssAnon + RssFile + RssShmem. File-backed pages (RssFile) include
-// the pages of files the process maps, such as Badger's value log read
-// through mmap: the kernel may drop them under pressure, unlike RssAnon
-// (the heap, stacks, buffers).
-type MemStatus struct {
-	RSS   uint64 `json:"rss_bytes"`
-	Anon  uint64 `json:"rss_anon_bytes"`
-	File  uint64 `json:"rss_file_bytes"`
-	Shmem uint64 `json:"rss_shmem_bytes"`
-	HWM   uint64 `json:"hwm_bytes"`
-}
-
-// ReadMemStatus reads the Rss* and VmHWM lines of /proc/PID/status in one
-// pass.
-func ReadMemStatus(pid int) (MemStatus, error) {
-	raw, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
-	if err != nil {
-		return MemStatus{}, err
-	}
-	return ParseMemStatus(raw)
-}
-
-// ParseMemStatus reads the lines of a /proc/PID/status file that
-// MemStatus holds; VmRSS is required.
-func ParseMemStatus(raw []byte) (MemStatus, error) {
-	var m MemStatus
-	fields := map[string]*uint64{"VmRSS:": &m.RSS, "RssAnon:": &m.Anon, "RssFile:": &m.File, "RssShmem:": &m.Shmem, "VmHWM:": &m.HWM}
-	seenRSS := false
-	for line := range strings.Lines(string(raw)) {
-		key, rest, ok := strings.Cut(line, "\t")
-		if !ok {
-			key, rest, ok = strings.Cut(line, " ")
-		}
-		dst := fields[strings.TrimSpace(key)]
-		if !ok || dst == nil {
-			continue
-		}
-		f := strings.Fields(rest)
-		if len(f) == 0 {
-			continue
-		}
-		kb, err := strconv.ParseUint(f[0], 10, 64)
-		if err != nil {
-			return MemStatus{}, fmt.Errorf("/proc status %s: %w", key, err)
-		}
-		*dst = kb * 1024
-		if dst == &m.RSS {
-			seenRSS = true
-		}
-	}
-	if !seenRSS {
-		return MemStatus{}, errors.New("/proc status: no VmRSS line")
-	}
-	return m, nil
-}
-
 // MemSample is one sample of a memory series.
 type MemSample struct {
 	At time.Duration `json:"-"` // since the series started
-	MemStatus
+	procfs.MemStatus
 }
 
 // MarshalJSON adds the time in seconds.
 func (s MemSample) MarshalJSON() ([]byte, error) {
-	type plain MemStatus
+	type plain procfs.MemStatus
 	return json.Marshal(struct {
 		T float64 `json:"t_s"`
 		plain
@@ -320,7 +225,7 @@ func (s MemSample) MarshalJSON() ([]byte, error) {
 // not come from the same sample), and the sample whose VmRSS was largest.
 type MemPeaks struct {
 	RSS, Anon, File, Shmem uint64
-	AtPeakRSS              MemStatus
+	AtPeakRSS              procfs.MemStatus
 }
 
 // Peaks returns the peaks of samples.
@@ -340,7 +245,7 @@ func Peaks(samples []MemSample) MemPeaks {
 // Slope fits a line by least squares to the samples taken at or after
 // from and returns its slope in bytes per minute of the field pick picks,
 // and how many samples it used (fewer than 2: slope 0).
-func Slope(samples []MemSample, from time.Duration, pick func(MemStatus) uint64) (float64, int) {
+func Slope(samples []MemSample, from time.Duration, pick func(procfs.MemStatus) uint64) (float64, int) {
 	var n, sx, sy, sxx, sxy float64
 	for _, s := range samples {
 		if s.At < from {

@@ -30,18 +30,3 @@ func TestProcSamplerSelf(t *testing.T) {
 		t.Error("sampling a process that does not exist succeeded")
 	}
 }
-
-func TestReadCPUParsesCommandsWithSpaces(t *testing.T) {
-	// statFields splits after the last ')': a command named "a) b" must not
-	// shift the fields. /proc/self/stat is the only real input we have.
-	f, err := statFields(os.Getpid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(f) < 13 || (f[0] != "R" && f[0] != "S") {
-		t.Errorf("fields %v: want the state first", f[:min(len(f), 3)])
-	}
-	if _, err := readCPU(os.Getpid()); err != nil {
-		t.Error(err)
-	}
-}

@@ -25,6 +25,7 @@ import (
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/procstat"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/stack"
 	"github.com/stockpile-proxy/stockpile/formats/formattest"
+	"github.com/stockpile-proxy/stockpile/proxy/proxytest/procfs"
 )
 
 // Shape, bounds and target of big-concurrent.
@@ -70,7 +71,7 @@ type bigConcurrent struct {
 	results  []bigResult
 	elapsed  time.Duration
 	series   []procstat.MemSample
-	baseline procstat.MemStatus // before the burst
+	baseline procfs.MemStatus // before the burst
 	server   *procstat.ProcStats
 	fetches  int
 }
@@ -228,7 +229,7 @@ func (s *bigConcurrent) Drive(ctx context.Context, _ int) ([]*bench.TargetReport
 	}
 
 	pid := s.stack.StockpilePID
-	before, err := procstat.ReadMemStatus(pid)
+	before, err := procfs.ReadMemStatus(pid)
 	if err != nil {
 		return nil, fmt.Errorf("stockpile is gone: %w", err)
 	}
@@ -263,7 +264,7 @@ wait:
 		case <-done:
 			break wait
 		case <-progress.C:
-			if m, err := procstat.ReadMemStatus(pid); err == nil {
+			if m, err := procfs.ReadMemStatus(pid); err == nil {
 				s.env.Log.Info("big-concurrent: progress", "elapsed", time.Since(t0).Round(time.Second),
 					"rss_mib", m.RSS>>20, "anon_mib", m.Anon>>20, "file_mib", m.File>>20)
 			}

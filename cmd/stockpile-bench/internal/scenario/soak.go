@@ -19,6 +19,7 @@ import (
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/procstat"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/stack"
 	"github.com/stockpile-proxy/stockpile/formats/formattest"
+	"github.com/stockpile-proxy/stockpile/proxy/proxytest/procfs"
 )
 
 // Shape, bounds and targets of soak.
@@ -412,7 +413,7 @@ wait:
 		case <-warmed.C:
 			dbSample(0)
 		case <-progress.C:
-			m, _ := procstat.ReadMemStatus(pid)
+			m, _ := procfs.ReadMemStatus(pid)
 			s.mu.Lock()
 			var n, bad uint64
 			for _, st := range s.stats {
@@ -499,9 +500,9 @@ func (s *soak) Check(ctx context.Context, _ []*bench.TargetReport) ([]bench.Find
 	last := s.series[len(s.series)-1]
 	p := procstat.Peaks(s.series)
 	perMin := func(b float64) string { return fmt.Sprintf("%+.2f MiB/min", b/(1<<20)) }
-	rss, n := procstat.Slope(s.series, s.warmup, func(m procstat.MemStatus) uint64 { return m.RSS })
-	anon, _ := procstat.Slope(s.series, s.warmup, func(m procstat.MemStatus) uint64 { return m.Anon })
-	file, _ := procstat.Slope(s.series, s.warmup, func(m procstat.MemStatus) uint64 { return m.File })
+	rss, n := procstat.Slope(s.series, s.warmup, func(m procfs.MemStatus) uint64 { return m.RSS })
+	anon, _ := procstat.Slope(s.series, s.warmup, func(m procfs.MemStatus) uint64 { return m.Anon })
+	file, _ := procstat.Slope(s.series, s.warmup, func(m procfs.MemStatus) uint64 { return m.File })
 	after := s.elapsed - s.warmup
 	out := []bench.Finding{
 		errs,
