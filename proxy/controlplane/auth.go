@@ -33,11 +33,8 @@ func (h *Handler) getRepositoryEndpoint(c echo.Context) error {
 
 // GetAuthorizationToken: POST /v1/authorization-token?domain=&duration=
 func (h *Handler) getAuthorizationToken(c echo.Context) error {
-	domain, err := query(c, "domain")
+	domain, err := h.domainParam(c)
 	if err != nil {
-		return err
-	}
-	if err := h.checkOwner(c); err != nil {
 		return err
 	}
 	ttl := h.TokenTTL

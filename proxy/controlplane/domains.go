@@ -1,8 +1,6 @@
 package controlplane
 
 import (
-	"net/http"
-
 	"github.com/labstack/echo/v4"
 
 	"github.com/stockpile-proxy/stockpile/proxy/model"
@@ -58,52 +56,42 @@ func (h *Handler) createDomain(c echo.Context) error {
 		EncryptionKey string    `json:"encryptionKey"`
 		Tags          []tagJSON `json:"tags"`
 	}
-	if err := decodeBody(c, &body); err != nil {
-		return err
-	}
-	tags, err := tagsFrom(body.Tags)
+	tags, err := decodeTagged(c, &body, &body.Tags)
 	if err != nil {
 		return err
 	}
 	d, err := h.Registry.CreateDomain(c.Request().Context(), name, tags)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, map[string]any{"domain": h.domainDescription(model.DomainInfo{Domain: d}, true)})
+	return one(c, "domain", model.DomainInfo{Domain: d}, err, h.fullDomain)
+}
+
+// fullDomain describes a domain with its counts, as the operations on one
+// domain answer.
+func (h *Handler) fullDomain(d model.DomainInfo) domainDescription {
+	return h.domainDescription(d, true)
 }
 
 // DescribeDomain: GET /v1/domain?domain=&domain-owner=
 func (h *Handler) describeDomain(c echo.Context) error {
-	name, err := query(c, "domain")
+	name, err := h.domainParam(c)
 	if err != nil {
-		return err
-	}
-	if err := h.checkOwner(c); err != nil {
 		return err
 	}
 	d, err := h.Registry.Domain(name)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, map[string]any{"domain": h.domainDescription(d, true)})
+	return one(c, "domain", d, err, h.fullDomain)
 }
 
 // DeleteDomain: DELETE /v1/domain?domain=&domain-owner=
 func (h *Handler) deleteDomain(c echo.Context) error {
-	name, err := query(c, "domain")
+	name, err := h.domainParam(c)
 	if err != nil {
-		return err
-	}
-	if err := h.checkOwner(c); err != nil {
 		return err
 	}
 	d, err := h.Registry.DeleteDomain(c.Request().Context(), name)
-	if err != nil {
-		return err
-	}
-	desc := h.domainDescription(d, true)
-	desc.Status = "Deleted"
-	return c.JSON(http.StatusOK, map[string]any{"domain": desc})
+	return one(c, "domain", d, err, func(d model.DomainInfo) domainDescription {
+		desc := h.fullDomain(d)
+		desc.Status = "Deleted"
+		return desc
+	})
 }
 
 // ListDomains: POST /v1/domains with {maxResults, nextToken} in the body.
@@ -123,9 +111,5 @@ func (h *Handler) listDomains(c echo.Context) error {
 	for _, d := range items {
 		out = append(out, h.domainDescription(d, false))
 	}
-	res := map[string]any{"domains": out}
-	if next != "" {
-		res["nextToken"] = next
-	}
-	return c.JSON(http.StatusOK, res)
+	return listed(c, map[string]any{"domains": out}, next)
 }

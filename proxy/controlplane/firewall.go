@@ -1,12 +1,14 @@
 package controlplane
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/proxy/firewall"
+	"github.com/stockpile-proxy/stockpile/proxy/model"
 )
 
 // The supply-chain firewall's settings are Stockpile's own operations,
@@ -30,60 +32,54 @@ type cooldownBody struct {
 	Cooldown *firewall.Cooldown `json:"cooldown"`
 }
 
+// names reads the query parameters that name a resource: domain and
+// repository, or domain and package group.
+type names func(echo.Context) (domain, name string, err error)
+
+// cooldownOf answers a GET of a cooldown: get reads the resource the query
+// names, of is its cooldown.
+func cooldownOf[T any](c echo.Context, params names, get func(domain, name string) (T, error), of func(T) *firewall.Cooldown) error {
+	domain, name, err := params(c)
+	if err != nil {
+		return err
+	}
+	v, err := get(domain, name)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, cooldownBody{Cooldown: of(v)})
+}
+
+// setCooldown answers a PUT of a cooldown: set stores the body's cooldown
+// on the resource the query names and returns the resource.
+func setCooldown[T any](c echo.Context, params names, set func(ctx context.Context, domain, name string, cd *firewall.Cooldown) (T, error), of func(T) *firewall.Cooldown) error {
+	return cooldownOf(c, params, func(domain, name string) (T, error) {
+		var body cooldownBody
+		if err := decodeBody(c, &body); err != nil {
+			var zero T
+			return zero, err
+		}
+		return set(c.Request().Context(), domain, name, body.Cooldown)
+	}, of)
+}
+
+func repositoryCooldown(r model.Repository) *firewall.Cooldown { return r.Cooldown }
+func groupCooldown(g model.Group) *firewall.Cooldown           { return g.Cooldown }
+
 func (h *Handler) getRepositoryCooldown(c echo.Context) error {
-	domain, repo, err := h.repoParams(c)
-	if err != nil {
-		return err
-	}
-	r, err := h.Registry.Repository(domain, repo)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, cooldownBody{Cooldown: r.Cooldown})
+	return cooldownOf(c, h.repoParams, h.Registry.Repository, repositoryCooldown)
 }
 
 func (h *Handler) putRepositoryCooldown(c echo.Context) error {
-	domain, repo, err := h.repoParams(c)
-	if err != nil {
-		return err
-	}
-	var body cooldownBody
-	if err := decodeBody(c, &body); err != nil {
-		return err
-	}
-	r, err := h.Registry.SetRepositoryCooldown(c.Request().Context(), domain, repo, body.Cooldown)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, cooldownBody{Cooldown: r.Cooldown})
+	return setCooldown(c, h.repoParams, h.Registry.SetRepositoryCooldown, repositoryCooldown)
 }
 
 func (h *Handler) getGroupCooldown(c echo.Context) error {
-	domain, pattern, err := h.groupParam(c)
-	if err != nil {
-		return err
-	}
-	g, err := h.Registry.Group(domain, pattern)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, cooldownBody{Cooldown: g.Cooldown})
+	return cooldownOf(c, h.groupParam, h.Registry.Group, groupCooldown)
 }
 
 func (h *Handler) putGroupCooldown(c echo.Context) error {
-	domain, pattern, err := h.groupParam(c)
-	if err != nil {
-		return err
-	}
-	var body cooldownBody
-	if err := decodeBody(c, &body); err != nil {
-		return err
-	}
-	g, err := h.Registry.SetGroupCooldown(c.Request().Context(), domain, pattern, body.Cooldown)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, cooldownBody{Cooldown: g.Cooldown})
+	return setCooldown(c, h.groupParam, h.Registry.SetGroupCooldown, groupCooldown)
 }
 
 type heldJSON struct {

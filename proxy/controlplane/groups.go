@@ -55,14 +55,8 @@ func (h *Handler) describeGroup(g model.Group) groupDescription {
 }
 
 func (h *Handler) groupParam(c echo.Context) (string, string, error) {
-	domain, err := query(c, "domain")
-	if err != nil {
-		return "", "", err
-	}
-	if err := h.checkOwner(c); err != nil {
-		return "", "", err
-	}
-	return domain, c.QueryParam("package-group"), nil
+	domain, err := h.domainParam(c)
+	return domain, c.QueryParam("package-group"), err
 }
 
 // CreatePackageGroup: POST /v1/package-group?domain= with {packageGroup, contactInfo, description, tags}
@@ -77,18 +71,12 @@ func (h *Handler) createPackageGroup(c echo.Context) error {
 		Description  string    `json:"description"`
 		Tags         []tagJSON `json:"tags"`
 	}
-	if err := decodeBody(c, &body); err != nil {
-		return err
-	}
-	tags, err := tagsFrom(body.Tags)
+	tags, err := decodeTagged(c, &body, &body.Tags)
 	if err != nil {
 		return err
 	}
 	g, err := h.Registry.CreateGroup(c.Request().Context(), domain, body.PackageGroup, body.Description, body.ContactInfo, tags)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, map[string]any{"packageGroup": h.describeGroup(g)})
+	return one(c, "packageGroup", g, err, h.describeGroup)
 }
 
 // DescribePackageGroup: GET /v1/package-group?domain=&package-group=
@@ -98,10 +86,7 @@ func (h *Handler) describePackageGroup(c echo.Context) error {
 		return err
 	}
 	g, err := h.Registry.Group(domain, pattern)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, map[string]any{"packageGroup": h.describeGroup(g)})
+	return one(c, "packageGroup", g, err, h.describeGroup)
 }
 
 // UpdatePackageGroup: PUT /v1/package-group?domain= with {packageGroup, contactInfo, description}
@@ -119,10 +104,7 @@ func (h *Handler) updatePackageGroup(c echo.Context) error {
 		return err
 	}
 	g, err := h.Registry.UpdateGroup(c.Request().Context(), domain, body.PackageGroup, body.Description, body.ContactInfo)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, map[string]any{"packageGroup": h.describeGroup(g)})
+	return one(c, "packageGroup", g, err, h.describeGroup)
 }
 
 // UpdatePackageGroupOriginConfiguration: PUT /v1/package-group-origin-configuration?domain=&package-group=
@@ -196,11 +178,7 @@ func (h *Handler) listGroups(c echo.Context, keep func(model.Group) bool) error 
 	for _, g := range items {
 		out = append(out, h.describeGroup(g))
 	}
-	res := map[string]any{"packageGroups": out}
-	if next != "" {
-		res["nextToken"] = next
-	}
-	return c.JSON(http.StatusOK, res)
+	return listed(c, map[string]any{"packageGroups": out}, next)
 }
 
 // ListPackageGroups: POST /v1/package-groups?domain=&prefix=
@@ -238,11 +216,7 @@ func (h *Handler) getAssociatedPackageGroup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	typ := "STRONG"
-	if a.Weak {
-		typ = "WEAK"
-	}
-	return c.JSON(http.StatusOK, map[string]any{"packageGroup": h.describeGroup(a.Group), "associationType": typ})
+	return c.JSON(http.StatusOK, map[string]any{"packageGroup": h.describeGroup(a.Group), "associationType": associationType(a)})
 }
 
 // ListAssociatedPackages: GET /v1/list-associated-packages?domain=&package-group=&preview=
@@ -284,11 +258,7 @@ func (h *Handler) listAssociatedPackages(c echo.Context) error {
 			if a.Group.Pattern != pattern {
 				continue
 			}
-			typ := "STRONG"
-			if a.Weak {
-				typ = "WEAK"
-			}
-			out = append(out, assoc{Format: p.Format, Namespace: p.Namespace, Package: p.Name, AssociationType: typ})
+			out = append(out, assoc{Format: p.Format, Namespace: p.Namespace, Package: p.Name, AssociationType: associationType(a)})
 		}
 	}
 	items, next, err := page(c, out, func(a assoc) string { return a.Format + "/" + a.Namespace + "/" + a.Package }, 0, "")
@@ -298,11 +268,7 @@ func (h *Handler) listAssociatedPackages(c echo.Context) error {
 	if items == nil {
 		items = []assoc{}
 	}
-	res := map[string]any{"packages": items}
-	if next != "" {
-		res["nextToken"] = next
-	}
-	return c.JSON(http.StatusOK, res)
+	return listed(c, map[string]any{"packages": items}, next)
 }
 
 // ListAllowedRepositoriesForGroup: GET /v1/package-group-allowed-repositories?domain=&package-group=&originRestrictionType=
@@ -326,9 +292,14 @@ func (h *Handler) listAllowedRepositoriesForGroup(c echo.Context) error {
 	if items == nil {
 		items = []string{}
 	}
-	res := map[string]any{"allowedRepositories": items}
-	if next != "" {
-		res["nextToken"] = next
+	return listed(c, map[string]any{"allowedRepositories": items}, next)
+}
+
+// associationType is CodeArtifact's name for how a package belongs to its
+// group (see model.Association's Weak).
+func associationType(a model.Association) string {
+	if a.Weak {
+		return "WEAK"
 	}
-	return c.JSON(http.StatusOK, res)
+	return "STRONG"
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/stockpile-proxy/stockpile/proxy/resolver"
 )
 
-// describe reads what a version's manifest says, through the format's
+// describeVersion reads what a version's manifest says, through the format's
 // Describer when it has one, else from common fields of its document.
 func (h *Handler) describeVersion(ctx context.Context, r model.Repository, p formats.Package, v *resolver.VersionRecord) (*formats.Description, error) {
 	for _, f := range h.Formats {
@@ -79,28 +79,18 @@ func (h *Handler) getPackageVersionAsset(c echo.Context) error {
 
 // GetPackageVersionReadme: GET /v1/package/version/readme?…&version=
 func (h *Handler) getPackageVersionReadme(c echo.Context) error {
-	r, p, v, err := h.versionRecord(c)
+	p, v, d, err := h.describedVersion(c)
 	if err != nil {
 		return err
 	}
-	d, err := h.describeVersion(c.Request().Context(), r, p, v)
-	if err != nil {
-		return err
-	}
-	out := map[string]any{"format": p.Format, "package": p.Name, "version": v.Version.Version, "versionRevision": v.Revision, "readme": d.Readme}
-	if p.Namespace != "" {
-		out["namespace"] = p.Namespace
-	}
+	out := versionFields(p, v)
+	out["readme"] = d.Readme
 	return c.JSON(http.StatusOK, out)
 }
 
 // ListPackageVersionDependencies: POST /v1/package/version/dependencies?…&version=
 func (h *Handler) listPackageVersionDependencies(c echo.Context) error {
-	r, p, v, err := h.versionRecord(c)
-	if err != nil {
-		return err
-	}
-	d, err := h.describeVersion(c.Request().Context(), r, p, v)
+	p, v, d, err := h.describedVersion(c)
 	if err != nil {
 		return err
 	}
@@ -108,9 +98,18 @@ func (h *Handler) listPackageVersionDependencies(c echo.Context) error {
 	if deps == nil {
 		deps = []formats.Dependency{}
 	}
-	out := map[string]any{"format": p.Format, "package": p.Name, "version": v.Version.Version, "versionRevision": v.Revision, "dependencies": deps}
-	if p.Namespace != "" {
-		out["namespace"] = p.Namespace
-	}
+	out := versionFields(p, v)
+	out["dependencies"] = deps
 	return c.JSON(http.StatusOK, out)
+}
+
+// describedVersion reads the version the query names and what its
+// manifest says.
+func (h *Handler) describedVersion(c echo.Context) (formats.Package, *resolver.VersionRecord, *formats.Description, error) {
+	r, p, v, err := h.versionRecord(c)
+	if err != nil {
+		return p, nil, nil, err
+	}
+	d, err := h.describeVersion(c.Request().Context(), r, p, v)
+	return p, v, d, err
 }

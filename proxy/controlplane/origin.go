@@ -57,15 +57,8 @@ func (h *Handler) deletePackage(c echo.Context) error {
 	var rec *resolver.PackageRecord
 	err = h.Resolver.UpdateRecords(ctx, r.Domain, p, func(w *resolver.Records) error {
 		var err error
-		if rec, err = h.Resolver.PackageRecord(ctx, r.Domain, r.ID, p); err != nil {
+		if rec, _, err = h.packageRecords(ctx, r, p); err != nil {
 			return err
-		}
-		vers, err := h.Resolver.VersionRecords(ctx, r.Domain, r.ID, p)
-		if err != nil {
-			return err
-		}
-		if rec == nil && len(vers) == 0 {
-			return packageNotFound(r, p)
 		}
 		return w.DeleteAll(ctx, r.ID)
 	})
@@ -75,10 +68,7 @@ func (h *Handler) deletePackage(c echo.Context) error {
 	if h.Collect != nil {
 		h.Collect()
 	}
-	out := map[string]any{"format": p.Format, "package": p.Name}
-	if p.Namespace != "" {
-		out["namespace"] = p.Namespace
-	}
+	out := packageFields(p, "package")
 	if rec != nil {
 		out["originConfiguration"] = originOf(rec)
 	}

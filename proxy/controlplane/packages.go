@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"sort"
@@ -86,6 +87,23 @@ func (h *Handler) packageParams(c echo.Context, needPackage bool) (model.Reposit
 	return r, p, nil
 }
 
+// packageRecords reads a package's record and its versions' records; a
+// package of which the repository holds neither is not found.
+func (h *Handler) packageRecords(ctx context.Context, r model.Repository, p formats.Package) (*resolver.PackageRecord, []*resolver.VersionRecord, error) {
+	rec, err := h.Resolver.PackageRecord(ctx, r.Domain, r.ID, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	vers, err := h.Resolver.VersionRecords(ctx, r.Domain, r.ID, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	if rec == nil && len(vers) == 0 {
+		return nil, nil, packageNotFound(r, p)
+	}
+	return rec, vers, nil
+}
+
 func packageNotFound(r model.Repository, p formats.Package) error {
 	return notFound("package", p.Name, "Package not found in repository. Repository: %s, Package = PackageCoordinate{packageType=%s, packageNamespace=%s, packageName=%s}", r.Name, p.Format, p.Namespace, p.Name)
 }
@@ -131,11 +149,7 @@ func (h *Handler) listPackages(c echo.Context) error {
 		out = append(out, summary{Format: rec.Package.Format, Namespace: rec.Package.Namespace, Package: rec.Package.Name,
 			OriginConfiguration: originOf(rec)})
 	}
-	res := map[string]any{"packages": out}
-	if next != "" {
-		res["nextToken"] = next
-	}
-	return c.JSON(http.StatusOK, res)
+	return listed(c, map[string]any{"packages": out}, next)
 }
 
 // DescribePackage: GET /v1/package?…&format=&namespace=&package=
@@ -151,11 +165,8 @@ func (h *Handler) describePackage(c echo.Context) error {
 	if rec == nil {
 		return packageNotFound(r, p)
 	}
-	out := map[string]any{"format": p.Format, "name": p.Name,
-		"originConfiguration": originOf(rec)}
-	if p.Namespace != "" {
-		out["namespace"] = p.Namespace
-	}
+	out := packageFields(p, "name")
+	out["originConfiguration"] = originOf(rec)
 	return c.JSON(http.StatusOK, map[string]any{"package": out})
 }
 
@@ -165,17 +176,9 @@ func (h *Handler) listPackageVersions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	rec, err := h.Resolver.PackageRecord(ctx, r.Domain, r.ID, p)
+	rec, vers, err := h.packageRecords(c.Request().Context(), r, p)
 	if err != nil {
 		return err
-	}
-	vers, err := h.Resolver.VersionRecords(ctx, r.Domain, r.ID, p)
-	if err != nil {
-		return err
-	}
-	if rec == nil && len(vers) == 0 {
-		return packageNotFound(r, p)
 	}
 	status, originType := c.QueryParam("status"), c.QueryParam("originType")
 	var kept []*resolver.VersionRecord
@@ -207,19 +210,14 @@ func (h *Handler) listPackageVersions(c echo.Context) error {
 	for _, v := range items {
 		out = append(out, summary{Version: v.Version.Version, Revision: v.Revision, Status: string(v.Status), Origin: origin(v.Origin)})
 	}
-	res := map[string]any{"format": p.Format, "package": p.Name, "versions": out}
-	if p.Namespace != "" {
-		res["namespace"] = p.Namespace
-	}
+	res := packageFields(p, "package")
+	res["versions"] = out
 	if rec != nil && rec.Tags["latest"] != "" {
 		res["defaultDisplayVersion"] = rec.Tags["latest"]
 	} else if newest != nil {
 		res["defaultDisplayVersion"] = newest.Version.Version
 	}
-	if next != "" {
-		res["nextToken"] = next
-	}
-	return c.JSON(http.StatusOK, res)
+	return listed(c, res, next)
 }
 
 func (h *Handler) versionRecord(c echo.Context) (model.Repository, formats.Package, *resolver.VersionRecord, error) {
@@ -244,11 +242,7 @@ func (h *Handler) versionRecord(c echo.Context) (model.Repository, formats.Packa
 
 // DescribePackageVersion: GET /v1/package/version?…&version=
 func (h *Handler) describePackageVersion(c echo.Context) error {
-	r, p, v, err := h.versionRecord(c)
-	if err != nil {
-		return err
-	}
-	d, err := h.describeVersion(c.Request().Context(), r, p, v)
+	p, v, d, err := h.describedVersion(c)
 	if err != nil {
 		return err
 	}
@@ -260,14 +254,9 @@ func (h *Handler) describePackageVersion(c echo.Context) error {
 	if lic == nil {
 		lic = []formats.License{}
 	}
-	out := map[string]any{
-		"format": p.Format, "packageName": p.Name, "displayName": display, "version": v.Version.Version,
-		"publishedTime": epoch(v.Published), "revision": v.Revision, "status": string(v.Status), "origin": origin(v.Origin),
-		"licenses": lic,
-	}
-	if p.Namespace != "" {
-		out["namespace"] = p.Namespace
-	}
+	out := packageFields(p, "packageName")
+	out["displayName"], out["version"], out["publishedTime"] = display, v.Version.Version, epoch(v.Published)
+	out["revision"], out["status"], out["origin"], out["licenses"] = v.Revision, string(v.Status), origin(v.Origin), lic
 	if d.Summary != "" {
 		out["summary"] = d.Summary
 	}
@@ -307,14 +296,9 @@ func (h *Handler) listPackageVersionAssets(c echo.Context) error {
 		}
 		out = append(out, asset{Name: a.Name, Size: a.Size, Hashes: hashes})
 	}
-	res := map[string]any{"format": p.Format, "package": p.Name, "version": v.Version.Version, "versionRevision": v.Revision, "assets": out}
-	if p.Namespace != "" {
-		res["namespace"] = p.Namespace
-	}
-	if next != "" {
-		res["nextToken"] = next
-	}
-	return c.JSON(http.StatusOK, res)
+	res := versionFields(p, v)
+	res["assets"] = out
+	return listed(c, res, next)
 }
 
 func licenses(raw json.RawMessage) []formats.License {

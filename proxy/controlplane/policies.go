@@ -15,7 +15,11 @@ type policyJSON struct {
 	Document    string `json:"document"`
 }
 
-func policyResult(c echo.Context, arn string, p model.PermissionsPolicy) error {
+// policyResult answers {policy} for the result of a call, or its error.
+func policyResult(c echo.Context, arn string, p model.PermissionsPolicy, err error) error {
+	if err != nil {
+		return err
+	}
 	return c.JSON(http.StatusOK, map[string]any{"policy": policyJSON{ResourceArn: arn, Revision: p.Revision, Document: p.Document}})
 }
 
@@ -53,10 +57,7 @@ func (h *Handler) putDomainPermissionsPolicy(c echo.Context) error {
 		return validation("the policyDocument member is required")
 	}
 	p, err := h.Registry.PutDomainPolicy(c.Request().Context(), body.Domain, body.PolicyDocument, revisionParam(body.PolicyRevision))
-	if err != nil {
-		return err
-	}
-	return policyResult(c, h.arns().Domain(body.Domain), p)
+	return policyResult(c, h.arns().Domain(body.Domain), p, err)
 }
 
 // GetDomainPermissionsPolicy: GET /v1/domain/permissions/policy?domain=
@@ -66,10 +67,7 @@ func (h *Handler) getDomainPermissionsPolicy(c echo.Context) error {
 		return err
 	}
 	p, err := h.Registry.DomainPolicy(domain)
-	if err != nil {
-		return err
-	}
-	return policyResult(c, h.arns().Domain(domain), p)
+	return policyResult(c, h.arns().Domain(domain), p, err)
 }
 
 // DeleteDomainPermissionsPolicy: DELETE /v1/domain/permissions/policy?domain=&policy-revision=
@@ -79,10 +77,7 @@ func (h *Handler) deleteDomainPermissionsPolicy(c echo.Context) error {
 		return err
 	}
 	p, err := h.Registry.DeleteDomainPolicy(c.Request().Context(), domain, revisionParam(c.QueryParam("policy-revision")))
-	if err != nil {
-		return err
-	}
-	return policyResult(c, h.arns().Domain(domain), p)
+	return policyResult(c, h.arns().Domain(domain), p, err)
 }
 
 // PutRepositoryPermissionsPolicy: PUT /v1/repository/permissions/policy?domain=&repository=
@@ -103,10 +98,7 @@ func (h *Handler) putRepositoryPermissionsPolicy(c echo.Context) error {
 		return validation("the policyDocument member is required")
 	}
 	p, err := h.Registry.PutRepositoryPolicy(c.Request().Context(), domain, repo, body.PolicyDocument, revisionParam(body.PolicyRevision))
-	if err != nil {
-		return err
-	}
-	return policyResult(c, h.arns().Repository(domain, repo), p)
+	return policyResult(c, h.arns().Repository(domain, repo), p, err)
 }
 
 // GetRepositoryPermissionsPolicy: GET /v1/repository/permissions/policy?domain=&repository=
@@ -116,10 +108,7 @@ func (h *Handler) getRepositoryPermissionsPolicy(c echo.Context) error {
 		return err
 	}
 	p, err := h.Registry.RepositoryPolicy(domain, repo)
-	if err != nil {
-		return err
-	}
-	return policyResult(c, h.arns().Repository(domain, repo), p)
+	return policyResult(c, h.arns().Repository(domain, repo), p, err)
 }
 
 // DeleteRepositoryPermissionsPolicy: DELETE /v1/repository/permissions/policies?domain=&repository=&policy-revision=
@@ -130,10 +119,7 @@ func (h *Handler) deleteRepositoryPermissionsPolicy(c echo.Context) error {
 		return err
 	}
 	p, err := h.Registry.DeleteRepositoryPolicy(c.Request().Context(), domain, repo, revisionParam(c.QueryParam("policy-revision")))
-	if err != nil {
-		return err
-	}
-	return policyResult(c, h.arns().Repository(domain, repo), p)
+	return policyResult(c, h.arns().Repository(domain, repo), p, err)
 }
 
 // domainParam reads the domain and domain-owner query parameters.

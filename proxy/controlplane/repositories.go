@@ -20,16 +20,12 @@ type externalConnectionJSON struct {
 	Status                 string `json:"status"`
 }
 
+// repositoryDescription is CodeArtifact's RepositoryDescription: the
+// summary's members and the repository's upstreams and connection.
 type repositoryDescription struct {
-	Name                 string                   `json:"name"`
-	AdministratorAccount string                   `json:"administratorAccount"`
-	DomainName           string                   `json:"domainName"`
-	DomainOwner          string                   `json:"domainOwner"`
-	ARN                  string                   `json:"arn"`
-	Description          string                   `json:"description,omitempty"`
-	Upstreams            []upstreamJSON           `json:"upstreams"`
-	ExternalConnections  []externalConnectionJSON `json:"externalConnections"`
-	CreatedTime          epoch                    `json:"createdTime"`
+	repositorySummary
+	Upstreams           []upstreamJSON           `json:"upstreams"`
+	ExternalConnections []externalConnectionJSON `json:"externalConnections"`
 }
 
 type repositorySummary struct {
@@ -43,11 +39,8 @@ type repositorySummary struct {
 }
 
 func (h *Handler) describe(r model.Repository) repositoryDescription {
-	d := repositoryDescription{
-		Name: r.Name, AdministratorAccount: h.account(), DomainName: r.Domain, DomainOwner: h.account(),
-		ARN: h.arns().Repository(r.Domain, r.Name), Description: r.Description, CreatedTime: epoch(r.CreatedTime),
-		Upstreams: []upstreamJSON{}, ExternalConnections: []externalConnectionJSON{},
-	}
+	d := repositoryDescription{repositorySummary: h.summarize(r),
+		Upstreams: []upstreamJSON{}, ExternalConnections: []externalConnectionJSON{}}
 	for _, n := range h.Registry.UpstreamNames(r) {
 		d.Upstreams = append(d.Upstreams, upstreamJSON{RepositoryName: n})
 	}
@@ -94,18 +87,12 @@ func (h *Handler) createRepository(c echo.Context) error {
 		Upstreams   []upstreamJSON `json:"upstreams"`
 		Tags        []tagJSON      `json:"tags"`
 	}
-	if err := decodeBody(c, &body); err != nil {
-		return err
-	}
-	tags, err := tagsFrom(body.Tags)
+	tags, err := decodeTagged(c, &body, &body.Tags)
 	if err != nil {
 		return err
 	}
 	r, err := h.Registry.CreateRepository(c.Request().Context(), domain, repo, body.Description, upstreamNames(body.Upstreams), tags)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, map[string]any{"repository": h.describe(r)})
+	return one(c, "repository", r, err, h.describe)
 }
 
 // DescribeRepository: GET /v1/repository?domain=&repository=
@@ -115,10 +102,7 @@ func (h *Handler) describeRepository(c echo.Context) error {
 		return err
 	}
 	r, err := h.Registry.Repository(domain, repo)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, map[string]any{"repository": h.describe(r)})
+	return one(c, "repository", r, err, h.describe)
 }
 
 // UpdateRepository: PUT /v1/repository?domain=&repository=; upstreams, when
@@ -141,10 +125,7 @@ func (h *Handler) updateRepository(c echo.Context) error {
 		ups = &names
 	}
 	r, err := h.Registry.UpdateRepository(c.Request().Context(), domain, repo, body.Description, ups)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, map[string]any{"repository": h.describe(r)})
+	return one(c, "repository", r, err, h.describe)
 }
 
 // DeleteRepository: DELETE /v1/repository?domain=&repository=
@@ -193,11 +174,7 @@ func (h *Handler) listRepos(c echo.Context, domain string) error {
 	for _, r := range items {
 		out = append(out, h.summarize(r))
 	}
-	res := map[string]any{"repositories": out}
-	if next != "" {
-		res["nextToken"] = next
-	}
-	return c.JSON(http.StatusOK, res)
+	return listed(c, map[string]any{"repositories": out}, next)
 }
 
 // ListRepositories: POST /v1/repositories?repository-prefix=&max-results=&next-token=
@@ -205,11 +182,8 @@ func (h *Handler) listRepositories(c echo.Context) error { return h.listRepos(c,
 
 // ListRepositoriesInDomain: POST /v1/domain/repositories?domain=&…
 func (h *Handler) listRepositoriesInDomain(c echo.Context) error {
-	domain, err := query(c, "domain")
+	domain, err := h.domainParam(c)
 	if err != nil {
-		return err
-	}
-	if err := h.checkOwner(c); err != nil {
 		return err
 	}
 	return h.listRepos(c, domain)
@@ -237,8 +211,5 @@ func (h *Handler) changeExternalConnection(c echo.Context, change func(ctx conte
 		return err
 	}
 	r, err := change(c.Request().Context(), domain, repo, conn)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, map[string]any{"repository": h.describe(r)})
+	return one(c, "repository", r, err, h.describe)
 }

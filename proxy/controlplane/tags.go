@@ -67,75 +67,72 @@ func tagsJSON(tags []model.Tag) []tagJSON {
 	return out
 }
 
-// TagResource: POST /v1/tag?resourceArn= with {tags}; a key given again
-// replaces its value.
-func (h *Handler) tagResource(c echo.Context) error {
+// retag changes the tags of the resource the query names: decode reads
+// the body, then change makes the new tags from the current ones.
+func (h *Handler) retag(c echo.Context, decode func() error, change func(cur []model.Tag) []model.Tag) error {
 	res, err := resourceParam(c)
 	if err != nil {
 		return err
 	}
-	var body struct {
-		Tags []tagJSON `json:"tags"`
-	}
-	if err := decodeBody(c, &body); err != nil {
-		return err
-	}
-	add, err := tagsFrom(body.Tags)
-	if err != nil {
+	if err := decode(); err != nil {
 		return err
 	}
 	cur, err := h.tagsOf(res)
 	if err != nil {
 		return err
 	}
-	out := append([]model.Tag(nil), cur...)
-	for _, t := range add {
-		replaced := false
-		for i := range out {
-			if out[i].Key == t.Key {
-				out[i].Value, replaced = t.Value, true
-			}
-		}
-		if !replaced {
-			out = append(out, t)
-		}
-	}
-	if err := h.setTags(c, res, out); err != nil {
+	if err := h.setTags(c, res, change(cur)); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{})
 }
 
-// UntagResource: POST /v1/untag?resourceArn= with {tagKeys}.
-func (h *Handler) untagResource(c echo.Context) error {
-	res, err := resourceParam(c)
-	if err != nil {
+// TagResource: POST /v1/tag?resourceArn= with {tags}; a key given again
+// replaces its value.
+func (h *Handler) tagResource(c echo.Context) error {
+	var add []model.Tag
+	decode := func() (err error) {
+		var body struct {
+			Tags []tagJSON `json:"tags"`
+		}
+		add, err = decodeTagged(c, &body, &body.Tags)
 		return err
 	}
+	return h.retag(c, decode, func(cur []model.Tag) []model.Tag {
+		out := append([]model.Tag(nil), cur...)
+		for _, t := range add {
+			replaced := false
+			for i := range out {
+				if out[i].Key == t.Key {
+					out[i].Value, replaced = t.Value, true
+				}
+			}
+			if !replaced {
+				out = append(out, t)
+			}
+		}
+		return out
+	})
+}
+
+// UntagResource: POST /v1/untag?resourceArn= with {tagKeys}.
+func (h *Handler) untagResource(c echo.Context) error {
 	var body struct {
 		TagKeys []string `json:"tagKeys"`
 	}
-	if err := decodeBody(c, &body); err != nil {
-		return err
-	}
-	cur, err := h.tagsOf(res)
-	if err != nil {
-		return err
-	}
-	drop := map[string]bool{}
-	for _, k := range body.TagKeys {
-		drop[k] = true
-	}
-	var out []model.Tag
-	for _, t := range cur {
-		if !drop[t.Key] {
-			out = append(out, t)
+	return h.retag(c, func() error { return decodeBody(c, &body) }, func(cur []model.Tag) []model.Tag {
+		drop := map[string]bool{}
+		for _, k := range body.TagKeys {
+			drop[k] = true
 		}
-	}
-	if err := h.setTags(c, res, out); err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, map[string]any{})
+		var out []model.Tag
+		for _, t := range cur {
+			if !drop[t.Key] {
+				out = append(out, t)
+			}
+		}
+		return out
+	})
 }
 
 // ListTagsForResource: POST /v1/tags?resourceArn=

@@ -127,23 +127,12 @@ func (h *Handler) updatePackageVersionsStatus(c echo.Context) error {
 		return validation("targetStatus must be Published, Unlisted or Archived")
 	}
 	ctx := c.Request().Context()
-	res := newBatch()
-	err = h.Resolver.UpdateRecords(ctx, r.Domain, p, func(w *resolver.Records) error {
-		recs := map[string]*resolver.VersionRecord{}
+	res, err := h.guarded(ctx, r, p, body, vs, func(w *resolver.Records, recs map[string]*resolver.VersionRecord, res *batchResult) error {
 		for _, v := range vs {
-			rec, err := h.Resolver.VersionRecord(ctx, r.Domain, r.ID, p, v)
-			if err != nil {
-				return err
-			}
-			if code, msg := body.check(v, rec); code != "" {
-				res.fail(v, code, msg)
-				continue
-			}
-			if rec.Status == formats.StatusDisposed {
+			if rec, ok := recs[v]; ok && rec.Status == formats.StatusDisposed {
 				res.fail(v, codeNotAllowed, "version "+v+" is Disposed: its assets are gone")
-				continue
+				delete(recs, v)
 			}
-			recs[v] = rec
 		}
 		if len(res.FailedVersions) > 0 {
 			for v := range recs {
@@ -169,6 +158,29 @@ func (h *Handler) updatePackageVersionsStatus(c echo.Context) error {
 	return c.JSON(http.StatusOK, res)
 }
 
+// guarded runs apply, under the package's lock, on the versions vs of a
+// batch that the repository holds and that pass the batch's guards (recs,
+// by version); the others are reported failed in the result.
+func (h *Handler) guarded(ctx context.Context, r model.Repository, p formats.Package, body *batchBody, vs []string, apply func(w *resolver.Records, recs map[string]*resolver.VersionRecord, res *batchResult) error) (*batchResult, error) {
+	res := newBatch()
+	err := h.Resolver.UpdateRecords(ctx, r.Domain, p, func(w *resolver.Records) error {
+		recs := map[string]*resolver.VersionRecord{}
+		for _, v := range vs {
+			rec, err := h.Resolver.VersionRecord(ctx, r.Domain, r.ID, p, v)
+			if err != nil {
+				return err
+			}
+			if code, msg := body.check(v, rec); code != "" {
+				res.fail(v, code, msg)
+				continue
+			}
+			recs[v] = rec
+		}
+		return apply(w, recs, res)
+	})
+	return res, err
+}
+
 // eachStored runs fn on every version a batch names that the repository
 // holds and that passes the batch's guards, under the package's lock; the
 // others are reported failed.
@@ -178,15 +190,10 @@ func (h *Handler) eachStored(c echo.Context, fn func(w *resolver.Records, r mode
 		return r, p, nil, err
 	}
 	ctx := c.Request().Context()
-	res := newBatch()
-	err = h.Resolver.UpdateRecords(ctx, r.Domain, p, func(w *resolver.Records) error {
+	res, err := h.guarded(ctx, r, p, body, vs, func(w *resolver.Records, recs map[string]*resolver.VersionRecord, res *batchResult) error {
 		for _, v := range vs {
-			rec, err := h.Resolver.VersionRecord(ctx, r.Domain, r.ID, p, v)
-			if err != nil {
-				return err
-			}
-			if code, msg := body.check(v, rec); code != "" {
-				res.fail(v, code, msg)
+			rec, held := recs[v]
+			if !held {
 				continue
 			}
 			ok, err := fn(w, r, rec)
@@ -280,11 +287,8 @@ type copyRequest struct {
 }
 
 func (h *Handler) copyParams(c echo.Context) (*copyRequest, error) {
-	domain, err := query(c, "domain")
+	domain, err := h.domainParam(c)
 	if err != nil {
-		return nil, err
-	}
-	if err := h.checkOwner(c); err != nil {
 		return nil, err
 	}
 	srcName, err := query(c, "source-repository")
