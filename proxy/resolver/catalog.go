@@ -2,8 +2,6 @@ package resolver
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 
 	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/storage"
@@ -18,16 +16,7 @@ func (r *Resolver) PackageRecords(ctx context.Context, domain, repoID, format st
 	if err != nil {
 		return nil, err
 	}
-	var out []*PackageRecord
-	err = r.store.Scan(ctx, prefix, func(_, v []byte) error {
-		var rec PackageRecord
-		if err := json.Unmarshal(v, &rec); err != nil {
-			return fmt.Errorf("decode package record: %w", err)
-		}
-		out = append(out, &rec)
-		return nil
-	})
-	return out, err
+	return scanRecords[PackageRecord](ctx, r.store, prefix, "package")
 }
 
 // PackageRecord returns one repository's record of p, or nil.

@@ -229,11 +229,9 @@ func (r *Resolver) retain(ctx context.Context, domain string, p formats.Package,
 			rec.Published = r.now().UTC()
 		}
 		rec.Revision = Revision(&rec.Version)
-		m, err := mutation(verKey(domain, repo.ID, p, version.Version), rec)
-		if err != nil {
+		if muts, err = appendMutation(muts, verKey(domain, repo.ID, p, version.Version), rec); err != nil {
 			return err
 		}
-		muts = append(muts, m)
 		pr, err := r.loadPackage(ctx, domain, repo.ID, p)
 		if err != nil {
 			return err
@@ -244,17 +242,12 @@ func (r *Resolver) retain(ctx context.Context, domain string, p formats.Package,
 				pr = &PackageRecord{Package: p}
 			}
 			pr.Origin, pr.Updated = OriginConfig{Publish: Block, Upstream: Allow}, r.now().UTC()
-			m, err := mutation(pkgKey(domain, repo.ID, p), pr)
-			if err != nil {
+			if muts, err = appendMutation(muts, pkgKey(domain, repo.ID, p), pr); err != nil {
 				return err
 			}
-			muts = append(muts, m)
 		}
 	}
-	if len(muts) == 0 {
-		return nil
-	}
-	return r.store.Apply(ctx, muts)
+	return r.applyAny(ctx, muts)
 }
 
 // assetsChanged reports whether next knows digests cur lacks.

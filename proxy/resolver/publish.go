@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/proxy/model"
 	"github.com/stockpile-proxy/stockpile/storage"
 )
 
@@ -235,18 +236,10 @@ func (r *Resolver) UpdatePackage(ctx context.Context, ref formats.RepoRef, p for
 
 // UpdateVersion implements formats.Resolver.
 func (r *Resolver) UpdateVersion(ctx context.Context, ref formats.RepoRef, p formats.Package, version string, fn func(*formats.Version) error) error {
-	repo, err := r.registry.Repository(ref.Domain, ref.Repository)
-	if err != nil {
-		return err
-	}
-	unlock := r.locks.Lock(genKey(ref.Domain, p))
+	repo, rec, unlock, err := r.lockVersion(ctx, ref, p, version)
 	defer unlock()
-	rec, err := r.loadVersion(ctx, ref.Domain, repo.ID, p, version)
 	if err != nil {
 		return err
-	}
-	if rec == nil {
-		return fmt.Errorf("%w: version %s of %s is not in repository %s", formats.ErrNotFound, version, r.displayName(p), ref.Repository)
 	}
 	if err := fn(&rec.Version); err != nil {
 		return err
@@ -278,11 +271,9 @@ func (r *Resolver) UpdateVersion(ctx context.Context, ref formats.RepoRef, p for
 				continue
 			}
 			cp.Status, cp.Meta, cp.Revision = rec.Status, rec.Meta, Revision(&cp.Version)
-			cm, err := mutation(verKey(ref.Domain, other.ID, p, version), cp)
-			if err != nil {
+			if muts, err = appendMutation(muts, verKey(ref.Domain, other.ID, p, version), cp); err != nil {
 				return err
 			}
-			muts = append(muts, cm)
 		}
 	}
 	if err := r.store.Apply(ctx, muts); err != nil {
@@ -292,20 +283,28 @@ func (r *Resolver) UpdateVersion(ctx context.Context, ref formats.RepoRef, p for
 	return nil
 }
 
+// lockVersion takes p's lock and reads version's record in the repository
+// ref names: a version it does not hold is not found. unlock releases the
+// lock, if it was taken; call it also on an error.
+func (r *Resolver) lockVersion(ctx context.Context, ref formats.RepoRef, p formats.Package, version string) (repo model.Repository, rec *VersionRecord, unlock func(), err error) {
+	repo, err = r.registry.Repository(ref.Domain, ref.Repository)
+	if err != nil {
+		return repo, nil, func() {}, err
+	}
+	unlock = r.locks.Lock(genKey(ref.Domain, p))
+	rec, err = r.loadVersion(ctx, ref.Domain, repo.ID, p, version)
+	if err == nil && rec == nil {
+		err = fmt.Errorf("%w: version %s of %s is not in repository %s", formats.ErrNotFound, version, r.displayName(p), ref.Repository)
+	}
+	return repo, rec, unlock, err
+}
+
 // DeleteVersion implements formats.Resolver.
 func (r *Resolver) DeleteVersion(ctx context.Context, ref formats.RepoRef, p formats.Package, version string) error {
-	repo, err := r.registry.Repository(ref.Domain, ref.Repository)
-	if err != nil {
-		return err
-	}
-	unlock := r.locks.Lock(genKey(ref.Domain, p))
+	repo, _, unlock, err := r.lockVersion(ctx, ref, p, version)
 	defer unlock()
-	rec, err := r.loadVersion(ctx, ref.Domain, repo.ID, p, version)
 	if err != nil {
 		return err
-	}
-	if rec == nil {
-		return fmt.Errorf("%w: version %s of %s is not in repository %s", formats.ErrNotFound, version, r.displayName(p), ref.Repository)
 	}
 	if err := r.deleteRecord(ctx, verKey(ref.Domain, repo.ID, p, version)); err != nil {
 		return err

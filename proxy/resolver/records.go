@@ -146,19 +146,26 @@ func (r *Resolver) loadVersions(ctx context.Context, domain, repoID string, p fo
 	if err != nil {
 		return nil, err
 	}
-	var out []*VersionRecord
-	err = r.store.Scan(ctx, prefix, func(_, v []byte) error {
-		var rec VersionRecord
-		if err := json.Unmarshal(v, &rec); err != nil {
-			return fmt.Errorf("decode version record: %w", err)
-		}
-		out = append(out, &rec)
-		return nil
-	})
+	out, err := scanRecords[VersionRecord](ctx, r.store, prefix, "version")
 	if err != nil {
 		return nil, fmt.Errorf("scan versions: %w", err)
 	}
 	return out, nil
+}
+
+// scanRecords decodes every record under prefix, in key order; what names
+// their kind in an error.
+func scanRecords[T any](ctx context.Context, s storage.Store, prefix []byte, what string) ([]*T, error) {
+	var out []*T
+	err := s.Scan(ctx, prefix, func(_, v []byte) error {
+		var rec T
+		if err := json.Unmarshal(v, &rec); err != nil {
+			return fmt.Errorf("decode %s record: %w", what, err)
+		}
+		out = append(out, &rec)
+		return nil
+	})
+	return out, err
 }
 
 // deleteRecord removes the record k names.
@@ -180,6 +187,23 @@ func mutation(k recordKey, v any) (storage.Mutation, error) {
 		return storage.Mutation{}, err
 	}
 	return storage.Mutation{Key: key, Value: b}, nil
+}
+
+// appendMutation appends to muts the write of v at k.
+func appendMutation(muts []storage.Mutation, k recordKey, v any) ([]storage.Mutation, error) {
+	m, err := mutation(k, v)
+	if err != nil {
+		return muts, err
+	}
+	return append(muts, m), nil
+}
+
+// applyAny applies muts, when there are any, in one batch.
+func (r *Resolver) applyAny(ctx context.Context, muts []storage.Mutation) error {
+	if len(muts) == 0 {
+		return nil
+	}
+	return r.store.Apply(ctx, muts)
 }
 
 // EncodeRecord encodes a record as the resolver stores it: without HTML

@@ -83,14 +83,9 @@ func (r *Resolver) markRequested(ctx context.Context, domain string, p formats.P
 			continue
 		}
 		rec.RequestedAgain = true
-		m, err := mutation(pkgKey(domain, repo.ID, p), rec)
-		if err != nil {
+		if muts, err = appendMutation(muts, pkgKey(domain, repo.ID, p), rec); err != nil {
 			return err
 		}
-		muts = append(muts, m)
 	}
-	if len(muts) == 0 {
-		return nil
-	}
-	return r.store.Apply(ctx, muts)
+	return r.applyAny(ctx, muts)
 }

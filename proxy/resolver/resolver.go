@@ -97,34 +97,25 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.FetchTimeout <= 0 {
-		o.FetchTimeout = time.Hour
-	}
-	if o.StaleRetry <= 0 {
-		o.StaleRetry = 30 * time.Second
-	}
-	if o.RenderCacheBytes <= 0 {
-		o.RenderCacheBytes = 64 << 20
-	}
-	if o.RepositoryDocBytes <= 0 {
-		o.RepositoryDocBytes = 512 << 20
-	}
-	if o.ClusterWait <= 0 {
-		o.ClusterWait = 2 * time.Minute
-	}
-	if o.FreshWithin <= 0 {
-		o.FreshWithin = 5 * time.Second
-	}
-	if o.HotBlobBytes <= 0 {
-		o.HotBlobBytes = 32 << 20
-	}
-	if o.MaxPublishSize <= 0 {
-		o.MaxPublishSize = 2 << 30
-	}
+	positiveOr(&o.FetchTimeout, time.Hour)
+	positiveOr(&o.StaleRetry, 30*time.Second)
+	positiveOr(&o.RenderCacheBytes, 64<<20)
+	positiveOr(&o.RepositoryDocBytes, 512<<20)
+	positiveOr(&o.ClusterWait, 2*time.Minute)
+	positiveOr(&o.FreshWithin, 5*time.Second)
+	positiveOr(&o.HotBlobBytes, 32<<20)
+	positiveOr(&o.MaxPublishSize, 2<<30)
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	return o
+}
+
+// positiveOr sets *v to def when it is zero or less: not set.
+func positiveOr[T ~int | ~int64](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
 }
 
 // Observer receives what the engine does, for metrics.

@@ -109,15 +109,8 @@ func (t *tap) fail() {
 }
 
 // detach is called when the client's request ends before the fetch does.
-func (t *tap) detach() {
-	if t == nil {
-		return
-	}
-	t.mu.Lock()
-	t.gone = true
-	t.held = nil
-	t.mu.Unlock()
-}
+// The client is gone as when the fetch fails: its held tail is dropped.
+func (t *tap) detach() { t.fail() }
 
 // started reports whether headers went out on this tap.
 func (t *tap) started() bool {
