@@ -71,25 +71,8 @@ func classify(err error) *controlplane.Error {
 		return &controlplane.Error{Type: typeFor(http.StatusInsufficientStorage), Status: http.StatusInsufficientStorage,
 			Message: "the server's disk is full: nothing new can be stored until space is freed; what is already cached is still served"}
 	}
-	for _, m := range []struct {
-		target error
-		status int
-	}{
-		{formats.ErrNotFound, http.StatusNotFound},
-		{formats.ErrInvalid, http.StatusBadRequest},
-		{storage.ErrInvalidKey, http.StatusBadRequest},
-		{formats.ErrConflict, http.StatusConflict},
-		{formats.ErrNotAllowed, http.StatusForbidden},
-		{formats.ErrTooLarge, http.StatusRequestEntityTooLarge},
-		{formats.ErrNotAcceptable, http.StatusNotAcceptable},
-		{formats.ErrBusy, http.StatusTooManyRequests},
-	} {
-		if m.target == formats.ErrNotFound && errors.Is(err, upstream.ErrNotFound) {
-			continue // an upstream's 404, answered below with its public message
-		}
-		if errors.Is(err, m.target) {
-			return &controlplane.Error{Type: typeFor(m.status), Status: m.status, Message: fromSentinel(err, m.target)}
-		}
+	if m, ok := firstStatus(err, engineStatuses); ok {
+		return &controlplane.Error{Type: typeFor(m.status), Status: m.status, Message: fromSentinel(err, m.target)}
 	}
 	if errors.Is(err, formats.ErrIntegrity) {
 		// Which digest disagreed is said; the digests themselves (that of
@@ -97,23 +80,12 @@ func classify(err error) *controlplane.Error {
 		return &controlplane.Error{Type: typeFor(http.StatusBadGateway), Status: http.StatusBadGateway,
 			Message: hideReceivedDigests(fromSentinel(err, formats.ErrIntegrity))}
 	}
-	for _, m := range []struct {
-		target error
-		status int
-	}{
-		{upstream.ErrTimeout, http.StatusGatewayTimeout},
-		{upstream.ErrNotConfigured, http.StatusBadGateway},
-		{upstream.ErrUnavailable, http.StatusBadGateway},
-		{upstream.ErrUnauthorized, http.StatusBadGateway},
-		{upstream.ErrNotFound, http.StatusNotFound},
-	} {
-		if errors.Is(err, m.target) {
-			msg, ok := upstream.PublicMessage(err)
-			if !ok {
-				msg = m.target.Error()
-			}
-			return &controlplane.Error{Type: typeFor(m.status), Status: m.status, Message: msg}
+	if m, ok := firstStatus(err, upstreamStatuses); ok {
+		msg, ok := upstream.PublicMessage(err)
+		if !ok {
+			msg = m.target.Error()
 		}
+		return &controlplane.Error{Type: typeFor(m.status), Status: m.status, Message: msg}
 	}
 	var se *upstream.StatusError
 	if errors.As(err, &se) {
@@ -285,4 +257,43 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	_ = render()
+}
+
+// sentinelStatus is the status of the errors that wrap target, unless they
+// also wrap unless.
+type sentinelStatus struct {
+	target, unless error
+	status         int
+}
+
+// engineStatuses map the engine's and the formats' sentinels. An upstream's
+// 404 is answered by upstreamStatuses, with its public message.
+var engineStatuses = []sentinelStatus{
+	{target: formats.ErrNotFound, unless: upstream.ErrNotFound, status: http.StatusNotFound},
+	{target: formats.ErrInvalid, status: http.StatusBadRequest},
+	{target: storage.ErrInvalidKey, status: http.StatusBadRequest},
+	{target: formats.ErrConflict, status: http.StatusConflict},
+	{target: formats.ErrNotAllowed, status: http.StatusForbidden},
+	{target: formats.ErrTooLarge, status: http.StatusRequestEntityTooLarge},
+	{target: formats.ErrNotAcceptable, status: http.StatusNotAcceptable},
+	{target: formats.ErrBusy, status: http.StatusTooManyRequests},
+}
+
+// upstreamStatuses map the failures of an external connection.
+var upstreamStatuses = []sentinelStatus{
+	{target: upstream.ErrTimeout, status: http.StatusGatewayTimeout},
+	{target: upstream.ErrNotConfigured, status: http.StatusBadGateway},
+	{target: upstream.ErrUnavailable, status: http.StatusBadGateway},
+	{target: upstream.ErrUnauthorized, status: http.StatusBadGateway},
+	{target: upstream.ErrNotFound, status: http.StatusNotFound},
+}
+
+// firstStatus returns the first of table that err matches.
+func firstStatus(err error, table []sentinelStatus) (sentinelStatus, bool) {
+	for _, m := range table {
+		if errors.Is(err, m.target) && (m.unless == nil || !errors.Is(err, m.unless)) {
+			return m, true
+		}
+	}
+	return sentinelStatus{}, false
 }

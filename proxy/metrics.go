@@ -47,38 +47,44 @@ type formatMetrics struct {
 	bytes    prometheus.Counter
 }
 
+// counterVec is a family of counters named name, explained by help, with
+// labels.
+func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+}
+
 func newMetrics() *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "stockpile_requests_total", Help: "Requests answered, by format (controlplane, ops) and status code.",
-		}, []string{"format", "code"}),
+		requests: counterVec("stockpile_requests_total",
+			"Requests answered, by format (controlplane, ops) and status code.",
+			"format", "code"),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "stockpile_request_duration_seconds", Help: "Time to answer a request.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"format"}),
-		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "stockpile_response_bytes_total", Help: "Bytes served, by format.",
-		}, []string{"format"}),
-		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "stockpile_cache_total", Help: "Cache outcomes of metadata and artifact requests (hit, miss, stale, revalidated, negative).",
-		}, []string{"format", "outcome"}),
-		upstream: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "stockpile_upstream_requests_total", Help: "Requests to external connections, by result (ok, not_found, unavailable, timeout, unauthorized, error).",
-		}, []string{"connection", "result"}),
+		bytes: counterVec("stockpile_response_bytes_total",
+			"Bytes served, by format.",
+			"format"),
+		cache: counterVec("stockpile_cache_total",
+			"Cache outcomes of metadata and artifact requests (hit, miss, stale, revalidated, negative).",
+			"format", "outcome"),
+		upstream: counterVec("stockpile_upstream_requests_total",
+			"Requests to external connections, by result (ok, not_found, unavailable, timeout, unauthorized, error).",
+			"connection", "result"),
 		upstreamLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "stockpile_upstream_duration_seconds", Help: "Time until an external connection answered (headers).",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"connection"}),
-		denials: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "stockpile_access_denied_total", Help: "Requests refused by the permission policies, by action (codeartifact:ReadFromRepository, ...).",
-		}, []string{"action"}),
-		held: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "stockpile_firewall_held_total", Help: "Versions the release-age cooldown left out of metadata while it was built, by format and mode (hide, deny).",
-		}, []string{"format", "mode"}),
-		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "stockpile_firewall_refused_total", Help: "File requests the supply-chain firewall refused, by format and reason (cooldown, malicious, blocklist).",
-		}, []string{"format", "reason"}),
+		denials: counterVec("stockpile_access_denied_total",
+			"Requests refused by the permission policies, by action (codeartifact:ReadFromRepository, ...).",
+			"action"),
+		held: counterVec("stockpile_firewall_held_total",
+			"Versions the release-age cooldown left out of metadata while it was built, by format and mode (hide, deny).",
+			"format", "mode"),
+		refused: counterVec("stockpile_firewall_refused_total",
+			"File requests the supply-chain firewall refused, by format and reason (cooldown, malicious, blocklist).",
+			"format", "reason"),
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.bytes, m.cache, m.upstream, m.upstreamLatency, m.denials, m.held, m.refused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

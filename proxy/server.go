@@ -452,15 +452,23 @@ func (s *Server) advisoryLoop(ctx context.Context) {
 	if s.cfg.Firewall.OSV.Path == "" || s.cfg.Firewall.OSV.Refresh <= 0 {
 		return
 	}
-	t := time.NewTicker(s.cfg.Firewall.OSV.Refresh)
+	every(ctx, s.cfg.Firewall.OSV.Refresh, nil, func() {
+		_ = s.ReloadAdvisories() // logged; the previous set stays
+	})
+}
+
+// every runs fn every period, and whenever wake delivers, until ctx ends.
+func every(ctx context.Context, period time.Duration, wake <-chan struct{}, fn func()) {
+	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			_ = s.ReloadAdvisories() // logged; the previous set stays
+		case <-wake:
 		}
+		fn()
 	}
 }
 
@@ -474,15 +482,7 @@ func (s *Server) CollectSoon() {
 
 // collectLoop deletes unreferenced blobs on a ticker and on request.
 func (s *Server) collectLoop(ctx context.Context) {
-	t := time.NewTicker(s.cfg.Storage.BlobGCInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-s.collect:
-		}
+	every(ctx, s.cfg.Storage.BlobGCInterval, s.collect, func() {
 		s.asLeader(ctx, "blob-gc", func() {
 			if _, err := s.resolver.CollectGarbage(ctx, s.cfg.Storage.BlobGCGrace); err != nil && ctx.Err() == nil {
 				s.log.Error("blob garbage collection failed", "error", err.Error())
@@ -491,5 +491,5 @@ func (s *Server) collectLoop(ctx context.Context) {
 		if s.hooks.Collected != nil {
 			s.hooks.Collected()
 		}
-	}
+	})
 }

@@ -247,19 +247,11 @@ func statement(raw json.RawMessage, path string, kind Kind) (Statement, error) {
 				return s, err
 			}
 		case "Action", "NotAction":
-			if haveAction {
-				return s, errorf(at, "a statement has Action or NotAction, not both")
-			}
-			haveAction, s.NotAction = true, k == "NotAction"
-			if s.Actions, err = actions(v, at); err != nil {
+			if s.Actions, s.NotAction, err = negatable(v, at, k, &haveAction, actions); err != nil {
 				return s, err
 			}
 		case "Resource", "NotResource":
-			if haveResource {
-				return s, errorf(at, "a statement has Resource or NotResource, not both")
-			}
-			haveResource, s.NotResource = true, k == "NotResource"
-			if s.Resources, err = resources(v, at); err != nil {
+			if s.Resources, s.NotResource, err = negatable(v, at, k, &haveResource, resources); err != nil {
 				return s, err
 			}
 		case "Condition":
@@ -365,6 +357,19 @@ func AccountOf(arn string) string {
 }
 
 var actionRE = regexp.MustCompile(`^[a-zA-Z0-9-]+:[a-zA-Z0-9*?]+$`)
+
+// negatable reads element k of a statement, one of a pair with a Not form
+// (Action or NotAction, Resource or NotResource): a statement has one of
+// the two, once; seen records that it had.
+func negatable(raw json.RawMessage, at, k string, seen *bool, parse func(json.RawMessage, string) ([]string, error)) (list []string, not bool, err error) {
+	base := strings.TrimPrefix(k, "Not")
+	if *seen {
+		return nil, false, errorf(at, "a statement has %s or Not%s, not both", base, base)
+	}
+	*seen = true
+	list, err = parse(raw, at)
+	return list, k != base, err
+}
 
 func actions(raw json.RawMessage, path string) ([]string, error) {
 	vals, err := strList(raw, path)

@@ -86,16 +86,7 @@ func (h *Handler) domainIndex(ctx context.Context, domain string) (*domainIndex,
 		}
 		return ix, nil
 	}
-	ch := h.didx.flights.DoChan(domain, func() (any, error) { return h.buildDomain(domain) })
-	select {
-	case res := <-ch:
-		if res.Err != nil {
-			return nil, res.Err
-		}
-		return res.Val.(*domainIndex), nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return awaitFlight(ctx, &h.didx.flights, domain, func() (*domainIndex, error) { return h.buildDomain(domain) })
 }
 
 // errNoAsset is what the index's describers get for an asset: dependencies

@@ -63,15 +63,23 @@ func (h *Handler) index(ctx context.Context, r model.Repository) (*repoIndex, er
 		}
 		return ix, nil
 	}
-	ch := h.idx.flights.DoChan(r.ID, func() (any, error) { return h.build(r) })
+	return awaitFlight(ctx, &h.idx.flights, r.ID, func() (*repoIndex, error) { return h.build(r) })
+}
+
+// awaitFlight builds key's value once, whoever asks at the same time, and
+// waits for it or for ctx to end (the build goes on for the others).
+func awaitFlight[T any](ctx context.Context, g *singleflight.Group, key string, build func() (T, error)) (T, error) {
+	ch := g.DoChan(key, func() (any, error) { return build() })
 	select {
 	case res := <-ch:
 		if res.Err != nil {
-			return nil, res.Err
+			var zero T
+			return zero, res.Err
 		}
-		return res.Val.(*repoIndex), nil
+		return res.Val.(T), nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		var zero T
+		return zero, ctx.Err()
 	}
 }
 

@@ -142,54 +142,38 @@ func label(m *dto.Metric, name string) string {
 }
 
 func requestRows(f *dto.MetricFamily) []formatRow {
-	rows := map[string]*formatRow{}
-	if f != nil {
-		for _, m := range f.Metric {
-			name := label(m, "format")
-			r := rows[name]
-			if r == nil {
-				r = &formatRow{Format: name}
-				rows[name] = r
-			}
-			n := m.GetCounter().GetValue()
-			r.Total += n
-			switch code := label(m, "code"); {
-			case strings.HasPrefix(code, "4"):
-				r.ClientErr += n
-			case strings.HasPrefix(code, "5"):
-				r.ServerErr += n
-			}
+	rows := rowsBy[formatRow]{rows: map[string]*formatRow{}, newRow: func(name string) *formatRow { return &formatRow{Format: name} }}
+	for _, m := range f.GetMetric() {
+		r, n := rows.get(label(m, "format")), m.GetCounter().GetValue()
+		r.Total += n
+		switch code := label(m, "code"); {
+		case strings.HasPrefix(code, "4"):
+			r.ClientErr += n
+		case strings.HasPrefix(code, "5"):
+			r.ServerErr += n
 		}
 	}
-	return sorted(rows, func(r *formatRow) string { return r.Format })
+	return sorted(rows.rows, func(r *formatRow) string { return r.Format })
 }
 
 func cacheRows(f *dto.MetricFamily) []cacheRow {
-	rows := map[string]*cacheRow{}
-	if f != nil {
-		for _, m := range f.Metric {
-			name := label(m, "format")
-			r := rows[name]
-			if r == nil {
-				r = &cacheRow{Format: name}
-				rows[name] = r
-			}
-			n := m.GetCounter().GetValue()
-			switch label(m, "outcome") {
-			case "hit":
-				r.Hit += n
-			case "miss":
-				r.Miss += n
-			case "stale":
-				r.Stale += n
-			case "revalidated":
-				r.Revalidated += n
-			case "negative":
-				r.Negative += n
-			}
+	rows := rowsBy[cacheRow]{rows: map[string]*cacheRow{}, newRow: func(name string) *cacheRow { return &cacheRow{Format: name} }}
+	for _, m := range f.GetMetric() {
+		r, n := rows.get(label(m, "format")), m.GetCounter().GetValue()
+		switch label(m, "outcome") {
+		case "hit":
+			r.Hit += n
+		case "miss":
+			r.Miss += n
+		case "stale":
+			r.Stale += n
+		case "revalidated":
+			r.Revalidated += n
+		case "negative":
+			r.Negative += n
 		}
 	}
-	out := sorted(rows, func(r *cacheRow) string { return r.Format })
+	out := sorted(rows.rows, func(r *cacheRow) string { return r.Format })
 	for i := range out {
 		r := &out[i]
 		served := r.Hit + r.Stale + r.Revalidated + r.Negative
@@ -204,15 +188,8 @@ func cacheRows(f *dto.MetricFamily) []cacheRow {
 // histogram: the mean, and the 95th percentile as the upper bound of the
 // bucket it falls in.
 func connRows(reqs, lat *dto.MetricFamily) []connRow {
-	rows := map[string]*connRow{}
-	get := func(name string) *connRow {
-		r := rows[name]
-		if r == nil {
-			r = &connRow{Connection: name}
-			rows[name] = r
-		}
-		return r
-	}
+	rows := rowsBy[connRow]{rows: map[string]*connRow{}, newRow: func(name string) *connRow { return &connRow{Connection: name} }}
+	get := rows.get
 	fails := map[string][]string{}
 	if reqs != nil {
 		for _, m := range reqs.Metric {
@@ -240,7 +217,7 @@ func connRows(reqs, lat *dto.MetricFamily) []connRow {
 			}
 		}
 	}
-	out := sorted(rows, func(r *connRow) string { return r.Connection })
+	out := sorted(rows.rows, func(r *connRow) string { return r.Connection })
 	for i := range out {
 		r := &out[i]
 		sort.Strings(fails[r.Connection])
@@ -255,6 +232,21 @@ func connRows(reqs, lat *dto.MetricFamily) []connRow {
 		}
 	}
 	return out
+}
+
+// rowsBy keeps one row of a table per label value, made on first use.
+type rowsBy[T any] struct {
+	rows   map[string]*T
+	newRow func(name string) *T
+}
+
+func (b rowsBy[T]) get(name string) *T {
+	r := b.rows[name]
+	if r == nil {
+		r = b.newRow(name)
+		b.rows[name] = r
+	}
+	return r
 }
 
 func sorted[T any](m map[string]*T, key func(*T) string) []T {
