@@ -55,6 +55,15 @@ func TestMatrixGem(t *testing.T) {
 		t.Helper()
 		return run(ok, []string{"GEM_HOST_API_KEY=Bearer " + in.TokenFor("acme", key)}, "push", file, "--host", in.URL+"/acme/ruby/"+repo)
 	}
+	// refused pushes a new gem that key may not push to repo; gem must show
+	// want from the refusal.
+	refused := func(t *testing.T, key, repo, name, version, want string) {
+		t.Helper()
+		out := push(key, false, repo, buildGem(t, gem, name, version))
+		if !strings.Contains(out, want) {
+			t.Fatalf("gem does not show the refusal:\n%s", out)
+		}
+	}
 	push("AKIAADMIN", true, "app", buildGem(t, gem, "mxgem", "1.0.0"))
 
 	t.Run("reader installs through app", func(t *testing.T) {
@@ -66,24 +75,15 @@ func TestMatrixGem(t *testing.T) {
 		}
 	})
 	t.Run("reader push is refused with a 403", func(t *testing.T) {
-		out := push("AKIAREADER", false, "app", buildGem(t, gem, "mxreader", "1.0.0"))
-		if !strings.Contains(out, "codeartifact:PublishPackageVersion") {
-			t.Fatalf("gem does not show the refusal:\n%s", out)
-		}
+		refused(t, "AKIAREADER", "app", "mxreader", "1.0.0", "codeartifact:PublishPackageVersion")
 	})
 	t.Run("publisher pushes to internal", func(t *testing.T) {
 		push("AKIAPUB", true, "internal", buildGem(t, gem, "mxpub", "1.0.0"))
 	})
 	t.Run("publisher is refused on app", func(t *testing.T) {
-		out := push("AKIAPUB", false, "app", buildGem(t, gem, "mxpub", "1.0.1"))
-		if !strings.Contains(out, "package/acme/app/ruby//mxpub") {
-			t.Fatalf("gem does not show the refusal:\n%s", out)
-		}
+		refused(t, "AKIAPUB", "app", "mxpub", "1.0.1", "package/acme/app/ruby//mxpub")
 	})
 	t.Run("explicit deny on a package beats the identity allow", func(t *testing.T) {
-		out := push("AKIAPUB", false, "internal", buildGem(t, gem, "mxfrozen", "1.0.0"))
-		if !strings.Contains(out, "explicit deny") {
-			t.Fatalf("gem does not show the refusal:\n%s", out)
-		}
+		refused(t, "AKIAPUB", "internal", "mxfrozen", "1.0.0", "explicit deny")
 	})
 }

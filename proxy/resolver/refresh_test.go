@@ -2,7 +2,6 @@ package resolver_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -35,16 +34,7 @@ func TestForcedRevalidationDropsRenderedDocuments(t *testing.T) {
 	paths := []string{"/acme/cargo/app/demo", "/acme/cargo/other/demo", "/beta/cargo/app/demo"}
 	get := func(path string) string {
 		t.Helper()
-		resp, err := http.Get(in.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
-		}
-		return string(b)
+		return string(proxytest.GetOK(t, in.URL+path, nil))
 	}
 	expect := func(step, want string) {
 		t.Helper()

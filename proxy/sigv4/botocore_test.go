@@ -61,12 +61,7 @@ func TestBotocoreVectors(t *testing.T) {
 // net/http client and server, so the path, Host and Content-Length handling
 // is the one a handler sees in production.
 func TestBotocoreVectorsOverHTTP(t *testing.T) {
-	ts, vectors := loadBotocoreVectors(t)
-	keys := map[string]string{}
-	for _, vec := range vectors {
-		keys[vec.AccessKeyID] = vec.SecretAccessKey
-	}
-	v := NewVerifier(keys, Options{Now: fixedClock(ts)})
+	v, vectors := botocoreVerifier(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
@@ -356,4 +351,16 @@ func TestBotocoreUnsignedPayloadBodyNotCovered(t *testing.T) {
 			}
 		})
 	}
+}
+
+// botocoreVerifier is a verifier that knows every botocore vector's key,
+// at the vectors' time.
+func botocoreVerifier(t *testing.T) (*Verifier, []botocoreVector) {
+	t.Helper()
+	ts, vectors := loadBotocoreVectors(t)
+	keys := map[string]string{}
+	for _, vec := range vectors {
+		keys[vec.AccessKeyID] = vec.SecretAccessKey
+	}
+	return NewVerifier(keys, Options{Now: fixedClock(ts)}), vectors
 }

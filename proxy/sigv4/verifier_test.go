@@ -264,12 +264,7 @@ func TestClassify(t *testing.T) {
 }
 
 func TestVerifyConcurrent(t *testing.T) {
-	ts, vectors := loadBotocoreVectors(t)
-	keys := map[string]string{}
-	for _, vec := range vectors {
-		keys[vec.AccessKeyID] = vec.SecretAccessKey
-	}
-	v := NewVerifier(keys, Options{Now: fixedClock(ts)})
+	v, vectors := botocoreVerifier(t)
 	var wg sync.WaitGroup
 	for _, vec := range vectors {
 		r, body := vec.request(t)

@@ -165,16 +165,7 @@ func TestPagesShowOnlyWhatThePrincipalMayRead(t *testing.T) {
 			b := newBrowser(t, in)
 			b.signIn(in.TokenFor("acme", tc.key))
 			dom := b.get("/-/ui/d/acme")
-			for _, s := range tc.see {
-				if !strings.Contains(dom.Body, s) {
-					t.Errorf("domain page lacks %s", s)
-				}
-			}
-			for _, s := range tc.notSee {
-				if strings.Contains(dom.Body, s) {
-					t.Errorf("domain page shows %s", s)
-				}
-			}
+			shows(t, "domain page", dom.Body, tc.see, tc.notSee)
 			for _, path := range []string{"/-/ui/d/acme/r/internal", leftPad} {
 				p := b.get(path)
 				if p.Status != tc.internalPages {
@@ -212,16 +203,7 @@ func TestPackageListSearchAndPaging(t *testing.T) {
 			if p.Status != http.StatusOK {
 				t.Fatalf("%d %s", p.Status, p.Body)
 			}
-			for _, s := range tc.want {
-				if !strings.Contains(p.Body, s) {
-					t.Errorf("lacks %s", s)
-				}
-			}
-			for _, s := range tc.notWant {
-				if strings.Contains(p.Body, s) {
-					t.Errorf("shows %s", s)
-				}
-			}
+			shows(t, "page", p.Body, tc.want, tc.notWant)
 			if !strings.Contains(p.Body, tc.count) {
 				t.Errorf("lacks the count %q", tc.count)
 			}
@@ -430,5 +412,20 @@ func TestListingCountsNoDenial(t *testing.T) {
 	}
 	if read, _ := denials(); read != read0+1 {
 		t.Fatalf("opening a repository the reader may not read: read denials %d → %d, want one more", read0, read)
+	}
+}
+
+// shows checks that a page's body contains each of want and none of notWant.
+func shows(t *testing.T, page, body string, want, notWant []string) {
+	t.Helper()
+	for _, s := range want {
+		if !strings.Contains(body, s) {
+			t.Errorf("%s lacks %s", page, s)
+		}
+	}
+	for _, s := range notWant {
+		if strings.Contains(body, s) {
+			t.Errorf("%s shows %s", page, s)
+		}
 	}
 }
