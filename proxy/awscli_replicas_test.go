@@ -33,15 +33,11 @@ func TestAWSCLIReplicas(t *testing.T) {
 	for _, r := range replicas {
 		cli = append(cli, proxytest.NewAWSCLI(t, r, "AKIASTOCKPILETEST", "stockpile-secret"))
 	}
-	// seen waits until ok holds, as a replica applies another's change.
+	// seen waits until ok holds, as a replica applies another's change: it
+	// asks again after each replica's reload.
 	seen := func(what string, ok func() bool) {
 		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); !ok(); {
-			if time.Now().After(deadline) {
-				t.Fatalf("not seen within 10s: %s", what)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		replicas[0].Events.Until(t, what, 10*time.Second, ok)
 	}
 
 	cli[0].OK("create-domain", "--domain", "acme")

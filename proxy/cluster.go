@@ -53,6 +53,9 @@ func (s *Server) watchChanges(ctx context.Context, ss sharedStore) {
 		if err := s.scoped.Reload(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("reloading scoped tokens after another replica's change", "error", err.Error())
 		}
+		if s.hooks.Reloaded != nil {
+			s.hooks.Reloaded()
+		}
 	}
 }
 

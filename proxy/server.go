@@ -85,6 +85,9 @@ type Hooks struct {
 	// ShuttingDown: Serve's context ended and the graceful shutdown
 	// starts; requests in flight go on.
 	ShuttingDown func()
+	// Reloaded: a replica sharing its store reloaded its model and scoped
+	// tokens after a change (another replica's, or its own).
+	Reloaded func()
 }
 
 // WithHooks installs h.

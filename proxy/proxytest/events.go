@@ -24,6 +24,7 @@ type EventCounts struct {
 	Collections  int // blob collector passes that ended
 	ShutdownsRun int // graceful shutdowns that began
 	Indexes      int // package indexes the web interface built
+	Reloads      int // reloads of a replica's model after a change in the shared store
 }
 
 // NewEvents returns an empty count.
@@ -57,6 +58,29 @@ func (e *Events) Await(t testing.TB, what string, cond func(EventCounts) bool) {
 	}
 }
 
+// Until waits until ok holds, asking it first and again after each event
+// (a replica's reload, a collector pass...), and fails t when it does not
+// hold within d: for a state that an event brings about but that the
+// counts do not say (what a replica lists once it reloaded).
+func (e *Events) Until(t testing.TB, what string, d time.Duration, ok func() bool) {
+	t.Helper()
+	timeout := time.NewTimer(d)
+	defer timeout.Stop()
+	for {
+		e.mu.Lock()
+		changed := e.changed
+		e.mu.Unlock()
+		if ok() {
+			return
+		}
+		select {
+		case <-changed:
+		case <-timeout.C:
+			t.Fatalf("proxytest: %s did not hold within %s (events %+v)", what, d, e.Counts())
+		}
+	}
+}
+
 func (e *Events) add(f func(*EventCounts)) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -72,5 +96,6 @@ func (e *Events) hooks() proxy.Hooks {
 		Collected:    func() { e.add(func(c *EventCounts) { c.Collections++ }) },
 		ShuttingDown: func() { e.add(func(c *EventCounts) { c.ShutdownsRun++ }) },
 		Indexed:      func() { e.add(func(c *EventCounts) { c.Indexes++ }) },
+		Reloaded:     func() { e.add(func(c *EventCounts) { c.Reloads++ }) },
 	}
 }

@@ -20,16 +20,28 @@ import (
 type countingStore struct {
 	storage.Store
 	writes atomic.Int64
+	// wrote receives after each write (not blocking: writes while no one
+	// reads coalesce).
+	wrote chan struct{}
 }
 
 func (s *countingStore) Put(ctx context.Context, key, value []byte, ttl time.Duration) error {
 	s.writes.Add(1)
+	defer s.written()
 	return s.Store.Put(ctx, key, value, ttl)
 }
 
 func (s *countingStore) Apply(ctx context.Context, muts []storage.Mutation) error {
 	s.writes.Add(1)
+	defer s.written()
 	return s.Store.Apply(ctx, muts)
+}
+
+func (s *countingStore) written() {
+	select {
+	case s.wrote <- struct{}{}:
+	default:
+	}
 }
 
 // TestRequestedAgain checks that a package fetched once is not marked as
@@ -44,7 +56,7 @@ func TestRequestedAgain(t *testing.T) {
 		{Name: "app", Upstreams: []string{"store"}},
 		{Name: "store", ExternalConnection: "public:crates-io"},
 	}}}
-	cs := &countingStore{}
+	cs := &countingStore{wrote: make(chan struct{}, 1)}
 	in := proxytest.Start(t, proxytest.Options{Config: &cfg, Formats: []formats.Format{proxytest.Toy{}},
 		OpenStore: func(t testing.TB, log *slog.Logger) storage.Store {
 			s, err := badgerstore.Open(badgerstore.Options{InMemory: true}, log)
@@ -88,12 +100,14 @@ func TestRequestedAgain(t *testing.T) {
 		t.Fatalf("fetched once, marked as requested again: %v", f)
 	}
 	fetch() // served from the store
-	deadline := time.Now().Add(10 * time.Second)
+	// The mark is written in the background: look again after each write.
+	timeout := time.After(10 * time.Second)
 	for f := flags(); !f["app"] || !f["store"]; f = flags() {
-		if time.Now().After(deadline) {
+		select {
+		case <-cs.wrote:
+		case <-timeout:
 			t.Fatalf("served again, not marked: %v", f)
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 	before := cs.writes.Load()
 	for range 50 {

@@ -2,7 +2,6 @@ package webui_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"sort"
@@ -51,18 +50,7 @@ func serveNPM(t testing.TB, fake *upstreamtest.Server, name string, deps map[str
 // npmGet is a client's GET of path in acme/npm/app.
 func npmGet(t testing.TB, in *proxytest.Instance, tok, path string) []byte {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, in.URL+"/acme/npm/app/"+path, nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
-	}
-	return b
+	return proxytest.GetOK(t, in.URL+"/acme/npm/app/"+path, http.Header{"Authorization": {"Bearer " + tok}})
 }
 
 // packumentVersions lists the versions of the packument of name in acme/app.
@@ -208,6 +196,7 @@ func TestFilterCachedNeverRequestedAgain(t *testing.T) {
 			// The index is rebuilt in the background once older than its
 			// TTL; the mark is written in the background too.
 			in.Clock.Advance(time.Minute)
+			built := in.Events.Counts().Indexes
 			p := b.get("/-/ui/d/acme/r/" + repo + "?origin=idle")
 			if strings.Contains(p.Body, ">once-only<") && !strings.Contains(p.Body, ">popular<") {
 				break
@@ -215,7 +204,9 @@ func TestFilterCachedNeverRequestedAgain(t *testing.T) {
 			if time.Now().After(deadline) {
 				t.Fatalf("%s, never requested again, lists:\n%s", repo, p.Body)
 			}
-			time.Sleep(20 * time.Millisecond)
+			// This page was older than the TTL: wait for the rebuild it
+			// started before asking again.
+			in.Events.Await(t, "the index rebuilt", func(c proxytest.EventCounts) bool { return c.Indexes > built })
 		}
 		if p := b.get("/-/ui/d/acme/r/" + repo + "?origin=external"); !strings.Contains(p.Body, ">once-only<") || !strings.Contains(p.Body, ">popular<") {
 			t.Errorf("%s, from upstream, does not list both", repo)

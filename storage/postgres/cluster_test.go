@@ -3,7 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
-	"sync/atomic"
+	"fmt"
 	"testing"
 	"time"
 
@@ -61,7 +61,16 @@ func TestLockAcrossReplicas(t *testing.T) {
 			}
 			got <- err
 		}()
-		time.Sleep(100 * time.Millisecond)
+		// The lock is released only once the server shows the waiter queued
+		// on it, so that it is the release that lets the waiter in.
+		eventually(t, "the other replica waits for the lock", func() bool {
+			var waiting int
+			err := a.Pool().QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`).Scan(&waiting)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return waiting > 0
+		})
 		unlock()
 		select {
 		case err := <-got:
@@ -87,30 +96,79 @@ func TestLockReleasedWhenHolderCloses(t *testing.T) {
 		t.Fatal("b got a held lock")
 	}
 	a.Close()
+	// b waits on the server, which grants the lock when a's session ends.
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	for {
-		u, ok, err := b.TryLock(wctx, "job/gc")
-		if ok {
-			u()
-			break
+	u, err := b.Lock(wctx, "job/gc")
+	if err != nil {
+		t.Fatalf("the lock of a closed replica was not released: %v", err)
+	}
+	u()
+}
+
+// eventually polls cond until it holds, failing the test after 10s. For
+// state the server announces no event for (who waits on a lock).
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 10s: %s", what)
 		}
-		if err != nil {
-			t.Fatalf("the lock of a closed replica was not released: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // the poll's pace, not a wait for something to happen
+	}
+}
+
+// watchChanges runs b.Watch with poll until the test ends; each change it
+// reports is sent on the channel returned (not blocking: reports while no
+// one reads coalesce).
+func watchChanges(t *testing.T, b *postgres.Store, poll time.Duration) <-chan struct{} {
+	ctx, cancel := context.WithCancel(context.Background())
+	changes := make(chan struct{}, 1)
+	done := make(chan struct{})
+	go func() {
+		b.Watch(ctx, poll, func() {
+			select {
+			case changes <- struct{}{}:
+			default:
+			}
+		})
+		close(done)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return changes
+}
+
+// changed reports whether the watcher reports a change within d.
+func changed(changes <-chan struct{}, d time.Duration) bool {
+	select {
+	case <-changes:
+		return true
+	case <-time.After(d):
+		return false
 	}
 }
 
 func TestWatchSeesOtherReplicasWrites(t *testing.T) {
 	a, b := twoReplicas(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var changes atomic.Int64
-	done := make(chan struct{})
-	go func() { b.Watch(ctx, time.Hour, func() { changes.Add(1) }); close(done) }()
-	defer func() { cancel(); <-done }()
-	time.Sleep(300 * time.Millisecond) // listening
+	ctx := context.Background()
+	changes := watchChanges(t, b, time.Hour)
+	// The watcher connects in its own time and reports changes only once
+	// it listens: write until it reports one. The poll is an hour, so only
+	// a notification can.
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; ; i++ {
+		if err := a.Put(ctx, storage.Key("warm", fmt.Sprint(i)), []byte("v"), 0); err != nil {
+			t.Fatal(err)
+		}
+		if changed(changes, 100*time.Millisecond) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the watcher reported no change within 10s of writes")
+		}
+	}
+	for changed(changes, 100*time.Millisecond) { // the warm-up's late notifications
+	}
 	tests := []struct {
 		name  string
 		write func() error
@@ -123,16 +181,11 @@ func TestWatchSeesOtherReplicasWrites(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := changes.Load()
 			if err := tt.write(); err != nil {
 				t.Fatal(err)
 			}
-			deadline := time.Now().Add(5 * time.Second)
-			for changes.Load() == before {
-				if time.Now().After(deadline) {
-					t.Fatal("the other replica was not told within 5s (the poll is an hour: the notification must do it)")
-				}
-				time.Sleep(10 * time.Millisecond)
+			if !changed(changes, 5*time.Second) {
+				t.Fatal("the other replica was not told within 5s (the poll is an hour: the notification must do it)")
 			}
 		})
 	}
@@ -143,23 +196,20 @@ func TestWatchSeesOtherReplicasWrites(t *testing.T) {
 // while reconnecting) is still seen within the poll interval.
 func TestWatchPollBound(t *testing.T) {
 	a, b := twoReplicas(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var changes atomic.Int64
-	done := make(chan struct{})
-	go func() { b.Watch(ctx, 200*time.Millisecond, func() { changes.Add(1) }); close(done) }()
-	defer func() { cancel(); <-done }()
+	ctx := context.Background()
+	changes := watchChanges(t, b, 200*time.Millisecond)
 	// The watcher connects in its own time: count changes until it sees
 	// one. Nothing notifies, so only its poll of the counter can.
-	before := changes.Load()
 	deadline := time.Now().Add(10 * time.Second)
-	for changes.Load() == before {
+	for {
 		if _, err := a.Pool().Exec(ctx, `SELECT nextval('changes')`); err != nil {
 			t.Fatal(err)
+		}
+		if changed(changes, 400*time.Millisecond) {
+			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("changes counted without a notification were not seen within 10s with a 200ms poll")
 		}
-		time.Sleep(400 * time.Millisecond)
 	}
 }
