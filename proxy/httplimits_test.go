@@ -159,6 +159,8 @@ func TestFastBodyAcrossWindows(t *testing.T) {
 	fmt.Fprintf(c, "PUT /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n", size)
 	for i := 0; i < 12; i++ { // 1000 bytes every 100 ms for 1.2 s: over two windows
 		c.Write([]byte(strings.Repeat("y", 1000)))
+		// The client's pace in real time: the rate is enforced with the
+		// connection's read deadlines, which no fake clock moves.
 		time.Sleep(100 * time.Millisecond)
 	}
 	select {
@@ -211,7 +213,7 @@ func TestSlowDownloadCompletes(t *testing.T) {
 		if err != nil {
 			break
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // a slow reader in real time: write deadlines run on the real clock
 	}
 	if n != chunk*chunks {
 		t.Fatalf("read %d of %d bytes in %s", n, chunk*chunks, time.Since(start))

@@ -146,6 +146,8 @@ func TestReplicasPostgresRestart(t *testing.T) {
 			}
 		})
 	}
+	// The scenario's phases are lengths of real time: clients against a
+	// real PostgreSQL that is up, then down for 3 s, then up again.
 	time.Sleep(500 * time.Millisecond)
 	down := time.Now()
 	pg.Stop()
@@ -154,7 +156,7 @@ func TestReplicasPostgresRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	back := time.Now()
-	time.Sleep(5 * time.Second)
+	time.Sleep(5 * time.Second) // load after the outage, to see the stack recover
 	close(stop)
 	wg.Wait()
 

@@ -115,10 +115,7 @@ func TestReplicaKilledDuringDownloads(t *testing.T) {
 	done := make(chan []string, 1)
 	go func() { done <- fetchAll(client, urls(lb)) }()
 	// Kill once transfers are under way (each takes about 250 ms upstream).
-	deadline := time.Now().Add(time.Minute)
-	for up.started() < 30 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	up.awaitStarted(30, time.Minute)
 	procs[1].kill()
 	t.Logf("replica 1 killed after %d of 100 tarballs had started upstream", up.started())
 	if failures := <-done; len(failures) > 0 {
@@ -144,6 +141,24 @@ func (s *slowNPM) started() int {
 	return n
 }
 
+// awaitStarted waits until n tarball downloads have begun, or d passed.
+func (s *slowNPM) awaitStarted(n int, d time.Duration) {
+	timeout := time.After(d)
+	for {
+		s.mu.Lock()
+		hit := s.hit
+		s.mu.Unlock()
+		if s.started() >= n {
+			return
+		}
+		select {
+		case <-hit:
+		case <-timeout:
+			return
+		}
+	}
+}
+
 // bigPublish is the body of `npm publish` for name@version with a tarball
 // of size random bytes (not a real gzip: the registry stores it as sent),
 // and the tarball.
@@ -163,22 +178,26 @@ func bigPublish(name, version string, size int) (body, tgz []byte) {
 }
 
 // dripReader yields its bytes in pieces with a pause between them and
-// counts what it has yielded.
+// counts what it has yielded; reached is closed once at bytes are.
 type dripReader struct {
-	b     []byte
-	piece int
-	pause time.Duration
-	sent  atomic.Int64
+	b       []byte
+	piece   int
+	pause   time.Duration
+	sent    atomic.Int64
+	at      int64
+	reached chan struct{}
 }
 
 func (d *dripReader) Read(p []byte) (int, error) {
 	if len(d.b) == 0 {
 		return 0, io.EOF
 	}
-	time.Sleep(d.pause)
+	time.Sleep(d.pause) // the slow client's pace: a piece a pause
 	n := copy(p[:min(len(p), d.piece)], d.b)
 	d.b = d.b[n:]
-	d.sent.Add(int64(n))
+	if s := d.sent.Add(int64(n)); s >= d.at && s-int64(n) < d.at {
+		close(d.reached)
+	}
 	return n, nil
 }
 
@@ -252,7 +271,11 @@ func TestReplicaKilledDuringPublish(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			body, tgz := bigPublish(name, tc.version, 24<<20)
 			victim := procs[tc.victim]
-			d := &dripReader{b: body, piece: 1 << 20, pause: 20 * time.Millisecond}
+			want := int64(tc.killAt)
+			if want < 0 {
+				want = int64(len(body))
+			}
+			d := &dripReader{b: body, piece: 1 << 20, pause: 20 * time.Millisecond, at: want, reached: make(chan struct{})}
 			if tc.killAt < 0 {
 				d.pause = 0
 			}
@@ -264,12 +287,10 @@ func TestReplicaKilledDuringPublish(t *testing.T) {
 				}
 				res <- err
 			}()
-			want := int64(tc.killAt)
-			if want < 0 {
-				want = int64(len(body))
-			}
-			for d.sent.Load() < want {
-				time.Sleep(time.Millisecond)
+			select {
+			case <-d.reached:
+			case <-time.After(2 * time.Minute):
+				t.Fatalf("the client did not send %d body bytes within 2 minutes", want)
 			}
 			total := d.sent.Load()
 			victim.kill()
@@ -300,7 +321,7 @@ func TestReplicaKilledDuringPublish(t *testing.T) {
 				if time.Now().After(deadline) {
 					t.Fatalf("5 s after the kill the replicas still disagree: %v", before)
 				}
-				time.Sleep(100 * time.Millisecond)
+				time.Sleep(100 * time.Millisecond) // other processes: they announce nothing to wait on
 			}
 			t.Logf("after the kill the version was %v on every living replica", before)
 

@@ -72,10 +72,11 @@ type slowNPM struct {
 	tarballs map[string][]byte // package → bytes
 	mu       sync.Mutex
 	hits     map[string]int
+	hit      chan struct{} // closed and replaced when a download begins
 }
 
 func newSlowNPM(t *testing.T, n, size int, pause time.Duration) *slowNPM {
-	s := &slowNPM{tarballs: map[string][]byte{}, hits: map[string]int{}}
+	s := &slowNPM{tarballs: map[string][]byte{}, hits: map[string]int{}, hit: make(chan struct{})}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := strings.TrimPrefix(r.URL.Path, "/")
 		if i := strings.Index(name, "/-/"); i >= 0 {
@@ -86,6 +87,8 @@ func newSlowNPM(t *testing.T, n, size int, pause time.Duration) *slowNPM {
 			}
 			s.mu.Lock()
 			s.hits[name[:i]]++
+			close(s.hit)
+			s.hit = make(chan struct{})
 			s.mu.Unlock()
 			w.Header().Set("Content-Length", fmt.Sprint(len(tgz)))
 			for off := 0; off < len(tgz); off += 64 << 10 {

@@ -85,7 +85,7 @@ domains:
 			if time.Now().After(deadline) {
 				t.Fatalf("tarball answered %d, want %d: %s", code, want, body)
 			}
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(20 * time.Millisecond) // another process: it announces nothing to wait on
 		}
 	}
 	if code, body := status(); code != http.StatusOK {

@@ -61,7 +61,7 @@ func (s *stallingReader) Read(p []byte) (int, error) {
 	if s.n >= s.after {
 		// WriteBlob asks for the next buffer only after writing the last.
 		s.signal()
-		time.Sleep(time.Minute)
+		time.Sleep(time.Minute) // a child process: the parent kills it now
 		return 0, errors.New("crash helper was not killed")
 	}
 	n, err := s.r.Read(p)
@@ -96,7 +96,7 @@ func TestCrashHelper(t *testing.T) {
 			t.Fatalf("WriteBlob: %v", err)
 		}
 		signal()
-		time.Sleep(time.Minute)
+		time.Sleep(time.Minute) // a child process: the parent kills it now
 		t.Fatal("crash helper was not killed")
 	default:
 		t.Fatalf("unknown %s %q", crashModeEnv, mode)

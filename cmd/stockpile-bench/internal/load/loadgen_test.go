@@ -84,7 +84,7 @@ func TestLoadPercentilesOfKnownDistribution(t *testing.T) {
 	const slow = 40 * time.Millisecond
 	srv, _ := newCountingServer(t, func(n int64, w http.ResponseWriter) {
 		if n%10 == 0 {
-			time.Sleep(slow)
+			time.Sleep(slow) // the latency the percentiles must measure
 		}
 		w.Write(testBody)
 	})
@@ -228,7 +228,7 @@ func TestLoadRefusesRemoteAndUnbounded(t *testing.T) {
 
 func TestLoadStopsOnCancel(t *testing.T) {
 	srv, _ := newCountingServer(t, func(_ int64, w http.ResponseWriter) {
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // a slow server, so that requests are in flight at the cancel
 		w.Write(testBody)
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
