@@ -332,16 +332,7 @@ func TestWarmAssetFromItsFile(t *testing.T) {
 		if rangeHdr != "" {
 			req.Header.Set("Range", rangeHdr)
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp.StatusCode, resp.Header, b
+		return proxytest.Do(t, req)
 	}
 	for i := range 4 {
 		if code, _, got := get(http.MethodGet, ""); code != http.StatusOK || !bytes.Equal(got, body) {

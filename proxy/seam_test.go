@@ -20,13 +20,8 @@ import (
 
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	code, b := proxytest.Get(t, url, nil)
+	return code, string(b)
 }
 
 // startToy starts app → team → store, store's external connection being the

@@ -87,21 +87,12 @@ func TestForcedRevalidationDropsRenderedDocuments(t *testing.T) {
 	// A name the upstream answered 404 for is remembered as missing for the
 	// negative TTL; a refresh asks again, and the next request finds it.
 	t.Run("Refresh of a name remembered as missing", func(t *testing.T) {
-		resp, err := http.Get(in.URL + "/acme/cargo/app/later")
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusNotFound {
-			t.Fatalf("before it is published: %d", resp.StatusCode)
+		if code, _ := proxytest.Get(t, in.URL+"/acme/cargo/app/later", nil); code != http.StatusNotFound {
+			t.Fatalf("before it is published: %d", code)
 		}
 		up.Publish(t, "later", "0.1.0")
-		if resp, err = http.Get(in.URL + "/acme/cargo/app/later"); err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusNotFound {
-			t.Fatalf("within the negative TTL, unforced: %d", resp.StatusCode)
+		if code, _ := proxytest.Get(t, in.URL+"/acme/cargo/app/later", nil); code != http.StatusNotFound {
+			t.Fatalf("within the negative TTL, unforced: %d", code)
 		}
 		got, err := res.Refresh(context.Background(), formats.RepoRef{Domain: "acme", Repository: "app"}, formats.Package{Format: "cargo", Name: "later"})
 		if err != nil || got.Versions != 1 {

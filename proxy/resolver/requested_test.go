@@ -3,7 +3,6 @@ package resolver_test
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -85,14 +84,7 @@ func TestRequestedAgain(t *testing.T) {
 	}
 	fetch := func() {
 		t.Helper()
-		resp, err := http.Get(in.URL + "/acme/cargo/app/demo/1.0.0/demo-1.0.0.txt")
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET: %d", resp.StatusCode)
-		}
+		proxytest.GetOK(t, in.URL+"/acme/cargo/app/demo/1.0.0/demo-1.0.0.txt", nil)
 	}
 	up.Publish(t, "demo", "1.0.0")
 	fetch()
