@@ -143,17 +143,6 @@ func (r *Result) BytesPerSecond() float64 {
 	return float64(r.Bytes) / r.Elapsed.Seconds()
 }
 
-// outcome classifies one request.
-type outcome int
-
-const (
-	outcomeOK outcome = iota
-	outcomeStatus
-	outcomeShort
-	outcomeDigest
-	outcomeTransport
-)
-
 // Run runs cfg's connections against req until the measured duration or
 // request count is reached (or ctx ends), and returns what was measured. All
 // connections start together, after each has been created. Requests that
@@ -239,12 +228,12 @@ func RunMix(ctx context.Context, cfg Config, reqs []Request, wants []Expect) (*R
 						return
 					}
 				}
-				o, n, lat := w.do(ctx)
-				if ctx.Err() != nil && o == outcomeTransport {
+				failed, n, lat := w.do(ctx)
+				if ctx.Err() != nil && failed.Transport > 0 {
 					return // the run was cancelled, not failed
 				}
 				if measured {
-					w.count(o, n, lat)
+					w.count(failed, n, lat)
 					done := now.Add(lat).UnixNano()
 					for {
 						prev := lastDone.Load()
@@ -353,8 +342,9 @@ func newWorker(cfg Config, protos []*http.Request, wants []Expect, rng *rand.Ran
 	return w
 }
 
-// do sends one request and reads the whole answer.
-func (w *worker) do(ctx context.Context) (outcome, int64, time.Duration) {
+// do sends one request and reads the whole answer; it returns how it
+// failed (nothing counted: a success), the body's length and the latency.
+func (w *worker) do(ctx context.Context) (ErrorCounts, int64, time.Duration) {
 	i := 0
 	if len(w.protos) > 1 {
 		i = w.rng.IntN(len(w.protos))
@@ -363,26 +353,27 @@ func (w *worker) do(ctx context.Context) (outcome, int64, time.Duration) {
 	t0 := time.Now()
 	resp, err := w.client.Do(w.protos[i].Clone(ctx))
 	if err != nil {
-		return outcomeTransport, 0, time.Since(t0)
+		return ErrorCounts{Transport: 1}, 0, time.Since(t0)
 	}
 	n, err := w.drain(resp.Body)
 	resp.Body.Close()
 	lat := time.Since(t0)
+	var failed ErrorCounts
 	switch {
 	case want.Status != 0 && resp.StatusCode != want.Status,
 		want.Status == 0 && (resp.StatusCode < 200 || resp.StatusCode > 299):
-		return outcomeStatus, n, lat
+		failed.Status = 1
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return outcomeShort, n, lat // fewer bytes than Content-Length
+		failed.Short = 1 // fewer bytes than Content-Length
 	case err != nil:
-		return outcomeTransport, n, lat
+		failed.Transport = 1
 	case want.Bytes > 0 && n != want.Bytes,
 		resp.ContentLength >= 0 && n != resp.ContentLength:
-		return outcomeShort, n, lat
+		failed.Short = 1
 	case want.SHA256 != nil && string(w.hasher.Sum(nil)) != string(want.SHA256):
-		return outcomeDigest, n, lat
+		failed.Digest = 1
 	}
-	return outcomeOK, n, lat
+	return failed, n, lat
 }
 
 // drain reads a whole body into the worker's buffer (large, so a 300 KB
@@ -409,19 +400,11 @@ func (w *worker) drain(body io.Reader) (int64, error) {
 }
 
 // count records one measured request.
-func (w *worker) count(o outcome, n int64, lat time.Duration) {
+func (w *worker) count(failed ErrorCounts, n int64, lat time.Duration) {
 	w.bytes += uint64(max(n, 0))
-	switch o {
-	case outcomeOK:
+	if failed.Total() == 0 {
 		w.ok++
 		w.hist.Record(lat)
-	case outcomeStatus:
-		w.errs.Status++
-	case outcomeShort:
-		w.errs.Short++
-	case outcomeDigest:
-		w.errs.Digest++
-	default:
-		w.errs.Transport++
 	}
+	w.errs.Add(failed)
 }
