@@ -146,26 +146,12 @@ func New(ctx context.Context, cfg *Config, store storage.Store, fs []formats.For
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.orders = firewall.Orders{}
-	for _, f := range fs {
-		if o, ok := f.(formats.VersionOrderer); ok {
-			s.orders[f.Name()] = o.CompareVersions
-		}
-	}
+	s.orders = versionOrders(fs)
 	if s.trusted, err = parseTrustedProxies(cfg.TrustedProxies); err != nil {
 		return nil, err
 	}
-	if !cfg.Open() {
-		keys := map[string]string{}
-		for _, k := range cfg.Auth.AccessKeys {
-			keys[k.ID] = k.Secret
-		}
-		s.verifier = sigv4.NewVerifier(keys, sigv4.Options{})
-		principals, err := cfg.Principals()
-		if err != nil {
-			return nil, err
-		}
-		s.access = access.New(principals, registry, access.Options{Log: log, Denied: s.metrics.denied})
+	if err := s.initAccess(); err != nil {
+		return nil, err
 	}
 	ropts := resolver.Options{MaxPublishSize: cfg.MaxPublishSize, Now: o.now, FetchWait: o.hooks.FetchWait}
 	if ss, ok := store.(sharedStore); ok {
@@ -189,6 +175,36 @@ func New(ctx context.Context, cfg *Config, store storage.Store, fs []formats.For
 	}
 	s.ready.Store(true)
 	return s, nil
+}
+
+// versionOrders are the version orders of the formats that have one.
+func versionOrders(fs []formats.Format) firewall.Orders {
+	orders := firewall.Orders{}
+	for _, f := range fs {
+		if o, ok := f.(formats.VersionOrderer); ok {
+			orders[f.Name()] = o.CompareVersions
+		}
+	}
+	return orders
+}
+
+// initAccess sets up the verifier of signed requests and the policies'
+// access decisions; in open mode there are neither.
+func (s *Server) initAccess() error {
+	if s.cfg.Open() {
+		return nil
+	}
+	keys := map[string]string{}
+	for _, k := range s.cfg.Auth.AccessKeys {
+		keys[k.ID] = k.Secret
+	}
+	s.verifier = sigv4.NewVerifier(keys, sigv4.Options{})
+	principals, err := s.cfg.Principals()
+	if err != nil {
+		return err
+	}
+	s.access = access.New(principals, s.registry, access.Options{Log: s.log, Denied: s.metrics.denied})
+	return nil
 }
 
 // Resolver returns the engine (for tests and tools).
