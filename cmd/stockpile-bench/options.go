@@ -45,6 +45,8 @@ Scenarios:
   warm-pypi, warm-maven, warm-cargo, warm-nuget, warm-ruby
                    a cached metadata document and artifact of that format against nginx (target ratio 0.8)
   million          1,000,000 cached versions against 1,000: warm p99 ratio (target <= 2), start-up (target < 3 s)
+  cluster          three replicas on PostgreSQL and SeaweedFS: a 1,000-client cold burst costs one upstream fetch;
+                   a replica's warm hits against the single node's (skipped without the engines)
 
 Flags (also accepted after the scenarios):
 `
