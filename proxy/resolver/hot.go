@@ -17,6 +17,13 @@ import (
 // bytes themselves. Entries are valid while the model and everything stored
 // about the package keep their generations, like rendered documents.
 
+// blobUser is a store whose blobs' files are a bounded local cache that
+// evicts the least recently used (storage/postgres): hits served from a
+// file the hot cache opened itself tell it of the use.
+type blobUser interface {
+	BlobUsed(domain, sha string)
+}
+
 // hotAsset is where a repository's asset is: its blob, and the blob's
 // file when the store keeps it in one.
 type hotAsset struct {
@@ -103,6 +110,9 @@ func (r *Resolver) hot(ctx context.Context, key, domain string, p formats.Packag
 	if a.file != "" {
 		// The file of an immutable blob: if it is still there, it is whole.
 		if f, err := os.Open(a.file); err == nil {
+			if r.blobUser != nil {
+				r.blobUser.BlobUsed(domain, a.sums.SHA256)
+			}
 			return hotFile{f, a.sums}, a.mod, a.marked
 		}
 	}

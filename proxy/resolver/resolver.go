@@ -154,6 +154,7 @@ type Resolver struct {
 	rendered *renderCache             // rendered documents (Render)
 	repoDocs *boundedCache[*repoDoc]  // repository-wide documents (RenderRepository)
 	hotCache *hotCache                // where assets are, and small blobs' bytes
+	blobUser blobUser                 // the store, when it wants to hear of hot hits (hot.go)
 	forced   *boundedCache[time.Time] // document key → last forced revalidation
 	missing  *missingDocs             // documents the upstream has not, never cached
 	codec    *docCodec                // cached documents, compressed
@@ -196,6 +197,7 @@ func New(store storage.Store, registry *model.Registry, client *upstream.Client,
 	if r.locks == nil {
 		r.locks = NewLocalLocker()
 	}
+	r.blobUser, _ = store.(blobUser)
 	for _, f := range fs {
 		r.formats[f.Name()] = f
 	}

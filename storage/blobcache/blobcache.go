@@ -109,17 +109,23 @@ func (c *Cache) Open(name string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	if el, ok := c.items[name]; ok {
-		c.lru.MoveToFront(el)
-	}
-	c.mu.Unlock()
+	c.Touch(name)
 	return f, nil
 }
 
 // Fits reports whether a file of size bytes can be kept in the cache: Add
 // returns a larger one unnamed.
 func (c *Cache) Fits(size int64) bool { return size <= c.max }
+
+// Touch marks the cached file name used, as Open does, for a reader that
+// keeps the file's path and opens it itself.
+func (c *Cache) Touch(name string) {
+	c.mu.Lock()
+	if el, ok := c.items[name]; ok {
+		c.lru.MoveToFront(el)
+	}
+	c.mu.Unlock()
+}
 
 // Temp creates a temporary file in the cache's directory, for Add.
 func (c *Cache) Temp() (*os.File, error) {

@@ -41,11 +41,14 @@ func TestEviction(t *testing.T) {
 	tests := []struct {
 		name    string
 		touch   string // opened after a and b are added
+		use     string // marked used (Touch) after a and b are added
 		want    []string
 		wantNot []string
 	}{
-		{"least-recent-out", "", []string{"b/2", "c/3"}, []string{"a/1"}},
-		{"open-counts-as-use", "a/1", []string{"a/1", "c/3"}, []string{"b/2"}},
+		{"least-recent-out", "", "", []string{"b/2", "c/3"}, []string{"a/1"}},
+		{"open-counts-as-use", "a/1", "", []string{"a/1", "c/3"}, []string{"b/2"}},
+		{"touch-counts-as-use", "", "a/1", []string{"a/1", "c/3"}, []string{"b/2"}},
+		{"touch-of-an-absent-name", "", "z/9", []string{"b/2", "c/3"}, []string{"a/1", "z/9"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,6 +60,9 @@ func TestEviction(t *testing.T) {
 			add(t, c, "b/2", 100)
 			if tt.touch != "" && !cached(c, tt.touch) {
 				t.Fatalf("%s not cached", tt.touch)
+			}
+			if tt.use != "" {
+				c.Touch(tt.use)
 			}
 			add(t, c, "c/3", 100)
 			for _, n := range tt.want {

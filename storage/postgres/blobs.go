@@ -275,6 +275,13 @@ func (s *Store) OpenBlob(ctx context.Context, domain, sha string) (storage.Blob,
 	return &blob{f: f, sums: sums, s: s}, nil
 }
 
+// BlobUsed tells the local cache that a reader which keeps a blob's file
+// (the engine's hot assets) served it again, so that the least recently
+// used blobs, not the most asked for, make room.
+func (s *Store) BlobUsed(domain, sha string) {
+	s.cache.Touch(objectKey(domain, sha))
+}
+
 // downloadTries bounds how often a reader starts over after the download
 // it waited for ended because the reader that started it left.
 const downloadTries = 3

@@ -161,3 +161,56 @@ func TestConcurrentReadsDownloadOnce(t *testing.T) {
 		}
 	})
 }
+
+// The engine's hot assets keep a blob's path and tell the store of each
+// hit served from it: BlobUsed.
+var _ interface{ BlobUsed(domain, sha string) } = (*postgres.Store)(nil)
+
+// TestBlobUsedKeepsBlobCached fills a replica's cache with two blobs, marks
+// the older one used, and reads a third: the blob evicted to make room is
+// the one not used since, and the used one is still read without a
+// download.
+func TestBlobUsedKeepsBlobCached(t *testing.T) {
+	dsn := engines.Postgres(t).NewDatabase(t)
+	objects := &countingObjects{memObjects: memObjects{m: map[string][]byte{}}}
+	open := func(cacheSize int64) *postgres.Store {
+		s, err := postgres.Open(context.Background(), postgres.Options{DSN: dsn, Objects: objects, CacheDir: t.TempDir(), CacheSize: cacheSize}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	ctx := context.Background()
+	writer := open(1 << 20)
+	var shas []string
+	for _, c := range []string{"a", "b", "c"} {
+		sums, err := writer.WriteBlob(ctx, "d", bytes.NewReader(bytes.Repeat([]byte(c), 10<<10)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shas = append(shas, sums.SHA256)
+	}
+	reader := open(25 << 10) // room for two
+	read := func(sha string) {
+		t.Helper()
+		b, err := reader.OpenBlob(ctx, "d", sha)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Close()
+	}
+	read(shas[0])
+	read(shas[1])
+	reader.BlobUsed("d", shas[0])
+	read(shas[2]) // evicts one
+	before := objects.gets.Load()
+	read(shas[0])
+	if n := objects.gets.Load() - before; n != 0 {
+		t.Errorf("the blob marked used was evicted: %d downloads to read it again", n)
+	}
+	read(shas[1])
+	if n := objects.gets.Load() - before; n != 1 {
+		t.Errorf("the blob not used since was still cached: %d downloads to read it again, want 1", n)
+	}
+}
