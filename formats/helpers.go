@@ -44,3 +44,25 @@ func Truncate(s string, n int) string {
 	}
 	return s
 }
+
+// OrDefault returns v, or def when v is zero or negative: how an option a
+// configuration leaves unset takes its default.
+func OrDefault[T ~int | ~int64](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// MountCatchAll routes every method on the group's root and on every path
+// below it to h, for formats that dispatch on the path themselves.
+func MountCatchAll(g *echo.Group, h echo.HandlerFunc) {
+	g.Any("", h)
+	g.Any("/*", h)
+}
+
+// RenderText is an error renderer for clients that print a plain-text body:
+// the message as one line. HEAD answers carry no body.
+func RenderText(c echo.Context, status int, message string) error {
+	return c.String(status, message+"\n")
+}

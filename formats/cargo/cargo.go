@@ -53,12 +53,8 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.MaxPublishBody <= 0 {
-		o.MaxPublishBody = DefaultMaxPublishBody
-	}
-	if o.MaxUnpackedSize <= 0 {
-		o.MaxUnpackedSize = DefaultMaxUnpackedSize
-	}
+	o.MaxPublishBody = formats.OrDefault(o.MaxPublishBody, DefaultMaxPublishBody)
+	o.MaxUnpackedSize = formats.OrDefault(o.MaxUnpackedSize, DefaultMaxUnpackedSize)
 	return o
 }
 
@@ -91,9 +87,7 @@ func (f *Format) CompareVersions(a, b string) int { return compareVersions(a, b)
 // index paths, whose first segment is any two letters, never collide with
 // the API.
 func (f *Format) Mount(g *echo.Group, r formats.Resolver) {
-	h := &handler{f: f, res: r}
-	g.Any("", h.serve)
-	g.Any("/*", h.serve)
+	formats.MountCatchAll(g, (&handler{f: f, res: r}).serve)
 }
 
 // RenderError implements formats.ErrorRenderer with the registry API's error

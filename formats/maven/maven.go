@@ -48,14 +48,12 @@ func (f *Format) CompareVersions(a, b string) int { return CompareVersions(a, b)
 // Mount implements formats.Format: the layout is path-addressed, so one
 // catch-all route dispatches on the parsed path.
 func (f *Format) Mount(g *echo.Group, r formats.Resolver) {
-	h := &handler{res: r}
-	g.Any("", h.serve)
-	g.Any("/*", h.serve)
+	formats.MountCatchAll(g, (&handler{res: r}).serve)
 }
 
 // RenderError implements formats.ErrorRenderer: plain text, no body for
 // HEAD, and none of the headers a handler may have set for the answer it
 // meant to give.
 func (f *Format) RenderError(c echo.Context, status int, message string) error {
-	return c.String(status, message+"\n")
+	return formats.RenderText(c, status, message)
 }

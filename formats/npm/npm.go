@@ -32,9 +32,7 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.MaxAuditBody <= 0 {
-		o.MaxAuditBody = DefaultMaxAuditBody
-	}
+	o.MaxAuditBody = formats.OrDefault(o.MaxAuditBody, DefaultMaxAuditBody)
 	return o
 }
 
@@ -69,9 +67,7 @@ func (f *Format) DisplayName(p formats.Package) string { return displayName(p) }
 // route: npm's scoped names arrive as @scope%2fname, @scope%2Fname or
 // @scope/name, so the handler splits the escaped path itself.
 func (f *Format) Mount(g *echo.Group, r formats.Resolver) {
-	h := &handler{f: f, res: r}
-	g.Any("", h.serve)
-	g.Any("/*", h.serve)
+	formats.MountCatchAll(g, (&handler{f: f, res: r}).serve)
 }
 
 // RenderError implements formats.ErrorRenderer with npm's error shape,

@@ -58,21 +58,11 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.MaxEntries <= 0 {
-		o.MaxEntries = DefaultMaxEntries
-	}
-	if o.MaxUncompressed <= 0 {
-		o.MaxUncompressed = DefaultMaxUncompressed
-	}
-	if o.MaxNuspec <= 0 {
-		o.MaxNuspec = DefaultMaxNuspec
-	}
-	if o.PageSize <= 0 {
-		o.PageSize = DefaultPageSize
-	}
-	if o.InlineLimit <= 0 {
-		o.InlineLimit = DefaultInlineLimit
-	}
+	o.MaxEntries = formats.OrDefault(o.MaxEntries, DefaultMaxEntries)
+	o.MaxUncompressed = formats.OrDefault(o.MaxUncompressed, DefaultMaxUncompressed)
+	o.MaxNuspec = formats.OrDefault(o.MaxNuspec, DefaultMaxNuspec)
+	o.PageSize = formats.OrDefault(o.PageSize, DefaultPageSize)
+	o.InlineLimit = formats.OrDefault(o.InlineLimit, DefaultInlineLimit)
 	return o
 }
 
@@ -138,14 +128,12 @@ func (f *Format) NormalizeVersion(p formats.Package, v string) string {
 // path, so ids and versions with dots and '+' need no escaping rules of
 // the router's.
 func (f *Format) Mount(g *echo.Group, r formats.Resolver) {
-	h := &handler{f: f, res: r}
-	g.Any("", h.serve)
-	g.Any("/*", h.serve)
+	formats.MountCatchAll(g, (&handler{f: f, res: r}).serve)
 }
 
 // RenderError implements formats.ErrorRenderer: a plain-text message (NuGet
 // clients show the status; people using curl read the text). HEAD answers
 // carry no body.
 func (f *Format) RenderError(c echo.Context, status int, message string) error {
-	return c.String(status, message+"\n")
+	return formats.RenderText(c, status, message)
 }

@@ -46,12 +46,8 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.MaxUploadSize <= 0 {
-		o.MaxUploadSize = DefaultMaxUploadSize
-	}
-	if o.MaxMetadataSize <= 0 {
-		o.MaxMetadataSize = DefaultMaxMetadataSize
-	}
+	o.MaxUploadSize = formats.OrDefault(o.MaxUploadSize, DefaultMaxUploadSize)
+	o.MaxMetadataSize = formats.OrDefault(o.MaxMetadataSize, DefaultMaxMetadataSize)
 	return o
 }
 

@@ -44,12 +44,8 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.MaxMetadataSize <= 0 {
-		o.MaxMetadataSize = DefaultMaxMetadataSize
-	}
-	if o.IndexConcurrency <= 0 {
-		o.IndexConcurrency = DefaultIndexConcurrency
-	}
+	o.MaxMetadataSize = formats.OrDefault(o.MaxMetadataSize, DefaultMaxMetadataSize)
+	o.IndexConcurrency = formats.OrDefault(o.IndexConcurrency, DefaultIndexConcurrency)
 	return o
 }
 
@@ -84,15 +80,13 @@ func (f *Format) CompareVersions(a, b string) int { return compareVersions(a, b)
 // request: `gem push --host URL/` asks for //api/v1/gems, which the router
 // would not match.
 func (f *Format) Mount(g *echo.Group, r formats.Resolver) {
-	h := &handler{f: f, res: r, idx: newIndexes(r, f.opts)}
-	g.Any("", h.serve)
-	g.Any("/*", h.serve)
+	formats.MountCatchAll(g, (&handler{f: f, res: r, idx: newIndexes(r, f.opts)}).serve)
 }
 
 // RenderError implements formats.ErrorRenderer: gem and Bundler print the
 // body of a failed answer, so it is plain text; HEAD answers have none.
 func (f *Format) RenderError(c echo.Context, status int, message string) error {
-	return c.String(status, message+"\n")
+	return formats.RenderText(c, status, message)
 }
 
 // gemReader bounds a stored .gem read to describe it, when MaxGemSize is set.
