@@ -231,23 +231,9 @@ type platform struct {
 }
 
 var (
-	digitRE        = regexp.MustCompile(`\d`)
-	i86RE          = regexp.MustCompile(`i\d86`)
-	cmdVersionRE   = regexp.MustCompile(`^\d+(\.\d+)?$`)
-	aixRE          = regexp.MustCompile(`aix(\d+)?`)
-	darwinRE       = regexp.MustCompile(`darwin(\d+)?`)
-	freebsdRE      = regexp.MustCompile(`freebsd(\d+)?`)
-	hpuxRE         = regexp.MustCompile(`hpux(\d+)?`)
-	javaVerRE      = regexp.MustCompile(`^java([\d.]*)`)
-	dalvikRE       = regexp.MustCompile(`^dalvik(\d+)?$`)
-	dotnetVerRE    = regexp.MustCompile(`^dotnet([\d.]*)`)
-	linuxRE        = regexp.MustCompile(`linux-?(\w+)?`)
-	mingwRE        = regexp.MustCompile(`mingw-?(\w+)?`)
-	mswinRE        = regexp.MustCompile(`(mswin\d+)(_(\d+))?`)
-	openbsdRE      = regexp.MustCompile(`openbsd(\d+\.\d+)?`)
-	bitrigRE       = regexp.MustCompile(`bitrig(\d+\.\d+)?`)
-	solarisRE      = regexp.MustCompile(`solaris(\d+\.\d+)?`)
-	testPlatformRE = regexp.MustCompile(`^(\w+_platform)(\d+)?`)
+	digitRE      = regexp.MustCompile(`\d`)
+	i86RE        = regexp.MustCompile(`i\d86`)
+	cmdVersionRE = regexp.MustCompile(`^\d+(\.\d+)?$`)
 )
 
 // parsePlatform is Gem::Platform.new(string) of RubyGems 3.3.
@@ -279,90 +265,80 @@ func parsePlatform(s string) platform {
 	return p
 }
 
-// setOS reads the operating system part of a platform as Gem::Platform
-// does, setting os and version (and the CPU some names imply). It is long
-// because it follows Gem::Platform's table of operating systems case by
-// case, so the two can be compared line by line.
-func (p *platform) setOS(os string) {
-	sub := func(re *regexp.Regexp) (string, bool) {
-		m := re.FindStringSubmatch(os)
-		if m == nil {
-			return "", false
-		}
-		if len(m) > 1 {
-			return m[1], true
-		}
-		return "", true
-	}
-	switch {
-	case aixRE.MatchString(os):
-		p.version, _ = sub(aixRE)
-		p.os = "aix"
-	case strings.Contains(os, "cygwin"):
-		p.os = "cygwin"
-	case darwinRE.MatchString(os):
-		p.version, _ = sub(darwinRE)
-		p.os = "darwin"
-	case os == "macruby":
-		p.os = "macruby"
-	case freebsdRE.MatchString(os):
-		p.version, _ = sub(freebsdRE)
-		p.os = "freebsd"
-	case hpuxRE.MatchString(os):
-		p.version, _ = sub(hpuxRE)
-		p.os = "hpux"
-	case os == "java" || os == "jruby":
-		p.os = "java"
-	case javaVerRE.MatchString(os):
-		p.version, _ = sub(javaVerRE)
-		p.os = "java"
-	case dalvikRE.MatchString(os):
-		p.version, _ = sub(dalvikRE)
-		p.os = "dalvik"
-	case os == "dotnet":
-		p.os = "dotnet"
-	case dotnetVerRE.MatchString(os):
-		p.version, _ = sub(dotnetVerRE)
-		p.os = "dotnet"
-	case linuxRE.MatchString(os):
-		// Ruby's /linux-?((?!gnu)\w+)?/: the suffix is the version unless
-		// it starts with "gnu".
-		m := linuxRE.FindStringSubmatchIndex(os)
-		p.os = "linux"
-		rest := os[m[0]+len("linux"):]
-		rest = strings.TrimPrefix(rest, "-")
-		if w := wordPrefix(rest); w != "" && !strings.HasPrefix(w, "gnu") {
-			p.version = w
-		} else if w := wordPrefix(os[m[0]+len("linux"):]); w != "" && !strings.HasPrefix(w, "gnu") {
-			p.version = w
-		}
-	case strings.Contains(os, "mingw32"):
-		p.os = "mingw32"
-	case mingwRE.MatchString(os):
-		p.version, _ = sub(mingwRE)
-		p.os = "mingw"
-	case mswinRE.MatchString(os):
-		m := mswinRE.FindStringSubmatch(os)
+// osRow is one row of Gem::Platform's table of operating systems: an os
+// name the pattern matches is os, and the pattern's group, when it has one,
+// is the version; a row with set reads the name itself.
+type osRow struct {
+	re  *regexp.Regexp
+	os  string
+	set func(p *platform, os string, m []string)
+}
+
+// osTable is Gem::Platform's table of operating systems (RubyGems 3.3), in
+// its order, so the two can be compared line by line: the first row that
+// matches decides.
+var osTable = []osRow{
+	{re: regexp.MustCompile(`aix(\d+)?`), os: "aix"},
+	{re: regexp.MustCompile(`cygwin`), os: "cygwin"},
+	{re: regexp.MustCompile(`darwin(\d+)?`), os: "darwin"},
+	{re: regexp.MustCompile(`^macruby$`), os: "macruby"},
+	{re: regexp.MustCompile(`freebsd(\d+)?`), os: "freebsd"},
+	{re: regexp.MustCompile(`hpux(\d+)?`), os: "hpux"},
+	{re: regexp.MustCompile(`^(?:java|jruby)$`), os: "java"},
+	{re: regexp.MustCompile(`^java([\d.]*)`), os: "java"},
+	{re: regexp.MustCompile(`^dalvik(\d+)?$`), os: "dalvik"},
+	{re: regexp.MustCompile(`^dotnet$`), os: "dotnet"},
+	{re: regexp.MustCompile(`^dotnet([\d.]*)`), os: "dotnet"},
+	{re: regexp.MustCompile(`linux-?(\w+)?`), set: setLinux},
+	{re: regexp.MustCompile(`mingw32`), os: "mingw32"},
+	{re: regexp.MustCompile(`mingw-?(\w+)?`), os: "mingw"},
+	{re: regexp.MustCompile(`(mswin\d+)(_(\d+))?`), set: func(p *platform, _ string, m []string) {
 		p.os, p.version = m[1], m[3]
 		if p.cpu == "" && strings.HasSuffix(p.os, "32") {
 			p.cpu = "x86"
 		}
-	case strings.Contains(os, "netbsdelf"):
-		p.os = "netbsdelf"
-	case openbsdRE.MatchString(os):
-		p.version, _ = sub(openbsdRE)
-		p.os = "openbsd"
-	case bitrigRE.MatchString(os):
-		p.version, _ = sub(bitrigRE)
-		p.os = "bitrig"
-	case solarisRE.MatchString(os):
-		p.version, _ = sub(solarisRE)
-		p.os = "solaris"
-	case testPlatformRE.MatchString(os):
-		m := testPlatformRE.FindStringSubmatch(os)
+	}},
+	{re: regexp.MustCompile(`netbsdelf`), os: "netbsdelf"},
+	{re: regexp.MustCompile(`openbsd(\d+\.\d+)?`), os: "openbsd"},
+	{re: regexp.MustCompile(`bitrig(\d+\.\d+)?`), os: "bitrig"},
+	{re: regexp.MustCompile(`solaris(\d+\.\d+)?`), os: "solaris"},
+	{re: regexp.MustCompile(`^(\w+_platform)(\d+)?`), set: func(p *platform, _ string, m []string) {
 		p.os, p.version = m[1], m[2]
-	default:
-		p.os = "unknown"
+	}},
+}
+
+// setOS reads the operating system part of a platform as Gem::Platform
+// does, setting os and version (and the CPU some names imply) from the first
+// row of osTable that matches, or "unknown".
+func (p *platform) setOS(os string) {
+	for _, row := range osTable {
+		m := row.re.FindStringSubmatch(os)
+		switch {
+		case m == nil:
+			continue
+		case row.set != nil:
+			row.set(p, os, m)
+		default:
+			p.os = row.os
+			if len(m) > 1 {
+				p.version = m[1]
+			}
+		}
+		return
+	}
+	p.os = "unknown"
+}
+
+// setLinux is Ruby's /linux-?((?!gnu)\w+)?/: the suffix is the version
+// unless it starts with "gnu".
+func setLinux(p *platform, os string, _ []string) {
+	i := strings.Index(os, "linux")
+	p.os = "linux"
+	rest := os[i+len("linux"):]
+	if w := wordPrefix(strings.TrimPrefix(rest, "-")); w != "" && !strings.HasPrefix(w, "gnu") {
+		p.version = w
+	} else if w := wordPrefix(rest); w != "" && !strings.HasPrefix(w, "gnu") {
+		p.version = w
 	}
 }
 
