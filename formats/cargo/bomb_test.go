@@ -3,10 +3,8 @@ package cargo_test
 import (
 	"bytes"
 	"compress/flate"
-	"compress/gzip"
 	"encoding/binary"
 	"hash/crc32"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/formats/cargo"
+	"github.com/stockpile-proxy/stockpile/formats/formattest"
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
 )
@@ -92,11 +91,7 @@ func crcZeros(crc uint32, n uint64) uint32 {
 // tarOf inflates a .crate made by goCrate back to its tar bytes.
 func tarOf(t *testing.T, crate []byte) []byte {
 	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(crate))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(zr)
+	b, err := formattest.Gunzip(crate)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package maven_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/md5"
 	"crypto/sha1"
@@ -20,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/formats/formattest"
 	"github.com/stockpile-proxy/stockpile/upstream/upstreamtest"
 )
 
@@ -174,12 +174,8 @@ func TestMetadata(t *testing.T) {
 		if gz.header.Get("Content-Encoding") != "gzip" || !strings.Contains(gz.header.Get("Vary"), "Accept-Encoding") {
 			t.Fatalf("gzip: Content-Encoding %q, Vary %q", gz.header.Get("Content-Encoding"), gz.header.Get("Vary"))
 		}
-		zr, err := gzip.NewReader(bytes.NewReader(gz.body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got, _ := io.ReadAll(zr); !bytes.Equal(got, plain.body) {
-			t.Fatal("the gzip body does not decode to the document")
+		if got, err := formattest.Gunzip(gz.body); err != nil || !bytes.Equal(got, plain.body) {
+			t.Fatalf("the gzip body does not decode to the document (%v)", err)
 		}
 		if gz.header.Get("ETag") == plain.header.Get("ETag") || gz.header.Get("ETag") != formats.GzipETag(plain.header.Get("ETag")) {
 			t.Fatalf("ETags: gzip %q, identity %q", gz.header.Get("ETag"), plain.header.Get("ETag"))

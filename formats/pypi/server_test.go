@@ -2,7 +2,6 @@ package pypi
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/formats/formattest"
 	"github.com/stockpile-proxy/stockpile/upstream/upstreamtest"
 )
 
@@ -192,13 +192,8 @@ func TestNegotiation(t *testing.T) {
 		if gz.Header.Get("Content-Encoding") != "gzip" {
 			t.Fatalf("Content-Encoding = %q", gz.Header.Get("Content-Encoding"))
 		}
-		zr, err := gzip.NewReader(bytes.NewReader(gz.Body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		unzipped, _ := io.ReadAll(zr)
-		if !bytes.Equal(unzipped, plain.Body) {
-			t.Fatal("the gzipped page differs")
+		if unzipped, err := formattest.Gunzip(gz.Body); err != nil || !bytes.Equal(unzipped, plain.Body) {
+			t.Fatalf("the gzipped page differs (%v)", err)
 		}
 		head := e.do(http.MethodHead, page, acceptHeader(pipAccept), nil)
 		if head.Status != 200 || len(head.Body) != 0 || head.Header.Get("Content-Length") != plain.Header.Get("Content-Length") ||

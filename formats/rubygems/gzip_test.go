@@ -2,13 +2,13 @@ package rubygems
 
 import (
 	"bytes"
-	"compress/gzip"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stockpile-proxy/stockpile/formats/formattest"
 )
 
 // TestInfoGzip: an info file large enough to compress is sent gzip to a
@@ -47,12 +47,8 @@ func TestInfoGzip(t *testing.T) {
 	if got := gz.header.Get("ETag"); got != "W/"+md5 {
 		t.Fatalf("gzip ETag %q, want W/%s", got, md5)
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(gz.body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := io.ReadAll(zr); !bytes.Equal(got, plain.body) {
-		t.Fatal("the gzip body does not decode to the info file")
+	if got, err := formattest.Gunzip(gz.body); err != nil || !bytes.Equal(got, plain.body) {
+		t.Fatalf("the gzip body does not decode to the info file (%v)", err)
 	}
 	tests := []struct {
 		name   string

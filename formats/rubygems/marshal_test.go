@@ -2,9 +2,6 @@ package rubygems
 
 import (
 	"bytes"
-	"compress/gzip"
-	"compress/zlib"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/stockpile-proxy/stockpile/formats/formattest"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
 )
 
@@ -70,11 +68,7 @@ func TestMarshalGolden(t *testing.T) {
 
 func inflate(t *testing.T, b []byte) []byte {
 	t.Helper()
-	zr, err := zlib.NewReader(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := io.ReadAll(zr)
+	out, err := formattest.Inflate(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,17 +185,4 @@ func TestLegacySpecsLoadInRuby(t *testing.T) {
 			}
 		})
 	}
-}
-
-func gunzipT(t *testing.T, b []byte) []byte {
-	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
