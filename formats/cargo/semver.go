@@ -1,8 +1,11 @@
 package cargo
 
 import (
+	"cmp"
 	"strconv"
 	"strings"
+
+	"github.com/stockpile-proxy/stockpile/formats"
 )
 
 // semver is a parsed SemVer 2.0 version, as crate versions must be.
@@ -104,20 +107,9 @@ func withoutBuild(s string) string {
 // compareVersions orders version strings by SemVer precedence, then by build
 // metadata; strings that do not parse sort before those that do, by text.
 func compareVersions(a, b string) int {
-	va, oka := parseSemver(a)
-	vb, okb := parseSemver(b)
-	switch {
-	case !oka && !okb:
-		return strings.Compare(a, b)
-	case !oka:
-		return -1
-	case !okb:
-		return 1
-	}
-	if c := va.compare(vb); c != 0 {
-		return c
-	}
-	return strings.Compare(va.build, vb.build)
+	return formats.CompareParsed(a, b, parseSemver, func(va, vb semver) int {
+		return cmp.Or(va.compare(vb), strings.Compare(va.build, vb.build))
+	})
 }
 
 // compare orders by precedence (build metadata ignored).

@@ -1,9 +1,12 @@
 package npm
 
 import (
+	"cmp"
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/stockpile-proxy/stockpile/formats"
 )
 
 // semver is a parsed version, compared as SemVer 2.0 orders them (build
@@ -114,19 +117,9 @@ func (a semver) compare(b semver) int {
 // compareVersions orders version strings: unparseable ones first (by
 // string), then by SemVer precedence, then by string for a stable order.
 func compareVersions(a, b string) int {
-	va, oka := parseSemver(a)
-	vb, okb := parseSemver(b)
-	switch {
-	case oka && okb:
-		if r := va.compare(vb); r != 0 {
-			return r
-		}
-	case oka:
-		return 1
-	case okb:
-		return -1
-	}
-	return strings.Compare(a, b)
+	return formats.CompareParsed(a, b, parseSemver, func(va, vb semver) int {
+		return cmp.Or(va.compare(vb), strings.Compare(a, b))
+	})
 }
 
 func sortVersions(vs []string) {

@@ -91,17 +91,10 @@ func (f *Format) Name() string { return formatName }
 // CompareVersions implements formats.VersionOrderer: NuGet's version
 // precedence; a version NuGet cannot parse sorts before every valid one.
 func (f *Format) CompareVersions(a, b string) int {
-	va, erra := parseVersion(a)
-	vb, errb := parseVersion(b)
-	switch {
-	case erra != nil && errb != nil:
-		return strings.Compare(a, b)
-	case erra != nil:
-		return -1
-	case errb != nil:
-		return 1
-	}
-	return va.compare(vb)
+	return formats.CompareParsed(a, b, func(s string) (version, bool) {
+		v, err := parseVersion(s)
+		return v, err == nil
+	}, version.compare)
 }
 
 // Normalize implements formats.Normalizer: NuGet ids are case-insensitive.

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/stockpile-proxy/stockpile/formats"
 )
 
 // maxVersionLen bounds a version string.
@@ -128,16 +130,11 @@ func normalizeVersion(s string) string {
 // compareVersions orders two version strings as PEP 440 does; legacy
 // versions sort before every valid one, among themselves by string.
 func compareVersions(a, b string) int {
-	va, oka := parseVersion(a)
-	vb, okb := parseVersion(b)
-	switch {
-	case !oka && !okb:
-		return strings.Compare(a, b)
-	case !oka:
-		return -1
-	case !okb:
-		return 1
-	}
+	return formats.CompareParsed(a, b, parseVersion, version.compare)
+}
+
+// compare orders two valid versions as PEP 440 does.
+func (va version) compare(vb version) int {
 	if c := va.epoch.Cmp(vb.epoch); c != 0 {
 		return c
 	}
