@@ -371,9 +371,7 @@ func checkAttachment(a *attachment, body *putBody) (*spooled, error) {
 // unpublish of one version). The document must have been read at the
 // current revision.
 func (h *handler) update(c echo.Context, rt route, d *putDoc) error {
-	ctx := c.Request().Context()
-	ref := formats.RepoFrom(c)
-	v, err := h.res.View(formats.Fresh(ctx), ref, rt.pkg)
+	ctx, ref, v, err := h.freshView(c, rt.pkg)
 	if err != nil {
 		return err
 	}
@@ -514,9 +512,7 @@ func setDeprecated(meta []byte, msg *string) ([]byte, error) {
 // unpublishAll serves DELETE /{pkg}/-rev/{rev}: every version stored in this
 // repository is removed (upstream versions stay where they are).
 func (h *handler) unpublishAll(c echo.Context, rt route) error {
-	ctx := c.Request().Context()
-	ref := formats.RepoFrom(c)
-	v, err := h.res.View(formats.Fresh(ctx), ref, rt.pkg)
+	_, ref, v, err := h.freshView(c, rt.pkg)
 	if err != nil {
 		return err
 	}

@@ -173,20 +173,7 @@ func (pr *prepared) full(base string) ([]byte, error) {
 			}
 		}
 	}
-	tags, _ := json.Marshal(pr.tags)
-	w.member("dist-tags", tags)
-
-	var vs docWriter
-	vs.open()
-	for _, ver := range pr.listed {
-		meta, err := versionObject(pr.v.Versions[ver], pr.v.Package, base)
-		if err != nil {
-			continue
-		}
-		vs.member(ver, meta)
-	}
-	vs.close()
-	w.member("versions", vs.Bytes())
+	pr.tagsAndVersions(&w, base, false)
 
 	created, modified := pr.times()
 	var ts docWriter
@@ -269,28 +256,34 @@ func (pr *prepared) corgi(base string) ([]byte, error) {
 	if _, modified := pr.times(); !modified.IsZero() {
 		w.member("modified", fmtTime(modified))
 	}
+	pr.tagsAndVersions(&w, base, true)
+	if pol := pr.restrictions(base, true); pol != nil {
+		w.member("policyRestrictions", pol)
+	}
+	w.close()
+	return w.Bytes(), nil
+}
+
+// tagsAndVersions writes the dist-tags and versions members: each listed
+// version's object as clients of base see it, cut down to what installers
+// read when abbreviated; a version whose object cannot be read is left out.
+func (pr *prepared) tagsAndVersions(w *docWriter, base string, abbreviated bool) {
 	tags, _ := json.Marshal(pr.tags)
 	w.member("dist-tags", tags)
 	var vs docWriter
 	vs.open()
 	for _, ver := range pr.listed {
 		meta, err := versionObject(pr.v.Versions[ver], pr.v.Package, base)
+		if err == nil && abbreviated {
+			meta, err = abbreviate(meta)
+		}
 		if err != nil {
 			continue
 		}
-		c, err := abbreviate(meta)
-		if err != nil {
-			continue
-		}
-		vs.member(ver, c)
+		vs.member(ver, meta)
 	}
 	vs.close()
 	w.member("versions", vs.Bytes())
-	if pol := pr.restrictions(base, true); pol != nil {
-		w.member("policyRestrictions", pol)
-	}
-	w.close()
-	return w.Bytes(), nil
 }
 
 // versionObject returns the version's document as clients of base see it:

@@ -1,6 +1,7 @@
 package npm
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -65,9 +66,7 @@ func (h *handler) setDistTag(c echo.Context, rt route) error {
 	if err := checkVersion(version); err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	ref := formats.RepoFrom(c)
-	v, err := h.res.View(formats.Fresh(ctx), ref, rt.pkg)
+	ctx, ref, v, err := h.freshView(c, rt.pkg)
 	if err != nil {
 		return err
 	}
@@ -99,9 +98,7 @@ func (h *handler) deleteDistTag(c echo.Context, rt route) error {
 	if err := checkTag(tag); err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	ref := formats.RepoFrom(c)
-	v, err := h.res.View(formats.Fresh(ctx), ref, rt.pkg)
+	ctx, ref, v, err := h.freshView(c, rt.pkg)
 	if err != nil {
 		return err
 	}
@@ -130,4 +127,13 @@ func (h *handler) deleteDistTag(c echo.Context, rt route) error {
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"ok": true, "id": displayName(rt.pkg)})
+}
+
+// freshView reads the package's view past the engine's caches, as a write
+// decides on it, and returns it with the request's context and repository.
+func (h *handler) freshView(c echo.Context, p formats.Package) (context.Context, formats.RepoRef, *formats.View, error) {
+	ctx := c.Request().Context()
+	ref := formats.RepoFrom(c)
+	v, err := h.res.View(formats.Fresh(ctx), ref, p)
+	return ctx, ref, v, err
 }
