@@ -220,6 +220,17 @@ func (v *Version) Asset(name string) *AssetRef {
 	return nil
 }
 
+// AssetWithSuffix returns the first asset whose name ends with suffix (a
+// version's one .nupkg or .gem), or nil.
+func (v *Version) AssetWithSuffix(suffix string) *AssetRef {
+	for i := range v.Assets {
+		if strings.HasSuffix(v.Assets[i].Name, suffix) {
+			return &v.Assets[i]
+		}
+	}
+	return nil
+}
+
 // Metadata is what a format reads from an upstream document.
 type Metadata struct {
 	Versions map[string]*Version

@@ -17,12 +17,9 @@ import (
 // inside the package, when the package can be read.
 func (f *Format) Describe(ctx context.Context, v *formats.Version, open func(asset string) (io.ReadCloser, error)) (*formats.Description, error) {
 	var lowerID string
-	var asset *formats.AssetRef
-	for i := range v.Assets {
-		if strings.HasSuffix(v.Assets[i].Name, ".nupkg") {
-			asset = &v.Assets[i]
-			lowerID = strings.TrimSuffix(strings.TrimSuffix(asset.Name, ".nupkg"), "."+v.Version)
-		}
+	asset := v.AssetWithSuffix(".nupkg")
+	if asset != nil {
+		lowerID = strings.TrimSuffix(strings.TrimSuffix(asset.Name, ".nupkg"), "."+v.Version)
 	}
 	e := entryOf(v.Meta, lowerID, v.Version)
 	d := &formats.Description{

@@ -11,17 +11,11 @@ import (
 // Describe implements formats.Describer for the control plane: it reads
 // the gemspec of the version's .gem.
 func (f *Format) Describe(ctx context.Context, v *formats.Version, open func(asset string) (io.ReadCloser, error)) (*formats.Description, error) {
-	var gem string
-	for _, a := range v.Assets {
-		if strings.HasSuffix(a.Name, ".gem") {
-			gem = a.Name
-			break
-		}
-	}
-	if gem == "" {
+	gem := v.AssetWithSuffix(".gem")
+	if gem == nil {
 		return nil, notFound("version %s has no .gem", v.Version)
 	}
-	rc, err := open(gem)
+	rc, err := open(gem.Name)
 	if err != nil {
 		return nil, err
 	}
