@@ -121,6 +121,16 @@ func packageOf(id string) (formats.Package, error) {
 	return pkg(id), nil
 }
 
+// packageRoute reads the package id that starts a path naming more below
+// it ({id}/...), and returns it with the request and its repository.
+func packageRoute(c echo.Context, rest []string) (formats.Package, *http.Request, formats.RepoRef, error) {
+	if len(rest) < 2 {
+		return formats.Package{}, nil, formats.RepoRef{}, errNoRoute
+	}
+	p, err := packageOf(rest[0])
+	return p, c.Request(), formats.RepoFrom(c), err
+}
+
 // keyOf normalises a version from a path.
 func keyOf(s string) (string, error) {
 	key, err := normalizeVersion(s)
@@ -132,15 +142,10 @@ func keyOf(s string) (string, error) {
 
 // flat serves the flat container (PackageBaseAddress).
 func (h *handler) flat(c echo.Context, rest []string) error {
-	if len(rest) < 2 {
-		return errNoRoute
-	}
-	p, err := packageOf(rest[0])
+	p, req, ref, err := packageRoute(c, rest)
 	if err != nil {
 		return err
 	}
-	req := c.Request()
-	ref := formats.RepoFrom(c)
 	if len(rest) == 2 && rest[1] == "index.json" {
 		doc, err := h.res.Render(req.Context(), ref, p, "flat\x00"+ref.Base, renderFlatIndex)
 		if err != nil {
@@ -200,15 +205,10 @@ func readStoredEntry(content formats.Content, pick func(*zip.Reader) *zip.File, 
 
 // registration serves a registration hive.
 func (h *handler) registration(c echo.Context, hv hive, rest []string) error {
-	if len(rest) < 2 {
-		return errNoRoute
-	}
-	p, err := packageOf(rest[0])
+	p, req, ref, err := packageRoute(c, rest)
 	if err != nil {
 		return err
 	}
-	req := c.Request()
-	ref := formats.RepoFrom(c)
 	var variant string
 	var render func(*formats.View) (*formats.Rendered, error)
 	switch {
