@@ -90,12 +90,11 @@ func (h *handler) projectRedirect(c echo.Context) error {
 // other spellings of the name are redirected to the normalized one.
 func (h *handler) project(c echo.Context) error {
 	ref := formats.RepoFrom(c)
-	name, err := projectFromParam(c.Param("project"))
+	project, normalized, err := projectOf(c)
 	if err != nil {
 		return err
 	}
-	project := normalizeName(name)
-	if project != name {
+	if !normalized {
 		return redirect(c, ref.Base+"/simple/"+pathEscape(project)+"/")
 	}
 	r := negotiate(accept(c.Request()))
@@ -103,13 +102,30 @@ func (h *handler) project(c echo.Context) error {
 		return notAcceptable()
 	}
 	variant := "simple\x00" + r.name() + "\x00" + ref.Base
-	doc, err := h.res.Render(c.Request().Context(), ref, pkg(project), variant, func(v *formats.View) (*formats.Rendered, error) {
+	return h.serveDoc(c, ref, project, variant, "Accept", func(v *formats.View) (*formats.Rendered, error) {
 		return renderProject(v, ref.Base, r)
 	})
+}
+
+// projectOf reads the project of the path: its PEP 503 normalized name, and
+// whether the path spells it so (other spellings are redirected to it).
+func projectOf(c echo.Context) (project string, normalized bool, err error) {
+	name, err := projectFromParam(c.Param("project"))
+	if err != nil {
+		return "", false, err
+	}
+	project = normalizeName(name)
+	return project, project == name, nil
+}
+
+// serveDoc serves a project's document, rendered by render and kept by the
+// engine under variant, revalidated on every use.
+func (h *handler) serveDoc(c echo.Context, ref formats.RepoRef, project, variant, vary string, render func(*formats.View) (*formats.Rendered, error)) error {
+	doc, err := h.res.Render(c.Request().Context(), ref, pkg(project), variant, render)
 	if err != nil {
 		return err
 	}
-	return formats.ServeRendered(c, doc, pageCacheControl, "Accept")
+	return formats.ServeRendered(c, doc, pageCacheControl, vary)
 }
 
 // fileParams reads project, version and file name of a file URL.

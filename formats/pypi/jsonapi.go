@@ -33,12 +33,11 @@ func (h *handler) jsonVersion(c echo.Context) error {
 
 func (h *handler) jsonAPI(c echo.Context, version string) error {
 	ref := formats.RepoFrom(c)
-	name, err := projectFromParam(c.Param("project"))
+	project, normalized, err := projectOf(c)
 	if err != nil {
 		return err
 	}
-	project := normalizeName(name)
-	if project != name {
+	if !normalized {
 		loc := ref.Base + "/pypi/" + pathEscape(project) + "/"
 		if version != "" {
 			loc += pathEscape(version) + "/"
@@ -46,17 +45,13 @@ func (h *handler) jsonAPI(c echo.Context, version string) error {
 		return redirect(c, loc+"json")
 	}
 	variant := "pypijson\x00" + version + "\x00" + ref.Base
-	doc, err := h.res.Render(c.Request().Context(), ref, pkg(project), variant, func(v *formats.View) (*formats.Rendered, error) {
+	return h.serveDoc(c, ref, project, variant, "", func(v *formats.View) (*formats.Rendered, error) {
 		b, err := renderJSONAPI(v, ref.Base, version)
 		if err != nil {
 			return nil, err
 		}
 		return &formats.Rendered{Body: b, ContentType: "application/json"}, nil
 	})
-	if err != nil {
-		return err
-	}
-	return formats.ServeRendered(c, doc, pageCacheControl, "")
 }
 
 // jsonAPIFile is a file of the JSON API.
