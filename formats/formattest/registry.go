@@ -46,3 +46,28 @@ func CargoIndexDir(name string) string {
 func PyPIFilePath(sha256Hex, filename string) string {
 	return "/packages/" + sha256Hex[:2] + "/" + sha256Hex[2:4] + "/" + sha256Hex[4:] + "/" + filename
 }
+
+// PyPIPage is a project's simple page in PEP 691's JSON form (with PEP
+// 700's versions, sizes and upload times), as the fake indexes of the
+// format tests and the bench's nginx serve it.
+type PyPIPage struct {
+	Meta     map[string]any `json:"meta"`
+	Name     string         `json:"name"`
+	Files    []PyPIFile     `json:"files"`
+	Versions []string       `json:"versions"`
+}
+
+// PyPIFile is one file of a PyPIPage. CoreMetadata and DistInfo are false
+// or {"sha256": …} (PEP 714 and PEP 658); Yanked is false, true or the
+// reason; RequiresPython nil is null.
+type PyPIFile struct {
+	Filename       string            `json:"filename"`
+	URL            string            `json:"url"`
+	Hashes         map[string]string `json:"hashes"`
+	RequiresPython *string           `json:"requires-python"`
+	CoreMetadata   any               `json:"core-metadata"`
+	DistInfo       any               `json:"dist-info-metadata"`
+	Size           int               `json:"size"`
+	UploadTime     string            `json:"upload-time,omitempty"`
+	Yanked         any               `json:"yanked"`
+}

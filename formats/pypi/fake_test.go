@@ -99,26 +99,10 @@ func (f *fakePyPI) servePage(w http.ResponseWriter, r *http.Request, project str
 func (f *fakePyPI) url(d *dist) string { return f.Files.URL + filePath(d) }
 
 func (f *fakePyPI) jsonPage(project string, files []*upFile) []byte {
-	type file struct {
-		Filename     string            `json:"filename"`
-		URL          string            `json:"url"`
-		Hashes       map[string]string `json:"hashes"`
-		RequiresPy   *string           `json:"requires-python"`
-		CoreMetadata any               `json:"core-metadata"`
-		DistInfo     any               `json:"dist-info-metadata"`
-		Yanked       any               `json:"yanked"`
-		Size         int               `json:"size"`
-		UploadTime   string            `json:"upload-time,omitempty"`
-	}
-	out := struct {
-		Meta     map[string]any `json:"meta"`
-		Name     string         `json:"name"`
-		Files    []file         `json:"files"`
-		Versions []string       `json:"versions"`
-	}{Meta: map[string]any{"api-version": "1.1", "_last-serial": 42}, Name: project, Files: []file{}}
+	out := formattest.PyPIPage{Meta: map[string]any{"api-version": "1.1", "_last-serial": 42}, Name: project, Files: []formattest.PyPIFile{}}
 	seen := map[string]bool{}
 	for _, uf := range files {
-		jf := file{Filename: uf.D.Filename, URL: f.url(uf.D), Hashes: map[string]string{"sha256": uf.D.SHA256}, Size: len(uf.D.Body),
+		jf := formattest.PyPIFile{Filename: uf.D.Filename, URL: f.url(uf.D), Hashes: map[string]string{"sha256": uf.D.SHA256}, Size: len(uf.D.Body),
 			Yanked: false, CoreMetadata: false, UploadTime: "2024-01-02T03:04:05.123456Z"}
 		switch uf.UploadTime {
 		case "":
@@ -128,7 +112,7 @@ func (f *fakePyPI) jsonPage(project string, files []*upFile) []byte {
 			jf.UploadTime = uf.UploadTime
 		}
 		if rp := uf.D.Spec.RequiresPython; rp != "" {
-			jf.RequiresPy = &rp
+			jf.RequiresPython = &rp
 		}
 		if uf.D.Wheel && !uf.NoMetadata {
 			jf.CoreMetadata = map[string]string{"sha256": sha256Hex(uf.D.Metadata)}
