@@ -293,6 +293,9 @@ const downloadTries = 3
 // before a reader opens it, is downloaded by that reader alone.
 func (s *Store) downloadOnce(ctx context.Context, object, key string, sums storage.Sums) (*os.File, error) {
 	if !s.cache.Fits(sums.Size) {
+		if s.testHookDownloading != nil {
+			s.testHookDownloading()
+		}
 		return s.download(ctx, object, key, sums)
 	}
 	for try := 1; ; try++ {
@@ -303,6 +306,9 @@ func (s *Store) downloadOnce(ctx context.Context, object, key string, sums stora
 			}
 			return nil, f.Close()
 		})
+		if s.testHookDownloading != nil {
+			s.testHookDownloading()
+		}
 		var err error
 		select {
 		case res := <-ch:

@@ -5,13 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -58,7 +59,7 @@ func crashData(size int64) io.Reader {
 // stall signals the parent (a line on stdout) and waits to be killed.
 func stall() {
 	os.Stdout.WriteString("STALLED\n")
-	time.Sleep(time.Minute)
+	time.Sleep(time.Minute) // a child process: the parent kills it now
 	os.Exit(3)
 }
 
@@ -68,13 +69,13 @@ type stallingReader struct {
 	r     io.Reader
 	n     int64
 	after int64
-	sent  *atomic.Int32
-	parts int32
+	sent  *partsSent
+	parts int
 }
 
 func (s *stallingReader) Read(p []byte) (int, error) {
 	if s.n >= s.after {
-		waitFor(s.sent, s.parts)
+		s.sent.waitFor(s.parts)
 		stall()
 	}
 	n, err := s.r.Read(p)
@@ -82,10 +83,41 @@ func (s *stallingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// waitFor waits (a bounded time) until n reaches want.
-func waitFor(n *atomic.Int32, want int32) {
-	for end := time.Now().Add(30 * time.Second); n.Load() < want && time.Now().Before(end); {
-		time.Sleep(10 * time.Millisecond)
+// partsSent counts the parts the child has sent and wakes who waits for a
+// count.
+type partsSent struct {
+	mu      sync.Mutex
+	n       int
+	changed chan struct{} // closed, and replaced, at each part sent
+}
+
+func newPartsSent() *partsSent { return &partsSent{changed: make(chan struct{})} }
+
+func (p *partsSent) add() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.n++
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// waitFor waits until want parts are sent; when they are not in 30 s, the
+// child says so and exits without stalling, which fails the parent.
+func (p *partsSent) waitFor(want int) {
+	deadline := time.After(30 * time.Second)
+	for {
+		p.mu.Lock()
+		n, changed := p.n, p.changed
+		p.mu.Unlock()
+		if n >= want {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			fmt.Fprintf(os.Stderr, "%d parts sent in 30 s, want %d\n", n, want)
+			os.Exit(4)
+		}
 	}
 }
 
@@ -95,17 +127,17 @@ func waitFor(n *atomic.Int32, want int32) {
 type stallingObjects struct {
 	*s3.Client
 	mode string
-	sent *atomic.Int32
+	sent *partsSent
 }
 
 func (o stallingObjects) UploadPart(ctx context.Context, key, id string, n int32, r *io.SectionReader) (string, error) {
 	if o.mode == "mid-upload" && n == 2 {
-		waitFor(o.sent, 1)
+		o.sent.waitFor(1)
 		stall()
 	}
 	etag, err := o.Client.UploadPart(ctx, key, id, n, r)
 	if err == nil {
-		o.sent.Add(1)
+		o.sent.add()
 	}
 	return etag, err
 }
@@ -155,7 +187,7 @@ func TestCrashHelper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sent := new(atomic.Int32)
+	sent := newPartsSent()
 	s, err := postgres.Open(context.Background(), postgres.Options{
 		DSN: os.Getenv(crashDSNEnv), Objects: stallingObjects{client, mode, sent},
 		CacheDir: os.Getenv(crashCacheEnv), CacheSize: 1 << 30,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,28 @@ func (o *countingObjects) Get(ctx context.Context, key string) (io.ReadCloser, i
 		}
 	}
 	return o.memObjects.Get(ctx, key)
+}
+
+// downloading has a signal sent on it each time a reader of s has started
+// or joined a download (the store's download hook).
+func downloading(s *postgres.Store) <-chan struct{} {
+	c := make(chan struct{}, 16)
+	postgres.SetTestHookDownloading(s, func() { c <- struct{}{} })
+	return c
+}
+
+// waitDownloading waits until n more readers have started or joined a
+// download, for at most 30 s.
+func waitDownloading(c <-chan struct{}, n int) error {
+	deadline := time.After(30 * time.Second)
+	for i := range n {
+		select {
+		case <-c:
+		case <-deadline:
+			return fmt.Errorf("%d of %d readers started or joined a download in 30 s", i, n)
+		}
+	}
+	return nil
 }
 
 // TestConcurrentReadsDownloadOnce opens a blob that another replica wrote,
@@ -83,6 +106,7 @@ func TestConcurrentReadsDownloadOnce(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			sha := put(tc.body)
 			reader := open(tc.cacheSize)
+			arrived := downloading(reader)
 			objects.gets.Store(0)
 			objects.release = make(chan struct{})
 			defer func() { objects.release = nil }()
@@ -98,12 +122,10 @@ func TestConcurrentReadsDownloadOnce(t *testing.T) {
 					errs <- err
 				})
 			}
-			// The downloads are held until every reader could have asked
-			// for its own (a reader is a PostgreSQL query away from it):
-			// readers times Gets, or half a second.
-			deadline := time.Now().Add(500 * time.Millisecond)
-			for objects.gets.Load() < readers && time.Now().Before(deadline) {
-				time.Sleep(time.Millisecond)
+			// The downloads are held until every reader has started or
+			// joined one, so none can come after the shared one is over.
+			if err := waitDownloading(arrived, readers); err != nil {
+				t.Error(err)
 			}
 			close(objects.release)
 			wg.Wait()
@@ -122,6 +144,7 @@ func TestConcurrentReadsDownloadOnce(t *testing.T) {
 	t.Run("the reader that started the download leaves", func(t *testing.T) {
 		sha := put(bytes.Repeat([]byte("left "), 3000))
 		reader := open(1 << 20)
+		arrived := downloading(reader)
 		objects.gets.Store(0)
 		objects.release = make(chan struct{})
 		defer func() { objects.release = nil }()
@@ -131,8 +154,8 @@ func TestConcurrentReadsDownloadOnce(t *testing.T) {
 			_, err := readAll(reader, first, sha)
 			firstErr <- err
 		}()
-		for objects.gets.Load() < 1 {
-			time.Sleep(time.Millisecond)
+		if err := waitDownloading(arrived, 1); err != nil {
+			t.Error(err)
 		}
 		second := make(chan error, 1)
 		go func() {
@@ -142,6 +165,10 @@ func TestConcurrentReadsDownloadOnce(t *testing.T) {
 			}
 			second <- err
 		}()
+		// The second reader joins the first one's download before it leaves.
+		if err := waitDownloading(arrived, 1); err != nil {
+			t.Error(err)
+		}
 		leave()
 		if err := <-firstErr; !errors.Is(err, context.Canceled) {
 			t.Errorf("the reader that left: %v, want context.Canceled", err)

@@ -62,7 +62,7 @@ func partsOnServer(t *testing.T, c *s3.Client, want int) string {
 	t.Helper()
 	ctx := context.Background()
 	got, key := 0, ""
-	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) { // SeaweedFS announces nothing to wait on
 		var ups []s3.Upload
 		if err := c.ListUploads(ctx, "", func(u s3.Upload) error { ups = append(ups, u); return nil }); err != nil {
 			t.Fatal(err)
@@ -267,12 +267,14 @@ func TestPartsDeduplicated(t *testing.T) {
 }
 
 // failingUploads keeps objects in memory and uploads them in parts, failing
-// part fail; it counts the parts sent and the objects discarded.
+// part fail; it counts the parts sent and the objects discarded, and
+// signals each discard on discards when that is set.
 type failingUploads struct {
 	memObjects
 	fail      int32
 	sent      atomic.Int32
 	discarded atomic.Int32
+	discards  chan struct{}
 }
 
 func (o *failingUploads) PartSize() int64 { return testPart }
@@ -291,7 +293,14 @@ func (o *failingUploads) CompleteUpload(ctx context.Context, key, id string, eta
 }
 func (o *failingUploads) Discard(ctx context.Context, key string) error {
 	o.discarded.Add(1)
-	return o.Delete(ctx, key)
+	err := o.Delete(ctx, key)
+	if o.discards != nil {
+		select {
+		case o.discards <- struct{}{}:
+		default: // one signal is enough
+		}
+	}
+	return err
 }
 
 // countingReader counts the bytes read through it.
@@ -348,7 +357,7 @@ func (o *jobUploads) AbortUploads(context.Context, time.Time) (int, error) { ret
 // blob's upload older than AbandonedUploadAge, and its writer, still at
 // work past that age, then fails without storing the blob.
 func TestAbandonedUploadsJobDiscards(t *testing.T) {
-	objects := &jobUploads{failingUploads{memObjects: memObjects{m: map[string][]byte{}}}}
+	objects := &jobUploads{failingUploads{memObjects: memObjects{m: map[string][]byte{}}, discards: make(chan struct{}, 1)}}
 	s, err := postgres.Open(context.Background(), postgres.Options{
 		DSN: engines.Postgres(t).NewDatabase(t), Objects: objects, CacheDir: t.TempDir(), CacheSize: 1 << 30,
 		AbandonedUploadAge: 20 * time.Millisecond,
@@ -367,10 +376,11 @@ func TestAbandonedUploadsJobDiscards(t *testing.T) {
 	if _, err := pw.Write(body[:2*testPart+1<<20]); err != nil {
 		t.Fatal(err)
 	}
-	for end := time.Now().Add(30 * time.Second); objects.discarded.Load() == 0; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(end) {
-			t.Fatalf("the job discarded nothing in 30 s (%d parts sent)", objects.sent.Load())
-		}
+	select {
+	case <-objects.discards:
+	case <-time.After(30 * time.Second):
+		pw.CloseWithError(errors.New("test over"))
+		t.Fatalf("the job discarded nothing in 30 s (%d parts sent)", objects.sent.Load())
 	}
 	pw.Write(body[2*testPart+1<<20:])
 	pw.Close()

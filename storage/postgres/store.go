@@ -93,6 +93,10 @@ type Store struct {
 	// downloads coalesces the readers of a blob missing from the cache
 	// into one download (downloadOnce).
 	downloads singleflight.Group
+	// testHookDownloading, nil but in tests, runs when a reader has
+	// started or joined the download of a blob missing from the cache
+	// (after DoChan), or is about to download one larger than the cache.
+	testHookDownloading func()
 
 	lockMu sync.Mutex
 	locked map[*pgxpool.Conn]struct{} // connections that hold advisory locks
