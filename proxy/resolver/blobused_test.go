@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/hex"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -25,19 +26,19 @@ import (
 type usageStore struct {
 	storage.Store
 	mu   sync.Mutex
-	used map[string]int // domain/sha256 → uses heard of
+	used map[string]int // file path → uses heard of
 }
 
-func (s *usageStore) BlobUsed(domain, sha string) {
+func (s *usageStore) BlobFileUsed(path string) {
 	s.mu.Lock()
-	s.used[domain+"/"+sha]++
+	s.used[path]++
 	s.mu.Unlock()
 }
 
-func (s *usageStore) uses(key string) int {
+func (s *usageStore) snapshot() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.used[key]
+	return maps.Clone(s.used)
 }
 
 // TestHotHitsTellTheStore checks that every warm hit the engine serves
@@ -80,13 +81,21 @@ func TestHotHitsTellTheStore(t *testing.T) {
 	}
 	fetch() // fetched from the upstream
 	fetch() // opened from the store, remembered in the hot cache
-	key := "acme/" + hex.EncodeToString(sum[:])
-	before := us.uses(key)
+	before := us.snapshot()
 	const hits = 5
 	for range hits {
 		fetch()
 	}
-	if n := us.uses(key) - before; n != hits {
-		t.Errorf("%d warm hits told the store of %d uses of %s (all uses: %v)", hits, n, key, us.used)
+	after := us.snapshot()
+	if len(after) != 1 {
+		t.Fatalf("uses told of %d files, want the blob's one: %v", len(after), after)
+	}
+	for path, n := range after {
+		if n-before[path] != hits {
+			t.Errorf("%d warm hits told the store of %d uses of %s", hits, n-before[path], path)
+		}
+		if b, err := os.ReadFile(path); err != nil || sha256.Sum256(b) != sum {
+			t.Errorf("%s is not the blob's file (%v)", path, err)
+		}
 	}
 }

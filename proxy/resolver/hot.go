@@ -21,7 +21,7 @@ import (
 // evicts the least recently used (storage/postgres): hits served from a
 // file the hot cache opened itself tell it of the use.
 type blobUser interface {
-	BlobUsed(domain, sha string)
+	BlobFileUsed(path string)
 }
 
 // hotAsset is where a repository's asset is: its blob, and the blob's
@@ -111,7 +111,7 @@ func (r *Resolver) hot(ctx context.Context, key, domain string, p formats.Packag
 		// The file of an immutable blob: if it is still there, it is whole.
 		if f, err := os.Open(a.file); err == nil {
 			if r.blobUser != nil {
-				r.blobUser.BlobUsed(domain, a.sums.SHA256)
+				r.blobUser.BlobFileUsed(a.file)
 			}
 			return hotFile{f, a.sums}, a.mod, a.marked
 		}

@@ -20,8 +20,9 @@ import (
 
 // Cache holds files under a directory, at most max bytes of them.
 type Cache struct {
-	dir string
-	max int64
+	dir  string
+	root string // where the files are, with a trailing separator
+	max  int64
 
 	mu    sync.Mutex
 	lru   *list.List // of *entry, most recently used at the front
@@ -41,7 +42,7 @@ func Open(dir string, max int64) (*Cache, error) {
 	if max <= 0 {
 		return nil, fmt.Errorf("blobcache: size %d must be positive", max)
 	}
-	c := &Cache{dir: dir, max: max, lru: list.New(), items: map[string]*list.Element{}}
+	c := &Cache{dir: dir, root: filepath.Join(dir, "blobs") + string(filepath.Separator), max: max, lru: list.New(), items: map[string]*list.Element{}}
 	if err := os.RemoveAll(filepath.Join(dir, "tmp")); err != nil {
 		return nil, fmt.Errorf("blobcache: %w", err)
 	}
@@ -125,6 +126,15 @@ func (c *Cache) Touch(name string) {
 		c.lru.MoveToFront(el)
 	}
 	c.mu.Unlock()
+}
+
+// TouchFile is Touch for the path of a cached file (an *os.File's Name
+// from Open or Add), without building its name anew.
+func (c *Cache) TouchFile(path string) {
+	rel, ok := strings.CutPrefix(path, c.root)
+	if ok {
+		c.Touch(filepath.ToSlash(rel))
+	}
 }
 
 // Temp creates a temporary file in the cache's directory, for Add.

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -41,7 +42,7 @@ func TestEviction(t *testing.T) {
 	tests := []struct {
 		name    string
 		touch   string // opened after a and b are added
-		use     string // marked used (Touch) after a and b are added
+		use     string // marked used after a and b are added: Touch, or TouchFile of "file:" a name or path
 		want    []string
 		wantNot []string
 	}{
@@ -49,6 +50,8 @@ func TestEviction(t *testing.T) {
 		{"open-counts-as-use", "a/1", "", []string{"a/1", "c/3"}, []string{"b/2"}},
 		{"touch-counts-as-use", "", "a/1", []string{"a/1", "c/3"}, []string{"b/2"}},
 		{"touch-of-an-absent-name", "", "z/9", []string{"b/2", "c/3"}, []string{"a/1", "z/9"}},
+		{"touch-of-its-file-counts-as-use", "", "file:a/1", []string{"a/1", "c/3"}, []string{"b/2"}},
+		{"touch-of-a-file-elsewhere", "", "file:/elsewhere/a/1", []string{"b/2", "c/3"}, []string{"a/1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,7 +64,12 @@ func TestEviction(t *testing.T) {
 			if tt.touch != "" && !cached(c, tt.touch) {
 				t.Fatalf("%s not cached", tt.touch)
 			}
-			if tt.use != "" {
+			switch path, ok := strings.CutPrefix(tt.use, "file:"); {
+			case ok && strings.HasPrefix(path, "/"):
+				c.TouchFile(path)
+			case ok:
+				c.TouchFile(c.path(path))
+			case tt.use != "":
 				c.Touch(tt.use)
 			}
 			add(t, c, "c/3", 100)

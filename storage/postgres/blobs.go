@@ -275,11 +275,12 @@ func (s *Store) OpenBlob(ctx context.Context, domain, sha string) (storage.Blob,
 	return &blob{f: f, sums: sums, s: s}, nil
 }
 
-// BlobUsed tells the local cache that a reader which keeps a blob's file
-// (the engine's hot assets) served it again, so that the least recently
-// used blobs, not the most asked for, make room.
-func (s *Store) BlobUsed(domain, sha string) {
-	s.cache.Touch(objectKey(domain, sha))
+// BlobFileUsed tells the local cache that a reader which keeps the path of
+// a blob's file (its File().Name(); the engine's hot assets) served it
+// again, so that the least recently used blobs, not the most asked for,
+// make room.
+func (s *Store) BlobFileUsed(path string) {
+	s.cache.TouchFile(path)
 }
 
 // downloadTries bounds how often a reader starts over after the download

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -190,14 +191,14 @@ func TestConcurrentReadsDownloadOnce(t *testing.T) {
 }
 
 // The engine's hot assets keep a blob's path and tell the store of each
-// hit served from it: BlobUsed.
-var _ interface{ BlobUsed(domain, sha string) } = (*postgres.Store)(nil)
+// hit served from it: BlobFileUsed.
+var _ interface{ BlobFileUsed(path string) } = (*postgres.Store)(nil)
 
-// TestBlobUsedKeepsBlobCached fills a replica's cache with two blobs, marks
+// TestBlobFileUsedKeepsBlobCached fills a replica's cache with two blobs, marks
 // the older one used, and reads a third: the blob evicted to make room is
 // the one not used since, and the used one is still read without a
 // download.
-func TestBlobUsedKeepsBlobCached(t *testing.T) {
+func TestBlobFileUsedKeepsBlobCached(t *testing.T) {
 	dsn := engines.Postgres(t).NewDatabase(t)
 	objects := &countingObjects{memObjects: memObjects{m: map[string][]byte{}}}
 	open := func(cacheSize int64) *postgres.Store {
@@ -219,17 +220,18 @@ func TestBlobUsedKeepsBlobCached(t *testing.T) {
 		shas = append(shas, sums.SHA256)
 	}
 	reader := open(25 << 10) // room for two
-	read := func(sha string) {
+	read := func(sha string) string {
 		t.Helper()
 		b, err := reader.OpenBlob(ctx, "d", sha)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b.Close()
+		defer b.Close()
+		return b.(interface{ File() *os.File }).File().Name()
 	}
-	read(shas[0])
+	path := read(shas[0])
 	read(shas[1])
-	reader.BlobUsed("d", shas[0])
+	reader.BlobFileUsed(path)
 	read(shas[2]) // evicts one
 	before := objects.gets.Load()
 	read(shas[0])
