@@ -211,6 +211,30 @@ func TestCooldownApplyToRetained(t *testing.T) {
 	}
 }
 
+// TestCooldownRetainedOfferedAtOnce: a held version fetched by its exact
+// URL in hide mode is retained, and from then on offered: the packuments
+// rendered (and kept) before it was retained are rebuilt at once, not when
+// they expire.
+func TestCooldownRetainedOfferedAtOnce(t *testing.T) {
+	e := cooldownEnv(t, firewall.Cooldown{Mode: firewall.ModeHide})
+	for _, accept := range []string{"application/json", acceptCorgi} {
+		for range 2 { // kept from the second rendering on
+			if p := e.packument("app", "left-pad-lite", "Accept", accept); p.Versions["1.1.0"] != nil {
+				t.Fatalf("%s: the held version is offered before it is retained", accept)
+			}
+		}
+	}
+	e.get("app", "left-pad-lite/-/left-pad-lite-1.1.0.tgz").must(t, http.StatusOK)
+	if e.record("app", pkgOf("left-pad-lite"), "1.1.0") == nil {
+		t.Fatal("1.1.0 was not retained")
+	}
+	for _, accept := range []string{"application/json", acceptCorgi} {
+		if p := e.packument("app", "left-pad-lite", "Accept", accept); p.Versions["1.1.0"] == nil || p.Tags["latest"] != "1.1.0" {
+			t.Errorf("%s: once retained: versions %v, tags %v", accept, keys(p.Versions), p.Tags)
+		}
+	}
+}
+
 // TestCooldownNpmClient drives the real npm: a plain install takes the
 // version that passed the cooldown, the held version's exact tarball URL
 // fails in deny mode with the reason in npm's output, and installs by

@@ -87,7 +87,9 @@ func TestCooldownCompactIndex(t *testing.T) {
 func TestCooldownGemAndBundler(t *testing.T) {
 	for _, mode := range []string{firewall.ModeHide, firewall.ModeDeny} {
 		t.Run(mode, func(t *testing.T) {
-			e := startCooldownEnv(t, firewall.Cooldown{Mode: mode})
+			// Held even once retained: the hide-mode .gem fetch below
+			// retains it, which would offer it from then on.
+			e := startCooldownEnv(t, firewall.Cooldown{Mode: mode, ApplyToRetained: true})
 			c := newRubyClient(t, e)
 			src := e.withCredentials("app")
 			out := c.run(t, "gem", "install", "demo_gem", "--clear-sources", "--source", src, "--no-document")

@@ -247,7 +247,13 @@ func (r *Resolver) retain(ctx context.Context, domain string, p formats.Package,
 			}
 		}
 	}
-	return r.applyAny(ctx, muts)
+	if err := r.applyAny(ctx, muts); err != nil || len(muts) == 0 {
+		return err
+	}
+	// A version retained is offered even where a release-age cooldown
+	// holds the upstream's copy back: rebuild the package's documents.
+	r.touch(domain, p)
+	return nil
 }
 
 // assetsChanged reports whether next knows digests cur lacks.
