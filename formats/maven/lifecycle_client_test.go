@@ -12,7 +12,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
 )
 
@@ -29,11 +28,7 @@ const (
 // collector and a repository dest that reaches nothing.
 func startLifecycleEnv(t *testing.T) *env {
 	t.Helper()
-	e := startEnv(t, envOptions{configure: func(cfg *proxy.Config) {
-		cfg.Auth.AccessKeys = []proxy.AccessKey{{ID: lifecycleKeyID, Secret: lifecycleSecret}}
-		cfg.Storage.BlobGCGrace = 0
-		cfg.Domains[0].Repositories = append(cfg.Domains[0].Repositories, proxy.RepositoryConfig{Name: "dest"})
-	}})
+	e := startEnv(t, envOptions{configure: proxytest.LifecycleConfig(lifecycleKeyID, lifecycleSecret)})
 	e.token = e.in.Token("acme")
 	return e
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
 	"github.com/stockpile-proxy/stockpile/upstream"
 )
@@ -32,11 +31,7 @@ const (
 // nothing: app → [team → npm-store (public:npmjs), internal], dest.
 func newLifecycleEnv(t *testing.T) *env {
 	t.Helper()
-	return newEnvConfig(t, nil, upstream.Options{}, func(cfg *proxy.Config) {
-		cfg.Auth.AccessKeys = []proxy.AccessKey{{ID: lifecycleKeyID, Secret: lifecycleSecret}}
-		cfg.Storage.BlobGCGrace = 0
-		cfg.Domains[0].Repositories = append(cfg.Domains[0].Repositories, proxy.RepositoryConfig{Name: "dest"})
-	})
+	return newEnvConfig(t, nil, upstream.Options{}, proxytest.LifecycleConfig(lifecycleKeyID, lifecycleSecret))
 }
 
 // npmRun is one npm invocation in a fresh project: its own directory,

@@ -11,7 +11,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
 )
 
@@ -33,11 +32,7 @@ const (
 // collector and a repository dest that reaches nothing.
 func startLifecycle(t *testing.T, feed *fakeFeed) *stockpile {
 	t.Helper()
-	return start(t, feed, startOptions{edit: func(cfg *proxy.Config) {
-		cfg.Auth.AccessKeys = []proxy.AccessKey{{ID: lifecycleKeyID, Secret: lifecycleSecret}}
-		cfg.Storage.BlobGCGrace = 0
-		cfg.Domains[0].Repositories = append(cfg.Domains[0].Repositories, proxy.RepositoryConfig{Name: "dest"})
-	}})
+	return start(t, feed, startOptions{edit: proxytest.LifecycleConfig(lifecycleKeyID, lifecycleSecret)})
 }
 
 func TestNuGetExeLifecycleWithAWSCLI(t *testing.T) {

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/stockpile-proxy/stockpile/formats/formattest"
-	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
 )
 
@@ -30,11 +29,7 @@ const (
 // blob collector and a repository dest that reaches nothing.
 func startLifecycleEnv(t *testing.T) *env {
 	t.Helper()
-	return startEnv(t, envOptions{edit: func(cfg *proxy.Config) {
-		cfg.Auth.AccessKeys = []proxy.AccessKey{{ID: lifecycleKeyID, Secret: lifecycleSecret}}
-		cfg.Storage.BlobGCGrace = 0
-		cfg.Domains[0].Repositories = append(cfg.Domains[0].Repositories, proxy.RepositoryConfig{Name: "dest"})
-	}})
+	return startEnv(t, envOptions{edit: proxytest.LifecycleConfig(lifecycleKeyID, lifecycleSecret)})
 }
 
 // lifecycleWheel is a pure-Python wheel of Life_Cycle.Pkg at version v,

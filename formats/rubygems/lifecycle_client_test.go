@@ -12,7 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
 )
 
@@ -30,11 +29,7 @@ const (
 // blob collector and a repository dest that reaches nothing.
 func startLifecycleEnv(t *testing.T) *env {
 	t.Helper()
-	return startEnv(t, envOptions{auth: true, configure: func(cfg *proxy.Config) {
-		cfg.Auth.AccessKeys = []proxy.AccessKey{{ID: lifecycleKeyID, Secret: lifecycleSecret}}
-		cfg.Storage.BlobGCGrace = 0
-		cfg.Domains[0].Repositories = append(cfg.Domains[0].Repositories, proxy.RepositoryConfig{Name: "dest"})
-	}})
+	return startEnv(t, envOptions{auth: true, configure: proxytest.LifecycleConfig(lifecycleKeyID, lifecycleSecret)})
 }
 
 // buildLifecycleGems builds life-gem at each version with gem build and
