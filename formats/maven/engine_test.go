@@ -20,6 +20,7 @@ import (
 
 	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/formats/formattest"
+	"github.com/stockpile-proxy/stockpile/formats/maven"
 	"github.com/stockpile-proxy/stockpile/upstream/upstreamtest"
 )
 
@@ -106,23 +107,6 @@ func (e *env) held(t testing.TB, repo, group, artifact, version string) formats.
 	return rec.Status
 }
 
-const fixtureMerged = `<?xml version="1.0" encoding="UTF-8"?>
-<metadata modelVersion="1.1.0">
-  <groupId>com.example.proxytest</groupId>
-  <artifactId>widget-core</artifactId>
-  <versioning>
-    <latest>2.0.0-RC1</latest>
-    <release>2.0.0-RC1</release>
-    <versions>
-      <version>1.2.0</version>
-      <version>1.10.0</version>
-      <version>2.0.0-RC1</version>
-    </versions>
-    <lastUpdated>20240412093015</lastUpdated>
-  </versioning>
-</metadata>
-`
-
 func TestMetadata(t *testing.T) {
 	e := startEnv(t, envOptions{})
 	app := e.url("app")
@@ -136,7 +120,7 @@ func TestMetadata(t *testing.T) {
 	t.Run("union of two connections in Maven order, with its own checksums", func(t *testing.T) {
 		r := e.get(t, app+"com/example/proxytest/widget-core/maven-metadata.xml", "Cache-Control", "no-cache")
 		expect(t, "metadata", r, 200)
-		if diff := cmp.Diff(fixtureMerged, string(r.body)); diff != "" {
+		if diff := cmp.Diff(maven.FixtureArtifactMetadata, string(r.body)); diff != "" {
 			t.Fatalf("(-want +got):\n%s", diff)
 		}
 		want := map[string]string{"sha1": "ce9a74125f3414bbd9cb1896c17c8e310731879a", "md5": "9ba0726c7b83fca7318e7026a3d221c7",

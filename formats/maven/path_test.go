@@ -79,8 +79,10 @@ func TestClassifierExtension(t *testing.T) {
 }
 
 // The documents of the protocol reference (§A.6), byte for byte.
+// FixtureArtifactMetadata is exported for engine_test.go's merged-metadata
+// check.
 const (
-	fixtureArtifactMetadata = `<?xml version="1.0" encoding="UTF-8"?>
+	FixtureArtifactMetadata = `<?xml version="1.0" encoding="UTF-8"?>
 <metadata modelVersion="1.1.0">
   <groupId>com.example.proxytest</groupId>
   <artifactId>widget-core</artifactId>
@@ -146,7 +148,7 @@ func TestRenderMetadata(t *testing.T) {
 		want     string
 		wantSHA1 string
 	}{
-		{"artifact level (A.6.1)", art.render(), fixtureArtifactMetadata, fixtureArtifactMetadataSHA1},
+		{"artifact level (A.6.1)", art.render(), FixtureArtifactMetadata, fixtureArtifactMetadataSHA1},
 		{"snapshot level (A.6.2)", snap.render(), fixtureSnapshotMetadata, fixtureSnapshotMetadataSHA1},
 	}
 	for _, tc := range tests {
