@@ -167,17 +167,7 @@ func TestCargoReplicasResolveAndFetchThroughTheChain(t *testing.T) {
 }
 
 func runCargoChain(t *testing.T, reg *registry, in *proxytest.Instance) {
-	cg := newCargo(t, in)
-	dir := project(t, "consumer", "0.1.0", `long-crate-name = "1"`, `Mixed_Case = "0.1"`)
-
-	cg.must(dir, "generate-lockfile")
-	if diff := cmp.Diff(chainLock, locked(t, dir)); diff != "" {
-		t.Fatalf("Cargo.lock (-want +got); 1.2.0 is yanked upstream:\n%s", diff)
-	}
-	cg.must(dir, "fetch")
-	if diff := cmp.Diff(chainFiles, cg.cached()); diff != "" {
-		t.Fatalf("downloaded crates (-want +got):\n%s", diff)
-	}
+	resolveChain(t, newCargo(t, in), "")
 	for name, version := range chainLock {
 		if name == "consumer" {
 			continue
@@ -190,6 +180,22 @@ func runCargoChain(t *testing.T, reg *registry, in *proxytest.Instance) {
 	// requires one), and each .crate came from the upstream once.
 	if n := reg.DL.TotalHits(); n != len(chainFiles) {
 		t.Errorf("upstream downloads: %d, want %d", n, len(chainFiles))
+	}
+}
+
+// resolveChain generates a new consumer's Cargo.lock and fetches it with cg,
+// and checks both against the chain (1.2.0 is yanked upstream); when says
+// in a failure what was different.
+func resolveChain(t *testing.T, cg *cargoClient, when string) {
+	t.Helper()
+	dir := project(t, "consumer", "0.1.0", `long-crate-name = "1"`, `Mixed_Case = "0.1"`)
+	cg.must(dir, "generate-lockfile")
+	if diff := cmp.Diff(chainLock, locked(t, dir)); diff != "" {
+		t.Fatalf("Cargo.lock%s (-want +got); 1.2.0 is yanked upstream:\n%s", when, diff)
+	}
+	cg.must(dir, "fetch")
+	if diff := cmp.Diff(chainFiles, cg.cached()); diff != "" {
+		t.Fatalf("downloaded crates%s (-want +got):\n%s", when, diff)
 	}
 }
 
@@ -296,14 +302,5 @@ func TestCargoFetchesFromStockpileWithTheUpstreamStopped(t *testing.T) {
 	reg.DL.Close()
 	in.Restart()
 
-	cold := newCargo(t, in)
-	dir := project(t, "consumer", "0.1.0", `long-crate-name = "1"`, `Mixed_Case = "0.1"`)
-	cold.must(dir, "generate-lockfile")
-	if diff := cmp.Diff(chainLock, locked(t, dir)); diff != "" {
-		t.Fatalf("Cargo.lock with the upstream stopped (-want +got):\n%s", diff)
-	}
-	cold.must(dir, "fetch")
-	if diff := cmp.Diff(chainFiles, cold.cached()); diff != "" {
-		t.Fatalf("downloaded crates with the upstream stopped (-want +got):\n%s", diff)
-	}
+	resolveChain(t, newCargo(t, in), " with the upstream stopped")
 }
