@@ -115,6 +115,21 @@ func TestRealClientsReplicas(t *testing.T) {
 	runRealClients(t, startEnv(t, envOptions{ttl: time.Millisecond, replicas: 3}))
 }
 
+// checkDemoInstalled checks that pip installed the upstream's demo 1.0.0
+// and dep-b 1.1.0 in target: 1.1.0 is yanked, 1.2.0 needs Python 3.99,
+// 2.0.0rc1 is a pre-release. when says in a failure what was different.
+func checkDemoInstalled(t *testing.T, fx *fixtureSet, target, when string) {
+	t.Helper()
+	got := installed(t, target, "stock_pile_demo", "dep_b")
+	want := map[string]string{
+		"stock_pile_demo": moduleSourceTrim(fx.get(t, setUpstream, demo, "1.0.0", true).Spec),
+		"dep_b":           moduleSourceTrim(fx.get(t, setUpstream, "dep-b", "1.1.0", true).Spec),
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("installed%s (-want +got):\n%s", when, diff)
+	}
+}
+
 func runRealClients(t *testing.T, e *env) {
 	c := newClients(t, e)
 	fx := e.fx
@@ -123,15 +138,7 @@ func runRealClients(t *testing.T, e *env) {
 		target := t.TempDir()
 		// The display name: pip normalizes it, Stockpile must agree.
 		c.pip("app", "install", "--target", target, "Stock_Pile.Demo")
-		got := installed(t, target, "stock_pile_demo", "dep_b")
-		want := map[string]string{
-			// 1.1.0 is yanked, 1.2.0 needs Python 3.99, 2.0.0rc1 is a pre-release.
-			"stock_pile_demo": moduleSourceTrim(fx.get(t, setUpstream, demo, "1.0.0", true).Spec),
-			"dep_b":           moduleSourceTrim(fx.get(t, setUpstream, "dep-b", "1.1.0", true).Spec),
-		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Fatalf("installed (-want +got):\n%s", diff)
-		}
+		checkDemoInstalled(t, fx, target, "")
 		// pip read the core metadata Stockpile proxied (PEP 658/714).
 		for _, w := range []*dist{fx.get(t, setUpstream, demo, "1.0.0", true), fx.get(t, setUpstream, "dep-b", "1.1.0", true)} {
 			n := e.up.Files.Hits(filePath(w) + ".metadata")
@@ -239,14 +246,7 @@ func runRealClients(t *testing.T, e *env) {
 		}
 		target := t.TempDir()
 		c.pip("app", "install", "--target", target, "stock-pile-demo")
-		got := installed(t, target, "stock_pile_demo", "dep_b")
-		want := map[string]string{
-			"stock_pile_demo": moduleSourceTrim(fx.get(t, setUpstream, demo, "1.0.0", true).Spec),
-			"dep_b":           moduleSourceTrim(fx.get(t, setUpstream, "dep-b", "1.1.0", true).Spec),
-		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Fatalf("installed offline (-want +got):\n%s", diff)
-		}
+		checkDemoInstalled(t, fx, target, " offline")
 	})
 }
 
