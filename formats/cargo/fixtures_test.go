@@ -30,9 +30,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	fixtureRoot = dir
-	code := enginetest.Main(m, &engines)
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(enginetest.MainRemoving(m, &engines, &fixtureRoot))
 }
 
 // spec describes a fixture crate: its dependencies are other fixture crates

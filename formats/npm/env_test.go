@@ -65,13 +65,7 @@ var (
 // engines are PostgreSQL and SeaweedFS, started for the replicas tests.
 var engines *enginetest.Engines
 
-func TestMain(m *testing.M) {
-	code := enginetest.Main(m, &engines)
-	if packDir != "" {
-		os.RemoveAll(packDir)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(enginetest.MainRemoving(m, &engines, &packDir)) }
 
 // npmEnv isolates npm from the machine's configuration and from the
 // network: an empty user and global config, a private cache, a registry on

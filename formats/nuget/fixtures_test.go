@@ -34,9 +34,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	fixtureDir = dir
-	code := enginetest.Main(m, &engines)
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(enginetest.MainRemoving(m, &engines, &fixtureDir))
 }
 
 // nugetExeLocations are where CI and developers install NuGet.exe 5.8: the

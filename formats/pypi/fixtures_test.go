@@ -85,13 +85,7 @@ var (
 // engines are PostgreSQL and SeaweedFS, started for the replicas test.
 var engines *enginetest.Engines
 
-func TestMain(m *testing.M) {
-	code := enginetest.Main(m, &engines)
-	if fixtureDir != "" {
-		os.RemoveAll(fixtureDir)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(enginetest.MainRemoving(m, &engines, &fixtureDir)) }
 
 // fixtures returns the built distributions, building them on first use.
 func fixtures(t testing.TB) *fixtureSet {

@@ -71,13 +71,7 @@ var (
 // engines are PostgreSQL and SeaweedFS, started for the replicas test.
 var engines *enginetest.Engines
 
-func TestMain(m *testing.M) {
-	code := enginetest.Main(m, &engines)
-	if fixturesDir != "" {
-		os.RemoveAll(fixturesDir)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(enginetest.MainRemoving(m, &engines, &fixturesDir)) }
 
 // fixtures builds every fixture gem once per test binary. It skips the test
 // when Ruby is missing (fails under STOCKPILE_E2E=require).
