@@ -55,24 +55,6 @@ func registrationVersions(t *testing.T, s *stockpile, repo string) (listed, unli
 	return listed, unlisted
 }
 
-func searchVersions(t *testing.T, s *stockpile, repo string) []string {
-	t.Helper()
-	var res struct {
-		Data []struct {
-			Version  string
-			Versions []struct{ Version string } `json:"versions"`
-		} `json:"data"`
-	}
-	s.getJSON(s.base(repo)+"/v3/query?q=packageid:contoso.many&prerelease=true&semVerLevel=2.0.0", &res)
-	var out []string
-	for _, d := range res.Data {
-		for _, v := range d.Versions {
-			out = append(out, v.Version)
-		}
-	}
-	return out
-}
-
 // TestCooldownDocuments: the held version leaves the flat container's
 // version list, the registration and search alike; deny refuses its .nupkg
 // (the reason in the body and the status line), hide serves it;
@@ -91,7 +73,7 @@ func TestCooldownDocuments(t *testing.T) {
 			if a := s.get(s.base("app") + "/v3/flatcontainer/contoso.many/1.0.0/contoso.many.1.0.0.nupkg"); a.code != http.StatusOK {
 				t.Fatalf("aged version: %d %s", a.code, a.body)
 			}
-			if got := searchVersions(t, s, "app"); !cmp.Equal(got, []string{"1.0.0", "2.0.0-Alpha"}) {
+			if got := s.searchVersions("app", "contoso.many"); !cmp.Equal(got, []string{"1.0.0", "2.0.0-Alpha"}) {
 				t.Errorf("search versions %v", got)
 			}
 			a := s.get(s.base("app") + "/v3/flatcontainer/contoso.many/1.1.0/contoso.many.1.1.0.nupkg")

@@ -217,17 +217,6 @@ func normalizedFull(written, key string) string {
 	return key
 }
 
-type zipEntry struct{ name, body string }
-
-func zipOf(t *testing.T, entries ...zipEntry) []byte {
-	t.Helper()
-	files := make([]formattest.File, len(entries))
-	for i, e := range entries {
-		files[i] = formattest.Text(e.name, e.body)
-	}
-	return formattest.Zip(files...)
-}
-
 // isolatedEnv is the environment of a NuGet.exe run: its own HOME, package
 // folders and caches, so nothing of the machine's leaks in or out.
 func isolatedEnv(home string) []string {

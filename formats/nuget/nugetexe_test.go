@@ -244,30 +244,15 @@ func runNuGetExePushInstallDelete(t *testing.T, replicas int) {
 		}
 		return out
 	}
-	searched := func(repo string) []string {
-		var res struct {
-			Data []struct {
-				Versions []struct{ Version string } `json:"versions"`
-			} `json:"data"`
-		}
-		s.getJSON(s.base(repo)+"/v3/query?q=packageid:contoso.internal&prerelease=true&semVerLevel=2.0.0", &res)
-		var out []string
-		for _, d := range res.Data {
-			for _, v := range d.Versions {
-				out = append(out, v.Version)
-			}
-		}
-		return out
-	}
 	t.Run("nuget delete on internal hides a version app has not copied", func(t *testing.T) {
 		if out, err := push(privateInternal(t, "0.6.0")); err != nil {
 			t.Fatalf("push: %v\n%s", err, out)
 		}
-		if got := searched("app"); !cmp.Equal(got, []string{"0.5.0", "0.6.0"}) {
+		if got := s.searchVersions("app", "contoso.internal"); !cmp.Equal(got, []string{"0.5.0", "0.6.0"}) {
 			t.Fatalf("search before the delete: %v", got)
 		}
 		n.mustRun("delete", "Contoso.Internal", "0.6.0", "-Source", "internal", "-ApiKey", s.token)
-		if got := searched("app"); !cmp.Equal(got, []string{"0.5.0"}) {
+		if got := s.searchVersions("app", "contoso.internal"); !cmp.Equal(got, []string{"0.5.0"}) {
 			t.Fatalf("search after the delete: %v", got)
 		}
 		if diff := cmp.Diff(map[string]bool{"0.5.0": true, "0.6.0": false}, listedIn("app")); diff != "" {

@@ -17,17 +17,6 @@ import (
 	"github.com/stockpile-proxy/stockpile/formats/formattest"
 )
 
-type testEntry struct{ name, body string }
-
-func testZip(t *testing.T, entries ...testEntry) []byte {
-	t.Helper()
-	files := make([]formattest.File, len(entries))
-	for i, e := range entries {
-		files[i] = formattest.Text(e.name, e.body)
-	}
-	return formattest.Zip(files...)
-}
-
 func testNuspec(id, version, extra string) string {
 	return `<?xml version="1.0" encoding="utf-8"?>
 <package xmlns="http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd"><metadata>
@@ -65,31 +54,31 @@ func TestReadNupkg(t *testing.T) {
 		id, ver string
 		err     error // the sentinel the error wraps; nil for success
 	}{
-		{name: "valid, version normalised", data: testZip(t, testEntry{"Contoso.Widgets.nuspec", good}, testEntry{"lib/net8.0/a.dll", "x"}),
+		{name: "valid, version normalised", data: formattest.Zip(formattest.Text("Contoso.Widgets.nuspec", good), formattest.Text("lib/net8.0/a.dll", "x")),
 			id: "Contoso.Widgets", ver: "1.2.0-Beta+sha.1"},
-		{name: "byte order mark, older schema", data: testZip(t, testEntry{"x.nuspec", "\ufeff" + strings.Replace(testNuspec("A", "1.0.0", ""), "2013/05", "2010/07", 1)}),
+		{name: "byte order mark, older schema", data: formattest.Zip(formattest.Text("x.nuspec", "\ufeff"+strings.Replace(testNuspec("A", "1.0.0", ""), "2013/05", "2010/07", 1))),
 			id: "A", ver: "1.0.0"},
 		{name: "not a zip", data: []byte("PK? no"), err: formats.ErrInvalid},
-		{name: "no nuspec", data: testZip(t, testEntry{"lib/a.dll", "x"}), err: formats.ErrInvalid},
-		{name: "nuspec only in a folder", data: testZip(t, testEntry{"sub/a.nuspec", good}), err: formats.ErrInvalid},
-		{name: "two nuspecs", data: testZip(t, testEntry{"a.nuspec", good}, testEntry{"b.NUSPEC", good}), err: formats.ErrInvalid},
-		{name: "parent directory", data: testZip(t, testEntry{"a.nuspec", good}, testEntry{"../evil.txt", "x"}), err: formats.ErrInvalid},
-		{name: "parent directory with backslashes", data: testZip(t, testEntry{"a.nuspec", good}, testEntry{`content\..\..\evil.txt`, "x"}), err: formats.ErrInvalid},
-		{name: "parent directory, percent-encoded", data: testZip(t, testEntry{"a.nuspec", good}, testEntry{"content/%2e%2e/%2E%2E/evil.txt", "x"}), err: formats.ErrInvalid},
-		{name: "percent-encoded names are fine", data: testZip(t, testEntry{"a.nuspec", good}, testEntry{"lib/net8.0/My%20File.dll", "x"}),
+		{name: "no nuspec", data: formattest.Zip(formattest.Text("lib/a.dll", "x")), err: formats.ErrInvalid},
+		{name: "nuspec only in a folder", data: formattest.Zip(formattest.Text("sub/a.nuspec", good)), err: formats.ErrInvalid},
+		{name: "two nuspecs", data: formattest.Zip(formattest.Text("a.nuspec", good), formattest.Text("b.NUSPEC", good)), err: formats.ErrInvalid},
+		{name: "parent directory", data: formattest.Zip(formattest.Text("a.nuspec", good), formattest.Text("../evil.txt", "x")), err: formats.ErrInvalid},
+		{name: "parent directory with backslashes", data: formattest.Zip(formattest.Text("a.nuspec", good), formattest.Text(`content\..\..\evil.txt`, "x")), err: formats.ErrInvalid},
+		{name: "parent directory, percent-encoded", data: formattest.Zip(formattest.Text("a.nuspec", good), formattest.Text("content/%2e%2e/%2E%2E/evil.txt", "x")), err: formats.ErrInvalid},
+		{name: "percent-encoded names are fine", data: formattest.Zip(formattest.Text("a.nuspec", good), formattest.Text("lib/net8.0/My%20File.dll", "x")),
 			id: "Contoso.Widgets", ver: "1.2.0-Beta+sha.1"},
-		{name: "absolute path", data: testZip(t, testEntry{"a.nuspec", good}, testEntry{"/etc/evil", "x"}), err: formats.ErrInvalid},
-		{name: "drive letter", data: testZip(t, testEntry{"a.nuspec", good}, testEntry{`C:\evil`, "x"}), err: formats.ErrInvalid},
-		{name: "duplicate entries", data: testZip(t, testEntry{"a.nuspec", good}, testEntry{"lib/A.dll", "x"}, testEntry{"lib/a.dll", "y"}), err: formats.ErrInvalid},
-		{name: "too many entries", opts: small, data: testZip(t, testEntry{"a.nuspec", good}, testEntry{"1", ""}, testEntry{"2", ""}, testEntry{"3", ""}, testEntry{"4", ""}), err: formats.ErrInvalid},
-		{name: "inflates beyond the bound", opts: small, data: testZip(t, testEntry{"a.nuspec", good}, testEntry{"big", strings.Repeat("0", 2<<20)}), err: formats.ErrTooLarge},
-		{name: "nuspec bomb", opts: small, data: testZip(t, testEntry{"a.nuspec", strings.Replace(good, "<authors>", strings.Repeat(" ", 100<<10)+"<authors>", 1)}), err: formats.ErrTooLarge},
+		{name: "absolute path", data: formattest.Zip(formattest.Text("a.nuspec", good), formattest.Text("/etc/evil", "x")), err: formats.ErrInvalid},
+		{name: "drive letter", data: formattest.Zip(formattest.Text("a.nuspec", good), formattest.Text(`C:\evil`, "x")), err: formats.ErrInvalid},
+		{name: "duplicate entries", data: formattest.Zip(formattest.Text("a.nuspec", good), formattest.Text("lib/A.dll", "x"), formattest.Text("lib/a.dll", "y")), err: formats.ErrInvalid},
+		{name: "too many entries", opts: small, data: formattest.Zip(formattest.Text("a.nuspec", good), formattest.Text("1", ""), formattest.Text("2", ""), formattest.Text("3", ""), formattest.Text("4", "")), err: formats.ErrInvalid},
+		{name: "inflates beyond the bound", opts: small, data: formattest.Zip(formattest.Text("a.nuspec", good), formattest.Text("big", strings.Repeat("0", 2<<20))), err: formats.ErrTooLarge},
+		{name: "nuspec bomb", opts: small, data: formattest.Zip(formattest.Text("a.nuspec", strings.Replace(good, "<authors>", strings.Repeat(" ", 100<<10)+"<authors>", 1))), err: formats.ErrTooLarge},
 		{name: "nuspec larger than its header says", opts: small, data: lyingZip(t, "a.nuspec", good+strings.Repeat(" ", 200<<10), 100), err: formats.ErrInvalid},
-		{name: "bad id", data: testZip(t, testEntry{"a.nuspec", testNuspec("../x", "1.0.0", "")}), err: formats.ErrInvalid},
-		{name: "bad version", data: testZip(t, testEntry{"a.nuspec", testNuspec("A", "1.0.0.0.0", "")}), err: formats.ErrInvalid},
-		{name: "bad dependency id", data: testZip(t, testEntry{"a.nuspec", testNuspec("A", "1.0.0", `<dependencies><dependency id="a b" version="1.0"/></dependencies>`)}), err: formats.ErrInvalid},
-		{name: "not XML", data: testZip(t, testEntry{"a.nuspec", "<package><metadata>"}), err: formats.ErrInvalid},
-		{name: "unsupported encoding", data: testZip(t, testEntry{"a.nuspec", strings.Replace(good, "utf-8", "utf-16", 1)}), err: formats.ErrInvalid},
+		{name: "bad id", data: formattest.Zip(formattest.Text("a.nuspec", testNuspec("../x", "1.0.0", ""))), err: formats.ErrInvalid},
+		{name: "bad version", data: formattest.Zip(formattest.Text("a.nuspec", testNuspec("A", "1.0.0.0.0", ""))), err: formats.ErrInvalid},
+		{name: "bad dependency id", data: formattest.Zip(formattest.Text("a.nuspec", testNuspec("A", "1.0.0", `<dependencies><dependency id="a b" version="1.0"/></dependencies>`))), err: formats.ErrInvalid},
+		{name: "not XML", data: formattest.Zip(formattest.Text("a.nuspec", "<package><metadata>")), err: formats.ErrInvalid},
+		{name: "unsupported encoding", data: formattest.Zip(formattest.Text("a.nuspec", strings.Replace(good, "utf-8", "utf-16", 1))), err: formats.ErrInvalid},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -119,7 +108,7 @@ func TestPushedEntry(t *testing.T) {
 <license type="expression">MIT</license><repository type="git" url="https://example.test/w.git"/><readme>docs/README.md</readme>
 <dependencies><group targetFramework="net8.0"><dependency id="Contoso.Core" version="[1.0.0, )"/></group><dependency id="Flat" version="2.0"/></dependencies>
 <packageTypes><packageType name="DotnetTool"/></packageTypes>`)
-	data := testZip(t, testEntry{"Contoso.Widgets.nuspec", ns}, testEntry{"docs/README.md", "# Widgets\n"})
+	data := formattest.Zip(formattest.Text("Contoso.Widgets.nuspec", ns), formattest.Text("docs/README.md", "# Widgets\n"))
 	n, err := readNupkg(bytes.NewReader(data), int64(len(data)), Options{}.withDefaults())
 	if err != nil {
 		t.Fatal(err)

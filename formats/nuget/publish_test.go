@@ -11,17 +11,18 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/formats/formattest"
 )
 
 // handmade is a package written here, for what nuget pack would refuse to
 // make.
-func handmade(t *testing.T, nuspecID, nuspecVersion string, extra ...zipEntry) []byte {
+func handmade(t *testing.T, nuspecID, nuspecVersion string, extra ...formattest.File) []byte {
 	t.Helper()
 	ns := `<?xml version="1.0" encoding="utf-8"?>
 <package xmlns="http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd"><metadata>
 <id>` + nuspecID + `</id><version>` + nuspecVersion + `</version><authors>A</authors><description>Handmade.</description>
 </metadata></package>`
-	return zipOf(t, append([]zipEntry{{nuspecID + ".nuspec", ns}}, extra...)...)
+	return formattest.Zip(append([]formattest.File{formattest.Text(nuspecID+".nuspec", ns)}, extra...)...)
 }
 
 func TestPush(t *testing.T) {
@@ -40,8 +41,8 @@ func TestPush(t *testing.T) {
 		{name: "non-normalised version, raw body", repo: "internal", data: handmade(t, "Contoso.Handmade", "01.02.03.0"), raw: true, code: 201},
 		{name: "SemVer 2.0 version", repo: "internal", data: handmade(t, "Contoso.Handmade", "2.0.0-rc.1+git.abc"), code: 201},
 		{name: "not a zip", repo: "internal", data: []byte("hello"), code: 400, has: "not a zip"},
-		{name: "no nuspec", repo: "internal", data: zipOf(t, zipEntry{"lib/a.dll", "x"}), code: 400, has: "no .nuspec"},
-		{name: "path traversal", repo: "internal", data: handmade(t, "Contoso.Evil", "1.0.0", zipEntry{"../../evil.txt", "x"}), code: 400, has: "unsafe name"},
+		{name: "no nuspec", repo: "internal", data: formattest.Zip(formattest.Text("lib/a.dll", "x")), code: 400, has: "no .nuspec"},
+		{name: "path traversal", repo: "internal", data: handmade(t, "Contoso.Evil", "1.0.0", formattest.Text("../../evil.txt", "x")), code: 400, has: "unsafe name"},
 		{name: "bad id", repo: "internal", data: handmade(t, "Contoso..Evil", "1.0.0"), code: 400},
 		{name: "empty body", repo: "internal", data: nil, raw: true, code: 400},
 		{name: "a version the upstream serves", repo: "nuget-store", data: handmade(t, "Contoso.Core", "2.0.0"), code: 409, has: "already available from upstream"},
@@ -318,7 +319,7 @@ func TestControlPlane(t *testing.T) {
 <projectUrl>https://example.test/g</projectUrl><license type="expression">MIT</license>
 <dependencies><group targetFramework="net8.0"><dependency id="Contoso.Core" version="[2.0.0, )"/></group></dependencies>
 </metadata></package>`
-	if a := s.push("internal", zipOf(t, zipEntry{"Contoso.Gadgets.nuspec", ns})); a.code != 201 {
+	if a := s.push("internal", formattest.Zip(formattest.Text("Contoso.Gadgets.nuspec", ns))); a.code != 201 {
 		t.Fatalf("push: %d %s", a.code, a.body)
 	}
 	if a := s.do(http.MethodDelete, s.base("internal")+"/v3/package/contoso.gadgets/1.0.0", nil, nil); a.code != 204 {

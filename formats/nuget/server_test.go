@@ -126,6 +126,24 @@ func (s *stockpile) do(method, url string, body io.Reader, header map[string]str
 
 func (s *stockpile) get(url string) answer { s.t.Helper(); return s.do(http.MethodGet, url, nil, nil) }
 
+// searchVersions returns the versions search in repo lists for the package
+// id (pre-releases and SemVer 2.0 included), as NuGet clients read them.
+func (s *stockpile) searchVersions(repo, id string) []string {
+	var res struct {
+		Data []struct {
+			Versions []struct{ Version string } `json:"versions"`
+		} `json:"data"`
+	}
+	s.getJSON(s.base(repo)+"/v3/query?q=packageid:"+id+"&prerelease=true&semVerLevel=2.0.0", &res)
+	var out []string
+	for _, d := range res.Data {
+		for _, v := range d.Versions {
+			out = append(out, v.Version)
+		}
+	}
+	return out
+}
+
 // getJSON fetches a document that must be there.
 func (s *stockpile) getJSON(url string, v any) {
 	s.t.Helper()
