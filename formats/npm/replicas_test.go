@@ -28,23 +28,10 @@ func runOneUpstreamFetch(t *testing.T, e *env) {
 	for range 3 {
 		e.get("app", "left-pad-lite").must(t, http.StatusOK)
 	}
-	gate := make(chan struct{})
-	e.fake.Fault(path, upstreamtest.Fault{Gate: gate})
-	e.fake.ResetHits()
-	waits := e.in.Events.Counts().FetchWaits
-	results := make([]*result, clients)
-	var wg sync.WaitGroup
-	for i := range clients {
-		wg.Go(func() {
-			results[i] = e.doWith(e.http, http.MethodGet, e.url("app", "left-pad-lite/-/left-pad-lite-1.1.0.tgz"), nil)
-		})
-	}
 	// Every client waits on a shared fetch (the replica that fetches, or
 	// the others' flights held by the cluster lock) before the upstream
 	// answers.
-	e.in.Events.Await(t, "every client waiting on a fetch", func(c proxytest.EventCounts) bool { return c.FetchWaits >= waits+clients })
-	close(gate)
-	wg.Wait()
+	results := e.heldGets(t, path, e.url("app", "left-pad-lite/-/left-pad-lite-1.1.0.tgz"), clients, "every client waiting on a fetch", clients)
 	for i, r := range results {
 		if r.readErr != nil || r.status != http.StatusOK || !bytes.Equal(r.body, want) {
 			t.Fatalf("client %d: status %d, %d bytes, %v", i, r.status, len(r.body), r.readErr)
@@ -53,6 +40,27 @@ func runOneUpstreamFetch(t *testing.T, e *env) {
 	if n := e.fake.Hits(path); n != 1 {
 		t.Fatalf("the upstream was asked for the tarball %d times by three replicas, want 1", n)
 	}
+}
+
+// heldGets sends clients concurrent GETs of url while the upstream holds
+// its answer for path, lets the upstream answer once at least waiting more
+// requests wait on a fetch (what names that moment), and returns the
+// answers. The upstream's hit counts start from zero.
+func (e *env) heldGets(t *testing.T, path, url string, clients int, what string, waiting int) []*result {
+	t.Helper()
+	gate := make(chan struct{})
+	e.fake.Fault(path, upstreamtest.Fault{Gate: gate})
+	e.fake.ResetHits()
+	waits := e.in.Events.Counts().FetchWaits
+	results := make([]*result, clients)
+	var wg sync.WaitGroup
+	for i := range clients {
+		wg.Go(func() { results[i] = e.doWith(e.http, http.MethodGet, url, nil) })
+	}
+	e.in.Events.Await(t, what, func(c proxytest.EventCounts) bool { return c.FetchWaits >= waits+waiting })
+	close(gate)
+	wg.Wait()
+	return results
 }
 
 // TestReplicasOneDocumentFetch sends concurrent requests for the packument
@@ -64,20 +72,9 @@ func TestReplicasOneDocumentFetch(t *testing.T) {
 	e := newEnvReplicas(t, 3)
 	const clients = 30
 	path := "/left-pad-lite"
-	gate := make(chan struct{})
-	e.fake.Fault(path, upstreamtest.Fault{Gate: gate})
-	e.fake.ResetHits()
-	waits := e.in.Events.Counts().FetchWaits
-	results := make([]*result, clients)
-	var wg sync.WaitGroup
-	for i := range clients {
-		wg.Go(func() { results[i] = e.doWith(e.http, http.MethodGet, e.url("app", "left-pad-lite"), nil) })
-	}
 	// One replica is at the upstream, the two others wait for its
 	// document under the cluster lock.
-	e.in.Events.Await(t, "every replica refreshing the packument", func(c proxytest.EventCounts) bool { return c.FetchWaits >= waits+3 })
-	close(gate)
-	wg.Wait()
+	results := e.heldGets(t, path, e.url("app", "left-pad-lite"), clients, "every replica refreshing the packument", 3)
 	for i, r := range results {
 		if r.readErr != nil || r.status != http.StatusOK || !bytes.Contains(r.body, []byte(`"1.1.0"`)) {
 			t.Fatalf("client %d: status %d, %v: %.200s", i, r.status, r.readErr, r.body)
