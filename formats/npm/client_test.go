@@ -201,15 +201,23 @@ func clientCommand(e *env, dir, tool string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// TestPnpmClient installs through app with pnpm, which asks for the
-// abbreviated packuments and checks the Content-Type echo.
-func TestPnpmClient(t *testing.T) {
+// privateLibProject starts an install test of a real client: an env with
+// @acme/private-lib 1.0.0 published in internal, and tool's project.
+func privateLibProject(t *testing.T, tool string) (e *env, dir string, run func(t *testing.T, args ...string) string) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("real-client test")
 	}
-	e := newEnv(t, nil)
-	dir, pnpm := clientProject(t, e, "pnpm")
+	e = newEnv(t, nil)
+	dir, run = clientProject(t, e, tool)
 	e.publish("internal", e.fx["@acme/private-lib@1.0.0"], "latest")
+	return e, dir, run
+}
+
+// TestPnpmClient installs through app with pnpm, which asks for the
+// abbreviated packuments and checks the Content-Type echo.
+func TestPnpmClient(t *testing.T) {
+	e, dir, pnpm := privateLibProject(t, "pnpm")
 	pnpm(t, "add", "--ignore-scripts", "@acme/private-lib", "@acme/util", "left-pad-lite@beta")
 	checkInstalled(t, filepath.Join(dir, "project"), "@acme/private-lib", "@acme/util", "left-pad-lite")
 	lock, _ := os.ReadFile(filepath.Join(dir, "project", "pnpm-lock.yaml"))
@@ -223,12 +231,7 @@ func TestPnpmClient(t *testing.T) {
 
 // TestYarnClient installs through app with yarn v1 and publishes with it.
 func TestYarnClient(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real-client test")
-	}
-	e := newEnv(t, nil)
-	dir, yarn := clientProject(t, e, "yarn")
-	e.publish("internal", e.fx["@acme/private-lib@1.0.0"], "latest")
+	e, dir, yarn := privateLibProject(t, "yarn")
 	yarn(t, "add", "--ignore-scripts", "--non-interactive", "@acme/private-lib", "@acme/util")
 	checkInstalled(t, filepath.Join(dir, "project"), "@acme/private-lib", "@acme/util", "left-pad-lite")
 	lock, _ := os.ReadFile(filepath.Join(dir, "project", "yarn.lock"))
