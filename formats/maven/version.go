@@ -191,21 +191,16 @@ func parseVersion(v string) *item {
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		switch {
-		case c == '.':
+		case c == '.' || c == '-':
 			if i == start {
 				list.list = append(list.list, newInt(""))
 			} else {
 				list.list = append(list.list, parseItem(digit, v[start:i]))
 			}
 			start = i + 1
-		case c == '-':
-			if i == start {
-				list.list = append(list.list, newInt(""))
-			} else {
-				list.list = append(list.list, parseItem(digit, v[start:i]))
+			if c == '-' {
+				push()
 			}
-			start = i + 1
-			push()
 		case isDigit(c):
 			if !digit && i > start {
 				// 1.0.0.X1 < 1.0.0-X2: treat .X as -X for any string qualifier X
