@@ -122,43 +122,5 @@ func (v semver) compare(o semver) int {
 			return 1
 		}
 	}
-	switch {
-	case len(v.pre) == 0 && len(o.pre) == 0:
-		return 0
-	case len(v.pre) == 0:
-		return 1
-	case len(o.pre) == 0:
-		return -1
-	}
-	for i := 0; i < len(v.pre) && i < len(o.pre); i++ {
-		if c := compareIdent(v.pre[i], o.pre[i]); c != 0 {
-			return c
-		}
-	}
-	switch {
-	case len(v.pre) < len(o.pre):
-		return -1
-	case len(v.pre) > len(o.pre):
-		return 1
-	}
-	return 0
-}
-
-func compareIdent(a, b string) int {
-	na, nb := numeric(a), numeric(b)
-	switch {
-	case na && nb:
-		if len(a) != len(b) {
-			if len(a) < len(b) {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(a, b)
-	case na:
-		return -1
-	case nb:
-		return 1
-	}
-	return strings.Compare(a, b)
+	return formats.ComparePrerelease(v.pre, o.pre, numeric, strings.Compare)
 }

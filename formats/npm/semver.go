@@ -69,49 +69,13 @@ func trimZeros(s string) string {
 	return t
 }
 
-func cmpNum(a, b string) int {
-	if len(a) != len(b) {
-		if len(a) < len(b) {
-			return -1
-		}
-		return 1
-	}
-	return strings.Compare(a, b)
-}
-
 func (a semver) compare(b semver) int {
 	for _, c := range [][2]string{{a.major, b.major}, {a.minor, b.minor}, {a.patch, b.patch}} {
-		if r := cmpNum(c[0], c[1]); r != 0 {
+		if r := formats.CompareDigits(c[0], c[1]); r != 0 {
 			return r
 		}
 	}
-	switch {
-	case len(a.pre) == 0 && len(b.pre) == 0:
-		return 0
-	case len(a.pre) == 0:
-		return 1
-	case len(b.pre) == 0:
-		return -1
-	}
-	for i := 0; i < len(a.pre) && i < len(b.pre); i++ {
-		x, y := a.pre[i], b.pre[i]
-		xn, yn := isDigits(x), isDigits(y)
-		var r int
-		switch {
-		case xn && yn:
-			r = cmpNum(trimZeros(x), trimZeros(y))
-		case xn:
-			r = -1
-		case yn:
-			r = 1
-		default:
-			r = strings.Compare(x, y)
-		}
-		if r != 0 {
-			return r
-		}
-	}
-	return len(a.pre) - len(b.pre)
+	return formats.ComparePrerelease(a.pre, b.pre, isDigits, strings.Compare)
 }
 
 // compareVersions orders version strings: unparseable ones first (by

@@ -146,46 +146,9 @@ func (v version) compare(o version) int {
 			return 1
 		}
 	}
-	switch {
-	case len(v.release) == 0 && len(o.release) == 0:
-		return 0
-	case len(v.release) == 0:
-		return 1
-	case len(o.release) == 0:
-		return -1
-	}
-	for i := 0; i < len(v.release) && i < len(o.release); i++ {
-		if c := compareIdentifier(v.release[i], o.release[i]); c != 0 {
-			return c
-		}
-	}
-	switch {
-	case len(v.release) < len(o.release):
-		return -1
-	case len(v.release) > len(o.release):
-		return 1
-	}
-	return 0
-}
-
-func compareIdentifier(a, b string) int {
-	an, bn := isDigits(a), isDigits(b)
-	switch {
-	case an && bn:
-		a, b = strings.TrimLeft(a, "0"), strings.TrimLeft(b, "0")
-		if len(a) != len(b) {
-			if len(a) < len(b) {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(a, b)
-	case an:
-		return -1
-	case bn:
-		return 1
-	}
-	return strings.Compare(strings.ToLower(a), strings.ToLower(b))
+	return formats.ComparePrerelease(v.release, o.release, isDigits, func(x, y string) int {
+		return strings.Compare(strings.ToLower(x), strings.ToLower(y))
+	})
 }
 
 // normalizeVersion returns the storage key of a version string.
