@@ -1,6 +1,8 @@
 package formats
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -65,4 +67,17 @@ func MountCatchAll(g *echo.Group, h echo.HandlerFunc) {
 // the message as one line. HEAD answers carry no body.
 func RenderText(c echo.Context, status int, message string) error {
 	return c.String(status, message+"\n")
+}
+
+// MarshalJSON encodes v as the registries write JSON: without escaping <, >
+// and & (version ranges, URLs and descriptions stay readable) and without
+// json.Encoder's trailing newline.
+func MarshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }

@@ -4,13 +4,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"github.com/stockpile-proxy/stockpile/storage/enginetest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/stockpile-proxy/stockpile/storage/enginetest"
 
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
 )

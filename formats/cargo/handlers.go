@@ -1,10 +1,8 @@
 package cargo
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -133,7 +131,7 @@ type registryConfig struct {
 
 func (h *handler) config(c echo.Context) error {
 	ref := formats.RepoFrom(c)
-	body, err := marshal(registryConfig{DL: ref.Base + "/api/v1/crates", API: ref.Base, AuthRequired: authRequired(ref)})
+	body, err := formats.MarshalJSON(registryConfig{DL: ref.Base + "/api/v1/crates", API: ref.Base, AuthRequired: authRequired(ref)})
 	if err != nil {
 		return err
 	}
@@ -248,15 +246,4 @@ func (h *handler) me(c echo.Context) error {
 		"credential-provider = [\"cargo:token\"] for the registry whose index is\n\n" +
 		"  sparse+" + ref.Base + "/\n"
 	return c.String(http.StatusOK, msg)
-}
-
-// marshal encodes v as JSON without HTML escaping.
-func marshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }

@@ -36,11 +36,8 @@ type versionMeta struct {
 }
 
 func (m *versionMeta) encode() json.RawMessage {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(m) // strings only: cannot fail
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	b, _ := formats.MarshalJSON(m) // strings only: cannot fail
+	return b
 }
 
 func decodeMeta(raw json.RawMessage) (*versionMeta, bool) {

@@ -367,7 +367,7 @@ func (m *publishMeta) indexLine(cksum string, pubtime time.Time) ([]byte, error)
 	if len(features2) > 0 {
 		l.Features2, l.V = features2, 2
 	}
-	return marshal(l)
+	return formats.MarshalJSON(l)
 }
 
 var kindOrder = map[string]int{"normal": 0, "build": 1, "dev": 2}

@@ -1,7 +1,6 @@
 package nuget
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -212,9 +211,6 @@ func entryOf(meta json.RawMessage, lowerID, key string) entry {
 
 // marshalEntry encodes an entry for Version.Meta.
 func marshalEntry(e entry) json.RawMessage {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(e)
-	return bytes.TrimRight(buf.Bytes(), "\n")
+	b, _ := formats.MarshalJSON(e) // an entry that cannot be encoded gives no Meta
+	return b
 }

@@ -1,8 +1,6 @@
 package nuget
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"sort"
@@ -82,7 +80,7 @@ func renderServiceIndex(base string) ([]byte, error) {
 	add(u.autocomplete(), "Package id and version completion.",
 		"SearchAutocompleteService", "SearchAutocompleteService/3.0.0-rc", "SearchAutocompleteService/3.0.0-beta", "SearchAutocompleteService/3.5.0")
 	add(u.publish(), "Push, delete (unlist) and relist.", "PackagePublish/2.0.0")
-	return encodeJSON(map[string]any{
+	return formats.MarshalJSON(map[string]any{
 		"version":   "3.0.0",
 		"resources": rs,
 		"@context":  map[string]string{"@vocab": "http://schema.nuget.org/services#", "comment": "http://www.w3.org/2000/01/rdf-schema#comment"},
@@ -341,20 +339,8 @@ func renderCatalogEntry(base, key string, v *formats.View) (*formats.Rendered, e
 	return jsonDoc(urls{base}.renderEntry(hiveSemVer2, v.Package.Name, it))
 }
 
-// encodeJSON encodes without HTML escaping (URLs and descriptions stay
-// readable).
-func encodeJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
-}
-
 func jsonDoc(v any) (*formats.Rendered, error) {
-	b, err := encodeJSON(v)
+	b, err := formats.MarshalJSON(v)
 	if err != nil {
 		return nil, err
 	}

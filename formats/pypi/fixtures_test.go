@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"github.com/stockpile-proxy/stockpile/storage/enginetest"
 	"io"
 	"os"
 	"os/exec"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/stockpile-proxy/stockpile/storage/enginetest"
 
 	"github.com/stockpile-proxy/stockpile/formats/formattest"
 )

@@ -174,7 +174,7 @@ func renderJSONAPI(v *formats.View, base, version string) ([]byte, error) {
 	if version == "" {
 		out["releases"] = releases
 	}
-	return marshal(out)
+	return formats.MarshalJSON(out)
 }
 
 // releaseFile is one file of a release as the JSON API lists it.

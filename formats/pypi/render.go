@@ -2,7 +2,6 @@ package pypi
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"html"
 	"sort"
@@ -207,18 +206,7 @@ func (pg *page) json() ([]byte, error) {
 	if out.Versions == nil {
 		out.Versions = []string{}
 	}
-	return marshal(out)
-}
-
-// marshal encodes JSON without escaping <, > and & (requires-python).
-func marshal(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(b.Bytes(), "\n"), nil
+	return formats.MarshalJSON(out)
 }
 
 // renderRoot renders the project list (PEP 503 root, PEP 691 JSON).
@@ -234,7 +222,7 @@ func renderRoot(projects []string, base string, r repr) []byte {
 		for _, p := range projects {
 			out.Projects = append(out.Projects, proj{Name: p})
 		}
-		b, _ := marshal(out)
+		b, _ := formats.MarshalJSON(out)
 		return b
 	}
 	var b bytes.Buffer
