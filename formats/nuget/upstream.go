@@ -42,23 +42,34 @@ func unavailable(format string, args ...any) error {
 	return fmt.Errorf("nuget: %s: %w", fmt.Sprintf(format, args...), upstream.ErrUnavailable)
 }
 
-// readFeed reads the service index at the connection URL.
-func readFeed(ctx context.Context, g formats.Getter) (*feed, error) {
-	doc, err := g.Get(ctx, "", "application/json")
-	if errors.Is(err, formats.ErrNotFound) {
-		return nil, unavailable("the connection URL is not a service index (%v)", err)
-	}
+// getJSON reads the JSON document at url (a reference resolved against the
+// connection URL) into v. A document that is not what v reads makes the
+// feed unavailable; what names the document in that error.
+func getJSON(ctx context.Context, g formats.Getter, url, what string, v any) (*formats.Document, error) {
+	doc, err := g.Get(ctx, url, "application/json")
 	if err != nil {
 		return nil, err
 	}
+	if err := json.Unmarshal(doc.Body, v); err != nil {
+		return nil, unavailable("%s %s: %v", what, doc.URL, err)
+	}
+	return doc, nil
+}
+
+// readFeed reads the service index at the connection URL.
+func readFeed(ctx context.Context, g formats.Getter) (*feed, error) {
 	var idx struct {
 		Resources []struct {
 			ID   string `json:"@id"`
 			Type string `json:"@type"`
 		} `json:"resources"`
 	}
-	if err := json.Unmarshal(doc.Body, &idx); err != nil {
-		return nil, unavailable("service index %s: %v", doc.URL, err)
+	doc, err := getJSON(ctx, g, "", "service index", &idx)
+	if errors.Is(err, formats.ErrNotFound) {
+		return nil, unavailable("the connection URL is not a service index (%v)", err)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if len(idx.Resources) > maxResources {
 		return nil, unavailable("service index %s lists more than %d resources", doc.URL, maxResources)
@@ -125,15 +136,12 @@ type regLeaf struct {
 }
 
 func (f *Format) fetchRegistration(ctx context.Context, g formats.Getter, fd *feed, lowerID string) (*formats.Metadata, error) {
-	doc, err := g.Get(ctx, fd.registrations+lowerID+"/index.json", "application/json")
-	if err != nil {
-		return nil, err // formats.ErrNotFound: the feed does not know the package
-	}
 	var idx struct {
 		Items []regPage `json:"items"`
 	}
-	if err := json.Unmarshal(doc.Body, &idx); err != nil {
-		return nil, unavailable("registration index %s: %v", doc.URL, err)
+	doc, err := getJSON(ctx, g, fd.registrations+lowerID+"/index.json", "registration index", &idx)
+	if err != nil {
+		return nil, err // formats.ErrNotFound: the feed does not know the package
 	}
 	if len(idx.Items) > maxPages {
 		return nil, unavailable("registration index %s has more than %d pages", doc.URL, maxPages)
@@ -158,16 +166,13 @@ func (f *Format) fetchRegistration(ctx context.Context, g formats.Getter, fd *fe
 	for _, i := range separate {
 		pageURL := idx.Items[i].ID
 		// The page URL is used exactly as the upstream wrote it.
-		pdoc, err := g.Get(ctx, pageURL, "application/json")
+		var page regPage
+		pdoc, err := getJSON(ctx, g, pageURL, "registration page", &page)
 		if err != nil {
 			if errors.Is(err, formats.ErrNotFound) {
 				return nil, unavailable("registration page %s is missing (%v)", pageURL, err)
 			}
 			return nil, err
-		}
-		var page regPage
-		if err := json.Unmarshal(pdoc.Body, &page); err != nil {
-			return nil, unavailable("registration page %s: %v", pdoc.URL, err)
 		}
 		if err := json.Unmarshal(page.Items, &leaves[i]); err != nil {
 			return nil, unavailable("registration page %s: items: %v", pdoc.URL, err)
@@ -208,15 +213,12 @@ func (f *Format) fetchRegistration(ctx context.Context, g formats.Getter, fd *fe
 // fetchFlat reads a feed that has only a flat container: versions, and
 // .nupkg URLs by convention; no catalog entries.
 func (f *Format) fetchFlat(ctx context.Context, g formats.Getter, fd *feed, lowerID string) (*formats.Metadata, error) {
-	doc, err := g.Get(ctx, fd.flat+lowerID+"/index.json", "application/json")
-	if err != nil {
-		return nil, err
-	}
 	var list struct {
 		Versions []string `json:"versions"`
 	}
-	if err := json.Unmarshal(doc.Body, &list); err != nil {
-		return nil, unavailable("version list %s: %v", doc.URL, err)
+	doc, err := getJSON(ctx, g, fd.flat+lowerID+"/index.json", "version list", &list)
+	if err != nil {
+		return nil, err
 	}
 	if len(list.Versions) > maxVersions {
 		return nil, unavailable("version list %s has more than %d versions", doc.URL, maxVersions)
