@@ -19,8 +19,9 @@ const MaxRounds = 10
 const SamplerInterval = 100 * time.Millisecond
 
 // Runner measures the targets of scenarios, one at a time, in interleaved
-// rounds (A B A B …) so that drift on a shared machine hits every target
-// alike.
+// rounds, every other round in reverse (A B, B A, A B …), so that drift on a
+// shared machine, and whatever a round's first run inherits from the run
+// before it, hit every target alike.
 type Runner struct {
 	Load   load.Config // the command line's load shape
 	Rounds int
@@ -88,7 +89,7 @@ func (r *Runner) Run(ctx context.Context, sc Scenario) (rep *ScenarioReport, err
 	}
 	first := true
 	for round := 1; round <= rounds; round++ {
-		for _, tr := range rep.Targets {
+		for _, tr := range roundOrder(rep.Targets, round) {
 			cfg, want := r.shape(tr.Target)
 			cfg.Seed += uint64(round)
 			if round > want {
@@ -113,6 +114,17 @@ func (r *Runner) Run(ctx context.Context, sc Scenario) (rep *ScenarioReport, err
 		}
 	}
 	return r.finish(ctx, sc, rep)
+}
+
+// roundOrder is the order of the targets in a round: as given in odd
+// rounds, reversed in even ones.
+func roundOrder(targets []*TargetReport, round int) []*TargetReport {
+	if round%2 == 1 {
+		return targets
+	}
+	rev := slices.Clone(targets)
+	slices.Reverse(rev)
+	return rev
 }
 
 // finish checks and describes a measured scenario.
