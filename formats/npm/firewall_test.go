@@ -27,15 +27,42 @@ import (
 // day ago (the upstream's latest) and 2.0.0-beta.1 with no publish time.
 func cooldownEnv(t *testing.T, c firewall.Cooldown) *env {
 	t.Helper()
+	return cooldownEnvConfig(t, c, func(*proxy.Config) {})
+}
+
+// cooldownEnvConfig is cooldownEnv with edit applied to the config too.
+func cooldownEnvConfig(t *testing.T, c firewall.Cooldown, edit func(*proxy.Config)) *env {
+	t.Helper()
 	c.MinAge = firewall.Duration(7 * 24 * time.Hour)
 	e := newEnvConfig(t, nil, upstream.Options{}, func(cfg *proxy.Config) {
 		cfg.Domains[0].Repositories[0].Cooldown = &c
+		edit(cfg)
 	})
 	now := e.in.Clock.Now().UTC()
 	e.serveUpstreamAt("left-pad-lite", []string{"1.0.0", "1.1.0", "2.0.0-beta.1"},
 		map[string]string{"latest": "1.1.0", "beta": "2.0.0-beta.1"},
 		map[string]string{"1.0.0": now.Add(-60 * 24 * time.Hour).Format(timeFormat), "1.1.0": now.Add(-24 * time.Hour).Format(timeFormat), "2.0.0-beta.1": ""})
 	return e
+}
+
+// mustRetain fetches tarball through app and fails unless app retained
+// left-pad-lite 1.1.0.
+func mustRetain(t *testing.T, e *env, tarball string) {
+	t.Helper()
+	e.get("app", tarball).must(t, http.StatusOK)
+	if e.record("app", pkgOf("left-pad-lite"), "1.1.0") == nil {
+		t.Fatal("1.1.0 was not retained")
+	}
+}
+
+// wantOfferedAgain checks that app offers left-pad-lite 1.1.0 as latest
+// again and serves its tarball, once the hold ended (when says how).
+func wantOfferedAgain(t *testing.T, e *env, tarball, when string) {
+	t.Helper()
+	if p := e.packument("app", "left-pad-lite"); p.Tags["latest"] != "1.1.0" {
+		t.Errorf("%s: tags %v", when, p.Tags)
+	}
+	e.get("app", tarball).must(t, http.StatusOK)
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -176,10 +203,7 @@ func TestCooldownApplyToRetained(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := cooldownEnv(t, firewall.Cooldown{Mode: firewall.ModeHide})
 			tarball := "left-pad-lite/-/left-pad-lite-1.1.0.tgz"
-			e.get("app", tarball).must(t, http.StatusOK)
-			if e.record("app", pkgOf("left-pad-lite"), "1.1.0") == nil {
-				t.Fatal("1.1.0 was not retained")
-			}
+			mustRetain(t, e, tarball)
 			c := tt.c
 			c.MinAge = firewall.Duration(7 * 24 * time.Hour)
 			if _, err := e.in.Server.Registry().SetRepositoryCooldown(context.Background(), "acme", "app", &c); err != nil {
@@ -203,10 +227,7 @@ func TestCooldownApplyToRetained(t *testing.T) {
 				}
 			}
 			e.in.Clock.Advance(7 * 24 * time.Hour)
-			if p := e.packument("app", "left-pad-lite"); p.Tags["latest"] != "1.1.0" {
-				t.Errorf("after 7 days: tags %v", p.Tags)
-			}
-			e.get("app", tarball).must(t, http.StatusOK)
+			wantOfferedAgain(t, e, tarball, "after 7 days")
 		})
 	}
 }
@@ -224,10 +245,7 @@ func TestCooldownRetainedOfferedAtOnce(t *testing.T) {
 			}
 		}
 	}
-	e.get("app", "left-pad-lite/-/left-pad-lite-1.1.0.tgz").must(t, http.StatusOK)
-	if e.record("app", pkgOf("left-pad-lite"), "1.1.0") == nil {
-		t.Fatal("1.1.0 was not retained")
-	}
+	mustRetain(t, e, "left-pad-lite/-/left-pad-lite-1.1.0.tgz")
 	for _, accept := range []string{"application/json", acceptCorgi} {
 		if p := e.packument("app", "left-pad-lite", "Accept", accept); p.Versions["1.1.0"] == nil || p.Tags["latest"] != "1.1.0" {
 			t.Errorf("%s: once retained: versions %v, tags %v", accept, keys(p.Versions), p.Tags)
@@ -303,10 +321,7 @@ func TestMaliciousAdvisory(t *testing.T) {
 		cfg.Firewall.OSV.Path = dir
 	})
 	tarball := "left-pad-lite/-/left-pad-lite-1.1.0.tgz"
-	e.get("app", tarball).must(t, http.StatusOK) // retained before the advisory
-	if e.record("app", pkgOf("left-pad-lite"), "1.1.0") == nil {
-		t.Fatal("1.1.0 was not retained")
-	}
+	mustRetain(t, e, tarball) // before the advisory
 	before := e.get("app", "left-pad-lite", "Accept", "application/json").must(t, http.StatusOK)
 
 	withdraw := e.in.Advise(t, dir, "MAL-2026-1", "npm", "left-pad-lite", "1.1.0")
@@ -332,10 +347,7 @@ func TestMaliciousAdvisory(t *testing.T) {
 	})
 	t.Run("removing the advisory restores it", func(t *testing.T) {
 		withdraw(t)
-		if p := e.packument("app", "left-pad-lite"); p.Tags["latest"] != "1.1.0" {
-			t.Errorf("after removal: tags %v", p.Tags)
-		}
-		e.get("app", tarball).must(t, http.StatusOK)
+		wantOfferedAgain(t, e, tarball, "after removal")
 	})
 }
 
@@ -452,17 +464,11 @@ func TestDomainLists(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			c := firewall.Cooldown{MinAge: firewall.Duration(7 * 24 * time.Hour), Mode: firewall.ModeDeny}
 			lists := tt.lists
-			e := newEnvConfig(t, nil, upstream.Options{}, func(cfg *proxy.Config) {
-				cfg.Domains[0].Repositories[0].Cooldown = &c
+			e := cooldownEnvConfig(t, firewall.Cooldown{Mode: firewall.ModeDeny}, func(cfg *proxy.Config) {
 				cfg.Domains[0].Firewall = &lists
 				cfg.Firewall.OSV.Path = dir
 			})
-			now := e.in.Clock.Now().UTC()
-			e.serveUpstreamAt("left-pad-lite", []string{"1.0.0", "1.1.0", "2.0.0-beta.1"},
-				map[string]string{"latest": "1.1.0", "beta": "2.0.0-beta.1"},
-				map[string]string{"1.0.0": now.Add(-60 * 24 * time.Hour).Format(timeFormat), "1.1.0": now.Add(-24 * time.Hour).Format(timeFormat), "2.0.0-beta.1": ""})
 			p := e.packument("app", "left-pad-lite")
 			if got := sortedKeys(p.Versions); !slices.Equal(got, tt.versions) {
 				t.Errorf("versions %v, want %v", got, tt.versions)
