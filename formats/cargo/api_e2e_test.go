@@ -59,16 +59,25 @@ func goCrate(t *testing.T, name, version string) []byte {
 
 var pubtime = regexp.MustCompile(`"pubtime":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"`)
 
-func TestPublishWritesTheIndexLine(t *testing.T) {
+// withDep starts a Stockpile over the standard registry and frames
+// acme-internal 0.1.0 as cargo publishes it, with one normal dependency on
+// a at versionReq from registry (nil: the same registry).
+func withDep(t *testing.T, versionReq string, registry any) (in *proxytest.Instance, c *crate, body []byte) {
+	t.Helper()
 	reg := newRegistry(t, styleMarkers)
 	reg.standard(t)
-	in := stockpile(t, reg, upstream.Options{}, nil)
-	c := fixture(t, "acme-internal", "0.1.0")
+	in = stockpile(t, reg, upstream.Options{}, nil)
+	c = fixture(t, "acme-internal", "0.1.0")
 	meta := newCrateMeta("acme-internal", "0.1.0", map[string]any{
-		"optional": false, "default_features": true, "name": "a", "features": []string{}, "version_req": ">=0.1, <0.2",
-		"target": nil, "kind": "normal", "registry": "https://github.com/rust-lang/crates.io-index", "explicit_name_in_toml": nil,
+		"optional": false, "default_features": true, "name": "a", "features": []string{}, "version_req": versionReq,
+		"target": nil, "kind": "normal", "registry": registry, "explicit_name_in_toml": nil,
 	})
-	res := publish(t, in, "internal", publishBody(meta, c.bytes))
+	return in, c, publishBody(meta, c.bytes)
+}
+
+func TestPublishWritesTheIndexLine(t *testing.T) {
+	in, c, body := withDep(t, ">=0.1, <0.2", "https://github.com/rust-lang/crates.io-index")
+	res := publish(t, in, "internal", body)
 	if res.Code != 200 || res.Body != `{"warnings":{"invalid_badges":[],"invalid_categories":[],"other":[]}}`+"\n" {
 		t.Fatalf("publish: %d %s", res.Code, res.Body)
 	}
@@ -88,7 +97,7 @@ func TestPublishWritesTheIndexLine(t *testing.T) {
 		code int
 		want string
 	}{
-		{"same version again", "internal", publishBody(meta, c.bytes), 409, "already exists in repository internal"},
+		{"same version again", "internal", body, 409, "already exists in repository internal"},
 		{"same version, other spelling", "internal", publishBody(newCrateMeta("acme_internal", "0.1.0"), goCrate(t, "acme_internal", "0.1.0")), 409, "already known as acme-internal"},
 		{"version differing in build metadata", "internal", publishBody(newCrateMeta("acme-internal", "0.1.0+build"), goCrate(t, "acme-internal", "0.1.0+build")), 409, "build metadata"},
 		{"a version the upstream serves", "team", publishBody(newCrateMeta("long-crate-name", "1.1.0"), fixture(t, "long-crate-name", "1.1.0").bytes), 409, "already available from upstream repository cargo-store"},
@@ -97,7 +106,7 @@ func TestPublishWritesTheIndexLine(t *testing.T) {
 		{"bad name", "internal", publishBody(newCrateMeta("acme internal", "0.1.0"), c.bytes), 400, "may only contain"},
 		{"bad version", "internal", publishBody(newCrateMeta("acme-internal", "1"), c.bytes), 400, "not a SemVer 2.0 version"},
 		{"metadata not JSON", "internal", append(binary.LittleEndian.AppendUint32(nil, 3), "{{{\x01\x00\x00\x00x"...), 400, "not valid JSON"},
-		{"truncated body", "internal", publishBody(meta, c.bytes)[:100], 400, "declared as"},
+		{"truncated body", "internal", body[:100], 400, "declared as"},
 		{"not a crate", "internal", publishBody(newCrateMeta("acme-internal", "0.4.0"), []byte("FIXTURE crate demo-crate 0.1.0\n")), 400, "not gzip-compressed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -120,7 +129,7 @@ func TestPublishWritesTheIndexLine(t *testing.T) {
 			cfg.Domains = []proxy.DomainConfig{{Name: "acme", Repositories: []proxy.RepositoryConfig{{Name: "internal"}}}}
 			return &cfg
 		}(), Formats: []formats.Format{cargo.NewWithOptions(cargo.Options{MaxPublishBody: 512})}})
-		res := publish(t, small, "internal", publishBody(meta, c.bytes))
+		res := publish(t, small, "internal", body)
 		if res.Code != 413 || !strings.Contains(res.Body, "larger than 512 bytes") {
 			t.Fatalf("%d %s, want 413", res.Code, res.Body)
 		}
@@ -267,15 +276,8 @@ func TestSearchOwnersAndMe(t *testing.T) {
 }
 
 func TestControlPlaneWithFormatCargo(t *testing.T) {
-	reg := newRegistry(t, styleMarkers)
-	reg.standard(t)
-	in := stockpile(t, reg, upstream.Options{}, nil)
-	c := fixture(t, "acme-internal", "0.1.0")
-	meta := newCrateMeta("acme-internal", "0.1.0", map[string]any{
-		"optional": false, "default_features": true, "name": "a", "features": []string{}, "version_req": "^0.1",
-		"target": nil, "kind": "normal", "registry": nil, "explicit_name_in_toml": nil,
-	})
-	if res := publish(t, in, "internal", publishBody(meta, c.bytes)); res.Code != 200 {
+	in, _, body := withDep(t, "^0.1", nil)
+	if res := publish(t, in, "internal", body); res.Code != 200 {
 		t.Fatalf("publish: %d %s", res.Code, res.Body)
 	}
 	q := "?domain=acme&repository=internal&format=cargo&package=Acme-INTERNAL"

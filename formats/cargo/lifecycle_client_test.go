@@ -104,6 +104,22 @@ func TestCargoLifecycleWithAWSCLI(t *testing.T) {
 		t.Helper()
 		return get(t, in.URL+"/acme/cargo/internal/api/v1/crates/life-crate/"+v+"/download", "Authorization", tok).Code
 	}
+	// mustBeGone checks that version v, in state (Archived, Disposed), is
+	// neither resolved for =v, nor fetched for a lockfile pinned to it,
+	// nor downloaded.
+	mustBeGone := func(t *testing.T, v, state string) {
+		t.Helper()
+		_, _, failure := resolve(t, in, "internal", "life-crate", "="+v)
+		mustFail(t, "a new resolve of ="+v, failure, "failed to select a version for the requirement `life-crate = \"="+v+"\"`")
+		cached, out, err := fetch(t, pinned[v])
+		if err == nil || len(cached) != 0 {
+			t.Fatalf("a lockfile pinned to the %s %s was fetched: %v\n%s", state, v, cached, out)
+		}
+		mustFail(t, "fetching a lockfile pinned to the "+state+" "+v, out, "(locked to "+v+")")
+		if code := download(t, v); code != 404 {
+			t.Fatalf("download of the %s %s: %d", state, v, code)
+		}
+	}
 
 	t.Run("copy", func(t *testing.T) {
 		r := a.OK("copy-package-versions", "--domain", "acme", "--source-repository", "internal", "--destination-repository", "dest",
@@ -154,16 +170,7 @@ func TestCargoLifecycleWithAWSCLI(t *testing.T) {
 		if _, got, failure := resolve(t, in, "internal", "life-crate", "*"); got != "1.1.0" {
 			t.Fatalf("a new resolve of * with 1.2.0 Archived: got %q\n%s", got, failure)
 		}
-		_, _, failure := resolve(t, in, "internal", "life-crate", "=1.2.0")
-		mustFail(t, "a new resolve of =1.2.0", failure, "failed to select a version for the requirement `life-crate = \"=1.2.0\"`")
-		cached, out, err := fetch(t, pinned["1.2.0"])
-		if err == nil || len(cached) != 0 {
-			t.Fatalf("a lockfile pinned to the Archived 1.2.0 was fetched: %v\n%s", cached, out)
-		}
-		mustFail(t, "fetching a lockfile pinned to the Archived 1.2.0", out, "(locked to 1.2.0)")
-		if code := download(t, "1.2.0"); code != 404 {
-			t.Fatalf("download of the Archived 1.2.0: %d", code)
-		}
+		mustBeGone(t, "1.2.0", "Archived")
 	})
 
 	t.Run("disposed", func(t *testing.T) {
@@ -171,16 +178,7 @@ func TestCargoLifecycleWithAWSCLI(t *testing.T) {
 		if proxytest.Pick(r, "successfulVersions", "1.0.0", "status") != "Disposed" {
 			t.Fatalf("dispose-package-versions: %v", r)
 		}
-		_, _, failure := resolve(t, in, "internal", "life-crate", "=1.0.0")
-		mustFail(t, "a new resolve of =1.0.0", failure, "failed to select a version for the requirement `life-crate = \"=1.0.0\"`")
-		cached, out, err := fetch(t, pinned["1.0.0"])
-		if err == nil || len(cached) != 0 {
-			t.Fatalf("a lockfile pinned to the Disposed 1.0.0 was fetched: %v\n%s", cached, out)
-		}
-		mustFail(t, "fetching a lockfile pinned to the Disposed 1.0.0", out, "(locked to 1.0.0)")
-		if code := download(t, "1.0.0"); code != 404 {
-			t.Fatalf("download of the Disposed 1.0.0: %d", code)
-		}
+		mustBeGone(t, "1.0.0", "Disposed")
 		in.WaitReclaimed(t, "acme", sum)
 	})
 
