@@ -65,15 +65,9 @@ func (h *handler) serve(c echo.Context) error {
 		}
 		return formats.MethodNotAllowed(c, "npm", "PUT", "DELETE")
 	case routeVersion:
-		if get {
-			return h.version(c, rt)
-		}
-		return formats.MethodNotAllowed(c, "npm", "GET", "HEAD")
+		return readOnly(c, rt, h.version)
 	case routeTarball:
-		if get {
-			return h.tarball(c, rt)
-		}
-		return formats.MethodNotAllowed(c, "npm", "GET", "HEAD")
+		return readOnly(c, rt, h.tarball)
 	case routeTarballRev:
 		if m == http.MethodDelete {
 			// npm unpublish removes the version with the document PUT,
@@ -103,10 +97,7 @@ func (h *handler) serve(c echo.Context) error {
 		}
 		return formats.MethodNotAllowed(c, "npm", "POST")
 	case routeDistTags:
-		if get {
-			return h.distTags(c, rt)
-		}
-		return formats.MethodNotAllowed(c, "npm", "GET", "HEAD")
+		return readOnly(c, rt, h.distTags)
 	case routeDistTag:
 		switch m {
 		case http.MethodPut, http.MethodPost:
@@ -121,6 +112,15 @@ func (h *handler) serve(c echo.Context) error {
 		return fmt.Errorf("%w: npm login and adduser are not supported: get a token with `aws codeartifact login --tool npm` or GetAuthorizationToken and set it as _authToken for this registry", formats.ErrNotAllowed)
 	}
 	return errNoRoute
+}
+
+// readOnly serves a GET or HEAD of rt with serve, and answers any other
+// method with 405 naming GET and HEAD.
+func readOnly(c echo.Context, rt route, serve func(echo.Context, route) error) error {
+	if m := c.Request().Method; m == http.MethodGet || m == http.MethodHead {
+		return serve(c, rt)
+	}
+	return formats.MethodNotAllowed(c, "npm", "GET", "HEAD")
 }
 
 // wantsCorgi applies the negotiation rule of npm's abbreviated metadata

@@ -416,6 +416,17 @@ func TestErrorBodies(t *testing.T) {
 			e.do(tc.method, e.url("app", tc.path), nil).npmError(t, tc.status)
 		})
 	}
+	for _, path := range []string{"left-pad-lite/1.0.0", "left-pad-lite/-/left-pad-lite-1.0.0.tgz", "-/package/left-pad-lite/dist-tags"} {
+		for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete} {
+			t.Run("read-only "+method+" "+path, func(t *testing.T) {
+				r := e.do(method, e.url("app", path), nil)
+				r.npmError(t, http.StatusMethodNotAllowed)
+				if got := r.header.Get("Allow"); got != "GET, HEAD" {
+					t.Errorf("Allow %q, want GET, HEAD", got)
+				}
+			})
+		}
+	}
 	t.Run("unknown repository", func(t *testing.T) {
 		e.do(http.MethodGet, e.in.URL+"/acme/npm/nope/left-pad-lite", nil).npmError(t, http.StatusNotFound)
 	})
