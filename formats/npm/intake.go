@@ -208,21 +208,39 @@ func (s *putScanner) enter() error {
 	return nil
 }
 
-func (s *putScanner) object(ctx scanCtx) error {
+// container copies an object or array whose open byte was read: members
+// separated by commas up to closing, each copied by member from its first
+// byte.
+func (s *putScanner) container(open, closing byte, member func(first byte) error) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
 	defer func() { s.depth-- }()
-	s.emit('{')
+	s.emit(open)
 	b, err := s.next()
 	if err != nil {
 		return err
 	}
-	if b == '}' {
-		s.emit('}')
+	if b == closing {
+		s.emit(closing)
 		return nil
 	}
 	for {
+		if err := member(b); err != nil {
+			return err
+		}
+		done, err := s.separator(closing)
+		if done || err != nil {
+			return err
+		}
+		if b, err = s.next(); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *putScanner) object(ctx scanCtx) error {
+	return s.container('{', '}', func(b byte) error {
 		if b != '"' {
 			return errSyntax
 		}
@@ -237,17 +255,8 @@ func (s *putScanner) object(ctx scanCtx) error {
 			return errSyntax
 		}
 		s.emit(':')
-		if err := s.value(childCtx(ctx, key)); err != nil {
-			return err
-		}
-		done, err := s.separator('}')
-		if done || err != nil {
-			return err
-		}
-		if b, err = s.next(); err != nil {
-			return err
-		}
-	}
+		return s.value(childCtx(ctx, key))
+	})
 }
 
 // separator reads what follows a member or element: the closing byte
@@ -281,31 +290,7 @@ func childCtx(ctx scanCtx, key string) scanCtx {
 }
 
 func (s *putScanner) array() error {
-	if err := s.enter(); err != nil {
-		return err
-	}
-	defer func() { s.depth-- }()
-	s.emit('[')
-	b, err := s.next()
-	if err != nil {
-		return err
-	}
-	if b == ']' {
-		s.emit(']')
-		return nil
-	}
-	for {
-		if err := s.valueFrom(b, ctxOther); err != nil {
-			return err
-		}
-		done, err := s.separator(']')
-		if done || err != nil {
-			return err
-		}
-		if b, err = s.next(); err != nil {
-			return err
-		}
-	}
+	return s.container('[', ']', func(b byte) error { return s.valueFrom(b, ctxOther) })
 }
 
 // literal copies a number, true, false or null; json.Valid checks it later.
