@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -99,16 +98,8 @@ func (e *env) do(t *testing.T, method, url string, header http.Header, body []by
 	if e.token != "" && req.Header.Get("Authorization") == "" {
 		req.Header.Set("Authorization", "Bearer "+e.token)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return response{resp.StatusCode, resp.Header, b}
+	code, h, b := proxytest.Do(t, req)
+	return response{code, h, b}
 }
 
 func (e *env) get(t *testing.T, url string) response {

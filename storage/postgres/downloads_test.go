@@ -59,15 +59,13 @@ func waitDownloading(c <-chan struct{}, n int) error {
 	return nil
 }
 
-// TestConcurrentReadsDownloadOnce opens a blob that another replica wrote,
-// from many readers at once on a replica whose cache lacks it: the object
-// store is asked once and every reader gets the whole blob. A blob larger
-// than the cache is downloaded by each reader, and a reader whose download
-// was started by a reader that left gets the blob all the same.
-func TestConcurrentReadsDownloadOnce(t *testing.T) {
+// cachedReplicas is a new database and one counting object store that the
+// replicas open returns share, each replica with its own local cache of
+// cacheSize bytes.
+func cachedReplicas(t *testing.T) (*countingObjects, func(cacheSize int64) *postgres.Store) {
 	dsn := engines.Postgres(t).NewDatabase(t)
 	objects := &countingObjects{memObjects: memObjects{m: map[string][]byte{}}}
-	open := func(cacheSize int64) *postgres.Store {
+	return objects, func(cacheSize int64) *postgres.Store {
 		s, err := postgres.Open(context.Background(), postgres.Options{DSN: dsn, Objects: objects, CacheDir: t.TempDir(), CacheSize: cacheSize}, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -75,6 +73,15 @@ func TestConcurrentReadsDownloadOnce(t *testing.T) {
 		t.Cleanup(func() { s.Close() })
 		return s
 	}
+}
+
+// TestConcurrentReadsDownloadOnce opens a blob that another replica wrote,
+// from many readers at once on a replica whose cache lacks it: the object
+// store is asked once and every reader gets the whole blob. A blob larger
+// than the cache is downloaded by each reader, and a reader whose download
+// was started by a reader that left gets the blob all the same.
+func TestConcurrentReadsDownloadOnce(t *testing.T) {
+	objects, open := cachedReplicas(t)
 	ctx := context.Background()
 	writer := open(1 << 20)
 	small := bytes.Repeat([]byte("small blob "), 1000)
@@ -199,16 +206,7 @@ var _ interface{ BlobFileUsed(path string) } = (*postgres.Store)(nil)
 // the one not used since, and the used one is still read without a
 // download.
 func TestBlobFileUsedKeepsBlobCached(t *testing.T) {
-	dsn := engines.Postgres(t).NewDatabase(t)
-	objects := &countingObjects{memObjects: memObjects{m: map[string][]byte{}}}
-	open := func(cacheSize int64) *postgres.Store {
-		s, err := postgres.Open(context.Background(), postgres.Options{DSN: dsn, Objects: objects, CacheDir: t.TempDir(), CacheSize: cacheSize}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
+	objects, open := cachedReplicas(t)
 	ctx := context.Background()
 	writer := open(1 << 20)
 	var shas []string
