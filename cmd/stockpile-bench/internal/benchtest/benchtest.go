@@ -40,6 +40,22 @@ func RequireNginx(t *testing.T) {
 	}
 }
 
+// Root makes a working root of the test's own, readable by nginx's workers
+// (so that other runs on the machine cannot look like its leftovers), and
+// removes it when the test ends.
+func Root(t *testing.T, prefix string) string {
+	t.Helper()
+	root, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	if err := os.Chmod(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
 // Logger logs to the test's output at level.
 func Logger(t *testing.T, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: level}))

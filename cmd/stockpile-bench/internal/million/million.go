@@ -613,11 +613,7 @@ func (m *million) Info() map[string]any {
 func (m *million) Teardown() error {
 	errs := []error{m.bigSrv.stop(), m.smSrv.stop()}
 	if m.workDir != "" {
-		if m.env.Keep {
-			m.env.Log.Info("kept the working directory", "dir", m.workDir)
-		} else {
-			errs = append(errs, os.RemoveAll(m.workDir))
-		}
+		errs = append(errs, m.env.RemoveDir(m.workDir, "working directory"))
 		m.workDir = ""
 	}
 	return errors.Join(errs...)

@@ -248,11 +248,7 @@ func (s *cluster) Teardown() error {
 	s.replicas = nil
 	errs = append(errs, s.stack.Down())
 	if s.dir != "" {
-		if s.env.Keep {
-			s.env.Log.Info("kept the replicas' working directory", "dir", s.dir)
-		} else {
-			errs = append(errs, os.RemoveAll(s.dir))
-		}
+		errs = append(errs, s.env.RemoveDir(s.dir, "replicas' working directory"))
 		s.dir = ""
 	}
 	if s.s3 != nil {

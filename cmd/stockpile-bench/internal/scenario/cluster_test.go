@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,14 +31,7 @@ func TestClusterSmoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	log := benchtest.Logger(t, slog.LevelWarn)
-	root, err := os.MkdirTemp("", "sbcluster-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(root)
-	if err := os.Chmod(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	root := benchtest.Root(t, "sbcluster-")
 	env := bench.Env{Env: stack.Env{Log: log, Nginx: stack.DefaultNginx, Stockpile: bin, TempRoot: root}, Timeout: 30 * time.Second}
 	r := &bench.Runner{Load: load.Config{Connections: 2, Duration: 300 * time.Millisecond, Timeout: 10 * time.Second}, Rounds: 2, Pause: 10 * time.Millisecond, Log: log}
 	sc := newCluster(env)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,17 +31,8 @@ func TestNewScenariosSmoke(t *testing.T) {
 	bin := benchtest.Stockpile(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	// A working root of this test's own (readable by nginx's workers), so
-	// that other runs on the machine cannot look like leftovers.
-	root, err := os.MkdirTemp("", "sbtest-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(root)
-	if err := os.Chmod(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	log := benchtest.Logger(t, slog.LevelWarn)
+	root := benchtest.Root(t, "sbtest-")
 	env := bench.Env{Env: stack.Env{Log: log, Nginx: stack.DefaultNginx, Stockpile: bin, TempRoot: root}, Timeout: 20 * time.Second,
 		BigSize: 2 << 20, BigClients: 4, Connections: 2, SoakDuration: 3 * time.Second, SoakWarmup: time.Second}
 	r := &bench.Runner{Load: load.Config{Connections: 2, Duration: 300 * time.Millisecond, Timeout: 10 * time.Second}, Rounds: 1, Pause: 10 * time.Millisecond, Log: log}

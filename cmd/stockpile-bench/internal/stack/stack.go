@@ -37,6 +37,16 @@ type Env struct {
 	Open bool
 }
 
+// RemoveDir removes a working directory, unless Keep is set: then it logs
+// where the directory (what it holds) was left.
+func (e Env) RemoveDir(dir, what string) error {
+	if e.Keep {
+		e.Log.Info("kept the "+what, "dir", dir)
+		return nil
+	}
+	return os.RemoveAll(dir)
+}
+
 // Stack is what every scenario stands on: a working directory, nginx
 // serving fixtures the scenario lays out (the fake upstream, and the
 // baseline Stockpile is compared to), and the Stockpile under test whose
@@ -252,11 +262,7 @@ func (s *Stack) Down() error {
 		s.nginx = nil
 	}
 	if s.dir != "" {
-		if s.env.Keep {
-			s.env.Log.Info("kept the working directory", "dir", s.dir)
-		} else {
-			errs = append(errs, os.RemoveAll(s.dir))
-		}
+		errs = append(errs, s.env.RemoveDir(s.dir, "working directory"))
 		s.dir = ""
 	}
 	return errors.Join(errs...)
