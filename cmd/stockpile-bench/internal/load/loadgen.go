@@ -5,11 +5,14 @@
 package load
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"hash"
+	"hash/maphash"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -52,6 +55,22 @@ type Expect struct {
 	// SHA256, when set, is the digest the body must have (costs a hash per
 	// response; the cold burst uses it, the steady-state runs do not).
 	SHA256 []byte
+	// Maphash, when set, is the body's sum under NewMaphash: a check cheap
+	// enough for gigabytes, where SHA-256 would take the measured server's
+	// cores.
+	Maphash uint64
+	// Contains, when set, must occur in the body (kept whole to look).
+	Contains []byte
+}
+
+// maphashSeed seeds every Expect.Maphash of the process.
+var maphashSeed = maphash.MakeSeed()
+
+// NewMaphash returns a hash whose Sum64 is what Expect.Maphash compares.
+func NewMaphash() *maphash.Hash {
+	var h maphash.Hash
+	h.SetSeed(maphashSeed)
+	return &h
 }
 
 // Config shapes one load run.
@@ -66,6 +85,13 @@ type Config struct {
 	Timeout       time.Duration // per request; 30s when zero
 	// Seed seeds the connections' choice among RunMix's requests.
 	Seed uint64
+	// Pick, when set, chooses each request of connection conn and what its
+	// answer must look like, instead of RunMix's random choice (soak's
+	// installs: a packument, then the tarball it names).
+	Pick func(conn int, rng *rand.Rand) (Request, Expect)
+	// MaxDuration, when set, replaces MaxDuration as the bound of Duration
+	// (soak's own, longer bound).
+	MaxDuration time.Duration
 	// Observer, when set, is told when the measurement starts and ends
 	// (the process sampler uses it to take CPU time over that window only).
 	Observer Observer
@@ -89,8 +115,9 @@ func (c Config) Validate() error {
 	if c.PerConnection < 0 || (c.PerConnection > 0 && c.Requests == 0) {
 		errs = append(errs, fmt.Errorf("per-connection %d: needs a request count", c.PerConnection))
 	}
-	if c.Requests == 0 && (c.Duration <= 0 || c.Duration > MaxDuration) {
-		errs = append(errs, fmt.Errorf("duration %s: must be above 0 and at most %s", c.Duration, MaxDuration))
+	limit := cmp.Or(c.MaxDuration, MaxDuration)
+	if c.Requests == 0 && (c.Duration <= 0 || c.Duration > limit) {
+		errs = append(errs, fmt.Errorf("duration %s: must be above 0 and at most %s", c.Duration, limit))
 	}
 	if c.Warmup < 0 || c.Warmup > MaxWarmup {
 		errs = append(errs, fmt.Errorf("warm-up %s: must be between 0 and %s", c.Warmup, MaxWarmup))
@@ -107,6 +134,7 @@ type Result struct {
 	Elapsed    time.Duration // from the start of the measurement to the last measured completion
 	TimeCapped bool          // a fixed-count run hit MaxDuration before its count
 	Latency    *Histogram    // successes only
+	TTFB       time.Duration // mean time to the response headers of the successes
 }
 
 // ErrorCounts counts failed requests by kind.
@@ -162,7 +190,7 @@ func RunMix(ctx context.Context, cfg Config, reqs []Request, wants []Expect) (*R
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
-	if len(reqs) == 0 || len(reqs) != len(wants) {
+	if cfg.Pick == nil && (len(reqs) == 0 || len(reqs) != len(wants)) {
 		return nil, fmt.Errorf("load: %d requests and %d expectations", len(reqs), len(wants))
 	}
 	if cfg.Timeout <= 0 {
@@ -171,19 +199,9 @@ func RunMix(ctx context.Context, cfg Config, reqs []Request, wants []Expect) (*R
 	// Build each request once; each connection clones them.
 	protos := make([]*http.Request, len(reqs))
 	for i, req := range reqs {
-		if err := CheckLoopback(req.URL, req.AllowRemote); err != nil {
-			return nil, fmt.Errorf("load: %w", err)
-		}
-		method := req.Method
-		if method == "" {
-			method = http.MethodGet
-		}
-		proto, err := http.NewRequestWithContext(ctx, method, req.URL, nil)
+		proto, err := newRequest(ctx, req)
 		if err != nil {
-			return nil, fmt.Errorf("load: %w", err)
-		}
-		for k, vs := range req.Header {
-			proto.Header[k] = append([]string(nil), vs...)
+			return nil, err
 		}
 		protos[i] = proto
 	}
@@ -201,6 +219,7 @@ func RunMix(ctx context.Context, cfg Config, reqs []Request, wants []Expect) (*R
 	workers := make([]*worker, cfg.Connections)
 	for i := range workers {
 		workers[i] = newWorker(cfg, protos, wants, rand.New(rand.NewPCG(cfg.Seed, uint64(i))))
+		workers[i].conn = i
 	}
 	defer func() {
 		for _, w := range workers {
@@ -228,12 +247,12 @@ func RunMix(ctx context.Context, cfg Config, reqs []Request, wants []Expect) (*R
 						return
 					}
 				}
-				failed, n, lat := w.do(ctx)
+				failed, n, lat, ttfb := w.do(ctx)
 				if ctx.Err() != nil && failed.Transport > 0 {
 					return // the run was cancelled, not failed
 				}
 				if measured {
-					w.count(failed, n, lat)
+					w.count(failed, n, lat, ttfb)
 					done := now.Add(lat).UnixNano()
 					for {
 						prev := lastDone.Load()
@@ -272,11 +291,34 @@ func RunMix(ctx context.Context, cfg Config, reqs []Request, wants []Expect) (*R
 		res.Latency.Merge(&w.hist)
 	}
 	res.Requests = res.OK + res.Errors.Total()
+	var ttfb time.Duration
+	for _, w := range workers {
+		ttfb += w.ttfb
+	}
+	if res.OK > 0 {
+		res.TTFB = ttfb / time.Duration(res.OK)
+	}
 	if last := lastDone.Load(); last > 0 {
 		res.Elapsed = time.Unix(0, last).Sub(measureStart)
 	}
 	res.TimeCapped = cfg.Requests > 0 && res.Requests < uint64(cfg.Requests)
 	return res, nil
+}
+
+// newRequest builds the http.Request of req, only to loopback unless req
+// allows otherwise.
+func newRequest(ctx context.Context, req Request) (*http.Request, error) {
+	if err := CheckLoopback(req.URL, req.AllowRemote); err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	r, err := http.NewRequestWithContext(ctx, cmp.Or(req.Method, http.MethodGet), req.URL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	for k, vs := range req.Header {
+		r.Header[k] = append([]string(nil), vs...)
+	}
+	return r, nil
 }
 
 // watchMeasurement tells o when the measurement starts; the returned channel
@@ -306,8 +348,12 @@ type worker struct {
 	client *http.Client
 	protos []*http.Request
 	wants  []Expect
+	pick   func(int, *rand.Rand) (Request, Expect)
+	conn   int
 	rng    *rand.Rand
 	hasher hash.Hash
+	mh     *maphash.Hash
+	body   []byte // the whole body, when an Expect looks into it
 	buf    []byte
 
 	sent  int // measured requests sent (count mode)
@@ -315,6 +361,7 @@ type worker struct {
 	ok    uint64
 	bytes uint64
 	errs  ErrorCounts
+	ttfb  time.Duration // summed over the successes
 }
 
 func newWorker(cfg Config, protos []*http.Request, wants []Expect, rng *rand.Rand) *worker {
@@ -331,31 +378,41 @@ func newWorker(cfg Config, protos []*http.Request, wants []Expect, rng *rand.Ran
 		client: &http.Client{Transport: tr, Timeout: cfg.Timeout},
 		protos: protos,
 		wants:  wants,
+		pick:   cfg.Pick,
 		rng:    rng,
+		hasher: sha256.New(),
+		mh:     NewMaphash(),
 		buf:    make([]byte, min(max(readBufferBudget/cfg.Connections, minReadBuffer), maxReadBuffer)),
-	}
-	for _, want := range wants {
-		if want.SHA256 != nil {
-			w.hasher = sha256.New()
-		}
 	}
 	return w
 }
 
 // do sends one request and reads the whole answer; it returns how it
 // failed (nothing counted: a success), the body's length and the latency.
-func (w *worker) do(ctx context.Context) (ErrorCounts, int64, time.Duration) {
-	i := 0
-	if len(w.protos) > 1 {
-		i = w.rng.IntN(len(w.protos))
+func (w *worker) do(ctx context.Context) (ErrorCounts, int64, time.Duration, time.Duration) {
+	var req *http.Request
+	var want Expect
+	if w.pick != nil {
+		r, e := w.pick(w.conn, w.rng)
+		var err error
+		if req, err = newRequest(ctx, r); err != nil {
+			return ErrorCounts{Transport: 1}, 0, 0, 0
+		}
+		want = e
+	} else {
+		i := 0
+		if len(w.protos) > 1 {
+			i = w.rng.IntN(len(w.protos))
+		}
+		req, want = w.protos[i].Clone(ctx), w.wants[i]
 	}
-	want := w.wants[i]
 	t0 := time.Now()
-	resp, err := w.client.Do(w.protos[i].Clone(ctx))
+	resp, err := w.client.Do(req)
 	if err != nil {
-		return ErrorCounts{Transport: 1}, 0, time.Since(t0)
+		return ErrorCounts{Transport: 1}, 0, time.Since(t0), 0
 	}
-	n, err := w.drain(resp.Body)
+	ttfb := time.Since(t0)
+	n, err := w.drain(resp.Body, want)
 	resp.Body.Close()
 	lat := time.Since(t0)
 	var failed ErrorCounts
@@ -370,25 +427,33 @@ func (w *worker) do(ctx context.Context) (ErrorCounts, int64, time.Duration) {
 	case want.Bytes > 0 && n != want.Bytes,
 		resp.ContentLength >= 0 && n != resp.ContentLength:
 		failed.Short = 1
-	case want.SHA256 != nil && string(w.hasher.Sum(nil)) != string(want.SHA256):
+	case want.SHA256 != nil && string(w.hasher.Sum(nil)) != string(want.SHA256),
+		want.Maphash != 0 && w.mh.Sum64() != want.Maphash,
+		want.Contains != nil && !bytes.Contains(w.body, want.Contains):
 		failed.Digest = 1
 	}
-	return failed, n, lat
+	return failed, n, lat, ttfb
 }
 
 // drain reads a whole body into the worker's buffer (large, so a 300 KB
 // tarball costs few reads: on two cores the load generator's CPU is taken
 // from the server's), hashing it when the digest is checked.
-func (w *worker) drain(body io.Reader) (int64, error) {
-	if w.hasher != nil {
-		w.hasher.Reset()
-	}
+func (w *worker) drain(body io.Reader, want Expect) (int64, error) {
+	w.hasher.Reset()
+	w.mh.Reset()
+	w.body = w.body[:0]
 	var n int64
 	for {
 		k, err := body.Read(w.buf)
 		n += int64(k)
-		if w.hasher != nil && k > 0 {
+		if want.SHA256 != nil {
 			w.hasher.Write(w.buf[:k])
+		}
+		if want.Maphash != 0 {
+			w.mh.Write(w.buf[:k])
+		}
+		if want.Contains != nil {
+			w.body = append(w.body, w.buf[:k]...)
 		}
 		if err == io.EOF {
 			return n, nil
@@ -400,11 +465,12 @@ func (w *worker) drain(body io.Reader) (int64, error) {
 }
 
 // count records one measured request.
-func (w *worker) count(failed ErrorCounts, n int64, lat time.Duration) {
+func (w *worker) count(failed ErrorCounts, n int64, lat, ttfb time.Duration) {
 	w.bytes += uint64(max(n, 0))
 	if failed.Total() == 0 {
 		w.ok++
 		w.hist.Record(lat)
+		w.ttfb += ttfb
 	}
 	w.errs.Add(failed)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -193,6 +194,44 @@ func TestLoadRightBytes(t *testing.T) {
 	}
 	if res.OK != 20 || res.Errors.Total() != 0 {
 		t.Errorf("got %d ok, errors %+v; want 20 ok", res.OK, res.Errors)
+	}
+}
+
+// TestLoadPickAndBodyChecks has Pick choose every request: its Expect's
+// maphash and Contains must pass on the right body and fail, as a digest
+// error, on a wrong one; the mean time to headers is kept.
+func TestLoadPickAndBodyChecks(t *testing.T) {
+	srv, _ := newCountingServer(t, func(_ int64, w http.ResponseWriter) { w.Write(testBody) })
+	h := NewMaphash()
+	h.Write(testBody)
+	right, wrong := h.Sum64(), h.Sum64()+1
+	for _, tc := range []struct {
+		name   string
+		want   Expect
+		digest uint64
+	}{
+		{"right maphash", Expect{Maphash: right}, 0},
+		{"wrong maphash", Expect{Maphash: wrong}, 10},
+		{"contains", Expect{Contains: []byte("pilesto")}, 0},
+		{"does not contain", Expect{Contains: []byte("npm")}, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var picks atomic.Int64
+			pick := func(conn int, _ *rand.Rand) (Request, Expect) {
+				picks.Add(1)
+				return Request{URL: srv.URL + "/" + strconv.Itoa(conn)}, tc.want
+			}
+			res, err := RunMix(context.Background(), Config{Connections: 2, Requests: 10, Pick: pick}, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Errors.Digest != tc.digest || res.Requests != 10 || picks.Load() != 10 {
+				t.Errorf("%d requests, %d picks, errors %+v; want 10, 10 and %d digest errors", res.Requests, picks.Load(), res.Errors, tc.digest)
+			}
+			if res.OK > 0 && (res.TTFB <= 0 || res.TTFB > res.Latency.Max()) {
+				t.Errorf("mean time to headers %s, slowest request %s", res.TTFB, res.Latency.Max())
+			}
+		})
 	}
 }
 
