@@ -1,7 +1,6 @@
 package scenario
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -16,6 +15,103 @@ import (
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/stack"
 	"github.com/stockpile-proxy/stockpile/storage/enginetest"
 )
+
+// Bounds and default of the cold burst.
+const (
+	DefaultBurst = 200
+	MaxBurst     = 1000
+	// coldBurst1000Clients is cold-burst-1000's, whatever -burst says:
+	// past the point where the first clients' fetch has ended before the
+	// last ones ask, so that the engine must serve the late ones from
+	// storage, not fetch again.
+	coldBurst1000Clients = 1000
+)
+
+// coldBurst sends n clients at once after one tarball Stockpile has never
+// fetched (a fresh package name per run) and counts, in nginx's access log,
+// how often Stockpile went upstream for it: single-flight means once.
+//
+// Counting with nginx's own access log (on only in the cold scenarios)
+// rather than a counting proxy in front of nginx keeps the upstream path
+// the same as npm-warm's and counts what the upstream really served.
+type coldBurst struct {
+	npmScenario
+	n int
+	// before is nginx's access counts before the burst; by names who
+	// fetched (" by the cluster"); docOnce wants exactly one packument
+	// fetch, not at least one.
+	before  stack.AccessCounts
+	by      string
+	docOnce bool
+}
+
+func newColdBurst(env bench.Env, name string, n int) *coldBurst {
+	return &coldBurst{npmScenario: newNPMScenario(env, name, false), n: n}
+}
+
+// Setup implements Scenario: a fixture under a fresh name, nginx with its
+// access log, Stockpile; nothing is warmed. The target is one burst.
+func (s *coldBurst) Setup(ctx context.Context) error {
+	if s.n < 1 || s.n > MaxBurst {
+		return fmt.Errorf("%s: %d clients: must be between 1 and %d", s.name, s.n, MaxBurst)
+	}
+	if err := s.up(ctx, "stockpile-bench-cold-"+nonce(), true); err != nil {
+		return err
+	}
+	s.targets = []bench.Target{s.burst("stockpile cold tarball", s.StockpilePID,
+		load.Request{URL: s.RepoURL + s.fixture.TarballPath(), Header: s.Header(""), AllowRemote: s.env.Target != ""})}
+	return nil
+}
+
+// burst is the target of n clients at once, one request each (to one of
+// reqs at random), each wanting the fixture's tarball (SHA-256).
+func (s *coldBurst) burst(name string, pid int, reqs ...load.Request) bench.Target {
+	sum := sha256.Sum256(s.fixture.Tarball)
+	t := bench.Target{Name: name, Side: bench.SideStockpile, PID: pid, Request: reqs[0],
+		Expect: load.Expect{Status: http.StatusOK, Bytes: int64(len(s.fixture.Tarball)), SHA256: sum[:]},
+		Load:   &bench.LoadOverride{Connections: s.n, Requests: s.n, PerConnection: 1, Rounds: 1}}
+	if len(reqs) > 1 {
+		t.Mix = reqs
+	}
+	return t
+}
+
+// Check implements Checker: whether every client of the burst (the first
+// target) got the fixture's bytes, and how many upstream fetches nginx saw
+// since before.
+func (s *coldBurst) Check(_ context.Context, results []*bench.TargetReport) ([]bench.Finding, error) {
+	if len(results) == 0 || len(results[0].Rounds) != 1 {
+		return nil, fmt.Errorf("%s: expected one burst", s.name)
+	}
+	after, err := s.Accesses()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.name, err)
+	}
+	fetched := func(path string) int { return after[path].Requests - s.before[path].Requests }
+	tgz, doc := fetched(s.fixture.TarballPath()), fetched(s.fixture.PackumentPath())
+	// Stockpile needs the packument to know the tarball's digest; more than
+	// one fetch of it is worth knowing, a failure only when docOnce.
+	docWant, docOK := "at least 1", doc >= 1
+	if s.docOnce {
+		docWant, docOK = "1", doc == 1
+	}
+	res := results[0].Rounds[0].Result
+	n := uint64(s.n)
+	return []bench.Finding{
+		{Name: "clients with the right bytes (SHA-256)", Value: fmt.Sprintf("%d/%d", res.OK, n), OK: res.OK == n},
+		{Name: "upstream tarball fetches" + s.by, Value: fmt.Sprintf("%d (want 1)", tgz), OK: tgz == 1},
+		{Name: "upstream packument fetches" + s.by, Value: fmt.Sprintf("%d (want %s)", doc, docWant), OK: docOK},
+		{Name: "client errors", Value: fmt.Sprintf("%d (status %d, short %d, digest %d, transport %d)",
+			res.Errors.Total(), res.Errors.Status, res.Errors.Short, res.Errors.Digest, res.Errors.Transport), OK: res.Errors.Total() == 0},
+	}, nil
+}
+
+// Info implements Describer.
+func (s *coldBurst) Info() map[string]any {
+	m := s.npmScenario.Info()
+	m["clients"] = s.n
+	return m
+}
 
 // ErrEnginesAbsent is what the cluster scenario's Setup returns when
 // PostgreSQL's server binaries or SeaweedFS's weed cannot be found or
@@ -32,113 +128,85 @@ const (
 	clusterWarmTarget = 0.8
 )
 
-// Target names of the cluster scenario.
-const (
-	clusterCold       = "cluster cold tarball"
-	clusterWarm       = "replica warm tarball"
-	clusterSingleWarm = "single node warm tarball"
-	clusterWarmDoc    = "replica warm abbreviated packument"
-	clusterSingleDoc  = "single node warm abbreviated packument"
-)
-
 // cluster is Stockpile on three replicas sharing PostgreSQL and an S3
 // server (SeaweedFS), each replica with its own local blob cache, beside
 // the single node on Badger the stack starts, all with the bench's nginx as
-// public:npmjs. A burst of clients after one tarball nobody has, each sent
-// at random to one replica, must cost the upstream exactly one fetch and
-// give every client the right bytes (SHA-256); then warm hits of the
-// tarball and of the abbreviated packument (as npm install asks for it)
-// through one replica and through the single node, in alternating rounds
-// and as deployed (access key, a token on every request, log at info), are
-// compared by median requests per second.
+// public:npmjs. A cold burst of clients after one tarball nobody has, each
+// sent at random to one replica, must cost the upstream exactly one fetch
+// of it and of its packument and give every client the right bytes; then
+// warm hits of the tarball and of the abbreviated packument (as npm install
+// asks for it) through one replica and through the single node, in
+// alternating rounds and as deployed (access key, a token on every
+// request, log at info), are compared by median requests per second.
 type cluster struct {
-	env     bench.Env
-	stack   npmStack
-	clients int
-
-	pg       *enginetest.Postgres
-	s3       *enginetest.Weed
-	dir      string // the replicas' working directory
+	coldBurst
 	replicas []*stack.Server
-	// before is nginx's access counts once the single node is warm: what
-	// the cluster fetched is counted from there.
-	before  stack.AccessCounts
-	targets []bench.Target
 }
 
 func newCluster(env bench.Env) *cluster {
-	st := newNPMStack(env)
-	st.deployed = true
-	return &cluster{env: env, stack: st, clients: clusterClients}
+	b := coldBurst{npmScenario: newNPMScenario(env, "cluster", true), n: clusterClients, by: " by the cluster", docOnce: true}
+	return &cluster{coldBurst: b}
 }
-
-// Name implements Scenario.
-func (s *cluster) Name() string { return "cluster" }
 
 // Setup implements Scenario: the engines, nginx and the single node (the
 // stack, its access log on), the single node warmed, then the replicas;
-// nothing of the cluster is warmed.
+// nothing of the cluster is warmed. The targets are the burst (one round),
+// then the replica's and the single node's warm tarball and abbreviated
+// packument.
 func (s *cluster) Setup(ctx context.Context) error {
 	if s.env.Target != "" {
 		return errors.New("cluster: starts its own replicas; --target does not apply")
 	}
-	var err error
-	if s.pg, err = enginetest.StartPostgres(); err != nil {
+	pg, err := enginetest.StartPostgres()
+	if err != nil {
 		return enginesAbsent("PostgreSQL", err)
 	}
-	if s.s3, err = enginetest.StartWeed(); err != nil {
+	s.undo = append(s.undo, func() error { pg.Close(); return nil })
+	s3, err := enginetest.StartWeed()
+	if err != nil {
 		return enginesAbsent("SeaweedFS (weed)", err)
 	}
-	if err := s.stack.up(ctx, s.Name(), "stockpile-bench-cluster", true); err != nil {
+	s.undo = append(s.undo, func() error { s3.Close(); return nil })
+	if err := s.up(ctx, "stockpile-bench-cluster", true); err != nil {
 		return err
 	}
-	f := s.stack.fixture
+	f := s.fixture
 	c := load.Client(s.env.Timeout, false)
 	defer c.CloseIdleConnections()
-	got, err := load.Fetch(ctx, c, s.stack.RepoURL+f.TarballPath(), s.stack.Header(""))
+	if _, err := s.fetch(ctx, c, "single node's tarball", s.RepoURL+f.TarballPath(), "", 1, f.Tarball); err != nil {
+		return err
+	}
+	// The abbreviated packument, twice: its length is what every warm hit
+	// of it must have, on the replica too. The replica renders its own
+	// during the runs' warm-up, after the burst.
+	doc, err := s.fetch(ctx, c, "single node's abbreviated packument", s.RepoURL+f.PackumentPath(), npmInstallAccept, 2, nil)
 	if err != nil {
-		return fmt.Errorf("cluster: warm the single node: %w", notServed(err))
+		return err
 	}
-	if !bytes.Equal(got, f.Tarball) {
-		return fmt.Errorf("cluster: the single node's tarball differs from the fixture (%d bytes, want %d)", len(got), len(f.Tarball))
-	}
-	// The abbreviated packument, twice (the engine keeps a document from
-	// its second rendering on): its length is what every warm hit of it
-	// must have, on the replica too. The replica renders its own during
-	// the runs' warm-up, after the burst.
-	var doc []byte
-	for range 2 {
-		if doc, err = load.Fetch(ctx, c, s.stack.RepoURL+f.PackumentPath(), s.stack.Header(npmInstallAccept)); err != nil {
-			return fmt.Errorf("cluster: warm the single node's abbreviated packument: %w", notServed(err))
-		}
-	}
-	if s.before, err = s.stack.Accesses(); err != nil {
+	if s.before, err = s.Accesses(); err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
-	if err := s.startReplicas(ctx); err != nil {
+	if err := s.startReplicas(ctx, pg, s3); err != nil {
 		return err
 	}
 
-	sum := sha256.Sum256(f.Tarball)
+	r0 := s.replicas[0]
 	var spread []load.Request
 	for _, r := range s.replicas {
 		// The token minted by one replica is good on every one.
-		spread = append(spread, load.Request{URL: repoURL(r) + f.TarballPath(), Header: stack.Header("", s.replicas[0].Token)})
+		spread = append(spread, load.Request{URL: repoURL(r) + f.TarballPath(), Header: stack.Header("", r0.Token)})
 	}
-	warm := load.Expect{Status: http.StatusOK, Bytes: int64(len(f.Tarball))}
-	warmDoc := load.Expect{Status: http.StatusOK, Bytes: int64(len(doc))}
-	n := s.clients
-	s.targets = []bench.Target{
-		{Name: clusterCold, Side: bench.SideStockpile, PID: s.replicas[0].PID(), Request: spread[0], Mix: spread,
-			Expect: load.Expect{Status: http.StatusOK, Bytes: int64(len(f.Tarball)), SHA256: sum[:]},
-			Load:   &bench.LoadOverride{Connections: n, Requests: n, PerConnection: 1, Rounds: 1}},
-		{Name: clusterWarm, Side: bench.SideStockpile, PID: s.replicas[0].PID(), Request: spread[0], Expect: warm},
-		{Name: clusterSingleWarm, Side: bench.SideStockpile, PID: s.stack.StockpilePID,
-			Request: load.Request{URL: s.stack.RepoURL + f.TarballPath(), Header: s.stack.Header("")}, Expect: warm},
-		{Name: clusterWarmDoc, Side: bench.SideStockpile, PID: s.replicas[0].PID(),
-			Request: load.Request{URL: repoURL(s.replicas[0]) + f.PackumentPath(), Header: stack.Header(npmInstallAccept, s.replicas[0].Token)}, Expect: warmDoc},
-		{Name: clusterSingleDoc, Side: bench.SideStockpile, PID: s.stack.StockpilePID,
-			Request: load.Request{URL: s.stack.RepoURL + f.PackumentPath(), Header: s.stack.Header(npmInstallAccept)}, Expect: warmDoc},
+	s.targets = []bench.Target{s.burst("cluster cold tarball", r0.PID(), spread...)}
+	for _, w := range []struct {
+		what, path, accept string
+		bytes              int
+	}{{"warm tarball", f.TarballPath(), "", len(f.Tarball)}, {"warm abbreviated packument", f.PackumentPath(), npmInstallAccept, len(doc)}} {
+		want := load.Expect{Status: http.StatusOK, Bytes: int64(w.bytes)}
+		s.targets = append(s.targets,
+			bench.Target{Name: "replica " + w.what, Side: bench.SideStockpile, PID: r0.PID(),
+				Request: load.Request{URL: repoURL(r0) + w.path, Header: stack.Header(w.accept, r0.Token)}, Expect: want},
+			bench.Target{Name: "single node " + w.what, Side: bench.SideStockpile, PID: s.StockpilePID,
+				Request: load.Request{URL: s.RepoURL + w.path, Header: s.Header(w.accept)}, Expect: want})
 	}
 	return nil
 }
@@ -155,12 +223,12 @@ func enginesAbsent(what string, err error) error {
 
 // startReplicas starts the replicas one after another on the same database
 // and bucket, each with its own directory, cache and the same access key.
-func (s *cluster) startReplicas(ctx context.Context) error {
+func (s *cluster) startReplicas(ctx context.Context, pg *enginetest.Postgres, s3 *enginetest.Weed) error {
 	dir, err := os.MkdirTemp(s.env.TempRoot, "stockpile-bench-cluster-replicas-*")
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
-	s.dir = dir
+	s.undo = append(s.undo, func() error { return s.env.RemoveDir(dir, "replicas' working directory") })
 	var key *stack.AccessKey
 	level := ""
 	if !s.env.Open {
@@ -171,15 +239,16 @@ func (s *cluster) startReplicas(ctx context.Context) error {
 		if err := os.MkdirAll(rdir, 0o755); err != nil {
 			return fmt.Errorf("cluster: %w", err)
 		}
-		o := s.s3.S3Options(clusterBucket)
+		o := s3.S3Options(clusterBucket)
 		o.CacheDir, o.CacheSize = filepath.Join(rdir, "cache"), 1<<30
-		cfg := stack.StockpileConfig{DataDir: filepath.Join(rdir, "data"), Upstream: s.stack.NginxURL + "/",
-			AccessKey: key, LogLevel: level, Storage: &stack.Storage{DSN: s.pg.DSN("postgres"), S3: o}}
+		cfg := stack.StockpileConfig{DataDir: filepath.Join(rdir, "data"), Upstream: s.NginxURL + "/",
+			AccessKey: key, LogLevel: level, Storage: &stack.Storage{DSN: pg.DSN("postgres"), S3: o}}
 		srv, err := stack.StartStockpile(ctx, s.env.Stockpile, rdir, cfg, s.env.Log)
 		if err != nil {
 			return fmt.Errorf("cluster: replica %d: %w", i, err)
 		}
 		s.replicas = append(s.replicas, srv)
+		s.undo = append(s.undo, func() error { return stack.StopStockpile(srv.Child) })
 	}
 	return nil
 }
@@ -189,83 +258,33 @@ func repoURL(r *stack.Server) string {
 	return r.URL + "/" + stack.Domain + "/npm/" + stack.AppRepo
 }
 
-// Targets implements Scenario: the burst (one round), then the replica's
-// and the single node's warm tarball and abbreviated packument.
-func (s *cluster) Targets() []bench.Target { return s.targets }
-
-// Check implements Checker: the burst's bodies and errors, what the
-// cluster fetched from nginx, and the warm ratio.
-func (s *cluster) Check(_ context.Context, results []*bench.TargetReport) ([]bench.Finding, error) {
-	by := map[string]*bench.TargetReport{}
-	for _, r := range results {
-		by[r.Target.Name] = r
+// Check implements Checker: the burst's (coldBurst.Check), then each warm
+// ratio of the replica's median requests per second to the single node's.
+func (s *cluster) Check(ctx context.Context, results []*bench.TargetReport) ([]bench.Finding, error) {
+	fs, err := s.coldBurst.Check(ctx, results)
+	if err == nil && len(results) != 5 {
+		err = errors.New("cluster: expected one burst and the warm runs")
 	}
-	cold := by[clusterCold]
-	if cold == nil || len(cold.Rounds) != 1 {
-		return nil, errors.New("cluster: expected one burst and the warm runs")
+	if err != nil {
+		return nil, err
 	}
-	var warmRatios []bench.Finding
-	for _, w := range []struct{ what, replica, single string }{
-		{"warm tarball", clusterWarm, clusterSingleWarm},
-		{"warm abbreviated packument", clusterWarmDoc, clusterSingleDoc},
-	} {
-		warm, single := by[w.replica], by[w.single]
-		if warm == nil || single == nil {
-			return nil, errors.New("cluster: expected one burst and the warm runs")
-		}
-		ratio, wm, sm := 0.0, warm.Median().RPS, single.Median().RPS
+	fs[0].Value += fmt.Sprintf(" over %d replicas", len(s.replicas))
+	for i := 1; i < len(results); i += 2 {
+		what := strings.TrimPrefix(results[i].Target.Name, "replica ")
+		ratio, wm, sm := 0.0, results[i].Median().RPS, results[i+1].Median().RPS
 		if sm > 0 {
 			ratio = wm / sm
 		}
-		warmRatios = append(warmRatios, bench.Finding{
-			Name: w.what + " req/s, replica (PostgreSQL + S3, local cache) / single node (Badger), medians", OK: ratio >= clusterWarmTarget,
+		fs = append(fs, bench.Finding{
+			Name: what + " req/s, replica (PostgreSQL + S3, local cache) / single node (Badger), medians", OK: ratio >= clusterWarmTarget,
 			Value: fmt.Sprintf("%.2f (target ≥ %.1f; %.0f vs %.0f req/s)", ratio, clusterWarmTarget, wm, sm)})
 	}
-	after, err := s.stack.Accesses()
-	if err != nil {
-		return nil, fmt.Errorf("cluster: %w", err)
-	}
-	f := s.stack.fixture
-	fetched := func(path string) int { return after[path].Requests - s.before[path].Requests }
-	tgz, doc := fetched(f.TarballPath()), fetched(f.PackumentPath())
-	res := cold.Rounds[0].Result
-	n := uint64(s.clients)
-	return append([]bench.Finding{
-		{Name: "clients with the right bytes (SHA-256)", Value: fmt.Sprintf("%d/%d over %d replicas", res.OK, n, len(s.replicas)), OK: res.OK == n},
-		{Name: "upstream tarball fetches by the cluster", Value: fmt.Sprintf("%d (want 1)", tgz), OK: tgz == 1},
-		{Name: "upstream packument fetches by the cluster", Value: fmt.Sprintf("%d (want 1)", doc), OK: doc == 1},
-		{Name: "client errors", Value: fmt.Sprintf("%d (status %d, short %d, digest %d, transport %d)",
-			res.Errors.Total(), res.Errors.Status, res.Errors.Short, res.Errors.Digest, res.Errors.Transport), OK: res.Errors.Total() == 0},
-	}, warmRatios...), nil
-}
-
-// Teardown implements Scenario: the replicas, the stack, then the engines.
-func (s *cluster) Teardown() error {
-	var errs []error
-	for _, r := range s.replicas {
-		errs = append(errs, stack.StopStockpile(r.Child))
-	}
-	s.replicas = nil
-	errs = append(errs, s.stack.Down())
-	if s.dir != "" {
-		errs = append(errs, s.env.RemoveDir(s.dir, "replicas' working directory"))
-		s.dir = ""
-	}
-	if s.s3 != nil {
-		s.s3.Close()
-		s.s3 = nil
-	}
-	if s.pg != nil {
-		s.pg.Close()
-		s.pg = nil
-	}
-	return errors.Join(errs...)
+	return fs, nil
 }
 
 // Info implements Describer.
 func (s *cluster) Info() map[string]any {
-	m := s.stack.info()
-	m["clients"] = s.clients
+	m := s.coldBurst.Info()
 	var urls []string
 	for _, r := range s.replicas {
 		urls = append(urls, fmt.Sprintf("%s (pid %d)", r.URL, r.PID()))

@@ -35,7 +35,7 @@ func TestClusterSmoke(t *testing.T) {
 	env := bench.Env{Env: stack.Env{Log: log, Nginx: stack.DefaultNginx, Stockpile: bin, TempRoot: root}, Timeout: 30 * time.Second}
 	r := &bench.Runner{Load: load.Config{Connections: 2, Duration: 300 * time.Millisecond, Timeout: 10 * time.Second}, Rounds: 2, Pause: 10 * time.Millisecond, Log: log}
 	sc := newCluster(env)
-	sc.clients = 100
+	sc.n = 100
 	rep, err := r.Run(ctx, sc)
 	if errors.Is(err, ErrEnginesAbsent) {
 		t.Skip(err)

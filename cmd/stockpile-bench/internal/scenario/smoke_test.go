@@ -39,7 +39,7 @@ func TestNewScenariosSmoke(t *testing.T) {
 
 	cold := newCold10MB(env)
 	cold.size = 1 << 20
-	burst := newColdBurst1000(env)
+	burst := newColdBurst(env, "cold-burst-1000", coldBurst1000Clients)
 	scenarios := []bench.Scenario{cold, burst, newBigConcurrent(env), newSoak(env)}
 	for _, spec := range []fixture.FormatSpec{fixture.PyPI, fixture.Maven, fixture.Cargo, fixture.NuGet, fixture.Ruby} {
 		scenarios = append(scenarios, newFormatWarm(env, spec))

@@ -1,0 +1,277 @@
+// Package scenario holds the scenarios that stand on a stack of nginx and
+// Stockpile: npm-warm, npm-cold-burst, cold-burst-1000, cold-10mb,
+// big-concurrent, soak, cluster and warm-{pypi,maven,cargo,nuget,ruby}.
+package scenario
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/bench"
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/fixture"
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/load"
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/stack"
+	"github.com/stockpile-proxy/stockpile/formats/formattest"
+)
+
+// ErrNotServed is returned when Stockpile answers 404 for the npm fixture:
+// its binary does not serve npm (yet), or the target is not an npm
+// repository whose upstream is the bench's nginx.
+var ErrNotServed = errors.New("stockpile does not serve the npm fixture")
+
+// npmScenario is what the npm scenarios (npm-warm, the cold bursts,
+// cluster) share: a stack whose fixture is one generated npm package,
+// served by nginx as the public registry does, and whose Stockpile
+// (started here, or an existing one given with --target) has nginx as
+// public:npmjs; their targets; and what their report says.
+type npmScenario struct {
+	*stack.Stack
+	env      bench.Env
+	name     string
+	deployed bool // run the servers as deployed (stack.Options.Deployed)
+	fixture  *formattest.NPMPackage
+	targets  []bench.Target
+	info     map[string]any // beside the stack's and the fixture's
+	// undo stops what the scenario started besides the stack.
+	undo []func() error
+}
+
+func newNPMScenario(env bench.Env, name string, deployed bool) npmScenario {
+	return npmScenario{Stack: stack.New(env.Env), env: env, name: name, deployed: deployed, info: map[string]any{}}
+}
+
+// up generates the fixture called pkg for nginx's address and starts nginx
+// (its access log on when accessLog) and Stockpile.
+func (s *npmScenario) up(ctx context.Context, pkg string, accessLog bool) error {
+	return s.Up(ctx, stack.Options{
+		Scenario: s.name, Format: "npm", AccessLog: accessLog, NPM: true, Deployed: s.deployed,
+		Populate: func(root, base string) error {
+			f, err := formattest.GenerateNPM(formattest.NPMOptions{Name: pkg, Upstream: base + "/"})
+			if err != nil {
+				return err
+			}
+			s.fixture = f
+			return fixture.WriteNPM(root, f)
+		},
+	})
+}
+
+// fetch GETs url from Stockpile with Accept accept, n times (the engine
+// keeps a document from its second rendering on), and returns the last
+// answer, which must be want when want is set. A 404 is ErrNotServed.
+func (s *npmScenario) fetch(ctx context.Context, c *http.Client, what, url, accept string, n int, want []byte) ([]byte, error) {
+	var b []byte
+	var err error
+	for range n {
+		if b, err = load.Fetch(ctx, c, url, s.Header(accept)); err != nil {
+			var se *load.StatusError
+			if errors.As(err, &se) && se.Status == http.StatusNotFound {
+				err = fmt.Errorf("%w: %w", ErrNotServed, err)
+			}
+			return nil, fmt.Errorf("%s: warm the %s: %w", s.name, what, err)
+		}
+	}
+	if want != nil && !bytes.Equal(b, want) {
+		return nil, fmt.Errorf("%s: stockpile's %s differs from the fixture (%d bytes, want %d)", s.name, what, len(b), len(want))
+	}
+	return b, nil
+}
+
+// Name implements Scenario.
+func (s *npmScenario) Name() string { return s.name }
+
+// Targets implements Scenario.
+func (s *npmScenario) Targets() []bench.Target { return s.targets }
+
+// Teardown implements Scenario: undo, last first, then the stack.
+func (s *npmScenario) Teardown() error {
+	var errs []error
+	for i := len(s.undo) - 1; i >= 0; i-- {
+		errs = append(errs, s.undo[i]())
+	}
+	s.undo = nil
+	return errors.Join(append(errs, s.Down())...)
+}
+
+// Info implements Describer: the stack, the fixture, and the scenario's own.
+func (s *npmScenario) Info() map[string]any {
+	m := s.Stack.Info()
+	if f := s.fixture; f != nil {
+		m["package"], m["version"], m["versions"] = f.Name, f.Version, f.Versions
+		m["packument_bytes"], m["tarball_bytes"] = len(f.Packument), len(f.Tarball)
+	}
+	maps.Copy(m, s.info)
+	return m
+}
+
+// nonce returns what no other run's names have: the time and random
+// bytes, for packages Stockpile must never have seen.
+func nonce() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read does not fail (Go 1.24 and later)
+	return fmt.Sprintf("%d-%s", time.Now().Unix(), hex.EncodeToString(b[:]))
+}
+
+// Constructors returns the scenarios of this package by name: npm's warm,
+// cold and memory scenarios, and the warm scenario of each other format.
+func Constructors() map[string]func(bench.Env) bench.Scenario {
+	m := map[string]func(bench.Env) bench.Scenario{
+		"npm-warm":        func(e bench.Env) bench.Scenario { return newNPMWarm(e) },
+		"npm-cold-burst":  func(e bench.Env) bench.Scenario { return newColdBurst(e, "npm-cold-burst", e.Burst) },
+		"cold-10mb":       func(e bench.Env) bench.Scenario { return newCold10MB(e) },
+		"cold-burst-1000": func(e bench.Env) bench.Scenario { return newColdBurst(e, "cold-burst-1000", coldBurst1000Clients) },
+		"big-concurrent":  func(e bench.Env) bench.Scenario { return newBigConcurrent(e) },
+		"soak":            func(e bench.Env) bench.Scenario { return newSoak(e) },
+		"cluster":         func(e bench.Env) bench.Scenario { return newCluster(e) },
+	}
+	for _, spec := range []fixture.FormatSpec{fixture.PyPI, fixture.Maven, fixture.Cargo, fixture.NuGet, fixture.Ruby} {
+		m[spec.Scenario] = func(e bench.Env) bench.Scenario { return newFormatWarm(e, spec) }
+	}
+	return m
+}
+
+// npmWarm measures the cached path: a packument and a tarball Stockpile has
+// already fetched once, against nginx serving the same files from disk.
+type npmWarm struct{ npmScenario }
+
+func newNPMWarm(env bench.Env) *npmWarm { return &npmWarm{newNPMScenario(env, "npm-warm", true)} }
+
+// Setup implements Scenario: fixtures, nginx, Stockpile, then GETs of each
+// document through Stockpile so that the measured runs are all hits; its
+// targets are the packument, abbreviated and full, each without and with
+// gzip, then the tarball, each Stockpile's then nginx's.
+func (s *npmWarm) Setup(ctx context.Context) error {
+	if err := s.up(ctx, "stockpile-bench-warm", false); err != nil {
+		return err
+	}
+	f := s.fixture
+	c := load.Client(s.env.Timeout, false)
+	defer c.CloseIdleConnections()
+
+	// Through Stockpile, as npm asks: the full packument, then the tarball
+	// its dist.tarball names.
+	spDoc := s.RepoURL + f.PackumentPath()
+	doc, err := s.fetch(ctx, c, "packument", spDoc, "application/json", 1, nil)
+	if err != nil {
+		return err
+	}
+	tarballURL, err := fixture.CheckPackument(doc, f)
+	if err == nil && !strings.HasPrefix(tarballURL, s.RepoURL+"/") {
+		err = fmt.Errorf("it points the tarball at %s, not below %s", tarballURL, s.RepoURL)
+	}
+	if err != nil {
+		return fmt.Errorf("npm-warm: packument from stockpile: %w", err)
+	}
+	if _, err := s.fetch(ctx, c, "tarball", tarballURL, "", 1, f.Tarball); err != nil {
+		return err
+	}
+
+	// From nginx: the same files, byte for byte.
+	ngTgz := s.NginxURL + f.TarballPath()
+	if got, err := load.Fetch(ctx, c, s.NginxURL+f.PackumentPath(), acceptHeader("application/json")); err != nil || !bytes.Equal(got, f.Packument) {
+		return fmt.Errorf("npm-warm: nginx's packument is not the fixture (err %v)", err)
+	}
+	if got, err := load.Fetch(ctx, c, ngTgz, nil); err != nil || !bytes.Equal(got, f.Tarball) {
+		return fmt.Errorf("npm-warm: nginx's tarball is not the fixture (err %v)", err)
+	}
+	s.env.Log.Info("npm-warm: warmed", "packument_bytes", len(doc), "nginx_packument_bytes", len(f.Packument), "tarball_bytes", len(f.Tarball))
+
+	// The packument as npm install asks for it (abbreviated) and in full,
+	// each asked twice more first, against nginx serving Stockpile's bytes.
+	docs := []metaDoc{
+		{Pair: "abbreviated packument", URL: spDoc, Accept: npmInstallAccept},
+		{Pair: "packument", URL: spDoc, Accept: "application/json"},
+	}
+	for _, d := range docs {
+		if _, err := s.fetch(ctx, c, d.Pair, d.URL, d.Accept, 2, nil); err != nil {
+			return err
+		}
+	}
+	remote := s.env.Target != ""
+	if s.targets, s.info, err = docTargets(ctx, s.Stack, docs, remote); err != nil {
+		return fmt.Errorf("npm-warm: %w", err)
+	}
+	s.targets = append(s.targets, pairTargets(s.Stack, remote, "tarball", "", s.StockpilePID, tarballURL, len(f.Tarball),
+		s.NginxPID(), ngTgz, len(f.Tarball))...)
+	return nil
+}
+
+// metaDoc is a metadata document a warm scenario measures: Stockpile's
+// answer at URL for Accept, in its identity and its gzip coding, each
+// against nginx serving those very bytes.
+type metaDoc struct {
+	Pair   string // "abbreviated packument"
+	URL    string // Stockpile's
+	Accept string
+}
+
+// docTargets asks Stockpile for each document twice, without and with
+// Accept-Encoding: gzip, writes each answer below nginx's root (the gzip
+// one as the .gz twin that gzip_static sends) and returns the targets:
+// "<pair>" and "<pair> gzip", Stockpile's then nginx's, and their sizes.
+// A document Stockpile does not compress is an error: clients ask for gzip.
+func docTargets(ctx context.Context, st *stack.Stack, docs []metaDoc, remote bool) ([]bench.Target, map[string]any, error) {
+	c := load.Client(30*time.Second, false)
+	defer c.CloseIdleConnections()
+	dir := filepath.Join(st.Root, stack.BaselineDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, nil, err
+	}
+	info := map[string]any{}
+	var targets []bench.Target
+	for _, d := range docs {
+		name := strings.ReplaceAll(d.Pair, " ", "-")
+		ngURL := st.NginxURL + "/" + stack.BaselineDir + "/" + name
+		for _, enc := range []string{"", "gzip"} {
+			pair, file, key := d.Pair, name, name+"_bytes"
+			spH, ngH := st.Header(d.Accept), http.Header{}
+			if enc != "" {
+				pair, file, key = pair+" gzip", name+".gz", name+"_gzip_bytes"
+				spH.Set("Accept-Encoding", enc)
+				ngH.Set("Accept-Encoding", enc)
+			}
+			body, err := baselineCopy(ctx, c, d.URL, spH, ngURL, ngH, filepath.Join(dir, file), enc)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", pair, err)
+			}
+			info[key] = len(body)
+			want := load.Expect{Status: http.StatusOK, Bytes: int64(len(body))}
+			targets = append(targets,
+				bench.Target{Name: "stockpile " + pair, Pair: pair, Side: bench.SideStockpile, PID: st.StockpilePID,
+					Request: load.Request{URL: d.URL, Header: spH, AllowRemote: remote}, Expect: want},
+				bench.Target{Name: "nginx " + pair, Pair: pair, Side: bench.SideBaseline, PID: st.NginxPID(),
+					Request: load.Request{URL: ngURL, Header: ngH}, Expect: want})
+		}
+	}
+	return targets, info, nil
+}
+
+// baselineCopy GETs Stockpile's answer at url, which must have
+// Content-Encoding enc, and writes it to file for nginx, which must then
+// send it at ngURL as it is.
+func baselineCopy(ctx context.Context, c *http.Client, url string, h http.Header, ngURL string, ngH http.Header, file, enc string) ([]byte, error) {
+	body, got, err := load.FetchEncoded(ctx, c, url, h)
+	if err != nil {
+		return nil, err
+	}
+	if got != enc {
+		return nil, fmt.Errorf("stockpile answered Content-Encoding %q, want %q (clients ask for gzip)", got, enc)
+	}
+	if err := os.WriteFile(file, body, 0o644); err != nil {
+		return nil, err
+	}
+	if b, got, err := load.FetchEncoded(ctx, c, ngURL, ngH); err != nil || got != enc || !bytes.Equal(b, body) {
+		return nil, fmt.Errorf("nginx's copy: %d bytes, Content-Encoding %q, err %v (is gzip_static built in?)", len(b), got, err)
+	}
+	return body, nil
+}
