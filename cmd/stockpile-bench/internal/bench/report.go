@@ -49,7 +49,6 @@ type ScenarioJSON struct {
 	Targets  []TargetJSON   `json:"targets"`
 	Ratios   []RatioJSON    `json:"ratios,omitempty"`
 	Findings []Finding      `json:"findings,omitempty"`
-	Data     map[string]any `json:"data,omitempty"`
 	OK       bool           `json:"ok"`
 }
 
@@ -80,6 +79,8 @@ type RoundJSON struct {
 	// ServerCPUPerReqUS is the server's CPU time per successful request.
 	ServerCPUPerReqUS float64   `json:"server_cpu_us_per_request,omitempty"`
 	Bench             *ProcJSON `json:"bench,omitempty"`
+	// Memory is the server's memory series, when the target asked for it.
+	Memory []procstat.MemSample `json:"memory_series,omitempty"`
 }
 
 // LatencyJSON is a latency distribution in milliseconds.
@@ -157,7 +158,7 @@ func NewReport(started time.Time, load load.Config, rounds int, minRatio float64
 		reports:  reps,
 	}
 	for _, rep := range reps {
-		sj := ScenarioJSON{Name: rep.Name, Info: rep.Info, Data: rep.Data, OK: true}
+		sj := ScenarioJSON{Name: rep.Name, Info: rep.Info, OK: true}
 		for _, t := range rep.Targets {
 			tj := TargetJSON{Name: t.Target.Name, Pair: t.Target.Pair, Side: t.Target.Side, URL: t.Target.Request.URL}
 			for _, rr := range t.Rounds {
@@ -173,7 +174,7 @@ func NewReport(started time.Time, load load.Config, rounds int, minRatio float64
 						P99: MS(res.Latency.Percentile(99)), Max: MS(res.Latency.Max()),
 					},
 					Server: procJSON(rr.Server), Bench: procJSON(rr.Bench),
-					ServerCPUPerReqUS: us(cpuPerReq(rr)),
+					ServerCPUPerReqUS: us(cpuPerReq(rr)), Memory: rr.Memory,
 				})
 			}
 			m := t.Median()

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -46,6 +47,8 @@ type RoundResult struct {
 	// which shares the machine's cores with the server.
 	Server *procstat.ProcStats
 	Bench  *procstat.ProcStats
+	// Memory is the server's memory series when the target asked for it.
+	Memory []procstat.MemSample
 }
 
 // ScenarioReport is one scenario's results.
@@ -54,8 +57,6 @@ type ScenarioReport struct {
 	Info     map[string]any
 	Targets  []*TargetReport
 	Findings []Finding
-	// Data is what a DataProvider gave, for --json only.
-	Data map[string]any
 }
 
 // Run sets sc up, measures its targets, checks them and tears it down.
@@ -70,14 +71,6 @@ func (r *Runner) Run(ctx context.Context, sc Scenario) (rep *ScenarioReport, err
 		return nil, err
 	}
 	rep = &ScenarioReport{Name: sc.Name()}
-	if d, ok := sc.(Driver); ok {
-		targets, err := d.Drive(ctx, r.Rounds)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", sc.Name(), err)
-		}
-		rep.Targets = targets
-		return r.finish(ctx, sc, rep)
-	}
 	for _, t := range sc.Targets() {
 		rep.Targets = append(rep.Targets, &TargetReport{Target: t})
 	}
@@ -101,7 +94,7 @@ func (r *Runner) Run(ctx context.Context, sc Scenario) (rep *ScenarioReport, err
 				}
 			}
 			first = false
-			rr, err := r.measure(ctx, tr.Target, cfg)
+			rr, err := r.measure(ctx, tr.Target, cfg, round)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %s round %d: %w", sc.Name(), tr.Target.Name, round, err)
 			}
@@ -113,7 +106,15 @@ func (r *Runner) Run(ctx context.Context, sc Scenario) (rep *ScenarioReport, err
 				"p99", res.Latency.Percentile(99).Round(time.Microsecond), "errors", res.Errors.Total())
 		}
 	}
-	return r.finish(ctx, sc, rep)
+	if c, ok := sc.(Checker); ok {
+		if rep.Findings, err = c.Check(ctx, rep.Targets); err != nil {
+			return nil, err
+		}
+	}
+	if d, ok := sc.(Describer); ok {
+		rep.Info = d.Info()
+	}
+	return rep, nil
 }
 
 // roundOrder is the order of the targets in a round: as given in odd
@@ -127,24 +128,6 @@ func roundOrder(targets []*TargetReport, round int) []*TargetReport {
 	return rev
 }
 
-// finish checks and describes a measured scenario.
-func (r *Runner) finish(ctx context.Context, sc Scenario, rep *ScenarioReport) (*ScenarioReport, error) {
-	if c, ok := sc.(Checker); ok {
-		f, err := c.Check(ctx, rep.Targets)
-		if err != nil {
-			return nil, err
-		}
-		rep.Findings = f
-	}
-	if d, ok := sc.(Describer); ok {
-		rep.Info = d.Info()
-	}
-	if d, ok := sc.(DataProvider); ok {
-		rep.Data = d.Data()
-	}
-	return rep, nil
-}
-
 // shape returns the load of a target's runs and how many rounds it gets.
 func (r *Runner) shape(t Target) (load.Config, int) {
 	cfg := r.Load
@@ -155,7 +138,10 @@ func (r *Runner) shape(t Target) (load.Config, int) {
 		cfg.Warmup = o.Warmup
 		cfg.Seed = o.Seed
 		if o.Duration > 0 {
-			cfg.Duration = o.Duration
+			cfg.Duration, cfg.MaxDuration = o.Duration, max(o.Duration, load.MaxDuration)
+		}
+		if o.Timeout > 0 {
+			cfg.Timeout = o.Timeout
 		}
 		if o.Rounds > 0 {
 			return cfg, o.Rounds
@@ -165,11 +151,16 @@ func (r *Runner) shape(t Target) (load.Config, int) {
 }
 
 // measure runs one load run against t, sampling its server and the bench.
-func (r *Runner) measure(ctx context.Context, t Target, cfg load.Config) (*RoundResult, error) {
+func (r *Runner) measure(ctx context.Context, t Target, cfg load.Config, round int) (*RoundResult, error) {
+	if t.Prepare != nil {
+		if err := t.Prepare(ctx, round, &t); err != nil {
+			return nil, err
+		}
+	}
 	var observers multiObserver
 	var server *procstat.Sampler
 	if t.PID > 0 {
-		s, err := procstat.Start(t.PID, SamplerInterval)
+		s, err := procstat.Start(t.PID, cmp.Or(t.Memory, SamplerInterval))
 		if err != nil {
 			return nil, fmt.Errorf("%s is gone: %w", t.Name, err)
 		}
@@ -184,7 +175,7 @@ func (r *Runner) measure(ctx context.Context, t Target, cfg load.Config) (*Round
 		return nil, err
 	}
 	observers = append(observers, self)
-	cfg.Observer = observers
+	cfg.Observer, cfg.Pick = observers, t.Pick
 	reqs := []load.Request{t.Request}
 	if len(t.Mix) > 0 {
 		reqs = t.Mix
@@ -195,10 +186,13 @@ func (r *Runner) measure(ctx context.Context, t Target, cfg load.Config) (*Round
 	}
 	res, err := load.RunMix(ctx, cfg, reqs, wants)
 	rr := &RoundResult{Load: cfg, Result: res}
-	rr.Load.Observer = nil
+	rr.Load.Observer, rr.Load.Pick = nil, nil
 	if server != nil {
 		st := server.Stop()
 		rr.Server = &st
+		if t.Memory > 0 {
+			rr.Memory = server.Series()
+		}
 	}
 	st := self.Stop()
 	rr.Bench = &st

@@ -5,6 +5,7 @@ package bench
 
 import (
 	"context"
+	"math/rand/v2"
 	"time"
 
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/load"
@@ -33,21 +34,6 @@ type Scenario interface {
 // have been measured (npm-cold-burst counts upstream fetches).
 type Checker interface {
 	Check(ctx context.Context, results []*TargetReport) ([]Finding, error)
-}
-
-// Driver is implemented by scenarios that measure by themselves rather
-// than hand Targets to the load generator: cold-10mb (a fresh package per
-// round), big-concurrent and soak (their own clients and memory series).
-// The Runner calls Drive after Setup, instead of measuring Targets, with
-// the command line's rounds; Check and Info follow as for any scenario.
-type Driver interface {
-	Drive(ctx context.Context, rounds int) ([]*TargetReport, error)
-}
-
-// DataProvider is implemented by scenarios with data for --json only (a
-// memory series), too long for the text report.
-type DataProvider interface {
-	Data() map[string]any
 }
 
 // Describer is implemented by scenarios with facts worth reporting (fixture
@@ -79,6 +65,15 @@ type Target struct {
 	PID int
 	// Load, when set, replaces the command line's load for this target.
 	Load *LoadOverride
+	// Pick, when set, chooses each request (load.Config.Pick): soak's
+	// installs, cold packages among warm ones.
+	Pick func(conn int, rng *rand.Rand) (load.Request, load.Expect)
+	// Prepare, when set, is called before each run of the target with a
+	// copy of it to change for that round (cold-10mb: a fresh package).
+	Prepare func(ctx context.Context, round int, t *Target) error
+	// Memory, when set, samples the server this often and keeps its
+	// memory series in the round (big-concurrent, soak).
+	Memory time.Duration
 }
 
 // LoadOverride is a target's own load shape (the cold burst: N clients,
@@ -90,8 +85,10 @@ type LoadOverride struct {
 	PerConnection int
 	Warmup        time.Duration
 	Rounds        int
-	// Duration, when set, replaces -d.
+	// Duration, when set, replaces -d, bounded by the scenario alone.
 	Duration time.Duration
+	// Timeout, when set, replaces -timeout.
+	Timeout time.Duration
 	// Seed seeds the choice among Mix's requests (plus the round).
 	Seed uint64
 }

@@ -1,19 +1,16 @@
 package scenario
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/bench"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/fixture"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/load"
-	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/procstat"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/stack"
 	"github.com/stockpile-proxy/stockpile/formats/formattest"
 )
@@ -28,34 +25,24 @@ const (
 
 // cold10MB downloads a 10 MB tarball that Stockpile has never seen (a fresh
 // package per round, nothing cached, not even the packument) through app →
-// npm-store → nginx, and the same file straight from nginx, in alternating
-// order, and compares the total times (request to last byte, on a new
-// connection each). Each round also downloads a second fresh package the
-// way npm does, packument first (untimed), then the tarball (timed): the
-// tarball's cold path without the packument's.
+// npm-store → nginx, and the same file straight from nginx, in the
+// runner's alternating order, and compares the total times (request to
+// last byte, on a new connection each). Each round also downloads a second
+// fresh package the way npm does, packument first (untimed), then the
+// tarball (timed): the tarball's cold path without the packument's.
 type cold10MB struct {
 	env   bench.Env
 	stack *stack.Stack
 	nonce string
 	size  int
 
-	rounds []cold10MBRound
-}
-
-// cold10MBRound is what one round measured.
-type cold10MBRound struct {
-	Name, NPMName string
-	// Paths are the two packages' tarball paths.
-	Paths        []string
-	Nginx        load.Response // the strict package's tarball from nginx
-	Stockpile    load.Response // the same through Stockpile, cold
-	NginxNPM     load.Response // the npm-like package's tarball from nginx
-	StockpileNPM load.Response // through Stockpile, its packument fetched first
-	Server       *procstat.ProcStats
+	// pkgs are the packages of each round, strict then npm-like, published
+	// by whichever of the round's targets runs first.
+	pkgs map[int][2]*formattest.NPMPackage
 }
 
 func newCold10MB(env bench.Env) *cold10MB {
-	return &cold10MB{env: env, stack: stack.New(env.Env), size: cold10MBSize}
+	return &cold10MB{env: env, stack: stack.New(env.Env), size: cold10MBSize, pkgs: map[int][2]*formattest.NPMPackage{}}
 }
 
 // Name implements Scenario.
@@ -69,129 +56,75 @@ func (s *cold10MB) Setup(ctx context.Context) error {
 	return s.stack.Up(ctx, stack.Options{Scenario: s.Name(), Format: "npm", NPM: true, AccessLog: true, LimitRate: s.env.UpstreamRate})
 }
 
-// Targets implements Scenario: cold-10mb is a Driver.
-func (s *cold10MB) Targets() []bench.Target { return nil }
-
 // Teardown implements Scenario.
 func (s *cold10MB) Teardown() error { return s.stack.Down() }
 
-// publish generates a package with a 10 MB tarball and writes it below
-// nginx's root.
-func (s *cold10MB) publish(name string) (*formattest.NPMPackage, error) {
-	f, err := formattest.GenerateNPM(formattest.NPMOptions{Name: name, Upstream: s.stack.NginxURL + "/", TarballSize: s.size})
-	if err != nil {
-		return nil, err
+// round returns the packages of a round, publishing them below nginx's
+// root the first time.
+func (s *cold10MB) round(round int) ([2]*formattest.NPMPackage, error) {
+	pkgs, ok := s.pkgs[round]
+	for i, suffix := range []string{"", "-npm"} {
+		if ok {
+			break
+		}
+		name := fmt.Sprintf("stockpile-bench-10mb-%s-%d%s", s.nonce, round, suffix)
+		f, err := formattest.GenerateNPM(formattest.NPMOptions{Name: name, Upstream: s.stack.NginxURL + "/", TarballSize: s.size})
+		if err != nil {
+			return pkgs, err
+		}
+		if err := fixture.WriteNPM(s.stack.Root, f); err != nil {
+			return pkgs, err
+		}
+		pkgs[i] = f
 	}
-	if err := fixture.WriteNPM(s.stack.Root, f); err != nil {
-		return nil, err
-	}
-	return f, nil
+	s.pkgs[round] = pkgs
+	return pkgs, nil
 }
 
-// Drive implements Driver.
-func (s *cold10MB) Drive(ctx context.Context, rounds int) ([]*bench.TargetReport, error) {
-	buf := make([]byte, s.size+(1<<20))
-	// download is one timed GET of a round: its answer must be want (when
-	// set); sampled ones are Stockpile's measured window.
-	type download struct {
-		dst     *load.Response
-		url     string
-		h       http.Header
-		want    []byte
-		sampled bool
-	}
-	for round := 1; round <= rounds; round++ {
-		var r cold10MBRound
-		r.Name = fmt.Sprintf("stockpile-bench-10mb-%s-%d", s.nonce, round)
-		r.NPMName = r.Name + "-npm"
-		f, err := s.publish(r.Name)
-		if err != nil {
-			return nil, err
+// Targets implements Scenario: one download each, the round's package
+// from nginx and through Stockpile, strict then npm-like.
+func (s *cold10MB) Targets() []bench.Target {
+	one := &bench.LoadOverride{Connections: 1, Requests: 1, PerConnection: 1}
+	target := func(name, side string, npm bool) bench.Target {
+		t := bench.Target{Name: name, Side: side, Load: one}
+		base, hdr := s.stack.NginxURL, http.Header(nil)
+		if side == bench.SideStockpile {
+			t.PID, base, hdr = s.stack.StockpilePID, s.stack.RepoURL, s.stack.Header("")
 		}
-		g, err := s.publish(r.NPMName)
-		if err != nil {
-			return nil, err
-		}
-		r.Paths = []string{f.TarballPath(), g.TarballPath()}
-		sampler, err := procstat.Start(s.stack.StockpilePID, bench.SamplerInterval)
-		if err != nil {
-			return nil, fmt.Errorf("stockpile is gone: %w", err)
-		}
-		strict := []download{
-			{&r.Nginx, s.stack.NginxURL + f.TarballPath(), nil, f.Tarball, false},
-			{&r.Stockpile, s.stack.RepoURL + f.TarballPath(), s.stack.Header(""), f.Tarball, true},
-		}
-		npmLike := []download{
-			{&r.NginxNPM, s.stack.NginxURL + g.TarballPath(), nil, g.Tarball, false},
-			{&r.StockpileNPM, s.stack.RepoURL + g.TarballPath(), s.stack.Header(""), g.Tarball, false},
-		}
-		// Odd rounds start with nginx, even ones with Stockpile: drift on
-		// the shared machine hits both alike.
-		if round%2 == 0 {
-			slices.Reverse(strict)
-			slices.Reverse(npmLike)
-		}
-		// The npm-like package: its packument through Stockpile first.
-		packument := download{url: s.stack.RepoURL + g.PackumentPath(), h: s.stack.Header(npmInstallAccept)}
-		for _, d := range append(append(strict, packument), npmLike...) {
-			if d.sampled {
-				sampler.MeasureStart()
-			}
-			tg, body, err := timedDownload(ctx, d.url, d.h, buf, s.env.Timeout)
-			if d.sampled {
-				sampler.MeasureEnd()
-			}
-			if err == nil && d.want != nil && !bytes.Equal(body, d.want) {
-				err = fmt.Errorf("GET %s: %d bytes that are not the fixture's %d", d.url, len(body), len(d.want))
-			}
-			if err == nil && d.dst != nil {
-				*d.dst = tg
-			}
-			if err == nil {
-				err = bench.Sleep(ctx, 100*time.Millisecond)
-			}
+		t.Prepare = func(ctx context.Context, round int, t *bench.Target) error {
+			pkgs, err := s.round(round)
 			if err != nil {
-				sampler.Stop()
-				return nil, fmt.Errorf("round %d: %w", round, err)
+				return err
 			}
-		}
-		st := sampler.Stop()
-		r.Server = &st
-		s.rounds = append(s.rounds, r)
-		s.env.Log.Info("cold-10mb: round", "round", round,
-			"nginx", r.Nginx.Total.Round(time.Microsecond), "stockpile", r.Stockpile.Total.Round(time.Microsecond),
-			"ratio", fmt.Sprintf("%.2f", ratioOf(r.Stockpile.Total, r.Nginx.Total)),
-			"npm_like_ratio", fmt.Sprintf("%.2f", ratioOf(r.StockpileNPM.Total, r.NginxNPM.Total)))
-	}
-	mk := func(name, side string, pick func(cold10MBRound) load.Response, server bool) *bench.TargetReport {
-		tr := &bench.TargetReport{Target: bench.Target{Name: name, Side: side}}
-		for i, r := range s.rounds {
-			tg := pick(r)
-			rr := bench.RoundResult{Round: i + 1, Load: load.Config{Connections: 1, Requests: 1}, Result: singleResult(tg)}
-			if server {
-				rr.Server = r.Server
+			f := pkgs[0]
+			if npm {
+				f = pkgs[1]
 			}
-			tr.Rounds = append(tr.Rounds, rr)
+			if npm && side == bench.SideStockpile { // its packument first, untimed
+				c := load.Client(s.env.Timeout, true)
+				defer c.CloseIdleConnections()
+				if _, err := load.Fetch(ctx, c, s.stack.RepoURL+f.PackumentPath(), s.stack.Header(npmInstallAccept)); err != nil {
+					return err
+				}
+			}
+			mh := load.NewMaphash()
+			mh.Write(f.Tarball)
+			t.Request = load.Request{URL: base + f.TarballPath(), Header: hdr}
+			t.Expect = load.Expect{Status: http.StatusOK, Bytes: int64(len(f.Tarball)), Maphash: mh.Sum64()}
+			return nil
 		}
-		return tr
+		return t
 	}
-	return []*bench.TargetReport{
-		mk("nginx 10mb tarball", bench.SideBaseline, func(r cold10MBRound) load.Response { return r.Nginx }, false),
-		mk("stockpile cold 10mb tarball", bench.SideStockpile, func(r cold10MBRound) load.Response { return r.Stockpile }, true),
-		mk("nginx 10mb tarball (npm-like)", bench.SideBaseline, func(r cold10MBRound) load.Response { return r.NginxNPM }, false),
-		mk("stockpile 10mb tarball after packument", bench.SideStockpile, func(r cold10MBRound) load.Response { return r.StockpileNPM }, false),
-	}, nil
+	return []bench.Target{
+		target("nginx 10mb tarball", bench.SideBaseline, false),
+		target("stockpile cold 10mb tarball", bench.SideStockpile, false),
+		target("nginx 10mb tarball (npm-like)", bench.SideBaseline, true),
+		target("stockpile 10mb tarball after packument", bench.SideStockpile, true),
+	}
 }
 
 // npmInstallAccept is what npm install asks a packument with.
 const npmInstallAccept = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*"
-
-// singleResult is the load.Result of one timed download.
-func singleResult(tg load.Response) *load.Result {
-	res := &load.Result{Requests: 1, OK: 1, Bytes: uint64(tg.Bytes), Elapsed: tg.Total, Latency: &load.Histogram{}}
-	res.Latency.Record(tg.Total)
-	return res
-}
 
 // ratioOf returns a/b (0 when b is 0).
 func ratioOf(a, b time.Duration) float64 {
@@ -201,55 +134,43 @@ func ratioOf(a, b time.Duration) float64 {
 	return float64(a) / float64(b)
 }
 
-// timedDownload GETs url on a new connection and reads the whole body into
-// buf (which must be large enough), timing the request to its last byte.
-func timedDownload(ctx context.Context, url string, h http.Header, buf []byte, timeout time.Duration) (load.Response, []byte, error) {
-	if err := load.CheckLoopback(url, false); err != nil {
-		return load.Response{}, nil, err
-	}
-	c := load.Client(timeout, true)
-	defer c.CloseIdleConnections()
-	body := &load.FixedBuffer{Buf: buf}
-	r, err := load.Get(ctx, c, url, h, body, nil)
-	if err != nil {
-		return r, nil, fmt.Errorf("GET %s: %w", url, err)
-	}
-	if r.Status != http.StatusOK {
-		return r, nil, &load.StatusError{URL: url, Status: r.Status, Snippet: string(body.Bytes()[:min(body.N, 300)])}
-	}
-	return r, body.Bytes(), nil
-}
-
 // Check implements Checker: the median ratio of the rounds' times against
 // the target, and one upstream fetch of each round's tarball.
-func (s *cold10MB) Check(ctx context.Context, _ []*bench.TargetReport) ([]bench.Finding, error) {
-	if len(s.rounds) == 0 {
+func (s *cold10MB) Check(ctx context.Context, results []*bench.TargetReport) ([]bench.Finding, error) {
+	if len(results) != 4 || len(results[0].Rounds) == 0 {
 		return nil, errors.New("cold-10mb: no round measured")
 	}
-	var strict, npmLike, ttfbSP, ttfbNG []float64
-	var strictS, npmS []string
-	for _, r := range s.rounds {
-		a, b := ratioOf(r.Stockpile.Total, r.Nginx.Total), ratioOf(r.StockpileNPM.Total, r.NginxNPM.Total)
-		strict, npmLike = append(strict, a), append(npmLike, b)
-		strictS, npmS = append(strictS, fmt.Sprintf("%.2f", a)), append(npmS, fmt.Sprintf("%.2f", b))
-		ttfbSP = append(ttfbSP, float64(r.Stockpile.TTFB.Microseconds())/1000)
-		ttfbNG = append(ttfbNG, float64(r.Nginx.TTFB.Microseconds())/1000)
+	// took is a target's single download of each round.
+	took := func(t int) (d, ttfb []time.Duration) {
+		for _, rr := range results[t].Rounds {
+			d, ttfb = append(d, rr.Result.Latency.Max()), append(ttfb, rr.Result.TTFB)
+		}
+		return d, ttfb
 	}
-	var sp, ng, spn, ngn []time.Duration
-	for _, r := range s.rounds {
-		sp, ng = append(sp, r.Stockpile.Total), append(ng, r.Nginx.Total)
-		spn, ngn = append(spn, r.StockpileNPM.Total), append(ngn, r.NginxNPM.Total)
+	ng, ngTTFB := took(0)
+	sp, spTTFB := took(1)
+	ngn, _ := took(2)
+	spn, _ := took(3)
+	ratios := func(a, b []time.Duration) (float64, string) {
+		var rs []float64
+		var txt []string
+		for i := range min(len(a), len(b)) {
+			rs = append(rs, ratioOf(a[i], b[i]))
+			txt = append(txt, fmt.Sprintf("%.2f", rs[i]))
+		}
+		return load.Median(rs), strings.Join(txt, " ")
 	}
-	m := load.Median(strict)
+	m, strictS := ratios(sp, ng)
+	mn, npmS := ratios(spn, ngn)
 	counts, err := s.stack.Accesses()
 	if err != nil {
 		return nil, fmt.Errorf("cold-10mb: %w", err)
 	}
 	var fetches []string
-	oneEach := true
-	for _, r := range s.rounds {
-		for _, p := range r.Paths {
-			n := counts[p].Requests
+	oneEach := len(s.pkgs) == len(results[0].Rounds)
+	for round := 1; round <= len(s.pkgs); round++ {
+		for _, f := range s.pkgs[round] {
+			n := counts[f.TarballPath()].Requests
 			fetches = append(fetches, fmt.Sprint(n))
 			// One is the bench's own download from nginx, the baseline.
 			oneEach = oneEach && n == 2
@@ -258,11 +179,11 @@ func (s *cold10MB) Check(ctx context.Context, _ []*bench.TargetReport) ([]bench.
 	return []bench.Finding{
 		{Name: "time ratio stockpile/nginx, cold tarball, nothing cached (median)", OK: m <= cold10MBTarget,
 			Value: fmt.Sprintf("%.2f (target ≤ %.2f; %s vs %s median; rounds %s)", m, cold10MBTarget,
-				bench.FmtDur(load.Median(sp)), bench.FmtDur(load.Median(ng)), strings.Join(strictS, " "))},
+				bench.FmtDur(load.Median(sp)), bench.FmtDur(load.Median(ng)), strictS)},
 		{Name: "time to response headers, cold tarball (median)", OK: true,
-			Value: fmt.Sprintf("stockpile %.2fms, nginx %.2fms", load.Median(ttfbSP), load.Median(ttfbNG))},
+			Value: fmt.Sprintf("stockpile %s, nginx %s", bench.FmtDur(load.Median(spTTFB)), bench.FmtDur(load.Median(ngTTFB)))},
 		{Name: "time ratio stockpile/nginx, packument fetched first as npm does (median, informative)", OK: true,
-			Value: fmt.Sprintf("%.2f (%s vs %s median; rounds %s)", load.Median(npmLike), bench.FmtDur(load.Median(spn)), bench.FmtDur(load.Median(ngn)), strings.Join(npmS, " "))},
+			Value: fmt.Sprintf("%.2f (%s vs %s median; rounds %s)", mn, bench.FmtDur(load.Median(spn)), bench.FmtDur(load.Median(ngn)), npmS)},
 		{Name: "nginx's answers for each round's tarballs", OK: oneEach,
 			Value: fmt.Sprintf("%s (want 2 each: the baseline's download and Stockpile's one fetch, so every measured download through Stockpile was cold)", strings.Join(fetches, " "))},
 	}, nil
@@ -272,6 +193,6 @@ func (s *cold10MB) Check(ctx context.Context, _ []*bench.TargetReport) ([]bench.
 func (s *cold10MB) Info() map[string]any {
 	m := s.stack.Info()
 	m["tarball_bytes"] = s.size
-	m["rounds"] = len(s.rounds)
+	m["rounds"] = len(s.pkgs)
 	return m
 }

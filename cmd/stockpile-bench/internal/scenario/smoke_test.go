@@ -90,8 +90,8 @@ func TestNewScenariosSmoke(t *testing.T) {
 	if !measuredDB {
 		t.Error("soak: no finding on the database's growth, though the bench started the Stockpile")
 	}
-	if reps[2].Data["memory_series"] == nil || reps[3].Data["memory_series"] == nil {
-		t.Error("no memory series in the data")
+	if len(reps[2].Targets[0].Rounds[0].Memory) == 0 || len(reps[3].Targets[0].Rounds[0].Memory) == 0 {
+		t.Error("no memory series in big-concurrent's or soak's round")
 	}
 	rep := bench.NewReport(time.Now(), r.Load, 1, 0, "", reps)
 	if err := rep.WriteJSON(filepath.Join(t.TempDir(), "report.json")); err != nil {
