@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/fixture"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/load"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/stack"
+	"github.com/stockpile-proxy/stockpile/formats/formattest"
 )
 
 // warmTTL is the metadata TTL the warm-* scenarios give Stockpile's
@@ -26,7 +28,7 @@ type formatWarm struct {
 	env     bench.Env
 	spec    fixture.FormatSpec
 	stack   *stack.Stack
-	fixture *fixture.Format
+	fixture *formattest.Registry
 	warmed  map[string]any
 	targets []bench.Target
 }
@@ -43,16 +45,14 @@ func (s *formatWarm) Name() string { return s.spec.Scenario }
 // (checked), and the same files from nginx (checked).
 func (s *formatWarm) Setup(ctx context.Context) error {
 	spec := s.spec
+	types := map[string]string{} // the fixture's, filled before nginx's configuration is written
 	err := s.stack.Up(ctx, stack.Options{
 		Scenario: spec.Scenario, Format: spec.Format,
-		Types: spec.Types, Locations: spec.Locations,
+		Types: types, Locations: spec.Locations,
 		Populate: func(root, base string) error {
-			f, err := spec.Generate(base)
-			if err != nil {
-				return err
-			}
-			s.fixture = f
-			return fixture.WriteFiles(root, f.Files)
+			s.fixture = spec.Generate(base)
+			maps.Copy(types, s.fixture.Types)
+			return fixture.WriteFiles(root, s.fixture.Files)
 		},
 		Stores: func(base string) []stack.StoreConfig {
 			return []stack.StoreConfig{{Repository: spec.Format + "-store", Connection: spec.Connection, URL: base + spec.ConnPath}}
@@ -69,7 +69,7 @@ func (s *formatWarm) Setup(ctx context.Context) error {
 
 	// Through Stockpile, as a client asks: metadata first, then the
 	// artifact it leads to.
-	spMeta := s.stack.RepoURL + f.Metadata.StockpilePath
+	spMeta := s.stack.RepoURL + f.Metadata.ProxyPath
 	meta, err := load.Fetch(ctx, c, spMeta, s.stack.Header(f.Metadata.Accept))
 	if err != nil {
 		return fmt.Errorf("%s: warm the %s: %w", spec.Scenario, f.Metadata.Pair, err)
@@ -77,7 +77,7 @@ func (s *formatWarm) Setup(ctx context.Context) error {
 	if !bytes.Contains(meta, []byte(f.Metadata.Contains)) {
 		return fmt.Errorf("%s: stockpile's %s (%d bytes) lacks %q", spec.Scenario, f.Metadata.Pair, len(meta), f.Metadata.Contains)
 	}
-	spArt := s.stack.RepoURL + f.Artifact.StockpilePath
+	spArt := s.stack.RepoURL + f.Artifact.ProxyPath
 	t0 := time.Now()
 	art, err := load.Fetch(ctx, c, spArt, s.stack.Header(f.Artifact.Accept))
 	if err != nil {
@@ -89,10 +89,10 @@ func (s *formatWarm) Setup(ctx context.Context) error {
 	}
 
 	// From nginx: the same files, byte for byte.
-	ngMeta, ngArt := s.stack.NginxURL+f.Metadata.NginxPath, s.stack.NginxURL+f.Artifact.NginxPath
+	ngMeta, ngArt := s.stack.NginxURL+f.Metadata.Path, s.stack.NginxURL+f.Artifact.Path
 	for _, d := range []struct {
 		url string
-		doc fixture.Doc
+		doc formattest.Doc
 	}{{ngMeta, f.Metadata}, {ngArt, f.Artifact}} {
 		got, err := load.Fetch(ctx, c, d.url, acceptHeader(d.doc.Accept))
 		if err != nil || !bytes.Equal(got, d.doc.Body) {
@@ -112,9 +112,7 @@ func (s *formatWarm) Setup(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", spec.Scenario, err)
 	}
-	for k, v := range info {
-		s.warmed[k] = v
-	}
+	maps.Copy(s.warmed, info)
 	sp, ng := s.stack.StockpilePID, s.stack.NginxPID()
 	s.targets = append(targets,
 		pairTargets(s.stack, false, f.Artifact.Pair, f.Artifact.Accept, sp, spArt, len(art), ng, ngArt, len(f.Artifact.Body))...)
@@ -155,15 +153,11 @@ func (s *formatWarm) Info() map[string]any {
 	m := s.stack.Info()
 	m["connection"] = s.spec.Connection
 	if s.fixture != nil {
-		for k, v := range s.fixture.Info {
-			m[k] = v
-		}
-		m["nginx_metadata"] = s.fixture.Metadata.NginxPath
-		m["nginx_artifact"] = s.fixture.Artifact.NginxPath
+		maps.Copy(m, s.fixture.Info)
+		m["nginx_metadata"] = s.fixture.Metadata.Path
+		m["nginx_artifact"] = s.fixture.Artifact.Path
 	}
-	for k, v := range s.warmed {
-		m[k] = v
-	}
+	maps.Copy(m, s.warmed)
 	m["metadata_ttl"] = warmTTL.String()
 	return m
 }

@@ -134,7 +134,7 @@ func Constructors() map[string]func(bench.Env) bench.Scenario {
 		"soak":            func(e bench.Env) bench.Scenario { return newSoak(e) },
 		"cluster":         func(e bench.Env) bench.Scenario { return newCluster(e) },
 	}
-	for _, spec := range []fixture.FormatSpec{fixture.PyPI, fixture.Maven, fixture.Cargo, fixture.NuGet, fixture.Ruby} {
+	for _, spec := range fixture.Formats {
 		m[spec.Scenario] = func(e bench.Env) bench.Scenario { return newFormatWarm(e, spec) }
 	}
 	return m

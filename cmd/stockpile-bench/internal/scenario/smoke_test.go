@@ -41,7 +41,7 @@ func TestNewScenariosSmoke(t *testing.T) {
 	cold.size = 1 << 20
 	burst := newColdBurst(env, "cold-burst-1000", coldBurst1000Clients)
 	scenarios := []bench.Scenario{cold, burst, newBigConcurrent(env), newSoak(env)}
-	for _, spec := range []fixture.FormatSpec{fixture.PyPI, fixture.Maven, fixture.Cargo, fixture.NuGet, fixture.Ruby} {
+	for _, spec := range fixture.Formats {
 		scenarios = append(scenarios, newFormatWarm(env, spec))
 	}
 	var reps []*bench.ScenarioReport
