@@ -12,190 +12,40 @@ import (
 	"time"
 
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/load"
-	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/procstat"
 )
 
 // Report is the whole run, as --json writes it.
 type Report struct {
-	Started   time.Time         `json:"started"`
-	Host      HostJSON          `json:"host"`
-	Load      LoadJSON          `json:"load"`
+	Started time.Time `json:"started"`
+	Host    struct {
+		CPUs      int    `json:"cpus"`
+		GoVersion string `json:"go_version"`
+		Nginx     string `json:"nginx,omitempty"`
+	} `json:"host"`
+	Load      load.Config       `json:"load"` // the command line's load shape
+	Rounds    int               `json:"rounds"`
 	MinRatio  float64           `json:"min_ratio,omitempty"`
-	Scenarios []ScenarioJSON    `json:"scenarios"`
+	Scenarios []*ScenarioReport `json:"scenarios"`
 	OK        bool              `json:"ok"`
-	reports   []*ScenarioReport // for the text table
 }
 
-// HostJSON describes the machine and the tools.
-type HostJSON struct {
-	CPUs      int    `json:"cpus"`
-	GoVersion string `json:"go_version"`
-	Nginx     string `json:"nginx,omitempty"`
-}
-
-// LoadJSON is the command line's load shape.
-type LoadJSON struct {
-	Connections int     `json:"connections"`
-	DurationS   float64 `json:"duration_s"`
-	Requests    int     `json:"requests,omitempty"`
-	WarmupS     float64 `json:"warmup_s"`
-	Rounds      int     `json:"rounds"`
-}
-
-// ScenarioJSON is one scenario.
-type ScenarioJSON struct {
-	Name     string         `json:"name"`
-	Info     map[string]any `json:"info,omitempty"`
-	Targets  []TargetJSON   `json:"targets"`
-	Ratios   []RatioJSON    `json:"ratios,omitempty"`
-	Findings []Finding      `json:"findings,omitempty"`
-	OK       bool           `json:"ok"`
-}
-
-// TargetJSON is one target: every round and the medians.
-type TargetJSON struct {
-	Name   string      `json:"name"`
-	Pair   string      `json:"pair,omitempty"`
-	Side   string      `json:"side"`
-	URL    string      `json:"url"`
-	Rounds []RoundJSON `json:"rounds"`
-	Median MedianJSON  `json:"median"`
-}
-
-// RoundJSON is one run.
-type RoundJSON struct {
-	Round       int              `json:"round"`
-	Connections int              `json:"connections"`
-	Requests    uint64           `json:"requests"`
-	OK          uint64           `json:"ok"`
-	Errors      load.ErrorCounts `json:"errors"`
-	ElapsedS    float64          `json:"elapsed_s"`
-	RPS         float64          `json:"requests_per_s"`
-	BytesPerS   float64          `json:"bytes_per_s"`
-	Bytes       uint64           `json:"bytes"`
-	TimeCapped  bool             `json:"time_capped,omitempty"`
-	Latency     LatencyJSON      `json:"latency_ms"`
-	Server      *ProcJSON        `json:"server,omitempty"`
-	// ServerCPUPerReqUS is the server's CPU time per successful request.
-	ServerCPUPerReqUS float64   `json:"server_cpu_us_per_request,omitempty"`
-	Bench             *ProcJSON `json:"bench,omitempty"`
-	// Memory is the server's memory series, when the target asked for it.
-	Memory []procstat.MemSample `json:"memory_series,omitempty"`
-}
-
-// LatencyJSON is a latency distribution in milliseconds.
-type LatencyJSON struct {
-	Min  float64 `json:"min"`
-	Mean float64 `json:"mean"`
-	P50  float64 `json:"p50"`
-	P90  float64 `json:"p90"`
-	P99  float64 `json:"p99"`
-	Max  float64 `json:"max"`
-}
-
-// ProcJSON is what was sampled of a process.
-type ProcJSON struct {
-	PID       int     `json:"pid"`
-	Processes int     `json:"processes"`
-	PeakRSS   uint64  `json:"peak_rss_bytes"`
-	HWM       uint64  `json:"hwm_bytes"`
-	CPUS      float64 `json:"cpu_s"`
-	Cores     float64 `json:"cores"`
-}
-
-// MedianJSON is a target's medians.
-type MedianJSON struct {
-	RPS         float64 `json:"requests_per_s"`
-	BytesPerS   float64 `json:"bytes_per_s"`
-	P50         float64 `json:"p50_ms"`
-	P90         float64 `json:"p90_ms"`
-	P99         float64 `json:"p99_ms"`
-	Max         float64 `json:"max_ms"`
-	Errors      uint64  `json:"errors_total"`
-	PeakRSS     uint64  `json:"server_peak_rss_bytes,omitempty"`
-	ServerCores float64 `json:"server_cores,omitempty"`
-	BenchCores  float64 `json:"bench_cores,omitempty"`
-	ServerCPUUS float64 `json:"server_cpu_us_per_request,omitempty"`
-}
-
-// RatioJSON compares a pair.
-type RatioJSON struct {
-	Pair      string  `json:"pair"`
-	Ratio     float64 `json:"ratio"`
-	Stockpile float64 `json:"stockpile_requests_per_s"`
-	Baseline  float64 `json:"nginx_requests_per_s"`
-	BelowMin  bool    `json:"below_min,omitempty"`
-}
-
-// MS is d in milliseconds, as the JSON report writes times.
+// MS is d in milliseconds.
 func MS(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
-
-// cpuPerReq returns the server's CPU time per successful request of a run.
-func cpuPerReq(rr RoundResult) time.Duration {
-	if rr.Server == nil {
-		return 0
-	}
-	return rr.Server.CPUPerRequest(rr.Result.OK)
-}
-
-func procJSON(p *procstat.ProcStats) *ProcJSON {
-	if p == nil {
-		return nil
-	}
-	return &ProcJSON{PID: p.PID, Processes: p.Processes, PeakRSS: p.PeakRSS, HWM: p.HWM, CPUS: p.CPU.Seconds(), Cores: p.Cores()}
-}
-
-// NewReport builds the report of finished scenarios.
+// NewReport builds the report of finished scenarios, judging their ratios
+// and findings.
 func NewReport(started time.Time, load load.Config, rounds int, minRatio float64, nginxVersion string, reps []*ScenarioReport) *Report {
-	r := &Report{
-		Started:  started,
-		Host:     HostJSON{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Nginx: nginxVersion},
-		Load:     LoadJSON{Connections: load.Connections, DurationS: load.Duration.Seconds(), Requests: load.Requests, WarmupS: load.Warmup.Seconds(), Rounds: rounds},
-		MinRatio: minRatio,
-		OK:       true,
-		reports:  reps,
-	}
+	r := &Report{Started: started, Load: load, Rounds: rounds, MinRatio: minRatio, Scenarios: reps, OK: true}
+	r.Host.CPUs, r.Host.GoVersion, r.Host.Nginx = runtime.NumCPU(), runtime.Version(), nginxVersion
 	for _, rep := range reps {
-		sj := ScenarioJSON{Name: rep.Name, Info: rep.Info, OK: true}
-		for _, t := range rep.Targets {
-			tj := TargetJSON{Name: t.Target.Name, Pair: t.Target.Pair, Side: t.Target.Side, URL: t.Target.Request.URL}
-			for _, rr := range t.Rounds {
-				res := rr.Result
-				tj.Rounds = append(tj.Rounds, RoundJSON{
-					Round: rr.Round, Connections: rr.Load.Connections,
-					Requests: res.Requests, OK: res.OK, Errors: res.Errors,
-					ElapsedS: res.Elapsed.Seconds(), RPS: res.RequestsPerSecond(), BytesPerS: res.BytesPerSecond(),
-					Bytes: res.Bytes, TimeCapped: res.TimeCapped,
-					Latency: LatencyJSON{
-						Min: MS(res.Latency.Min()), Mean: MS(res.Latency.Mean()),
-						P50: MS(res.Latency.Percentile(50)), P90: MS(res.Latency.Percentile(90)),
-						P99: MS(res.Latency.Percentile(99)), Max: MS(res.Latency.Max()),
-					},
-					Server: procJSON(rr.Server), Bench: procJSON(rr.Bench),
-					ServerCPUPerReqUS: us(cpuPerReq(rr)), Memory: rr.Memory,
-				})
-			}
-			m := t.Median()
-			tj.Median = MedianJSON{RPS: m.RPS, BytesPerS: m.BytesPerSec, P50: MS(m.P50), P90: MS(m.P90), P99: MS(m.P99), Max: MS(m.Max),
-				Errors: m.Errors, PeakRSS: m.PeakRSS, ServerCores: m.ServerCores, BenchCores: m.BenchCores, ServerCPUUS: us(m.ServerCPUPerReq)}
-			sj.Targets = append(sj.Targets, tj)
-		}
-		for _, ra := range Ratios(rep, minRatio) {
-			sj.Ratios = append(sj.Ratios, RatioJSON{Pair: ra.Pair, Ratio: ra.Value, Stockpile: ra.Stockpile, Baseline: ra.Baseline, BelowMin: ra.BelowMin})
-			if ra.BelowMin {
-				sj.OK = false
-			}
+		rep.Ratios, rep.OK = Ratios(rep, minRatio), true
+		for _, ra := range rep.Ratios {
+			rep.OK = rep.OK && !ra.BelowMin
 		}
 		for _, f := range rep.Findings {
-			if !f.OK {
-				sj.OK = false
-			}
+			rep.OK = rep.OK && f.OK
 		}
-		sj.Findings = rep.Findings
-		r.OK = r.OK && sj.OK
-		r.Scenarios = append(r.Scenarios, sj)
+		r.OK = r.OK && rep.OK
 	}
 	return r
 }
@@ -220,8 +70,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(ew, "  %s", r.Host.Nginx)
 	}
 	fmt.Fprintln(ew)
-	for i, rep := range r.reports {
-		sj := r.Scenarios[i]
+	for _, rep := range r.Scenarios {
 		fmt.Fprintf(ew, "\n== %s\n", rep.Name)
 		for _, k := range slices.Sorted(maps.Keys(rep.Info)) {
 			fmt.Fprintf(ew, "   %s: %v\n", k, rep.Info[k])
@@ -243,15 +92,15 @@ func (r *Report) WriteText(w io.Writer) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
-		if len(sj.Ratios) > 0 {
+		if len(rep.Ratios) > 0 {
 			fmt.Fprintln(ew)
 		}
-		for _, ra := range sj.Ratios {
+		for _, ra := range rep.Ratios {
 			mark := ""
 			if ra.BelowMin {
 				mark = fmt.Sprintf("  BELOW --min-ratio %.2f", r.MinRatio)
 			}
-			fmt.Fprintf(ew, "%s%s\n", RatioLine(ra.Pair, ra.Ratio, ra.Stockpile, ra.Baseline), mark)
+			fmt.Fprintf(ew, "%s%s\n", RatioLine(ra.Pair, ra.Value, ra.Stockpile, ra.Baseline), mark)
 		}
 		if rss, hwm := stockpilePeak(rep); rss > 0 {
 			fmt.Fprintf(ew, "stockpile peak RSS: %s sampled during the runs (VmHWM %s)\n", FmtBytes(rss), FmtBytes(hwm))

@@ -73,8 +73,8 @@ func TestMedianAndRatios(t *testing.T) {
 }
 
 func TestReport(t *testing.T) {
-	load := load.Config{Connections: 16, Duration: 10 * time.Second, Warmup: 2 * time.Second}
-	rep := NewReport(time.Unix(0, 0).UTC(), load, 3, 0.8, "nginx/1.22.1", []*ScenarioReport{fakeScenario()})
+	cfg := load.Config{Connections: 16, Duration: 10 * time.Second, Warmup: 2 * time.Second}
+	rep := NewReport(time.Unix(0, 0).UTC(), cfg, 3, 0.8, "nginx/1.22.1", []*ScenarioReport{fakeScenario()})
 	if rep.OK {
 		t.Error("a ratio below --min-ratio must fail the report")
 	}
@@ -103,7 +103,27 @@ func TestReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var back Report
+	var back struct {
+		Load     load.Config `json:"load"`
+		Host     struct{ Nginx string }
+		MinRatio float64 `json:"min_ratio"`
+		// Scenarios as written: the real types, the medians added.
+		Scenarios []struct {
+			OK      bool
+			Ratios  []Ratio
+			Targets []struct {
+				Rounds []struct {
+					Result struct {
+						OK      uint64
+						Elapsed time.Duration    `json:"elapsed_ns"`
+						Latency map[string]int64 `json:"latency_ns"`
+					}
+					Server *procstat.ProcStats
+				}
+				Median Summary
+			}
+		}
+	}
 	if err := json.Unmarshal(raw, &back); err != nil {
 		t.Fatal(err)
 	}
@@ -111,21 +131,25 @@ func TestReport(t *testing.T) {
 	if len(sc.Targets) != 4 || len(sc.Targets[0].Rounds) != 3 || len(sc.Ratios) != 2 || sc.OK {
 		t.Errorf("JSON scenario: %d targets, %d rounds, %d Ratios, ok %v", len(sc.Targets), len(sc.Targets[0].Rounds), len(sc.Ratios), sc.OK)
 	}
-	if r := sc.Targets[0].Rounds[0]; r.RPS != 900 || r.Latency.P50 < 0.99 || r.Latency.P50 > 1.01 || r.Server == nil || r.Server.Cores != 1 {
-		t.Errorf("JSON round %+v", r)
+	r := sc.Targets[0].Rounds[0]
+	if p50 := time.Duration(r.Result.Latency["p50"]); r.Result.OK != 900 || r.Result.Elapsed != time.Second || p50 < 990*time.Microsecond || p50 > 1010*time.Microsecond {
+		t.Errorf("JSON round %+v", r.Result)
+	}
+	if r.Server == nil || r.Server.Cores() != 1 || sc.Targets[0].Median.RPS != 1000 {
+		t.Errorf("JSON round's server %+v, median %+v", r.Server, sc.Targets[0].Median)
 	}
 	if back.Load.Connections != 16 || back.Host.Nginx != "nginx/1.22.1" || back.MinRatio != 0.8 {
 		t.Errorf("JSON header %+v %+v", back.Load, back.Host)
 	}
 
 	// Without a minimum, and with a failed finding.
-	ok := NewReport(time.Now(), load, 3, 0, "", []*ScenarioReport{fakeScenario()})
+	ok := NewReport(time.Now(), cfg, 3, 0, "", []*ScenarioReport{fakeScenario()})
 	if !ok.OK {
 		t.Error("no --min-ratio: the report must pass")
 	}
 	fs := fakeScenario()
 	fs.Findings = []Finding{{Name: "upstream tarball fetches", Value: "2 (want 1)", OK: false}}
-	if NewReport(time.Now(), load, 3, 0, "", []*ScenarioReport{fs}).OK {
+	if NewReport(time.Now(), cfg, 3, 0, "", []*ScenarioReport{fs}).OK {
 		t.Error("a failed finding must fail the report")
 	}
 }

@@ -3,6 +3,7 @@ package bench
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -33,30 +34,42 @@ type Runner struct {
 
 // TargetReport is everything measured for one target.
 type TargetReport struct {
-	Target Target
-	Rounds []RoundResult
+	Target Target        `json:"target"`
+	Rounds []RoundResult `json:"rounds"`
+}
+
+// MarshalJSON adds the medians.
+func (t *TargetReport) MarshalJSON() ([]byte, error) {
+	type plain TargetReport
+	return json.Marshal(struct {
+		*plain
+		Median Summary `json:"median"`
+	}{(*plain)(t), t.Median()})
 }
 
 // RoundResult is one run of one target.
 type RoundResult struct {
-	Round  int
-	Load   load.Config // the shape this run had
-	Result *load.Result
+	Round  int          `json:"round"`
+	Load   load.Config  `json:"load"` // the shape this run had
+	Result *load.Result `json:"result"`
 	// Server is what the sampler saw of the target's server (nil when no
 	// PID is known); Bench is the bench's own process, the load generator,
 	// which shares the machine's cores with the server.
-	Server *procstat.ProcStats
-	Bench  *procstat.ProcStats
+	Server *procstat.ProcStats `json:"server,omitempty"`
+	Bench  *procstat.ProcStats `json:"bench,omitempty"`
 	// Memory is the server's memory series when the target asked for it.
-	Memory []procstat.MemSample
+	Memory []procstat.MemSample `json:"memory_series,omitempty"`
 }
 
 // ScenarioReport is one scenario's results.
 type ScenarioReport struct {
-	Name     string
-	Info     map[string]any
-	Targets  []*TargetReport
-	Findings []Finding
+	Name     string          `json:"name"`
+	Info     map[string]any  `json:"info,omitempty"`
+	Targets  []*TargetReport `json:"targets"`
+	Findings []Finding       `json:"findings,omitempty"`
+	// Ratios and OK are NewReport's verdicts.
+	Ratios []Ratio `json:"ratios,omitempty"`
+	OK     bool    `json:"ok"`
 }
 
 // Run sets sc up, measures its targets, checks them and tears it down.
@@ -230,19 +243,21 @@ func Sleep(ctx context.Context, d time.Duration) error {
 
 // Summary is the median of a target's rounds, metric by metric.
 type Summary struct {
-	Rounds      int
-	RPS         float64
-	BytesPerSec float64
-	P50, P90    time.Duration
-	P99, Max    time.Duration
-	Errors      uint64 // summed, not a median
-	PeakRSS     uint64 // the largest of the rounds
-	ServerCores float64
-	BenchCores  float64
+	Rounds      int           `json:"rounds"`
+	RPS         float64       `json:"requests_per_s"`
+	BytesPerSec float64       `json:"bytes_per_s"`
+	P50         time.Duration `json:"p50_ns"`
+	P90         time.Duration `json:"p90_ns"`
+	P99         time.Duration `json:"p99_ns"`
+	Max         time.Duration `json:"max_ns"`
+	Errors      uint64        `json:"errors_total"`                    // summed, not a median
+	PeakRSS     uint64        `json:"server_peak_rss_bytes,omitempty"` // the largest of the rounds
+	ServerCores float64       `json:"server_cores,omitempty"`
+	BenchCores  float64       `json:"bench_cores,omitempty"`
 	// ServerCPUPerReq is the server's CPU time per successful request: on a
 	// machine whose cores the load generator shares, a fairer comparison of
 	// the servers' costs than throughput alone.
-	ServerCPUPerReq time.Duration
+	ServerCPUPerReq time.Duration `json:"server_cpu_ns_per_request,omitempty"`
 }
 
 // Median summarizes t's rounds.
@@ -280,11 +295,11 @@ func (t *TargetReport) Median() Summary {
 
 // Ratio compares the two sides of a pair on median requests per second.
 type Ratio struct {
-	Pair      string
-	Stockpile float64
-	Baseline  float64
-	Value     float64
-	BelowMin  bool
+	Pair      string  `json:"pair"`
+	Stockpile float64 `json:"stockpile_requests_per_s"`
+	Baseline  float64 `json:"nginx_requests_per_s"`
+	Value     float64 `json:"ratio"`
+	BelowMin  bool    `json:"below_min,omitempty"`
 }
 
 // Ratios returns the ratio of every complete pair of rep, in target order,

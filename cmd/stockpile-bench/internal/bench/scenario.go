@@ -50,30 +50,30 @@ const (
 
 // Target is one thing to measure.
 type Target struct {
-	Name    string // "stockpile packument"
-	Pair    string // what the sides of a comparison share: "packument"; empty for none
-	Side    string // SideStockpile or SideBaseline
-	Request load.Request
+	Name    string       `json:"name"`           // "stockpile packument"
+	Pair    string       `json:"pair,omitempty"` // what the sides of a comparison share: "packument"; empty for none
+	Side    string       `json:"side"`           // SideStockpile or SideBaseline
+	Request load.Request `json:"request"`
 	// Mix, when set, replaces Request: each request is one of these,
 	// picked at random (load.RunMix), each expecting Expect (the cluster's
 	// burst, spread over its replicas), or Expects[i] when Expects is set
 	// (million's sampled URLs, each of its own length).
-	Mix     []load.Request
-	Expect  load.Expect
-	Expects []load.Expect
+	Mix     []load.Request `json:"-"`
+	Expect  load.Expect    `json:"-"`
+	Expects []load.Expect  `json:"-"`
 	// PID is the server process to sample during the run (0: none).
-	PID int
+	PID int `json:"-"`
 	// Load, when set, replaces the command line's load for this target.
-	Load *LoadOverride
+	Load *LoadOverride `json:"-"`
 	// Pick, when set, chooses each request (load.Config.Pick): soak's
 	// installs, cold packages among warm ones.
-	Pick func(conn int, rng *rand.Rand) (load.Request, load.Expect)
+	Pick func(conn int, rng *rand.Rand) (load.Request, load.Expect) `json:"-"`
 	// Prepare, when set, is called before each run of the target with a
 	// copy of it to change for that round (cold-10mb: a fresh package).
-	Prepare func(ctx context.Context, round int, t *Target) error
+	Prepare func(ctx context.Context, round int, t *Target) error `json:"-"`
 	// Memory, when set, samples the server this often and keeps its
 	// memory series in the round (big-concurrent, soak).
-	Memory time.Duration
+	Memory time.Duration `json:"-"`
 }
 
 // LoadOverride is a target's own load shape (the cold burst: N clients,

@@ -1,6 +1,7 @@
 package load
 
 import (
+	"encoding/json"
 	"math"
 	"math/bits"
 	"time"
@@ -75,6 +76,12 @@ func (h *Histogram) Merge(o *Histogram) {
 	h.max = max(h.max, o.max)
 	h.total += o.total
 	h.sum += o.sum
+}
+
+// MarshalJSON writes the distribution's summary, in nanoseconds.
+func (h *Histogram) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]time.Duration{"min": h.Min(), "mean": h.Mean(), "p50": h.Percentile(50),
+		"p90": h.Percentile(90), "p99": h.Percentile(99), "max": h.Max()})
 }
 
 // Count returns how many values were recorded.

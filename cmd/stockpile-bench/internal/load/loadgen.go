@@ -40,12 +40,12 @@ const (
 
 // Request is what each connection of a load run asks, over and over.
 type Request struct {
-	Method string // GET when empty
-	URL    string
-	Header http.Header
+	Method string      `json:"method,omitempty"` // GET when empty
+	URL    string      `json:"url"`
+	Header http.Header `json:"-"` // holds the token
 	// AllowRemote lets the run go to a host that is not loopback; only an
 	// explicit --target sets it.
-	AllowRemote bool
+	AllowRemote bool `json:"-"`
 }
 
 // Expect is what a response must look like to count as a success.
@@ -75,26 +75,26 @@ func NewMaphash() *maphash.Hash {
 
 // Config shapes one load run.
 type Config struct {
-	Connections int           // concurrent connections, each with its own client
-	Duration    time.Duration // measured time; ignored when Requests > 0
-	Requests    int           // fixed number of measured requests (all connections together)
+	Connections int           `json:"connections"`        // concurrent connections, each with its own client
+	Duration    time.Duration `json:"duration_ns"`        // measured time; ignored when Requests > 0
+	Requests    int           `json:"requests,omitempty"` // fixed number of measured requests (all connections together)
 	// PerConnection, when set with Requests, caps each connection's share:
 	// the cold burst's clients send exactly one request each.
-	PerConnection int
-	Warmup        time.Duration // unmeasured time before the measurement
-	Timeout       time.Duration // per request; 30s when zero
+	PerConnection int           `json:"per_connection,omitempty"`
+	Warmup        time.Duration `json:"warmup_ns"`  // unmeasured time before the measurement
+	Timeout       time.Duration `json:"timeout_ns"` // per request; 30s when zero
 	// Seed seeds the connections' choice among RunMix's requests.
-	Seed uint64
+	Seed uint64 `json:"seed,omitempty"`
 	// Pick, when set, chooses each request of connection conn and what its
 	// answer must look like, instead of RunMix's random choice (soak's
 	// installs: a packument, then the tarball it names).
-	Pick func(conn int, rng *rand.Rand) (Request, Expect)
+	Pick func(conn int, rng *rand.Rand) (Request, Expect) `json:"-"`
 	// MaxDuration, when set, replaces MaxDuration as the bound of Duration
 	// (soak's own, longer bound).
-	MaxDuration time.Duration
+	MaxDuration time.Duration `json:"-"`
 	// Observer, when set, is told when the measurement starts and ends
 	// (the process sampler uses it to take CPU time over that window only).
-	Observer Observer
+	Observer Observer `json:"-"`
 }
 
 // Observer watches the measured window of a load run.
@@ -127,14 +127,14 @@ func (c Config) Validate() error {
 
 // Result is what one load run measured.
 type Result struct {
-	Requests   uint64        // measured requests that completed (successes and errors)
-	OK         uint64        // measured successes
-	Errors     ErrorCounts   // measured failures, by kind
-	Bytes      uint64        // body bytes read by measured requests
-	Elapsed    time.Duration // from the start of the measurement to the last measured completion
-	TimeCapped bool          // a fixed-count run hit MaxDuration before its count
-	Latency    *Histogram    // successes only
-	TTFB       time.Duration // mean time to the response headers of the successes
+	Requests   uint64        `json:"requests"`              // measured requests that completed (successes and errors)
+	OK         uint64        `json:"ok"`                    // measured successes
+	Errors     ErrorCounts   `json:"errors"`                // measured failures, by kind
+	Bytes      uint64        `json:"bytes"`                 // body bytes read by measured requests
+	Elapsed    time.Duration `json:"elapsed_ns"`            // from the start of the measurement to the last measured completion
+	TimeCapped bool          `json:"time_capped,omitempty"` // a fixed-count run hit MaxDuration before its count
+	Latency    *Histogram    `json:"latency_ns"`            // successes only
+	TTFB       time.Duration `json:"ttfb_ns"`               // mean time to the response headers of the successes
 }
 
 // ErrorCounts counts failed requests by kind.
