@@ -1,13 +1,7 @@
 package proxy_test
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
-	"crypto/sha1"
-	"crypto/sha512"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -17,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/formats/formattest"
 	"github.com/stockpile-proxy/stockpile/formats/npm"
 	"github.com/stockpile-proxy/stockpile/formats/pypi"
 	"github.com/stockpile-proxy/stockpile/proxy"
@@ -163,40 +158,6 @@ func TestAWSCLIPermissionsPolicies(t *testing.T) {
 	nobody.Fails("AccessDeniedException", "get-authorization-token", "--domain", "acme")
 }
 
-// npmTarball builds a package tarball for name@version and its digests.
-func npmTarball(t *testing.T, name, version string) (tgz []byte, shasum, integrity string) {
-	t.Helper()
-	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(gz)
-	pj, _ := json.Marshal(map[string]string{"name": name, "version": version})
-	if err := tw.WriteHeader(&tar.Header{Name: "package/package.json", Mode: 0o644, Size: int64(len(pj))}); err != nil {
-		t.Fatal(err)
-	}
-	tw.Write(pj)
-	tw.Close()
-	gz.Close()
-	s1 := sha1.Sum(buf.Bytes())
-	s512 := sha512.Sum512(buf.Bytes())
-	return buf.Bytes(), hex.EncodeToString(s1[:]), "sha512-" + base64.StdEncoding.EncodeToString(s512[:])
-}
-
-// npmPublishBody is the body `npm publish` sends.
-func npmPublishBody(t *testing.T, name, version string) []byte {
-	tgz, shasum, integrity := npmTarball(t, name, version)
-	file := name + "-" + version + ".tgz"
-	doc := map[string]any{
-		"_id": name, "name": name, "dist-tags": map[string]string{"latest": version},
-		"versions": map[string]any{version: map[string]any{
-			"name": name, "version": version, "_id": name + "@" + version,
-			"dist": map[string]string{"shasum": shasum, "integrity": integrity, "tarball": "http://client.invalid/" + name + "/-/" + file},
-		}},
-		"_attachments": map[string]any{file: map[string]any{"content_type": "application/octet-stream", "data": base64.StdEncoding.EncodeToString(tgz), "length": len(tgz)}},
-	}
-	b, _ := json.Marshal(doc)
-	return b
-}
-
 func TestDataPlaneAuthorization(t *testing.T) {
 	logs := &auditLog{}
 	in := proxytest.Start(t, proxytest.Options{
@@ -234,16 +195,16 @@ func TestDataPlaneAuthorization(t *testing.T) {
 	}
 
 	// publisher publishes to internal, is refused on app.
-	st, body := do("AKIAPUB", http.MethodPut, "/acme/npm/internal/widget", npmPublishBody(t, "widget", "1.0.0"))
+	st, body := do("AKIAPUB", http.MethodPut, "/acme/npm/internal/widget", formattest.NPMPublishBody("widget", "1.0.0", nil))
 	expect("publisher publishes to internal", st, body, http.StatusOK)
-	st, body = do("AKIAPUB", http.MethodPut, "/acme/npm/app/widget", npmPublishBody(t, "widget", "1.0.1"))
+	st, body = do("AKIAPUB", http.MethodPut, "/acme/npm/app/widget", formattest.NPMPublishBody("widget", "1.0.1", nil))
 	expect("publisher on app", st, body, http.StatusForbidden, `"error"`, "codeartifact:PublishPackageVersion", "package/acme/app/npm//widget", pubARN)
 	// reader reads app (and internal through nothing: it has no right there).
 	st, body = do("AKIAREADER", http.MethodGet, "/acme/npm/app/widget", nil)
 	expect("reader reads app", st, body, http.StatusNotFound)
 	st, body = do("AKIAREADER", http.MethodGet, "/acme/npm/internal/widget", nil)
 	expect("reader reads internal", st, body, http.StatusForbidden, `"error"`, "codeartifact:ReadFromRepository", "repository/acme/internal")
-	st, body = do("AKIAREADER", http.MethodPut, "/acme/npm/app/widget", npmPublishBody(t, "widget", "2.0.0"))
+	st, body = do("AKIAREADER", http.MethodPut, "/acme/npm/app/widget", formattest.NPMPublishBody("widget", "2.0.0", nil))
 	expect("reader publishes", st, body, http.StatusForbidden, "codeartifact:PublishPackageVersion")
 	// PyPI clients get text.
 	st, body = do("AKIAREADER", http.MethodGet, "/acme/pypi/internal/simple/widget/", nil)
@@ -265,9 +226,9 @@ func TestDataPlaneAuthorization(t *testing.T) {
 	admin := proxytest.NewAWSCLI(t, in, "AKIAADMIN", "admin-secret")
 	admin.OK("put-repository-permissions-policy", "--domain", "acme", "--repository", "internal", "--policy-document",
 		`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"codeartifact:PublishPackageVersion","Resource":"arn:aws:codeartifact:stockpile:111122223333:package/acme/internal/npm//frozen"}]}`)
-	st, body = do("AKIAPUB", http.MethodPut, "/acme/npm/internal/frozen", npmPublishBody(t, "frozen", "1.0.0"))
+	st, body = do("AKIAPUB", http.MethodPut, "/acme/npm/internal/frozen", formattest.NPMPublishBody("frozen", "1.0.0", nil))
 	expect("explicit deny on a package", st, body, http.StatusForbidden, "explicit deny", "package/acme/internal/npm//frozen")
-	st, body = do("AKIAPUB", http.MethodPut, "/acme/npm/internal/widget", npmPublishBody(t, "widget", "1.1.0"))
+	st, body = do("AKIAPUB", http.MethodPut, "/acme/npm/internal/widget", formattest.NPMPublishBody("widget", "1.1.0", nil))
 	expect("another package of the repository", st, body, http.StatusOK)
 
 	// Audit: one line per allowed write and per denial.

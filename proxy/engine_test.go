@@ -168,11 +168,19 @@ func TestMetadataCaching(t *testing.T) {
 	})
 }
 
-func TestConcurrentColdFetchIsOneUpstreamFetch(t *testing.T) {
+// startGatedDemo is startEngine with demo 1.0.0 published, whose file the
+// upstream holds back until gate is closed.
+func startGatedDemo(t *testing.T) (*proxytest.Instance, *proxytest.ToyUpstream, string, chan struct{}) {
+	t.Helper()
 	in, up, base := startEngine(t, upstream.Options{})
 	up.Publish(t, "demo", "1.0.0")
 	gate := make(chan struct{})
 	up.Fake.Fault("/files/demo-1.0.0.txt", upstreamtest.Fault{Gate: gate})
+	return in, up, base, gate
+}
+
+func TestConcurrentColdFetchIsOneUpstreamFetch(t *testing.T) {
+	in, up, base, gate := startGatedDemo(t)
 	const clients = 50
 	waits := in.Events.Counts().FetchWaits
 	bodies := make([][]byte, clients)
@@ -282,10 +290,7 @@ func TestUpstreamFaultsAreNotNotFound(t *testing.T) {
 }
 
 func TestGracefulShutdownFinishesDownloads(t *testing.T) {
-	in, up, base := startEngine(t, upstream.Options{})
-	up.Publish(t, "demo", "1.0.0")
-	gate := make(chan struct{})
-	up.Fake.Fault("/files/demo-1.0.0.txt", upstreamtest.Fault{Gate: gate})
+	in, up, base, gate := startGatedDemo(t)
 	type result struct {
 		code int
 		body string

@@ -1,8 +1,6 @@
-package firewall_test
+package firewall
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stockpile-proxy/stockpile/formats"
@@ -12,13 +10,12 @@ import (
 	"github.com/stockpile-proxy/stockpile/formats/nuget"
 	"github.com/stockpile-proxy/stockpile/formats/pypi"
 	"github.com/stockpile-proxy/stockpile/formats/rubygems"
-	"github.com/stockpile-proxy/stockpile/proxy/firewall"
 )
 
-// orders are the six formats' own version orders, as the server passes
+// formatOrders are the six formats' own version orders, as the server passes
 // them.
-func orders() firewall.Orders {
-	o := firewall.Orders{}
+func formatOrders() Orders {
+	o := Orders{}
 	for _, f := range []interface {
 		formats.VersionOrderer
 		Name() string
@@ -52,24 +49,15 @@ var rangeAdvisories = map[string]string{
 // each format's own version order: pre-releases, PEP 440's rc, Maven's
 // qualifiers, NuGet's fourth part, RubyGems' letters.
 func TestOSVRanges(t *testing.T) {
-	dir := t.TempDir()
-	for name, body := range rangeAdvisories {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	a, err := firewall.LoadOSV(dir, orders())
+	dir := writeAdvisoryDir(t, rangeAdvisories)
+	a, err := LoadOSV(dir, formatOrders())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a.UnevaluatedRanges != 1 {
 		t.Errorf("loaded %s, want the GIT range alone unevaluated", a)
 	}
-	tests := []struct {
-		name                            string
-		format, namespace, pkg, version string
-		want                            string
-	}{
+	checkMatches(t, a, []matchCase{
 		{"npm below introduced", "npm", "", "ranged", "1.1.9", ""},
 		{"npm at introduced", "npm", "", "ranged", "1.2.0", "MAL-R-1"},
 		{"npm inside", "npm", "", "ranged", "1.3.7", "MAL-R-1"},
@@ -93,17 +81,9 @@ func TestOSVRanges(t *testing.T) {
 		{"crates.io below limit", "cargo", "", "ranged", "0.3.4", "MAL-R-6"},
 		{"crates.io at limit", "cargo", "", "ranged", "0.3.5", ""},
 		{"GIT ranges block nothing", "npm", "", "gitonly", "1.0.0", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := a.Match(tt.format, tt.namespace, tt.pkg, tt.version)
-			if (got == nil && tt.want != "") || (got != nil && got.ID != tt.want) {
-				t.Errorf("Match(%s %s) = %+v, want %q", tt.pkg, tt.version, got, tt.want)
-			}
-		})
-	}
+	})
 	t.Run("without a format's order its ranges are counted, not used", func(t *testing.T) {
-		b, err := firewall.LoadOSV(dir, nil)
+		b, err := LoadOSV(dir, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -27,8 +27,15 @@ var advisories = map[string]string{
 
 func writeAdvisories(t *testing.T) string {
 	t.Helper()
+	return writeAdvisoryDir(t, advisories)
+}
+
+// writeAdvisoryDir writes each named OSV document of docs below a new
+// directory and returns it.
+func writeAdvisoryDir(t *testing.T, docs map[string]string) string {
+	t.Helper()
 	dir := t.TempDir()
-	for name, body := range advisories {
+	for name, body := range docs {
 		p := filepath.Join(dir, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
@@ -57,6 +64,27 @@ func writeAdvisoryZip(t *testing.T) string {
 	return p
 }
 
+// matchCase is one Match query and the ID of the advisory it must find,
+// "" for none.
+type matchCase struct {
+	name                            string
+	format, namespace, pkg, version string
+	want                            string
+}
+
+// checkMatches runs each case as a subtest of t against a.
+func checkMatches(t *testing.T, a *Advisories, cases []matchCase) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			got := a.Match(tt.format, tt.namespace, tt.pkg, tt.version)
+			if (got == nil && tt.want != "") || (got != nil && got.ID != tt.want) {
+				t.Errorf("Match(%s %s %s %s) = %+v, want %q", tt.format, tt.namespace, tt.pkg, tt.version, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestLoadOSV(t *testing.T) {
 	for _, src := range []struct {
 		name string
@@ -70,11 +98,7 @@ func TestLoadOSV(t *testing.T) {
 			if a.Count != 8 || a.UnevaluatedRanges != 1 {
 				t.Errorf("loaded %s", a)
 			}
-			tests := []struct {
-				name                            string
-				format, namespace, pkg, version string
-				want                            string
-			}{
+			checkMatches(t, a, []matchCase{
 				{"npm version", "npm", "", "left-pad", "1.1.0", "MAL-2025-1"},
 				{"npm other version", "npm", "", "left-pad", "1.0.0", ""},
 				{"npm scoped, whole package", "npm", "evil", "core", "9.9.9", "MAL-2025-2"},
@@ -87,15 +111,7 @@ func TestLoadOSV(t *testing.T) {
 				{"withdrawn advisory", "npm", "", "fine", "1.0.0", ""},
 				{"a fixed range is not evaluated", "npm", "", "ranged", "1.0.0", ""},
 				{"another ecosystem's package", "npm", "", "example.com/x", "v1.0.0", ""},
-			}
-			for _, tt := range tests {
-				t.Run(tt.name, func(t *testing.T) {
-					got := a.Match(tt.format, tt.namespace, tt.pkg, tt.version)
-					if (got == nil && tt.want != "") || (got != nil && got.ID != tt.want) {
-						t.Errorf("Match = %+v, want %q", got, tt.want)
-					}
-				})
-			}
+			})
 		})
 	}
 	t.Run("a missing path is an error", func(t *testing.T) {

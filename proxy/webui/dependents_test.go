@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stockpile-proxy/stockpile/formats/formattest"
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/upstream/upstreamtest"
 )
@@ -60,7 +61,7 @@ func TestDependentsAndStorage(t *testing.T) {
 
 	var leftPadBytes int
 	for _, v := range []string{"1.0.0", "1.1.0"} {
-		tgz, _, _ := tarball(t, "left-pad", v)
+		tgz, _, _ := formattest.NPMManifestTarball("left-pad", v)
 		leftPadBytes += len(tgz)
 	}
 	for repo, want := range map[string]int{"internal": leftPadBytes, "app": len(usesPad), "npm-store": len(usesPad)} {

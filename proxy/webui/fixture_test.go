@@ -1,14 +1,7 @@
 package webui_test
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
-	"crypto/sha1"
-	"crypto/sha512"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/formats/formattest"
 	"github.com/stockpile-proxy/stockpile/formats/npm"
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
@@ -88,17 +82,12 @@ func startLog(t testing.TB, cfg *proxy.Config, n int, log *slog.Logger) *proxyte
 // publish sends what `npm publish` sends.
 func publish(t testing.TB, in *proxytest.Instance, tok, name, version, readme string) {
 	t.Helper()
-	tgz, shasum, integrity := tarball(t, name, version)
-	file := name + "-" + version + ".tgz"
-	v := map[string]any{"name": name, "version": version, "_id": name + "@" + version, "description": "The " + name + " package",
-		"dist": map[string]string{"shasum": shasum, "integrity": integrity, "tarball": "http://client.invalid/" + name + "/-/" + file}}
-	if readme != "" {
-		v["readme"] = readme
-	}
-	doc := map[string]any{"_id": name, "name": name, "dist-tags": map[string]string{"latest": version},
-		"versions":     map[string]any{version: v},
-		"_attachments": map[string]any{file: map[string]any{"content_type": "application/octet-stream", "data": base64.StdEncoding.EncodeToString(tgz), "length": len(tgz)}}}
-	body, _ := json.Marshal(doc)
+	body := formattest.NPMPublishBody(name, version, func(v map[string]any) {
+		v["description"] = "The " + name + " package"
+		if readme != "" {
+			v["readme"] = readme
+		}
+	})
 	req, _ := http.NewRequest(http.MethodPut, in.URL+"/acme/npm/internal/"+name, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	if tok != "" {
@@ -113,23 +102,6 @@ func publish(t testing.TB, in *proxytest.Instance, tok, name, version, readme st
 		b, _ := io.ReadAll(resp.Body)
 		t.Fatalf("publish %s@%s: %d %s", name, version, resp.StatusCode, b)
 	}
-}
-
-func tarball(t testing.TB, name, version string) ([]byte, string, string) {
-	t.Helper()
-	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(gz)
-	pj, _ := json.Marshal(map[string]string{"name": name, "version": version})
-	if err := tw.WriteHeader(&tar.Header{Name: "package/package.json", Mode: 0o644, Size: int64(len(pj))}); err != nil {
-		t.Fatal(err)
-	}
-	_, _ = tw.Write(pj)
-	_ = tw.Close()
-	_ = gz.Close()
-	s1 := sha1.Sum(buf.Bytes())
-	s512 := sha512.Sum512(buf.Bytes())
-	return buf.Bytes(), hex.EncodeToString(s1[:]), "sha512-" + base64.StdEncoding.EncodeToString(s512[:])
 }
 
 // browser is an HTTP client with a cookie jar that does not follow redirects.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stockpile-proxy/stockpile/formats/formattest"
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
 	"github.com/stockpile-proxy/stockpile/upstream"
@@ -33,7 +34,7 @@ func serveNPM(t testing.TB, fake *upstreamtest.Server, name string, deps map[str
 	vs := map[string]any{}
 	times := map[string]any{"created": "2024-01-01T00:00:00.000Z", "modified": "2024-03-01T00:00:00.000Z"}
 	for i, v := range versions {
-		tgz, shasum, integrity := tarball(t, name, v)
+		tgz, shasum, integrity := formattest.NPMManifestTarball(name, v)
 		base := name[strings.LastIndexByte(name, '/')+1:]
 		path := "/" + name + "/-/" + base + "-" + v + ".tgz"
 		fake.Handle(path, upstreamtest.Response{Body: tgz, ContentType: "application/octet-stream"})
