@@ -5,10 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -318,33 +316,9 @@ func TestSlowBodyCutByServer(t *testing.T) {
 	in := startOpen(t, func(c *proxy.Config) {
 		c.HTTP.MinBodyRate, c.HTTP.MinBodyRateWindow = 1000, 500*time.Millisecond
 	})
-	c, err := net.Dial("tcp", strings.TrimPrefix(in.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	fmt.Fprintf(c, "POST /v1/domain?domain=slow HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10000\r\n\r\n{")
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case <-time.After(50 * time.Millisecond):
-				if _, err := c.Write([]byte(" ")); err != nil {
-					return
-				}
-			}
-		}
-	}()
-	start := time.Now()
-	_ = c.SetReadDeadline(start.Add(4 * time.Second))
-	_, err = io.Copy(io.Discard, c)
-	if ne, ok := err.(net.Error); ok && ne.Timeout() {
-		t.Fatal("the connection was still open after 4s")
-	}
-	if took := time.Since(start); took > 2500*time.Millisecond {
+	c := proxy.Trickle(t, strings.TrimPrefix(in.URL, "http://"),
+		"POST /v1/domain?domain=slow HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10000\r\n\r\n{", ' ')
+	if took := proxy.WaitClosed(t, c, 4*time.Second); took > 2500*time.Millisecond {
 		t.Errorf("cut after %s, want within the 500ms window (plus slack)", took)
 	}
 	if code, _, _ := send(t, "GET", in.URL+"/v1/domain?domain=slow", "", "", nil); code != 404 {

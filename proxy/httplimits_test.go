@@ -82,20 +82,6 @@ func testLimits() HTTPConfig {
 		IdleTimeout: time.Second, MinBodyRate: 1000, MinBodyRateWindow: 500 * time.Millisecond}
 }
 
-// waitClosed reads from c until the server closes it, and returns how long
-// that took; it fails the test after limit.
-func waitClosed(t *testing.T, c net.Conn, limit time.Duration) time.Duration {
-	t.Helper()
-	start := time.Now()
-	_ = c.SetReadDeadline(start.Add(limit))
-	_, err := io.Copy(io.Discard, c)
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		t.Fatalf("the connection was still open after %s", limit)
-	}
-	return time.Since(start)
-}
-
 // TestSlowBodyIsCut: a body that trickles in below min_body_rate is cut
 // within its window, however long it would take to finish.
 func TestSlowBodyIsCut(t *testing.T) {
@@ -104,27 +90,9 @@ func TestSlowBodyIsCut(t *testing.T) {
 		_, err := io.Copy(io.Discard, r.Body)
 		handlerErr <- err
 	}))
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	fmt.Fprintf(c, "PUT /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\n")
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() { // one byte every 50 ms: 20 B/s against 1000 B/s
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(50 * time.Millisecond):
-				if _, err := c.Write([]byte("x")); err != nil {
-					return
-				}
-			}
-		}
-	}()
-	took := waitClosed(t, c, 3*time.Second)
+	// 20 B/s against 1000 B/s.
+	c := Trickle(t, addr, "PUT /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\n", 'x')
+	took := WaitClosed(t, c, 3*time.Second)
 	if took > 2*time.Second {
 		t.Errorf("cut after %s, want within the 500ms window (plus slack)", took)
 	}
@@ -246,7 +214,7 @@ func TestHeaderLimits(t *testing.T) {
 		}
 		defer c.Close()
 		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: localhost\r\n")
-		if took := waitClosed(t, c, 3*time.Second); took > 2*time.Second {
+		if took := WaitClosed(t, c, 3*time.Second); took > 2*time.Second {
 			t.Errorf("cut after %s, want about 500ms", took)
 		}
 	})

@@ -241,15 +241,7 @@ func TestRenderFull(t *testing.T) {
 	if doc.ContentType != "application/json" {
 		t.Errorf("content type %q", doc.ContentType)
 	}
-	var got struct {
-		ID       string                     `json:"_id"`
-		Rev      string                     `json:"_rev"`
-		Name     string                     `json:"name"`
-		Readme   string                     `json:"readme"`
-		Tags     map[string]string          `json:"dist-tags"`
-		Versions map[string]json.RawMessage `json:"versions"`
-		Time     map[string]string          `json:"time"`
-	}
+	var got packument
 	if err := json.Unmarshal(doc.Body, &got); err != nil {
 		t.Fatalf("%v: %s", err, doc.Body)
 	}
