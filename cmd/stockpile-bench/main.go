@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -20,10 +21,11 @@ import (
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/stack"
 )
 
-// Exit codes.
+// Exit codes: exitFail for an error, a ratio below --min-ratio or a failed
+// check; exitUsage for a bad command line.
 const (
 	exitOK    = 0
-	exitFail  = 1 // an error, a ratio below --min-ratio, a failed check
+	exitFail  = 1
 	exitUsage = 2
 )
 
@@ -40,11 +42,11 @@ const usage = `usage:
 
 // run is main without the process: it returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, usage)
-		return exitUsage
+	cmd := ""
+	if len(args) > 0 {
+		cmd = args[0]
 	}
-	switch args[0] {
+	switch cmd {
 	case "run":
 		o, err := parseRun(args[1:], stderr)
 		if errors.Is(err, flag.ErrHelp) {
@@ -56,17 +58,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return runScenarios(ctx, o, stdout, stderr)
 	case "list":
-		for _, n := range scenarioNames() {
-			fmt.Fprintln(stdout, n)
-		}
+		fmt.Fprintln(stdout, strings.Join(scenarioNames(), "\n"))
 		return exitOK
 	case "help", "-h", "-help", "--help":
 		fmt.Fprintln(stdout, usage)
 		return exitOK
-	default:
-		fmt.Fprintf(stderr, "stockpile-bench: unknown command %q\n%s\n", args[0], usage)
-		return exitUsage
 	}
+	if cmd != "" {
+		fmt.Fprintf(stderr, "stockpile-bench: unknown command %q\n", cmd)
+	}
+	fmt.Fprintln(stderr, usage)
+	return exitUsage
 }
 
 // runScenarios runs every scenario of o in turn and reports them.
@@ -85,17 +87,14 @@ func runScenarios(ctx context.Context, o *runOptions, stdout, stderr io.Writer) 
 		return exitFail
 	}
 	rep := bench.NewReport(started, o.Load, o.Rounds, o.MinRatio, stack.NginxVersion(o.Nginx), reps)
-	if werr := rep.WriteText(stdout); werr != nil {
+	werr := rep.WriteText(stdout)
+	if werr == nil && o.JSON != "" {
+		werr = rep.WriteJSON(o.JSON)
+	}
+	if werr != nil {
 		log.Error("write report", "err", werr)
-		return exitFail
 	}
-	if o.JSON != "" {
-		if werr := rep.WriteJSON(o.JSON); werr != nil {
-			log.Error("write report", "err", werr)
-			return exitFail
-		}
-	}
-	if err != nil || !rep.OK {
+	if err != nil || werr != nil || !rep.OK {
 		return exitFail
 	}
 	return exitOK
@@ -141,6 +140,4 @@ func newScenarios() map[string]func(bench.Env) bench.Scenario {
 }
 
 // scenarioNames returns the known scenario names, sorted.
-func scenarioNames() []string {
-	return slices.Sorted(maps.Keys(newScenarios()))
-}
+func scenarioNames() []string { return slices.Sorted(maps.Keys(newScenarios())) }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -41,7 +43,7 @@ func TestParseRunRefuses(t *testing.T) {
 		{"too many connections", "-c 1001 npm-warm"},
 		{"no connections", "-c 0 npm-warm"},
 		{"too many rounds", "-rounds 11 npm-warm"},
-		{"too big a burst", "-burst 1001 npm-cold-burst"},
+		{"no big clients", "-big-clients 0 big-concurrent"},
 		{"too much warm-up", "-warmup 31s npm-warm"},
 		{"too many requests", "-n 10000001 npm-warm"},
 		{"remote nginx", "--nginx-listen 0.0.0.0:8080 npm-warm"},
@@ -63,6 +65,31 @@ func TestParseRunRefuses(t *testing.T) {
 	// A remote target is allowed when named explicitly.
 	if _, err := parseRun(strings.Fields("--target https://stockpile.example.com/acme/npm/app/ --token t npm-warm"), io.Discard); err != nil {
 		t.Errorf("explicit remote target refused: %v", err)
+	}
+}
+
+// The scenarios check their own flags before they start anything.
+func TestScenarioFlagsRefused(t *testing.T) {
+	for _, args := range []string{
+		"-burst 1001 npm-cold-burst",
+		"-big-size 1KiB big-concurrent",
+		"-soak-duration 3h soak",
+		"-soak-duration 10s -soak-warmup 10s soak",
+	} {
+		t.Run(args, func(t *testing.T) {
+			o, err := parseRun(strings.Fields(args), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.Log = slog.New(slog.DiscardHandler)
+			s := newScenarios()[o.Scenarios[0]](o.Env)
+			if err := s.Setup(context.Background()); err == nil {
+				t.Errorf("%s set up", args)
+			}
+			if err := s.Teardown(); err != nil {
+				t.Errorf("teardown: %v", err)
+			}
+		})
 	}
 }
 
@@ -90,16 +117,6 @@ func TestRunOptionsNewFlags(t *testing.T) {
 	o, err = parseRun([]string{"soak"}, io.Discard)
 	if err != nil || o.BigSize != scenario.DefaultBigSize || o.BigClients != scenario.DefaultBigClients || o.SoakDuration != scenario.DefaultSoakDuration {
 		t.Errorf("defaults: %+v, %v", o, err)
-	}
-	for _, bad := range [][]string{
-		{"-big-size", "1KiB", "big-concurrent"},
-		{"-big-clients", "0", "big-concurrent"},
-		{"-soak-duration", "3h", "soak"},
-		{"-soak-duration", "10s", "-soak-warmup", "10s", "soak"},
-	} {
-		if _, err := parseRun(bad, io.Discard); err == nil {
-			t.Errorf("%v accepted", bad)
-		}
 	}
 	for _, name := range []string{"cold-10mb", "cold-burst-1000", "big-concurrent", "soak", "warm-pypi", "warm-maven", "warm-cargo", "warm-nuget", "warm-ruby", "npm-warm", "npm-cold-burst"} {
 		if newScenarios()[name] == nil {

@@ -8,46 +8,32 @@ import (
 )
 
 // Histogram records latencies in HDR style: exact below 256 ns, then 128
-// linear sub-buckets per power of two, so any recorded value is reported
-// within 1/128 (< 0.8 %) of itself whatever the range, in a fixed ~60 KB.
-// The zero value is ready to use; it is not safe for concurrent use (each
-// load-generator connection has its own and they are merged at the end).
+// linear sub-buckets per power of two, so a value is reported within 1/128
+// of itself in a fixed ~60 KB. The zero value is ready; it is not safe for
+// concurrent use (each connection has its own, merged at the end).
 type Histogram struct {
-	counts [histBuckets]uint64
-	total  uint64
-	min    uint64
-	max    uint64
-	sum    float64
+	counts        [58 << histSubBits]uint64 // shifts 0..56, see histIndex
+	total         uint64
+	min, max, sum uint64
 }
 
-const (
-	histSubBits  = 7
-	histSubCount = 1 << histSubBits // linear sub-buckets per power of two
-	histExact    = 2 * histSubCount // values below this have their own bucket
-	// Shifts run from 1 (values 256..511) to 64-histSubBits-1 (the top of uint64).
-	histBuckets = histExact + (64-histSubBits-1)*histSubCount
-)
+const histSubBits = 7
 
-// histIndex returns the bucket of v.
+// histIndex returns the bucket of v: values below 256 have their own, the
+// rest the bucket of their top 8 significant bits.
 func histIndex(v uint64) int {
-	if v < histExact {
-		return int(v)
-	}
-	shift := bits.Len64(v) - (histSubBits + 1)
-	top := v >> uint(shift) // in [histSubCount, 2*histSubCount)
-	return histExact + (shift-1)*histSubCount + int(top-histSubCount)
+	shift := max(bits.Len64(v)-(histSubBits+1), 0)
+	return shift<<histSubBits + int(v>>shift)
 }
 
-// histUpper returns the largest value that falls into bucket i, as HDR
-// histograms report percentiles ("highest equivalent value").
+// histUpper returns the largest value of bucket i, which HDR histograms
+// report for a percentile ("highest equivalent value").
 func histUpper(i int) uint64 {
-	if i < histExact {
+	if i < 2<<histSubBits {
 		return uint64(i)
 	}
-	j := i - histExact
-	shift := j/histSubCount + 1
-	top := uint64(j%histSubCount + histSubCount)
-	return (top+1)<<uint(shift) - 1
+	shift := i>>histSubBits - 1
+	return uint64(i-shift<<histSubBits+1)<<shift - 1
 }
 
 // Record adds one latency.
@@ -57,9 +43,7 @@ func (h *Histogram) Record(d time.Duration) {
 	if h.total == 0 || v < h.min {
 		h.min = v
 	}
-	h.max = max(h.max, v)
-	h.total++
-	h.sum += float64(v)
+	h.max, h.total, h.sum = max(h.max, v), h.total+1, h.sum+v
 }
 
 // Merge adds every value recorded in o.
@@ -73,9 +57,7 @@ func (h *Histogram) Merge(o *Histogram) {
 	if h.total == 0 || o.min < h.min {
 		h.min = o.min
 	}
-	h.max = max(h.max, o.max)
-	h.total += o.total
-	h.sum += o.sum
+	h.max, h.total, h.sum = max(h.max, o.max), h.total+o.total, h.sum+o.sum
 }
 
 // MarshalJSON writes the distribution's summary, in nanoseconds.
@@ -87,34 +69,21 @@ func (h *Histogram) MarshalJSON() ([]byte, error) {
 // Count returns how many values were recorded.
 func (h *Histogram) Count() uint64 { return h.total }
 
-// Max returns the largest value recorded, exactly.
+// Min and Max return the smallest and largest values recorded, exactly.
+func (h *Histogram) Min() time.Duration { return time.Duration(h.min) }
 func (h *Histogram) Max() time.Duration { return time.Duration(h.max) }
 
-// Min returns the smallest value recorded, exactly.
-func (h *Histogram) Min() time.Duration { return time.Duration(h.min) }
-
 // Mean returns the mean of the recorded values.
-func (h *Histogram) Mean() time.Duration {
-	if h.total == 0 {
-		return 0
-	}
-	return time.Duration(h.sum / float64(h.total))
-}
+func (h *Histogram) Mean() time.Duration { return time.Duration(h.sum / max(h.total, 1)) }
 
-// Percentile returns the value below or at which p percent of the recorded
-// values fall (p in [0, 100]), within the histogram's precision, never more
-// than Max. It returns 0 for an empty histogram.
+// Percentile returns the value at or below which p percent of the values
+// fall (p in [0, 100]) within the histogram's precision, clamped to
+// [Min, Max]; 0 when empty.
 func (h *Histogram) Percentile(p float64) time.Duration {
-	if h.total == 0 {
-		return 0
-	}
-	p = min(max(p, 0), 100)
-	rank := uint64(math.Ceil(p / 100 * float64(h.total)))
-	rank = max(rank, 1)
+	rank := max(uint64(math.Ceil(min(max(p, 0), 100)/100*float64(h.total))), 1)
 	var seen uint64
 	for i, c := range h.counts {
-		seen += c
-		if seen >= rank {
+		if seen += c; seen >= rank {
 			return time.Duration(min(max(histUpper(i), h.min), h.max))
 		}
 	}

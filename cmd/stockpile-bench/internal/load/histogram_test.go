@@ -6,6 +6,12 @@ import (
 	"time"
 )
 
+// The histogram's bucket count and relative precision.
+const (
+	histBuckets  = len(Histogram{}.counts)
+	histSubCount = 1 << histSubBits
+)
+
 func TestHistogramIndexRoundTrip(t *testing.T) {
 	// Every value lands in a bucket whose upper bound is at or above it and
 	// within the histogram's relative precision.
@@ -24,6 +30,15 @@ func TestHistogramIndexRoundTrip(t *testing.T) {
 		if i > 0 && histUpper(i-1) >= v {
 			t.Errorf("value %d also fits bucket %d below its own", v, i-1)
 		}
+	}
+	// The buckets tile the whole range: each ends where the next begins.
+	for i := range histBuckets - 1 {
+		if up := histUpper(i); histIndex(up) != i || histIndex(up+1) != i+1 {
+			t.Fatalf("bucket %d ends at %d: histIndex gives %d, and %d past it", i, up, histIndex(up), histIndex(up+1))
+		}
+	}
+	if histUpper(histBuckets-1) != math.MaxUint64 {
+		t.Errorf("the last bucket ends at %d, not the top of uint64", histUpper(histBuckets-1))
 	}
 }
 

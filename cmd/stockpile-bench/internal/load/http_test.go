@@ -4,53 +4,37 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"hash/crc32"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 )
 
-func TestGet(t *testing.T) {
+func TestFetch(t *testing.T) {
 	body := strings.Repeat("0123456789", 10_000)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/missing" {
 			http.Error(w, "no such thing", http.StatusNotFound)
 			return
 		}
-		w.Write([]byte(body + r.Header.Get("X-Tail")))
+		w.Header().Set("Content-Encoding", r.Header.Get("X-Encoding"))
+		w.Write([]byte(body))
 	}))
 	t.Cleanup(srv.Close)
 	c := Client(0, false)
 	ctx := context.Background()
-	t.Run("into a fixed buffer", func(t *testing.T) {
-		fb := &FixedBuffer{Buf: make([]byte, len(body))}
-		r, err := Get(ctx, c, srv.URL, nil, fb, nil)
-		if err != nil || r.Status != 200 || r.Bytes != int64(len(body)) || string(fb.Bytes()) != body || r.Total < r.TTFB {
-			t.Errorf("%+v, %v: want the whole body in the buffer", r, err)
-		}
-		fb = &FixedBuffer{Buf: make([]byte, len(body))}
-		if _, err := Get(ctx, c, srv.URL, http.Header{"X-Tail": {"!"}}, fb, nil); err == nil || !strings.Contains(err.Error(), "larger") {
-			t.Errorf("a body one byte too long: %v", err)
-		}
-	})
-	t.Run("through a buffer into a hash", func(t *testing.T) {
-		h := crc32.NewIEEE()
-		r, err := Get(ctx, c, srv.URL, nil, h, make([]byte, 1000))
-		if err != nil || r.Bytes != int64(len(body)) || h.Sum32() != crc32.ChecksumIEEE([]byte(body)) {
-			t.Errorf("%+v, %v: wrong bytes hashed", r, err)
-		}
-	})
-	t.Run("fetch", func(t *testing.T) {
-		got, err := Fetch(ctx, c, srv.URL, nil)
-		if err != nil || !bytes.Equal(got, []byte(body)) {
-			t.Errorf("%d bytes, %v", len(got), err)
-		}
-		var se *StatusError
-		if _, err := Fetch(ctx, c, srv.URL+"/missing", nil); !errors.As(err, &se) || se.Status != 404 || !strings.Contains(se.Snippet, "no such thing") {
-			t.Errorf("404: %v", err)
-		}
-	})
+	got, err := Fetch(ctx, c, srv.URL, nil)
+	if err != nil || !bytes.Equal(got, []byte(body)) {
+		t.Errorf("%d bytes, %v", len(got), err)
+	}
+	got, enc, err := FetchEncoded(ctx, c, srv.URL, http.Header{"X-Encoding": {"gzip"}})
+	if err != nil || enc != "gzip" || !bytes.Equal(got, []byte(body)) {
+		t.Errorf("%d bytes, encoding %q, %v: want the body as sent, and its encoding", len(got), enc, err)
+	}
+	var se *StatusError
+	if _, err := Fetch(ctx, c, srv.URL+"/missing", nil); !errors.As(err, &se) || se.Status != 404 || !strings.Contains(se.Snippet, "no such thing") {
+		t.Errorf("404: %v", err)
+	}
 }
 
 func TestRunMix(t *testing.T) {
