@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -64,7 +65,7 @@ func (r *Report) WriteJSON(path string) error {
 
 // WriteText writes the human-readable tables.
 func (r *Report) WriteText(w io.Writer) error {
-	ew := &errWriter{w: w}
+	ew := &strings.Builder{}
 	fmt.Fprintf(ew, "stockpile-bench  %s  %d CPUs  %s", r.Started.Format(time.RFC3339), r.Host.CPUs, r.Host.GoVersion)
 	if r.Host.Nginx != "" {
 		fmt.Fprintf(ew, "  %s", r.Host.Nginx)
@@ -89,9 +90,7 @@ func (r *Report) WriteText(w io.Writer) error {
 				writeRow(tw, t.Target.Name, "median", "", t.Median())
 			}
 		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
+		tw.Flush() // into ew, which cannot fail
 		if len(rep.Ratios) > 0 {
 			fmt.Fprintln(ew)
 		}
@@ -116,15 +115,26 @@ func (r *Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(ew, "%s  %s: %s\n", verdict, f.Name, f.Value)
 		}
 	}
-	return ew.err
+	_, err := io.WriteString(w, ew.String())
+	return err
 }
 
 // writeRow writes one line of the table: a round (the summary of that
 // round alone) or a target's medians.
+// What was not sampled is "-" (a sampler's resolution is 10 ms of CPU over
+// the whole run, so CPU per request is meaningful for runs of seconds).
 func writeRow(w io.Writer, target, round, conns string, s Summary) {
+	cores := func(c float64) string { return orDash(c == 0, fmt.Sprintf("%.2f", c)) }
 	fmt.Fprintf(w, "%s\t%s\t%s\t%.0f\t%.1f\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t\n",
-		target, round, conns, s.RPS, s.BytesPerSec/1e6, FmtDur(s.P50), FmtDur(s.P90), FmtDur(s.P99), FmtDur(s.Max),
-		s.Errors, FmtBytes(s.PeakRSS), fmtFloatCores(s.ServerCores), fmtCPU(s.ServerCPUPerReq), fmtFloatCores(s.BenchCores))
+		target, round, conns, s.RPS, s.BytesPerSec/1e6, FmtDur(s.P50), FmtDur(s.P90), FmtDur(s.P99), FmtDur(s.Max), s.Errors,
+		FmtBytes(s.PeakRSS), cores(s.ServerCores), orDash(s.ServerCPUPerReq <= 0, FmtDur(s.ServerCPUPerReq)), cores(s.BenchCores))
+}
+
+func orDash(none bool, s string) string {
+	if none {
+		return "-"
+	}
+	return s
 }
 
 // RatioLine is the one-line comparison of a pair.
@@ -149,6 +159,7 @@ func stockpilePeak(rep *ScenarioReport) (rss, hwm uint64) {
 	return rss, hwm
 }
 
+// FmtDur prints d in s, ms or µs.
 func FmtDur(d time.Duration) string {
 	switch {
 	case d >= time.Second:
@@ -160,40 +171,5 @@ func FmtDur(d time.Duration) string {
 	}
 }
 
-// fmtCPU prints a CPU time per request; a sampler's resolution is 10 ms
-// of CPU over the whole run, so it is meaningful for runs of seconds.
-func fmtCPU(d time.Duration) string {
-	if d <= 0 {
-		return "-"
-	}
-	return FmtDur(d)
-}
-
-func FmtBytes(b uint64) string {
-	if b == 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.1fMiB", float64(b)/(1<<20))
-}
-
-func fmtFloatCores(c float64) string {
-	if c == 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.2f", c)
-}
-
-// errWriter keeps the first write error.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) Write(p []byte) (int, error) {
-	if e.err != nil {
-		return 0, e.err
-	}
-	n, err := e.w.Write(p)
-	e.err = err
-	return n, err
-}
+// FmtBytes prints b in MiB, "-" for none.
+func FmtBytes(b uint64) string { return orDash(b == 0, fmt.Sprintf("%.1fMiB", float64(b)/(1<<20))) }

@@ -306,29 +306,22 @@ type Ratio struct {
 // flagged when below minRatio (0: no minimum).
 func Ratios(rep *ScenarioReport, minRatio float64) []Ratio {
 	var out []Ratio
-	seen := map[string]bool{}
-	for _, t := range rep.Targets {
+	for i, t := range rep.Targets {
 		pair := t.Target.Pair
-		if pair == "" || seen[pair] {
-			continue
+		if pair == "" || slices.ContainsFunc(rep.Targets[:i], func(u *TargetReport) bool { return u.Target.Pair == pair }) {
+			continue // none, or seen
 		}
-		seen[pair] = true
-		var sp, bl *TargetReport
+		r, sides := Ratio{Pair: pair}, 0
 		for _, u := range rep.Targets {
-			if u.Target.Pair != pair {
-				continue
-			}
-			switch u.Target.Side {
-			case SideStockpile:
-				sp = u
-			case SideBaseline:
-				bl = u
+			if u.Target.Pair == pair && u.Target.Side == SideStockpile {
+				r.Stockpile, sides = u.Median().RPS, sides|1
+			} else if u.Target.Pair == pair && u.Target.Side == SideBaseline {
+				r.Baseline, sides = u.Median().RPS, sides|2
 			}
 		}
-		if sp == nil || bl == nil {
-			continue
+		if sides != 3 {
+			continue // incomplete
 		}
-		r := Ratio{Pair: pair, Stockpile: sp.Median().RPS, Baseline: bl.Median().RPS}
 		if r.Baseline > 0 {
 			r.Value = r.Stockpile / r.Baseline
 		}
