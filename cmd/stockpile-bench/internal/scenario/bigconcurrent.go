@@ -79,8 +79,13 @@ func (s *bigConcurrent) Name() string { return "big-concurrent" }
 // Setup implements Scenario: the tarball (streamed to disk, its digests
 // computed on the way), its packument, nginx with its access log,
 // Stockpile, and one download through it, which makes the tarball warm.
-// (The command line bounds the size and the clients.)
 func (s *bigConcurrent) Setup(ctx context.Context) error {
+	if s.size < MinBigSize || s.size > MaxBigSize {
+		return fmt.Errorf("big-concurrent: size %d: must be between %d and %d bytes", s.size, MinBigSize, MaxBigSize)
+	}
+	if s.clients < 1 || s.clients > MaxBigClients {
+		return fmt.Errorf("big-concurrent: %d clients: must be between 1 and %d", s.clients, MaxBigClients)
+	}
 	// The fixture and Stockpile's copy, and room to spare.
 	if err := checkFreeSpace(s.env.TempRoot, 2*s.size+(512<<20)); err != nil {
 		return fmt.Errorf("big-concurrent: %w", err)

@@ -130,9 +130,14 @@ func (s *soak) publish(root, base, name string, rng *mrand.Rand) (*soakPkg, erro
 }
 
 // Setup implements Scenario: the warm pool below nginx's root, nginx,
-// Stockpile, and one install of every warm package. (The command line
-// bounds the duration, the warm-up and the clients.)
+// Stockpile, and one install of every warm package.
 func (s *soak) Setup(ctx context.Context) error {
+	if s.duration < MinSoakDuration || s.duration > MaxSoakDuration {
+		return fmt.Errorf("soak: duration %s: must be between %s and %s", s.duration, MinSoakDuration, MaxSoakDuration)
+	}
+	if s.warmup < 0 || s.warmup >= s.duration {
+		return fmt.Errorf("soak: warm-up %s: must be shorter than the duration %s", s.warmup, s.duration)
+	}
 	s.nonce, s.pending, s.cold = nonce(), make([]*soakPkg, s.clients), make(chan *soakPkg, 4)
 	err := s.stack.Up(ctx, stack.Options{Scenario: s.Name(), Format: "npm", NPM: true,
 		Populate: func(root, base string) error {
