@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,9 @@ import (
 	"time"
 
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/load"
+	"github.com/stockpile-proxy/stockpile/proxy"
+	"github.com/stockpile-proxy/stockpile/storage/s3"
+	"github.com/stockpile-proxy/stockpile/upstream"
 	"gopkg.in/yaml.v3"
 )
 
@@ -59,92 +63,55 @@ type StoreConfig struct {
 	URL        string // the connection's URL (nginx's, below its base)
 }
 
-// The YAML shapes, a subset of proxy.Config's keys (config.example.yaml).
-type (
-	spConfig struct {
-		Listen              string                  `yaml:"listen"`
-		DataDir             string                  `yaml:"data_dir"`
-		LogLevel            string                  `yaml:"log_level"`
-		ShutdownTimeout     string                  `yaml:"shutdown_timeout"`
-		Auth                *spAuth                 `yaml:"auth,omitempty"`
-		Storage             *spStorage              `yaml:"storage,omitempty"`
-		ExternalConnections map[string]spConnection `yaml:"external_connections,omitempty"`
-		Domains             []spDomain              `yaml:"domains"`
-	}
-	spAuth struct {
-		AccessKeys []AccessKey `yaml:"access_keys"`
-	}
-	spConnection struct {
-		URL string `yaml:"url"`
-		TTL string `yaml:"ttl,omitempty"`
-	}
-	spDomain struct {
-		Name         string         `yaml:"name"`
-		Repositories []spRepository `yaml:"repositories"`
-	}
-	spRepository struct {
-		Name               string   `yaml:"name"`
-		Description        string   `yaml:"description,omitempty"`
-		Upstreams          []string `yaml:"upstreams,omitempty"`
-		ExternalConnection string   `yaml:"external_connection,omitempty"`
-	}
-)
+// Storage is the storage of a replica (StockpileConfig.Storage): records in
+// PostgreSQL at DSN, blobs in the S3 bucket of S3, which names this
+// replica's own cache directory.
+type Storage struct {
+	DSN string
+	S3  s3.Options
+}
 
-// Render returns the configuration file.
+// Render returns the configuration file: proxy.Config with Stockpile's
+// defaults (proxy.Defaults) for every key the bench does not set.
 func (c StockpileConfig) Render() ([]byte, error) {
 	if c.Listen == "" || c.DataDir == "" || (c.Upstream == "" && len(c.Stores) == 0 && len(c.Standalone) == 0) {
 		return nil, errors.New("stockpile config: listen, data dir and an upstream are required")
 	}
-	level := c.LogLevel
-	if level == "" {
-		level = "warn"
+	cfg := proxy.Defaults()
+	cfg.Listen, cfg.DataDir, cfg.LogLevel, cfg.ShutdownTimeout = c.Listen, c.DataDir, cmp.Or(c.LogLevel, "warn"), 5*time.Second
+	if c.AccessKey != nil {
+		cfg.Auth.AccessKeys = []proxy.AccessKey{*c.AccessKey}
 	}
-	ttl := ""
-	if c.TTL > 0 {
-		ttl = c.TTL.String()
+	if c.Storage != nil {
+		cfg.Storage.Backend, cfg.Storage.Postgres.DSN, cfg.Storage.S3 = "postgres", c.Storage.DSN, c.Storage.S3
 	}
-	conns := map[string]spConnection{}
-	var repos []spRepository
+	stores := c.Stores
 	if c.Upstream != "" {
-		conns[NPMJSConnection] = spConnection{URL: c.Upstream, TTL: ttl}
-		repos = append(repos, spRepository{Name: StoreRepo, Description: "the bench's nginx", ExternalConnection: NPMJSConnection})
+		stores = append([]StoreConfig{{StoreRepo, NPMJSConnection, c.Upstream}}, stores...)
 	}
-	for _, st := range c.Stores {
+	cfg.Connections = map[string]upstream.Options{}
+	var repos []proxy.RepositoryConfig
+	var names []string
+	for _, st := range stores {
 		if st.Repository == "" || st.Connection == "" || st.URL == "" {
 			return nil, fmt.Errorf("stockpile config: store %+v: repository, connection and url are required", st)
 		}
-		if _, dup := conns[st.Connection]; dup {
+		if _, dup := cfg.Connections[st.Connection]; dup {
 			return nil, fmt.Errorf("stockpile config: connection %s is given twice", st.Connection)
 		}
-		conns[st.Connection] = spConnection{URL: st.URL, TTL: ttl}
-		repos = append(repos, spRepository{Name: st.Repository, Description: "the bench's nginx", ExternalConnection: st.Connection})
+		cfg.Connections[st.Connection] = upstream.Options{URL: st.URL, TTL: c.TTL}
+		repos = append(repos, proxy.RepositoryConfig{Name: st.Repository, ExternalConnection: st.Connection})
+		names = append(names, st.Repository)
 	}
-	names := make([]string, 0, len(repos))
-	for _, r := range repos {
-		names = append(names, r.Name)
-	}
-	repos = append(repos, spRepository{Name: AppRepo, Description: "what the bench asks", Upstreams: names})
+	repos = append(repos, proxy.RepositoryConfig{Name: AppRepo, Upstreams: names})
 	if len(c.Standalone) > 0 {
-		conns, repos = nil, nil
+		cfg.Connections, repos = nil, nil
 		for _, n := range c.Standalone {
-			repos = append(repos, spRepository{Name: n, Description: "stockpile-bench: records written directly"})
+			repos = append(repos, proxy.RepositoryConfig{Name: n})
 		}
 	}
-	var auth *spAuth
-	if c.AccessKey != nil {
-		auth = &spAuth{AccessKeys: []AccessKey{*c.AccessKey}}
-	}
-	doc := spConfig{
-		Listen:              c.Listen,
-		DataDir:             c.DataDir,
-		LogLevel:            level,
-		ShutdownTimeout:     "5s",
-		Auth:                auth,
-		Storage:             c.Storage.section(),
-		ExternalConnections: conns,
-		Domains:             []spDomain{{Name: Domain, Repositories: repos}},
-	}
-	out, err := yaml.Marshal(doc)
+	cfg.Domains = []proxy.DomainConfig{{Name: Domain, Repositories: repos}}
+	out, err := yaml.Marshal(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("stockpile config: %w", err)
 	}

@@ -12,14 +12,12 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/sigv4"
 )
 
 // AccessKey is a control-plane credential (auth.access_keys).
-type AccessKey struct {
-	ID     string `yaml:"id"`
-	Secret string `yaml:"secret"`
-}
+type AccessKey = proxy.AccessKey
 
 // NewAccessKey returns a random access key for one run.
 func NewAccessKey() *AccessKey {
