@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -13,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stockpile-proxy/stockpile/cmd/internal/serverproc"
 )
 
 // TestAccessLogSurvivesSIGTERM sends SIGTERM to Stockpile, its log at info
@@ -34,22 +35,12 @@ func TestAccessLogSurvivesSIGTERM(t *testing.T) {
 	}
 	defer logFile.Close()
 	addr := freeAddr(t)
-	cmd := exec.Command(bin, "serve", "--config", writeConfig(t, up.URL), "--data-dir", filepath.Join(dir, "data"), "--listen", addr)
-	cmd.Env = append(os.Environ(), "STOCKPILE_LOG_LEVEL=info")
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
+	sp, err := serverproc.Serve(t.Context(), bin, writeConfig(t, up.URL), filepath.Join(dir, "data"), addr, append(os.Environ(), "STOCKPILE_LOG_LEVEL=info"), logFile, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-			<-done
-		}
-	})
+	t.Cleanup(func() { _ = sp.Stop(syscall.SIGKILL, 10*time.Second) })
 	base := "http://" + addr
-	waitReady(t, base, done)
 	url := base + "/acme/npm/app/pkg-000"
 	for range 2 { // warm: the engine keeps a document from its second rendering on
 		if st, _, err := get(url); err != nil || st != http.StatusOK {
@@ -89,18 +80,13 @@ func TestAccessLogSurvivesSIGTERM(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatalf("only %d responses in 60 s", answered.Load())
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := sp.Stop(syscall.SIGTERM, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	wg.Wait()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("stockpile did not exit cleanly: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("stockpile did not exit within 30 s of SIGTERM")
+	if err, _ := sp.Exited(); err != nil {
+		t.Fatalf("stockpile did not exit cleanly: %v", err)
 	}
+	wg.Wait()
 
 	lines, hits := countAccessLines(t, logPath, "/acme/npm/app/pkg-000")
 	want := answered.Load() + 2 // and the warm-up
@@ -111,27 +97,6 @@ func TestAccessLogSurvivesSIGTERM(t *testing.T) {
 		t.Errorf("%d lines say cache=hit, want at least the %d measured responses", hits, answered.Load())
 	}
 	t.Logf("%d responses, %d lines (%d hits); %d requests sent", want, lines, hits, min(sent.Load(), maxRequests))
-}
-
-// waitReady polls /-/ready until it answers 200.
-func waitReady(t *testing.T, base string, done chan error) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if st, _, err := get(base + "/-/ready"); err == nil && st == http.StatusOK {
-			return
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("stockpile exited before it was ready: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("stockpile did not become ready on %s", base)
-		}
-		// Another process coming up announces nothing we can wait on: poll.
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // countAccessLines counts the access lines (msg=request) of path in a

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stockpile-proxy/stockpile/cmd/internal/serverproc"
 	"github.com/stockpile-proxy/stockpile/storage"
 	"github.com/stockpile-proxy/stockpile/storage/badgerstore"
 )
@@ -58,72 +59,31 @@ func (p *loggedProc) logText() string {
 	return p.log.String()
 }
 
-// exited returns the process's end when it has ended.
-func (p *loggedProc) exited() (error, bool) {
-	select {
-	case err := <-p.done:
-		p.done <- err // keep it for kill and later calls
-		return err, true
-	default:
-		return nil, false
-	}
-}
-
 // startLogged is startProcess with standard error kept in memory.
 func startLogged(t *testing.T, bin, config, dataDir, addr string) *loggedProc {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--config", config, "--data-dir", dataDir, "--listen", addr)
-	cmd.Env = append(os.Environ(), "STOCKPILE_LOG_LEVEL=warn")
-	p := &loggedProc{proc: &proc{cmd: cmd, addr: addr, done: make(chan error, 1)}}
-	cmd.Stdout = p
-	cmd.Stderr = p
-	if err := cmd.Start(); err != nil {
+	p := &loggedProc{}
+	sp, err := serverproc.Serve(t.Context(), bin, config, dataDir, addr, append(os.Environ(), "STOCKPILE_LOG_LEVEL=warn"), p,
+		func() string { return tail(p.logText(), 40) })
+	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { p.done <- cmd.Wait() }()
-	t.Cleanup(func() { p.kill() })
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if st, _, err := get("http://" + addr + "/-/ready"); err == nil && st == http.StatusOK {
-			return p
-		}
-		if err, ok := p.exited(); ok {
-			t.Fatalf("stockpile exited before it was ready (%v):\n%s", err, tail(p.logText(), 40))
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("stockpile did not become ready on %s:\n%s", addr, tail(p.logText(), 40))
-		}
-		// Another process coming up announces nothing we can wait on: poll.
-		time.Sleep(20 * time.Millisecond)
-	}
+	p.proc = &proc{sp, addr}
+	t.Cleanup(p.kill)
+	return p
 }
 
-// kill ends the process (SIGKILL) unless it has ended already.
-func (p *loggedProc) kill() {
-	if _, ok := p.exited(); ok {
-		return
-	}
-	p.cmd.Process.Signal(syscall.SIGKILL)
-	err := <-p.done
-	p.done <- err
-}
-
-// stop asks the process to shut down (SIGTERM) and waits for it.
+// stop asks the process to shut down (SIGTERM) and waits for it, unless it
+// has ended already.
 func (p *loggedProc) stop(t *testing.T) {
 	t.Helper()
-	if _, ok := p.exited(); ok {
+	if _, ok := p.Exited(); ok {
 		return
 	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-p.done:
-		p.done <- err
-		if err != nil {
-			t.Errorf("stockpile did not stop cleanly: %v\n%s", err, tail(p.logText(), 20))
-		}
-	case <-time.After(30 * time.Second):
-		t.Errorf("stockpile did not stop within 30 s of SIGTERM")
-		p.kill()
+	if err := p.Stop(syscall.SIGTERM, 30*time.Second); err != nil {
+		t.Error(err)
+	} else if err, _ := p.Exited(); err != nil {
+		t.Errorf("stockpile did not stop cleanly: %v\n%s", err, tail(p.logText(), 20))
 	}
 }
 
@@ -288,7 +248,7 @@ func TestDiskFull(t *testing.T) {
 
 	alive := func(when string) bool {
 		t.Helper()
-		if err, ok := p.exited(); ok {
+		if err, ok := p.Exited(); ok {
 			t.Errorf("stockpile died %s (%v); the crash:\n%s", when, err, crashReport(p.logText()))
 			return false
 		}
@@ -320,7 +280,7 @@ func TestDiskFull(t *testing.T) {
 		}
 	}
 	crashed := false
-	if _, ok := p.exited(); ok {
+	if _, ok := p.Exited(); ok {
 		crashed = true
 	} else {
 		if st, body, err := get("http://" + addr + "/-/ready"); err != nil || st != http.StatusOK {
@@ -451,7 +411,7 @@ func TestDiskFillsUpWithCache(t *testing.T) {
 		default:
 			t.Errorf("unexpected answer: %s", o)
 		}
-		if err, ok := p.exited(); ok {
+		if err, ok := p.Exited(); ok {
 			t.Fatalf("stockpile died after %d downloads (%v); the crash:\n%s", whole+full+cut, err, crashReport(p.logText()))
 		}
 	}

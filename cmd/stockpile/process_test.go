@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha512"
@@ -22,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stockpile-proxy/stockpile/cmd/internal/serverproc"
 	"github.com/stockpile-proxy/stockpile/storage/enginetest"
 )
 
@@ -127,9 +127,8 @@ func newSlowNPM(t *testing.T, n, size int, pause time.Duration) *slowNPM {
 
 // proc is a running stockpile process.
 type proc struct {
-	cmd  *exec.Cmd
+	*serverproc.Process
 	addr string
-	done chan error
 }
 
 func freeAddr(t *testing.T) string {
@@ -141,48 +140,26 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// startProcess starts `stockpile serve` at log level warn, its log in the
+// test's output when verbose, and waits until it is ready; the test's end
+// kills it.
 func startProcess(t *testing.T, bin, config, dataDir, addr string) *proc {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--config", config, "--data-dir", dataDir, "--listen", addr)
-	cmd.Env = append(os.Environ(), "STOCKPILE_LOG_LEVEL=warn")
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
+	out := io.Discard
+	if testing.Verbose() {
+		out = t.Output()
+	}
+	sp, err := serverproc.Serve(t.Context(), bin, config, dataDir, addr, append(os.Environ(), "STOCKPILE_LOG_LEVEL=warn"), out, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, addr: addr, done: make(chan error, 1)}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if testing.Verbose() {
-				t.Log("stockpile: " + sc.Text())
-			}
-		}
-		p.done <- cmd.Wait()
-	}()
-	t.Cleanup(func() { p.kill() })
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("stockpile did not become ready on %s", addr)
-		}
-		// Another process coming up announces nothing we can wait on: poll.
-		time.Sleep(50 * time.Millisecond)
-	}
+	p := &proc{sp, addr}
+	t.Cleanup(p.kill)
+	return p
 }
 
-func (p *proc) kill() {
-	if p.cmd.ProcessState == nil {
-		p.cmd.Process.Signal(syscall.SIGKILL)
-		<-p.done
-	}
-}
+// kill ends the process with SIGKILL unless it has ended.
+func (p *proc) kill() { _ = p.Stop(syscall.SIGKILL, 10*time.Second) }
 
 func writeConfig(t *testing.T, upstreamURL string) string {
 	t.Helper()

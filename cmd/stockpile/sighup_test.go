@@ -99,7 +99,7 @@ domains:
 	if code, _ := status(); code != http.StatusOK {
 		t.Fatalf("the advisory was read before SIGHUP: %d", code)
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	if body := waitFor(http.StatusForbidden); !strings.Contains(body, "MAL-2026-9") {
@@ -108,7 +108,7 @@ domains:
 	if err := os.Remove(advisory); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(http.StatusOK)

@@ -18,6 +18,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/stockpile-proxy/stockpile/cmd/internal/serverproc"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/fixture"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/load"
 )
@@ -244,24 +245,27 @@ func StartNginx(ctx context.Context, bin string, cfg NginxConfig, log *slog.Logg
 	if err := os.WriteFile(filepath.Join(cfg.Root, readyFile), []byte("ready\n"), 0o644); err != nil {
 		return nil, fmt.Errorf("nginx: %w", err)
 	}
-	c, err := startChild("nginx", bin, nginxArgs(cfg), nil, filepath.Join(cfg.Prefix, "stderr.log"), log)
+	f, err := os.OpenFile(filepath.Join(cfg.Prefix, "stderr.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("nginx: %w", err)
+	}
+	defer f.Close()
+	c, err := serverproc.Start("nginx", bin, nginxArgs(cfg), nil, f)
 	if err != nil {
 		return nil, err
 	}
-	c.logPath = cfg.errorLogPath() // nginx writes its complaints there
-	url := "http://" + cfg.Listen + "/" + readyFile
-	client := load.Client(time.Second, true)
-	err = c.waitReady(ctx, 10*time.Second, 50*time.Millisecond, func(ctx context.Context) error {
-		_, err := load.Fetch(ctx, client, url, nil)
-		var se *load.StatusError
-		if errors.As(err, &se) {
+	c.Tail = fileTail(cfg.errorLogPath()) // nginx writes its complaints there
+	url, hc := "http://"+cfg.Listen+"/"+readyFile, load.Client(time.Second, true)
+	err = c.WaitReady(ctx, 10*time.Second, 50*time.Millisecond, func(ctx context.Context) error {
+		_, err := load.Fetch(ctx, hc, url, nil)
+		if se := (*load.StatusError)(nil); errors.As(err, &se) {
 			// 403: the workers (nobody) cannot read the fixtures.
 			return fmt.Errorf("%w (are the fixture directories readable by nginx's workers?)", err)
 		}
 		return err
 	})
 	if err != nil {
-		_ = c.stop(syscall.SIGTERM, 5*time.Second)
+		_ = StopNginx(c)
 		return nil, fmt.Errorf("nginx: %w", err)
 	}
 	log.Info("nginx ready", "url", "http://"+cfg.Listen, "pid", c.PID())
@@ -269,7 +273,7 @@ func StartNginx(ctx context.Context, bin string, cfg NginxConfig, log *slog.Logg
 }
 
 // StopNginx stops nginx quickly (SIGTERM is its fast shutdown).
-func StopNginx(c *Child) error { return c.stop(syscall.SIGTERM, 10*time.Second) }
+func StopNginx(c *Child) error { return c.Stop(syscall.SIGTERM, 10*time.Second) }
 
 // NginxVersion returns "nginx/1.22.1", or "" when it cannot tell.
 func NginxVersion(bin string) string {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stockpile-proxy/stockpile/cmd/internal/serverproc"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/load"
 )
 
@@ -181,20 +182,10 @@ func Header(accept, token string) http.Header {
 	return h
 }
 
-// startNginx lays the fixtures out for nginx's address and starts nginx, on
-// another port if the one picked was taken meanwhile.
+// startNginx lays the fixtures out for nginx's address and starts nginx.
 func (s *Stack) startNginx(ctx context.Context) error {
 	user, group := nginxWorkerUser()
-	var lastErr error
-	for attempt := range 3 {
-		listen := s.env.NginxListen
-		if listen == "" {
-			port, err := load.FreePort()
-			if err != nil {
-				return err
-			}
-			listen = fmt.Sprintf("127.0.0.1:%d", port)
-		}
+	return onFreePort(ctx, s.env.Log, "nginx", s.env.NginxListen, func(listen string) error {
 		base := "http://" + listen
 		if err := os.RemoveAll(s.Root); err != nil {
 			return err
@@ -207,15 +198,8 @@ func (s *Stack) startNginx(ctx context.Context) error {
 				return err
 			}
 		}
-		cfg := NginxConfig{
-			Prefix: filepath.Join(s.dir, "nginx"),
-			Root:   s.Root,
-			Listen: listen,
-			User:   user, Group: group,
-			Types:     s.o.Types,
-			Locations: s.o.Locations,
-			LimitRate: s.o.LimitRate,
-		}
+		cfg := NginxConfig{Prefix: filepath.Join(s.dir, "nginx"), Root: s.Root, Listen: listen, User: user, Group: group,
+			Types: s.o.Types, Locations: s.o.Locations, LimitRate: s.o.LimitRate}
 		if s.o.AccessLog {
 			cfg.AccessLog = s.AccessLogPath()
 		}
@@ -225,15 +209,46 @@ func (s *Stack) startNginx(ctx context.Context) error {
 		c, err := StartNginx(ctx, s.env.Nginx, cfg, s.env.Log)
 		if err == nil {
 			s.nginx, s.NginxURL = c, base
-			return nil
 		}
-		lastErr = err
-		if s.env.NginxListen != "" || ctx.Err() != nil {
-			break
+		return err
+	})
+}
+
+// onFreePort calls try with a free loopback address (fixed instead, when
+// set, and then once) up to three times: another process may take the
+// port between its pick and the server's listen.
+func onFreePort(ctx context.Context, log *slog.Logger, name, fixed string, try func(listen string) error) error {
+	var err error
+	for attempt := range 3 {
+		listen := fixed
+		if listen == "" {
+			port, perr := load.FreePort()
+			if perr != nil {
+				return perr
+			}
+			listen = fmt.Sprintf("127.0.0.1:%d", port)
 		}
-		s.env.Log.Warn("nginx did not start: retrying on another port", "attempt", attempt+1, "err", err)
+		if err = try(listen); err == nil || fixed != "" || ctx.Err() != nil {
+			return err
+		}
+		log.Warn(name+" did not start: retrying on another port", "attempt", attempt+1, "err", err)
 	}
-	return lastErr
+	return err
+}
+
+// Child is a server process the bench started (nginx, Stockpile).
+type Child = serverproc.Process
+
+// fileTail returns a serverproc Tail: the last 20 lines of the log at path.
+func fileTail(path string) func() string {
+	return func() string {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return "(no log: " + err.Error() + ")"
+		}
+		lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
+		return strings.Join(lines[max(0, len(lines)-20):], "\n")
+	}
 }
 
 // AccessLogPath returns nginx's access log (when asked for one).

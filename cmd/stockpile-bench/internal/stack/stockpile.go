@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stockpile-proxy/stockpile/cmd/internal/serverproc"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/load"
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/storage/s3"
@@ -169,56 +170,47 @@ type Server struct {
 // key, mints a token through GetAuthorizationToken. A taken port (another
 // process got it first) is retried.
 func StartStockpile(ctx context.Context, bin, dir string, cfg StockpileConfig, log *slog.Logger) (*Server, error) {
-	var lastErr error
-	for attempt := range 3 {
-		port, err := load.FreePort()
-		if err != nil {
-			return nil, err
-		}
-		cfg.Listen = fmt.Sprintf("127.0.0.1:%d", port)
+	var srv *Server
+	err := onFreePort(ctx, log, "stockpile", "", func(listen string) error {
+		cfg.Listen = listen
 		raw, err := cfg.Render()
 		if err != nil {
-			return nil, err
-		}
-		cfgPath := filepath.Join(dir, "stockpile.yaml")
-		if err := os.WriteFile(cfgPath, raw, 0o644); err != nil {
-			return nil, fmt.Errorf("stockpile: %w", err)
-		}
-		args := []string{"serve", "--config", cfgPath, "--listen", cfg.Listen, "--data-dir", cfg.DataDir}
-		t0 := time.Now()
-		c, err := startChild("stockpile", bin, args, stockpileEnv(), filepath.Join(dir, "stockpile.log"), log)
-		if err != nil {
-			return nil, err
-		}
-		srv := &Server{Child: c, URL: "http://" + cfg.Listen}
-		hc := load.Client(time.Second, true)
-		err = c.waitReady(ctx, 60*time.Second, 5*time.Millisecond, func(ctx context.Context) error {
-			_, err := load.Fetch(ctx, hc, srv.URL+"/-/ready", nil)
 			return err
-		})
-		srv.Startup = time.Since(t0)
-		if err == nil && cfg.AccessKey != nil {
+		}
+		cfgPath, logPath := filepath.Join(dir, "stockpile.yaml"), filepath.Join(dir, "stockpile.log")
+		if err := os.WriteFile(cfgPath, raw, 0o644); err != nil {
+			return err
+		}
+		f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		t0 := time.Now()
+		c, err := serverproc.Serve(ctx, bin, cfgPath, cfg.DataDir, listen, stockpileEnv(), f, fileTail(logPath))
+		if err != nil {
+			return err
+		}
+		srv = &Server{Child: c, URL: "http://" + listen, Startup: time.Since(t0)}
+		if cfg.AccessKey != nil {
 			// Also proves the server that answered is this one, not
 			// another process that took the port first (this one then
 			// fails to listen): only this one knows the key and domain.
 			tc := load.Client(10*time.Second, false)
-			srv.Token, err = MintToken(ctx, tc, srv.URL, Domain, cfg.AccessKey)
-			tc.CloseIdleConnections()
+			defer tc.CloseIdleConnections()
+			if srv.Token, err = MintToken(ctx, tc, srv.URL, Domain, cfg.AccessKey); err != nil {
+				return errors.Join(err, StopStockpile(c))
+			}
 		}
-		if err == nil {
-			log.Info("stockpile ready", "url", srv.URL, "pid", c.PID(), "binary", bin, "startup", srv.Startup.Round(time.Millisecond))
-			return srv, nil
-		}
-		_ = StopStockpile(c)
-		lastErr = err
-		if ctx.Err() != nil {
-			break
-		}
-		log.Warn("stockpile did not start: retrying on another port", "attempt", attempt+1, "err", err)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("stockpile: %w", err)
 	}
-	return nil, fmt.Errorf("stockpile: %w", lastErr)
+	log.Info("stockpile ready", "url", srv.URL, "pid", srv.PID(), "binary", bin, "startup", srv.Startup.Round(time.Millisecond))
+	return srv, nil
 }
 
 // StopStockpile asks Stockpile to shut down (SIGTERM) and kills it if it
 // has not after 15 s (its shutdown_timeout is 5 s).
-func StopStockpile(c *Child) error { return c.stop(syscall.SIGTERM, 15*time.Second) }
+func StopStockpile(c *Child) error { return c.Stop(syscall.SIGTERM, 15*time.Second) }
