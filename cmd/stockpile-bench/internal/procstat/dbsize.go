@@ -1,53 +1,41 @@
 package procstat
 
 import (
-	"fmt"
+	"errors"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"syscall"
 )
 
 // DatabaseBytes returns the disk space Badger's files take in a Stockpile
 // data directory: the files directly in it (tables, value and write-ahead
-// logs), not the package files below blobs/. It counts allocated blocks,
-// since Badger creates its logs at full size and fills them as it goes.
+// logs), not the package files below blobs/.
 func DatabaseBytes(dir string) (uint64, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return 0, err
-	}
-	var n uint64
-	for _, e := range entries {
-		if !e.Type().IsRegular() {
-			continue
-		}
-		fi, err := os.Stat(filepath.Join(dir, e.Name()))
-		if err != nil {
-			if os.IsNotExist(err) { // a table compacted away meanwhile
-				continue
-			}
-			return 0, err
-		}
-		st, ok := fi.Sys().(*syscall.Stat_t)
-		if !ok {
-			return 0, fmt.Errorf("%s: no block count", fi.Name())
-		}
-		n += uint64(st.Blocks) * 512
-	}
-	return n, nil
+	n, _, err := usage(dir, false)
+	return uint64(n), err
 }
 
-// DirUsage returns the bytes a directory tree takes on disk (allocated
-// blocks: Badger's value log and write-ahead log are sparse) and its files'
+// DirUsage returns the bytes a directory tree takes on disk and its files'
 // apparent size.
-func DirUsage(dir string) (onDisk, apparent int64, err error) {
-	err = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+func DirUsage(dir string) (onDisk, apparent int64, err error) { return usage(dir, true) }
+
+// usage counts the regular files in dir (and below it when deep): their
+// allocated blocks, since Badger creates its logs at full size and fills
+// them as it goes, and their sizes.
+func usage(dir string, deep bool) (onDisk, apparent int64, err error) {
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
 			return err
+		case d.IsDir() && p != dir && !deep:
+			return fs.SkipDir
+		case !d.Type().IsRegular():
+			return nil
 		}
 		info, err := d.Info()
-		if err != nil {
+		if errors.Is(err, fs.ErrNotExist) { // a table compacted away meanwhile
+			return nil
+		} else if err != nil {
 			return err
 		}
 		apparent += info.Size()

@@ -1,7 +1,9 @@
 package procstat
 
 import (
+	"encoding/json"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,4 +50,12 @@ func TestMemSeriesSlopeAndPeaks(t *testing.T) {
 		t.Errorf("%d samples", len(got))
 	}
 	s.Stop() // twice is fine
+}
+
+// A sample's JSON is its time in seconds beside /proc's fields, flat.
+func TestMemSampleJSON(t *testing.T) {
+	raw, err := json.Marshal(MemSample{At: 1500 * time.Millisecond, T: 1.5, MemStatus: procfs.MemStatus{RSS: 3}})
+	if err != nil || !strings.Contains(string(raw), `"t_s":1.5`) || !strings.Contains(string(raw), `"rss_bytes":3`) {
+		t.Errorf("%s, %v", raw, err)
+	}
 }

@@ -6,7 +6,6 @@
 package procstat
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -20,19 +19,14 @@ import (
 // ProcStats is what a sampler saw of a process (and its children, for
 // nginx's workers) during one load run.
 type ProcStats struct {
-	PID int
-	// Processes counts the processes sampled (nginx: master and workers).
-	Processes int
-	// PeakRSS is the largest resident set (summed over the processes) seen by
-	// a sample during the run, warm-up included.
-	PeakRSS uint64
-	// HWM is the root process's VmHWM at the end of the run: its peak RSS
-	// since it started, which a sample interval cannot miss.
-	HWM uint64
-	// CPU is user+system time spent during the measured window.
-	CPU time.Duration
-	// Wall is the measured window.
-	Wall time.Duration
+	PID       int
+	Processes int // sampled: nginx's master and workers
+	// PeakRSS is the largest resident set summed over the processes that a
+	// sample saw, warm-up included; HWM is the root's VmHWM at the end, its
+	// peak since it started, which no sample interval can miss.
+	PeakRSS, HWM uint64
+	// CPU is the user+system time spent during the measured window, Wall.
+	CPU, Wall time.Duration
 }
 
 // Cores returns the average number of cores busy during the window.
@@ -55,44 +49,37 @@ func (s ProcStats) CPUPerRequest(n uint64) time.Duration {
 // a peak) and the root's memory in parts (kept as a series), and its CPU
 // time at the edges of the measured window. It implements load.Observer.
 type Sampler struct {
-	root  int
-	pids  []int
-	start time.Time
-	stop  chan struct{}
-	done  chan struct{}
+	pids     []int // the root first
+	start    time.Time
+	stop     chan struct{}
+	done     chan struct{}
+	stopOnce sync.Once
 
-	mu        sync.Mutex
-	stopped   bool
-	peakRSS   uint64
-	series    []MemSample
-	cpuStart  time.Duration
-	cpuEnd    time.Duration
-	wallStart time.Time
-	wallEnd   time.Time
+	mu      sync.Mutex
+	peakRSS uint64
+	series  []MemSample
+	cpu     [2]time.Duration // at MeasureStart and MeasureEnd
+	wall    [2]time.Time
 }
 
 // Start starts sampling pid and its direct children (found now) every
 // interval. It returns an error when the process cannot be read.
 func Start(pid int, interval time.Duration) (*Sampler, error) {
-	return startSampler(pid, interval, true)
+	return startSampler(append([]int{pid}, childrenOf(pid)...), interval)
 }
 
 // StartSelf samples the bench's own process only: its children are
 // the servers it measures (Stockpile, nginx's master), whose CPU is not the
 // load generator's.
 func StartSelf(interval time.Duration) (*Sampler, error) {
-	return startSampler(os.Getpid(), interval, false)
+	return startSampler([]int{os.Getpid()}, interval)
 }
 
-func startSampler(pid int, interval time.Duration, children bool) (*Sampler, error) {
-	if _, err := procfs.ReadMemStatus(pid); err != nil {
+func startSampler(pids []int, interval time.Duration) (*Sampler, error) {
+	if _, err := procfs.ReadMemStatus(pids[0]); err != nil {
 		return nil, fmt.Errorf("sampler: %w", err)
 	}
-	pids := []int{pid}
-	if children {
-		pids = append(pids, childrenOf(pid)...)
-	}
-	s := &Sampler{root: pid, pids: pids, start: time.Now(), stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Sampler{pids: pids, start: time.Now(), stop: make(chan struct{}), done: make(chan struct{})}
 	s.sample()
 	go func() {
 		defer close(s.done)
@@ -112,68 +99,54 @@ func startSampler(pid int, interval time.Duration, children bool) (*Sampler, err
 
 func (s *Sampler) sample() {
 	var rss uint64
-	var root procfs.MemStatus
-	var rootErr error
-	for i, p := range s.pids {
-		m, err := procfs.ReadMemStatus(p)
-		if i == 0 {
-			root, rootErr = m, err
-		}
+	root, rootErr := procfs.ReadMemStatus(s.pids[0])
+	for _, p := range s.pids[1:] {
+		m, _ := procfs.ReadMemStatus(p)
 		rss += m.RSS
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.peakRSS = max(s.peakRSS, rss)
+	s.peakRSS = max(s.peakRSS, rss+root.RSS)
 	if rootErr == nil {
-		s.series = append(s.series, MemSample{At: time.Since(s.start), MemStatus: root})
+		at := time.Since(s.start)
+		s.series = append(s.series, MemSample{At: at, T: at.Seconds(), MemStatus: root})
 	}
 }
 
-func (s *Sampler) cpu() time.Duration {
+// mark notes the processes' CPU time and the time at an edge (0: start,
+// 1: end) of the measured window.
+func (s *Sampler) mark(edge int) {
 	var total time.Duration
 	for _, p := range s.pids {
 		if v, err := procfs.ReadCPU(p); err == nil {
 			total += v
 		}
 	}
-	return total
+	s.mu.Lock()
+	s.cpu[edge], s.wall[edge] = total, time.Now()
+	s.mu.Unlock()
 }
 
 // MeasureStart implements load.Observer.
-func (s *Sampler) MeasureStart() {
-	c := s.cpu()
-	s.mu.Lock()
-	s.cpuStart, s.wallStart = c, time.Now()
-	s.mu.Unlock()
-}
+func (s *Sampler) MeasureStart() { s.mark(0) }
 
 // MeasureEnd implements load.Observer.
-func (s *Sampler) MeasureEnd() {
-	c := s.cpu()
-	s.mu.Lock()
-	s.cpuEnd, s.wallEnd = c, time.Now()
-	s.mu.Unlock()
-}
+func (s *Sampler) MeasureEnd() { s.mark(1) }
 
 // Stop ends sampling (after a last sample) and returns what was seen. It
 // may be called more than once.
 func (s *Sampler) Stop() ProcStats {
-	s.mu.Lock()
-	first := !s.stopped
-	s.stopped = true
-	s.mu.Unlock()
-	if first {
+	s.stopOnce.Do(func() {
 		close(s.stop)
 		<-s.done
 		s.sample()
-	}
-	m, _ := procfs.ReadMemStatus(s.root)
+	})
+	m, _ := procfs.ReadMemStatus(s.pids[0])
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := ProcStats{PID: s.root, Processes: len(s.pids), PeakRSS: s.peakRSS, HWM: m.HWM}
-	if !s.wallStart.IsZero() && !s.wallEnd.IsZero() {
-		st.CPU = max(s.cpuEnd-s.cpuStart, 0)
-		st.Wall = s.wallEnd.Sub(s.wallStart)
+	st := ProcStats{PID: s.pids[0], Processes: len(s.pids), PeakRSS: s.peakRSS, HWM: m.HWM}
+	if !s.wall[0].IsZero() && !s.wall[1].IsZero() {
+		st.CPU, st.Wall = max(s.cpu[1]-s.cpu[0], 0), s.wall[1].Sub(s.wall[0])
 	}
 	return st
 }
@@ -208,17 +181,9 @@ func childrenOf(pid int) []int {
 
 // MemSample is one sample of a memory series.
 type MemSample struct {
-	At time.Duration `json:"-"` // since the series started
+	At time.Duration `json:"-"`   // since the series started
+	T  float64       `json:"t_s"` // At in seconds
 	procfs.MemStatus
-}
-
-// MarshalJSON adds the time in seconds.
-func (s MemSample) MarshalJSON() ([]byte, error) {
-	type plain procfs.MemStatus
-	return json.Marshal(struct {
-		T float64 `json:"t_s"`
-		plain
-	}{s.At.Seconds(), plain(s.MemStatus)})
 }
 
 // MemPeaks are the largest values a series saw, each on its own (they need

@@ -51,12 +51,12 @@ func TestNginxConfig(t *testing.T) {
 		t.Error("a rate limit nobody asked for")
 	}
 
-	cfg.Workers, cfg.AccessLog, cfg.User, cfg.LimitRate = 2, "/tmp/b/access.log", "", 100<<20
+	cfg.AccessLog, cfg.User, cfg.LimitRate = "/tmp/b/access.log", "", 100<<20
 	conf, err = cfg.Render()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"worker_processes 2;", "limit_rate 104857600;", "access_log /tmp/b/access.log bench;", "log_format bench '$request_method $uri $status $body_bytes_sent';"} {
+	for _, want := range []string{"limit_rate 104857600;", "access_log /tmp/b/access.log bench;", "log_format bench '$request_method $uri $status $body_bytes_sent';"} {
 		if !strings.Contains(conf, want) {
 			t.Errorf("config lacks %q:\n%s", want, conf)
 		}
@@ -120,7 +120,7 @@ func TestNginxServesFixture(t *testing.T) {
 		t.Fatal(err)
 	}
 	user, group := nginxWorkerUser()
-	cfg := NginxConfig{Prefix: filepath.Join(dir, "nginx"), Root: root, Listen: listen, Workers: 1, User: user, Group: group, AccessLog: filepath.Join(dir, "access.log")}
+	cfg := NginxConfig{Prefix: filepath.Join(dir, "nginx"), Root: root, Listen: listen, User: user, Group: group, AccessLog: filepath.Join(dir, "access.log")}
 	log := slog.New(slog.DiscardHandler)
 	c, err := StartNginx(context.Background(), DefaultNginx, cfg, log)
 	if err != nil {
