@@ -22,8 +22,8 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/stockpile-proxy/stockpile/cmd/stockpile/internal/awscreds"
-	"github.com/stockpile-proxy/stockpile/cmd/stockpile/internal/cpclient"
+	"github.com/stockpile-proxy/stockpile/cmd/internal/awscreds"
+	"github.com/stockpile-proxy/stockpile/cmd/internal/cpclient"
 	"github.com/stockpile-proxy/stockpile/formats/formattest"
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"

@@ -14,8 +14,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/stockpile-proxy/stockpile/cmd/stockpile/internal/awscreds"
-	"github.com/stockpile-proxy/stockpile/cmd/stockpile/internal/cpclient"
+	"github.com/stockpile-proxy/stockpile/cmd/internal/awscreds"
+	"github.com/stockpile-proxy/stockpile/cmd/internal/cpclient"
 	"github.com/stockpile-proxy/stockpile/proxy"
 )
 

@@ -15,7 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/stockpile-proxy/stockpile/cmd/stockpile/internal/cpclient"
+	"github.com/stockpile-proxy/stockpile/cmd/internal/cpclient"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile/internal/warm"
 )
 

@@ -3,15 +3,21 @@ package stack
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/stockpile-proxy/stockpile/cmd/internal/awscreds"
+	"github.com/stockpile-proxy/stockpile/cmd/internal/cpclient"
 
 	"github.com/stockpile-proxy/stockpile/cmd/internal/serverproc"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/load"
@@ -20,6 +26,17 @@ import (
 	"github.com/stockpile-proxy/stockpile/upstream"
 	"gopkg.in/yaml.v3"
 )
+
+// AccessKey is a control-plane credential (auth.access_keys).
+type AccessKey = proxy.AccessKey
+
+// NewAccessKey returns a random access key for one run.
+func NewAccessKey() *AccessKey {
+	var id, secret [16]byte
+	_, _ = rand.Read(id[:])
+	_, _ = rand.Read(secret[:])
+	return &AccessKey{ID: "AKIDBENCH" + hex.EncodeToString(id[:6]), Secret: hex.EncodeToString(secret[:])}
+}
 
 // Names of what the bench creates in Stockpile.
 const (
@@ -31,29 +48,25 @@ const (
 
 // StockpileConfig is the configuration the bench gives the Stockpile it
 // starts: domain bench, repositories npm-store (public:npmjs → nginx) and
-// app (upstream npm-store), no access keys (loopback, everything allowed).
+// app (upstream npm-store and Stores), no access keys unless AccessKey.
 type StockpileConfig struct {
-	Listen   string
-	DataDir  string
-	Upstream string // public:npmjs's URL, nginx's base URL with a trailing slash; may be empty with Stores
-	LogLevel string // warn when empty
-	// AccessKey, when set, is the one access key of the control plane: the
-	// data plane then wants a token (as deployed).
+	Listen, DataDir string
+	Upstream        string // public:npmjs's URL (nginx's base URL and a slash); may be empty with Stores
+	LogLevel        string // warn when empty
+	// AccessKey is the control plane's one access key; the data plane
+	// then wants a token (as deployed).
 	AccessKey *AccessKey
-	// Stores are further repositories, each behind an external connection
-	// of another format, that app reaches after npm-store (the warm-*
-	// scenarios: pypi-store → public:pypi → nginx).
+	// Stores are repositories behind other formats' connections that app
+	// reaches after npm-store (warm-*: pypi-store → public:pypi → nginx).
 	Stores []StoreConfig
-	// TTL, when set, is every connection's metadata TTL (the warm-*
-	// scenarios make it outlast their runs, so that every measured request
-	// is a hit).
+	// TTL is every connection's metadata TTL (warm-*: longer than the run,
+	// so that every measured request is a hit).
 	TTL time.Duration
-	// Standalone, when set, replaces the whole topology: these
-	// repositories only, without upstreams or connections (million: the
-	// records were written into the data directory).
+	// Standalone replaces the topology with these repositories only
+	// (million: their records are written into the data directory).
 	Standalone []string
-	// Storage, when set, keeps records in PostgreSQL and blobs in S3
-	// instead of Badger in DataDir (the cluster scenario's replicas).
+	// Storage keeps records in PostgreSQL and blobs in S3 instead of
+	// Badger in DataDir (the cluster scenario's replicas).
 	Storage *Storage
 }
 
@@ -144,13 +157,7 @@ func FindStockpile(flagPath string) (string, error) {
 // stockpileEnv returns the bench's environment without STOCKPILE_*
 // variables, which would override the generated configuration.
 func stockpileEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "STOCKPILE_") {
-			env = append(env, kv)
-		}
-	}
-	return env
+	return slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "STOCKPILE_") })
 }
 
 // Server is a Stockpile the bench started.
@@ -193,12 +200,13 @@ func StartStockpile(ctx context.Context, bin, dir string, cfg StockpileConfig, l
 		}
 		srv = &Server{Child: c, URL: "http://" + listen, Startup: time.Since(t0)}
 		if cfg.AccessKey != nil {
-			// Also proves the server that answered is this one, not
-			// another process that took the port first (this one then
-			// fails to listen): only this one knows the key and domain.
+			// GetAuthorizationToken, signed as the AWS CLI signs, also
+			// proves the server that answered is this one, not another
+			// process that took the port first: only this one knows the key.
 			tc := load.Client(10*time.Second, false)
 			defer tc.CloseIdleConnections()
-			if srv.Token, err = MintToken(ctx, tc, srv.URL, Domain, cfg.AccessKey); err != nil {
+			cl := &cpclient.Client{Endpoint: srv.URL, HTTP: tc, Creds: awscreds.Credentials{AccessKeyID: cfg.AccessKey.ID, SecretAccessKey: cfg.AccessKey.Secret, Region: "us-east-1"}}
+			if srv.Token, _, err = cl.AuthorizationToken(ctx, Domain, 12*time.Hour); err != nil {
 				return errors.Join(err, StopStockpile(c))
 			}
 		}

@@ -18,7 +18,7 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/stockpile-proxy/stockpile/cmd/stockpile/internal/cpclient"
+	"github.com/stockpile-proxy/stockpile/cmd/internal/cpclient"
 )
 
 // Version of the bundle layout: 3 added external connections, npm

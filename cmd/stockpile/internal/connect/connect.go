@@ -12,7 +12,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/stockpile-proxy/stockpile/cmd/stockpile/internal/cpclient"
+	"github.com/stockpile-proxy/stockpile/cmd/internal/cpclient"
 )
 
 // Public is one public repository: its external connection, the store

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stockpile-proxy/stockpile/cmd/stockpile/internal/cpclient"
+	"github.com/stockpile-proxy/stockpile/cmd/internal/cpclient"
 )
 
 // fakeAPI is a domain's repositories in memory.

@@ -18,7 +18,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stockpile-proxy/stockpile/cmd/stockpile/internal/awscreds"
+	"github.com/stockpile-proxy/stockpile/cmd/internal/awscreds"
 	"github.com/stockpile-proxy/stockpile/proxy/sigv4"
 )
 
