@@ -8,14 +8,18 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net"
 	"os"
 	"os/signal"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/bench"
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/load"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/million"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/scenario"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/stack"
@@ -141,3 +145,136 @@ func newScenarios() map[string]func(bench.Env) bench.Scenario {
 
 // scenarioNames returns the known scenario names, sorted.
 func scenarioNames() []string { return slices.Sorted(maps.Keys(newScenarios())) }
+
+// runOptions is the command line of `stockpile-bench run`: what the
+// scenarios are given (bench.Env, its flags written straight into it) and
+// what the runner and the report take.
+type runOptions struct {
+	bench.Env
+	Load      load.Config
+	Rounds    int
+	JSON      string
+	MinRatio  float64
+	Stockpile string // --stockpile, the binary asked for; Env.Stockpile is the one found
+	Verbose   bool
+	Scenarios []string
+}
+
+const runUsage = `usage: stockpile-bench run [flags] SCENARIO…
+
+Scenarios (README.md's Benchmarks section tells what each judges):
+  npm-warm, warm-pypi, warm-maven, warm-cargo, warm-nuget, warm-ruby
+                   a cached metadata document and artifact against nginx serving the same bytes
+  npm-cold-burst   -burst clients at once after one never-fetched tarball (cold-burst-1000: 1,000)
+  cold-10mb        a never-fetched 10 MB tarball through Stockpile against nginx: time ratio
+  big-concurrent   -big-clients downloads at once of a warm -big-size tarball: Stockpile's RSS
+  soak             install-like mixed load for -soak-duration: errors, RSS and its slope
+  million          1,000,000 cached versions against 1,000: warm p99 ratio, start-up
+  cluster          three replicas on PostgreSQL and SeaweedFS (skipped without the engines)
+
+Flags (also accepted after the scenarios):
+`
+
+// parseRun parses `run`'s arguments. Flags may come before and after the
+// scenario names. The scenarios check the bounds of their own flags (-burst,
+// -big-*, -soak-*) when they are set up.
+func parseRun(args []string, stderr io.Writer) (*runOptions, error) {
+	o := &runOptions{}
+	o.BigSize = scenario.DefaultBigSize
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, runUsage)
+		fs.PrintDefaults()
+	}
+	byteSize := func(dst *int64) func(string) error {
+		return func(v string) (err error) { *dst, err = parseByteSize(v); return err }
+	}
+	fs.IntVar(&o.Load.Connections, "c", 16, "connections, each its own keep-alive client (1-1000)")
+	fs.DurationVar(&o.Load.Duration, "d", 10*time.Second, "measured duration of each run (at most 120s)")
+	fs.IntVar(&o.Load.Requests, "n", 0, "measure a fixed number of requests per run instead of a duration")
+	fs.DurationVar(&o.Load.Warmup, "warmup", 2*time.Second, "unmeasured warm-up of each run (at most 30s)")
+	fs.DurationVar(&o.Load.Timeout, "timeout", 30*time.Second, "timeout of each request")
+	fs.IntVar(&o.Rounds, "rounds", 3, "rounds; the targets of a scenario take turns in each (1-10)")
+	fs.StringVar(&o.JSON, "json", "", "also write every number to this file")
+	fs.Float64Var(&o.MinRatio, "min-ratio", 0, "exit 1 when a stockpile/nginx ratio of median req/s is below this")
+	fs.StringVar(&o.Stockpile, "stockpile", "", "Stockpile binary to start (default: stockpile next to this binary, else on PATH)")
+	fs.StringVar(&o.Target, "target", "", "measure this running Stockpile's npm repository endpoint instead (its public:npmjs must be the bench's nginx: see --nginx-listen)")
+	fs.StringVar(&o.Token, "token", "", "token for --target (sent as Bearer)")
+	fs.IntVar(&o.TargetPID, "pid", 0, "process id of the --target server, to sample its RSS and CPU")
+	fs.StringVar(&o.Nginx, "nginx", stack.DefaultNginx, "nginx binary (Debian package nginx)")
+	fs.StringVar(&o.NginxListen, "nginx-listen", "", "loopback host:port for nginx (default: a free port)")
+	fs.IntVar(&o.Burst, "burst", scenario.DefaultBurst, "npm-cold-burst: concurrent clients (1-1000)")
+	fs.Func("big-size", "big-concurrent: the tarball's size, bytes or with KiB, MiB, GiB (default 1GiB)", byteSize(&o.BigSize))
+	fs.IntVar(&o.BigClients, "big-clients", scenario.DefaultBigClients, "big-concurrent: concurrent downloads (1-1000)")
+	fs.DurationVar(&o.SoakDuration, "soak-duration", scenario.DefaultSoakDuration, "soak: how long it runs (at most 2h)")
+	fs.DurationVar(&o.SoakWarmup, "soak-warmup", 0, "soak: the warm-up, left out of the RSS slope (default: 2m, at most a fifth of the duration)")
+	fs.Func("upstream-rate", "cold-10mb: cap the fake upstream's sending rate per response, bytes per second with K, M, G (default: unlimited loopback)", byteSize(&o.UpstreamRate))
+	fs.StringVar(&o.MillionDir, "million-dir", "", "million: keep the populated 1M data in this directory and reuse it (or STOCKPILE_BENCH_MILLION_DIR)")
+	fs.IntVar(&o.MillionVersions, "million-versions", 0, "million: versions of the large case (default 1000000, or STOCKPILE_BENCH_MILLION_VERSIONS)")
+	fs.StringVar(&o.TempRoot, "tmp", "", "directory for the scenarios' working directories (default: the system's)")
+	fs.BoolVar(&o.Keep, "keep", false, "keep the working directories (fixtures, configs, logs)")
+	fs.BoolVar(&o.Open, "open", false, "warm scenarios: run Stockpile without access keys or token at log_level warn and nginx without access log (default: both as deployed, Stockpile with an access key, a Bearer token on every request and its log at info to a file, nginx with access_log combined buffer=64k)")
+	fs.BoolVar(&o.Verbose, "v", false, "debug logging")
+
+	for rest := args; ; rest = rest[1:] {
+		if err := fs.Parse(rest); err != nil {
+			return nil, err
+		}
+		if rest = fs.Args(); len(rest) == 0 {
+			break
+		}
+		o.Scenarios = append(o.Scenarios, rest[0])
+	}
+	stockpileSet := false
+	fs.Visit(func(f *flag.Flag) { stockpileSet = stockpileSet || f.Name == "stockpile" })
+	if err := o.validate(stockpileSet); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// validate checks the bounds and the combinations of flags.
+func (o *runOptions) validate(stockpileSet bool) error {
+	errs := []error{o.Load.Validate()}
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	names, known := strings.Join(scenarioNames(), ", "), newScenarios()
+	check(len(o.Scenarios) > 0, "no scenario given: choose among %s", names)
+	for i, s := range o.Scenarios {
+		check(known[s] != nil, "unknown scenario %q: choose among %s", s, names)
+		check(!slices.Contains(o.Scenarios[:i], s), "scenario %q is given twice", s)
+	}
+	check(o.Load.Timeout > 0 && o.Load.Timeout <= load.MaxDuration, "-timeout %s: must be above 0 and at most %s", o.Load.Timeout, load.MaxDuration)
+	check(o.Rounds >= 1 && o.Rounds <= bench.MaxRounds, "-rounds %d: must be between 1 and %d", o.Rounds, bench.MaxRounds)
+	check(o.BigClients >= 1, "-big-clients %d: must be at least 1", o.BigClients) // 0 would be the default
+	check(o.UpstreamRate == 0 || o.UpstreamRate >= 64<<10, "-upstream-rate %d: want at least 64K bytes per second", o.UpstreamRate)
+	check(o.MillionVersions >= 0, "-million-versions %d: must not be negative", o.MillionVersions)
+	check(o.MinRatio >= 0, "-min-ratio %g: must not be negative", o.MinRatio)
+	check(o.TargetPID >= 0 && (o.TargetPID == 0 || o.Target != ""), "--pid %d: a process id, and only with --target", o.TargetPID)
+	if o.Target != "" {
+		check(load.CheckLoopback(o.Target, true) == nil, "--target %q: want an absolute http(s) URL of an npm repository endpoint", o.Target)
+		check(!stockpileSet, "--stockpile and --target exclude each other")
+	}
+	check(o.Token == "" || o.Target != "", "--token is for --target")
+	if o.NginxListen != "" {
+		host, _, err := net.SplitHostPort(o.NginxListen)
+		check(err == nil && load.IsLoopbackHost(host), "--nginx-listen %q: want a loopback host:port", o.NginxListen)
+	}
+	return errors.Join(errs...)
+}
+
+// parseByteSize reads a size: bytes, or a number with K, M or G (KiB, KB
+// and the like, all binary).
+func parseByteSize(v string) (int64, error) {
+	if m := regexp.MustCompile(`(?i)^\s*(\d+)\s*(?:([kmg])i?)?b?\s*$`).FindStringSubmatch(v); m != nil {
+		shift := 10 * strings.Index(" kmg", strings.ToLower(m[2]))
+		if n, err := strconv.ParseInt(m[1], 10, 64); err == nil && n > 0 && n <= 1<<62>>shift {
+			return n << shift, nil
+		}
+	}
+	return 0, fmt.Errorf("size %q: want a positive number of bytes, or one with KiB, MiB or GiB", v)
+}

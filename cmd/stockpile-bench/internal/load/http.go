@@ -2,11 +2,14 @@ package load
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -81,4 +84,41 @@ func Median[T float64 | time.Duration](xs []T) T {
 	s := slices.Sorted(slices.Values(xs))
 	n := len(s)
 	return (s[(n-1)/2] + s[n/2]) / 2
+}
+
+// ErrRemote is returned for a target that is not on loopback when no
+// --target allowed it.
+var ErrRemote = errors.New("not a loopback address (only an explicit --target may be remote)")
+
+// CheckLoopback refuses URLs that are not absolute http(s) ones, and those
+// whose host is not loopback unless allowRemote.
+func CheckLoopback(rawURL string, allowRemote bool) error {
+	u, err := url.Parse(rawURL)
+	switch {
+	case err != nil:
+		return fmt.Errorf("target %q: %w", rawURL, err)
+	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
+		return fmt.Errorf("target %q: want an absolute http(s) URL", rawURL)
+	case !allowRemote && !IsLoopbackHost(u.Hostname()):
+		return fmt.Errorf("target %q: %w", rawURL, ErrRemote)
+	}
+	return nil
+}
+
+// IsLoopbackHost reports whether host (no port) names the loopback
+// interface without asking a resolver.
+func IsLoopbackHost(host string) bool {
+	ip := net.ParseIP(host)
+	return strings.EqualFold(host, "localhost") || ip != nil && ip.IsLoopback()
+}
+
+// FreePort asks the kernel for a free port on 127.0.0.1. The port
+// may be taken by someone else before it is used: callers retry.
+func FreePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }

@@ -255,6 +255,11 @@ func TestLoadRefusesRemoteAndUnbounded(t *testing.T) {
 			}
 		})
 	}
+	for _, u := range []string{"ftp://127.0.0.1/x", "127.0.0.1:8080/x", "http:///x", "http://[::1/"} {
+		if err := CheckLoopback(u, true); err == nil {
+			t.Errorf("CheckLoopback(%s) accepted it", u)
+		}
+	}
 	if err := CheckLoopback("http://192.0.2.1/x", false); !errors.Is(err, ErrRemote) {
 		t.Errorf("CheckLoopback(remote) = %v, want ErrRemote", err)
 	}
