@@ -28,12 +28,9 @@ const (
 )
 
 // coldBurst sends n clients at once after one tarball Stockpile has never
-// fetched (a fresh package name per run) and counts, in nginx's access log,
-// how often Stockpile went upstream for it: single-flight means once.
-//
-// Counting with nginx's own access log (on only in the cold scenarios)
-// rather than a counting proxy in front of nginx keeps the upstream path
-// the same as npm-warm's and counts what the upstream really served.
+// fetched (a fresh package name per run) and counts, in nginx's own access
+// log (what the upstream really served), how often Stockpile went upstream
+// for it: single-flight means once.
 type coldBurst struct {
 	npmScenario
 	n int
@@ -50,11 +47,9 @@ func newColdBurst(env bench.Env, name string, n int) *coldBurst {
 }
 
 // Setup implements Scenario: a fixture under a fresh name, nginx with its
-// access log, Stockpile; nothing is warmed. The target is one burst.
+// access log, Stockpile; nothing is warmed. The target is one burst (the
+// command line bounds -burst to MaxBurst).
 func (s *coldBurst) Setup(ctx context.Context) error {
-	if s.n < 1 || s.n > MaxBurst {
-		return fmt.Errorf("%s: %d clients: must be between 1 and %d", s.name, s.n, MaxBurst)
-	}
 	if err := s.up(ctx, "stockpile-bench-cold-"+nonce(), true); err != nil {
 		return err
 	}
@@ -66,14 +61,11 @@ func (s *coldBurst) Setup(ctx context.Context) error {
 // burst is the target of n clients at once, one request each (to one of
 // reqs at random), each wanting the fixture's tarball (SHA-256).
 func (s *coldBurst) burst(name string, pid int, reqs ...load.Request) bench.Target {
+	s.info["clients"] = s.n
 	sum := sha256.Sum256(s.fixture.Tarball)
-	t := bench.Target{Name: name, Side: bench.SideStockpile, PID: pid, Request: reqs[0],
+	return bench.Target{Name: name, Side: bench.SideStockpile, PID: pid, Request: reqs[0], Mix: reqs,
 		Expect: load.Expect{Status: http.StatusOK, Bytes: int64(len(s.fixture.Tarball)), SHA256: sum[:]},
 		Load:   &bench.LoadOverride{Connections: s.n, Requests: s.n, PerConnection: 1, Rounds: 1}}
-	if len(reqs) > 1 {
-		t.Mix = reqs
-	}
-	return t
 }
 
 // Check implements Checker: whether every client of the burst (the first
@@ -106,13 +98,6 @@ func (s *coldBurst) Check(_ context.Context, results []*bench.TargetReport) ([]b
 	}, nil
 }
 
-// Info implements Describer.
-func (s *coldBurst) Info() map[string]any {
-	m := s.npmScenario.Info()
-	m["clients"] = s.n
-	return m
-}
-
 // ErrEnginesAbsent is what the cluster scenario's Setup returns when
 // PostgreSQL's server binaries or SeaweedFS's weed cannot be found or
 // started, unless STOCKPILE_ENGINES=require: the bench then skips it.
@@ -122,7 +107,6 @@ var ErrEnginesAbsent = errors.New("the cluster's engines (PostgreSQL, SeaweedFS)
 const (
 	clusterReplicas = 3
 	clusterClients  = 1000
-	clusterBucket   = "stockpile-bench"
 	// clusterWarmTarget is the least ratio of a replica's warm hits (the
 	// tarball, the abbreviated packument) to the single node's.
 	clusterWarmTarget = 0.8
@@ -145,6 +129,7 @@ type cluster struct {
 
 func newCluster(env bench.Env) *cluster {
 	b := coldBurst{npmScenario: newNPMScenario(env, "cluster", true), n: clusterClients, by: " by the cluster", docOnce: true}
+	b.info["replica_storage"] = "PostgreSQL and SeaweedFS (weed mini) on loopback, each replica a 1 GiB local blob cache; the single node on Badger"
 	return &cluster{coldBurst: b}
 }
 
@@ -222,24 +207,21 @@ func enginesAbsent(what string, err error) error {
 }
 
 // startReplicas starts the replicas one after another on the same database
-// and bucket, each with its own directory, cache and the same access key.
+// and bucket, each with its own directory (in the stack's working
+// directory, beside nginx's root), cache and the same access key.
 func (s *cluster) startReplicas(ctx context.Context, pg *enginetest.Postgres, s3 *enginetest.Weed) error {
-	dir, err := os.MkdirTemp(s.env.TempRoot, "stockpile-bench-cluster-replicas-*")
-	if err != nil {
-		return fmt.Errorf("cluster: %w", err)
-	}
-	s.undo = append(s.undo, func() error { return s.env.RemoveDir(dir, "replicas' working directory") })
 	var key *stack.AccessKey
 	level := ""
 	if !s.env.Open {
 		key, level = stack.NewAccessKey(), "info"
 	}
+	var urls []string
 	for i := range clusterReplicas {
-		rdir := filepath.Join(dir, fmt.Sprintf("replica%d", i))
+		rdir := filepath.Join(filepath.Dir(s.Root), fmt.Sprintf("replica%d", i))
 		if err := os.MkdirAll(rdir, 0o755); err != nil {
 			return fmt.Errorf("cluster: %w", err)
 		}
-		o := s3.S3Options(clusterBucket)
+		o := s3.S3Options("stockpile-bench")
 		o.CacheDir, o.CacheSize = filepath.Join(rdir, "cache"), 1<<30
 		cfg := stack.StockpileConfig{DataDir: filepath.Join(rdir, "data"), Upstream: s.NginxURL + "/",
 			AccessKey: key, LogLevel: level, Storage: &stack.Storage{DSN: pg.DSN("postgres"), S3: o}}
@@ -249,14 +231,14 @@ func (s *cluster) startReplicas(ctx context.Context, pg *enginetest.Postgres, s3
 		}
 		s.replicas = append(s.replicas, srv)
 		s.undo = append(s.undo, func() error { return stack.StopStockpile(srv.Child) })
+		urls = append(urls, fmt.Sprintf("%s (pid %d)", srv.URL, srv.PID()))
 	}
+	s.info["replicas"] = strings.Join(urls, ", ")
 	return nil
 }
 
 // repoURL is repository app's npm endpoint on a replica.
-func repoURL(r *stack.Server) string {
-	return r.URL + "/" + stack.Domain + "/npm/" + stack.AppRepo
-}
+func repoURL(r *stack.Server) string { return r.URL + "/" + stack.Domain + "/npm/" + stack.AppRepo }
 
 // Check implements Checker: the burst's (coldBurst.Check), then each warm
 // ratio of the replica's median requests per second to the single node's.
@@ -269,6 +251,9 @@ func (s *cluster) Check(ctx context.Context, results []*bench.TargetReport) ([]b
 		return nil, err
 	}
 	fs[0].Value += fmt.Sprintf(" over %d replicas", len(s.replicas))
+	if raw, err := os.ReadFile("/proc/loadavg"); err == nil { // after the runs, for the report
+		s.info["load_average"] = strings.Join(strings.Fields(string(raw))[:3], " ")
+	}
 	for i := 1; i < len(results); i += 2 {
 		what := strings.TrimPrefix(results[i].Target.Name, "replica ")
 		ratio, wm, sm := 0.0, results[i].Median().RPS, results[i+1].Median().RPS
@@ -280,19 +265,4 @@ func (s *cluster) Check(ctx context.Context, results []*bench.TargetReport) ([]b
 			Value: fmt.Sprintf("%.2f (target ≥ %.1f; %.0f vs %.0f req/s)", ratio, clusterWarmTarget, wm, sm)})
 	}
 	return fs, nil
-}
-
-// Info implements Describer.
-func (s *cluster) Info() map[string]any {
-	m := s.coldBurst.Info()
-	var urls []string
-	for _, r := range s.replicas {
-		urls = append(urls, fmt.Sprintf("%s (pid %d)", r.URL, r.PID()))
-	}
-	m["replicas"] = strings.Join(urls, ", ")
-	m["replica_storage"] = "PostgreSQL and SeaweedFS (weed mini) on loopback, each replica a 1 GiB local blob cache; the single node on Badger"
-	if raw, err := os.ReadFile("/proc/loadavg"); err == nil {
-		m["load_average"] = strings.Join(strings.Fields(string(raw))[:3], " ")
-	}
-	return m
 }

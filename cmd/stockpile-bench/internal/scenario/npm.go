@@ -217,9 +217,10 @@ type metaDoc struct {
 
 // docTargets asks Stockpile for each document twice, without and with
 // Accept-Encoding: gzip, writes each answer below nginx's root (the gzip
-// one as the .gz twin that gzip_static sends) and returns the targets:
-// "<pair>" and "<pair> gzip", Stockpile's then nginx's, and their sizes.
-// A document Stockpile does not compress is an error: clients ask for gzip.
+// one as the .gz twin that gzip_static sends), checks that nginx sends it
+// as it is, and returns the targets: "<pair>" and "<pair> gzip",
+// Stockpile's then nginx's, and their sizes. A document Stockpile does not
+// compress is an error: clients ask for gzip.
 func docTargets(ctx context.Context, st *stack.Stack, docs []metaDoc, remote bool) ([]bench.Target, map[string]any, error) {
 	c := load.Client(30*time.Second, false)
 	defer c.CloseIdleConnections()
@@ -240,9 +241,18 @@ func docTargets(ctx context.Context, st *stack.Stack, docs []metaDoc, remote boo
 				spH.Set("Accept-Encoding", enc)
 				ngH.Set("Accept-Encoding", enc)
 			}
-			body, err := baselineCopy(ctx, c, d.URL, spH, ngURL, ngH, filepath.Join(dir, file), enc)
+			body, got, err := load.FetchEncoded(ctx, c, d.URL, spH)
+			if err == nil && got != enc {
+				err = fmt.Errorf("stockpile answered Content-Encoding %q, want %q", got, enc)
+			}
+			if err == nil {
+				err = os.WriteFile(filepath.Join(dir, file), body, 0o644)
+			}
 			if err != nil {
 				return nil, nil, fmt.Errorf("%s: %w", pair, err)
+			}
+			if b, got, err := load.FetchEncoded(ctx, c, ngURL, ngH); err != nil || got != enc || !bytes.Equal(b, body) {
+				return nil, nil, fmt.Errorf("%s: nginx's copy: %d bytes, Content-Encoding %q, err %v (is gzip_static built in?)", pair, len(b), got, err)
 			}
 			info[key] = len(body)
 			want := load.Expect{Status: http.StatusOK, Bytes: int64(len(body))}
@@ -254,24 +264,4 @@ func docTargets(ctx context.Context, st *stack.Stack, docs []metaDoc, remote boo
 		}
 	}
 	return targets, info, nil
-}
-
-// baselineCopy GETs Stockpile's answer at url, which must have
-// Content-Encoding enc, and writes it to file for nginx, which must then
-// send it at ngURL as it is.
-func baselineCopy(ctx context.Context, c *http.Client, url string, h http.Header, ngURL string, ngH http.Header, file, enc string) ([]byte, error) {
-	body, got, err := load.FetchEncoded(ctx, c, url, h)
-	if err != nil {
-		return nil, err
-	}
-	if got != enc {
-		return nil, fmt.Errorf("stockpile answered Content-Encoding %q, want %q (clients ask for gzip)", got, enc)
-	}
-	if err := os.WriteFile(file, body, 0o644); err != nil {
-		return nil, err
-	}
-	if b, got, err := load.FetchEncoded(ctx, c, ngURL, ngH); err != nil || got != enc || !bytes.Equal(b, body) {
-		return nil, fmt.Errorf("nginx's copy: %d bytes, Content-Encoding %q, err %v (is gzip_static built in?)", len(b), got, err)
-	}
-	return body, nil
 }
