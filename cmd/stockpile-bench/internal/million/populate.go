@@ -3,21 +3,21 @@ package million
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/stack"
 	"github.com/stockpile-proxy/stockpile/formats"
 	"github.com/stockpile-proxy/stockpile/formats/formattest"
 	"github.com/stockpile-proxy/stockpile/proxy/model"
@@ -26,393 +26,236 @@ import (
 	"github.com/stockpile-proxy/stockpile/storage/badgerstore"
 )
 
-// millionSpec is what a populated directory holds; a kept directory is
-// reused only when its spec is the one asked.
-type millionSpec struct {
-	Layout     int `json:"layout"`
-	Versions   int `json:"versions"`
-	PerPackage int `json:"per_package"`
+// Layout of the populated data.
+const (
+	domain, repo = "bench", "cache"
+	// layout changes whenever what populate writes changes: a kept
+	// directory of another layout is refused, not reused.
+	layout     = 3
+	markerFile = "stockpile-bench-million.json"
+	dataSubdir = "data"
+	perPackage = 10
+	blobs      = 4
+	upstream   = "http://127.0.0.1:9/" // the recorded origin only: never contacted
+)
+
+// spec is what a populated directory holds; a kept directory is reused
+// only when its spec is the one asked.
+type spec struct {
+	Layout   int `json:"layout"`
+	Versions int `json:"versions"`
 }
 
-func (s millionSpec) packages() int { return (s.Versions + s.PerPackage - 1) / s.PerPackage }
+func (s spec) packages() int { return (s.Versions + perPackage - 1) / perPackage }
 
-// versionsOf returns how many versions package i has (the last may have
-// fewer).
-func (s millionSpec) versionsOf(i int) int {
-	return min(s.PerPackage, s.Versions-i*s.PerPackage)
+// populated is a populated directory's marker file.
+type populated struct {
+	Spec    spec           `json:"spec"`
+	RepoID  string         `json:"repository_id"`
+	Blobs   []storage.Sums `json:"blobs"` // the tarballs every version shares
+	Seconds float64        `json:"populate_seconds"`
+	Reused  bool           `json:"-"` // this run found the directory populated
 }
 
-// millionBlob is one of the shared tarballs.
-type millionBlob struct {
-	SHA256 string `json:"sha256"`
-	Size   int64  `json:"size"`
-}
-
-// millionPopulated describes a populated directory (its marker file).
-type millionPopulated struct {
-	Spec     millionSpec   `json:"spec"`
-	RepoID   string        `json:"repository_id"`
-	Blobs    []millionBlob `json:"blobs"`
-	Seconds  float64       `json:"populate_seconds"`
-	Created  time.Time     `json:"created"`
-	Packages int           `json:"packages"`
-	// Reused is true when this run found the directory populated.
-	Reused bool `json:"-"`
-}
-
-func (p *millionPopulated) duration() time.Duration {
-	return time.Duration(p.Seconds * float64(time.Second))
-}
-
-// millionPopulate makes dir hold spec's records, or reuses it when a
-// previous run populated it with the same spec. A non-empty directory
-// without the marker, or with another spec, is refused: it is never
-// emptied.
-func millionPopulate(ctx context.Context, dir string, spec millionSpec, log *slog.Logger) (*millionPopulated, error) {
-	marker := filepath.Join(dir, millionMarker)
-	if raw, err := os.ReadFile(marker); err == nil {
-		var p millionPopulated
-		if err := json.Unmarshal(raw, &p); err != nil {
-			return nil, fmt.Errorf("million: %s: %w", marker, err)
-		}
-		if p.Spec != spec {
-			return nil, fmt.Errorf("million: %s was populated with %+v, not %+v: remove it or choose another directory", dir, p.Spec, spec)
+// populate makes dir hold sp's records, or reuses it when a previous run
+// populated it with the same spec. A non-empty directory without the
+// marker, or with another spec, is refused: it is never emptied.
+func populate(ctx context.Context, dir string, sp spec, log *slog.Logger) (*populated, error) {
+	marker, p := filepath.Join(dir, markerFile), &populated{}
+	b, err := os.ReadFile(marker)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(b, p); err != nil || p.Spec != sp {
+			return nil, fmt.Errorf("million: %s was populated with %+v (%v), not %+v: remove it or choose another directory", dir, p.Spec, err, sp)
 		}
 		p.Reused = true
-		log.Info("million: reusing populated data", "dir", dir, "versions", spec.Versions, "populated_in", p.duration().Round(time.Millisecond))
-		return &p, nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
+		log.Info("million: reusing populated data", "dir", dir, "versions", sp.Versions, "populate_s", p.Seconds)
+		return p, nil
+	case !errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("million: %w", err)
 	}
-	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
-		return nil, fmt.Errorf("million: %s is not empty and was not populated by this scenario (no %s): refusing to write into it", dir, millionMarker)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("million: %w", err)
+	if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+		return nil, fmt.Errorf("million: %s is not empty and was not populated by this scenario (no %s): refusing to write into it", dir, markerFile)
 	}
 	start := time.Now()
-	p, err := millionWrite(ctx, filepath.Join(dir, millionDataDir), spec, log)
-	if err != nil {
-		return nil, err
+	if p, err = write(ctx, filepath.Join(dir, dataSubdir), sp, log); err != nil {
+		return nil, fmt.Errorf("million: populate %s: %w", dir, err)
 	}
 	p.Seconds = time.Since(start).Seconds()
-	p.Created = time.Now().UTC()
-	raw, err := json.MarshalIndent(p, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("million: %w", err)
+	if b, err = json.MarshalIndent(p, "", "  "); err == nil {
+		err = os.WriteFile(marker, append(b, '\n'), 0o644)
 	}
-	if err := os.WriteFile(marker, append(raw, '\n'), 0o644); err != nil {
-		return nil, fmt.Errorf("million: %w", err)
-	}
-	log.Info("million: populated", "dir", dir, "versions", spec.Versions, "packages", p.Packages, "took", p.duration().Round(time.Millisecond))
-	return p, nil
+	log.Info("million: populated", "dir", dir, "versions", sp.Versions, "populate_s", p.Seconds)
+	return p, err
 }
 
-// millionWrite opens a store on dataDir, creates the domain and the
-// repository, writes the shared blobs, then every package and version
-// record in batches, and closes the store (which flushes the memtables).
-func millionWrite(ctx context.Context, dataDir string, spec millionSpec, log *slog.Logger) (p *millionPopulated, err error) {
+// write opens a store on dataDir, creates the domain and the repository
+// (no external connection: every answer comes from records and blobs),
+// writes the shared blobs, then every package's records, and closes the
+// store.
+func write(ctx context.Context, dataDir string, sp spec, log *slog.Logger) (p *populated, err error) {
 	store, err := badgerstore.Open(badgerstore.Options{Dir: dataDir, GCInterval: -1}, log)
 	if err != nil {
-		return nil, fmt.Errorf("million: %w", err)
-	}
-	defer func() {
-		if cerr := store.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("million: %w", cerr)
-		}
-	}()
-	reg, err := model.Load(ctx, store)
-	if err != nil {
-		return nil, fmt.Errorf("million: %w", err)
-	}
-	if _, err := reg.CreateDomain(ctx, millionDomain, nil); err != nil {
-		return nil, fmt.Errorf("million: %w", err)
-	}
-	repo, err := reg.CreateRepository(ctx, millionDomain, millionRepo, "stockpile-bench million: records written directly", nil, nil)
-	if err != nil {
-		return nil, fmt.Errorf("million: %w", err)
-	}
-	p = &millionPopulated{Spec: spec, RepoID: repo.ID, Packages: spec.packages()}
-
-	// A handful of real tarballs, shared by every version through their
-	// SHA-256 (blobs are content-addressed per domain).
-	var sums []storage.Sums
-	rng := rand.New(rand.NewPCG(7, 11))
-	for i := range millionBlobs {
-		tgz := formattest.NPMTarball("million-fixture", fmt.Sprintf("1.0.%d", i), (8<<10)<<i, rng)
-		s, err := store.WriteBlob(ctx, millionDomain, bytes.NewReader(tgz), nil)
-		if err != nil {
-			return nil, fmt.Errorf("million: %w", err)
-		}
-		sums = append(sums, s)
-		p.Blobs = append(p.Blobs, millionBlob{SHA256: s.SHA256, Size: s.Size})
-	}
-
-	// Packages are cut into ranges written by one goroutine each: encoding
-	// costs about as much as Badger's commit, which serialises anyway.
-	workers := 2
-	n := spec.packages()
-	var next, done atomic.Int64
-	errc := make(chan error, workers)
-	var wg sync.WaitGroup
-	const rangeSize = 512
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	tick := time.NewTicker(5 * time.Second)
-	defer tick.Stop()
-	for range workers {
-		wg.Go(func() {
-			w := millionWriter{store: store, repoID: repo.ID, spec: spec, sums: sums}
-			for ctx.Err() == nil {
-				lo := int(next.Add(rangeSize)) - rangeSize
-				if lo >= n {
-					break
-				}
-				for i := lo; i < min(lo+rangeSize, n); i++ {
-					if err := w.addPackage(ctx, i); err != nil {
-						errc <- err
-						cancel()
-						return
-					}
-				}
-				done.Add(int64(min(lo+rangeSize, n) - lo))
-			}
-			if err := w.flush(ctx); err != nil {
-				errc <- err
-				cancel()
-			}
-		})
-	}
-	finished := make(chan struct{})
-	go func() { wg.Wait(); close(finished) }()
-	start := time.Now()
-loop:
-	for {
-		select {
-		case <-finished:
-			break loop
-		case <-tick.C:
-			d := done.Load()
-			log.Info("million: populating", "packages", d, "of", n, "rate_versions_per_s", int(float64(d)*float64(spec.PerPackage)/time.Since(start).Seconds()))
-		}
-	}
-	close(errc)
-	for err := range errc {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("million: populate: %w", err)
+	defer func() { err = errors.Join(err, store.Close()) }()
+	reg, err := model.Load(ctx, store)
+	if err != nil {
+		return nil, err
 	}
-	return p, nil
+	if _, err := reg.CreateDomain(ctx, domain, nil); err != nil {
+		return nil, err
+	}
+	r, err := reg.CreateRepository(ctx, domain, repo, "stockpile-bench million: records written directly", nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	p = &populated{Spec: sp, RepoID: r.ID}
+	// A handful of real tarballs, shared by every version through their
+	// SHA-256 (blobs are content-addressed per domain).
+	var sri []string
+	rng := rand.New(rand.NewPCG(7, 11))
+	for i := range blobs {
+		tgz := formattest.NPMTarball("million-fixture", fmt.Sprintf("1.0.%d", i), (8<<10)<<i, rng)
+		s, err := store.WriteBlob(ctx, domain, bytes.NewReader(tgz), nil)
+		if err != nil {
+			return nil, err
+		}
+		p.Blobs, sri = append(p.Blobs, s), append(sri, formattest.NPMIntegrity(tgz))
+	}
+	// Two writers, each encoding while Badger commits the other's batch.
+	g, gctx := errgroup.WithContext(ctx)
+	n := sp.packages()
+	for first := range 2 {
+		g.Go(func() error {
+			w := &writer{store: store, pop: p, sri: sri}
+			for i := first; i < n && gctx.Err() == nil; i += 2 {
+				if err := w.put(gctx, i); err != nil {
+					return err
+				}
+				if i%(n/10+1) == 0 {
+					log.Info("million: populating", "packages", i, "of", n)
+				}
+			}
+			return errors.Join(gctx.Err(), w.flush(gctx))
+		})
+	}
+	return p, g.Wait()
 }
 
-// millionWriter accumulates mutations and applies them in batches.
-type millionWriter struct {
-	store  storage.Store
-	repoID string
-	spec   millionSpec
-	sums   []storage.Sums
-	muts   []storage.Mutation
-	bytes  int
+// writer encodes records as the resolver's own writer does (the test
+// compares them byte for byte) and applies them 256 KiB at a time:
+// Badger refuses a transaction above 15 % of its memtable (4 MiB).
+type writer struct {
+	store storage.Store
+	pop   *populated
+	sri   []string // each blob's dist.integrity
+	muts  []storage.Mutation
+	size  int
 }
 
-// millionPackage names package i: npm-looking names of varied length, one
-// in ten scoped.
-func millionPackage(i int) formats.Package {
-	words := []string{"core", "util", "parse", "async", "stream", "config", "react", "babel", "plugin", "loader",
-		"types", "eslint", "lodash", "color", "fetch", "crypto", "yaml", "cli", "test", "server"}
-	name := words[i%len(words)] + "-" + words[(i/len(words))%len(words)] + "-" + strconv.Itoa(i)
-	p := formats.Package{Format: "npm", Name: name}
+func (w *writer) add(ctx context.Context, k interface{ Bytes() ([]byte, error) }, v any) error {
+	key, kerr := k.Bytes()
+	val, err := resolver.EncodeRecord(v)
+	if err := errors.Join(kerr, err); err != nil {
+		return err
+	}
+	w.muts, w.size = append(w.muts, storage.Mutation{Key: key, Value: val}), w.size+len(key)+len(val)
+	if w.size < 256<<10 {
+		return nil
+	}
+	return w.flush(ctx)
+}
+
+func (w *writer) flush(ctx context.Context) error {
+	err := w.store.Apply(ctx, w.muts)
+	w.muts, w.size = w.muts[:0], 0
+	return err
+}
+
+var epoch = time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// raw encodes a document of strings and numbers, which cannot fail.
+func raw(v any) json.RawMessage { b, _ := resolver.EncodeRecord(v); return b }
+
+// put adds package i's versions, each as the resolver retains a version
+// fetched from an external connection, and its package record (origin
+// controls as the first arrival sets them: publish BLOCK, upstream ALLOW).
+func (w *writer) put(ctx context.Context, i int) error {
+	p, nv := pkg(i), min(perPackage, w.pop.Spec.Versions-i*perPackage)
+	key := storage.PackageKey{Domain: domain, RepoID: w.pop.RepoID, Format: p.Format, Namespace: p.Namespace, Name: p.Name}
+	for j := range nv {
+		if err := w.add(ctx, key.VersionKey(version(i, j)), w.version(p, i, j)); err != nil {
+			return err
+		}
+	}
+	name, created := display(p), epoch.Add(time.Duration(i)*time.Minute)
+	return w.add(ctx, key, resolver.PackageRecord{
+		Package: p, Origin: resolver.OriginConfig{Publish: resolver.Block, Upstream: resolver.Allow},
+		Tags: map[string]string{"latest": version(i, nv-1)}, Updated: epoch,
+		Extra: raw(map[string]any{
+			"description": "stockpile-bench package " + name, "license": "MIT", "homepage": "https://example.com/" + name,
+			"repository": map[string]string{"type": "git", "url": "git+https://example.com/" + name + ".git"},
+			"time": map[string]string{
+				"created":  created.Format(time.RFC3339),
+				"modified": created.Add(time.Duration(nv-1) * 24 * time.Hour).Format(time.RFC3339),
+			},
+		}),
+	})
+}
+
+// version is version j of package p (number i): its version object as the
+// registry serves it, trimmed to the fields installers read (the npm format
+// relays it; dist.tarball is rewritten to point at the repository), and
+// one tarball.
+func (w *writer) version(p formats.Package, i, j int) resolver.VersionRecord {
+	v, name, b := version(i, j), display(p), (i+j)%len(w.pop.Blobs)
+	s, file := w.pop.Blobs[b], p.Name+"-"+v+".tgz"
+	from := upstream + url.PathEscape(name) + "/-/" + file
+	deps := map[string]string{}
+	for _, k := range []int{i*7 + 1, i*13 + 5} {
+		deps[display(pkg(k%w.pop.Spec.packages()))] = "^1.0.0"
+	}
+	rec := resolver.VersionRecord{
+		Version: formats.Version{
+			Version: v, Status: formats.StatusPublished,
+			Meta: raw(map[string]any{
+				"name": name, "version": v, "description": "stockpile-bench package " + name, "main": "index.js",
+				"license": "MIT", "dependencies": deps, "engines": map[string]string{"node": ">=18"}, "_id": name + "@" + v,
+				"dist": map[string]any{"integrity": w.sri[b], "shasum": s.SHA1, "tarball": from, "fileCount": 3, "unpackedSize": s.Size * 3},
+			}),
+			Published: epoch.Add(time.Duration(i)*time.Minute + time.Duration(j)*24*time.Hour),
+			Assets: []formats.AssetRef{{Name: file, URL: from, Size: s.Size,
+				Digests: formats.Digests{SHA512: s.SHA512, SHA256: s.SHA256, SHA1: s.SHA1, MD5: s.MD5}}},
+		},
+		Origin: resolver.VersionOrigin{Type: resolver.OriginExternal, Connection: stack.NPMJSConnection},
+	}
+	rec.Revision = resolver.Revision(&rec.Version)
+	return rec
+}
+
+var words = [...]string{"core", "util", "parse", "async", "stream", "config", "react", "babel", "plugin", "loader",
+	"types", "eslint", "lodash", "color", "fetch", "crypto", "yaml", "cli", "test", "server"}
+
+// pkg names package i: npm-looking names of varied length, one in ten
+// scoped.
+func pkg(i int) formats.Package {
+	p := formats.Package{Format: "npm", Name: words[i%len(words)] + "-" + words[(i/len(words))%len(words)] + "-" + strconv.Itoa(i)}
 	if i%10 == 3 {
 		p.Namespace = "scope" + strconv.Itoa(i%97)
 	}
 	return p
 }
 
-// millionVersion names version j of package i: distinct semver versions,
-// 1.0.x … 2.4.x.
-func millionVersion(i, j int) string {
-	return fmt.Sprintf("%d.%d.%d", 1+j/5, j%5, (i+j)%3)
-}
+// version names version j of package i: distinct semver versions, 1.0.x …
+// 2.4.x.
+func version(i, j int) string { return fmt.Sprintf("%d.%d.%d", 1+j/5, j%5, (i+j)%3) }
 
-func millionDisplay(p formats.Package) string {
+// display is p's name as npm prints it, "@scope/name"; url.PathEscape
+// gives the form of a packument's URL, "@scope%2Fname".
+func display(p formats.Package) string {
 	if p.Namespace == "" {
 		return p.Name
 	}
 	return "@" + p.Namespace + "/" + p.Name
-}
-
-func millionEscaped(p formats.Package) string {
-	if p.Namespace == "" {
-		return p.Name
-	}
-	return "@" + p.Namespace + "%2f" + p.Name
-}
-
-func millionTarballName(p formats.Package, version string) string {
-	return p.Name + "-" + version + ".tgz"
-}
-
-// millionMeta is a version object as the registry serves it, trimmed to
-// the fields installers read (the npm format relays it; dist.tarball is
-// rewritten to point at the repository).
-type millionMeta struct {
-	Name         string            `json:"name"`
-	Version      string            `json:"version"`
-	Description  string            `json:"description"`
-	Main         string            `json:"main"`
-	License      string            `json:"license"`
-	Dependencies map[string]string `json:"dependencies,omitempty"`
-	Engines      map[string]string `json:"engines"`
-	ID           string            `json:"_id"`
-	Dist         millionDist       `json:"dist"`
-}
-
-type millionDist struct {
-	Integrity    string `json:"integrity"`
-	Shasum       string `json:"shasum"`
-	Tarball      string `json:"tarball"`
-	FileCount    int    `json:"fileCount"`
-	UnpackedSize int64  `json:"unpackedSize"`
-}
-
-// millionExtra is the package-level fields the packument shows.
-type millionExtra struct {
-	Description string            `json:"description"`
-	License     string            `json:"license"`
-	Homepage    string            `json:"homepage"`
-	Repository  map[string]string `json:"repository"`
-	Time        map[string]string `json:"time"`
-}
-
-var millionEpoch = time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// addPackage adds the records of package i: its versions (each as the
-// resolver retains a version fetched from an external connection) and its
-// package record (origin controls as set by the first arrival: publish
-// BLOCK, upstream ALLOW).
-func (w *millionWriter) addPackage(ctx context.Context, i int) error {
-	p := millionPackage(i)
-	display := millionDisplay(p)
-	nv := w.spec.versionsOf(i)
-	var newest string
-	for j := range nv {
-		v := millionVersion(i, j)
-		newest = v
-		s := w.sums[(i+j)%len(w.sums)]
-		file := millionTarballName(p, v)
-		upstreamURL := millionUpstream + millionEscaped(p) + "/-/" + file
-		deps := map[string]string{}
-		for _, k := range []int{i*7 + 1, i*13 + 5} {
-			deps[millionDisplay(millionPackage(k%w.spec.packages()))] = "^1.0.0"
-		}
-		meta, err := millionEncode(millionMeta{
-			Name: display, Version: v, Description: "stockpile-bench package " + display,
-			Main: "index.js", License: "MIT", Dependencies: deps, Engines: map[string]string{"node": ">=18"},
-			ID: display + "@" + v,
-			Dist: millionDist{
-				Integrity: millionSRI(s.SHA512), Shasum: s.SHA1, Tarball: upstreamURL,
-				FileCount: 3, UnpackedSize: s.Size * 3,
-			},
-		})
-		if err != nil {
-			return err
-		}
-		rec := resolver.VersionRecord{
-			Version: formats.Version{
-				Version: v, Status: formats.StatusPublished, Meta: meta,
-				Assets: []formats.AssetRef{{
-					Name: file, URL: upstreamURL, Size: s.Size,
-					Digests: formats.Digests{SHA512: s.SHA512, SHA256: s.SHA256, SHA1: s.SHA1, MD5: s.MD5},
-				}},
-				Published: millionEpoch.Add(time.Duration(i)*time.Minute + time.Duration(j)*24*time.Hour),
-			},
-			Origin: resolver.VersionOrigin{Type: resolver.OriginExternal, Connection: millionConn},
-		}
-		rec.Revision = resolver.Revision(&rec.Version)
-		if err := w.add(ctx, w.packageKey(p).VersionKey(v), rec); err != nil {
-			return err
-		}
-	}
-	extra, err := millionEncode(millionExtra{
-		Description: "stockpile-bench package " + display, License: "MIT",
-		Homepage:   "https://example.com/" + display,
-		Repository: map[string]string{"type": "git", "url": "git+https://example.com/" + display + ".git"},
-		Time: map[string]string{
-			"created":  millionEpoch.Add(time.Duration(i) * time.Minute).Format(time.RFC3339),
-			"modified": millionEpoch.Add(time.Duration(i)*time.Minute + time.Duration(nv-1)*24*time.Hour).Format(time.RFC3339),
-		},
-	})
-	if err != nil {
-		return err
-	}
-	pr := resolver.PackageRecord{
-		Package: p,
-		Origin:  resolver.OriginConfig{Publish: resolver.Block, Upstream: resolver.Allow},
-		Tags:    map[string]string{"latest": newest},
-		Extra:   extra,
-		Updated: millionEpoch,
-	}
-	return w.add(ctx, w.packageKey(p), pr)
-}
-
-func (w *millionWriter) packageKey(p formats.Package) storage.PackageKey {
-	return storage.PackageKey{Domain: millionDomain, RepoID: w.repoID, Format: p.Format, Namespace: p.Namespace, Name: p.Name}
-}
-
-func (w *millionWriter) add(ctx context.Context, k interface{ Bytes() ([]byte, error) }, v any) error {
-	key, err := k.Bytes()
-	if err != nil {
-		return err
-	}
-	b, err := millionEncode(v)
-	if err != nil {
-		return err
-	}
-	w.muts = append(w.muts, storage.Mutation{Key: key, Value: b})
-	w.bytes += len(key) + len(b) + 64
-	if w.bytes >= millionBatchBytes {
-		return w.flush(ctx)
-	}
-	return nil
-}
-
-func (w *millionWriter) flush(ctx context.Context) error {
-	if len(w.muts) == 0 {
-		return nil
-	}
-	if err := millionApply(ctx, w.store, w.muts); err != nil {
-		return err
-	}
-	w.muts, w.bytes = w.muts[:0], 0
-	return nil
-}
-
-// millionApply applies muts, halving batches Badger finds too big.
-func millionApply(ctx context.Context, st storage.Store, muts []storage.Mutation) error {
-	err := st.Apply(ctx, muts)
-	if errors.Is(err, badgerstore.ErrTooBig) && len(muts) > 1 {
-		if err := millionApply(ctx, st, muts[:len(muts)/2]); err != nil {
-			return err
-		}
-		return millionApply(ctx, st, muts[len(muts)/2:])
-	}
-	if err != nil {
-		return fmt.Errorf("million: write records: %w", err)
-	}
-	return nil
-}
-
-// millionEncode encodes a record exactly as the resolver does.
-func millionEncode(v any) ([]byte, error) {
-	b, err := resolver.EncodeRecord(v)
-	if err != nil {
-		return nil, fmt.Errorf("million: %w", err)
-	}
-	return b, nil
-}
-
-func millionSRI(sha512Hex string) string {
-	b, _ := hex.DecodeString(sha512Hex)
-	return "sha512-" + base64.StdEncoding.EncodeToString(b)
 }
