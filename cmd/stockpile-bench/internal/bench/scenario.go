@@ -120,8 +120,8 @@ type Env struct {
 	// UpstreamRate caps the fake upstream's sending rate in cold-10mb,
 	// bytes per second; 0 is loopback's full speed.
 	UpstreamRate int64
-	// MillionDir and MillionVersions override million's
-	// STOCKPILE_BENCH_MILLION_DIR and _VERSIONS when set.
+	// MillionDir keeps million's large data for reuse; MillionVersions
+	// sizes it (0: 1,000,000).
 	MillionDir      string
 	MillionVersions int
 }
