@@ -47,9 +47,11 @@ func newColdBurst(env bench.Env, name string, n int) *coldBurst {
 }
 
 // Setup implements Scenario: a fixture under a fresh name, nginx with its
-// access log, Stockpile; nothing is warmed. The target is one burst (the
-// command line bounds -burst to MaxBurst).
+// access log, Stockpile; nothing is warmed. The target is one burst.
 func (s *coldBurst) Setup(ctx context.Context) error {
+	if s.n < 1 || s.n > MaxBurst {
+		return fmt.Errorf("%s: %d clients: must be between 1 and %d", s.name, s.n, MaxBurst)
+	}
 	if err := s.up(ctx, "stockpile-bench-cold-"+nonce(), true); err != nil {
 		return err
 	}
