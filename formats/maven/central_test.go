@@ -161,16 +161,9 @@ func (c *central) redirect(p, target string) {
 	})
 }
 
+// pom is a minimal pom of a jar.
 func pom(group, artifact, version string) []byte {
-	return []byte(fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>%s</groupId>
-  <artifactId>%s</artifactId>
-  <version>%s</version>
-  <packaging>jar</packaging>
-</project>
-`, group, artifact, version))
+	return formattest.MavenPOM(group, artifact, version)
 }
 
 // jarOf builds a small jar holding one text file.

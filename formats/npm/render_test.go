@@ -232,19 +232,26 @@ func demoView(t *testing.T) *formats.View {
 
 const testBase = "https://stockpile.example/acme/npm/demo-repo"
 
-func TestRenderFull(t *testing.T) {
-	raw := readDemo(t)
-	doc, err := renderPackument(demoView(t), testBase, false)
+// renderDemo renders demoView's packument, the full one or the corgi,
+// checks its content type and decodes it into v.
+func renderDemo(t *testing.T, corgi bool, contentType string, v any) {
+	t.Helper()
+	doc, err := renderPackument(demoView(t), testBase, corgi)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if doc.ContentType != "application/json" {
-		t.Errorf("content type %q", doc.ContentType)
+	if doc.ContentType != contentType {
+		t.Errorf("content type %q, want %q", doc.ContentType, contentType)
 	}
-	var got packument
-	if err := json.Unmarshal(doc.Body, &got); err != nil {
+	if err := json.Unmarshal(doc.Body, v); err != nil {
 		t.Fatalf("%v: %s", err, doc.Body)
 	}
+}
+
+func TestRenderFull(t *testing.T) {
+	raw := readDemo(t)
+	var got packument
+	renderDemo(t, false, "application/json", &got)
 	if got.ID != "@acme/demo" || got.Name != "@acme/demo" || got.Readme != "# demo\n" || got.Rev == "" {
 		t.Errorf("top level: %+v", got)
 	}
@@ -269,17 +276,8 @@ func TestRenderFull(t *testing.T) {
 }
 
 func TestRenderCorgi(t *testing.T) {
-	doc, err := renderPackument(demoView(t), testBase, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if doc.ContentType != "application/vnd.npm.install-v1+json" {
-		t.Errorf("content type %q", doc.ContentType)
-	}
 	var got any
-	if err := json.Unmarshal(doc.Body, &got); err != nil {
-		t.Fatal(err)
-	}
+	renderDemo(t, true, "application/vnd.npm.install-v1+json", &got)
 	// The expected corgi of the reference (§1.7), for this base URL.
 	want := map[string]any{
 		"name":      "@acme/demo",
