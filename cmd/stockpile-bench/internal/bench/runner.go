@@ -170,36 +170,34 @@ func (r *Runner) measure(ctx context.Context, t Target, cfg load.Config, round i
 			return nil, err
 		}
 	}
-	var observers multiObserver
-	var server *procstat.Sampler
-	if t.PID > 0 {
-		s, err := procstat.Start(t.PID, cmp.Or(t.Memory, SamplerInterval))
-		if err != nil {
-			return nil, fmt.Errorf("%s is gone: %w", t.Name, err)
-		}
-		server = s
-		observers = append(observers, s)
-	}
 	self, err := procstat.StartSelf(SamplerInterval)
 	if err != nil {
-		if server != nil {
-			server.Stop()
-		}
 		return nil, err
 	}
-	observers = append(observers, self)
+	defer self.Stop()
+	observers := multiObserver{self}
+	var server *procstat.Sampler
+	if t.PID > 0 {
+		if server, err = procstat.Start(t.PID, cmp.Or(t.Memory, SamplerInterval)); err != nil {
+			return nil, fmt.Errorf("%s is gone: %w", t.Name, err)
+		}
+		defer server.Stop()
+		observers = append(observers, server)
+	}
 	cfg.Observer, cfg.Pick = observers, t.Pick
-	reqs := []load.Request{t.Request}
+	reqs, wants := []load.Request{t.Request}, t.Expects
 	if len(t.Mix) > 0 {
 		reqs = t.Mix
 	}
-	wants := t.Expects
 	if wants == nil {
 		wants = slices.Repeat([]load.Expect{t.Expect}, len(reqs))
 	}
 	res, err := load.RunMix(ctx, cfg, reqs, wants)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Observer, cfg.Pick = nil, nil
 	rr := &RoundResult{Load: cfg, Result: res}
-	rr.Load.Observer, rr.Load.Pick = nil, nil
 	if server != nil {
 		st := server.Stop()
 		rr.Server = &st
@@ -209,9 +207,6 @@ func (r *Runner) measure(ctx context.Context, t Target, cfg load.Config, round i
 	}
 	st := self.Stop()
 	rr.Bench = &st
-	if err != nil {
-		return nil, err
-	}
 	return rr, nil
 }
 

@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha1"
 	"crypto/sha512"
@@ -63,14 +64,7 @@ type bigConcurrent struct {
 }
 
 func newBigConcurrent(env bench.Env) *bigConcurrent {
-	size, clients := env.BigSize, env.BigClients
-	if size == 0 {
-		size = DefaultBigSize
-	}
-	if clients == 0 {
-		clients = DefaultBigClients
-	}
-	return &bigConcurrent{env: env, stack: stack.New(env.Env), size: size, clients: clients}
+	return &bigConcurrent{env: env, stack: stack.New(env.Env), size: cmp.Or(env.BigSize, DefaultBigSize), clients: cmp.Or(env.BigClients, DefaultBigClients)}
 }
 
 // Name implements Scenario.

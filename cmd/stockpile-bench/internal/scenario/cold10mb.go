@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/bench"
-	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/fixture"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/load"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/stack"
 	"github.com/stockpile-proxy/stockpile/formats/formattest"
@@ -38,11 +37,17 @@ type cold10MB struct {
 
 	// pkgs are the packages of each round, strict then npm-like, published
 	// by whichever of the round's targets runs first.
-	pkgs map[int][2]*formattest.NPMPackage
+	pkgs map[int][2]cold10MBPkg
+}
+
+// cold10MBPkg is a package of a round and its tarball's maphash.
+type cold10MBPkg struct {
+	*formattest.NPMPackage
+	sum uint64
 }
 
 func newCold10MB(env bench.Env) *cold10MB {
-	return &cold10MB{env: env, stack: stack.New(env.Env), size: cold10MBSize, pkgs: map[int][2]*formattest.NPMPackage{}}
+	return &cold10MB{env: env, stack: stack.New(env.Env), size: cold10MBSize, pkgs: map[int][2]cold10MBPkg{}}
 }
 
 // Name implements Scenario.
@@ -61,21 +66,18 @@ func (s *cold10MB) Teardown() error { return s.stack.Down() }
 
 // round returns the packages of a round, publishing them below nginx's
 // root the first time.
-func (s *cold10MB) round(round int) ([2]*formattest.NPMPackage, error) {
+func (s *cold10MB) round(round int) ([2]cold10MBPkg, error) {
 	pkgs, ok := s.pkgs[round]
 	for i, suffix := range []string{"", "-npm"} {
 		if ok {
 			break
 		}
 		name := fmt.Sprintf("stockpile-bench-10mb-%s-%d%s", s.nonce, round, suffix)
-		f, err := formattest.GenerateNPM(formattest.NPMOptions{Name: name, Upstream: s.stack.NginxURL + "/", TarballSize: s.size})
+		f, sum, err := publishNPM(s.stack.Root, formattest.NPMOptions{Name: name, Upstream: s.stack.NginxURL + "/", TarballSize: s.size})
 		if err != nil {
 			return pkgs, err
 		}
-		if err := fixture.WriteNPM(s.stack.Root, f); err != nil {
-			return pkgs, err
-		}
-		pkgs[i] = f
+		pkgs[i] = cold10MBPkg{f, sum}
 	}
 	s.pkgs[round] = pkgs
 	return pkgs, nil
@@ -85,7 +87,9 @@ func (s *cold10MB) round(round int) ([2]*formattest.NPMPackage, error) {
 // from nginx and through Stockpile, strict then npm-like.
 func (s *cold10MB) Targets() []bench.Target {
 	one := &bench.LoadOverride{Connections: 1, Requests: 1, PerConnection: 1}
-	target := func(name, side string, npm bool) bench.Target {
+	// target is one side's download of the round's package i (0: strict,
+	// 1: npm-like).
+	target := func(name, side string, i int) bench.Target {
 		t := bench.Target{Name: name, Side: side, Load: one}
 		base, hdr := s.stack.NginxURL, http.Header(nil)
 		if side == bench.SideStockpile {
@@ -96,30 +100,25 @@ func (s *cold10MB) Targets() []bench.Target {
 			if err != nil {
 				return err
 			}
-			f := pkgs[0]
-			if npm {
-				f = pkgs[1]
-			}
-			if npm && side == bench.SideStockpile { // its packument first, untimed
+			f := pkgs[i]
+			if i == 1 && side == bench.SideStockpile { // its packument first, untimed
 				c := load.Client(s.env.Timeout, true)
 				defer c.CloseIdleConnections()
 				if _, err := load.Fetch(ctx, c, s.stack.RepoURL+f.PackumentPath(), s.stack.Header(npmInstallAccept)); err != nil {
 					return err
 				}
 			}
-			mh := load.NewMaphash()
-			mh.Write(f.Tarball)
 			t.Request = load.Request{URL: base + f.TarballPath(), Header: hdr}
-			t.Expect = load.Expect{Status: http.StatusOK, Bytes: int64(len(f.Tarball)), Maphash: mh.Sum64()}
+			t.Expect = load.Expect{Status: http.StatusOK, Bytes: int64(len(f.Tarball)), Maphash: f.sum}
 			return nil
 		}
 		return t
 	}
 	return []bench.Target{
-		target("nginx 10mb tarball", bench.SideBaseline, false),
-		target("stockpile cold 10mb tarball", bench.SideStockpile, false),
-		target("nginx 10mb tarball (npm-like)", bench.SideBaseline, true),
-		target("stockpile 10mb tarball after packument", bench.SideStockpile, true),
+		target("nginx 10mb tarball", bench.SideBaseline, 0),
+		target("stockpile cold 10mb tarball", bench.SideStockpile, 0),
+		target("nginx 10mb tarball (npm-like)", bench.SideBaseline, 1),
+		target("stockpile 10mb tarball after packument", bench.SideStockpile, 1),
 	}
 }
 

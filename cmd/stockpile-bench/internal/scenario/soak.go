@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -92,19 +93,9 @@ type soak struct {
 }
 
 func newSoak(env bench.Env) *soak {
-	d, w := env.SoakDuration, env.SoakWarmup
-	if d == 0 {
-		d = DefaultSoakDuration
-	}
-	if w == 0 {
-		w = min(defaultSoakWarmup, d/5)
-	}
-	c := env.Connections
-	if c == 0 {
-		c = 16
-	}
-	return &soak{env: env, stack: stack.New(env.Env), duration: d, warmup: w, clients: c,
-		interval: min(max(d/200, 100*time.Millisecond), 3*time.Second), halt: func() {}}
+	d := cmp.Or(env.SoakDuration, DefaultSoakDuration)
+	return &soak{env: env, stack: stack.New(env.Env), duration: d, warmup: cmp.Or(env.SoakWarmup, min(defaultSoakWarmup, d/5)),
+		clients: cmp.Or(env.Connections, 16), interval: min(max(d/200, 100*time.Millisecond), 3*time.Second), halt: func() {}}
 }
 
 // Name implements Scenario.
@@ -117,16 +108,23 @@ func (s *soak) publish(root, base, name string, rng *mrand.Rand) (*soakPkg, erro
 	logU := func(lo, hi float64) int {
 		return int(math.Exp(math.Log(lo) + rng.Float64()*(math.Log(hi)-math.Log(lo))))
 	}
-	f, err := formattest.GenerateNPM(formattest.NPMOptions{Name: name, Upstream: base + "/", PackumentSize: logU(12<<10, 200<<10), TarballSize: logU(8<<10, 800<<10)})
+	f, sum, err := publishNPM(root, formattest.NPMOptions{Name: name, Upstream: base + "/", PackumentSize: logU(12<<10, 200<<10), TarballSize: logU(8<<10, 800<<10)})
 	if err != nil {
 		return nil, err
 	}
-	if err := fixture.WriteNPM(root, f); err != nil {
-		return nil, err
+	return &soakPkg{name: name, tarballPath: f.TarballPath(), tarballSize: int64(len(f.Tarball)), tarballSum: sum, cold: strings.Contains(name, "-cold-")}, nil
+}
+
+// publishNPM generates a package, writes it below nginx's root and returns
+// it with its tarball's load.NewMaphash sum.
+func publishNPM(root string, o formattest.NPMOptions) (*formattest.NPMPackage, uint64, error) {
+	f, err := formattest.GenerateNPM(o)
+	if err != nil {
+		return nil, 0, err
 	}
 	mh := load.NewMaphash()
 	mh.Write(f.Tarball)
-	return &soakPkg{name: name, tarballPath: f.TarballPath(), tarballSize: int64(len(f.Tarball)), tarballSum: mh.Sum64(), cold: strings.Contains(name, "-cold-")}, nil
+	return f, mh.Sum64(), fixture.WriteNPM(root, f)
 }
 
 // Setup implements Scenario: the warm pool below nginx's root, nginx,
