@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -141,14 +142,13 @@ func (c NginxConfig) Render() (string, error) {
 	if !load.IsLoopbackHost(host) {
 		return "", fmt.Errorf("nginx config: listen %q: %w", c.Listen, load.ErrRemote)
 	}
-	for _, p := range []string{c.Prefix, c.Root, c.AccessLog, c.CombinedLog} {
-		if strings.ContainsAny(p, " ;{}'\"\n\\$#") {
-			return "", fmt.Errorf("nginx config: path %q has characters nginx would misread", p)
-		}
-	}
+	words := []string{c.Prefix, c.Root, c.AccessLog, c.CombinedLog}
 	for ext, typ := range c.Types {
-		if ext == "" || strings.ContainsAny(ext+typ, " ;{}'\"\n\\$#") {
-			return "", fmt.Errorf("nginx config: type %q for %q has characters nginx would misread", typ, ext)
+		words = append(words, cmp.Or(ext, ";"), typ) // an empty extension is misread too
+	}
+	for _, w := range words {
+		if strings.ContainsAny(w, " ;{}'\"\n\\$#") {
+			return "", fmt.Errorf("nginx config: %q has characters nginx would misread", w)
 		}
 	}
 	types := map[string]string{"json": "application/json", "tgz": "application/octet-stream"}
@@ -241,10 +241,7 @@ func StopNginx(c *Child) error { return c.Stop(syscall.SIGTERM, 10*time.Second) 
 
 // NginxVersion returns "nginx/1.22.1", or "" when it cannot tell.
 func NginxVersion(bin string) string {
-	out, err := exec.Command(bin, "-v").CombinedOutput()
-	if err != nil {
-		return ""
-	}
+	out, _ := exec.Command(bin, "-v").CombinedOutput()
 	v := strings.TrimSpace(string(out))
 	if _, after, ok := strings.Cut(v, "version: "); ok {
 		return after

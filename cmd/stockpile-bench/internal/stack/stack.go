@@ -165,8 +165,7 @@ func (s *Stack) Up(ctx context.Context, o Options) error {
 // deployed reports whether the servers run as deployed.
 func (s *Stack) deployed() bool { return s.o.Deployed && !s.env.Open }
 
-// Header returns the headers of a request to Stockpile: Accept (when
-// given) and the stack's token (when it has one).
+// Header returns Header(accept, the stack's token).
 func (s *Stack) Header(accept string) http.Header { return Header(accept, s.Token) }
 
 // Header returns the headers of a request to a Stockpile: Accept and a
@@ -201,7 +200,7 @@ func (s *Stack) startNginx(ctx context.Context) error {
 		cfg := NginxConfig{Prefix: filepath.Join(s.dir, "nginx"), Root: s.Root, Listen: listen, User: user, Group: group,
 			Types: s.o.Types, Locations: s.o.Locations, LimitRate: s.o.LimitRate}
 		if s.o.AccessLog {
-			cfg.AccessLog = s.AccessLogPath()
+			cfg.AccessLog = filepath.Join(s.dir, "access.log")
 		}
 		if s.deployed() {
 			cfg.CombinedLog = filepath.Join(s.dir, "combined.log")
@@ -251,12 +250,9 @@ func fileTail(path string) func() string {
 	}
 }
 
-// AccessLogPath returns nginx's access log (when asked for one).
-func (s *Stack) AccessLogPath() string { return filepath.Join(s.dir, "access.log") }
-
-// Accesses reads nginx's access log.
+// Accesses reads nginx's access log (Options.AccessLog).
 func (s *Stack) Accesses() (AccessCounts, error) {
-	f, err := os.Open(s.AccessLogPath())
+	f, err := os.Open(filepath.Join(s.dir, "access.log"))
 	if err != nil {
 		return nil, err
 	}
