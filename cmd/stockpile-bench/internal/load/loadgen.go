@@ -173,15 +173,10 @@ func RunMix(ctx context.Context, cfg Config, reqs []Request, wants []Expect) (*R
 		return nil, fmt.Errorf("load: %d requests and %d expectations", len(reqs), len(wants))
 	}
 	cfg.Timeout = cmp.Or(cfg.Timeout, 30*time.Second)
-	// Build each request once; each connection clones them.
-	protos := make([]*http.Request, len(reqs))
-	for i, req := range reqs {
-		var err error
-		if protos[i], err = prepare(ctx, req); err != nil {
-			return nil, err
-		}
+	next, err := nexter(ctx, cfg.Pick, reqs, wants)
+	if err != nil {
+		return nil, err
 	}
-
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	win := &window{cfg: cfg}
@@ -189,7 +184,7 @@ func RunMix(ctx context.Context, cfg Config, reqs []Request, wants []Expect) (*R
 	workers := make([]*worker, cfg.Connections)
 	var wg sync.WaitGroup
 	for i := range workers {
-		w := newWorker(cfg, protos, wants, i)
+		w := newWorker(cfg, next, i)
 		defer w.client.CloseIdleConnections()
 		workers[i] = w
 		wg.Go(func() {
@@ -219,6 +214,36 @@ func RunMix(ctx context.Context, cfg Config, reqs []Request, wants []Expect) (*R
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
+	return collect(cfg, win.start, workers), nil
+}
+
+// nextFunc gives connection conn its next request and what the answer must
+// look like.
+type nextFunc func(ctx context.Context, conn int, rng *rand.Rand) (*http.Request, Expect, error)
+
+// nexter returns the nextFunc of a run: pick's choice, or one of reqs at
+// random (each built once here and cloned).
+func nexter(ctx context.Context, pick func(int, *rand.Rand) (Request, Expect), reqs []Request, wants []Expect) (nextFunc, error) {
+	protos := make([]*http.Request, len(reqs))
+	for i, req := range reqs {
+		var err error
+		if protos[i], err = prepare(ctx, req); err != nil {
+			return nil, err
+		}
+	}
+	return func(ctx context.Context, conn int, rng *rand.Rand) (*http.Request, Expect, error) {
+		if pick != nil {
+			r, want := pick(conn, rng)
+			req, err := prepare(ctx, r)
+			return req, want, err
+		}
+		i := rng.IntN(len(protos))
+		return protos[i].Clone(ctx), wants[i], nil
+	}, nil
+}
+
+// collect merges the workers' counts into the run's Result.
+func collect(cfg Config, start time.Time, workers []*worker) *Result {
 	res, last := &Result{Latency: &Histogram{}}, int64(0)
 	for _, w := range workers {
 		last = max(last, w.last)
@@ -231,10 +256,10 @@ func RunMix(ctx context.Context, cfg Config, reqs []Request, wants []Expect) (*R
 	res.TTFB /= time.Duration(max(res.OK, 1))
 	res.Requests = res.OK + res.Errors.Total()
 	if last > 0 {
-		res.Elapsed = time.Unix(0, last).Sub(win.start)
+		res.Elapsed = time.Unix(0, last).Sub(start)
 	}
 	res.TimeCapped = cfg.Requests > 0 && res.Requests < uint64(cfg.Requests)
-	return res, nil
+	return res
 }
 
 // prepare builds the http.Request of req, only to loopback unless req
@@ -262,9 +287,7 @@ type window struct {
 // own counters, merged when the run ends.
 type worker struct {
 	client *http.Client
-	protos []*http.Request
-	wants  []Expect
-	pick   func(int, *rand.Rand) (Request, Expect)
+	next   nextFunc
 	conn   int
 	rng    *rand.Rand
 	hasher hash.Hash     // for a SHA-256 to check
@@ -282,12 +305,10 @@ type worker struct {
 	last  int64         // unix nanos of the last measured completion
 }
 
-func newWorker(cfg Config, protos []*http.Request, wants []Expect, i int) *worker {
+func newWorker(cfg Config, next nextFunc, i int) *worker {
 	return &worker{
 		client: Client(cfg.Timeout, false),
-		protos: protos,
-		wants:  wants,
-		pick:   cfg.Pick,
+		next:   next,
 		conn:   i,
 		rng:    rand.New(rand.NewPCG(cfg.Seed, uint64(i))),
 		hasher: sha256.New(),
@@ -326,24 +347,15 @@ func (w *worker) loop(ctx context.Context, win *window) {
 	}
 }
 
-// do sends one request (the run's pick, or one of its requests at random)
-// and reads the whole answer through the worker's buffer into whatever
+// do sends the next request and reads the whole answer through the worker's buffer into whatever
 // its Expect checks; it returns how it failed (nothing counted: a
 // success), the body's length, the latency and the time to headers.
 func (w *worker) do(ctx context.Context) (failed ErrorCounts, n int64, lat, ttfb time.Duration) {
-	var req *http.Request
-	if w.pick != nil {
-		r, want := w.pick(w.conn, w.rng)
-		var err error
-		if req, err = prepare(ctx, r); err != nil {
-			return ErrorCounts{Transport: 1}, 0, 0, 0
-		}
-		w.want = want
-	} else {
-		i := w.rng.IntN(len(w.protos))
-		req, w.want = w.protos[i].Clone(ctx), w.wants[i]
+	req, want, err := w.next(ctx, w.conn, w.rng)
+	if err != nil {
+		return ErrorCounts{Transport: 1}, 0, 0, 0
 	}
-	want := w.want
+	w.want = want
 	w.hasher.Reset()
 	w.mh.Reset()
 	w.body.Reset()
