@@ -8,10 +8,8 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 	"hash/maphash"
 	"io"
 	"math/rand/v2"
@@ -46,12 +44,9 @@ type Request struct {
 type Expect struct {
 	Status int   // exact status; 0 accepts any 2xx
 	Bytes  int64 // exact body length; 0 only checks the body against Content-Length
-	// SHA256, when set, is the digest the body must have (costs a hash per
-	// response; the cold burst uses it, the steady-state runs do not).
-	SHA256 []byte
-	// Maphash, when set, is the body's sum under NewMaphash: a check cheap
-	// enough for gigabytes, where SHA-256 would take the measured server's
-	// cores.
+	// Maphash, when set, is the body's sum under NewMaphash (the cold
+	// bursts, big-concurrent): a digest cheap enough for gigabytes, where
+	// SHA-256 would take the measured server's cores.
 	Maphash uint64
 	// Contains, when set, must occur in the body (kept whole to look).
 	Contains []byte
@@ -290,7 +285,6 @@ type worker struct {
 	next   nextFunc
 	conn   int
 	rng    *rand.Rand
-	hasher hash.Hash     // for a SHA-256 to check
 	mh     *maphash.Hash // for a maphash to check
 	body   bytes.Buffer  // the whole body, when an Expect looks into it
 	want   Expect        // of the request being read
@@ -311,7 +305,6 @@ func newWorker(cfg Config, next nextFunc, i int) *worker {
 		next:   next,
 		conn:   i,
 		rng:    rand.New(rand.NewPCG(cfg.Seed, uint64(i))),
-		hasher: sha256.New(),
 		mh:     NewMaphash(),
 		buf:    make([]byte, min(max(readBufferBudget/cfg.Connections, 16<<10), 256<<10)),
 	}
@@ -356,7 +349,6 @@ func (w *worker) do(ctx context.Context) (failed ErrorCounts, n int64, lat, ttfb
 		return ErrorCounts{Transport: 1}, 0, 0, 0
 	}
 	w.want = want
-	w.hasher.Reset()
 	w.mh.Reset()
 	w.body.Reset()
 	t0 := time.Now()
@@ -378,8 +370,7 @@ func (w *worker) do(ctx context.Context) (failed ErrorCounts, n int64, lat, ttfb
 		failed.Transport = 1
 	case want.Bytes > 0 && n != want.Bytes, resp.ContentLength >= 0 && n != resp.ContentLength:
 		failed.Short = 1
-	case want.SHA256 != nil && string(w.hasher.Sum(nil)) != string(want.SHA256),
-		want.Maphash != 0 && w.mh.Sum64() != want.Maphash,
+	case want.Maphash != 0 && w.mh.Sum64() != want.Maphash,
 		want.Contains != nil && !bytes.Contains(w.body.Bytes(), want.Contains):
 		failed.Digest = 1
 	}
@@ -388,9 +379,6 @@ func (w *worker) do(ctx context.Context) (failed ErrorCounts, n int64, lat, ttfb
 
 // Write feeds the body being read to whatever its Expect checks.
 func (w *worker) Write(p []byte) (int, error) {
-	if w.want.SHA256 != nil {
-		w.hasher.Write(p)
-	}
 	if w.want.Maphash != 0 {
 		w.mh.Write(p)
 	}

@@ -2,7 +2,6 @@ package load
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"math/rand/v2"
 	"net/http"
@@ -160,7 +159,7 @@ func TestLoadCountsErrors(t *testing.T) {
 		{
 			name:    "wrong bytes",
 			handler: func(n int64, w http.ResponseWriter) { w.Write(testBody) },
-			want:    Expect{SHA256: make([]byte, sha256.Size)},
+			want:    Expect{Maphash: 1},
 			check:   func(e ErrorCounts) bool { return e.Digest == 100 },
 		},
 	}
@@ -186,9 +185,10 @@ func TestLoadCountsErrors(t *testing.T) {
 
 func TestLoadRightBytes(t *testing.T) {
 	srv, _ := newCountingServer(t, func(_ int64, w http.ResponseWriter) { w.Write(testBody) })
-	sum := sha256.Sum256(testBody)
+	sum := NewMaphash()
+	sum.Write(testBody)
 	cfg := Config{Connections: 20, Requests: 20, PerConnection: 1}
-	res, err := Run(context.Background(), cfg, Request{URL: srv.URL}, Expect{Status: 200, Bytes: int64(len(testBody)), SHA256: sum[:]})
+	res, err := Run(context.Background(), cfg, Request{URL: srv.URL}, Expect{Status: 200, Bytes: int64(len(testBody)), Maphash: sum.Sum64()})
 	if err != nil {
 		t.Fatal(err)
 	}

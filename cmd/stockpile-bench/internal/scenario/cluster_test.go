@@ -48,7 +48,7 @@ func TestClusterSmoke(t *testing.T) {
 		t.Logf("%s: %s (ok %v)", f.Name, f.Value, f.OK)
 		found[f.Name] = f
 	}
-	for _, name := range []string{"clients with the right bytes (SHA-256)", "upstream tarball fetches by the cluster", "upstream packument fetches by the cluster", "client errors"} {
+	for _, name := range []string{"clients with the right bytes", "upstream tarball fetches by the cluster", "upstream packument fetches by the cluster", "client errors"} {
 		if f, ok := found[name]; !ok || !f.OK {
 			t.Errorf("%s: %+v", name, f)
 		}
