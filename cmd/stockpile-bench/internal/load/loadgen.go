@@ -263,11 +263,7 @@ func prepare(ctx context.Context, req Request) (*http.Request, error) {
 	if err := CheckLoopback(req.URL, req.AllowRemote); err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
-	r, err := newRequest(ctx, req.URL, req.Header)
-	if err != nil {
-		return nil, fmt.Errorf("load: %w", err)
-	}
-	return r, nil
+	return newRequest(ctx, req.URL, req.Header) // a URL CheckLoopback parsed
 }
 
 // window is the measured window of a run, shared by its connections; its
@@ -340,9 +336,10 @@ func (w *worker) loop(ctx context.Context, win *window) {
 	}
 }
 
-// do sends the next request and reads the whole answer through the worker's buffer into whatever
-// its Expect checks; it returns how it failed (nothing counted: a
-// success), the body's length, the latency and the time to headers.
+// do sends the next request and reads the whole answer through the
+// worker's buffer into whatever its Expect checks; it returns how it failed
+// (nothing counted: a success), the body's length, the latency and the
+// time to headers.
 func (w *worker) do(ctx context.Context) (failed ErrorCounts, n int64, lat, ttfb time.Duration) {
 	req, want, err := w.next(ctx, w.conn, w.rng)
 	if err != nil {
@@ -357,7 +354,7 @@ func (w *worker) do(ctx context.Context) (failed ErrorCounts, n int64, lat, ttfb
 		return ErrorCounts{Transport: 1}, 0, time.Since(t0), 0
 	}
 	ttfb = time.Since(t0)
-	n, err = io.CopyBuffer(onlyWriter{w}, resp.Body, w.buf)
+	n, err = io.CopyBuffer(w, resp.Body, w.buf) // w has no ReadFrom: w.buf is used
 	resp.Body.Close()
 	lat = time.Since(t0)
 	switch {
@@ -387,7 +384,3 @@ func (w *worker) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
-
-// onlyWriter hides a writer's ReadFrom, so that io.CopyBuffer uses the
-// buffer it is given.
-type onlyWriter struct{ io.Writer }
