@@ -15,14 +15,12 @@ import (
 	"github.com/stockpile-proxy/stockpile/storage/enginetest"
 )
 
-// Bounds and default of the cold burst.
+// Bounds and default of the cold burst, and cold-burst-1000's (whatever
+// -burst says): enough clients that the first ones' fetch has ended before
+// the last ones ask, which the engine must serve from storage.
 const (
-	DefaultBurst = 200
-	MaxBurst     = 1000
-	// coldBurst1000Clients is cold-burst-1000's, whatever -burst says:
-	// past the point where the first clients' fetch has ended before the
-	// last ones ask, so that the engine must serve the late ones from
-	// storage, not fetch again.
+	DefaultBurst         = 200
+	MaxBurst             = 1000
 	coldBurst1000Clients = 1000
 )
 
@@ -32,13 +30,10 @@ const (
 // for it: single-flight means once.
 type coldBurst struct {
 	npmScenario
-	n int
-	// before is nginx's access counts before the burst; by names who
-	// fetched (" by the cluster"); docOnce wants exactly one packument
-	// fetch, not at least one.
-	before  stack.AccessCounts
-	by      string
-	docOnce bool
+	n       int
+	before  stack.AccessCounts // nginx's counts before the burst
+	by      string             // who fetched, in the findings' names
+	docOnce bool               // want one packument fetch, not at least one
 }
 
 func newColdBurst(env bench.Env, name string, n int) *coldBurst {
@@ -71,8 +66,7 @@ func (s *coldBurst) burst(name string, pid int, reqs ...load.Request) bench.Targ
 }
 
 // Check implements Checker: whether every client of the burst (the first
-// target) got the fixture's bytes, and how many upstream fetches nginx saw
-// since before.
+// target) got the right bytes, and what nginx served since before.
 func (s *coldBurst) Check(_ context.Context, results []*bench.TargetReport) ([]bench.Finding, error) {
 	if len(results) == 0 || len(results[0].Rounds) != 1 {
 		return nil, fmt.Errorf("%s: expected one burst", s.name)
@@ -105,25 +99,20 @@ func (s *coldBurst) Check(_ context.Context, results []*bench.TargetReport) ([]b
 // started, unless STOCKPILE_ENGINES=require: the bench then skips it.
 var ErrEnginesAbsent = errors.New("the cluster's engines (PostgreSQL, SeaweedFS) are not available")
 
-// The cluster's shape and target.
+// The cluster's shape, and the least ratio of a replica's warm hits to the
+// single node's.
 const (
-	clusterReplicas = 3
-	clusterClients  = 1000
-	// clusterWarmTarget is the least ratio of a replica's warm hits (the
-	// tarball, the abbreviated packument) to the single node's.
+	clusterReplicas   = 3
+	clusterClients    = 1000
 	clusterWarmTarget = 0.8
 )
 
-// cluster is Stockpile on three replicas sharing PostgreSQL and an S3
-// server (SeaweedFS), each replica with its own local blob cache, beside
-// the single node on Badger the stack starts, all with the bench's nginx as
-// public:npmjs. A cold burst of clients after one tarball nobody has, each
-// sent at random to one replica, must cost the upstream exactly one fetch
-// of it and of its packument and give every client the right bytes; then
-// warm hits of the tarball and of the abbreviated packument (as npm install
-// asks for it) through one replica and through the single node, in
-// alternating rounds and as deployed (access key, a token on every
-// request, log at info), are compared by median requests per second.
+// cluster is a cold burst spread over three replicas that share PostgreSQL
+// and an S3 server (SeaweedFS), each with its own local blob cache, beside
+// the stack's single node on Badger: it must cost the upstream one fetch of
+// the tarball and of its packument. Then warm hits of the tarball and of
+// the abbreviated packument through one replica and through the single
+// node, as deployed, are compared by median requests per second.
 type cluster struct {
 	coldBurst
 	replicas []*stack.Server
@@ -135,11 +124,9 @@ func newCluster(env bench.Env) *cluster {
 	return &cluster{coldBurst: b}
 }
 
-// Setup implements Scenario: the engines, nginx and the single node (the
-// stack, its access log on), the single node warmed, then the replicas;
-// nothing of the cluster is warmed. The targets are the burst (one round),
-// then the replica's and the single node's warm tarball and abbreviated
-// packument.
+// Setup implements Scenario: the engines, the stack (its access log on),
+// the single node warmed, then the replicas, not warmed. The targets are
+// the burst, then each warm document through a replica and the single node.
 func (s *cluster) Setup(ctx context.Context) error {
 	if s.env.Target != "" {
 		return errors.New("cluster: starts its own replicas; --target does not apply")
@@ -163,9 +150,8 @@ func (s *cluster) Setup(ctx context.Context) error {
 	if _, err := s.fetch(ctx, c, "single node's tarball", s.RepoURL+f.TarballPath(), "", 1, f.Tarball); err != nil {
 		return err
 	}
-	// The abbreviated packument, twice: its length is what every warm hit
-	// of it must have, on the replica too. The replica renders its own
-	// during the runs' warm-up, after the burst.
+	// Its length is what every warm hit of it must have, on the replica
+	// too (which renders its own in the runs' warm-up, after the burst).
 	doc, err := s.fetch(ctx, c, "single node's abbreviated packument", s.RepoURL+f.PackumentPath(), npmInstallAccept, 2, nil)
 	if err != nil {
 		return err
@@ -208,9 +194,8 @@ func enginesAbsent(what string, err error) error {
 		ErrEnginesAbsent, what, err)
 }
 
-// startReplicas starts the replicas one after another on the same database
-// and bucket, each with its own directory (in the stack's working
-// directory, beside nginx's root), cache and the same access key.
+// startReplicas starts the replicas on the same database and bucket, each
+// with its directory (in the stack's), its cache and the same access key.
 func (s *cluster) startReplicas(ctx context.Context, pg *enginetest.Postgres, s3 *enginetest.Weed) error {
 	var key *stack.AccessKey
 	level := ""
@@ -242,8 +227,8 @@ func (s *cluster) startReplicas(ctx context.Context, pg *enginetest.Postgres, s3
 // repoURL is repository app's npm endpoint on a replica.
 func repoURL(r *stack.Server) string { return r.URL + "/" + stack.Domain + "/npm/" + stack.AppRepo }
 
-// Check implements Checker: the burst's (coldBurst.Check), then each warm
-// ratio of the replica's median requests per second to the single node's.
+// Check implements Checker: the burst's findings, then each warm ratio of
+// the replica's median requests per second to the single node's.
 func (s *cluster) Check(ctx context.Context, results []*bench.TargetReport) ([]bench.Finding, error) {
 	fs, err := s.coldBurst.Check(ctx, results)
 	if err == nil && len(results) != 5 {

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -29,21 +28,19 @@ import (
 // repository whose upstream is the bench's nginx.
 var ErrNotServed = errors.New("stockpile does not serve the npm fixture")
 
-// npmScenario is what the npm scenarios (npm-warm, the cold bursts,
-// cluster) share: a stack whose fixture is one generated npm package,
-// served by nginx as the public registry does, and whose Stockpile
-// (started here, or an existing one given with --target) has nginx as
-// public:npmjs; their targets; and what their report says.
+// npmScenario is what npm-warm, the cold bursts and cluster share: a stack
+// whose nginx serves one generated npm package as the public registry does
+// and whose Stockpile (or --target's) has nginx as public:npmjs, their
+// targets, what their report says, and what to stop besides the stack.
 type npmScenario struct {
 	*stack.Stack
 	env      bench.Env
 	name     string
-	deployed bool // run the servers as deployed (stack.Options.Deployed)
+	deployed bool // stack.Options.Deployed
 	fixture  *formattest.NPMPackage
 	targets  []bench.Target
 	info     map[string]any // beside the stack's and the fixture's
-	// undo stops what the scenario started besides the stack.
-	undo []func() error
+	undo     []func() error // run by Teardown, last first
 }
 
 func newNPMScenario(env bench.Env, name string, deployed bool) npmScenario {
@@ -69,13 +66,10 @@ func (s *npmScenario) up(ctx context.Context, pkg string, accessLog bool) error 
 // fetch GETs url from Stockpile with Accept accept, n times (the engine
 // keeps a document from its second rendering on), and returns the last
 // answer, which must be want when want is set. A 404 is ErrNotServed.
-func (s *npmScenario) fetch(ctx context.Context, c *http.Client, what, url, accept string, n int, want []byte) ([]byte, error) {
-	var b []byte
-	var err error
+func (s *npmScenario) fetch(ctx context.Context, c *http.Client, what, url, accept string, n int, want []byte) (b []byte, err error) {
 	for range n {
 		if b, err = load.Fetch(ctx, c, url, s.Header(accept)); err != nil {
-			var se *load.StatusError
-			if errors.As(err, &se) && se.Status == http.StatusNotFound {
+			if se, ok := errors.AsType[*load.StatusError](err); ok && se.Status == http.StatusNotFound {
 				err = fmt.Errorf("%w: %w", ErrNotServed, err)
 			}
 			return nil, fmt.Errorf("%s: warm the %s: %w", s.name, what, err)
@@ -93,7 +87,7 @@ func (s *npmScenario) Name() string { return s.name }
 // Targets implements Scenario.
 func (s *npmScenario) Targets() []bench.Target { return s.targets }
 
-// Teardown implements Scenario: undo, last first, then the stack.
+// Teardown implements Scenario: undo, then the stack.
 func (s *npmScenario) Teardown() error {
 	var errs []error
 	for i := len(s.undo) - 1; i >= 0; i-- {
@@ -116,17 +110,13 @@ func (s *npmScenario) Info() map[string]any {
 
 // nonce returns what no other run's names have: the time and random
 // bytes, for packages Stockpile must never have seen.
-func nonce() string {
-	var b [4]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read does not fail (Go 1.24 and later)
-	return fmt.Sprintf("%d-%s", time.Now().Unix(), hex.EncodeToString(b[:]))
-}
+func nonce() string { return fmt.Sprintf("%d-%s", time.Now().Unix(), strings.ToLower(rand.Text()[:8])) }
 
 // Constructors returns the scenarios of this package by name: npm's warm,
 // cold and memory scenarios, and the warm scenario of each other format.
 func Constructors() map[string]func(bench.Env) bench.Scenario {
 	m := map[string]func(bench.Env) bench.Scenario{
-		"npm-warm":        func(e bench.Env) bench.Scenario { return newNPMWarm(e) },
+		"npm-warm":        func(e bench.Env) bench.Scenario { return &npmWarm{newNPMScenario(e, "npm-warm", true)} },
 		"npm-cold-burst":  func(e bench.Env) bench.Scenario { return newColdBurst(e, "npm-cold-burst", e.Burst) },
 		"cold-10mb":       func(e bench.Env) bench.Scenario { return newCold10MB(e) },
 		"cold-burst-1000": func(e bench.Env) bench.Scenario { return newColdBurst(e, "cold-burst-1000", coldBurst1000Clients) },
@@ -144,12 +134,9 @@ func Constructors() map[string]func(bench.Env) bench.Scenario {
 // already fetched once, against nginx serving the same files from disk.
 type npmWarm struct{ npmScenario }
 
-func newNPMWarm(env bench.Env) *npmWarm { return &npmWarm{newNPMScenario(env, "npm-warm", true)} }
-
-// Setup implements Scenario: fixtures, nginx, Stockpile, then GETs of each
-// document through Stockpile so that the measured runs are all hits; its
-// targets are the packument, abbreviated and full, each without and with
-// gzip, then the tarball, each Stockpile's then nginx's.
+// Setup implements Scenario: the stack, then GETs through Stockpile so that
+// the measured runs are all hits. The targets: the packument, abbreviated
+// and full, each without and with gzip, then the tarball.
 func (s *npmWarm) Setup(ctx context.Context) error {
 	if err := s.up(ctx, "stockpile-bench-warm", false); err != nil {
 		return err
@@ -177,21 +164,16 @@ func (s *npmWarm) Setup(ctx context.Context) error {
 	}
 
 	// From nginx: the same files, byte for byte.
-	ngTgz := s.NginxURL + f.TarballPath()
-	if got, err := load.Fetch(ctx, c, s.NginxURL+f.PackumentPath(), acceptHeader("application/json")); err != nil || !bytes.Equal(got, f.Packument) {
-		return fmt.Errorf("npm-warm: nginx's packument is not the fixture (err %v)", err)
-	}
-	if got, err := load.Fetch(ctx, c, ngTgz, nil); err != nil || !bytes.Equal(got, f.Tarball) {
-		return fmt.Errorf("npm-warm: nginx's tarball is not the fixture (err %v)", err)
+	for path, want := range map[string][]byte{f.PackumentPath(): f.Packument, f.TarballPath(): f.Tarball} {
+		if got, err := load.Fetch(ctx, c, s.NginxURL+path, nil); err != nil || !bytes.Equal(got, want) {
+			return fmt.Errorf("npm-warm: nginx's %s is not the fixture's (err %v)", path, err)
+		}
 	}
 	s.env.Log.Info("npm-warm: warmed", "packument_bytes", len(doc), "nginx_packument_bytes", len(f.Packument), "tarball_bytes", len(f.Tarball))
 
 	// The packument as npm install asks for it (abbreviated) and in full,
 	// each asked twice more first, against nginx serving Stockpile's bytes.
-	docs := []metaDoc{
-		{Pair: "abbreviated packument", URL: spDoc, Accept: npmInstallAccept},
-		{Pair: "packument", URL: spDoc, Accept: "application/json"},
-	}
+	docs := []metaDoc{{"abbreviated packument", spDoc, npmInstallAccept}, {"packument", spDoc, "application/json"}}
 	for _, d := range docs {
 		if _, err := s.fetch(ctx, c, d.Pair, d.URL, d.Accept, 2, nil); err != nil {
 			return err
@@ -202,13 +184,12 @@ func (s *npmWarm) Setup(ctx context.Context) error {
 		return fmt.Errorf("npm-warm: %w", err)
 	}
 	s.targets = append(s.targets, pairTargets(s.Stack, remote, "tarball", "", s.StockpilePID, tarballURL, len(f.Tarball),
-		s.NginxPID(), ngTgz, len(f.Tarball))...)
+		s.NginxPID(), s.NginxURL+f.TarballPath(), len(f.Tarball))...)
 	return nil
 }
 
 // metaDoc is a metadata document a warm scenario measures: Stockpile's
-// answer at URL for Accept, in its identity and its gzip coding, each
-// against nginx serving those very bytes.
+// answer at URL for Accept, against nginx serving those very bytes.
 type metaDoc struct {
 	Pair   string // "abbreviated packument"
 	URL    string // Stockpile's
