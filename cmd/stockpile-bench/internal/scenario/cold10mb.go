@@ -139,10 +139,12 @@ func (s *cold10MB) Check(ctx context.Context, results []*bench.TargetReport) ([]
 	if len(results) != 4 || len(results[0].Rounds) == 0 {
 		return nil, errors.New("cold-10mb: no round measured")
 	}
-	// took is a target's single download of each round.
+	// took is a target's single download of each round (0 when it failed).
+	var good, all uint64
 	took := func(t int) (d, ttfb []time.Duration) {
 		for _, rr := range results[t].Rounds {
 			d, ttfb = append(d, rr.Result.Latency.Max()), append(ttfb, rr.Result.TTFB)
+			good, all = good+rr.Result.OK, all+1
 		}
 		return d, ttfb
 	}
@@ -176,6 +178,7 @@ func (s *cold10MB) Check(ctx context.Context, results []*bench.TargetReport) ([]
 		}
 	}
 	return []bench.Finding{
+		{Name: "downloads with the right bytes (status, length, maphash)", OK: good == all, Value: fmt.Sprintf("%d/%d", good, all)},
 		{Name: "time ratio stockpile/nginx, cold tarball, nothing cached (median)", OK: m <= cold10MBTarget,
 			Value: fmt.Sprintf("%.2f (target ≤ %.2f; %s vs %s median; rounds %s)", m, cold10MBTarget,
 				bench.FmtDur(load.Median(sp)), bench.FmtDur(load.Median(ng)), strictS)},

@@ -80,7 +80,7 @@ func TestNewScenariosSmoke(t *testing.T) {
 			t.Errorf("%s: %d ratios, want 3", rep.Name, len(bench.Ratios(rep, 0)))
 		}
 	}
-	if len(reps[0].Findings) != 4 || len(reps[2].Findings) < 3 || len(reps[3].Findings) < 5 {
+	if len(reps[0].Findings) != 5 || len(reps[2].Findings) < 3 || len(reps[3].Findings) < 5 {
 		t.Errorf("findings: cold-10mb %d, big-concurrent %d, soak %d", len(reps[0].Findings), len(reps[2].Findings), len(reps[3].Findings))
 	}
 	measuredDB := false
