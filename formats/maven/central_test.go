@@ -1,9 +1,6 @@
 package maven_test
 
 import (
-	"crypto/md5"
-	"crypto/sha1"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"os"
@@ -49,18 +46,20 @@ func (c *central) path(p string) string { return "/maven2/" + p }
 
 // file serves body at p with its .sha1 and .md5 sidecars.
 func (c *central) file(p string, body []byte) {
-	c.Fake.Handle(c.path(p), upstreamtest.Response{Body: body})
-	s1 := sha1.Sum(body)
-	m5 := md5.Sum(body)
-	c.Fake.Handle(c.path(p+".sha1"), upstreamtest.Response{Body: []byte(hex.EncodeToString(s1[:])), ContentType: "text/plain"})
-	c.Fake.Handle(c.path(p+".md5"), upstreamtest.Response{Body: []byte(hex.EncodeToString(m5[:])), ContentType: "text/plain"})
+	for fp, b := range formattest.MavenFile(p, body) {
+		r := upstreamtest.Response{Body: b, ContentType: "text/plain"}
+		if fp == p {
+			r.ContentType = ""
+		}
+		c.Fake.Handle(c.path(fp), r)
+	}
 }
 
 // artifact serves a version's pom and jar (unless jar is nil) and
 // regenerates the artifact's metadata.
 func (c *central) artifact(group, artifact, version string, jar []byte) {
 	dir := strings.ReplaceAll(group, ".", "/") + "/" + artifact
-	c.file(dir+"/"+version+"/"+artifact+"-"+version+".pom", pom(group, artifact, version))
+	c.file(dir+"/"+version+"/"+artifact+"-"+version+".pom", formattest.MavenPOM(group, artifact, version))
 	if jar != nil {
 		c.file(dir+"/"+version+"/"+artifact+"-"+version+".jar", jar)
 	}
@@ -159,11 +158,6 @@ func (c *central) redirect(p, target string) {
 	c.Fake.HandleFunc(c.path(p), func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, target+c.path(p), http.StatusSeeOther)
 	})
-}
-
-// pom is a minimal pom of a jar.
-func pom(group, artifact, version string) []byte {
-	return formattest.MavenPOM(group, artifact, version)
 }
 
 // jarOf builds a small jar holding one text file.

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stockpile-proxy/stockpile/formats"
+	"github.com/stockpile-proxy/stockpile/formats/formattest"
 )
 
 // deployRelease uploads a release as mvn deploy does: each file then its
@@ -51,7 +52,7 @@ func TestDeploy(t *testing.T) {
 	internal := e.url("internal")
 	base := internal + "com/example/internal/tool/"
 	jar := jarOf(t, "tool.txt", "tool 1.0\n")
-	pomBytes := pom("com.example.internal", "tool", "1.0")
+	pomBytes := formattest.MavenPOM("com.example.internal", "tool", "1.0")
 
 	t.Run("401 with a Basic challenge before credentials", func(t *testing.T) {
 		r := e.call(t, http.MethodPut, base+"1.0/tool-1.0.jar", jar, "Authorization", "Bearer nope")
@@ -123,7 +124,7 @@ func TestDependencyConfusionGuard(t *testing.T) {
 	}
 	ours := jarOf(t, "c.txt", "internal 0.1.0\n")
 	e.deployRelease(t, "internal", "com.acme.secret", "core", "0.1.0", map[string][]byte{
-		"core-0.1.0.jar": ours, "core-0.1.0.pom": pom("com.acme.secret", "core", "0.1.0"),
+		"core-0.1.0.jar": ours, "core-0.1.0.pom": formattest.MavenPOM("com.acme.secret", "core", "0.1.0"),
 	})
 	r := e.get(t, app+"maven-metadata.xml")
 	if r.code != 200 || strings.Contains(string(r.body), "99.0") || !strings.Contains(string(r.body), "<versions>\n      <version>0.1.0</version>\n    </versions>") {
@@ -150,7 +151,7 @@ func TestSnapshotDeploy(t *testing.T) {
 		ts, n := b.version[len("1.0-"):len("1.0-")+15], b.version[len(b.version)-1:]
 		expect(t, "jar", e.put(t, dir+"1.0-SNAPSHOT/lib-"+b.version+".jar", b.jar), 201)
 		expect(t, "jar.sha1", e.put(t, dir+"1.0-SNAPSHOT/lib-"+b.version+".jar.sha1", []byte(hexSum(b.jar, "sha1"))), 201)
-		expect(t, "pom", e.put(t, dir+"1.0-SNAPSHOT/lib-"+b.version+".pom", pom(group, artifact, "1.0-SNAPSHOT")), 201)
+		expect(t, "pom", e.put(t, dir+"1.0-SNAPSHOT/lib-"+b.version+".pom", formattest.MavenPOM(group, artifact, "1.0-SNAPSHOT")), 201)
 		if i == 0 {
 			expect(t, "version metadata before any build", e.get(t, dir+"1.0-SNAPSHOT/maven-metadata.xml"), 404)
 		}
@@ -262,7 +263,7 @@ func TestHostedPluginGroupMetadata(t *testing.T) {
 	e.central.plugins("org.example.plugins", map[string]string{"alpha": "alpha-maven-plugin"})
 	e.deployRelease(t, "internal", "org.example.plugins", "ours-maven-plugin", "1.0", map[string][]byte{
 		"ours-maven-plugin-1.0.jar": jarOf(t, "META-INF/maven/plugin.xml", "<plugin/>"),
-		"ours-maven-plugin-1.0.pom": pom("org.example.plugins", "ours-maven-plugin", "1.0"),
+		"ours-maven-plugin-1.0.pom": formattest.MavenPOM("org.example.plugins", "ours-maven-plugin", "1.0"),
 	})
 	group := `<?xml version="1.0" encoding="UTF-8"?>
 <metadata><plugins><plugin><name>Ours</name><prefix>ours</prefix><artifactId>ours-maven-plugin</artifactId></plugin>

@@ -268,7 +268,7 @@ func TestFiles(t *testing.T) {
 			}
 		}
 		r := e.get(t, app+"com/example/lib/util/1.0/util-1.0.pom.sha1")
-		if r.code != 200 || string(r.body) != hexSum(pom("com.example.lib", "util", "1.0"), "sha1") {
+		if r.code != 200 || string(r.body) != hexSum(formattest.MavenPOM("com.example.lib", "util", "1.0"), "sha1") {
 			t.Fatalf("pom sha1: %d %q", r.code, r.body)
 		}
 	})

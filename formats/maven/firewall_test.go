@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stockpile-proxy/stockpile/formats/formattest"
 	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/firewall"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
@@ -234,7 +235,7 @@ func TestCooldownMavenPublishTimes(t *testing.T) {
 			for v, age := range tt.ages {
 				at := now.Add(-age)
 				e.central.Fake.Handle(e.central.path("com/example/cool/lib/"+v+"/lib-"+v+".pom"), upstreamtest.Response{
-					Body: pom("com.example.cool", "lib", v), Header: http.Header{"Last-Modified": {at.Format(http.TimeFormat)}}})
+					Body: formattest.MavenPOM("com.example.cool", "lib", v), Header: http.Header{"Last-Modified": {at.Format(http.TimeFormat)}}})
 				if at.After(newest) {
 					newest = at
 				}

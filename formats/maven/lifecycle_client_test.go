@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/stockpile-proxy/stockpile/formats/formattest"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest"
 )
 
@@ -144,7 +145,7 @@ func TestMvnLifecycleWithAWSCLI(t *testing.T) {
 	for _, v := range []string{"1.0", "1.1", "1.2", "1.3"} {
 		e.deployRelease(t, "internal", group, artifact, v, map[string][]byte{
 			artifact + "-" + v + ".jar": jarOf(t, "life/Lib.txt", "life-lib "+v+"\n"),
-			artifact + "-" + v + ".pom": pom(group, artifact, v),
+			artifact + "-" + v + ".pom": formattest.MavenPOM(group, artifact, v),
 		})
 	}
 	lp := proxytest.CLIPackage{Domain: "acme", Format: "maven", Namespace: group, Package: artifact}

@@ -307,15 +307,11 @@ func (f *fakeFeed) nupkgPath(b *built) string {
 
 func (f *fakeFeed) publish() {
 	u := f.srv.URL
-	f.handleJSON("/v3/index.json", map[string]any{"version": "3.0.0", "resources": []map[string]string{
-		{"@id": f.flat(), "@type": "PackageBaseAddress/3.0.0"},
-		{"@id": u + "/v3/registration5-semver1/", "@type": "RegistrationsBaseUrl"},
-		{"@id": f.hive(), "@type": "RegistrationsBaseUrl/3.6.0"},
-		{"@id": u + "/query", "@type": "SearchQueryService/3.5.0"},
-		{"@id": "https://api.nuget.org/v3-index/repository-signatures/5.0.0/index.json", "@type": "RepositorySignatures/5.0.0"},
-		{"@id": "https://api.nuget.org/v3/catalog0/index.json", "@type": "Catalog/3.0.0"},
-		{"@id": "https://www.nuget.org/api/v2/package", "@type": "PackagePublish/2.0.0"},
-	}}, false)
+	f.srv.Handle("/v3/index.json", upstreamtest.Response{ContentType: "application/json", Body: formattest.NuGetServiceIndex(u, f.hive(),
+		map[string]string{"@id": "https://api.nuget.org/v3-index/repository-signatures/5.0.0/index.json", "@type": "RepositorySignatures/5.0.0"},
+		map[string]string{"@id": "https://api.nuget.org/v3/catalog0/index.json", "@type": "Catalog/3.0.0"},
+		map[string]string{"@id": "https://www.nuget.org/api/v2/package", "@type": "PackagePublish/2.0.0"},
+	)})
 	f.handleJSON("/query", map[string]any{"totalHits": 0, "data": []any{}}, false)
 	for id, vs := range f.pkgs {
 		sort.SliceStable(vs, func(i, j int) bool { return vs[i].key < vs[j].key })
