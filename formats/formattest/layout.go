@@ -16,7 +16,8 @@ import (
 type Registry struct {
 	Files map[string][]byte // slash-separated paths below the registry's root
 	// Types are the content types by file extension; a file without one
-	// is text/plain, as the registries serve index and info files.
+	// is Types[""], else text/plain, as registries serve index and info
+	// files.
 	Types map[string]string
 	// Metadata and Artifact are the two documents a warm client reads.
 	Metadata, Artifact Doc
@@ -42,9 +43,9 @@ type Doc struct {
 // with its index.json, as a static file server does.
 func (r *Registry) ServeOn(s *upstreamtest.Server) {
 	for p, body := range r.Files {
-		typ := "text/plain; charset=utf-8"
-		if ext := path.Ext(p); ext != "" {
-			typ = r.Types[ext[1:]]
+		typ := r.Types[strings.TrimPrefix(path.Ext(p), ".")]
+		if typ == "" && path.Ext(p) == "" {
+			typ = "text/plain; charset=utf-8"
 		}
 		res := upstreamtest.Response{Body: body, ContentType: typ}
 		s.Handle("/"+p, res)

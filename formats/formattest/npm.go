@@ -104,6 +104,51 @@ func GenerateNPM(o NPMOptions) (*NPMPackage, error) {
 	return p, nil
 }
 
+// Registry is p as the public registry serves it: the packument at
+// /{name} and the newest tarball.
+func (p *NPMPackage) Registry() *Registry {
+	return &Registry{
+		Files: map[string][]byte{p.Name: p.Packument, p.TarballPath()[1:]: p.Tarball},
+		Types: map[string]string{"": "application/json", "tgz": "application/octet-stream"},
+		Metadata: Doc{Pair: "packument", Path: p.PackumentPath(), ProxyPath: p.PackumentPath(), Accept: "application/json",
+			Body: p.Packument, Contains: p.Integrity},
+		Artifact: Doc{Pair: "tarball", Path: p.TarballPath(), ProxyPath: p.TarballPath(), Body: p.Tarball},
+		Info:     map[string]any{"package": p.Name, "version": p.Version, "versions": p.Versions},
+	}
+}
+
+// CheckPackument checks that a packument served for p lists p's versions,
+// the newest with p's digests, and returns that version's dist.tarball.
+func (p *NPMPackage) CheckPackument(doc []byte) (string, error) {
+	var d struct {
+		Name     string `json:"name"`
+		Versions map[string]struct {
+			Dist struct {
+				Tarball   string `json:"tarball"`
+				Integrity string `json:"integrity"`
+				Shasum    string `json:"shasum"`
+			} `json:"dist"`
+		} `json:"versions"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return "", fmt.Errorf("not JSON: %w", err)
+	}
+	if d.Name != p.Name {
+		return "", fmt.Errorf("name %q, want %q", d.Name, p.Name)
+	}
+	if len(d.Versions) != p.Versions {
+		return "", fmt.Errorf("%d versions, want %d", len(d.Versions), p.Versions)
+	}
+	v, ok := d.Versions[p.Version]
+	if !ok {
+		return "", fmt.Errorf("version %s is missing", p.Version)
+	}
+	if v.Dist.Integrity != p.Integrity || v.Dist.Shasum != p.Shasum {
+		return "", fmt.Errorf("version %s: dist.integrity %q and shasum %q, want %q and %q", p.Version, v.Dist.Integrity, v.Dist.Shasum, p.Integrity, p.Shasum)
+	}
+	return v.Dist.Tarball, nil
+}
+
 // NPMIntegrity is a body's Subresource Integrity string as npm writes it
 // in dist.integrity: "sha512-" and the base64 of its SHA-512.
 func NPMIntegrity(b []byte) string { return "sha512-" + base64.StdEncoding.EncodeToString(SHA512(b)) }

@@ -151,3 +151,25 @@ func TestNPMPackageSizesAndNames(t *testing.T) {
 		t.Errorf("an upstream URL is only written into documents, any host will do: %v", err)
 	}
 }
+
+// CheckPackument accepts the packument of p and refuses one with other
+// digests.
+func TestCheckPackument(t *testing.T) {
+	f, err := GenerateNPM(NPMOptions{Name: "bench-pkg", Upstream: "http://127.0.0.1:12345/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tarball, err := f.CheckPackument(f.Packument); err != nil || tarball != "http://127.0.0.1:12345"+f.TarballPath() {
+		t.Errorf("CheckPackument: %s, %v", tarball, err)
+	}
+	other := *f
+	other.Shasum = SHA1([]byte("other"))
+	if _, err := other.CheckPackument(f.Packument); err == nil {
+		t.Error("CheckPackument accepted a packument with other digests")
+	}
+	other = *f
+	other.Versions++
+	if _, err := other.CheckPackument(f.Packument); err == nil {
+		t.Error("CheckPackument accepted a packument with fewer versions")
+	}
+}

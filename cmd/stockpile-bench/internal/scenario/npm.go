@@ -152,7 +152,7 @@ func (s *npmWarm) Setup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tarballURL, err := fixture.CheckPackument(doc, f)
+	tarballURL, err := f.CheckPackument(doc)
 	if err == nil && !strings.HasPrefix(tarballURL, s.RepoURL+"/") {
 		err = fmt.Errorf("it points the tarball at %s, not below %s", tarballURL, s.RepoURL)
 	}
