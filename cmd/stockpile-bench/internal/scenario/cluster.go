@@ -40,8 +40,8 @@ func newColdBurst(env bench.Env, name string, n int) *coldBurst {
 	return &coldBurst{npmScenario: newNPMScenario(env, name, false), n: n}
 }
 
-// Setup implements Scenario: a fixture under a fresh name, nginx with its
-// access log, Stockpile; nothing is warmed. The target is one burst.
+// Setup implements Scenario: the stack on a fresh name, its access log on,
+// nothing warmed; the target is one burst.
 func (s *coldBurst) Setup(ctx context.Context) error {
 	if s.n < 1 || s.n > MaxBurst {
 		return fmt.Errorf("%s: %d clients: must be between 1 and %d", s.name, s.n, MaxBurst)
@@ -84,9 +84,8 @@ func (s *coldBurst) Check(_ context.Context, results []*bench.TargetReport) ([]b
 		docWant, docOK = "1", doc == 1
 	}
 	res := results[0].Rounds[0].Result
-	n := uint64(s.n)
 	return []bench.Finding{
-		{Name: "clients with the right bytes", Value: fmt.Sprintf("%d/%d", res.OK, n), OK: res.OK == n},
+		{Name: "clients with the right bytes", Value: fmt.Sprintf("%d/%d", res.OK, s.n), OK: res.OK == uint64(s.n)},
 		{Name: "upstream tarball fetches" + s.by, Value: fmt.Sprintf("%d (want 1)", tgz), OK: tgz == 1},
 		{Name: "upstream packument fetches" + s.by, Value: fmt.Sprintf("%d (want %s)", doc, docWant), OK: docOK},
 		{Name: "client errors", Value: fmt.Sprintf("%d (status %d, short %d, digest %d, transport %d)",
@@ -94,9 +93,8 @@ func (s *coldBurst) Check(_ context.Context, results []*bench.TargetReport) ([]b
 	}, nil
 }
 
-// ErrEnginesAbsent is what the cluster scenario's Setup returns when
-// PostgreSQL's server binaries or SeaweedFS's weed cannot be found or
-// started, unless STOCKPILE_ENGINES=require: the bench then skips it.
+// ErrEnginesAbsent is cluster's Setup's error when PostgreSQL or SeaweedFS
+// cannot start, unless STOCKPILE_ENGINES=require: the bench skips it.
 var ErrEnginesAbsent = errors.New("the cluster's engines (PostgreSQL, SeaweedFS) are not available")
 
 // The cluster's shape, and the least ratio of a replica's warm hits to the

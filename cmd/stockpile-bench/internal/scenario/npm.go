@@ -196,12 +196,10 @@ type metaDoc struct {
 	Accept string
 }
 
-// docTargets asks Stockpile for each document twice, without and with
-// Accept-Encoding: gzip, writes each answer below nginx's root (the gzip
-// one as the .gz twin that gzip_static sends), checks that nginx sends it
-// as it is, and returns the targets: "<pair>" and "<pair> gzip",
-// Stockpile's then nginx's, and their sizes. A document Stockpile does not
-// compress is an error: clients ask for gzip.
+// docTargets asks Stockpile for each document without and with gzip (which
+// it must then use: clients ask for it), has nginx send each answer as is
+// (the gzip one as gzip_static's .gz twin) and returns their sizes and the
+// targets "<pair>" and "<pair> gzip", Stockpile's then nginx's.
 func docTargets(ctx context.Context, st *stack.Stack, docs []metaDoc, remote bool) ([]bench.Target, map[string]any, error) {
 	c := load.Client(30*time.Second, false)
 	defer c.CloseIdleConnections()
