@@ -89,16 +89,12 @@ func (r *Runner) Run(ctx context.Context, sc Scenario) (rep *ScenarioReport, err
 	}
 	rounds := r.Rounds
 	for _, tr := range rep.Targets {
-		if tr.Target.Load != nil && tr.Target.Load.Rounds > 0 {
-			rounds = max(rounds, tr.Target.Load.Rounds)
-		}
+		rounds = max(rounds, tr.Target.Rounds)
 	}
 	first := true
 	for round := 1; round <= rounds; round++ {
 		for _, tr := range roundOrder(rep.Targets, round) {
-			cfg, want := r.shape(tr.Target)
-			cfg.Seed += uint64(round)
-			if round > want {
+			if round > cmp.Or(tr.Target.Rounds, r.Rounds) {
 				continue
 			}
 			if !first {
@@ -107,7 +103,7 @@ func (r *Runner) Run(ctx context.Context, sc Scenario) (rep *ScenarioReport, err
 				}
 			}
 			first = false
-			rr, err := r.measure(ctx, tr.Target, cfg, round)
+			rr, err := r.measure(ctx, tr.Target, round)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %s round %d: %w", sc.Name(), tr.Target.Name, round, err)
 			}
@@ -141,35 +137,25 @@ func roundOrder(targets []*TargetReport, round int) []*TargetReport {
 	return rev
 }
 
-// shape returns the load of a target's runs and how many rounds it gets.
-func (r *Runner) shape(t Target) (load.Config, int) {
+// shape returns the load of a target's runs in a round.
+func (r *Runner) shape(t Target, round int) load.Config {
 	cfg := r.Load
-	if o := t.Load; o != nil {
-		cfg.Connections = o.Connections
-		cfg.Requests = o.Requests
-		cfg.PerConnection = o.PerConnection
-		cfg.Warmup = o.Warmup
-		cfg.Seed = o.Seed
-		if o.Duration > 0 {
-			cfg.Duration, cfg.MaxDuration = o.Duration, max(o.Duration, load.MaxDuration)
-		}
-		if o.Timeout > 0 {
-			cfg.Timeout = o.Timeout
-		}
-		if o.Rounds > 0 {
-			return cfg, o.Rounds
-		}
+	if t.Load != nil {
+		cfg = *t.Load
+		cfg.Duration, cfg.Timeout = cmp.Or(cfg.Duration, r.Load.Duration), cmp.Or(cfg.Timeout, r.Load.Timeout)
 	}
-	return cfg, r.Rounds
+	cfg.Seed += uint64(round)
+	return cfg
 }
 
 // measure runs one load run against t, sampling its server and the bench.
-func (r *Runner) measure(ctx context.Context, t Target, cfg load.Config, round int) (*RoundResult, error) {
+func (r *Runner) measure(ctx context.Context, t Target, round int) (*RoundResult, error) {
 	if t.Prepare != nil {
 		if err := t.Prepare(ctx, round, &t); err != nil {
 			return nil, err
 		}
 	}
+	cfg := r.shape(t, round)
 	self, err := procstat.StartSelf(SamplerInterval)
 	if err != nil {
 		return nil, err
@@ -184,7 +170,7 @@ func (r *Runner) measure(ctx context.Context, t Target, cfg load.Config, round i
 		defer server.Stop()
 		observers = append(observers, server)
 	}
-	cfg.Observer, cfg.Pick = observers, t.Pick
+	cfg.Observer = observers
 	reqs, wants := []load.Request{t.Request}, t.Expects
 	if len(t.Mix) > 0 {
 		reqs = t.Mix
@@ -196,7 +182,6 @@ func (r *Runner) measure(ctx context.Context, t Target, cfg load.Config, round i
 	if err != nil {
 		return nil, err
 	}
-	cfg.Observer, cfg.Pick = nil, nil
 	rr := &RoundResult{Load: cfg, Result: res}
 	if server != nil {
 		st := server.Stop()

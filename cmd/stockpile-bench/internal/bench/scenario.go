@@ -5,7 +5,6 @@ package bench
 
 import (
 	"context"
-	"math/rand/v2"
 	"time"
 
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/load"
@@ -63,34 +62,18 @@ type Target struct {
 	Expects []load.Expect  `json:"-"`
 	// PID is the server process to sample during the run (0: none).
 	PID int `json:"-"`
-	// Load, when set, replaces the command line's load for this target.
-	Load *LoadOverride `json:"-"`
-	// Pick, when set, chooses each request (load.Config.Pick): soak's
-	// installs, cold packages among warm ones.
-	Pick func(conn int, rng *rand.Rand) (load.Request, load.Expect) `json:"-"`
+	// Load, when set, replaces the command line's load for this target,
+	// but for its -d and -timeout where it sets none (the bursts: N
+	// clients, one request each, no warm-up; soak's installs, its Pick).
+	Load *load.Config `json:"-"`
+	// Rounds, when set, replaces -rounds for this target (a burst: 1).
+	Rounds int `json:"-"`
 	// Prepare, when set, is called before each run of the target with a
 	// copy of it to change for that round (cold-10mb: a fresh package).
 	Prepare func(ctx context.Context, round int, t *Target) error `json:"-"`
 	// Memory, when set, samples the server this often and keeps its
 	// memory series in the round (big-concurrent, soak).
 	Memory time.Duration `json:"-"`
-}
-
-// LoadOverride is a target's own load shape (the cold burst: N clients,
-// one request each, no warm-up, one round; million: its own connections,
-// duration and rounds).
-type LoadOverride struct {
-	Connections   int
-	Requests      int
-	PerConnection int
-	Warmup        time.Duration
-	Rounds        int
-	// Duration, when set, replaces -d, bounded by the scenario alone.
-	Duration time.Duration
-	// Timeout, when set, replaces -timeout.
-	Timeout time.Duration
-	// Seed seeds the choice among Mix's requests (plus the round).
-	Seed uint64
 }
 
 // Finding is one verdict of a Checker.

@@ -174,8 +174,8 @@ func (s *bigConcurrent) target() bench.Target {
 		PID:     s.stack.StockpilePID,
 		Request: load.Request{URL: s.stack.RepoURL + s.tarballPath, Header: s.stack.Header("")},
 		Expect:  load.Expect{Status: http.StatusOK, Bytes: s.size, Maphash: s.sum},
-		Load:    &bench.LoadOverride{Connections: s.clients, Requests: s.clients, PerConnection: 1, Rounds: 1, Timeout: bigTimeout},
-		Memory:  bigSampleInterval,
+		Load:    &load.Config{Connections: s.clients, Requests: s.clients, PerConnection: 1, Timeout: bigTimeout},
+		Rounds:  1, Memory: bigSampleInterval,
 	}
 }
 

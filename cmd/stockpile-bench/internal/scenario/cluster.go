@@ -62,7 +62,7 @@ func (s *coldBurst) burst(name string, pid int, reqs ...load.Request) bench.Targ
 	sum.Write(s.fixture.Tarball)
 	return bench.Target{Name: name, Side: bench.SideStockpile, PID: pid, Request: reqs[0], Mix: reqs,
 		Expect: load.Expect{Status: http.StatusOK, Bytes: int64(len(s.fixture.Tarball)), Maphash: sum.Sum64()},
-		Load:   &bench.LoadOverride{Connections: s.n, Requests: s.n, PerConnection: 1, Rounds: 1}}
+		Load:   &load.Config{Connections: s.n, Requests: s.n, PerConnection: 1}, Rounds: 1}
 }
 
 // Check implements Checker: whether every client of the burst (the first

@@ -86,7 +86,7 @@ func (s *cold10MB) round(round int) ([2]cold10MBPkg, error) {
 // Targets implements Scenario: one download each, the round's package
 // from nginx and through Stockpile, strict then npm-like.
 func (s *cold10MB) Targets() []bench.Target {
-	one := &bench.LoadOverride{Connections: 1, Requests: 1, PerConnection: 1}
+	one := &load.Config{Connections: 1, Requests: 1, PerConnection: 1}
 	// target is one side's download of the round's package i (0: strict,
 	// 1: npm-like).
 	target := func(name, side string, i int) bench.Target {

@@ -284,8 +284,8 @@ func (s *soak) Targets() []bench.Target {
 	return []bench.Target{{
 		Name: "soak", Side: bench.SideStockpile, PID: s.stack.StockpilePID, Memory: s.interval,
 		Request: load.Request{URL: s.stack.RepoURL + "/", AllowRemote: s.env.Target != ""},
-		Pick:    s.pick, Prepare: s.start,
-		Load: &bench.LoadOverride{Connections: s.clients, Duration: s.duration, Rounds: 1, Seed: formattest.Hash64(s.nonce)},
+		Prepare: s.start, Rounds: 1,
+		Load: &load.Config{Connections: s.clients, Duration: s.duration, MaxDuration: s.duration, Seed: formattest.Hash64(s.nonce), Pick: s.pick},
 	}}
 }
 
