@@ -168,36 +168,41 @@ func RunMix(ctx context.Context, cfg Config, reqs []Request, wants []Expect) (*R
 		return nil, fmt.Errorf("load: %d requests and %d expectations", len(reqs), len(wants))
 	}
 	cfg.Timeout = cmp.Or(cfg.Timeout, 30*time.Second)
-	next, err := nexter(ctx, cfg.Pick, reqs, wants)
-	if err != nil {
-		return nil, err
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	win := &window{cfg: cfg}
+	r := &run{cfg: cfg, wants: wants}
+	for _, req := range reqs {
+		proto, err := prepare(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		r.protos = append(r.protos, proto)
+	}
 	start := make(chan struct{})
 	workers := make([]*worker, cfg.Connections)
 	var wg sync.WaitGroup
 	for i := range workers {
-		w := newWorker(cfg, next, i)
+		w := &worker{run: r, conn: i, client: Client(cfg.Timeout, false), mh: NewMaphash(),
+			rng: rand.New(rand.NewPCG(cfg.Seed, uint64(i))),
+			buf: make([]byte, min(max(readBufferBudget/cfg.Connections, 16<<10), 256<<10))}
 		defer w.client.CloseIdleConnections()
 		workers[i] = w
 		wg.Go(func() {
 			<-start
-			w.loop(ctx, win)
+			w.loop(ctx)
 		})
 	}
-	win.start = time.Now().Add(cfg.Warmup)
-	win.end = win.start.Add(MaxDuration)
+	r.start = time.Now().Add(cfg.Warmup)
+	r.end = r.start.Add(MaxDuration)
 	if cfg.Requests > 0 {
-		win.tickets.Store(int64(cfg.Requests))
+		r.tickets.Store(int64(cfg.Requests))
 	} else {
-		win.end = win.start.Add(cfg.Duration)
+		r.end = r.start.Add(cfg.Duration)
 	}
 	close(start)
 	if cfg.Observer != nil {
 		select {
-		case <-time.After(time.Until(win.start)):
+		case <-time.After(time.Until(r.start)):
 		case <-ctx.Done():
 		}
 		cfg.Observer.MeasureStart()
@@ -209,32 +214,7 @@ func RunMix(ctx context.Context, cfg Config, reqs []Request, wants []Expect) (*R
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
-	return collect(cfg, win.start, workers), nil
-}
-
-// nextFunc gives connection conn its next request and what the answer must
-// look like.
-type nextFunc func(ctx context.Context, conn int, rng *rand.Rand) (*http.Request, Expect, error)
-
-// nexter returns the nextFunc of a run: pick's choice, or one of reqs at
-// random (each built once here and cloned).
-func nexter(ctx context.Context, pick func(int, *rand.Rand) (Request, Expect), reqs []Request, wants []Expect) (nextFunc, error) {
-	protos := make([]*http.Request, len(reqs))
-	for i, req := range reqs {
-		var err error
-		if protos[i], err = prepare(ctx, req); err != nil {
-			return nil, err
-		}
-	}
-	return func(ctx context.Context, conn int, rng *rand.Rand) (*http.Request, Expect, error) {
-		if pick != nil {
-			r, want := pick(conn, rng)
-			req, err := prepare(ctx, r)
-			return req, want, err
-		}
-		i := rng.IntN(len(protos))
-		return protos[i].Clone(ctx), wants[i], nil
-	}, nil
+	return collect(cfg, r.start, workers), nil
 }
 
 // collect merges the workers' counts into the run's Result.
@@ -266,10 +246,12 @@ func prepare(ctx context.Context, req Request) (*http.Request, error) {
 	return newRequest(ctx, req.URL, req.Header) // a URL CheckLoopback parsed
 }
 
-// window is the measured window of a run, shared by its connections; its
-// times are written before they start.
-type window struct {
+// run is what a run's connections share; its times are written before
+// they start.
+type run struct {
 	cfg        Config
+	protos     []*http.Request // RunMix's requests, built once and cloned
+	wants      []Expect
 	start, end time.Time    // end: start + Duration, or + MaxDuration for a count
 	tickets    atomic.Int64 // remaining measured requests in count mode
 }
@@ -277,8 +259,8 @@ type window struct {
 // worker is one connection of a load run: its own keep-alive client and its
 // own counters, merged when the run ends.
 type worker struct {
+	*run
 	client *http.Client
-	next   nextFunc
 	conn   int
 	rng    *rand.Rand
 	mh     *maphash.Hash // for a maphash to check
@@ -295,25 +277,14 @@ type worker struct {
 	last  int64         // unix nanos of the last measured completion
 }
 
-func newWorker(cfg Config, next nextFunc, i int) *worker {
-	return &worker{
-		client: Client(cfg.Timeout, false),
-		next:   next,
-		conn:   i,
-		rng:    rand.New(rand.NewPCG(cfg.Seed, uint64(i))),
-		mh:     NewMaphash(),
-		buf:    make([]byte, min(max(readBufferBudget/cfg.Connections, 16<<10), 256<<10)),
-	}
-}
-
 // loop sends requests until the window or the count is done, or ctx ends.
-func (w *worker) loop(ctx context.Context, win *window) {
+func (w *worker) loop(ctx context.Context) {
 	for ctx.Err() == nil {
 		now := time.Now()
-		measured := !now.Before(win.start)
+		measured := !now.Before(w.start)
 		if measured {
-			if !now.Before(win.end) || win.cfg.Requests > 0 &&
-				(win.cfg.PerConnection > 0 && w.sent >= win.cfg.PerConnection || win.tickets.Add(-1) < 0) {
+			if !now.Before(w.end) || w.cfg.Requests > 0 &&
+				(w.cfg.PerConnection > 0 && w.sent >= w.cfg.PerConnection || w.tickets.Add(-1) < 0) {
 				return
 			}
 			w.sent++
@@ -341,7 +312,7 @@ func (w *worker) loop(ctx context.Context, win *window) {
 // (nothing counted: a success), the body's length, the latency and the
 // time to headers.
 func (w *worker) do(ctx context.Context) (failed ErrorCounts, n int64, lat, ttfb time.Duration) {
-	req, want, err := w.next(ctx, w.conn, w.rng)
+	req, want, err := w.next(ctx)
 	if err != nil {
 		return ErrorCounts{Transport: 1}, 0, 0, 0
 	}
@@ -372,6 +343,18 @@ func (w *worker) do(ctx context.Context) (failed ErrorCounts, n int64, lat, ttfb
 		failed.Digest = 1
 	}
 	return failed, n, lat, ttfb
+}
+
+// next gives the worker's next request and what its answer must look like:
+// Pick's choice, or one of RunMix's requests at random.
+func (w *worker) next(ctx context.Context) (*http.Request, Expect, error) {
+	if w.cfg.Pick != nil {
+		r, want := w.cfg.Pick(w.conn, w.rng)
+		req, err := prepare(ctx, r)
+		return req, want, err
+	}
+	i := w.rng.IntN(len(w.protos))
+	return w.protos[i].Clone(ctx), w.wants[i], nil
 }
 
 // Write feeds the body being read to whatever its Expect checks.

@@ -116,7 +116,7 @@ func (m *million) Setup(ctx context.Context) error {
 			return err
 		}
 	}
-	if m.bigUse[0], m.bigUse[1], err = procstat.DirUsage(m.big.dir); err != nil {
+	if m.bigUse[0], m.bigUse[1], err = procstat.DirUsage(m.big.dir, true); err != nil {
 		return fmt.Errorf("million: %w", err)
 	}
 	for _, s := range append(slices.Repeat([]*server{m.big}, startups), m.sm) {

@@ -6,11 +6,16 @@
 package procstat
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest/procfs"
@@ -49,11 +54,10 @@ func (s ProcStats) CPUPerRequest(n uint64) time.Duration {
 // a peak) and the root's memory in parts (kept as a series), and its CPU
 // time at the edges of the measured window. It implements load.Observer.
 type Sampler struct {
-	pids     []int // the root first
-	start    time.Time
-	stop     chan struct{}
-	done     chan struct{}
-	stopOnce sync.Once
+	pids   []int // the root first
+	start  time.Time
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 
 	mu      sync.Mutex
 	peakRSS uint64
@@ -79,21 +83,21 @@ func startSampler(pids []int, interval time.Duration) (*Sampler, error) {
 	if _, err := procfs.ReadMemStatus(pids[0]); err != nil {
 		return nil, fmt.Errorf("sampler: %w", err)
 	}
-	s := &Sampler{pids: pids, start: time.Now(), stop: make(chan struct{}), done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Sampler{pids: pids, start: time.Now(), cancel: cancel}
 	s.sample()
-	go func() {
-		defer close(s.done)
+	s.wg.Go(func() {
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
 			select {
-			case <-s.stop:
+			case <-ctx.Done():
 				return
 			case <-t.C:
 				s.sample()
 			}
 		}
-	}()
+	})
 	return s, nil
 }
 
@@ -136,11 +140,9 @@ func (s *Sampler) MeasureEnd() { s.mark(1) }
 // Stop ends sampling (after a last sample) and returns what was seen. It
 // may be called more than once.
 func (s *Sampler) Stop() ProcStats {
-	s.stopOnce.Do(func() {
-		close(s.stop)
-		<-s.done
-		s.sample()
-	})
+	s.cancel()
+	s.wg.Wait()
+	s.sample()
 	m, _ := procfs.ReadMemStatus(s.pids[0])
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -240,4 +242,36 @@ func MemAt(samples []MemSample, at time.Duration) MemSample {
 		}
 	}
 	return out
+}
+
+// DirUsage returns the bytes the regular files in dir take on disk (their
+// allocated blocks, since Badger creates its logs at full size and fills
+// them as it goes) and their apparent size; deep counts the whole tree,
+// otherwise only the files directly in dir (in a Stockpile data directory:
+// Badger's tables and logs, not the package files below blobs/).
+func DirUsage(dir string, deep bool) (onDisk, apparent int64, err error) {
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.IsDir() && p != dir && !deep:
+			return fs.SkipDir
+		case !d.Type().IsRegular():
+			return nil
+		}
+		info, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) { // a table compacted away meanwhile
+			return nil
+		} else if err != nil {
+			return err
+		}
+		apparent += info.Size()
+		if st, ok := info.Sys().(*syscall.Stat_t); ok {
+			onDisk += st.Blocks * 512
+		} else {
+			onDisk += info.Size()
+		}
+		return nil
+	})
+	return onDisk, apparent, err
 }

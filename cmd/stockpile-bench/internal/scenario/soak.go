@@ -268,7 +268,8 @@ func (s *soak) start(ctx context.Context, _ int, _ *bench.Target) error {
 // measureDB measures Stockpile's database (not with --target).
 func (s *soak) measureDB(i int) {
 	if s.stack.DataDir != "" && s.dbErr == nil {
-		s.db[i], s.dbErr = procstat.DatabaseBytes(s.stack.DataDir)
+		n, _, err := procstat.DirUsage(s.stack.DataDir, false)
+		s.db[i], s.dbErr = uint64(n), err
 	}
 }
 

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func TestDatabaseBytes(t *testing.T) {
+func TestDirUsage(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name string, size int) {
 		t.Helper()
@@ -28,14 +28,18 @@ func TestDatabaseBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	n, err := DatabaseBytes(dir)
+	n, _, err := DirUsage(dir, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n < 1<<20 || n > 1<<20+64<<10 {
-		t.Fatalf("DatabaseBytes = %d, want about 1 MiB: the table, not the blobs or the empty log", n)
+		t.Fatalf("DirUsage(not deep) = %d, want about 1 MiB: the table, not the blobs or the empty log", n)
 	}
-	if _, err := DatabaseBytes(filepath.Join(dir, "missing")); err == nil {
-		t.Fatal("DatabaseBytes of a missing directory: no error")
+	n, apparent, err := DirUsage(dir, true)
+	if err != nil || n < 5<<20 || n > 5<<20+128<<10 || apparent != 69<<20 {
+		t.Fatalf("DirUsage(deep) = %d on disk, %d apparent, %v; want about 5 MiB and 69 MiB", n, apparent, err)
+	}
+	if _, _, err := DirUsage(filepath.Join(dir, "missing"), false); err == nil {
+		t.Fatal("DirUsage of a missing directory: no error")
 	}
 }
