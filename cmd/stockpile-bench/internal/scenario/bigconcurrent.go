@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	mrand "math/rand/v2"
 	"net/http"
 	"os"
@@ -199,36 +200,27 @@ func fmtByteSize(n int64) string {
 	return fmt.Sprintf("%dB", n)
 }
 
-func memMiB(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
-
 // Check implements Checker: every client's bytes, one upstream fetch, and
 // the memory target, split into its anonymous and file-backed parts.
 func (s *bigConcurrent) Check(ctx context.Context, results []*bench.TargetReport) ([]bench.Finding, error) {
 	if len(results) != 1 || len(results[0].Rounds) != 1 || len(results[0].Rounds[0].Memory) == 0 {
 		return nil, errors.New("big-concurrent: nothing measured")
 	}
-	rr := results[0].Rounds[0]
-	res, series := rr.Result, rr.Memory
-	e := res.Errors
-	clients := bench.Finding{Name: "clients with every byte right (count and maphash)", OK: res.OK == uint64(s.clients),
-		Value: fmt.Sprintf("%d/%d (failures: status %d, short %d, wrong bytes %d, transport %d)", res.OK, s.clients, e.Status, e.Short, e.Digest, e.Transport)}
+	res, series := results[0].Rounds[0].Result, results[0].Rounds[0].Memory
 	counts, err := s.stack.Accesses()
 	if err != nil {
 		return nil, err
 	}
 	fetches := counts[s.tarballPath].Requests
-	p, before := procstat.Peaks(series), series[0] // sampled before the first request
-	target := uint64(bigRSSTarget)
-	rss := bench.Finding{Name: fmt.Sprintf("stockpile peak VmRSS under %s", memMiB(target)), OK: p.RSS < target}
-	at := p.AtPeakRSS
-	rss.Value = fmt.Sprintf("%s (RssAnon %s + RssFile %s + RssShmem %s at that sample; %d samples every %s)",
-		memMiB(p.RSS), memMiB(at.Anon), memMiB(at.File), memMiB(at.Shmem), len(series), bigSampleInterval)
+	p, before, target := procstat.Peaks(series), series[0], uint64(bigRSSTarget) // series[0]: before the first request
 	return []bench.Finding{
-		clients,
+		{Name: "clients with every byte right (count and maphash)", OK: res.OK == uint64(s.clients),
+			Value: fmt.Sprintf("%d/%d (failures: %s)", res.OK, s.clients, errorKinds(res.Errors))},
 		{Name: "upstream fetches of the tarball", Value: fmt.Sprintf("%d (want 1: the warm-up's)", fetches), OK: fetches == 1},
-		rss,
-		{Name: "stockpile peak RssAnon (heap, stacks, buffers)", Value: fmt.Sprintf("%s (before the burst %s)", memMiB(p.Anon), memMiB(before.Anon)), OK: p.Anon < target},
-		{Name: "stockpile peak RssFile (mapped files: the binary, Badger's tables and logs)", Value: fmt.Sprintf("%s (before the burst %s; informative)", memMiB(p.File), memMiB(before.File)), OK: true},
+		{Name: "stockpile peak VmRSS under " + bench.FmtBytes(target), OK: p.RSS < target,
+			Value: fmt.Sprintf("%s at that sample; %d samples every %s", memParts(p.AtPeakRSS), len(series), bigSampleInterval)},
+		{Name: "stockpile peak RssAnon (heap, stacks, buffers)", Value: fmt.Sprintf("%s (before the burst %s)", bench.FmtBytes(p.Anon), bench.FmtBytes(before.Anon)), OK: p.Anon < target},
+		{Name: "stockpile peak RssFile (mapped files: the binary, Badger's tables and logs)", Value: fmt.Sprintf("%s (before the burst %s; informative)", bench.FmtBytes(p.File), bench.FmtBytes(before.File)), OK: true},
 		{Name: "burst", Value: fmt.Sprintf("%d × %s in %s: %.0f MB/s aggregate; warm-up download %s", s.clients, fmtByteSize(s.size),
 			res.Elapsed.Round(time.Millisecond), float64(s.size)*float64(res.OK)/res.Elapsed.Seconds()/1e6, s.warm.Round(time.Millisecond)), OK: true},
 	}, nil
@@ -237,9 +229,7 @@ func (s *bigConcurrent) Check(ctx context.Context, results []*bench.TargetReport
 // Info implements Describer.
 func (s *bigConcurrent) Info() map[string]any {
 	m := s.stack.Info()
-	m["package"] = s.name
-	m["tarball_bytes"] = s.size
-	m["clients"] = s.clients
-	m["fixture_written_in"] = s.genTime.Round(time.Millisecond).String()
+	maps.Copy(m, map[string]any{"package": s.name, "tarball_bytes": s.size, "clients": s.clients,
+		"fixture_written_in": s.genTime.Round(time.Millisecond).String()})
 	return m
 }

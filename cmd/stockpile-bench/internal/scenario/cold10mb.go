@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"time"
@@ -194,7 +195,6 @@ func (s *cold10MB) Check(ctx context.Context, results []*bench.TargetReport) ([]
 // Info implements Describer.
 func (s *cold10MB) Info() map[string]any {
 	m := s.stack.Info()
-	m["tarball_bytes"] = s.size
-	m["rounds"] = len(s.pkgs)
+	maps.Copy(m, map[string]any{"tarball_bytes": s.size, "rounds": len(s.pkgs)})
 	return m
 }

@@ -5,10 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	mrand "math/rand/v2"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,18 +47,7 @@ type soakPkg struct {
 	name, tarballPath string
 	tarballSize       int64
 	tarballSum        uint64 // load.NewMaphash's
-	cold              bool
 }
-
-// Kinds of soak requests.
-const (
-	soakPackument = iota
-	soakTarball
-	soakCold
-	soakMissing
-)
-
-var soakKinds = []string{"packument", "tarball", "cold package", "missing (404)"}
 
 // soak runs an install-like workload for -soak-duration: -c clients, each
 // resolving packages one after another as npm install does (packument with
@@ -82,8 +71,8 @@ type soak struct {
 	// pending is, by connection, the package whose packument it asked last.
 	pending []*soakPkg
 	cold    chan *soakPkg
-	kinds   [4]atomic.Uint64 // requests picked, by kind
-	coldN   atomic.Uint64    // cold packages installed
+	missing atomic.Uint64 // requests for what does not exist
+	coldN   atomic.Uint64 // cold packages installed
 	halt    context.CancelFunc
 	bg      sync.WaitGroup // the cold publisher
 	// db is the size of Stockpile's database at the end of the warm-up and
@@ -112,7 +101,7 @@ func (s *soak) publish(root, base, name string, rng *mrand.Rand) (*soakPkg, erro
 	if err != nil {
 		return nil, err
 	}
-	return &soakPkg{name: name, tarballPath: f.TarballPath(), tarballSize: int64(len(f.Tarball)), tarballSum: sum, cold: strings.Contains(name, "-cold-")}, nil
+	return &soakPkg{name: name, tarballPath: f.TarballPath(), tarballSize: int64(len(f.Tarball)), tarballSum: sum}, nil
 }
 
 // publishNPM generates a package, writes it below nginx's root and returns
@@ -192,11 +181,10 @@ func (s *soak) tarball(p *soakPkg) (load.Request, load.Expect) {
 func (s *soak) pick(conn int, rng *mrand.Rand) (load.Request, load.Expect) {
 	if p := s.pending[conn]; p != nil {
 		s.pending[conn] = nil
-		s.kinds[cmpKind(p, soakTarball)].Add(1)
 		return s.tarball(p)
 	}
 	if rng.Float64() < soakNotFound {
-		s.kinds[soakMissing].Add(1)
+		s.missing.Add(1)
 		req, _ := s.packument(&soakPkg{name: fmt.Sprintf("stockpile-bench-soak-missing-%s-%d-%d", s.nonce, conn, rng.Uint32())}, npmInstallAccept)
 		if rng.IntN(2) == 0 {
 			req.URL = s.stack.RepoURL + formattest.NPMTarballPath(s.warm[rng.IntN(len(s.warm))].name, "9.9.9")
@@ -211,20 +199,11 @@ func (s *soak) pick(conn int, rng *mrand.Rand) (load.Request, load.Expect) {
 		p = s.warm[min(int(rng.ExpFloat64()*float64(len(s.warm))/4), len(s.warm)-1)]
 	}
 	s.pending[conn] = p
-	s.kinds[cmpKind(p, soakPackument)].Add(1)
 	accept := npmInstallAccept
 	if rng.IntN(5) == 0 {
 		accept = "application/json"
 	}
 	return s.packument(p, accept)
-}
-
-// cmpKind is kind, or soakCold for a cold package's requests.
-func cmpKind(p *soakPkg, kind int) int {
-	if p.cold {
-		return soakCold
-	}
-	return kind
 }
 
 // start begins the run's background: a cold package published every
@@ -309,23 +288,18 @@ func (s *soak) Check(ctx context.Context, results []*bench.TargetReport) ([]benc
 	if s.dbErr != nil {
 		s.env.Log.Warn("soak: measuring the database", "err", s.dbErr)
 	}
-	var parts []string
-	for i, kind := range soakKinds {
-		parts = append(parts, fmt.Sprintf("%s %d", kind, s.kinds[i].Load()))
-	}
-	w, last, p := procstat.MemAt(series, s.warmup), series[len(series)-1], procstat.Peaks(series)
+	w, p := procstat.MemAt(series, s.warmup), procstat.Peaks(series)
 	perMin := func(b float64) string { return fmt.Sprintf("%+.2f MiB/min", b/(1<<20)) }
 	rss, n := procstat.Slope(series, s.warmup, func(m procfs.MemStatus) uint64 { return m.RSS })
 	anon, _ := procstat.Slope(series, s.warmup, func(m procfs.MemStatus) uint64 { return m.Anon })
 	file, _ := procstat.Slope(series, s.warmup, func(m procfs.MemStatus) uint64 { return m.File })
 	after := elapsed - s.warmup
 	out := []bench.Finding{
-		{Name: "errors", OK: e.Total() == 0, Value: fmt.Sprintf("%d of %d requests (status %d, short %d, wrong bytes %d, transport %d)",
-			e.Total(), res.Requests, e.Status, e.Short, e.Digest, e.Transport)},
-		{Name: "requests", OK: res.Requests > 0, Value: fmt.Sprintf("%s in %s (%.0f/s; %d cold packages published and installed)",
-			strings.Join(parts, ", "), elapsed.Round(time.Second), float64(res.Requests)/elapsed.Seconds(), s.coldN.Load())},
-		{Name: "RSS at the end of the warm-up", OK: true, Value: fmt.Sprintf("%s at %s (RssAnon %s, RssFile %s); at the end %s (RssAnon %s, RssFile %s); peak %s",
-			memMiB(w.RSS), w.At.Round(time.Second), memMiB(w.Anon), memMiB(w.File), memMiB(last.RSS), memMiB(last.Anon), memMiB(last.File), memMiB(p.RSS))},
+		{Name: "errors", OK: e.Total() == 0, Value: fmt.Sprintf("%d of %d requests (%s)", e.Total(), res.Requests, errorKinds(e))},
+		{Name: "requests", OK: res.Requests > 0, Value: fmt.Sprintf("%d in %s (%.0f/s; %d for what does not exist; %d cold packages published and installed)",
+			res.Requests, elapsed.Round(time.Second), float64(res.Requests)/elapsed.Seconds(), s.missing.Load(), s.coldN.Load())},
+		{Name: "RSS at the end of the warm-up", OK: true, Value: fmt.Sprintf("%s at %s; at the end %s; peak %s",
+			memParts(w.MemStatus), w.At.Round(time.Second), memParts(series[len(series)-1].MemStatus), bench.FmtBytes(p.RSS))},
 	}
 	vmrss := fmt.Sprintf("%s over %s (%d samples every %s)", perMin(rss), after.Round(time.Second), n, s.interval)
 	if !dbOK {
@@ -341,7 +315,7 @@ func (s *soak) Check(ctx context.Context, results []*bench.TargetReport) ([]benc
 		out = append(out,
 			bench.Finding{Name: "VmRSS slope after the warm-up (informative)", OK: true, Value: vmrss},
 			bench.Finding{Name: "database growth after the warm-up (Badger's files, blocks on disk; informative)", OK: true,
-				Value: fmt.Sprintf("%s (%s → %s)", perMin(db), memMiB(s.db[0]), memMiB(s.db[1]))},
+				Value: fmt.Sprintf("%s (%s → %s)", perMin(db), bench.FmtBytes(s.db[0]), bench.FmtBytes(s.db[1]))},
 			bench.Finding{Name: fmt.Sprintf("VmRSS slope less the database's growth (flat: at most %s)", perMin(soakMaxSlope)), OK: rest <= soakMaxSlope, Value: perMin(rest)})
 	}
 	return append(out,
@@ -352,11 +326,17 @@ func (s *soak) Check(ctx context.Context, results []*bench.TargetReport) ([]benc
 // Info implements Describer.
 func (s *soak) Info() map[string]any {
 	m := s.stack.Info()
-	m["duration"] = s.duration.String()
-	m["warmup"] = s.warmup.String()
-	m["clients"] = s.clients
-	m["warm_packages"] = len(s.warm)
-	m["cold_every"] = soakColdEvery.String()
-	m["memory_sample_interval"] = s.interval.String()
+	maps.Copy(m, map[string]any{"duration": s.duration.String(), "warmup": s.warmup.String(), "clients": s.clients,
+		"warm_packages": len(s.warm), "cold_every": soakColdEvery.String(), "memory_sample_interval": s.interval.String()})
 	return m
+}
+
+// memParts is a memory sample's VmRSS and its parts.
+func memParts(m procfs.MemStatus) string {
+	return fmt.Sprintf("%s (RssAnon %s, RssFile %s, RssShmem %s)", bench.FmtBytes(m.RSS), bench.FmtBytes(m.Anon), bench.FmtBytes(m.File), bench.FmtBytes(m.Shmem))
+}
+
+// errorKinds is a run's failed requests by kind.
+func errorKinds(e load.ErrorCounts) string {
+	return fmt.Sprintf("status %d, short %d, wrong bytes %d, transport %d", e.Status, e.Short, e.Digest, e.Transport)
 }
