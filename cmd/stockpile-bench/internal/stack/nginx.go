@@ -1,16 +1,16 @@
 package stack
 
 import (
+	"bufio"
 	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
-	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -35,8 +35,6 @@ type NginxConfig struct {
 	// (ParseAccessLog's); CombinedLog one in the combined format through a
 	// 64 KiB buffer, as production servers log. Neither: no access log.
 	AccessLog, CombinedLog string
-	// User and Group run the workers when the bench runs as root.
-	User, Group string
 	// Types are MIME types by file extension over the npm layout's.
 	Types map[string]string
 	// Locations, when set, replaces the npm layout's location blocks: the
@@ -57,9 +55,6 @@ daemon off;
 master_process on;
 worker_processes auto;
 worker_rlimit_nofile 8192;
-{{- if .User}}
-user {{.User}}{{if .Group}} {{.Group}}{{end}};
-{{- end}}
 pid {{.Prefix}}/nginx.pid;
 error_log {{.Prefix}}/error.log warn;
 
@@ -130,18 +125,11 @@ http {
 }
 `))
 
-// Render returns the nginx.conf text.
+// Render returns the nginx.conf text. Run as root, nginx starts its
+// workers as its compiled-in user, nobody (group nogroup in Debian's
+// build), which must be able to read Root. Listen is loopback: a free
+// port's, or --nginx-listen's, which the command line checks.
 func (c NginxConfig) Render() (string, error) {
-	if c.Prefix == "" || c.Root == "" || c.Listen == "" {
-		return "", errors.New("nginx config: prefix, root and listen are required")
-	}
-	host, _, err := net.SplitHostPort(c.Listen)
-	if err != nil {
-		return "", fmt.Errorf("nginx config: listen %q: %w", c.Listen, err)
-	}
-	if !load.IsLoopbackHost(host) {
-		return "", fmt.Errorf("nginx config: listen %q: %w", c.Listen, load.ErrRemote)
-	}
 	words := []string{c.Prefix, c.Root, c.AccessLog, c.CombinedLog}
 	for ext, typ := range c.Types {
 		words = append(words, cmp.Or(ext, ";"), typ) // an empty extension is misread too
@@ -162,24 +150,6 @@ func (c NginxConfig) Render() (string, error) {
 		return "", fmt.Errorf("nginx config: %w", err)
 	}
 	return b.String(), nil
-}
-
-// nginxWorkerUser returns the user and group nginx's workers should run as
-// when the bench runs as root: nobody, with its own primary group (Debian
-// has no group called nobody, which is nginx's compiled-in default).
-func nginxWorkerUser() (string, string) {
-	if os.Geteuid() != 0 {
-		return "", ""
-	}
-	u, err := user.Lookup("nobody")
-	if err != nil {
-		return "", ""
-	}
-	g, err := user.LookupGroupId(u.Gid)
-	if err != nil {
-		return "", ""
-	}
-	return u.Username, g.Name
 }
 
 // nginxArgs returns the command line that runs cfg in the foreground.
@@ -247,4 +217,43 @@ func NginxVersion(bin string) string {
 		return after
 	}
 	return v
+}
+
+// AccessCounts counts the requests of nginx's bench access log (log_format
+// bench: "$request_method $uri $status $body_bytes_sent") by path.
+type AccessCounts map[string]PathCount
+
+// PathCount is what one path was asked.
+type PathCount struct {
+	Requests int // every method and status
+	OK       int // GET answered 200
+}
+
+// ParseAccessLog reads a bench-format access log. Lines it cannot read are
+// an error: the format is ours.
+func ParseAccessLog(r io.Reader) (AccessCounts, error) {
+	counts := AccessCounts{}
+	sc := bufio.NewScanner(r)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) != 4 {
+			return nil, fmt.Errorf("access log line %d: %q: want method, path, status and bytes", n, line)
+		}
+		c := counts[f[1]]
+		c.Requests++
+		if f[0] == "GET" && f[2] == "200" {
+			c.OK++
+		}
+		counts[f[1]] = c
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("access log: %w", err)
+	}
+	return counts, nil
 }

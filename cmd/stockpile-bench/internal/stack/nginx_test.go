@@ -18,7 +18,7 @@ import (
 )
 
 func TestNginxConfig(t *testing.T) {
-	cfg := NginxConfig{Prefix: "/tmp/b/nginx", Root: "/tmp/b/www", Listen: "127.0.0.1:8081", User: "nobody", Group: "nogroup"}
+	cfg := NginxConfig{Prefix: "/tmp/b/nginx", Root: "/tmp/b/www", Listen: "127.0.0.1:8081"}
 	conf, err := cfg.Render()
 	if err != nil {
 		t.Fatal(err)
@@ -27,7 +27,6 @@ func TestNginxConfig(t *testing.T) {
 		"daemon off;",
 		"master_process on;",
 		"worker_processes auto;",
-		"user nobody nogroup;",
 		"pid /tmp/b/nginx/nginx.pid;",
 		"error_log /tmp/b/nginx/error.log warn;",
 		"application/json json;",
@@ -51,7 +50,7 @@ func TestNginxConfig(t *testing.T) {
 		t.Error("a rate limit nobody asked for")
 	}
 
-	cfg.AccessLog, cfg.User, cfg.LimitRate = "/tmp/b/access.log", "", 100<<20
+	cfg.AccessLog, cfg.LimitRate = "/tmp/b/access.log", 100<<20
 	conf, err = cfg.Render()
 	if err != nil {
 		t.Fatal(err)
@@ -61,8 +60,8 @@ func TestNginxConfig(t *testing.T) {
 			t.Errorf("config lacks %q:\n%s", want, conf)
 		}
 	}
-	if strings.Contains(conf, "user ") || strings.Contains(conf, "access_log off") {
-		t.Errorf("config has a user or no access log:\n%s", conf)
+	if strings.Contains(conf, "access_log off") {
+		t.Errorf("config has no access log:\n%s", conf)
 	}
 
 	cfg.AccessLog, cfg.CombinedLog = "", "/tmp/b/combined.log"
@@ -80,8 +79,6 @@ func TestNginxConfig(t *testing.T) {
 	}
 
 	for name, bad := range map[string]NginxConfig{
-		"remote listen":   {Prefix: "/p", Root: "/r", Listen: "0.0.0.0:80"},
-		"no listen":       {Prefix: "/p", Root: "/r"},
 		"space in a path": {Prefix: "/p q", Root: "/r", Listen: "127.0.0.1:1"},
 		"semicolon":       {Prefix: "/p", Root: "/r;", Listen: "127.0.0.1:1"},
 	} {
@@ -119,8 +116,7 @@ func TestNginxServesFixture(t *testing.T) {
 	if err := fixture.WriteNPM(root, f); err != nil {
 		t.Fatal(err)
 	}
-	user, group := nginxWorkerUser()
-	cfg := NginxConfig{Prefix: filepath.Join(dir, "nginx"), Root: root, Listen: listen, User: user, Group: group, AccessLog: filepath.Join(dir, "access.log")}
+	cfg := NginxConfig{Prefix: filepath.Join(dir, "nginx"), Root: root, Listen: listen, AccessLog: filepath.Join(dir, "access.log")}
 	log := slog.New(slog.DiscardHandler)
 	c, err := StartNginx(context.Background(), DefaultNginx, cfg, log)
 	if err != nil {

@@ -183,7 +183,6 @@ func Header(accept, token string) http.Header {
 
 // startNginx lays the fixtures out for nginx's address and starts nginx.
 func (s *Stack) startNginx(ctx context.Context) error {
-	user, group := nginxWorkerUser()
 	return onFreePort(ctx, s.env.Log, "nginx", s.env.NginxListen, func(listen string) error {
 		base := "http://" + listen
 		if err := os.RemoveAll(s.Root); err != nil {
@@ -197,7 +196,7 @@ func (s *Stack) startNginx(ctx context.Context) error {
 				return err
 			}
 		}
-		cfg := NginxConfig{Prefix: filepath.Join(s.dir, "nginx"), Root: s.Root, Listen: listen, User: user, Group: group,
+		cfg := NginxConfig{Prefix: filepath.Join(s.dir, "nginx"), Root: s.Root, Listen: listen,
 			Types: s.o.Types, Locations: s.o.Locations, LimitRate: s.o.LimitRate}
 		if s.o.AccessLog {
 			cfg.AccessLog = filepath.Join(s.dir, "access.log")
