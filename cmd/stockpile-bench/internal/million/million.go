@@ -34,6 +34,7 @@ import (
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/procstat"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/stack"
 	"github.com/stockpile-proxy/stockpile/formats/formattest"
+	"github.com/stockpile-proxy/stockpile/proxy"
 	"github.com/stockpile-proxy/stockpile/proxy/proxytest/procfs"
 )
 
@@ -141,7 +142,8 @@ func (s *server) start(ctx context.Context, m *million) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("million: %w", err)
 	}
-	cfg := stack.StockpileConfig{DataDir: filepath.Join(s.dir, dataSubdir), Standalone: []string{repo}}
+	cfg := stack.Config(filepath.Join(s.dir, dataSubdir))
+	cfg.Domains[0].Repositories = []proxy.RepositoryConfig{{Name: repo}} // no connection
 	srv, err := stack.StartStockpile(ctx, m.env.Stockpile, dir, cfg, m.env.Log)
 	if err != nil {
 		return fmt.Errorf("million: stockpile %s: %w", s.label, err)

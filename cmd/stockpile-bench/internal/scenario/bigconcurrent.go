@@ -86,7 +86,7 @@ func (s *bigConcurrent) Setup(ctx context.Context) error {
 		return fmt.Errorf("big-concurrent: %w", err)
 	}
 	s.name = "stockpile-bench-big-" + nonce()
-	err := s.stack.Up(ctx, stack.Options{Scenario: s.Name(), Format: "npm", NPM: true, AccessLog: true,
+	err := s.stack.Up(ctx, stack.Options{Scenario: s.Name(), Format: "npm", AccessLog: true,
 		Populate: func(root, base string) error { return s.writeFixture(root, base) }})
 	if err != nil {
 		return err

@@ -193,13 +193,9 @@ func enginesAbsent(what string, err error) error {
 }
 
 // startReplicas starts the replicas on the same database and bucket, each
-// with its directory (in the stack's), its cache and the same access key.
+// with its directory (in the stack's) and its cache, configured otherwise
+// as the single node (the same access key).
 func (s *cluster) startReplicas(ctx context.Context, pg *enginetest.Postgres, s3 *enginetest.Weed) error {
-	var key *stack.AccessKey
-	level := ""
-	if !s.env.Open {
-		key, level = stack.NewAccessKey(), "info"
-	}
 	var urls []string
 	for i := range clusterReplicas {
 		rdir := filepath.Join(filepath.Dir(s.Root), fmt.Sprintf("replica%d", i))
@@ -208,8 +204,9 @@ func (s *cluster) startReplicas(ctx context.Context, pg *enginetest.Postgres, s3
 		}
 		o := s3.S3Options("stockpile-bench")
 		o.CacheDir, o.CacheSize = filepath.Join(rdir, "cache"), 1<<30
-		cfg := stack.StockpileConfig{DataDir: filepath.Join(rdir, "data"), Upstream: s.NginxURL + "/",
-			AccessKey: key, LogLevel: level, Storage: &stack.Storage{DSN: pg.DSN("postgres"), S3: o}}
+		cfg := s.Config
+		cfg.DataDir = filepath.Join(rdir, "data")
+		cfg.Storage.Backend, cfg.Storage.Postgres.DSN, cfg.Storage.S3 = "postgres", pg.DSN("postgres"), o
 		srv, err := stack.StartStockpile(ctx, s.env.Stockpile, rdir, cfg, s.env.Log)
 		if err != nil {
 			return fmt.Errorf("cluster: replica %d: %w", i, err)

@@ -59,7 +59,7 @@ func (s *cold10MB) Name() string { return "cold-10mb" }
 // round by round.
 func (s *cold10MB) Setup(ctx context.Context) error {
 	s.nonce = nonce()
-	return s.stack.Up(ctx, stack.Options{Scenario: s.Name(), Format: "npm", NPM: true, AccessLog: true, LimitRate: s.env.UpstreamRate})
+	return s.stack.Up(ctx, stack.Options{Scenario: s.Name(), Format: "npm", AccessLog: true, Nginx: stack.NginxConfig{LimitRate: s.env.UpstreamRate}})
 }
 
 // Teardown implements Scenario.

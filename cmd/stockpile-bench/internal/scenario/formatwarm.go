@@ -47,15 +47,12 @@ func (s *formatWarm) Setup(ctx context.Context) error {
 	spec := s.spec
 	types := map[string]string{} // the fixture's, filled before nginx's configuration is written
 	err := s.stack.Up(ctx, stack.Options{
-		Scenario: spec.Scenario, Format: spec.Format,
-		Types: types, Locations: spec.Locations,
+		Scenario: spec.Scenario, Format: spec.Format, Connection: spec.Connection, ConnPath: spec.ConnPath,
+		Nginx: stack.NginxConfig{Types: types, Locations: spec.Locations},
 		Populate: func(root, base string) error {
 			s.fixture = spec.Generate(base)
 			maps.Copy(types, s.fixture.Types)
 			return fixture.WriteFiles(root, s.fixture.Files)
-		},
-		Stores: func(base string) []stack.StoreConfig {
-			return []stack.StoreConfig{{Repository: spec.Format + "-store", Connection: spec.Connection, URL: base + spec.ConnPath}}
 		},
 		TTL:      warmTTL,
 		Deployed: true,

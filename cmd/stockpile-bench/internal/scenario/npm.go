@@ -51,7 +51,7 @@ func newNPMScenario(env bench.Env, name string, deployed bool) npmScenario {
 // (its access log on when accessLog) and Stockpile.
 func (s *npmScenario) up(ctx context.Context, pkg string, accessLog bool) error {
 	return s.Up(ctx, stack.Options{
-		Scenario: s.name, Format: "npm", AccessLog: accessLog, NPM: true, Deployed: s.deployed,
+		Scenario: s.name, Format: "npm", AccessLog: accessLog, Deployed: s.deployed,
 		Populate: func(root, base string) error {
 			f, err := formattest.GenerateNPM(formattest.NPMOptions{Name: pkg, Upstream: base + "/"})
 			if err != nil {

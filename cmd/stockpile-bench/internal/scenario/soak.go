@@ -126,7 +126,7 @@ func (s *soak) Setup(ctx context.Context) error {
 		return fmt.Errorf("soak: warm-up %s: must be shorter than the duration %s", s.warmup, s.duration)
 	}
 	s.nonce, s.pending, s.cold = nonce(), make([]*soakPkg, s.clients), make(chan *soakPkg, 4)
-	err := s.stack.Up(ctx, stack.Options{Scenario: s.Name(), Format: "npm", NPM: true,
+	err := s.stack.Up(ctx, stack.Options{Scenario: s.Name(), Format: "npm",
 		Populate: func(root, base string) error {
 			s.warm = s.warm[:0]
 			rng := mrand.New(mrand.NewChaCha8(formattest.Seed(s.nonce)))

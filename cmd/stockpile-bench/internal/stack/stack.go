@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/stockpile-proxy/stockpile/cmd/internal/serverproc"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/load"
+	"github.com/stockpile-proxy/stockpile/proxy"
 )
 
 // Env is what a Stack is given of the command line.
@@ -67,8 +69,9 @@ type Stack struct {
 	// trailing slash: http://127.0.0.1:PORT/bench/pypi/app.
 	RepoURL      string
 	StockpilePID int
-	// DataDir is the data directory of the Stockpile the bench started
-	// ("" with --target).
+	// Config and DataDir are the configuration and data directory of the
+	// Stockpile the bench started (zero with --target).
+	Config  proxy.Config
 	DataDir string
 	// Token is the Bearer token every request to Stockpile carries: minted
 	// through GetAuthorizationToken for a Deployed stack, --token's with
@@ -85,7 +88,12 @@ func (s *Stack) NginxPID() int { return s.nginx.PID() }
 // Options shape a Stack.
 type Options struct {
 	Scenario string // for the working directory's name and errors
-	Format   string // "npm", "pypi", … as in Stockpile's URLs
+	// Format is "npm", "pypi", … as in Stockpile's URLs. Repository app
+	// reaches {Format}-store, whose Connection (default public:npmjs) is
+	// nginx at ConnPath (default "/") with metadata TTL TTL (0: Stockpile's
+	// default).
+	Format, Connection, ConnPath string
+	TTL                          time.Duration
 	// AccessLog turns on nginx's access log (access.log in the working
 	// directory).
 	AccessLog bool
@@ -94,30 +102,20 @@ type Options struct {
 	// written to a file (stockpile.log), nginx with its access log in
 	// the combined format through a 64 KiB buffer (combined.log).
 	Deployed bool
-	// Types and Locations are NginxConfig's (empty: the npm layout).
-	Types     map[string]string
-	Locations string
+	// Nginx is nginx's Types, Locations and LimitRate; the stack sets the
+	// rest.
+	Nginx NginxConfig
 	// Populate writes the fixtures below root for an nginx at base
 	// (http://127.0.0.1:PORT, no trailing slash). It is called again when
 	// nginx must move to another port.
 	Populate func(root, base string) error
-	// NPM makes public:npmjs point at nginx's root (repository npm-store).
-	NPM bool
-	// Stores returns the other formats' connections for nginx at base.
-	Stores func(base string) []StoreConfig
-	// TTL is every connection's metadata TTL (0: Stockpile's default).
-	TTL time.Duration
-	// LimitRate caps nginx's sending rate per response, bytes per second
-	// (0: no cap): an upstream as fast as a good internet link, not as
-	// loopback.
-	LimitRate int64
 }
 
 // Up makes the working directory, starts nginx on the fixtures and starts
 // Stockpile (or, for npm with --target, takes the running one).
 func (s *Stack) Up(ctx context.Context, o Options) error {
 	s.o = o
-	if s.env.Target != "" && !o.NPM {
+	if s.env.Target != "" && o.Format != "npm" {
 		return fmt.Errorf("%s: --target measures an npm repository; this scenario needs a Stockpile the bench starts", o.Scenario)
 	}
 	dir, err := os.MkdirTemp(s.env.TempRoot, "stockpile-bench-"+o.Scenario+"-*")
@@ -140,23 +138,18 @@ func (s *Stack) Up(ctx context.Context, o Options) error {
 		s.env.Log.Info("measuring an existing stockpile: its public:npmjs must be this nginx", "target", s.RepoURL, "nginx", s.NginxURL+"/")
 		return nil
 	}
-	cfg := StockpileConfig{DataDir: filepath.Join(dir, "stockpile-data"), TTL: o.TTL}
+	s.Config = Config(filepath.Join(dir, "stockpile-data"), StoreConfig{Repository: o.Format + "-store",
+		Connection: cmp.Or(o.Connection, NPMJSConnection), URL: s.NginxURL + cmp.Or(o.ConnPath, "/"), TTL: o.TTL})
 	if s.deployed() {
-		cfg.AccessKey, cfg.LogLevel = NewAccessKey(), "info"
+		s.Config.Auth.AccessKeys, s.Config.LogLevel = []AccessKey{NewAccessKey()}, "info"
 	}
-	if o.NPM {
-		cfg.Upstream = s.NginxURL + "/"
-	}
-	if o.Stores != nil {
-		cfg.Stores = o.Stores(s.NginxURL)
-	}
-	srv, err := StartStockpile(ctx, s.env.Stockpile, dir, cfg, s.env.Log)
+	srv, err := StartStockpile(ctx, s.env.Stockpile, dir, s.Config, s.env.Log)
 	if err != nil {
 		return fmt.Errorf("%s: %w", o.Scenario, err)
 	}
 	s.sp = srv.Child
 	s.StockpilePID = srv.PID()
-	s.DataDir = cfg.DataDir
+	s.DataDir = s.Config.DataDir
 	s.RepoURL = srv.URL + "/" + Domain + "/" + o.Format + "/" + AppRepo
 	s.Token = srv.Token
 	return nil
@@ -196,8 +189,8 @@ func (s *Stack) startNginx(ctx context.Context) error {
 				return err
 			}
 		}
-		cfg := NginxConfig{Prefix: filepath.Join(s.dir, "nginx"), Root: s.Root, Listen: listen,
-			Types: s.o.Types, Locations: s.o.Locations, LimitRate: s.o.LimitRate}
+		cfg := s.o.Nginx
+		cfg.Prefix, cfg.Root, cfg.Listen = filepath.Join(s.dir, "nginx"), s.Root, listen
 		if s.o.AccessLog {
 			cfg.AccessLog = filepath.Join(s.dir, "access.log")
 		}

@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -18,11 +17,9 @@ import (
 
 	"github.com/stockpile-proxy/stockpile/cmd/internal/awscreds"
 	"github.com/stockpile-proxy/stockpile/cmd/internal/cpclient"
-
 	"github.com/stockpile-proxy/stockpile/cmd/internal/serverproc"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/load"
 	"github.com/stockpile-proxy/stockpile/proxy"
-	"github.com/stockpile-proxy/stockpile/storage/s3"
 	"github.com/stockpile-proxy/stockpile/upstream"
 	"gopkg.in/yaml.v3"
 )
@@ -31,11 +28,11 @@ import (
 type AccessKey = proxy.AccessKey
 
 // NewAccessKey returns a random access key for one run.
-func NewAccessKey() *AccessKey {
+func NewAccessKey() AccessKey {
 	var id, secret [16]byte
 	_, _ = rand.Read(id[:])
 	_, _ = rand.Read(secret[:])
-	return &AccessKey{ID: "AKIDBENCH" + hex.EncodeToString(id[:6]), Secret: hex.EncodeToString(secret[:])}
+	return AccessKey{ID: "AKIDBENCH" + hex.EncodeToString(id[:6]), Secret: hex.EncodeToString(secret[:])}
 }
 
 // Names of what the bench creates in Stockpile.
@@ -46,90 +43,40 @@ const (
 	NPMJSConnection = "public:npmjs"
 )
 
-// StockpileConfig is the configuration the bench gives the Stockpile it
-// starts: domain bench, repositories npm-store (public:npmjs → nginx) and
-// app (upstream npm-store and Stores), no access keys unless AccessKey.
-type StockpileConfig struct {
-	Listen, DataDir string
-	Upstream        string // public:npmjs's URL (nginx's base URL and a slash); may be empty with Stores
-	LogLevel        string // warn when empty
-	// AccessKey is the control plane's one access key; the data plane
-	// then wants a token (as deployed).
-	AccessKey *AccessKey
-	// Stores are repositories behind other formats' connections that app
-	// reaches after npm-store (warm-*: pypi-store → public:pypi → nginx).
-	Stores []StoreConfig
-	// TTL is every connection's metadata TTL (warm-*: longer than the run,
-	// so that every measured request is a hit).
-	TTL time.Duration
-	// Standalone replaces the topology with these repositories only
-	// (million: their records are written into the data directory).
-	Standalone []string
-	// Storage keeps records in PostgreSQL and blobs in S3 instead of
-	// Badger in DataDir (the cluster scenario's replicas).
-	Storage *Storage
-}
-
-// StoreConfig is a repository with an external connection.
+// StoreConfig is a repository with an external connection: npm-store on
+// public:npmjs, pypi-store on public:pypi, ….
 type StoreConfig struct {
-	Repository string // "pypi-store"
-	Connection string // "public:pypi"
-	URL        string // the connection's URL (nginx's, below its base)
+	Repository, Connection string
+	URL                    string        // the connection's URL
+	TTL                    time.Duration // its metadata TTL (0: Stockpile's default)
 }
 
-// Storage is the storage of a replica (StockpileConfig.Storage): records in
-// PostgreSQL at DSN, blobs in the S3 bucket of S3, which names this
-// replica's own cache directory.
-type Storage struct {
-	DSN string
-	S3  s3.Options
-}
-
-// Render returns the configuration file: proxy.Config with Stockpile's
-// defaults (proxy.Defaults) for every key the bench does not set.
-func (c StockpileConfig) Render() ([]byte, error) {
-	if c.Listen == "" || c.DataDir == "" || (c.Upstream == "" && len(c.Stores) == 0 && len(c.Standalone) == 0) {
-		return nil, errors.New("stockpile config: listen, data dir and an upstream are required")
-	}
+// Config returns the configuration of a Stockpile the bench starts:
+// Stockpile's defaults (proxy.Defaults) at log level warn, its data in
+// dataDir, and domain bench, whose repository app reaches the stores'
+// repositories in order. StartStockpile sets the listen address.
+func Config(dataDir string, stores ...StoreConfig) proxy.Config {
 	cfg := proxy.Defaults()
-	cfg.Listen, cfg.DataDir, cfg.LogLevel, cfg.ShutdownTimeout = c.Listen, c.DataDir, cmp.Or(c.LogLevel, "warn"), 5*time.Second
-	if c.AccessKey != nil {
-		cfg.Auth.AccessKeys = []proxy.AccessKey{*c.AccessKey}
-	}
-	if c.Storage != nil {
-		cfg.Storage.Backend, cfg.Storage.Postgres.DSN, cfg.Storage.S3 = "postgres", c.Storage.DSN, c.Storage.S3
-	}
-	stores := c.Stores
-	if c.Upstream != "" {
-		stores = append([]StoreConfig{{StoreRepo, NPMJSConnection, c.Upstream}}, stores...)
-	}
+	cfg.DataDir, cfg.LogLevel, cfg.ShutdownTimeout = dataDir, "warn", 5*time.Second
 	cfg.Connections = map[string]upstream.Options{}
+	app := proxy.RepositoryConfig{Name: AppRepo}
 	var repos []proxy.RepositoryConfig
-	var names []string
 	for _, st := range stores {
-		if st.Repository == "" || st.Connection == "" || st.URL == "" {
-			return nil, fmt.Errorf("stockpile config: store %+v: repository, connection and url are required", st)
-		}
-		if _, dup := cfg.Connections[st.Connection]; dup {
-			return nil, fmt.Errorf("stockpile config: connection %s is given twice", st.Connection)
-		}
-		cfg.Connections[st.Connection] = upstream.Options{URL: st.URL, TTL: c.TTL}
+		cfg.Connections[st.Connection] = upstream.Options{URL: st.URL, TTL: st.TTL}
 		repos = append(repos, proxy.RepositoryConfig{Name: st.Repository, ExternalConnection: st.Connection})
-		names = append(names, st.Repository)
+		app.Upstreams = append(app.Upstreams, st.Repository)
 	}
-	repos = append(repos, proxy.RepositoryConfig{Name: AppRepo, Upstreams: names})
-	if len(c.Standalone) > 0 {
-		cfg.Connections, repos = nil, nil
-		for _, n := range c.Standalone {
-			repos = append(repos, proxy.RepositoryConfig{Name: n})
-		}
-	}
-	cfg.Domains = []proxy.DomainConfig{{Name: Domain, Repositories: repos}}
+	cfg.Domains = []proxy.DomainConfig{{Name: Domain, Repositories: append(repos, app)}}
+	return cfg
+}
+
+// writeConfig writes cfg where `stockpile serve --config` reads it.
+func writeConfig(path string, cfg proxy.Config) error {
 	out, err := yaml.Marshal(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("stockpile config: %w", err)
+		return fmt.Errorf("stockpile config: %w", err)
 	}
-	return append([]byte("# Generated by stockpile-bench.\n"), out...), nil
+	return os.WriteFile(path, append([]byte("# Generated by stockpile-bench.\n"), out...), 0o644)
 }
 
 // FindStockpile returns the Stockpile binary to run: flagPath when set,
@@ -167,25 +114,21 @@ type Server struct {
 	// Startup is the time from the process's start to the first 200 of
 	// /-/ready, polled every 5 ms.
 	Startup time.Duration
-	// Token is a token for domain bench, minted when the configuration
-	// has an access key.
+	// Token is a token for domain bench, minted with the configuration's
+	// first access key, if any.
 	Token string
 }
 
 // StartStockpile starts `stockpile serve` on cfg in dir (its configuration
 // and log are written there) and waits for /-/ready, then, with an access
 // key, mints a token through GetAuthorizationToken. A taken port (another
-// process got it first) is retried.
-func StartStockpile(ctx context.Context, bin, dir string, cfg StockpileConfig, log *slog.Logger) (*Server, error) {
+// process got it first) is retried; Stockpile itself checks cfg.
+func StartStockpile(ctx context.Context, bin, dir string, cfg proxy.Config, log *slog.Logger) (*Server, error) {
 	var srv *Server
 	err := onFreePort(ctx, log, "stockpile", "", func(listen string) error {
 		cfg.Listen = listen
-		raw, err := cfg.Render()
-		if err != nil {
-			return err
-		}
 		cfgPath, logPath := filepath.Join(dir, "stockpile.yaml"), filepath.Join(dir, "stockpile.log")
-		if err := os.WriteFile(cfgPath, raw, 0o644); err != nil {
+		if err := writeConfig(cfgPath, cfg); err != nil {
 			return err
 		}
 		f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -199,13 +142,13 @@ func StartStockpile(ctx context.Context, bin, dir string, cfg StockpileConfig, l
 			return err
 		}
 		srv = &Server{Child: c, URL: "http://" + listen, Startup: time.Since(t0)}
-		if cfg.AccessKey != nil {
+		if keys := cfg.Auth.AccessKeys; len(keys) > 0 {
 			// GetAuthorizationToken, signed as the AWS CLI signs, also
 			// proves the server that answered is this one, not another
 			// process that took the port first: only this one knows the key.
 			tc := load.Client(10*time.Second, false)
 			defer tc.CloseIdleConnections()
-			cl := &cpclient.Client{Endpoint: srv.URL, HTTP: tc, Creds: awscreds.Credentials{AccessKeyID: cfg.AccessKey.ID, SecretAccessKey: cfg.AccessKey.Secret, Region: "us-east-1"}}
+			cl := &cpclient.Client{Endpoint: srv.URL, HTTP: tc, Creds: awscreds.Credentials{AccessKeyID: keys[0].ID, SecretAccessKey: keys[0].Secret, Region: "us-east-1"}}
 			if srv.Token, _, err = cl.AuthorizationToken(ctx, Domain, 12*time.Hour); err != nil {
 				return errors.Join(err, StopStockpile(c))
 			}

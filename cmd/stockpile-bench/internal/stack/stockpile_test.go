@@ -9,21 +9,25 @@ import (
 	"github.com/stockpile-proxy/stockpile/proxy"
 )
 
-// The generated configuration must load in Stockpile itself.
-func TestStockpileConfigLoads(t *testing.T) {
-	dir := t.TempDir()
-	raw, err := StockpileConfig{Listen: "127.0.0.1:18080", DataDir: filepath.Join(dir, "data"), Upstream: "http://127.0.0.1:18081/"}.Render()
-	if err != nil {
+// loadConfig writes cfg as StartStockpile does and loads it as Stockpile
+// does: the generated configuration must load in Stockpile itself.
+func loadConfig(t *testing.T, cfg proxy.Config) *proxy.Config {
+	t.Helper()
+	cfg.Listen = "127.0.0.1:18080"
+	p := filepath.Join(t.TempDir(), "stockpile.yaml")
+	if err := writeConfig(p, cfg); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, "stockpile.yaml")
-	if err := os.WriteFile(path, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := proxy.Load(path, func(string) string { return "" })
+	got, err := proxy.Load(p, func(string) string { return "" })
 	if err != nil {
+		raw, _ := os.ReadFile(p)
 		t.Fatalf("proxy.Load: %v\n%s", err, raw)
 	}
+	return got
+}
+
+func TestStockpileConfigLoads(t *testing.T) {
+	cfg := loadConfig(t, Config(filepath.Join(t.TempDir(), "data"), StoreConfig{StoreRepo, NPMJSConnection, "http://127.0.0.1:18081/", 0}))
 	if cfg.Listen != "127.0.0.1:18080" || cfg.LogLevel != "warn" || !cfg.Open() {
 		t.Errorf("listen %q, log level %q, open %v", cfg.Listen, cfg.LogLevel, cfg.Open())
 	}
@@ -50,69 +54,32 @@ func TestStockpileEnvDropsOverrides(t *testing.T) {
 }
 
 // A configuration with other formats' stores loads in Stockpile, and app
-// reaches them all.
+// reaches them all, in order.
 func TestStockpileConfigStoresLoads(t *testing.T) {
-	dir := t.TempDir()
-	for _, npm := range []bool{true, false} {
-		c := StockpileConfig{Listen: "127.0.0.1:18080", DataDir: filepath.Join(dir, "data"), TTL: 2 * time.Hour,
-			Stores: []StoreConfig{
-				{Repository: "pypi-store", Connection: "public:pypi", URL: "http://127.0.0.1:18081/simple/"},
-				{Repository: "nuget-store", Connection: "public:nuget-org", URL: "http://127.0.0.1:18081/v3/index.json"},
-			}}
-		if npm {
-			c.Upstream = "http://127.0.0.1:18081/"
-		}
-		raw, err := c.Render()
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, "stockpile.yaml")
-		if err := os.WriteFile(p, raw, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := proxy.Load(p, func(string) string { return "" })
-		if err != nil {
-			t.Fatalf("proxy.Load: %v\n%s", err, raw)
-		}
-		if got := cfg.Connections["public:pypi"]; got.URL != "http://127.0.0.1:18081/simple/" || got.TTL != 2*time.Hour {
-			t.Errorf("public:pypi %+v", got)
-		}
-		repos := cfg.Domains[0].Repositories
-		app := repos[len(repos)-1]
-		want := 2
-		if npm {
-			want = 3
-		}
-		if app.Name != AppRepo || len(app.Upstreams) != want || len(repos) != want+1 {
-			t.Errorf("npm %v: repositories %+v", npm, repos)
-		}
-		if _, hasNPM := cfg.Connections[NPMJSConnection]; hasNPM != npm {
-			t.Errorf("npm %v: connections %+v", npm, cfg.Connections)
-		}
+	cfg := loadConfig(t, Config(filepath.Join(t.TempDir(), "data"),
+		StoreConfig{"pypi-store", "public:pypi", "http://127.0.0.1:18081/simple/", 2 * time.Hour},
+		StoreConfig{"nuget-store", "public:nuget-org", "http://127.0.0.1:18081/v3/index.json", 0}))
+	if got := cfg.Connections["public:pypi"]; got.URL != "http://127.0.0.1:18081/simple/" || got.TTL != 2*time.Hour {
+		t.Errorf("public:pypi %+v", got)
 	}
-	if _, err := (StockpileConfig{Listen: "127.0.0.1:1", DataDir: dir}).Render(); err == nil {
-		t.Error("no upstream at all accepted")
+	repos := cfg.Domains[0].Repositories
+	app := repos[len(repos)-1]
+	if app.Name != AppRepo || len(repos) != 3 || len(app.Upstreams) != 2 || app.Upstreams[0] != "pypi-store" || app.Upstreams[1] != "nuget-store" {
+		t.Errorf("repositories %+v", repos)
+	}
+	if _, hasNPM := cfg.Connections[NPMJSConnection]; hasNPM {
+		t.Errorf("connections %+v: public:npmjs without its store", cfg.Connections)
 	}
 }
 
 // TestStockpileConfigDeployedLoads: the deployed configuration (an access
-// key, log level info) is one Stockpile loads, and not open.
+// key, log level info, as Stack.Up makes it) is one Stockpile loads, and
+// not open.
 func TestStockpileConfigDeployedLoads(t *testing.T) {
-	dir := t.TempDir()
 	key := NewAccessKey()
-	raw, err := StockpileConfig{Listen: "127.0.0.1:18080", DataDir: filepath.Join(dir, "data"), Upstream: "http://127.0.0.1:18081/",
-		LogLevel: "info", AccessKey: key}.Render()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "stockpile.yaml")
-	if err := os.WriteFile(path, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := proxy.Load(path, func(string) string { return "" })
-	if err != nil {
-		t.Fatalf("proxy.Load: %v\n%s", err, raw)
-	}
+	c := Config(filepath.Join(t.TempDir(), "data"), StoreConfig{StoreRepo, NPMJSConnection, "http://127.0.0.1:18081/", 0})
+	c.Auth.AccessKeys, c.LogLevel = []AccessKey{key}, "info"
+	cfg := loadConfig(t, c)
 	if cfg.Open() || cfg.LogLevel != "info" || len(cfg.Auth.AccessKeys) != 1 ||
 		cfg.Auth.AccessKeys[0].ID != key.ID || cfg.Auth.AccessKeys[0].Secret != key.Secret {
 		t.Errorf("open %v, log level %q, keys %+v; want the key %s at info", cfg.Open(), cfg.LogLevel, cfg.Auth.AccessKeys, key.ID)
