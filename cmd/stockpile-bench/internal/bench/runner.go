@@ -161,16 +161,15 @@ func (r *Runner) measure(ctx context.Context, t Target, round int) (*RoundResult
 		return nil, err
 	}
 	defer self.Stop()
-	observers := multiObserver{self}
+	cfg.Observers = []load.Observer{self}
 	var server *procstat.Sampler
 	if t.PID > 0 {
 		if server, err = procstat.Start(t.PID, cmp.Or(t.Memory, SamplerInterval)); err != nil {
 			return nil, fmt.Errorf("%s is gone: %w", t.Name, err)
 		}
 		defer server.Stop()
-		observers = append(observers, server)
+		cfg.Observers = append(cfg.Observers, server)
 	}
-	cfg.Observer = observers
 	reqs, wants := []load.Request{t.Request}, t.Expects
 	if len(t.Mix) > 0 {
 		reqs = t.Mix
@@ -193,21 +192,6 @@ func (r *Runner) measure(ctx context.Context, t Target, round int) (*RoundResult
 	st := self.Stop()
 	rr.Bench = &st
 	return rr, nil
-}
-
-// multiObserver tells several observers.
-type multiObserver []load.Observer
-
-func (m multiObserver) MeasureStart() {
-	for _, o := range m {
-		o.MeasureStart()
-	}
-}
-
-func (m multiObserver) MeasureEnd() {
-	for _, o := range m {
-		o.MeasureEnd()
-	}
 }
 
 func Sleep(ctx context.Context, d time.Duration) error {

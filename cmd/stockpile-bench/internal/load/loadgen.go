@@ -80,9 +80,9 @@ type Config struct {
 	// MaxDuration, when set, replaces MaxDuration as the bound of Duration
 	// (soak's own, longer bound).
 	MaxDuration time.Duration `json:"-"`
-	// Observer, when set, is told when the measurement starts and ends
-	// (the process sampler takes CPU time over that window only).
-	Observer Observer `json:"-"`
+	// Observers are told when the measurement starts and ends (the process
+	// samplers take CPU time over that window only).
+	Observers []Observer `json:"-"`
 }
 
 // Observer watches the measured window of a load run.
@@ -192,24 +192,25 @@ func RunMix(ctx context.Context, cfg Config, reqs []Request, wants []Expect) (*R
 			w.loop(ctx)
 		})
 	}
+	r.tickets.Store(int64(cfg.Requests)) // read only in count mode
 	r.start = time.Now().Add(cfg.Warmup)
-	r.end = r.start.Add(MaxDuration)
+	r.end = r.start.Add(cfg.Duration)
 	if cfg.Requests > 0 {
-		r.tickets.Store(int64(cfg.Requests))
-	} else {
-		r.end = r.start.Add(cfg.Duration)
+		r.end = r.start.Add(MaxDuration)
 	}
 	close(start)
-	if cfg.Observer != nil {
+	if len(cfg.Observers) > 0 {
 		select {
 		case <-time.After(time.Until(r.start)):
 		case <-ctx.Done():
 		}
-		cfg.Observer.MeasureStart()
+	}
+	for _, o := range cfg.Observers {
+		o.MeasureStart()
 	}
 	wg.Wait()
-	if cfg.Observer != nil {
-		cfg.Observer.MeasureEnd()
+	for _, o := range cfg.Observers {
+		o.MeasureEnd()
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("load: %w", err)
