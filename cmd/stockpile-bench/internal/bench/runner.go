@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"time"
 
@@ -156,7 +157,7 @@ func (r *Runner) measure(ctx context.Context, t Target, round int) (*RoundResult
 		}
 	}
 	cfg := r.shape(t, round)
-	self, err := procstat.StartSelf(SamplerInterval)
+	self, err := procstat.Start(os.Getpid(), false, SamplerInterval)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +165,7 @@ func (r *Runner) measure(ctx context.Context, t Target, round int) (*RoundResult
 	cfg.Observers = []load.Observer{self}
 	var server *procstat.Sampler
 	if t.PID > 0 {
-		if server, err = procstat.Start(t.PID, cmp.Or(t.Memory, SamplerInterval)); err != nil {
+		if server, err = procstat.Start(t.PID, true, cmp.Or(t.Memory, SamplerInterval)); err != nil {
 			return nil, fmt.Errorf("%s is gone: %w", t.Name, err)
 		}
 		defer server.Stop()

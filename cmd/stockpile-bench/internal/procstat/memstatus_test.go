@@ -3,6 +3,7 @@ package procstat
 import (
 	"encoding/json"
 	"math"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -37,7 +38,7 @@ func TestMemSeriesSlopeAndPeaks(t *testing.T) {
 		t.Errorf("MemAt 30s: %s", w.At)
 	}
 
-	s, err := StartSelf(5 * time.Millisecond)
+	s, err := Start(os.Getpid(), false, 5*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}

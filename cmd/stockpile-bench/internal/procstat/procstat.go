@@ -66,20 +66,15 @@ type Sampler struct {
 	wall    [2]time.Time
 }
 
-// Start starts sampling pid and its direct children (found now) every
-// interval. It returns an error when the process cannot be read.
-func Start(pid int, interval time.Duration) (*Sampler, error) {
-	return startSampler(append([]int{pid}, childrenOf(pid)...), interval)
-}
-
-// StartSelf samples the bench's own process only: its children are
-// the servers it measures (Stockpile, nginx's master), whose CPU is not the
-// load generator's.
-func StartSelf(interval time.Duration) (*Sampler, error) {
-	return startSampler([]int{os.Getpid()}, interval)
-}
-
-func startSampler(pids []int, interval time.Duration) (*Sampler, error) {
+// Start starts sampling pid every interval, with its direct children
+// (found now: nginx's workers) when tree is set; the bench samples itself
+// without them, the servers it measures. It returns an error when the
+// process cannot be read.
+func Start(pid int, tree bool, interval time.Duration) (*Sampler, error) {
+	pids := []int{pid}
+	if tree {
+		pids = append(pids, childrenOf(pid)...)
+	}
 	if _, err := procfs.ReadMemStatus(pids[0]); err != nil {
 		return nil, fmt.Errorf("sampler: %w", err)
 	}

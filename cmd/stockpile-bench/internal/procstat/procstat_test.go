@@ -7,7 +7,7 @@ import (
 )
 
 func TestProcSamplerSelf(t *testing.T) {
-	s, err := Start(os.Getpid(), 10*time.Millisecond)
+	s, err := Start(os.Getpid(), true, 10*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +26,7 @@ func TestProcSamplerSelf(t *testing.T) {
 	if st.Wall < 50*time.Millisecond || st.CPU < 0 || st.Cores() > 64 {
 		t.Errorf("wall %s, cpu %s, cores %f", st.Wall, st.CPU, st.Cores())
 	}
-	if _, err := Start(1<<30, time.Second); err == nil {
+	if _, err := Start(1<<30, true, time.Second); err == nil {
 		t.Error("sampling a process that does not exist succeeded")
 	}
 }
