@@ -19,7 +19,6 @@ import (
 
 	"github.com/stockpile-proxy/stockpile/cmd/internal/serverproc"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/fixture"
-	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/load"
 )
 
 // DefaultNginx is where Debian's nginx package installs the server.
@@ -170,16 +169,16 @@ func StartNginx(ctx context.Context, bin string, cfg NginxConfig, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(cfg.Prefix, "tmp"), 0o755); err != nil {
+	errLog := filepath.Join(cfg.Prefix, "error.log")
+	err = errors.Join(os.MkdirAll(filepath.Join(cfg.Prefix, "tmp"), 0o755), // first: the directory of the rest
+		os.WriteFile(filepath.Join(cfg.Prefix, "nginx.conf"), []byte(conf), 0o644),
+		os.WriteFile(filepath.Join(cfg.Root, readyFile), []byte("ready\n"), 0o644))
+	if err != nil {
 		return nil, fmt.Errorf("nginx: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(cfg.Prefix, "nginx.conf"), []byte(conf), 0o644); err != nil {
-		return nil, fmt.Errorf("nginx: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(cfg.Root, readyFile), []byte("ready\n"), 0o644); err != nil {
-		return nil, fmt.Errorf("nginx: %w", err)
-	}
-	f, err := os.OpenFile(filepath.Join(cfg.Prefix, "stderr.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	// nginx's standard error (its complaints before it reads error_log)
+	// goes to its error log, whose end the errors quote.
+	f, err := os.OpenFile(errLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("nginx: %w", err)
 	}
@@ -188,16 +187,9 @@ func StartNginx(ctx context.Context, bin string, cfg NginxConfig, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	c.Tail = fileTail(filepath.Join(cfg.Prefix, "error.log")) // nginx writes its complaints there
-	url, hc := "http://"+cfg.Listen+"/"+readyFile, load.Client(time.Second, true)
-	err = c.WaitReady(ctx, 10*time.Second, 50*time.Millisecond, func(ctx context.Context) error {
-		_, err := load.Fetch(ctx, hc, url, nil)
-		if se := (*load.StatusError)(nil); errors.As(err, &se) {
-			// 403: the workers (nobody) cannot read the fixtures.
-			return fmt.Errorf("%w (are the fixture directories readable by nginx's workers?)", err)
-		}
-		return err
-	})
+	c.Tail = fileTail(errLog)
+	// A 403 is workers (nobody) that cannot read the fixtures.
+	err = c.WaitReady(ctx, 10*time.Second, 50*time.Millisecond, serverproc.Answers("http://"+cfg.Listen+"/"+readyFile))
 	if err != nil {
 		_ = StopNginx(c)
 		return nil, fmt.Errorf("nginx: %w", err)
