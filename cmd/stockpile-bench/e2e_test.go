@@ -34,10 +34,9 @@ func TestNPMSmoke(t *testing.T) {
 	o := &runOptions{
 		Load:      load.Config{Connections: 2, Duration: time.Second, Timeout: 10 * time.Second},
 		Rounds:    1,
-		Stockpile: bin,
 		Scenarios: []string{"npm-warm", "npm-cold-burst"},
 		// TempRoot "": the system's, which nginx's workers can read.
-		Env: bench.Env{Env: stack.Env{Nginx: stack.DefaultNginx}, Burst: 20},
+		Env: bench.Env{Env: stack.Env{Nginx: stack.DefaultNginx, Stockpile: bin}, Burst: 20},
 	}
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	reps, err := measureAll(ctx, o, log)

@@ -46,11 +46,11 @@ const usage = `usage:
 
 // run is main without the process: it returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cmd := ""
-	if len(args) > 0 {
-		cmd = args[0]
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return exitUsage
 	}
-	switch cmd {
+	switch args[0] {
 	case "run":
 		o, err := parseRun(args[1:], stderr)
 		if errors.Is(err, flag.ErrHelp) {
@@ -68,10 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, usage)
 		return exitOK
 	}
-	if cmd != "" {
-		fmt.Fprintf(stderr, "stockpile-bench: unknown command %q\n", cmd)
-	}
-	fmt.Fprintln(stderr, usage)
+	fmt.Fprintf(stderr, "stockpile-bench: unknown command %q\n%s\n", args[0], usage)
 	return exitUsage
 }
 
@@ -113,11 +110,10 @@ func measureAll(ctx context.Context, o *runOptions, log *slog.Logger) ([]*bench.
 		return nil, fmt.Errorf("nginx %s: %w (install Debian's nginx: apt-get install -y nginx)", o.Nginx, err)
 	}
 	if o.Target == "" {
-		bin, err := stack.FindStockpile(o.Stockpile)
-		if err != nil {
+		var err error
+		if env.Stockpile, err = stack.FindStockpile(env.Stockpile); err != nil {
 			return nil, err
 		}
-		env.Stockpile = bin
 	}
 	r := &bench.Runner{Load: o.Load, Rounds: o.Rounds, Pause: 250 * time.Millisecond, Log: log}
 	ctors := newScenarios()
@@ -155,7 +151,6 @@ type runOptions struct {
 	Rounds    int
 	JSON      string
 	MinRatio  float64
-	Stockpile string // --stockpile, the binary asked for; Env.Stockpile is the one found
 	Verbose   bool
 	Scenarios []string
 }
@@ -198,7 +193,7 @@ func parseRun(args []string, stderr io.Writer) (*runOptions, error) {
 	fs.IntVar(&o.Rounds, "rounds", 3, "rounds; the targets of a scenario take turns in each (1-10)")
 	fs.StringVar(&o.JSON, "json", "", "also write every number to this file")
 	fs.Float64Var(&o.MinRatio, "min-ratio", 0, "exit 1 when a stockpile/nginx ratio of median req/s is below this")
-	fs.StringVar(&o.Stockpile, "stockpile", "", "Stockpile binary to start (default: stockpile next to this binary, else on PATH)")
+	fs.StringVar(&o.Env.Stockpile, "stockpile", "", "Stockpile binary to start (default: stockpile next to this binary, else on PATH)")
 	fs.StringVar(&o.Target, "target", "", "measure this running Stockpile's npm repository endpoint instead (its public:npmjs must be the bench's nginx: see --nginx-listen)")
 	fs.StringVar(&o.Token, "token", "", "token for --target (sent as Bearer)")
 	fs.IntVar(&o.TargetPID, "pid", 0, "process id of the --target server, to sample its RSS and CPU")
@@ -226,16 +221,14 @@ func parseRun(args []string, stderr io.Writer) (*runOptions, error) {
 		}
 		o.Scenarios = append(o.Scenarios, rest[0])
 	}
-	stockpileSet := false
-	fs.Visit(func(f *flag.Flag) { stockpileSet = stockpileSet || f.Name == "stockpile" })
-	if err := o.validate(stockpileSet); err != nil {
+	if err := o.validate(); err != nil {
 		return nil, err
 	}
 	return o, nil
 }
 
 // validate checks the bounds and the combinations of flags.
-func (o *runOptions) validate(stockpileSet bool) error {
+func (o *runOptions) validate() error {
 	errs := []error{o.Load.Validate()}
 	check := func(ok bool, format string, args ...any) {
 		if !ok {
@@ -257,13 +250,11 @@ func (o *runOptions) validate(stockpileSet bool) error {
 	check(o.TargetPID >= 0 && (o.TargetPID == 0 || o.Target != ""), "--pid %d: a process id, and only with --target", o.TargetPID)
 	if o.Target != "" {
 		check(load.CheckLoopback(o.Target, true) == nil, "--target %q: want an absolute http(s) URL of an npm repository endpoint", o.Target)
-		check(!stockpileSet, "--stockpile and --target exclude each other")
+		check(o.Env.Stockpile == "", "--stockpile and --target exclude each other")
 	}
 	check(o.Token == "" || o.Target != "", "--token is for --target")
-	if o.NginxListen != "" {
-		host, _, err := net.SplitHostPort(o.NginxListen)
-		check(err == nil && load.IsLoopbackHost(host), "--nginx-listen %q: want a loopback host:port", o.NginxListen)
-	}
+	host, _, err := net.SplitHostPort(o.NginxListen)
+	check(o.NginxListen == "" || err == nil && load.IsLoopbackHost(host), "--nginx-listen %q: want a loopback host:port", o.NginxListen)
 	return errors.Join(errs...)
 }
 
