@@ -25,7 +25,6 @@ func TestNginxConfig(t *testing.T) {
 	}
 	for _, want := range []string{
 		"daemon off;",
-		"master_process on;",
 		"worker_processes auto;",
 		"pid /tmp/b/nginx/nginx.pid;",
 		"error_log /tmp/b/nginx/error.log warn;",

@@ -141,7 +141,7 @@ func (s *Stack) Up(ctx context.Context, o Options) error {
 	s.Config = Config(filepath.Join(dir, "stockpile-data"), StoreConfig{Repository: o.Format + "-store",
 		Connection: cmp.Or(o.Connection, NPMJSConnection), URL: s.NginxURL + cmp.Or(o.ConnPath, "/"), TTL: o.TTL})
 	if s.deployed() {
-		s.Config.Auth.AccessKeys, s.Config.LogLevel = []AccessKey{NewAccessKey()}, "info"
+		s.Config.Auth.AccessKeys, s.Config.LogLevel = []proxy.AccessKey{newAccessKey()}, "info"
 	}
 	srv, err := StartStockpile(ctx, s.env.Stockpile, dir, s.Config, s.env.Log)
 	if err != nil {

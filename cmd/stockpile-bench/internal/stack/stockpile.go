@@ -3,7 +3,6 @@ package stack
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,21 +23,14 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// AccessKey is a control-plane credential (auth.access_keys).
-type AccessKey = proxy.AccessKey
-
-// NewAccessKey returns a random access key for one run.
-func NewAccessKey() AccessKey {
-	var id, secret [16]byte
-	_, _ = rand.Read(id[:])
-	_, _ = rand.Read(secret[:])
-	return AccessKey{ID: "AKIDBENCH" + hex.EncodeToString(id[:6]), Secret: hex.EncodeToString(secret[:])}
+// newAccessKey returns a random control-plane access key for one run.
+func newAccessKey() proxy.AccessKey {
+	return proxy.AccessKey{ID: "AKIDBENCH" + rand.Text()[:12], Secret: rand.Text()}
 }
 
 // Names of what the bench creates in Stockpile.
 const (
 	Domain          = "bench"
-	StoreRepo       = "npm-store"
 	AppRepo         = "app"
 	NPMJSConnection = "public:npmjs"
 )

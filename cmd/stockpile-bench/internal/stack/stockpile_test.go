@@ -27,7 +27,7 @@ func loadConfig(t *testing.T, cfg proxy.Config) *proxy.Config {
 }
 
 func TestStockpileConfigLoads(t *testing.T) {
-	cfg := loadConfig(t, Config(filepath.Join(t.TempDir(), "data"), StoreConfig{StoreRepo, NPMJSConnection, "http://127.0.0.1:18081/", 0}))
+	cfg := loadConfig(t, Config(filepath.Join(t.TempDir(), "data"), StoreConfig{"npm-store", NPMJSConnection, "http://127.0.0.1:18081/", 0}))
 	if cfg.Listen != "127.0.0.1:18080" || cfg.LogLevel != "warn" || !cfg.Open() {
 		t.Errorf("listen %q, log level %q, open %v", cfg.Listen, cfg.LogLevel, cfg.Open())
 	}
@@ -38,8 +38,8 @@ func TestStockpileConfigLoads(t *testing.T) {
 		t.Fatalf("domains %+v", cfg.Domains)
 	}
 	repos := cfg.Domains[0].Repositories
-	if repos[0].Name != StoreRepo || repos[0].ExternalConnection != NPMJSConnection ||
-		repos[1].Name != AppRepo || len(repos[1].Upstreams) != 1 || repos[1].Upstreams[0] != StoreRepo {
+	if repos[0].Name != "npm-store" || repos[0].ExternalConnection != NPMJSConnection ||
+		repos[1].Name != AppRepo || len(repos[1].Upstreams) != 1 || repos[1].Upstreams[0] != "npm-store" {
 		t.Errorf("repositories %+v", repos)
 	}
 }
@@ -76,15 +76,15 @@ func TestStockpileConfigStoresLoads(t *testing.T) {
 // key, log level info, as Stack.Up makes it) is one Stockpile loads, and
 // not open.
 func TestStockpileConfigDeployedLoads(t *testing.T) {
-	key := NewAccessKey()
-	c := Config(filepath.Join(t.TempDir(), "data"), StoreConfig{StoreRepo, NPMJSConnection, "http://127.0.0.1:18081/", 0})
-	c.Auth.AccessKeys, c.LogLevel = []AccessKey{key}, "info"
+	key := newAccessKey()
+	c := Config(filepath.Join(t.TempDir(), "data"), StoreConfig{"npm-store", NPMJSConnection, "http://127.0.0.1:18081/", 0})
+	c.Auth.AccessKeys, c.LogLevel = []proxy.AccessKey{key}, "info"
 	cfg := loadConfig(t, c)
 	if cfg.Open() || cfg.LogLevel != "info" || len(cfg.Auth.AccessKeys) != 1 ||
 		cfg.Auth.AccessKeys[0].ID != key.ID || cfg.Auth.AccessKeys[0].Secret != key.Secret {
 		t.Errorf("open %v, log level %q, keys %+v; want the key %s at info", cfg.Open(), cfg.LogLevel, cfg.Auth.AccessKeys, key.ID)
 	}
-	if other := NewAccessKey(); other.ID == key.ID || other.Secret == key.Secret {
+	if other := newAccessKey(); other.ID == key.ID || other.Secret == key.Secret {
 		t.Error("two runs share an access key")
 	}
 }

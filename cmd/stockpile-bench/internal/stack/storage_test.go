@@ -16,7 +16,7 @@ func TestStockpileConfigStorageLoads(t *testing.T) {
 	dsn, o := "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", s3.Options{
 		Endpoint: "http://127.0.0.1:8333", Region: "us-east-1", Bucket: "stockpile-bench", AccessKeyID: "k", SecretAccessKey: "s",
 		PathStyle: true, CacheDir: filepath.Join(dir, "cache"), CacheSize: 1 << 30}
-	c := Config(filepath.Join(dir, "data"), StoreConfig{StoreRepo, NPMJSConnection, "http://127.0.0.1:18081/", 0})
+	c := Config(filepath.Join(dir, "data"), StoreConfig{"npm-store", NPMJSConnection, "http://127.0.0.1:18081/", 0})
 	c.Storage.Backend, c.Storage.Postgres.DSN, c.Storage.S3 = "postgres", dsn, o
 	got := loadConfig(t, c).Storage
 	if got.Backend != "postgres" || got.Postgres.DSN != dsn || got.S3 != o {
