@@ -199,11 +199,9 @@ func RunMix(ctx context.Context, cfg Config, reqs []Request, wants []Expect) (*R
 		r.end = r.start.Add(MaxDuration)
 	}
 	close(start)
-	if len(cfg.Observers) > 0 {
-		select {
-		case <-time.After(time.Until(r.start)):
-		case <-ctx.Done():
-		}
+	select { // until the warm-up ends
+	case <-time.After(time.Until(r.start)):
+	case <-ctx.Done():
 	}
 	for _, o := range cfg.Observers {
 		o.MeasureStart()
