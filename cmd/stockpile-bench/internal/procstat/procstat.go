@@ -186,8 +186,8 @@ type MemSample struct {
 // MemPeaks are the largest values a series saw, each on its own (they need
 // not come from the same sample), and the sample whose VmRSS was largest.
 type MemPeaks struct {
-	RSS, Anon, File, Shmem uint64
-	AtPeakRSS              procfs.MemStatus
+	RSS, Anon, File uint64
+	AtPeakRSS       procfs.MemStatus
 }
 
 // Peaks returns the peaks of samples.
@@ -199,7 +199,6 @@ func Peaks(samples []MemSample) MemPeaks {
 		}
 		p.Anon = max(p.Anon, s.Anon)
 		p.File = max(p.File, s.File)
-		p.Shmem = max(p.Shmem, s.Shmem)
 	}
 	return p
 }
