@@ -29,7 +29,7 @@ func fakeRound(round int, ok uint64, lat time.Duration) RoundResult {
 
 func fakeScenario() *ScenarioReport {
 	target := func(name, pair, side string, rps ...uint64) *TargetReport {
-		t := &TargetReport{Target: Target{Name: name, Pair: pair, Side: side, Request: load.Request{URL: "http://127.0.0.1/" + name}}}
+		t := &TargetReport{Target: Target{Name: name, Pair: pair, Side: side, Requests: []load.Request{{URL: "http://127.0.0.1/" + name}}}}
 		for i, r := range rps {
 			t.Rounds = append(t.Rounds, fakeRound(i+1, r, time.Millisecond))
 		}

@@ -171,14 +171,7 @@ func (r *Runner) measure(ctx context.Context, t Target, round int) (*RoundResult
 		defer server.Stop()
 		cfg.Observers = append(cfg.Observers, server)
 	}
-	reqs, wants := []load.Request{t.Request}, t.Expects
-	if len(t.Mix) > 0 {
-		reqs = t.Mix
-	}
-	if wants == nil {
-		wants = slices.Repeat([]load.Expect{t.Expect}, len(reqs))
-	}
-	res, err := load.RunMix(ctx, cfg, reqs, wants)
+	res, err := load.Run(ctx, cfg, t.Requests...)
 	if err != nil {
 		return nil, err
 	}

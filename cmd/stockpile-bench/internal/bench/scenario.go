@@ -49,17 +49,13 @@ const (
 
 // Target is one thing to measure.
 type Target struct {
-	Name    string       `json:"name"`           // "stockpile packument"
-	Pair    string       `json:"pair,omitempty"` // what the sides of a comparison share: "packument"; empty for none
-	Side    string       `json:"side"`           // SideStockpile or SideBaseline
-	Request load.Request `json:"request"`
-	// Mix, when set, replaces Request: each request is one of these,
-	// picked at random (load.RunMix), each expecting Expect (the cluster's
-	// burst, spread over its replicas), or Expects[i] when Expects is set
-	// (million's sampled URLs, each of its own length).
-	Mix     []load.Request `json:"-"`
-	Expect  load.Expect    `json:"-"`
-	Expects []load.Expect  `json:"-"`
+	Name string `json:"name"`           // "stockpile packument"
+	Pair string `json:"pair,omitempty"` // what the sides of a comparison share: "packument"; empty for none
+	Side string `json:"side"`           // SideStockpile or SideBaseline
+	// Requests are what the load asks, each request one of them picked at
+	// random (load.Run): mostly one; the cluster's burst spread over its
+	// replicas, million's sampled URLs.
+	Requests []load.Request `json:"requests"`
 	// PID is the server process to sample during the run (0: none).
 	PID int `json:"-"`
 	// Load, when set, replaces the command line's load for this target,

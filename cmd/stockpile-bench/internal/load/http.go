@@ -47,15 +47,9 @@ func newRequest(ctx context.Context, url string, h http.Header) (*http.Request, 
 }
 
 // Fetch GETs url and returns the body of a 200 answer (at most MaxFetch
-// bytes), or a *StatusError.
-func Fetch(ctx context.Context, c *http.Client, url string, h http.Header) ([]byte, error) {
-	b, _, err := FetchEncoded(ctx, c, url, h)
-	return b, err
-}
-
-// FetchEncoded is Fetch that also returns the answer's Content-Encoding
-// (the body is as sent, never decoded).
-func FetchEncoded(ctx context.Context, c *http.Client, url string, h http.Header) ([]byte, string, error) {
+// bytes, as sent, never decoded) and its Content-Encoding, or a
+// *StatusError.
+func Fetch(ctx context.Context, c *http.Client, url string, h http.Header) ([]byte, string, error) {
 	req, err := newRequest(ctx, url, h)
 	if err != nil {
 		return nil, "", fmt.Errorf("GET %s: %w", url, err)

@@ -31,13 +31,15 @@ const (
 	readBufferBudget = 16 << 20
 )
 
-// Request is what each connection of a load run asks (a GET), over and over.
+// Request is what each connection of a load run asks (a GET), over and
+// over, and what the answer must look like.
 type Request struct {
 	URL    string      `json:"url"`
 	Header http.Header `json:"-"` // holds the token
 	// AllowRemote lets the run go to a host that is not loopback; only an
 	// explicit --target sets it.
-	AllowRemote bool `json:"-"`
+	AllowRemote bool   `json:"-"`
+	Want        Expect `json:"-"`
 }
 
 // Expect is what a response must look like to count as a success.
@@ -72,11 +74,11 @@ type Config struct {
 	PerConnection int           `json:"per_connection,omitempty"`
 	Warmup        time.Duration `json:"warmup_ns"`      // unmeasured time before the measurement
 	Timeout       time.Duration `json:"timeout_ns"`     // per request; 30s when zero
-	Seed          uint64        `json:"seed,omitempty"` // seeds the connections' choice among RunMix's requests
-	// Pick, when set, chooses each request of connection conn and what its
-	// answer must look like, instead of RunMix's random choice (soak's
-	// installs: a packument, then the tarball it names).
-	Pick func(conn int, rng *rand.Rand) (Request, Expect) `json:"-"`
+	Seed          uint64        `json:"seed,omitempty"` // seeds the connections' choice among Run's requests
+	// Pick, when set, chooses each request of connection conn instead of
+	// Run's random choice (soak's installs: a packument, then the tarball
+	// it names).
+	Pick func(conn int, rng *rand.Rand) Request `json:"-"`
 	// MaxDuration, when set, replaces MaxDuration as the bound of Duration
 	// (soak's own, longer bound).
 	MaxDuration time.Duration `json:"-"`
@@ -148,29 +150,24 @@ func (r *Result) perSecond(n uint64) float64 {
 	return float64(n) / r.Elapsed.Seconds()
 }
 
-// Run runs cfg's connections against req until the measured duration or
-// request count is reached (or ctx ends), and returns what was measured. All
-// connections start together, after each has been created. Requests that
-// start during the warm-up are not measured; nor are those still in flight
-// when the measured duration ends, which are waited for but not counted.
-func Run(ctx context.Context, cfg Config, req Request, want Expect) (*Result, error) {
-	return RunMix(ctx, cfg, []Request{req}, []Expect{want})
-}
-
-// RunMix is Run where each request is one of reqs, picked at random (seeded
-// by cfg.Seed and the connection), and must look like the Expect of the
-// same index.
-func RunMix(ctx context.Context, cfg Config, reqs []Request, wants []Expect) (*Result, error) {
+// Run runs cfg's connections until the measured duration or request count
+// is reached (or ctx ends), and returns what was measured. Each request is
+// one of reqs, picked at random (seeded by cfg.Seed and the connection), or
+// cfg.Pick's choice. All connections start together, after each has been
+// created. Requests that start during the warm-up are not measured; nor are
+// those still in flight when the measured duration ends, which are waited
+// for but not counted.
+func Run(ctx context.Context, cfg Config, reqs ...Request) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
-	if cfg.Pick == nil && (len(reqs) == 0 || len(reqs) != len(wants)) {
-		return nil, fmt.Errorf("load: %d requests and %d expectations", len(reqs), len(wants))
+	if cfg.Pick == nil && len(reqs) == 0 {
+		return nil, errors.New("load: no request")
 	}
 	cfg.Timeout = cmp.Or(cfg.Timeout, 30*time.Second)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	r := &run{cfg: cfg, wants: wants}
+	r := &run{cfg: cfg, reqs: reqs}
 	for _, req := range reqs {
 		proto, err := prepare(ctx, req)
 		if err != nil {
@@ -249,10 +246,10 @@ func prepare(ctx context.Context, req Request) (*http.Request, error) {
 // they start.
 type run struct {
 	cfg        Config
-	protos     []*http.Request // RunMix's requests, built once and cloned
-	wants      []Expect
-	start, end time.Time    // end: start + Duration, or + MaxDuration for a count
-	tickets    atomic.Int64 // remaining measured requests in count mode
+	reqs       []Request
+	protos     []*http.Request // reqs' http.Requests, built once and cloned
+	start, end time.Time       // end: start + Duration, or + MaxDuration for a count
+	tickets    atomic.Int64    // remaining measured requests in count mode
 }
 
 // worker is one connection of a load run: its own keep-alive client and its
@@ -345,15 +342,15 @@ func (w *worker) do(ctx context.Context) (failed ErrorCounts, n int64, lat, ttfb
 }
 
 // next gives the worker's next request and what its answer must look like:
-// Pick's choice, or one of RunMix's requests at random.
+// Pick's choice, or one of Run's requests at random.
 func (w *worker) next(ctx context.Context) (*http.Request, Expect, error) {
 	if w.cfg.Pick != nil {
-		r, want := w.cfg.Pick(w.conn, w.rng)
+		r := w.cfg.Pick(w.conn, w.rng)
 		req, err := prepare(ctx, r)
-		return req, want, err
+		return req, r.Want, err
 	}
 	i := w.rng.IntN(len(w.protos))
-	return w.protos[i].Clone(ctx), w.wants[i], nil
+	return w.protos[i].Clone(ctx), w.reqs[i].Want, nil
 }
 
 // Write feeds the body being read to whatever its Expect checks.

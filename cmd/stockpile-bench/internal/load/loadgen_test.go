@@ -29,7 +29,7 @@ func newCountingServer(t *testing.T, h func(n int64, w http.ResponseWriter)) (*h
 func TestLoadCountsRequests(t *testing.T) {
 	srv, hits := newCountingServer(t, func(_ int64, w http.ResponseWriter) { w.Write(testBody) })
 	cfg := Config{Connections: 4, Requests: 200}
-	res, err := Run(context.Background(), cfg, Request{URL: srv.URL}, Expect{Status: 200, Bytes: int64(len(testBody))})
+	res, err := Run(context.Background(), cfg, Request{URL: srv.URL, Want: Expect{Status: 200, Bytes: int64(len(testBody))}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestLoadCountsRequests(t *testing.T) {
 func TestLoadWarmupIsNotMeasured(t *testing.T) {
 	srv, hits := newCountingServer(t, func(_ int64, w http.ResponseWriter) { w.Write(testBody) })
 	cfg := Config{Connections: 2, Requests: 50, Warmup: 100 * time.Millisecond}
-	res, err := Run(context.Background(), cfg, Request{URL: srv.URL}, Expect{})
+	res, err := Run(context.Background(), cfg, Request{URL: srv.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestLoadDuration(t *testing.T) {
 	srv, _ := newCountingServer(t, func(_ int64, w http.ResponseWriter) { w.Write(testBody) })
 	cfg := Config{Connections: 2, Duration: 300 * time.Millisecond}
 	t0 := time.Now()
-	res, err := Run(context.Background(), cfg, Request{URL: srv.URL}, Expect{})
+	res, err := Run(context.Background(), cfg, Request{URL: srv.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestLoadPercentilesOfKnownDistribution(t *testing.T) {
 		w.Write(testBody)
 	})
 	cfg := Config{Connections: 1, Requests: 100}
-	res, err := Run(context.Background(), cfg, Request{URL: srv.URL}, Expect{Bytes: int64(len(testBody))})
+	res, err := Run(context.Background(), cfg, Request{URL: srv.URL, Want: Expect{Bytes: int64(len(testBody))}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestLoadCountsErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, _ := newCountingServer(t, tc.handler)
-			res, err := Run(context.Background(), Config{Connections: 2, Requests: 100}, Request{URL: srv.URL}, tc.want)
+			res, err := Run(context.Background(), Config{Connections: 2, Requests: 100}, Request{URL: srv.URL, Want: tc.want})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -188,7 +188,7 @@ func TestLoadRightBytes(t *testing.T) {
 	sum := NewMaphash()
 	sum.Write(testBody)
 	cfg := Config{Connections: 20, Requests: 20, PerConnection: 1}
-	res, err := Run(context.Background(), cfg, Request{URL: srv.URL}, Expect{Status: 200, Bytes: int64(len(testBody)), Maphash: sum.Sum64()})
+	res, err := Run(context.Background(), cfg, Request{URL: srv.URL, Want: Expect{Status: 200, Bytes: int64(len(testBody)), Maphash: sum.Sum64()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,11 +217,11 @@ func TestLoadPickAndBodyChecks(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var picks atomic.Int64
-			pick := func(conn int, _ *rand.Rand) (Request, Expect) {
+			pick := func(conn int, _ *rand.Rand) Request {
 				picks.Add(1)
-				return Request{URL: srv.URL + "/" + strconv.Itoa(conn)}, tc.want
+				return Request{URL: srv.URL + "/" + strconv.Itoa(conn), Want: tc.want}
 			}
-			res, err := RunMix(context.Background(), Config{Connections: 2, Requests: 10, Pick: pick}, nil, nil)
+			res, err := Run(context.Background(), Config{Connections: 2, Requests: 10, Pick: pick})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -250,7 +250,7 @@ func TestLoadRefusesRemoteAndUnbounded(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := Run(context.Background(), tc.cfg, tc.req, Expect{}); err == nil {
+			if _, err := Run(context.Background(), tc.cfg, tc.req); err == nil {
 				t.Error("Run accepted it")
 			}
 		})
@@ -278,7 +278,7 @@ func TestLoadStopsOnCancel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	t0 := time.Now()
-	_, err := Run(ctx, Config{Connections: 2, Duration: time.Minute}, Request{URL: srv.URL}, Expect{})
+	_, err := Run(ctx, Config{Connections: 2, Duration: time.Minute}, Request{URL: srv.URL})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("err = %v, want the context's", err)
 	}

@@ -75,7 +75,6 @@ type target struct {
 	name   string // "1M tarball"
 	srv    *server
 	reqs   []load.Request
-	wants  []load.Expect
 	sha256 []string        // tarballs: each body's digest, checked by the first touch
 	first  *load.Histogram // the first touch
 	median bench.Summary   // of the warm runs
@@ -168,7 +167,8 @@ func (s *server) sample(tarballs bool, n int) *target {
 	rng := rand.New(rand.NewPCG(1, uint64(s.spec.Versions)))
 	t := &target{name: s.label + " packument", srv: s}
 	add := func(r load.Request, size int64) {
-		t.reqs, t.wants = append(t.reqs, r), append(t.wants, load.Expect{Status: http.StatusOK, Bytes: size})
+		r.Want = load.Expect{Status: http.StatusOK, Bytes: size}
+		t.reqs = append(t.reqs, r)
 	}
 	if !tarballs {
 		for _, i := range rng.Perm(s.spec.packages())[:min(n, s.spec.packages())] {
@@ -196,13 +196,13 @@ func (t *target) touch(ctx context.Context, timeout time.Duration) error {
 	t.first = &load.Histogram{}
 	for k, r := range t.reqs {
 		t0 := time.Now()
-		body, err := load.Fetch(ctx, c, r.URL, r.Header)
+		body, _, err := load.Fetch(ctx, c, r.URL, r.Header)
 		t.first.Record(time.Since(t0))
-		if err == nil && t.sha256 != nil && (formattest.SHA256(body) != t.sha256[k] || int64(len(body)) != t.wants[k].Bytes) {
+		if err == nil && t.sha256 != nil && (formattest.SHA256(body) != t.sha256[k] || int64(len(body)) != r.Want.Bytes) {
 			err = fmt.Errorf("%d bytes, not the blob %s", len(body), t.sha256[k])
 		} else if err == nil && t.sha256 == nil {
 			err = checkPackument(body, t.srv.base)
-			t.wants[k].Bytes = int64(len(body))
+			t.reqs[k].Want.Bytes = int64(len(body))
 		}
 		if err != nil {
 			return fmt.Errorf("million: first touch of %s: %w", r.URL, err)
@@ -240,7 +240,7 @@ func checkPackument(doc []byte, base string) error {
 func (m *million) Targets() []bench.Target {
 	var out []bench.Target
 	for _, t := range m.targets {
-		out = append(out, bench.Target{Name: t.name, Side: bench.SideStockpile, PID: t.srv.srv.PID(), Request: t.reqs[0], Mix: t.reqs, Expects: t.wants})
+		out = append(out, bench.Target{Name: t.name, Side: bench.SideStockpile, PID: t.srv.srv.PID(), Requests: t.reqs})
 	}
 	return out
 }

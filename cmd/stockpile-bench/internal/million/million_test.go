@@ -288,8 +288,8 @@ func TestMillionSmall(t *testing.T) {
 	names := []string{"2000v tarball", "1K tarball", "2000v packument", "1K packument"}
 	for k, tr := range rep.Targets {
 		if med := tr.Median(); tr.Target.Name != names[k] || len(tr.Rounds) != 1 || tr.Rounds[0].Result.OK == 0 ||
-			tr.Rounds[0].Server == nil || len(tr.Target.Mix) != 100 || med.P99 <= 0 || med.Errors != 0 {
-			t.Errorf("%s: %d rounds of %d URLs, nothing measured, errors or the server not sampled", tr.Target.Name, len(tr.Rounds), len(tr.Target.Mix))
+			tr.Rounds[0].Server == nil || len(tr.Target.Requests) != 100 || med.P99 <= 0 || med.Errors != 0 {
+			t.Errorf("%s: %d rounds of %d URLs, nothing measured, errors or the server not sampled", tr.Target.Name, len(tr.Rounds), len(tr.Target.Requests))
 		}
 		if v, ok := rep.Info["first_touch_"+strings.ReplaceAll(names[k], " ", "_")+"_p99_ms"].(float64); !ok || v <= 0 {
 			t.Errorf("%s: first touch p99 %v", names[k], v)

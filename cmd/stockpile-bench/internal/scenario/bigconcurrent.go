@@ -92,7 +92,7 @@ func (s *bigConcurrent) Setup(ctx context.Context) error {
 		return err
 	}
 	t := s.target()
-	res, err := load.Run(ctx, load.Config{Connections: 1, Requests: 1, Timeout: bigTimeout}, t.Request, t.Expect)
+	res, err := load.Run(ctx, load.Config{Connections: 1, Requests: 1, Timeout: bigTimeout}, t.Requests...)
 	if err != nil {
 		return fmt.Errorf("big-concurrent: warm download: %w", err)
 	}
@@ -172,11 +172,11 @@ func checkFreeSpace(dir string, need int64) error {
 func (s *bigConcurrent) target() bench.Target {
 	return bench.Target{
 		Name: fmt.Sprintf("stockpile %s tarball x%d", fmtByteSize(s.size), s.clients), Side: bench.SideStockpile,
-		PID:     s.stack.StockpilePID,
-		Request: load.Request{URL: s.stack.RepoURL + s.tarballPath, Header: s.stack.Header("")},
-		Expect:  load.Expect{Status: http.StatusOK, Bytes: s.size, Maphash: s.sum},
-		Load:    &load.Config{Connections: s.clients, Requests: s.clients, PerConnection: 1, Timeout: bigTimeout},
-		Rounds:  1, Memory: bigSampleInterval,
+		PID: s.stack.StockpilePID,
+		Requests: []load.Request{{URL: s.stack.RepoURL + s.tarballPath, Header: s.stack.Header(""),
+			Want: load.Expect{Status: http.StatusOK, Bytes: s.size, Maphash: s.sum}}},
+		Load:   &load.Config{Connections: s.clients, Requests: s.clients, PerConnection: 1, Timeout: bigTimeout},
+		Rounds: 1, Memory: bigSampleInterval,
 	}
 }
 

@@ -60,9 +60,11 @@ func (s *coldBurst) burst(name string, pid int, reqs ...load.Request) bench.Targ
 	s.info["clients"] = s.n
 	sum := load.NewMaphash()
 	sum.Write(s.fixture.Tarball)
-	return bench.Target{Name: name, Side: bench.SideStockpile, PID: pid, Request: reqs[0], Mix: reqs,
-		Expect: load.Expect{Status: http.StatusOK, Bytes: int64(len(s.fixture.Tarball)), Maphash: sum.Sum64()},
-		Load:   &load.Config{Connections: s.n, Requests: s.n, PerConnection: 1}, Rounds: 1}
+	for i := range reqs {
+		reqs[i].Want = load.Expect{Status: http.StatusOK, Bytes: int64(len(s.fixture.Tarball)), Maphash: sum.Sum64()}
+	}
+	return bench.Target{Name: name, Side: bench.SideStockpile, PID: pid, Requests: reqs,
+		Load: &load.Config{Connections: s.n, Requests: s.n, PerConnection: 1}, Rounds: 1}
 }
 
 // Check implements Checker: whether every client of the burst (the first
@@ -175,9 +177,9 @@ func (s *cluster) Setup(ctx context.Context) error {
 		want := load.Expect{Status: http.StatusOK, Bytes: int64(w.bytes)}
 		s.targets = append(s.targets,
 			bench.Target{Name: "replica " + w.what, Side: bench.SideStockpile, PID: r0.PID(),
-				Request: load.Request{URL: repoURL(r0) + w.path, Header: stack.Header(w.accept, r0.Token)}, Expect: want},
+				Requests: []load.Request{{URL: repoURL(r0) + w.path, Header: stack.Header(w.accept, r0.Token), Want: want}}},
 			bench.Target{Name: "single node " + w.what, Side: bench.SideStockpile, PID: s.StockpilePID,
-				Request: load.Request{URL: s.RepoURL + w.path, Header: s.Header(w.accept)}, Expect: want})
+				Requests: []load.Request{{URL: s.RepoURL + w.path, Header: s.Header(w.accept), Want: want}}})
 	}
 	return nil
 }

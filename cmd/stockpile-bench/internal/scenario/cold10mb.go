@@ -105,12 +105,12 @@ func (s *cold10MB) Targets() []bench.Target {
 			if i == 1 && side == bench.SideStockpile { // its packument first, untimed
 				c := load.Client(s.env.Timeout, true)
 				defer c.CloseIdleConnections()
-				if _, err := load.Fetch(ctx, c, s.stack.RepoURL+f.PackumentPath(), s.stack.Header(npmInstallAccept)); err != nil {
+				if _, _, err := load.Fetch(ctx, c, s.stack.RepoURL+f.PackumentPath(), s.stack.Header(npmInstallAccept)); err != nil {
 					return err
 				}
 			}
-			t.Request = load.Request{URL: base + f.TarballPath(), Header: hdr}
-			t.Expect = load.Expect{Status: http.StatusOK, Bytes: int64(len(f.Tarball)), Maphash: f.sum}
+			t.Requests = []load.Request{{URL: base + f.TarballPath(), Header: hdr,
+				Want: load.Expect{Status: http.StatusOK, Bytes: int64(len(f.Tarball)), Maphash: f.sum}}}
 			return nil
 		}
 		return t

@@ -72,7 +72,7 @@ func (s *formatWarm) Setup(ctx context.Context) error {
 	for i, d := range []formattest.Doc{f.Metadata, f.Artifact} {
 		t0 := time.Now()
 		for range 2 - i {
-			if got[i], err = load.Fetch(ctx, c, s.stack.RepoURL+d.ProxyPath, s.stack.Header(d.Accept)); err != nil {
+			if got[i], _, err = load.Fetch(ctx, c, s.stack.RepoURL+d.ProxyPath, s.stack.Header(d.Accept)); err != nil {
 				return fmt.Errorf("%s: warm the %s: %w", spec.Scenario, d.Pair, err)
 			}
 		}
@@ -82,7 +82,7 @@ func (s *formatWarm) Setup(ctx context.Context) error {
 		if !bytes.Contains(got[i], []byte(d.Contains)) || d.Contains == "" && !bytes.Equal(got[i], d.Body) {
 			return fmt.Errorf("%s: stockpile's %s (%d bytes) is not the fixture's (%d bytes, holding %q)", spec.Scenario, d.Pair, len(got[i]), len(d.Body), d.Contains)
 		}
-		if ng, err := load.Fetch(ctx, c, s.stack.NginxURL+d.Path, acceptHeader(d.Accept)); err != nil || !bytes.Equal(ng, d.Body) {
+		if ng, _, err := load.Fetch(ctx, c, s.stack.NginxURL+d.Path, acceptHeader(d.Accept)); err != nil || !bytes.Equal(ng, d.Body) {
 			return fmt.Errorf("%s: nginx's %s is not the fixture (err %v)", spec.Scenario, d.Pair, err)
 		}
 	}
@@ -116,11 +116,11 @@ func acceptHeader(accept string) http.Header {
 func pairTargets(st *stack.Stack, remote bool, pair, accept string, spPID int, spURL string, spBytes, ngPID int, ngURL string, ngBytes int) []bench.Target {
 	return []bench.Target{
 		{Name: "stockpile " + pair, Pair: pair, Side: bench.SideStockpile, PID: spPID,
-			Request: load.Request{URL: spURL, Header: st.Header(accept), AllowRemote: remote},
-			Expect:  load.Expect{Status: http.StatusOK, Bytes: int64(spBytes)}},
+			Requests: []load.Request{{URL: spURL, Header: st.Header(accept), AllowRemote: remote,
+				Want: load.Expect{Status: http.StatusOK, Bytes: int64(spBytes)}}}},
 		{Name: "nginx " + pair, Pair: pair, Side: bench.SideBaseline, PID: ngPID,
-			Request: load.Request{URL: ngURL, Header: acceptHeader(accept)},
-			Expect:  load.Expect{Status: http.StatusOK, Bytes: int64(ngBytes)}},
+			Requests: []load.Request{{URL: ngURL, Header: acceptHeader(accept),
+				Want: load.Expect{Status: http.StatusOK, Bytes: int64(ngBytes)}}}},
 	}
 }
 

@@ -68,7 +68,7 @@ func (s *npmScenario) up(ctx context.Context, pkg string, accessLog bool) error 
 // answer, which must be want when want is set. A 404 is ErrNotServed.
 func (s *npmScenario) fetch(ctx context.Context, c *http.Client, what, url, accept string, n int, want []byte) (b []byte, err error) {
 	for range n {
-		if b, err = load.Fetch(ctx, c, url, s.Header(accept)); err != nil {
+		if b, _, err = load.Fetch(ctx, c, url, s.Header(accept)); err != nil {
 			if se, ok := errors.AsType[*load.StatusError](err); ok && se.Status == http.StatusNotFound {
 				err = fmt.Errorf("%w: %w", ErrNotServed, err)
 			}
@@ -165,7 +165,7 @@ func (s *npmWarm) Setup(ctx context.Context) error {
 
 	// From nginx: the same files, byte for byte.
 	for path, want := range map[string][]byte{f.PackumentPath(): f.Packument, f.TarballPath(): f.Tarball} {
-		if got, err := load.Fetch(ctx, c, s.NginxURL+path, nil); err != nil || !bytes.Equal(got, want) {
+		if got, _, err := load.Fetch(ctx, c, s.NginxURL+path, nil); err != nil || !bytes.Equal(got, want) {
 			return fmt.Errorf("npm-warm: nginx's %s is not the fixture's (err %v)", path, err)
 		}
 	}
@@ -220,7 +220,7 @@ func docTargets(ctx context.Context, st *stack.Stack, docs []metaDoc, remote boo
 				spH.Set("Accept-Encoding", enc)
 				ngH.Set("Accept-Encoding", enc)
 			}
-			body, got, err := load.FetchEncoded(ctx, c, d.URL, spH)
+			body, got, err := load.Fetch(ctx, c, d.URL, spH)
 			if err == nil && got != enc {
 				err = fmt.Errorf("stockpile answered Content-Encoding %q, want %q", got, enc)
 			}
@@ -230,16 +230,16 @@ func docTargets(ctx context.Context, st *stack.Stack, docs []metaDoc, remote boo
 			if err != nil {
 				return nil, nil, fmt.Errorf("%s: %w", pair, err)
 			}
-			if b, got, err := load.FetchEncoded(ctx, c, ngURL, ngH); err != nil || got != enc || !bytes.Equal(b, body) {
+			if b, got, err := load.Fetch(ctx, c, ngURL, ngH); err != nil || got != enc || !bytes.Equal(b, body) {
 				return nil, nil, fmt.Errorf("%s: nginx's copy: %d bytes, Content-Encoding %q, err %v (is gzip_static built in?)", pair, len(b), got, err)
 			}
 			info[key] = len(body)
 			want := load.Expect{Status: http.StatusOK, Bytes: int64(len(body))}
 			targets = append(targets,
 				bench.Target{Name: "stockpile " + pair, Pair: pair, Side: bench.SideStockpile, PID: st.StockpilePID,
-					Request: load.Request{URL: d.URL, Header: spH, AllowRemote: remote}, Expect: want},
+					Requests: []load.Request{{URL: d.URL, Header: spH, AllowRemote: remote, Want: want}}},
 				bench.Target{Name: "nginx " + pair, Pair: pair, Side: bench.SideBaseline, PID: st.NginxPID(),
-					Request: load.Request{URL: ngURL, Header: ngH}, Expect: want})
+					Requests: []load.Request{{URL: ngURL, Header: ngH, Want: want}}})
 		}
 	}
 	return targets, info, nil

@@ -145,14 +145,14 @@ func (s *soak) Setup(ctx context.Context) error {
 	// Every packument, then every tarball, four at a time: the pool is warm.
 	var next atomic.Int64
 	n := 2 * len(s.warm)
-	res, err := load.RunMix(ctx, load.Config{Connections: 4, Requests: n, Pick: func(int, *mrand.Rand) (load.Request, load.Expect) {
+	res, err := load.Run(ctx, load.Config{Connections: 4, Requests: n, Pick: func(int, *mrand.Rand) load.Request {
 		i := int(next.Add(1) - 1)
 		p := s.warm[i%len(s.warm)]
 		if i < len(s.warm) {
 			return s.packument(p, npmInstallAccept)
 		}
 		return s.tarball(p)
-	}}, nil, nil)
+	}})
 	if err == nil && res.OK != uint64(n) {
 		err = fmt.Errorf("%d of %d requests failed: %+v", res.Errors.Total(), n, res.Errors)
 	}
@@ -163,33 +163,34 @@ func (s *soak) Setup(ctx context.Context) error {
 }
 
 // packument is the request of p's packument, which must name it.
-func (s *soak) packument(p *soakPkg, accept string) (load.Request, load.Expect) {
-	return load.Request{URL: s.stack.RepoURL + "/" + p.name, Header: s.stack.Header(accept), AllowRemote: s.env.Target != ""},
-		load.Expect{Status: http.StatusOK, Contains: []byte(`"` + p.name + `"`)}
+func (s *soak) packument(p *soakPkg, accept string) load.Request {
+	return load.Request{URL: s.stack.RepoURL + "/" + p.name, Header: s.stack.Header(accept), AllowRemote: s.env.Target != "",
+		Want: load.Expect{Status: http.StatusOK, Contains: []byte(`"` + p.name + `"`)}}
 }
 
 // tarball is the request of p's tarball, which must have its bytes.
-func (s *soak) tarball(p *soakPkg) (load.Request, load.Expect) {
-	return load.Request{URL: s.stack.RepoURL + p.tarballPath, Header: s.stack.Header(""), AllowRemote: s.env.Target != ""},
-		load.Expect{Status: http.StatusOK, Bytes: p.tarballSize, Maphash: p.tarballSum}
+func (s *soak) tarball(p *soakPkg) load.Request {
+	return load.Request{URL: s.stack.RepoURL + p.tarballPath, Header: s.stack.Header(""), AllowRemote: s.env.Target != "",
+		Want: load.Expect{Status: http.StatusOK, Bytes: p.tarballSize, Maphash: p.tarballSum}}
 }
 
 // pick is connection conn's next request: the tarball of the package
 // whose packument it asked last; else, now and then, a package or version
 // that does not exist; else the packument of a cold package when one is
 // waiting, or of a warm one, popular packages more often.
-func (s *soak) pick(conn int, rng *mrand.Rand) (load.Request, load.Expect) {
+func (s *soak) pick(conn int, rng *mrand.Rand) load.Request {
 	if p := s.pending[conn]; p != nil {
 		s.pending[conn] = nil
 		return s.tarball(p)
 	}
 	if rng.Float64() < soakNotFound {
 		s.missing.Add(1)
-		req, _ := s.packument(&soakPkg{name: fmt.Sprintf("stockpile-bench-soak-missing-%s-%d-%d", s.nonce, conn, rng.Uint32())}, npmInstallAccept)
+		req := s.packument(&soakPkg{name: fmt.Sprintf("stockpile-bench-soak-missing-%s-%d-%d", s.nonce, conn, rng.Uint32())}, npmInstallAccept)
 		if rng.IntN(2) == 0 {
 			req.URL = s.stack.RepoURL + formattest.NPMTarballPath(s.warm[rng.IntN(len(s.warm))].name, "9.9.9")
 		}
-		return req, load.Expect{Status: http.StatusNotFound}
+		req.Want = load.Expect{Status: http.StatusNotFound}
+		return req
 	}
 	var p *soakPkg
 	select {
@@ -263,8 +264,8 @@ func (s *soak) stop() {
 func (s *soak) Targets() []bench.Target {
 	return []bench.Target{{
 		Name: "soak", Side: bench.SideStockpile, PID: s.stack.StockpilePID, Memory: s.interval,
-		Request: load.Request{URL: s.stack.RepoURL + "/", AllowRemote: s.env.Target != ""},
-		Prepare: s.start, Rounds: 1,
+		Requests: []load.Request{{URL: s.stack.RepoURL + "/", AllowRemote: s.env.Target != ""}}, // names it: Pick chooses
+		Prepare:  s.start, Rounds: 1,
 		Load: &load.Config{Connections: s.clients, Duration: s.duration, MaxDuration: s.duration, Seed: formattest.Hash64(s.nonce), Pick: s.pick},
 	}}
 }

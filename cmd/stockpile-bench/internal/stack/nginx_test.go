@@ -134,7 +134,7 @@ func TestNginxServesFixture(t *testing.T) {
 		{f.PackumentPath(), "application/json", f.Packument},
 		{f.TarballPath(), "application/octet-stream", f.Tarball},
 	} {
-		body, err := load.Fetch(context.Background(), hc, "http://"+listen+tc.path, nil)
+		body, _, err := load.Fetch(context.Background(), hc, "http://"+listen+tc.path, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,7 +150,7 @@ func TestNginxServesFixture(t *testing.T) {
 			t.Errorf("GET %s: Content-Type %q, want %q", tc.path, got, tc.ctype)
 		}
 	}
-	if _, err := load.Fetch(context.Background(), hc, "http://"+listen+"/absent", nil); err == nil {
+	if _, _, err := load.Fetch(context.Background(), hc, "http://"+listen+"/absent", nil); err == nil {
 		t.Error("GET /absent succeeded")
 	}
 	if err := StopNginx(c); err != nil {
