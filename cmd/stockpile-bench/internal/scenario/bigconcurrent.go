@@ -211,7 +211,7 @@ func (s *bigConcurrent) Check(ctx context.Context, results []*bench.TargetReport
 	if err != nil {
 		return nil, err
 	}
-	fetches := counts[s.tarballPath].Requests
+	fetches := counts[s.tarballPath]
 	p, before, target := procstat.Peaks(series), series[0], uint64(bigRSSTarget) // series[0]: before the first request
 	return []bench.Finding{
 		{Name: "clients with every byte right (count and maphash)", OK: res.OK == uint64(s.clients),

@@ -77,7 +77,7 @@ func (s *coldBurst) Check(_ context.Context, results []*bench.TargetReport) ([]b
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.name, err)
 	}
-	fetched := func(path string) int { return after[path].Requests - s.before[path].Requests }
+	fetched := func(path string) int { return after[path] - s.before[path] }
 	tgz, doc := fetched(s.fixture.TarballPath()), fetched(s.fixture.PackumentPath())
 	// Stockpile needs the packument to know the tarball's digest; more than
 	// one fetch of it is worth knowing, a failure only when docOnce.

@@ -172,7 +172,7 @@ func (s *cold10MB) Check(ctx context.Context, results []*bench.TargetReport) ([]
 	oneEach := len(s.pkgs) == len(results[0].Rounds)
 	for round := 1; round <= len(s.pkgs); round++ {
 		for _, f := range s.pkgs[round] {
-			n := counts[f.TarballPath()].Requests
+			n := counts[f.TarballPath()]
 			fetches = append(fetches, fmt.Sprint(n))
 			// One is the bench's own download from nginx, the baseline.
 			oneEach = oneEach && n == 2

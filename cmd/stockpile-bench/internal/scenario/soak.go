@@ -247,8 +247,8 @@ func (s *soak) start(ctx context.Context, _ int, _ *bench.Target) error {
 
 // measureDB measures Stockpile's database (not with --target).
 func (s *soak) measureDB(i int) {
-	if s.stack.DataDir != "" && s.dbErr == nil {
-		n, _, err := procstat.DirUsage(s.stack.DataDir, false)
+	if s.stack.Config.DataDir != "" && s.dbErr == nil {
+		n, _, err := procstat.DirUsage(s.stack.Config.DataDir, false)
 		s.db[i], s.dbErr = uint64(n), err
 	}
 }
@@ -285,7 +285,7 @@ func (s *soak) Check(ctx context.Context, results []*bench.TargetReport) ([]benc
 	res, series := results[0].Rounds[0].Result, results[0].Rounds[0].Memory
 	elapsed, e := res.Elapsed, res.Errors
 	s.measureDB(1)
-	dbOK := s.stack.DataDir != "" && s.dbErr == nil && elapsed > s.warmup
+	dbOK := s.stack.Config.DataDir != "" && s.dbErr == nil && elapsed > s.warmup
 	if s.dbErr != nil {
 		s.env.Log.Warn("soak: measuring the database", "err", s.dbErr)
 	}

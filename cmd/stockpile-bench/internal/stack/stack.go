@@ -69,10 +69,9 @@ type Stack struct {
 	// trailing slash: http://127.0.0.1:PORT/bench/pypi/app.
 	RepoURL      string
 	StockpilePID int
-	// Config and DataDir are the configuration and data directory of the
-	// Stockpile the bench started (zero with --target).
-	Config  proxy.Config
-	DataDir string
+	// Config is the configuration of the Stockpile the bench started (zero
+	// with --target).
+	Config proxy.Config
 	// Token is the Bearer token every request to Stockpile carries: minted
 	// through GetAuthorizationToken for a Deployed stack, --token's with
 	// --target, else empty.
@@ -149,7 +148,6 @@ func (s *Stack) Up(ctx context.Context, o Options) error {
 	}
 	s.sp = srv.Child
 	s.StockpilePID = srv.PID()
-	s.DataDir = s.Config.DataDir
 	s.RepoURL = srv.URL + "/" + Domain + "/" + o.Format + "/" + AppRepo
 	s.Token = srv.Token
 	return nil
