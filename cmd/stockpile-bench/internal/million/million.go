@@ -17,7 +17,8 @@ package million
 import (
 	"cmp"
 	"context"
-	"encoding/json"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -75,9 +76,9 @@ type target struct {
 	name   string // "1M tarball"
 	srv    *server
 	reqs   []load.Request
-	sha256 []string        // tarballs: each body's digest, checked by the first touch
-	first  *load.Histogram // the first touch
-	median bench.Summary   // of the warm runs
+	checks []func(body []byte) error // each first-touch body's
+	first  *load.Histogram           // the first touch
+	median bench.Summary             // of the warm runs
 }
 
 // New returns the million scenario (-million-versions and -million-dir come
@@ -162,17 +163,31 @@ func (s *server) stop() error {
 }
 
 // sample returns s's target of n distinct versions' tarballs or of n
-// distinct packages' packuments, picked at random (the same on every run).
+// distinct packages' packuments, picked at random (the same on every run),
+// and each body's check: a tarball is its blob; a packument names the
+// package, all its versions and its latest's digests and tarball link
+// below the repository.
 func (s *server) sample(tarballs bool, n int) *target {
 	rng := rand.New(rand.NewPCG(1, uint64(s.spec.Versions)))
 	t := &target{name: s.label + " packument", srv: s}
-	add := func(r load.Request, size int64) {
-		r.Want = load.Expect{Status: http.StatusOK, Bytes: size}
-		t.reqs = append(t.reqs, r)
+	add := func(r load.Request, check func([]byte) error) {
+		r.Want = load.Expect{Status: http.StatusOK}
+		t.reqs, t.checks = append(t.reqs, r), append(t.checks, check)
 	}
 	if !tarballs {
 		for _, i := range rng.Perm(s.spec.packages())[:min(n, s.spec.packages())] {
-			add(load.Request{URL: s.base + url.PathEscape(display(pkg(i))), Header: http.Header{"Accept": {"application/json"}}}, 0)
+			p, nv := pkg(i), s.spec.versionsOf(i)
+			b := s.pop.Blobs[(i+nv-1)%len(s.pop.Blobs)]
+			sha512, _ := hex.DecodeString(b.SHA512)
+			want := formattest.NPMPackage{Name: display(p), Version: version(i, nv-1), Versions: nv,
+				Integrity: "sha512-" + base64.StdEncoding.EncodeToString(sha512), Shasum: b.SHA1}
+			add(load.Request{URL: s.base + url.PathEscape(want.Name), Header: http.Header{"Accept": {"application/json"}}}, func(doc []byte) error {
+				tarball, err := want.CheckPackument(doc)
+				if err == nil && !strings.HasPrefix(tarball, s.base) {
+					err = fmt.Errorf("tarball %s is not below %s", tarball, s.base)
+				}
+				return err
+			})
 		}
 		return t
 	}
@@ -180,16 +195,19 @@ func (s *server) sample(tarballs bool, n int) *target {
 	for _, k := range rng.Perm(s.spec.Versions)[:min(n, s.spec.Versions)] {
 		i, j := k/perPackage, k%perPackage
 		p, v, b := pkg(i), version(i, j), s.pop.Blobs[(i+j)%len(s.pop.Blobs)]
-		add(load.Request{URL: s.base + display(p) + "/-/" + p.Name + "-" + v + ".tgz"}, b.Size)
-		t.sha256 = append(t.sha256, b.SHA256)
+		add(load.Request{URL: s.base + display(p) + "/-/" + p.Name + "-" + v + ".tgz"}, func(body []byte) error {
+			if formattest.SHA256(body) != b.SHA256 {
+				return fmt.Errorf("%d bytes, not the blob %s", len(body), b.SHA256)
+			}
+			return nil
+		})
 	}
 	return t
 }
 
 // touch asks every URL once, in order, with one client: the first touch,
-// served from Badger. It checks each tarball's digest and each packument's
-// versions and tarball links, and learns each packument's length, which
-// the warm runs then expect.
+// served from Badger. It checks each body and learns its length, which the
+// warm runs then expect.
 func (t *target) touch(ctx context.Context, timeout time.Duration) error {
 	c := load.Client(timeout, false)
 	defer c.CloseIdleConnections()
@@ -198,39 +216,13 @@ func (t *target) touch(ctx context.Context, timeout time.Duration) error {
 		t0 := time.Now()
 		body, _, err := load.Fetch(ctx, c, r.URL, r.Header)
 		t.first.Record(time.Since(t0))
-		if err == nil && t.sha256 != nil && (formattest.SHA256(body) != t.sha256[k] || int64(len(body)) != r.Want.Bytes) {
-			err = fmt.Errorf("%d bytes, not the blob %s", len(body), t.sha256[k])
-		} else if err == nil && t.sha256 == nil {
-			err = checkPackument(body, t.srv.base)
-			t.reqs[k].Want.Bytes = int64(len(body))
+		if err == nil {
+			err = t.checks[k](body)
 		}
 		if err != nil {
 			return fmt.Errorf("million: first touch of %s: %w", r.URL, err)
 		}
-	}
-	return nil
-}
-
-// checkPackument checks that a packument lists 1 to 10 versions, its latest
-// among them, each with a tarball below the repository and an integrity.
-func checkPackument(doc []byte, base string) error {
-	var p struct {
-		Name     string            `json:"name"`
-		DistTags map[string]string `json:"dist-tags"`
-		Versions map[string]struct {
-			Dist struct{ Tarball, Integrity string } `json:"dist"`
-		} `json:"versions"`
-	}
-	if err := json.Unmarshal(doc, &p); err != nil {
-		return fmt.Errorf("packument is not JSON: %w", err)
-	}
-	if _, ok := p.Versions[p.DistTags["latest"]]; !ok || len(p.Versions) > perPackage {
-		return fmt.Errorf("packument of %s has %d versions and latest %q, want 1..%d and latest listed", p.Name, len(p.Versions), p.DistTags["latest"], perPackage)
-	}
-	for v, vo := range p.Versions {
-		if !strings.HasPrefix(vo.Dist.Tarball, base) || !strings.HasPrefix(vo.Dist.Integrity, "sha512-") {
-			return fmt.Errorf("packument of %s: version %s has tarball %q and integrity %q", p.Name, v, vo.Dist.Tarball, vo.Dist.Integrity)
-		}
+		t.reqs[k].Want.Bytes = int64(len(body))
 	}
 	return nil
 }

@@ -48,6 +48,9 @@ type spec struct {
 
 func (s spec) packages() int { return (s.Versions + perPackage - 1) / perPackage }
 
+// versionsOf is how many versions package i has.
+func (s spec) versionsOf(i int) int { return min(perPackage, s.Versions-i*perPackage) }
+
 // populated is a populated directory's marker file.
 type populated struct {
 	Spec    spec           `json:"spec"`
@@ -182,7 +185,7 @@ func raw(v any) json.RawMessage { b, _ := resolver.EncodeRecord(v); return b }
 // fetched from an external connection, and its package record (origin
 // controls as the first arrival sets them: publish BLOCK, upstream ALLOW).
 func (w *writer) put(ctx context.Context, i int) error {
-	p, nv := pkg(i), min(perPackage, w.pop.Spec.Versions-i*perPackage)
+	p, nv := pkg(i), w.pop.Spec.versionsOf(i)
 	key := storage.PackageKey{Domain: domain, RepoID: w.pop.RepoID, Format: p.Format, Namespace: p.Namespace, Name: p.Name}
 	for j := range nv {
 		if err := w.add(ctx, key.VersionKey(version(i, j)), w.version(p, i, j)); err != nil {
