@@ -88,14 +88,10 @@ func (r *Runner) Run(ctx context.Context, sc Scenario) (rep *ScenarioReport, err
 	for _, t := range sc.Targets() {
 		rep.Targets = append(rep.Targets, &TargetReport{Target: t})
 	}
-	rounds := r.Rounds
-	for _, tr := range rep.Targets {
-		rounds = max(rounds, tr.Target.Rounds)
-	}
 	first := true
-	for round := 1; round <= rounds; round++ {
+	for round := 1; round <= r.Rounds; round++ {
 		for _, tr := range roundOrder(rep.Targets, round) {
-			if round > cmp.Or(tr.Target.Rounds, r.Rounds) {
+			if round > 1 && tr.Target.Load != nil {
 				continue
 			}
 			if !first {

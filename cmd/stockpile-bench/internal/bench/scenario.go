@@ -59,11 +59,10 @@ type Target struct {
 	// PID is the server process to sample during the run (0: none).
 	PID int `json:"-"`
 	// Load, when set, replaces the command line's load for this target,
-	// but for its -d and -timeout where it sets none (the bursts: N
-	// clients, one request each, no warm-up; soak's installs, its Pick).
+	// but for its -d and -timeout where it sets none, and the target runs
+	// in the first round only (the bursts: N clients, one request each, no
+	// warm-up; soak's installs, its Pick).
 	Load *load.Config `json:"-"`
-	// Rounds, when set, replaces -rounds for this target (a burst: 1).
-	Rounds int `json:"-"`
 	// Prepare, when set, is called before each run of the target with a
 	// copy of it to change for that round (cold-10mb: a fresh package).
 	Prepare func(ctx context.Context, round int, t *Target) error `json:"-"`

@@ -176,7 +176,7 @@ func (s *bigConcurrent) target() bench.Target {
 		Requests: []load.Request{{URL: s.stack.RepoURL + s.tarballPath, Header: s.stack.Header(""),
 			Want: load.Expect{Status: http.StatusOK, Bytes: s.size, Maphash: s.sum}}},
 		Load:   &load.Config{Connections: s.clients, Requests: s.clients, PerConnection: 1, Timeout: bigTimeout},
-		Rounds: 1, Memory: bigSampleInterval,
+		Memory: bigSampleInterval,
 	}
 }
 

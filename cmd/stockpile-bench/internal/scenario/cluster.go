@@ -64,7 +64,7 @@ func (s *coldBurst) burst(name string, pid int, reqs ...load.Request) bench.Targ
 		reqs[i].Want = load.Expect{Status: http.StatusOK, Bytes: int64(len(s.fixture.Tarball)), Maphash: sum.Sum64()}
 	}
 	return bench.Target{Name: name, Side: bench.SideStockpile, PID: pid, Requests: reqs,
-		Load: &load.Config{Connections: s.n, Requests: s.n, PerConnection: 1}, Rounds: 1}
+		Load: &load.Config{Connections: s.n, Requests: s.n, PerConnection: 1}}
 }
 
 // Check implements Checker: whether every client of the burst (the first

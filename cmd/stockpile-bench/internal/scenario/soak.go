@@ -265,8 +265,8 @@ func (s *soak) Targets() []bench.Target {
 	return []bench.Target{{
 		Name: "soak", Side: bench.SideStockpile, PID: s.stack.StockpilePID, Memory: s.interval,
 		Requests: []load.Request{{URL: s.stack.RepoURL + "/", AllowRemote: s.env.Target != ""}}, // names it: Pick chooses
-		Prepare:  s.start, Rounds: 1,
-		Load: &load.Config{Connections: s.clients, Duration: s.duration, MaxDuration: s.duration, Seed: formattest.Hash64(s.nonce), Pick: s.pick},
+		Prepare:  s.start,
+		Load:     &load.Config{Connections: s.clients, Duration: s.duration, MaxDuration: s.duration, Seed: formattest.Hash64(s.nonce), Pick: s.pick},
 	}}
 }
 
