@@ -78,7 +78,6 @@ type target struct {
 	reqs   []load.Request
 	checks []func(body []byte) error // each first-touch body's
 	first  *load.Histogram           // the first touch
-	median bench.Summary             // of the warm runs
 }
 
 // New returns the million scenario (-million-versions and -million-dir come
@@ -239,9 +238,6 @@ func (m *million) Targets() []bench.Target {
 
 // Check implements Checker: the verdicts on the start-ups and warm runs.
 func (m *million) Check(_ context.Context, results []*bench.TargetReport) ([]bench.Finding, error) {
-	for k, tr := range results {
-		m.targets[k].median = tr.Median() // Targets' order
-	}
 	for _, s := range []*server{m.big, m.sm} {
 		s.rss, _ = procfs.ReadMemStatus(s.srv.PID())
 	}
@@ -254,7 +250,7 @@ func (m *million) Check(_ context.Context, results []*bench.TargetReport) ([]ben
 	}}
 	var errs uint64
 	for k := 0; k < len(m.targets); k += 2 {
-		b, s, kind := m.targets[k].median, m.targets[k+1].median, strings.TrimPrefix(m.targets[k].name, big+" ")
+		b, s, kind := results[k].Median(), results[k+1].Median(), strings.TrimPrefix(m.targets[k].name, big+" ") // Targets' order
 		fb, fs := m.targets[k].first, m.targets[k+1].first
 		ratio := float64(b.P99) / float64(max(s.P99, 1))
 		errs += b.Errors + s.Errors
@@ -289,9 +285,6 @@ func (m *million) Check(_ context.Context, results []*bench.TargetReport) ([]ben
 // are in the report's targets).
 func (m *million) Info() map[string]any {
 	info := map[string]any{"versions": m.versions, "baseline_versions": baseline, "sample": m.sample, "million_dir": m.env.MillionDir}
-	if len(m.targets) == 0 {
-		return info
-	}
 	info["populate_s"], info["populate_reused"] = m.big.pop.Seconds, m.big.pop.Reused
 	info["data_dir_bytes_on_disk"], info["data_dir_bytes_apparent"] = m.bigUse[0], m.bigUse[1]
 	for _, s := range []*server{m.big, m.sm} {
