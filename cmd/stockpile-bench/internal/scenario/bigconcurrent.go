@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	mrand "math/rand/v2"
 	"net/http"
 	"os"
@@ -52,24 +51,21 @@ const (
 // (maphash: fast enough for 200 GiB on two cores, where SHA-256 would
 // take the cores from the server being measured).
 type bigConcurrent struct {
-	env     bench.Env
-	stack   *stack.Stack
+	base
 	size    int64
 	clients int
 
-	name        string
+	pkg         string
 	tarballPath string
-	sum         uint64 // the tarball's load.NewMaphash sum
-	genTime     time.Duration
+	sum         uint64        // the tarball's load.NewMaphash sum
 	warm        time.Duration // the download that made it warm
 }
 
 func newBigConcurrent(env bench.Env) *bigConcurrent {
-	return &bigConcurrent{env: env, stack: stack.New(env.Env), size: cmp.Or(env.BigSize, DefaultBigSize), clients: cmp.Or(env.BigClients, DefaultBigClients)}
+	s := &bigConcurrent{base: newBase(env, "big-concurrent"), size: cmp.Or(env.BigSize, DefaultBigSize), clients: cmp.Or(env.BigClients, DefaultBigClients)}
+	s.info["tarball_bytes"], s.info["clients"] = s.size, s.clients
+	return s
 }
-
-// Name implements Scenario.
-func (s *bigConcurrent) Name() string { return "big-concurrent" }
 
 // Setup implements Scenario: the tarball (streamed to disk, its digests
 // computed on the way), its packument, nginx with its access log,
@@ -85,13 +81,22 @@ func (s *bigConcurrent) Setup(ctx context.Context) error {
 	if err := checkFreeSpace(s.env.TempRoot, 2*s.size+(512<<20)); err != nil {
 		return fmt.Errorf("big-concurrent: %w", err)
 	}
-	s.name = "stockpile-bench-big-" + nonce()
-	err := s.stack.Up(ctx, stack.Options{Scenario: s.Name(), Format: "npm", AccessLog: true,
-		Populate: func(root, base string) error { return s.writeFixture(root, base) }})
-	if err != nil {
+	s.pkg = "stockpile-bench-big-" + nonce()
+	s.info["package"] = s.pkg
+	if err := s.up(ctx, stack.Options{AccessLog: true, Populate: s.writeFixture}); err != nil {
 		return err
 	}
-	t := s.target()
+	// Every client's download of the tarball, on a connection of its own,
+	// each body counted and hashed as it streams; Stockpile's memory sampled.
+	t := bench.Target{
+		Name: fmt.Sprintf("stockpile %s tarball x%d", bench.FmtBytes(uint64(s.size)), s.clients), Side: bench.SideStockpile,
+		PID: s.StockpilePID,
+		Requests: []load.Request{{URL: s.RepoURL + s.tarballPath, Header: s.Header(""),
+			Want: load.Expect{Status: http.StatusOK, Bytes: s.size, Maphash: s.sum}}},
+		Load:   &load.Config{Connections: s.clients, Requests: s.clients, PerConnection: 1, Timeout: bigTimeout},
+		Memory: bigSampleInterval,
+	}
+	s.targets = []bench.Target{t}
 	res, err := load.Run(ctx, load.Config{Connections: 1, Requests: 1, Timeout: bigTimeout}, t.Requests...)
 	if err != nil {
 		return fmt.Errorf("big-concurrent: warm download: %w", err)
@@ -111,7 +116,7 @@ const bigVersions = 12
 // packument, maphash for the clients), then writes the packument.
 func (s *bigConcurrent) writeFixture(root, base string) error {
 	t0 := time.Now()
-	s.tarballPath = formattest.NPMTarballPath(s.name, fmt.Sprintf("1.0.%d", bigVersions-1))
+	s.tarballPath = formattest.NPMTarballPath(s.pkg, fmt.Sprintf("1.0.%d", bigVersions-1))
 	path := filepath.Join(root, filepath.FromSlash(s.tarballPath))
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
@@ -122,7 +127,7 @@ func (s *bigConcurrent) writeFixture(root, base string) error {
 	}
 	h512, h1, mh := sha512.New(), sha1.New(), load.NewMaphash()
 	w := io.MultiWriter(out, h512, h1, mh)
-	src := mrand.NewChaCha8(formattest.Seed(s.name))
+	src := mrand.NewChaCha8(formattest.Seed(s.pkg))
 	buf := make([]byte, 1<<20)
 	for left := s.size; left > 0; {
 		n := int(min(left, int64(len(buf))))
@@ -138,16 +143,17 @@ func (s *bigConcurrent) writeFixture(root, base string) error {
 	}
 	s.sum = mh.Sum64()
 	integrity := "sha512-" + base64.StdEncoding.EncodeToString(h512.Sum(nil))
-	g := formattest.NPMPackument{Name: s.name, Base: base, Readme: formattest.Readme(s.name, formattest.RNG(s.name))}
+	g := formattest.NPMPackument{Name: s.pkg, Base: base, Readme: formattest.Readme(s.pkg, formattest.RNG(s.pkg))}
 	doc, err := g.Render(bigVersions, integrity, hex.EncodeToString(h1.Sum(nil)))
 	if err != nil {
 		return err
 	}
-	if err := fixture.WriteFiles(root, map[string][]byte{fixture.PackumentDir + "/" + s.name + ".json": doc}); err != nil {
+	if err := fixture.WriteFiles(root, map[string][]byte{fixture.PackumentDir + "/" + s.pkg + ".json": doc}); err != nil {
 		return err
 	}
-	s.genTime = time.Since(t0)
-	s.env.Log.Info("big-concurrent: fixture written", "bytes", s.size, "took", s.genTime.Round(time.Millisecond))
+	took := time.Since(t0).Round(time.Millisecond)
+	s.info["fixture_written_in"] = took.String()
+	s.env.Log.Info("big-concurrent: fixture written", "bytes", s.size, "took", took)
 	return nil
 }
 
@@ -167,39 +173,6 @@ func checkFreeSpace(dir string, need int64) error {
 	return nil
 }
 
-// target is every client's download of the tarball, on a connection of its
-// own, each body counted and hashed as it streams.
-func (s *bigConcurrent) target() bench.Target {
-	return bench.Target{
-		Name: fmt.Sprintf("stockpile %s tarball x%d", fmtByteSize(s.size), s.clients), Side: bench.SideStockpile,
-		PID: s.stack.StockpilePID,
-		Requests: []load.Request{{URL: s.stack.RepoURL + s.tarballPath, Header: s.stack.Header(""),
-			Want: load.Expect{Status: http.StatusOK, Bytes: s.size, Maphash: s.sum}}},
-		Load:   &load.Config{Connections: s.clients, Requests: s.clients, PerConnection: 1, Timeout: bigTimeout},
-		Memory: bigSampleInterval,
-	}
-}
-
-// Targets implements Scenario: every client at once, Stockpile's memory
-// sampled.
-func (s *bigConcurrent) Targets() []bench.Target { return []bench.Target{s.target()} }
-
-// Teardown implements Scenario: removes the fixture and Stockpile's copy.
-func (s *bigConcurrent) Teardown() error { return s.stack.Down() }
-
-// fmtByteSize prints a size in the largest binary unit that divides it.
-func fmtByteSize(n int64) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%dGiB", n>>30)
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%dMiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%dKiB", n>>10)
-	}
-	return fmt.Sprintf("%dB", n)
-}
-
 // Check implements Checker: every client's bytes, one upstream fetch, and
 // the memory target, split into its anonymous and file-backed parts.
 func (s *bigConcurrent) Check(ctx context.Context, results []*bench.TargetReport) ([]bench.Finding, error) {
@@ -207,7 +180,7 @@ func (s *bigConcurrent) Check(ctx context.Context, results []*bench.TargetReport
 		return nil, errors.New("big-concurrent: nothing measured")
 	}
 	res, series := results[0].Rounds[0].Result, results[0].Rounds[0].Memory
-	counts, err := s.stack.Accesses()
+	counts, err := s.Accesses()
 	if err != nil {
 		return nil, err
 	}
@@ -221,15 +194,7 @@ func (s *bigConcurrent) Check(ctx context.Context, results []*bench.TargetReport
 			Value: fmt.Sprintf("%s at that sample; %d samples every %s", memParts(p.AtPeakRSS), len(series), bigSampleInterval)},
 		{Name: "stockpile peak RssAnon (heap, stacks, buffers)", Value: fmt.Sprintf("%s (before the burst %s)", bench.FmtBytes(p.Anon), bench.FmtBytes(before.Anon)), OK: p.Anon < target},
 		{Name: "stockpile peak RssFile (mapped files: the binary, Badger's tables and logs)", Value: fmt.Sprintf("%s (before the burst %s; informative)", bench.FmtBytes(p.File), bench.FmtBytes(before.File)), OK: true},
-		{Name: "burst", Value: fmt.Sprintf("%d × %s in %s: %.0f MB/s aggregate; warm-up download %s", s.clients, fmtByteSize(s.size),
+		{Name: "burst", Value: fmt.Sprintf("%d × %s in %s: %.0f MB/s aggregate; warm-up download %s", s.clients, bench.FmtBytes(uint64(s.size)),
 			res.Elapsed.Round(time.Millisecond), float64(s.size)*float64(res.OK)/res.Elapsed.Seconds()/1e6, s.warm.Round(time.Millisecond)), OK: true},
 	}, nil
-}
-
-// Info implements Describer.
-func (s *bigConcurrent) Info() map[string]any {
-	m := s.stack.Info()
-	maps.Copy(m, map[string]any{"package": s.name, "tarball_bytes": s.size, "clients": s.clients,
-		"fixture_written_in": s.genTime.Round(time.Millisecond).String()})
-	return m
 }

@@ -29,7 +29,7 @@ const (
 // log (what the upstream really served), how often Stockpile went upstream
 // for it: single-flight means once.
 type coldBurst struct {
-	npmScenario
+	base
 	n       int
 	before  stack.AccessCounts // nginx's counts before the burst
 	by      string             // who fetched, in the findings' names
@@ -37,7 +37,7 @@ type coldBurst struct {
 }
 
 func newColdBurst(env bench.Env, name string, n int) *coldBurst {
-	return &coldBurst{npmScenario: newNPMScenario(env, name, false), n: n}
+	return &coldBurst{base: newBase(env, name), n: n}
 }
 
 // Setup implements Scenario: the stack on a fresh name, its access log on,
@@ -46,11 +46,11 @@ func (s *coldBurst) Setup(ctx context.Context) error {
 	if s.n < 1 || s.n > MaxBurst {
 		return fmt.Errorf("%s: %d clients: must be between 1 and %d", s.name, s.n, MaxBurst)
 	}
-	if err := s.up(ctx, "stockpile-bench-cold-"+nonce(), true); err != nil {
+	if err := s.upNPM(ctx, "stockpile-bench-cold-"+nonce(), stack.Options{AccessLog: true}); err != nil {
 		return err
 	}
 	s.targets = []bench.Target{s.burst("stockpile cold tarball", s.StockpilePID,
-		load.Request{URL: s.RepoURL + s.fixture.TarballPath(), Header: s.Header(""), AllowRemote: s.env.Target != ""})}
+		load.Request{URL: s.RepoURL + s.fixture.TarballPath(), Header: s.Header(""), AllowRemote: s.remote})}
 	return nil
 }
 
@@ -58,10 +58,8 @@ func (s *coldBurst) Setup(ctx context.Context) error {
 // reqs at random), each wanting the fixture's tarball (its maphash).
 func (s *coldBurst) burst(name string, pid int, reqs ...load.Request) bench.Target {
 	s.info["clients"] = s.n
-	sum := load.NewMaphash()
-	sum.Write(s.fixture.Tarball)
 	for i := range reqs {
-		reqs[i].Want = load.Expect{Status: http.StatusOK, Bytes: int64(len(s.fixture.Tarball)), Maphash: sum.Sum64()}
+		reqs[i].Want = load.Expect{Status: http.StatusOK, Bytes: int64(len(s.fixture.Tarball)), Maphash: maphashOf(s.fixture.Tarball)}
 	}
 	return bench.Target{Name: name, Side: bench.SideStockpile, PID: pid, Requests: reqs,
 		Load: &load.Config{Connections: s.n, Requests: s.n, PerConnection: 1}}
@@ -90,8 +88,7 @@ func (s *coldBurst) Check(_ context.Context, results []*bench.TargetReport) ([]b
 		{Name: "clients with the right bytes", Value: fmt.Sprintf("%d/%d", res.OK, s.n), OK: res.OK == uint64(s.n)},
 		{Name: "upstream tarball fetches" + s.by, Value: fmt.Sprintf("%d (want 1)", tgz), OK: tgz == 1},
 		{Name: "upstream packument fetches" + s.by, Value: fmt.Sprintf("%d (want %s)", doc, docWant), OK: docOK},
-		{Name: "client errors", Value: fmt.Sprintf("%d (status %d, short %d, digest %d, transport %d)",
-			res.Errors.Total(), res.Errors.Status, res.Errors.Short, res.Errors.Digest, res.Errors.Transport), OK: res.Errors.Total() == 0},
+		{Name: "client errors", Value: fmt.Sprintf("%d (%s)", res.Errors.Total(), errorKinds(res.Errors)), OK: res.Errors.Total() == 0},
 	}, nil
 }
 
@@ -119,7 +116,7 @@ type cluster struct {
 }
 
 func newCluster(env bench.Env) *cluster {
-	b := coldBurst{npmScenario: newNPMScenario(env, "cluster", true), n: clusterClients, by: " by the cluster", docOnce: true}
+	b := coldBurst{base: newBase(env, "cluster"), n: clusterClients, by: " by the cluster", docOnce: true}
 	b.info["replica_storage"] = "PostgreSQL and SeaweedFS (weed mini) on loopback, each replica a 1 GiB local blob cache; the single node on Badger"
 	return &cluster{coldBurst: b}
 }
@@ -141,7 +138,7 @@ func (s *cluster) Setup(ctx context.Context) error {
 		return enginesAbsent("SeaweedFS (weed)", err)
 	}
 	s.undo = append(s.undo, func() error { s3.Close(); return nil })
-	if err := s.up(ctx, "stockpile-bench-cluster", true); err != nil {
+	if err := s.upNPM(ctx, "stockpile-bench-cluster", stack.Options{AccessLog: true, Deployed: true}); err != nil {
 		return err
 	}
 	f := s.fixture
@@ -240,10 +237,8 @@ func (s *cluster) Check(ctx context.Context, results []*bench.TargetReport) ([]b
 	}
 	for i := 1; i < len(results); i += 2 {
 		what := strings.TrimPrefix(results[i].Target.Name, "replica ")
-		ratio, wm, sm := 0.0, results[i].Median().RPS, results[i+1].Median().RPS
-		if sm > 0 {
-			ratio = wm / sm
-		}
+		wm, sm := results[i].Median().RPS, results[i+1].Median().RPS
+		ratio := ratioOf(wm, sm)
 		fs = append(fs, bench.Finding{
 			Name: what + " req/s, replica (PostgreSQL + S3, local cache) / single node (Badger), medians", OK: ratio >= clusterWarmTarget,
 			Value: fmt.Sprintf("%.2f (target ≥ %.1f; %.0f vs %.0f req/s)", ratio, clusterWarmTarget, wm, sm)})

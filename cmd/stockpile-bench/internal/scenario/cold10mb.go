@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"strings"
 	"time"
@@ -31,103 +30,89 @@ const (
 // fresh package the way npm does, packument first (untimed), then the
 // tarball (timed): the tarball's cold path without the packument's.
 type cold10MB struct {
-	env   bench.Env
-	stack *stack.Stack
+	base
 	nonce string
-	size  int
+	size  int // cold10MBSize but in tests
 
 	// pkgs are the packages of each round, strict then npm-like, published
 	// by whichever of the round's targets runs first.
-	pkgs map[int][2]cold10MBPkg
-}
-
-// cold10MBPkg is a package of a round and its tarball's maphash.
-type cold10MBPkg struct {
-	*formattest.NPMPackage
-	sum uint64
+	pkgs map[int][2]*npmPkg
 }
 
 func newCold10MB(env bench.Env) *cold10MB {
-	return &cold10MB{env: env, stack: stack.New(env.Env), size: cold10MBSize, pkgs: map[int][2]cold10MBPkg{}}
+	return &cold10MB{base: newBase(env, "cold-10mb"), size: cold10MBSize, pkgs: map[int][2]*npmPkg{}}
 }
-
-// Name implements Scenario.
-func (s *cold10MB) Name() string { return "cold-10mb" }
 
 // Setup implements Scenario: nginx (with its access log, to prove each
 // round's fetch is a cold one) and Stockpile; the packages are generated
-// round by round.
+// round by round. The targets: one download each, the round's package
+// from nginx and through Stockpile, strict then npm-like.
 func (s *cold10MB) Setup(ctx context.Context) error {
 	s.nonce = nonce()
-	return s.stack.Up(ctx, stack.Options{Scenario: s.Name(), Format: "npm", AccessLog: true, Nginx: stack.NginxConfig{LimitRate: s.env.UpstreamRate}})
+	s.info["tarball_bytes"] = s.size
+	if err := s.up(ctx, stack.Options{AccessLog: true, Nginx: stack.NginxConfig{LimitRate: s.env.UpstreamRate}}); err != nil {
+		return err
+	}
+	s.targets = []bench.Target{
+		s.target("nginx 10mb tarball", bench.SideBaseline, 0),
+		s.target("stockpile cold 10mb tarball", bench.SideStockpile, 0),
+		s.target("nginx 10mb tarball (npm-like)", bench.SideBaseline, 1),
+		s.target("stockpile 10mb tarball after packument", bench.SideStockpile, 1),
+	}
+	return nil
 }
-
-// Teardown implements Scenario.
-func (s *cold10MB) Teardown() error { return s.stack.Down() }
 
 // round returns the packages of a round, publishing them below nginx's
 // root the first time.
-func (s *cold10MB) round(round int) ([2]cold10MBPkg, error) {
+func (s *cold10MB) round(round int) ([2]*npmPkg, error) {
 	pkgs, ok := s.pkgs[round]
 	for i, suffix := range []string{"", "-npm"} {
 		if ok {
 			break
 		}
 		name := fmt.Sprintf("stockpile-bench-10mb-%s-%d%s", s.nonce, round, suffix)
-		f, sum, err := publishNPM(s.stack.Root, formattest.NPMOptions{Name: name, Upstream: s.stack.NginxURL + "/", TarballSize: s.size})
+		f, err := publishNPM(s.Root, formattest.NPMOptions{Name: name, Upstream: s.NginxURL + "/", TarballSize: s.size})
 		if err != nil {
 			return pkgs, err
 		}
-		pkgs[i] = cold10MBPkg{f, sum}
+		pkgs[i] = f
 	}
 	s.pkgs[round] = pkgs
 	return pkgs, nil
 }
 
-// Targets implements Scenario: one download each, the round's package
-// from nginx and through Stockpile, strict then npm-like.
-func (s *cold10MB) Targets() []bench.Target {
-	one := &load.Config{Connections: 1, Requests: 1, PerConnection: 1}
-	// target is one side's download of the round's package i (0: strict,
-	// 1: npm-like).
-	target := func(name, side string, i int) bench.Target {
-		t := bench.Target{Name: name, Side: side, Load: one}
-		base, hdr := s.stack.NginxURL, http.Header(nil)
-		if side == bench.SideStockpile {
-			t.PID, base, hdr = s.stack.StockpilePID, s.stack.RepoURL, s.stack.Header("")
+// target is one side's download of the round's package i (0: strict,
+// 1: npm-like).
+func (s *cold10MB) target(name, side string, i int) bench.Target {
+	t := bench.Target{Name: name, Side: side, Load: &load.Config{Connections: 1, Requests: 1, PerConnection: 1}}
+	base, hdr := s.NginxURL, http.Header(nil)
+	if side == bench.SideStockpile {
+		t.PID, base, hdr = s.StockpilePID, s.RepoURL, s.Header("")
+	}
+	t.Prepare = func(ctx context.Context, round int, t *bench.Target) error {
+		pkgs, err := s.round(round)
+		if err != nil {
+			return err
 		}
-		t.Prepare = func(ctx context.Context, round int, t *bench.Target) error {
-			pkgs, err := s.round(round)
-			if err != nil {
+		f := pkgs[i]
+		if i == 1 && side == bench.SideStockpile { // its packument first, untimed
+			c := load.Client(s.env.Timeout, true)
+			defer c.CloseIdleConnections()
+			if _, _, err := load.Fetch(ctx, c, s.RepoURL+f.packumentPath(), s.Header(npmInstallAccept)); err != nil {
 				return err
 			}
-			f := pkgs[i]
-			if i == 1 && side == bench.SideStockpile { // its packument first, untimed
-				c := load.Client(s.env.Timeout, true)
-				defer c.CloseIdleConnections()
-				if _, _, err := load.Fetch(ctx, c, s.stack.RepoURL+f.PackumentPath(), s.stack.Header(npmInstallAccept)); err != nil {
-					return err
-				}
-			}
-			t.Requests = []load.Request{{URL: base + f.TarballPath(), Header: hdr,
-				Want: load.Expect{Status: http.StatusOK, Bytes: int64(len(f.Tarball)), Maphash: f.sum}}}
-			return nil
 		}
-		return t
+		t.Requests = []load.Request{{URL: base + f.tarballPath, Header: hdr, Want: f.tarballExpect()}}
+		return nil
 	}
-	return []bench.Target{
-		target("nginx 10mb tarball", bench.SideBaseline, 0),
-		target("stockpile cold 10mb tarball", bench.SideStockpile, 0),
-		target("nginx 10mb tarball (npm-like)", bench.SideBaseline, 1),
-		target("stockpile 10mb tarball after packument", bench.SideStockpile, 1),
-	}
+	return t
 }
 
 // npmInstallAccept is what npm install asks a packument with.
 const npmInstallAccept = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*"
 
 // ratioOf returns a/b (0 when b is 0).
-func ratioOf(a, b time.Duration) float64 {
+func ratioOf[T time.Duration | float64](a, b T) float64 {
 	if b <= 0 {
 		return 0
 	}
@@ -164,15 +149,16 @@ func (s *cold10MB) Check(ctx context.Context, results []*bench.TargetReport) ([]
 	}
 	m, strictS := ratios(sp, ng)
 	mn, npmS := ratios(spn, ngn)
-	counts, err := s.stack.Accesses()
+	counts, err := s.Accesses()
 	if err != nil {
 		return nil, fmt.Errorf("cold-10mb: %w", err)
 	}
+	s.info["rounds"] = len(s.pkgs)
 	var fetches []string
 	oneEach := len(s.pkgs) == len(results[0].Rounds)
 	for round := 1; round <= len(s.pkgs); round++ {
 		for _, f := range s.pkgs[round] {
-			n := counts[f.TarballPath()]
+			n := counts[f.tarballPath]
 			fetches = append(fetches, fmt.Sprint(n))
 			// One is the bench's own download from nginx, the baseline.
 			oneEach = oneEach && n == 2
@@ -190,11 +176,4 @@ func (s *cold10MB) Check(ctx context.Context, results []*bench.TargetReport) ([]
 		{Name: "nginx's answers for each round's tarballs", OK: oneEach,
 			Value: fmt.Sprintf("%s (want 2 each: the baseline's download and Stockpile's one fetch, so every measured download through Stockpile was cold)", strings.Join(fetches, " "))},
 	}, nil
-}
-
-// Info implements Describer.
-func (s *cold10MB) Info() map[string]any {
-	m := s.stack.Info()
-	maps.Copy(m, map[string]any{"tarball_bytes": s.size, "rounds": len(s.pkgs)})
-	return m
 }

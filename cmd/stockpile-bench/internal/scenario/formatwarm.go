@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"net/http"
 	"time"
 
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/bench"
@@ -25,34 +24,30 @@ const warmTTL = 2 * time.Hour
 // the same files, round after round (Stockpile's metadata, nginx's, then
 // Stockpile's artifact, nginx's).
 type formatWarm struct {
-	env     bench.Env
-	spec    fixture.FormatSpec
-	stack   *stack.Stack
-	fixture *formattest.Registry
-	warmed  map[string]any
-	targets []bench.Target
+	base
+	spec fixture.FormatSpec
 }
 
 func newFormatWarm(env bench.Env, spec fixture.FormatSpec) *formatWarm {
-	return &formatWarm{env: env, spec: spec, stack: stack.New(env.Env)}
+	s := &formatWarm{base: newBase(env, spec.Scenario), spec: spec}
+	s.info["connection"], s.info["metadata_ttl"] = spec.Connection, warmTTL.String()
+	return s
 }
-
-// Name implements Scenario.
-func (s *formatWarm) Name() string { return s.spec.Scenario }
 
 // Setup implements Scenario: the fixture, nginx, Stockpile with the
 // format's connection on nginx, one GET of each document through Stockpile
 // (checked), and the same files from nginx (checked).
 func (s *formatWarm) Setup(ctx context.Context) error {
 	spec := s.spec
+	var f *formattest.Registry
 	types := map[string]string{} // the fixture's, filled before nginx's configuration is written
-	err := s.stack.Up(ctx, stack.Options{
-		Scenario: spec.Scenario, Format: spec.Format, Connection: spec.Connection, ConnPath: spec.ConnPath,
+	err := s.up(ctx, stack.Options{
+		Format: spec.Format, Connection: spec.Connection, ConnPath: spec.ConnPath,
 		Nginx: stack.NginxConfig{Types: types, Locations: spec.Locations},
 		Populate: func(root, base string) error {
-			s.fixture = spec.Generate(base)
-			maps.Copy(types, s.fixture.Types)
-			return fixture.WriteFiles(root, s.fixture.Files)
+			f = spec.Generate(base)
+			maps.Copy(types, f.Types)
+			return fixture.WriteFiles(root, f.Files)
 		},
 		TTL:      warmTTL,
 		Deployed: true,
@@ -60,86 +55,40 @@ func (s *formatWarm) Setup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	f := s.fixture
+	maps.Copy(s.info, f.Info)
+	s.info["nginx_metadata"], s.info["nginx_artifact"] = f.Metadata.Path, f.Artifact.Path
 	c := load.Client(s.env.Timeout, false)
 	defer c.CloseIdleConnections()
 
 	// Through Stockpile as a client asks, the metadata first (twice: the
 	// engine keeps a document from its second rendering on), then the
 	// artifact it leads to; then the same files from nginx, byte for byte.
-	s.warmed = map[string]any{}
 	var got [2][]byte
 	for i, d := range []formattest.Doc{f.Metadata, f.Artifact} {
 		t0 := time.Now()
-		for range 2 - i {
-			if got[i], _, err = load.Fetch(ctx, c, s.stack.RepoURL+d.ProxyPath, s.stack.Header(d.Accept)); err != nil {
-				return fmt.Errorf("%s: warm the %s: %w", spec.Scenario, d.Pair, err)
-			}
+		if got[i], err = s.fetch(ctx, c, d.Pair, s.RepoURL+d.ProxyPath, d.Accept, 2-i, nil); err != nil {
+			return err
 		}
 		if i == 1 {
-			s.warmed["cold_artifact_ms"] = float64(time.Since(t0).Microseconds()) / 1000
+			s.info["cold_artifact_ms"] = float64(time.Since(t0).Microseconds()) / 1000
 		}
 		if !bytes.Contains(got[i], []byte(d.Contains)) || d.Contains == "" && !bytes.Equal(got[i], d.Body) {
 			return fmt.Errorf("%s: stockpile's %s (%d bytes) is not the fixture's (%d bytes, holding %q)", spec.Scenario, d.Pair, len(got[i]), len(d.Body), d.Contains)
 		}
-		if ng, _, err := load.Fetch(ctx, c, s.stack.NginxURL+d.Path, acceptHeader(d.Accept)); err != nil || !bytes.Equal(ng, d.Body) {
+		if ng, _, err := load.Fetch(ctx, c, s.NginxURL+d.Path, acceptHeader(d.Accept)); err != nil || !bytes.Equal(ng, d.Body) {
 			return fmt.Errorf("%s: nginx's %s is not the fixture (err %v)", spec.Scenario, d.Pair, err)
 		}
 	}
-	s.warmed["stockpile_metadata_bytes"] = len(got[0])
+	s.info["stockpile_metadata_bytes"] = len(got[0])
 	s.env.Log.Info(spec.Scenario+": warmed", "metadata_bytes", len(got[0]), "nginx_metadata_bytes", len(f.Metadata.Body), "artifact_bytes", len(got[1]))
 
 	// The metadata document without and with gzip, against nginx serving
 	// Stockpile's very bytes, then the artifact.
-	targets, info, err := docTargets(ctx, s.stack, []metaDoc{{Pair: f.Metadata.Pair, URL: s.stack.RepoURL + f.Metadata.ProxyPath, Accept: f.Metadata.Accept}}, false)
-	if err != nil {
+	if err := s.docTargets(ctx, []metaDoc{{Pair: f.Metadata.Pair, URL: s.RepoURL + f.Metadata.ProxyPath, Accept: f.Metadata.Accept}}); err != nil {
 		return fmt.Errorf("%s: %w", spec.Scenario, err)
 	}
-	maps.Copy(s.warmed, info)
-	s.targets = append(targets, pairTargets(s.stack, false, f.Artifact.Pair, f.Artifact.Accept, s.stack.StockpilePID,
-		s.stack.RepoURL+f.Artifact.ProxyPath, len(got[1]), s.stack.NginxPID(), s.stack.NginxURL+f.Artifact.Path, len(f.Artifact.Body))...)
+	a := f.Artifact
+	s.targets = append(s.targets, s.pair(a.Pair, load.Request{URL: s.RepoURL + a.ProxyPath, Header: s.Header(a.Accept)},
+		load.Request{URL: s.NginxURL + a.Path, Header: acceptHeader(a.Accept)}, len(got[1]), len(a.Body))...)
 	return nil
-}
-
-// acceptHeader returns an Accept header, or nil for none.
-func acceptHeader(accept string) http.Header {
-	if accept == "" {
-		return nil
-	}
-	return http.Header{"Accept": {accept}}
-}
-
-// pairTargets returns the two sides of a comparison: Stockpile's answer
-// (with the stack's token, and to a --target's host when remote) and
-// nginx's, each asked with accept and wanted 200 with the size it had when
-// warmed.
-func pairTargets(st *stack.Stack, remote bool, pair, accept string, spPID int, spURL string, spBytes, ngPID int, ngURL string, ngBytes int) []bench.Target {
-	return []bench.Target{
-		{Name: "stockpile " + pair, Pair: pair, Side: bench.SideStockpile, PID: spPID,
-			Requests: []load.Request{{URL: spURL, Header: st.Header(accept), AllowRemote: remote,
-				Want: load.Expect{Status: http.StatusOK, Bytes: int64(spBytes)}}}},
-		{Name: "nginx " + pair, Pair: pair, Side: bench.SideBaseline, PID: ngPID,
-			Requests: []load.Request{{URL: ngURL, Header: acceptHeader(accept),
-				Want: load.Expect{Status: http.StatusOK, Bytes: int64(ngBytes)}}}},
-	}
-}
-
-// Targets implements Scenario.
-func (s *formatWarm) Targets() []bench.Target { return s.targets }
-
-// Teardown implements Scenario.
-func (s *formatWarm) Teardown() error { return s.stack.Down() }
-
-// Info implements Describer.
-func (s *formatWarm) Info() map[string]any {
-	m := s.stack.Info()
-	m["connection"] = s.spec.Connection
-	if s.fixture != nil {
-		maps.Copy(m, s.fixture.Info)
-		m["nginx_metadata"] = s.fixture.Metadata.Path
-		m["nginx_artifact"] = s.fixture.Artifact.Path
-	}
-	maps.Copy(m, s.warmed)
-	m["metadata_ttl"] = warmTTL.String()
-	return m
 }

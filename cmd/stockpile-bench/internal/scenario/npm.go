@@ -5,6 +5,7 @@ package scenario
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -23,50 +24,54 @@ import (
 	"github.com/stockpile-proxy/stockpile/formats/formattest"
 )
 
-// ErrNotServed is returned when Stockpile answers 404 for the npm fixture:
-// its binary does not serve npm (yet), or the target is not an npm
+// ErrNotServed is returned when Stockpile answers 404 for a fixture: its
+// binary does not serve the format (yet), or the target is not a
 // repository whose upstream is the bench's nginx.
-var ErrNotServed = errors.New("stockpile does not serve the npm fixture")
+var ErrNotServed = errors.New("stockpile does not serve the fixture")
 
-// npmScenario is what npm-warm, the cold bursts and cluster share: a stack
-// whose nginx serves one generated npm package as the public registry does
-// and whose Stockpile (or --target's) has nginx as public:npmjs, their
-// targets, what their report says, and what to stop besides the stack.
-type npmScenario struct {
+// base is what every scenario here shares: its name, a stack of nginx and
+// Stockpile (or --target's), its targets, what its report says beside the
+// stack's, and what to stop besides the stack. npm-warm, the cold bursts
+// and cluster serve one generated npm package from nginx (fixture).
+type base struct {
 	*stack.Stack
-	env      bench.Env
-	name     string
-	deployed bool // stack.Options.Deployed
-	fixture  *formattest.NPMPackage
-	targets  []bench.Target
-	info     map[string]any // beside the stack's and the fixture's
-	undo     []func() error // run by Teardown, last first
+	env     bench.Env
+	name    string
+	remote  bool // --target: Stockpile's URLs may leave loopback
+	fixture *formattest.NPMPackage
+	targets []bench.Target
+	info    map[string]any
+	undo    []func() error // run by Teardown, last first
 }
 
-func newNPMScenario(env bench.Env, name string, deployed bool) npmScenario {
-	return npmScenario{Stack: stack.New(env.Env), env: env, name: name, deployed: deployed, info: map[string]any{}}
+func newBase(env bench.Env, name string) base {
+	return base{Stack: stack.New(env.Env), env: env, name: name, remote: env.Target != "", info: map[string]any{}}
 }
 
-// up generates the fixture called pkg for nginx's address and starts nginx
-// (its access log on when accessLog) and Stockpile.
-func (s *npmScenario) up(ctx context.Context, pkg string, accessLog bool) error {
-	return s.Up(ctx, stack.Options{
-		Scenario: s.name, Format: "npm", AccessLog: accessLog, Deployed: s.deployed,
-		Populate: func(root, base string) error {
-			f, err := formattest.GenerateNPM(formattest.NPMOptions{Name: pkg, Upstream: base + "/"})
-			if err != nil {
-				return err
-			}
-			s.fixture = f
-			return fixture.WriteNPM(root, f)
-		},
-	})
+// up starts the stack as o says, for npm unless o names a format.
+func (s *base) up(ctx context.Context, o stack.Options) error {
+	o.Scenario, o.Format = s.name, cmp.Or(o.Format, "npm")
+	return s.Up(ctx, o)
+}
+
+// upNPM generates the fixture called pkg for nginx's address, then starts
+// the stack as o says.
+func (s *base) upNPM(ctx context.Context, pkg string, o stack.Options) error {
+	o.Populate = func(root, base string) error {
+		f, err := formattest.GenerateNPM(formattest.NPMOptions{Name: pkg, Upstream: base + "/"})
+		if err != nil {
+			return err
+		}
+		s.fixture = f
+		return fixture.WriteNPM(root, f)
+	}
+	return s.up(ctx, o)
 }
 
 // fetch GETs url from Stockpile with Accept accept, n times (the engine
 // keeps a document from its second rendering on), and returns the last
 // answer, which must be want when want is set. A 404 is ErrNotServed.
-func (s *npmScenario) fetch(ctx context.Context, c *http.Client, what, url, accept string, n int, want []byte) (b []byte, err error) {
+func (s *base) fetch(ctx context.Context, c *http.Client, what, url, accept string, n int, want []byte) (b []byte, err error) {
 	for range n {
 		if b, _, err = load.Fetch(ctx, c, url, s.Header(accept)); err != nil {
 			if se, ok := errors.AsType[*load.StatusError](err); ok && se.Status == http.StatusNotFound {
@@ -82,13 +87,13 @@ func (s *npmScenario) fetch(ctx context.Context, c *http.Client, what, url, acce
 }
 
 // Name implements Scenario.
-func (s *npmScenario) Name() string { return s.name }
+func (s *base) Name() string { return s.name }
 
 // Targets implements Scenario.
-func (s *npmScenario) Targets() []bench.Target { return s.targets }
+func (s *base) Targets() []bench.Target { return s.targets }
 
 // Teardown implements Scenario: undo, then the stack.
-func (s *npmScenario) Teardown() error {
+func (s *base) Teardown() error {
 	var errs []error
 	for i := len(s.undo) - 1; i >= 0; i-- {
 		errs = append(errs, s.undo[i]())
@@ -98,7 +103,7 @@ func (s *npmScenario) Teardown() error {
 }
 
 // Info implements Describer: the stack, the fixture, and the scenario's own.
-func (s *npmScenario) Info() map[string]any {
+func (s *base) Info() map[string]any {
 	m := s.Stack.Info()
 	if f := s.fixture; f != nil {
 		m["package"], m["version"], m["versions"] = f.Name, f.Version, f.Versions
@@ -106,6 +111,39 @@ func (s *npmScenario) Info() map[string]any {
 	}
 	maps.Copy(m, s.info)
 	return m
+}
+
+// npmPkg is a package published below nginx's root: its name, and its
+// tarball's path, size and load.NewMaphash sum (not its bytes: soak
+// publishes hundreds).
+type npmPkg struct {
+	name, tarballPath string
+	tarballSize       int64
+	tarballSum        uint64
+}
+
+// publishNPM generates a package and writes it below nginx's root.
+func publishNPM(root string, o formattest.NPMOptions) (*npmPkg, error) {
+	f, err := formattest.GenerateNPM(o)
+	if err != nil {
+		return nil, err
+	}
+	p := &npmPkg{name: f.Name, tarballPath: f.TarballPath(), tarballSize: int64(len(f.Tarball)), tarballSum: maphashOf(f.Tarball)}
+	return p, fixture.WriteNPM(root, f)
+}
+
+func (p *npmPkg) packumentPath() string { return "/" + p.name }
+
+// tarballExpect is what a download of p's tarball must get: its bytes.
+func (p *npmPkg) tarballExpect() load.Expect {
+	return load.Expect{Status: http.StatusOK, Bytes: p.tarballSize, Maphash: p.tarballSum}
+}
+
+// maphashOf is b's load.NewMaphash sum.
+func maphashOf(b []byte) uint64 {
+	h := load.NewMaphash()
+	h.Write(b)
+	return h.Sum64()
 }
 
 // nonce returns what no other run's names have: the time and random
@@ -116,7 +154,7 @@ func nonce() string { return fmt.Sprintf("%d-%s", time.Now().Unix(), strings.ToL
 // cold and memory scenarios, and the warm scenario of each other format.
 func Constructors() map[string]func(bench.Env) bench.Scenario {
 	m := map[string]func(bench.Env) bench.Scenario{
-		"npm-warm":        func(e bench.Env) bench.Scenario { return &npmWarm{newNPMScenario(e, "npm-warm", true)} },
+		"npm-warm":        func(e bench.Env) bench.Scenario { return &npmWarm{newBase(e, "npm-warm")} },
 		"npm-cold-burst":  func(e bench.Env) bench.Scenario { return newColdBurst(e, "npm-cold-burst", e.Burst) },
 		"cold-10mb":       func(e bench.Env) bench.Scenario { return newCold10MB(e) },
 		"cold-burst-1000": func(e bench.Env) bench.Scenario { return newColdBurst(e, "cold-burst-1000", coldBurst1000Clients) },
@@ -132,13 +170,13 @@ func Constructors() map[string]func(bench.Env) bench.Scenario {
 
 // npmWarm measures the cached path: a packument and a tarball Stockpile has
 // already fetched once, against nginx serving the same files from disk.
-type npmWarm struct{ npmScenario }
+type npmWarm struct{ base }
 
 // Setup implements Scenario: the stack, then GETs through Stockpile so that
 // the measured runs are all hits. The targets: the packument, abbreviated
 // and full, each without and with gzip, then the tarball.
 func (s *npmWarm) Setup(ctx context.Context) error {
-	if err := s.up(ctx, "stockpile-bench-warm", false); err != nil {
+	if err := s.upNPM(ctx, "stockpile-bench-warm", stack.Options{Deployed: true}); err != nil {
 		return err
 	}
 	f := s.fixture
@@ -179,12 +217,11 @@ func (s *npmWarm) Setup(ctx context.Context) error {
 			return err
 		}
 	}
-	remote := s.env.Target != ""
-	if s.targets, s.info, err = docTargets(ctx, s.Stack, docs, remote); err != nil {
+	if err := s.docTargets(ctx, docs); err != nil {
 		return fmt.Errorf("npm-warm: %w", err)
 	}
-	s.targets = append(s.targets, pairTargets(s.Stack, remote, "tarball", "", s.StockpilePID, tarballURL, len(f.Tarball),
-		s.NginxPID(), s.NginxURL+f.TarballPath(), len(f.Tarball))...)
+	s.targets = append(s.targets, s.pair("tarball", load.Request{URL: tarballURL, Header: s.Header("")},
+		load.Request{URL: s.NginxURL + f.TarballPath()}, len(f.Tarball), len(f.Tarball))...)
 	return nil
 }
 
@@ -198,23 +235,21 @@ type metaDoc struct {
 
 // docTargets asks Stockpile for each document without and with gzip (which
 // it must then use: clients ask for it), has nginx send each answer as is
-// (the gzip one as gzip_static's .gz twin) and returns their sizes and the
+// (the gzip one as gzip_static's .gz twin), notes their sizes and adds the
 // targets "<pair>" and "<pair> gzip", Stockpile's then nginx's.
-func docTargets(ctx context.Context, st *stack.Stack, docs []metaDoc, remote bool) ([]bench.Target, map[string]any, error) {
+func (s *base) docTargets(ctx context.Context, docs []metaDoc) error {
 	c := load.Client(30*time.Second, false)
 	defer c.CloseIdleConnections()
-	dir := filepath.Join(st.Root, stack.BaselineDir)
+	dir := filepath.Join(s.Root, stack.BaselineDir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, nil, err
+		return err
 	}
-	info := map[string]any{}
-	var targets []bench.Target
 	for _, d := range docs {
 		name := strings.ReplaceAll(d.Pair, " ", "-")
-		ngURL := st.NginxURL + "/" + stack.BaselineDir + "/" + name
+		ngURL := s.NginxURL + "/" + stack.BaselineDir + "/" + name
 		for _, enc := range []string{"", "gzip"} {
 			pair, file, key := d.Pair, name, name+"_bytes"
-			spH, ngH := st.Header(d.Accept), http.Header{}
+			spH, ngH := s.Header(d.Accept), http.Header{}
 			if enc != "" {
 				pair, file, key = pair+" gzip", name+".gz", name+"_gzip_bytes"
 				spH.Set("Accept-Encoding", enc)
@@ -228,19 +263,33 @@ func docTargets(ctx context.Context, st *stack.Stack, docs []metaDoc, remote boo
 				err = os.WriteFile(filepath.Join(dir, file), body, 0o644)
 			}
 			if err != nil {
-				return nil, nil, fmt.Errorf("%s: %w", pair, err)
+				return fmt.Errorf("%s: %w", pair, err)
 			}
 			if b, got, err := load.Fetch(ctx, c, ngURL, ngH); err != nil || got != enc || !bytes.Equal(b, body) {
-				return nil, nil, fmt.Errorf("%s: nginx's copy: %d bytes, Content-Encoding %q, err %v (is gzip_static built in?)", pair, len(b), got, err)
+				return fmt.Errorf("%s: nginx's copy: %d bytes, Content-Encoding %q, err %v (is gzip_static built in?)", pair, len(b), got, err)
 			}
-			info[key] = len(body)
-			want := load.Expect{Status: http.StatusOK, Bytes: int64(len(body))}
-			targets = append(targets,
-				bench.Target{Name: "stockpile " + pair, Pair: pair, Side: bench.SideStockpile, PID: st.StockpilePID,
-					Requests: []load.Request{{URL: d.URL, Header: spH, AllowRemote: remote, Want: want}}},
-				bench.Target{Name: "nginx " + pair, Pair: pair, Side: bench.SideBaseline, PID: st.NginxPID(),
-					Requests: []load.Request{{URL: ngURL, Header: ngH, Want: want}}})
+			s.info[key] = len(body)
+			s.targets = append(s.targets, s.pair(pair, load.Request{URL: d.URL, Header: spH}, load.Request{URL: ngURL, Header: ngH}, len(body), len(body))...)
 		}
 	}
-	return targets, info, nil
+	return nil
+}
+
+// pair returns the two sides of a comparison, Stockpile's (to a --target's
+// host too) then nginx's, each wanted 200 with the size it had when warmed.
+func (s *base) pair(pair string, sp, ng load.Request, spBytes, ngBytes int) []bench.Target {
+	sp.AllowRemote = s.remote
+	sp.Want, ng.Want = load.Expect{Status: http.StatusOK, Bytes: int64(spBytes)}, load.Expect{Status: http.StatusOK, Bytes: int64(ngBytes)}
+	return []bench.Target{
+		{Name: "stockpile " + pair, Pair: pair, Side: bench.SideStockpile, PID: s.StockpilePID, Requests: []load.Request{sp}},
+		{Name: "nginx " + pair, Pair: pair, Side: bench.SideBaseline, PID: s.NginxPID(), Requests: []load.Request{ng}},
+	}
+}
+
+// acceptHeader returns an Accept header, or nil for none.
+func acceptHeader(accept string) http.Header {
+	if accept == "" {
+		return nil
+	}
+	return http.Header{"Accept": {accept}}
 }

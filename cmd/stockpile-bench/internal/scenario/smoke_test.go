@@ -47,7 +47,7 @@ func TestNewScenariosSmoke(t *testing.T) {
 	var reps []*bench.ScenarioReport
 	for _, sc := range scenarios {
 		rep, err := r.Run(ctx, sc)
-		if errors.Is(err, ErrNotServed) {
+		if errors.Is(err, ErrNotServed) && !strings.HasPrefix(sc.Name(), "warm-") {
 			t.Skipf("the built stockpile does not serve npm yet: %v", err)
 		}
 		if err != nil {

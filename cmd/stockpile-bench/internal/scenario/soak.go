@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/bench"
-	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/fixture"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/load"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/procstat"
 	"github.com/stockpile-proxy/stockpile/cmd/stockpile-bench/internal/stack"
@@ -41,14 +40,6 @@ const (
 	soakMaxSlope = 1 << 20
 )
 
-// soakPkg is a package of the soak: its name, where its tarball is and what
-// it hashes to.
-type soakPkg struct {
-	name, tarballPath string
-	tarballSize       int64
-	tarballSum        uint64 // load.NewMaphash's
-}
-
 // soak runs an install-like workload for -soak-duration: -c clients, each
 // resolving packages one after another as npm install does (packument with
 // npm's Accept, then the tarball it names), mostly from a pool of warm
@@ -59,18 +50,17 @@ type soakPkg struct {
 // the runner: the report gives it at the end of the warm-up and its slope
 // after.
 type soak struct {
-	env      bench.Env
-	stack    *stack.Stack
+	base
 	duration time.Duration
 	warmup   time.Duration
 	clients  int
 	interval time.Duration // of the memory samples
 	nonce    string
-	warm     []*soakPkg
+	warm     []*npmPkg
 
 	// pending is, by connection, the package whose packument it asked last.
-	pending []*soakPkg
-	cold    chan *soakPkg
+	pending []*npmPkg
+	cold    chan *npmPkg
 	missing atomic.Uint64 // requests for what does not exist
 	coldN   atomic.Uint64 // cold packages installed
 	halt    context.CancelFunc
@@ -83,37 +73,22 @@ type soak struct {
 
 func newSoak(env bench.Env) *soak {
 	d := cmp.Or(env.SoakDuration, DefaultSoakDuration)
-	return &soak{env: env, stack: stack.New(env.Env), duration: d, warmup: cmp.Or(env.SoakWarmup, min(defaultSoakWarmup, d/5)),
+	s := &soak{base: newBase(env, "soak"), duration: d, warmup: cmp.Or(env.SoakWarmup, min(defaultSoakWarmup, d/5)),
 		clients: cmp.Or(env.Connections, 16), interval: min(max(d/200, 100*time.Millisecond), 3*time.Second), halt: func() {}}
+	s.undo = append(s.undo, func() error { s.stop(); return nil })
+	maps.Copy(s.info, map[string]any{"duration": s.duration.String(), "warmup": s.warmup.String(), "clients": s.clients,
+		"warm_packages": soakWarmPackages, "cold_every": soakColdEvery.String(), "memory_sample_interval": s.interval.String()})
+	return s
 }
-
-// Name implements Scenario.
-func (s *soak) Name() string { return "soak" }
 
 // publish generates package name, its packument and tarball sizes
 // log-uniform between what small and large packages have, and writes it
 // below nginx's root.
-func (s *soak) publish(root, base, name string, rng *mrand.Rand) (*soakPkg, error) {
+func (s *soak) publish(root, base, name string, rng *mrand.Rand) (*npmPkg, error) {
 	logU := func(lo, hi float64) int {
 		return int(math.Exp(math.Log(lo) + rng.Float64()*(math.Log(hi)-math.Log(lo))))
 	}
-	f, sum, err := publishNPM(root, formattest.NPMOptions{Name: name, Upstream: base + "/", PackumentSize: logU(12<<10, 200<<10), TarballSize: logU(8<<10, 800<<10)})
-	if err != nil {
-		return nil, err
-	}
-	return &soakPkg{name: name, tarballPath: f.TarballPath(), tarballSize: int64(len(f.Tarball)), tarballSum: sum}, nil
-}
-
-// publishNPM generates a package, writes it below nginx's root and returns
-// it with its tarball's load.NewMaphash sum.
-func publishNPM(root string, o formattest.NPMOptions) (*formattest.NPMPackage, uint64, error) {
-	f, err := formattest.GenerateNPM(o)
-	if err != nil {
-		return nil, 0, err
-	}
-	mh := load.NewMaphash()
-	mh.Write(f.Tarball)
-	return f, mh.Sum64(), fixture.WriteNPM(root, f)
+	return publishNPM(root, formattest.NPMOptions{Name: name, Upstream: base + "/", PackumentSize: logU(12<<10, 200<<10), TarballSize: logU(8<<10, 800<<10)})
 }
 
 // Setup implements Scenario: the warm pool below nginx's root, nginx,
@@ -125,8 +100,8 @@ func (s *soak) Setup(ctx context.Context) error {
 	if s.warmup < 0 || s.warmup >= s.duration {
 		return fmt.Errorf("soak: warm-up %s: must be shorter than the duration %s", s.warmup, s.duration)
 	}
-	s.nonce, s.pending, s.cold = nonce(), make([]*soakPkg, s.clients), make(chan *soakPkg, 4)
-	err := s.stack.Up(ctx, stack.Options{Scenario: s.Name(), Format: "npm",
+	s.nonce, s.pending, s.cold = nonce(), make([]*npmPkg, s.clients), make(chan *npmPkg, 4)
+	err := s.up(ctx, stack.Options{
 		Populate: func(root, base string) error {
 			s.warm = s.warm[:0]
 			rng := mrand.New(mrand.NewChaCha8(formattest.Seed(s.nonce)))
@@ -159,19 +134,25 @@ func (s *soak) Setup(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("soak: warming the pool: %w", err)
 	}
+	// The clients for the duration, Stockpile's memory sampled.
+	s.targets = []bench.Target{{
+		Name: "soak", Side: bench.SideStockpile, PID: s.StockpilePID, Memory: s.interval,
+		Requests: []load.Request{{URL: s.RepoURL + "/", AllowRemote: s.remote}}, // names it: Pick chooses
+		Prepare:  s.start,
+		Load:     &load.Config{Connections: s.clients, Duration: s.duration, MaxDuration: s.duration, Seed: formattest.Hash64(s.nonce), Pick: s.pick},
+	}}
 	return nil
 }
 
 // packument is the request of p's packument, which must name it.
-func (s *soak) packument(p *soakPkg, accept string) load.Request {
-	return load.Request{URL: s.stack.RepoURL + "/" + p.name, Header: s.stack.Header(accept), AllowRemote: s.env.Target != "",
+func (s *soak) packument(p *npmPkg, accept string) load.Request {
+	return load.Request{URL: s.RepoURL + p.packumentPath(), Header: s.Header(accept), AllowRemote: s.remote,
 		Want: load.Expect{Status: http.StatusOK, Contains: []byte(`"` + p.name + `"`)}}
 }
 
 // tarball is the request of p's tarball, which must have its bytes.
-func (s *soak) tarball(p *soakPkg) load.Request {
-	return load.Request{URL: s.stack.RepoURL + p.tarballPath, Header: s.stack.Header(""), AllowRemote: s.env.Target != "",
-		Want: load.Expect{Status: http.StatusOK, Bytes: p.tarballSize, Maphash: p.tarballSum}}
+func (s *soak) tarball(p *npmPkg) load.Request {
+	return load.Request{URL: s.RepoURL + p.tarballPath, Header: s.Header(""), AllowRemote: s.remote, Want: p.tarballExpect()}
 }
 
 // pick is connection conn's next request: the tarball of the package
@@ -185,14 +166,14 @@ func (s *soak) pick(conn int, rng *mrand.Rand) load.Request {
 	}
 	if rng.Float64() < soakNotFound {
 		s.missing.Add(1)
-		req := s.packument(&soakPkg{name: fmt.Sprintf("stockpile-bench-soak-missing-%s-%d-%d", s.nonce, conn, rng.Uint32())}, npmInstallAccept)
+		req := s.packument(&npmPkg{name: fmt.Sprintf("stockpile-bench-soak-missing-%s-%d-%d", s.nonce, conn, rng.Uint32())}, npmInstallAccept)
 		if rng.IntN(2) == 0 {
-			req.URL = s.stack.RepoURL + formattest.NPMTarballPath(s.warm[rng.IntN(len(s.warm))].name, "9.9.9")
+			req.URL = s.RepoURL + formattest.NPMTarballPath(s.warm[rng.IntN(len(s.warm))].name, "9.9.9")
 		}
 		req.Want = load.Expect{Status: http.StatusNotFound}
 		return req
 	}
-	var p *soakPkg
+	var p *npmPkg
 	select {
 	case p = <-s.cold:
 		s.coldN.Add(1)
@@ -227,13 +208,13 @@ func (s *soak) start(ctx context.Context, _ int, _ *bench.Target) error {
 				s.measureDB(0)
 			case <-tick.C:
 				if i%60 == 59 {
-					m, _ := procfs.ReadMemStatus(s.stack.StockpilePID)
+					m, _ := procfs.ReadMemStatus(s.StockpilePID)
 					s.env.Log.Info("soak: progress", "elapsed", time.Since(t0).Round(time.Second), "rss_mib", m.RSS>>20, "anon_mib", m.Anon>>20, "file_mib", m.File>>20)
 				}
 				if len(s.cold) == cap(s.cold) {
 					continue
 				}
-				p, err := s.publish(s.stack.Root, s.stack.NginxURL, fmt.Sprintf("stockpile-bench-soak-cold-%s-%d", s.nonce, i), rng)
+				p, err := s.publish(s.Root, s.NginxURL, fmt.Sprintf("stockpile-bench-soak-cold-%s-%d", s.nonce, i), rng)
 				if err != nil {
 					s.env.Log.Error("soak: publish a cold package", "err", err)
 					continue
@@ -247,8 +228,8 @@ func (s *soak) start(ctx context.Context, _ int, _ *bench.Target) error {
 
 // measureDB measures Stockpile's database (not with --target).
 func (s *soak) measureDB(i int) {
-	if s.stack.Config.DataDir != "" && s.dbErr == nil {
-		n, _, err := procstat.DirUsage(s.stack.Config.DataDir, false)
+	if s.Config.DataDir != "" && s.dbErr == nil {
+		n, _, err := procstat.DirUsage(s.Config.DataDir, false)
 		s.db[i], s.dbErr = uint64(n), err
 	}
 }
@@ -257,23 +238,6 @@ func (s *soak) measureDB(i int) {
 func (s *soak) stop() {
 	s.halt()
 	s.bg.Wait()
-}
-
-// Targets implements Scenario: the clients for the duration, Stockpile's
-// memory sampled.
-func (s *soak) Targets() []bench.Target {
-	return []bench.Target{{
-		Name: "soak", Side: bench.SideStockpile, PID: s.stack.StockpilePID, Memory: s.interval,
-		Requests: []load.Request{{URL: s.stack.RepoURL + "/", AllowRemote: s.env.Target != ""}}, // names it: Pick chooses
-		Prepare:  s.start,
-		Load:     &load.Config{Connections: s.clients, Duration: s.duration, MaxDuration: s.duration, Seed: formattest.Hash64(s.nonce), Pick: s.pick},
-	}}
-}
-
-// Teardown implements Scenario.
-func (s *soak) Teardown() error {
-	s.stop()
-	return s.stack.Down()
 }
 
 // Check implements Checker: no error, the warm-up RSS, and the slopes.
@@ -285,7 +249,7 @@ func (s *soak) Check(ctx context.Context, results []*bench.TargetReport) ([]benc
 	res, series := results[0].Rounds[0].Result, results[0].Rounds[0].Memory
 	elapsed, e := res.Elapsed, res.Errors
 	s.measureDB(1)
-	dbOK := s.stack.Config.DataDir != "" && s.dbErr == nil && elapsed > s.warmup
+	dbOK := s.Config.DataDir != "" && s.dbErr == nil && elapsed > s.warmup
 	if s.dbErr != nil {
 		s.env.Log.Warn("soak: measuring the database", "err", s.dbErr)
 	}
@@ -322,14 +286,6 @@ func (s *soak) Check(ctx context.Context, results []*bench.TargetReport) ([]benc
 	return append(out,
 		bench.Finding{Name: "RssAnon slope after the warm-up (heap, stacks, buffers)", OK: anon <= soakMaxSlope, Value: perMin(anon)},
 		bench.Finding{Name: "RssFile slope after the warm-up (mapped files; informative)", OK: true, Value: perMin(file)}), nil
-}
-
-// Info implements Describer.
-func (s *soak) Info() map[string]any {
-	m := s.stack.Info()
-	maps.Copy(m, map[string]any{"duration": s.duration.String(), "warmup": s.warmup.String(), "clients": s.clients,
-		"warm_packages": len(s.warm), "cold_every": soakColdEvery.String(), "memory_sample_interval": s.interval.String()})
-	return m
 }
 
 // memParts is a memory sample's VmRSS and its parts.
