@@ -62,7 +62,7 @@ events {
 
 http {
     types {
-    {{- range $ext, $type := .AllTypes}}
+    {{- range $ext, $type := .Types}}
         {{$type}} {{$ext}};
     {{- end}}
     }
@@ -138,12 +138,9 @@ func (c NginxConfig) Render() (string, error) {
 	}
 	types := map[string]string{"json": "application/json", "tgz": "application/octet-stream"}
 	maps.Copy(types, c.Types)
-	data := struct {
-		NginxConfig
-		AllTypes map[string]string
-	}{c, types}
+	c.Types = types
 	var b strings.Builder
-	if err := nginxTemplate.Execute(&b, data); err != nil {
+	if err := nginxTemplate.Execute(&b, c); err != nil {
 		return "", fmt.Errorf("nginx config: %w", err)
 	}
 	return b.String(), nil
