@@ -137,13 +137,9 @@ func (m *million) Setup(ctx context.Context) error {
 
 // start starts Stockpile on s's data and records its start-up time.
 func (s *server) start(ctx context.Context, m *million) error {
-	dir := filepath.Join(m.work, "stockpile-"+s.label)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("million: %w", err)
-	}
 	cfg := stack.Config(filepath.Join(s.dir, dataSubdir))
 	cfg.Domains[0].Repositories = []proxy.RepositoryConfig{{Name: repo}} // no connection
-	srv, err := stack.StartStockpile(ctx, m.env.Stockpile, dir, cfg, m.env.Log)
+	srv, err := stack.StartStockpile(ctx, m.env.Stockpile, filepath.Join(m.work, "stockpile-"+s.label), cfg, m.env.Log)
 	if err != nil {
 		return fmt.Errorf("million: stockpile %s: %w", s.label, err)
 	}

@@ -198,9 +198,6 @@ func (s *cluster) startReplicas(ctx context.Context, pg *enginetest.Postgres, s3
 	var urls []string
 	for i := range clusterReplicas {
 		rdir := filepath.Join(filepath.Dir(s.Root), fmt.Sprintf("replica%d", i))
-		if err := os.MkdirAll(rdir, 0o755); err != nil {
-			return fmt.Errorf("cluster: %w", err)
-		}
 		o := s3.S3Options("stockpile-bench")
 		o.CacheDir, o.CacheSize = filepath.Join(rdir, "cache"), 1<<30
 		cfg := s.Config

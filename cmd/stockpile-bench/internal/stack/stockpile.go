@@ -111,11 +111,14 @@ type Server struct {
 	Token string
 }
 
-// StartStockpile starts `stockpile serve` on cfg in dir (its configuration
-// and log are written there) and waits for /-/ready, then, with an access
+// StartStockpile starts `stockpile serve` on cfg in dir (made if missing;
+// its configuration and log are written there) and waits for /-/ready, then, with an access
 // key, mints a token through GetAuthorizationToken. A taken port (another
 // process got it first) is retried; Stockpile itself checks cfg.
 func StartStockpile(ctx context.Context, bin, dir string, cfg proxy.Config, log *slog.Logger) (*Server, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("stockpile: %w", err)
+	}
 	var srv *Server
 	err := onFreePort(ctx, log, "stockpile", "", func(listen string) error {
 		cfg.Listen = listen
