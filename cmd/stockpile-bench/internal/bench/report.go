@@ -101,8 +101,15 @@ func (r *Report) WriteText(w io.Writer) error {
 			}
 			fmt.Fprintf(ew, "%s%s\n", RatioLine(ra.Pair, ra.Value, ra.Stockpile, ra.Baseline), mark)
 		}
-		if rss, hwm := stockpilePeak(rep); rss > 0 {
-			fmt.Fprintf(ew, "stockpile peak RSS: %s sampled during the runs (VmHWM %s)\n", FmtBytes(rss), FmtBytes(hwm))
+		var peak Summary // Stockpile's largest sampled RSS and VmHWM
+		for _, t := range rep.Targets {
+			if t.Target.Side == SideStockpile {
+				m := t.Median()
+				peak.PeakRSS, peak.HWM = max(peak.PeakRSS, m.PeakRSS), max(peak.HWM, m.HWM)
+			}
+		}
+		if peak.PeakRSS > 0 {
+			fmt.Fprintf(ew, "stockpile peak RSS: %s sampled during the runs (VmHWM %s)\n", FmtBytes(peak.PeakRSS), FmtBytes(peak.HWM))
 		}
 		if len(rep.Findings) > 0 {
 			fmt.Fprintln(ew)
@@ -140,23 +147,6 @@ func orDash(none bool, s string) string {
 // RatioLine is the one-line comparison of a pair.
 func RatioLine(pair string, ratio, stockpile, baseline float64) string {
 	return fmt.Sprintf("%s: stockpile/nginx = %.2f (%.0f vs %.0f req/s)", pair, ratio, stockpile, baseline)
-}
-
-// stockpilePeak returns the largest sampled RSS of Stockpile over the
-// scenario's runs, and its VmHWM at the last of them.
-func stockpilePeak(rep *ScenarioReport) (rss, hwm uint64) {
-	for _, t := range rep.Targets {
-		if t.Target.Side != SideStockpile {
-			continue
-		}
-		for _, rr := range t.Rounds {
-			if rr.Server != nil {
-				rss = max(rss, rr.Server.PeakRSS)
-				hwm = max(hwm, rr.Server.HWM)
-			}
-		}
-	}
-	return rss, hwm
 }
 
 // FmtDur prints d in s, ms or µs.

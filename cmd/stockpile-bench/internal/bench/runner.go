@@ -206,6 +206,7 @@ type Summary struct {
 	Max         time.Duration `json:"max_ns"`
 	Errors      uint64        `json:"errors_total"`                    // summed, not a median
 	PeakRSS     uint64        `json:"server_peak_rss_bytes,omitempty"` // the largest of the rounds
+	HWM         uint64        `json:"server_hwm_bytes,omitempty"`      // the largest of the rounds
 	ServerCores float64       `json:"server_cores,omitempty"`
 	BenchCores  float64       `json:"bench_cores,omitempty"`
 	// ServerCPUPerReq is the server's CPU time per successful request: on a
@@ -232,7 +233,7 @@ func (t *TargetReport) Median() Summary {
 		mx = append(mx, res.Latency.Max())
 		s.Errors += res.Errors.Total()
 		if r.Server != nil {
-			s.PeakRSS = max(s.PeakRSS, r.Server.PeakRSS)
+			s.PeakRSS, s.HWM = max(s.PeakRSS, r.Server.PeakRSS), max(s.HWM, r.Server.HWM)
 			cores = append(cores, r.Server.Cores())
 			cpr = append(cpr, r.Server.CPUPerRequest(res.OK))
 		}
@@ -256,26 +257,17 @@ type Ratio struct {
 	BelowMin  bool    `json:"below_min,omitempty"`
 }
 
-// Ratios returns the ratio of every complete pair of rep, in target order,
-// flagged when below minRatio (0: no minimum).
+// Ratios returns the ratio of every complete pair of rep, in the order of
+// their Stockpile sides, flagged when below minRatio (0: no minimum).
 func Ratios(rep *ScenarioReport, minRatio float64) []Ratio {
 	var out []Ratio
-	for i, t := range rep.Targets {
-		pair := t.Target.Pair
-		if pair == "" || slices.ContainsFunc(rep.Targets[:i], func(u *TargetReport) bool { return u.Target.Pair == pair }) {
-			continue // none, or seen
+	for _, sp := range rep.Targets {
+		pair := sp.Target.Pair
+		i := slices.IndexFunc(rep.Targets, func(u *TargetReport) bool { return u.Target.Pair == pair && u.Target.Side == SideBaseline })
+		if pair == "" || sp.Target.Side != SideStockpile || i < 0 {
+			continue // not the Stockpile side of a complete pair
 		}
-		r, sides := Ratio{Pair: pair}, 0
-		for _, u := range rep.Targets {
-			if u.Target.Pair == pair && u.Target.Side == SideStockpile {
-				r.Stockpile, sides = u.Median().RPS, sides|1
-			} else if u.Target.Pair == pair && u.Target.Side == SideBaseline {
-				r.Baseline, sides = u.Median().RPS, sides|2
-			}
-		}
-		if sides != 3 {
-			continue // incomplete
-		}
+		r := Ratio{Pair: pair, Stockpile: sp.Median().RPS, Baseline: rep.Targets[i].Median().RPS}
 		if r.Baseline > 0 {
 			r.Value = r.Stockpile / r.Baseline
 		}

@@ -62,15 +62,11 @@ func (h *Histogram) Merge(o *Histogram) {
 
 // MarshalJSON writes the distribution's summary, in nanoseconds.
 func (h *Histogram) MarshalJSON() ([]byte, error) {
-	return json.Marshal(map[string]time.Duration{"min": h.Min(), "mean": h.Mean(), "p50": h.Percentile(50),
+	return json.Marshal(map[string]time.Duration{"min": time.Duration(h.min), "mean": h.Mean(), "p50": h.Percentile(50),
 		"p90": h.Percentile(90), "p99": h.Percentile(99), "max": h.Max()})
 }
 
-// Count returns how many values were recorded.
-func (h *Histogram) Count() uint64 { return h.total }
-
-// Min and Max return the smallest and largest values recorded, exactly.
-func (h *Histogram) Min() time.Duration { return time.Duration(h.min) }
+// Max returns the largest value recorded, exactly.
 func (h *Histogram) Max() time.Duration { return time.Duration(h.max) }
 
 // Mean returns the mean of the recorded values.

@@ -94,8 +94,8 @@ func TestHistogramPercentiles(t *testing.T) {
 				n++
 			})
 			a.Merge(&b)
-			if got := a.Count(); got != uint64(n) {
-				t.Fatalf("Count() = %d, want %d", got, n)
+			if got := a.total; got != uint64(n) {
+				t.Fatalf("total = %d, want %d", got, n)
 			}
 			for p, want := range tc.want {
 				got := a.Percentile(p)
@@ -112,7 +112,7 @@ func TestHistogramPercentiles(t *testing.T) {
 
 func TestHistogramEmpty(t *testing.T) {
 	var h Histogram
-	if h.Percentile(99) != 0 || h.Max() != 0 || h.Mean() != 0 || h.Count() != 0 {
-		t.Errorf("empty histogram: got p99 %s, max %s, mean %s, count %d; want zeros", h.Percentile(99), h.Max(), h.Mean(), h.Count())
+	if h.Percentile(99) != 0 || h.Max() != 0 || h.Mean() != 0 || h.total != 0 {
+		t.Errorf("empty histogram: got p99 %s, max %s, mean %s, count %d; want zeros", h.Percentile(99), h.Max(), h.Mean(), h.total)
 	}
 }

@@ -42,8 +42,8 @@ func TestLoadCountsRequests(t *testing.T) {
 	if res.Bytes != 200*uint64(len(testBody)) {
 		t.Errorf("got %d bytes, want %d", res.Bytes, 200*len(testBody))
 	}
-	if res.Latency.Count() != 200 || res.Elapsed <= 0 || res.RequestsPerSecond() <= 0 {
-		t.Errorf("latency count %d, elapsed %s, rps %f: want 200 and positive numbers", res.Latency.Count(), res.Elapsed, res.RequestsPerSecond())
+	if res.Latency.total != 200 || res.Elapsed <= 0 || res.RequestsPerSecond() <= 0 {
+		t.Errorf("latency count %d, elapsed %s, rps %f: want 200 and positive numbers", res.Latency.total, res.Elapsed, res.RequestsPerSecond())
 	}
 }
 
@@ -94,8 +94,8 @@ func TestLoadPercentilesOfKnownDistribution(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := res.Latency
-	if h.Count() != 100 {
-		t.Fatalf("recorded %d latencies, want 100", h.Count())
+	if h.total != 100 {
+		t.Fatalf("recorded %d latencies, want 100", h.total)
 	}
 	if p50 := h.Percentile(50); p50 >= slow/2 {
 		t.Errorf("p50 = %s, want well under %s", p50, slow)
@@ -176,8 +176,8 @@ func TestLoadCountsErrors(t *testing.T) {
 			if res.Requests != 100 {
 				t.Errorf("got %d requests, want 100", res.Requests)
 			}
-			if res.Latency.Count() != res.OK {
-				t.Errorf("recorded %d latencies for %d successes; errors must not be recorded", res.Latency.Count(), res.OK)
+			if res.Latency.total != res.OK {
+				t.Errorf("recorded %d latencies for %d successes; errors must not be recorded", res.Latency.total, res.OK)
 			}
 		})
 	}
