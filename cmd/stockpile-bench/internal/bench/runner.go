@@ -117,9 +117,7 @@ func (r *Runner) Run(ctx context.Context, sc Scenario) (rep *ScenarioReport, err
 			return nil, err
 		}
 	}
-	if d, ok := sc.(Describer); ok {
-		rep.Info = d.Info()
-	}
+	rep.Info = sc.Info()
 	return rep, nil
 }
 

@@ -27,18 +27,15 @@ type Scenario interface {
 	// Teardown stops everything Setup started. It may be called more than
 	// once and after a failed Setup.
 	Teardown() error
+	// Info returns the facts worth reporting (fixture sizes, which binary
+	// ran), once the targets have been measured.
+	Info() map[string]any
 }
 
 // Checker is implemented by scenarios that judge their run once the targets
 // have been measured (npm-cold-burst counts upstream fetches).
 type Checker interface {
 	Check(ctx context.Context, results []*TargetReport) ([]Finding, error)
-}
-
-// Describer is implemented by scenarios with facts worth reporting (fixture
-// sizes, which binary ran).
-type Describer interface {
-	Info() map[string]any
 }
 
 // Sides of a comparison.

@@ -277,7 +277,7 @@ func (m *million) Check(_ context.Context, results []*bench.TargetReport) ([]ben
 	}, bench.Finding{Name: "stockpile RSS after the runs (file: Badger's mmap'd tables)", Value: rss(m.big) + "; " + rss(m.sm), OK: true}), nil
 }
 
-// Info implements Describer: the findings' numbers (each target's medians
+// Info implements Scenario: the findings' numbers (each target's medians
 // are in the report's targets).
 func (m *million) Info() map[string]any {
 	info := map[string]any{"versions": m.versions, "baseline_versions": baseline, "sample": m.sample, "million_dir": m.env.MillionDir}

@@ -102,7 +102,7 @@ func (s *base) Teardown() error {
 	return errors.Join(append(errs, s.Down())...)
 }
 
-// Info implements Describer: the stack, the fixture, and the scenario's own.
+// Info implements Scenario: the stack, the fixture, and the scenario's own.
 func (s *base) Info() map[string]any {
 	m := s.Stack.Info()
 	if f := s.fixture; f != nil {
