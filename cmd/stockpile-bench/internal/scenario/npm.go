@@ -210,15 +210,9 @@ func (s *npmWarm) Setup(ctx context.Context) error {
 	s.env.Log.Info("npm-warm: warmed", "packument_bytes", len(doc), "nginx_packument_bytes", len(f.Packument), "tarball_bytes", len(f.Tarball))
 
 	// The packument as npm install asks for it (abbreviated) and in full,
-	// each asked twice more first, against nginx serving Stockpile's bytes.
-	docs := []metaDoc{{"abbreviated packument", spDoc, npmInstallAccept}, {"packument", spDoc, "application/json"}}
-	for _, d := range docs {
-		if _, err := s.fetch(ctx, c, d.Pair, d.URL, d.Accept, 2, nil); err != nil {
-			return err
-		}
-	}
-	if err := s.docTargets(ctx, docs); err != nil {
-		return fmt.Errorf("npm-warm: %w", err)
+	// against nginx serving Stockpile's bytes.
+	if err := s.docTargets(ctx, []metaDoc{{"abbreviated packument", spDoc, npmInstallAccept}, {"packument", spDoc, "application/json"}}); err != nil {
+		return err
 	}
 	s.targets = append(s.targets, s.pair("tarball", load.Request{URL: tarballURL, Header: s.Header("")},
 		load.Request{URL: s.NginxURL + f.TarballPath()}, len(f.Tarball), len(f.Tarball))...)
@@ -233,8 +227,9 @@ type metaDoc struct {
 	Accept string
 }
 
-// docTargets asks Stockpile for each document without and with gzip (which
-// it must then use: clients ask for it), has nginx send each answer as is
+// docTargets asks Stockpile for each document twice (the engine keeps a
+// document from its second rendering on), then without and with gzip
+// (which it must then use: clients ask for it), has nginx send each answer as is
 // (the gzip one as gzip_static's .gz twin), notes their sizes and adds the
 // targets "<pair>" and "<pair> gzip", Stockpile's then nginx's.
 func (s *base) docTargets(ctx context.Context, docs []metaDoc) error {
@@ -245,6 +240,9 @@ func (s *base) docTargets(ctx context.Context, docs []metaDoc) error {
 		return err
 	}
 	for _, d := range docs {
+		if _, err := s.fetch(ctx, c, d.Pair, d.URL, d.Accept, 2, nil); err != nil {
+			return err
+		}
 		name := strings.ReplaceAll(d.Pair, " ", "-")
 		ngURL := s.NginxURL + "/" + stack.BaselineDir + "/" + name
 		for _, enc := range []string{"", "gzip"} {
@@ -263,10 +261,10 @@ func (s *base) docTargets(ctx context.Context, docs []metaDoc) error {
 				err = os.WriteFile(filepath.Join(dir, file), body, 0o644)
 			}
 			if err != nil {
-				return fmt.Errorf("%s: %w", pair, err)
+				return fmt.Errorf("%s: %s: %w", s.name, pair, err)
 			}
 			if b, got, err := load.Fetch(ctx, c, ngURL, ngH); err != nil || got != enc || !bytes.Equal(b, body) {
-				return fmt.Errorf("%s: nginx's copy: %d bytes, Content-Encoding %q, err %v (is gzip_static built in?)", pair, len(b), got, err)
+				return fmt.Errorf("%s: %s: nginx's copy: %d bytes, Content-Encoding %q, err %v (is gzip_static built in?)", s.name, pair, len(b), got, err)
 			}
 			s.info[key] = len(body)
 			s.targets = append(s.targets, s.pair(pair, load.Request{URL: d.URL, Header: spH}, load.Request{URL: ngURL, Header: ngH}, len(body), len(body))...)
