@@ -79,7 +79,7 @@ func TestNPMSmoke(t *testing.T) {
 		}
 	}
 	for _, r := range rs {
-		t.Log(bench.RatioLine(r.Pair, r.Value, r.Stockpile, r.Baseline))
+		t.Logf("%s: stockpile/nginx = %.2f (%.0f vs %.0f req/s)", r.Pair, r.Value, r.Stockpile, r.Baseline)
 	}
 
 	cold := reps[1]

@@ -99,7 +99,7 @@ func (r *Report) WriteText(w io.Writer) error {
 			if ra.BelowMin {
 				mark = fmt.Sprintf("  BELOW --min-ratio %.2f", r.MinRatio)
 			}
-			fmt.Fprintf(ew, "%s%s\n", RatioLine(ra.Pair, ra.Value, ra.Stockpile, ra.Baseline), mark)
+			fmt.Fprintf(ew, "%s: stockpile/nginx = %.2f (%.0f vs %.0f req/s)%s\n", ra.Pair, ra.Value, ra.Stockpile, ra.Baseline, mark)
 		}
 		var peak Summary // Stockpile's largest sampled RSS and VmHWM
 		for _, t := range rep.Targets {
@@ -142,11 +142,6 @@ func orDash(none bool, s string) string {
 		return "-"
 	}
 	return s
-}
-
-// RatioLine is the one-line comparison of a pair.
-func RatioLine(pair string, ratio, stockpile, baseline float64) string {
-	return fmt.Sprintf("%s: stockpile/nginx = %.2f (%.0f vs %.0f req/s)", pair, ratio, stockpile, baseline)
 }
 
 // FmtDur prints d in s, ms or µs.
