@@ -83,7 +83,7 @@ func TestAccessLogSurvivesSIGTERM(t *testing.T) {
 	if err := sp.Stop(syscall.SIGTERM, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if err, _ := sp.Exited(); err != nil {
+	if _, err := sp.Exited(); err != nil {
 		t.Fatalf("stockpile did not exit cleanly: %v", err)
 	}
 	wg.Wait()

@@ -77,12 +77,12 @@ func startLogged(t *testing.T, bin, config, dataDir, addr string) *loggedProc {
 // has ended already.
 func (p *loggedProc) stop(t *testing.T) {
 	t.Helper()
-	if _, ok := p.Exited(); ok {
+	if ok, _ := p.Exited(); ok {
 		return
 	}
 	if err := p.Stop(syscall.SIGTERM, 30*time.Second); err != nil {
 		t.Error(err)
-	} else if err, _ := p.Exited(); err != nil {
+	} else if _, err := p.Exited(); err != nil {
 		t.Errorf("stockpile did not stop cleanly: %v\n%s", err, tail(p.logText(), 20))
 	}
 }
@@ -248,7 +248,7 @@ func TestDiskFull(t *testing.T) {
 
 	alive := func(when string) bool {
 		t.Helper()
-		if err, ok := p.Exited(); ok {
+		if ok, err := p.Exited(); ok {
 			t.Errorf("stockpile died %s (%v); the crash:\n%s", when, err, crashReport(p.logText()))
 			return false
 		}
@@ -280,7 +280,7 @@ func TestDiskFull(t *testing.T) {
 		}
 	}
 	crashed := false
-	if _, ok := p.Exited(); ok {
+	if ok, _ := p.Exited(); ok {
 		crashed = true
 	} else {
 		if st, body, err := get("http://" + addr + "/-/ready"); err != nil || st != http.StatusOK {
@@ -411,7 +411,7 @@ func TestDiskFillsUpWithCache(t *testing.T) {
 		default:
 			t.Errorf("unexpected answer: %s", o)
 		}
-		if err, ok := p.Exited(); ok {
+		if ok, err := p.Exited(); ok {
 			t.Fatalf("stockpile died after %d downloads (%v); the crash:\n%s", whole+full+cut, err, crashReport(p.logText()))
 		}
 	}

@@ -61,13 +61,13 @@ func Serve(ctx context.Context, bin, config, dataDir, listen string, env []strin
 // PID returns the process id.
 func (p *Process) PID() int { return p.Cmd.Process.Pid }
 
-// Exited returns how the process ended, and whether it has.
-func (p *Process) Exited() (error, bool) {
+// Exited reports whether the process has ended, and how.
+func (p *Process) Exited() (bool, error) {
 	select {
 	case <-p.exited:
-		return p.err, true
+		return true, p.err
 	default:
-		return nil, false
+		return false, nil
 	}
 }
 
@@ -126,7 +126,7 @@ func (p *Process) tail() string {
 // Stop sends sig, waits up to grace for the process to exit, then kills
 // it; how the process ended is Exited's. It may be called more than once.
 func (p *Process) Stop(sig os.Signal, grace time.Duration) error {
-	if _, done := p.Exited(); done {
+	if done, _ := p.Exited(); done {
 		return nil
 	}
 	if err := p.Cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {

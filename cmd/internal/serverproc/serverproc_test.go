@@ -24,7 +24,7 @@ func TestWaitReadyReportsAnExit(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "exited before it was ready") || !strings.Contains(err.Error(), "the tail") {
 		t.Fatalf("err %v: want the exit and the log's tail", err)
 	}
-	if err, done := p.Exited(); !done || err == nil {
+	if done, err := p.Exited(); !done || err == nil {
 		t.Errorf("Exited: %v, %v; want exit status 3", err, done)
 	}
 }
@@ -42,7 +42,7 @@ func TestStopKillsAfterGrace(t *testing.T) {
 	if err := p.Stop(syscall.SIGTERM, 200*time.Millisecond); err == nil || !strings.Contains(err.Error(), "killed") {
 		t.Errorf("Stop of a process ignoring SIGTERM: %v", err)
 	}
-	if _, done := p.Exited(); !done {
+	if done, _ := p.Exited(); !done {
 		t.Error("still running after Stop")
 	}
 	if err := p.Stop(syscall.SIGTERM, time.Second); err != nil {
