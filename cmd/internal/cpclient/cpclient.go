@@ -236,6 +236,12 @@ func IsNotFound(err error) bool {
 
 // DescribeRepository calls DescribeRepository.
 func (c *Client) DescribeRepository(ctx context.Context, domain, repo string) (Repository, error) {
+	return DescribeRepository(ctx, c, domain, repo)
+}
+
+// DescribeRepository calls DescribeRepository through c: a repository's
+// upstreams and external connections.
+func DescribeRepository(ctx context.Context, c Caller, domain, repo string) (Repository, error) {
 	var out struct {
 		Repository struct {
 			Name      string `json:"name"`
@@ -248,7 +254,7 @@ func (c *Client) DescribeRepository(ctx context.Context, domain, repo string) (R
 		} `json:"repository"`
 	}
 	q := url.Values{"domain": {domain}, "repository": {repo}}
-	if err := c.callJSON(ctx, http.MethodGet, "/v1/repository", q, nil, &out); err != nil {
+	if err := CallJSON(ctx, c, http.MethodGet, "/v1/repository", q, nil, &out); err != nil {
 		return Repository{}, err
 	}
 	r := Repository{Name: out.Repository.Name}

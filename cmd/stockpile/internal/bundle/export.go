@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/stockpile-proxy/stockpile/cmd/internal/cpclient"
 )
 
 // Filter keeps a version of a package in the bundle; nil keeps all.
@@ -129,26 +130,11 @@ func exportRepo(ctx context.Context, cp ControlPlane, src Source, domain, name, 
 // describeRepository returns a repository's upstreams and external
 // connections.
 func describeRepository(ctx context.Context, cp ControlPlane, domain, name string) (upstreams, connections []string, err error) {
-	var desc struct {
-		Repository struct {
-			Upstreams []struct {
-				RepositoryName string `json:"repositoryName"`
-			} `json:"upstreams"`
-			ExternalConnections []struct {
-				Name string `json:"externalConnectionName"`
-			} `json:"externalConnections"`
-		} `json:"repository"`
-	}
-	if err := call(ctx, cp, http.MethodGet, "/v1/repository", url.Values{"domain": {domain}, "repository": {name}}, nil, &desc); err != nil {
+	r, err := cpclient.DescribeRepository(ctx, cp, domain, name)
+	if err != nil {
 		return nil, nil, fmt.Errorf("DescribeRepository %s: %w", name, err)
 	}
-	for _, u := range desc.Repository.Upstreams {
-		upstreams = append(upstreams, u.RepositoryName)
-	}
-	for _, x := range desc.Repository.ExternalConnections {
-		connections = append(connections, x.Name)
-	}
-	return upstreams, connections, nil
+	return r.Upstreams, r.ExternalConnections, nil
 }
 
 // snapshotBuildRE is a Maven snapshot build's version, base-timestamp-n:
