@@ -64,7 +64,7 @@ func startLogged(t *testing.T, bin, config, dataDir, addr string) *loggedProc {
 	t.Helper()
 	p := &loggedProc{}
 	sp, err := serverproc.Serve(t.Context(), bin, config, dataDir, addr, append(os.Environ(), "STOCKPILE_LOG_LEVEL=warn"), p,
-		func() string { return tail(p.logText(), 40) })
+		func() string { return serverproc.LastLines(p.logText(), 40) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func (p *loggedProc) stop(t *testing.T) {
 	if err := p.Stop(syscall.SIGTERM, 30*time.Second); err != nil {
 		t.Error(err)
 	} else if _, err := p.Exited(); err != nil {
-		t.Errorf("stockpile did not stop cleanly: %v\n%s", err, tail(p.logText(), 20))
+		t.Errorf("stockpile did not stop cleanly: %v\n%s", err, serverproc.LastLines(p.logText(), 20))
 	}
 }
 
@@ -132,14 +132,6 @@ func download(base, name string, want []byte) outcome {
 	return o
 }
 
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
 // crashReport returns the part of a Go crash that tells where it happened:
 // the fatal error, the signal line and the faulting goroutine's stack.
 func crashReport(log string) string {
@@ -151,7 +143,7 @@ func crashReport(log string) string {
 		i = strings.Index(log, "panic:")
 	}
 	if i < 0 {
-		return tail(log, 40)
+		return serverproc.LastLines(log, 40)
 	}
 	rest := log[i:]
 	// The faulting goroutine comes first: keep it, drop the others.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strings"
 	"time"
 )
 
@@ -114,6 +115,12 @@ func (p *Process) WaitReady(ctx context.Context, timeout, every time.Duration, r
 		case <-t.C:
 		}
 	}
+}
+
+// LastLines returns the last n lines of a log's text, for a Tail.
+func LastLines(log string, n int) string {
+	lines := strings.Split(strings.TrimRight(log, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 func (p *Process) tail() string {

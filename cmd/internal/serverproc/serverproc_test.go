@@ -63,3 +63,22 @@ func TestAnswers(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestLastLines(t *testing.T) {
+	for _, tc := range []struct {
+		name, log string
+		n         int
+		want      string
+	}{
+		{"fewer lines than n", "a\nb\n", 5, "a\nb"},
+		{"the last n", "a\nb\nc\nd\n", 2, "c\nd"},
+		{"no trailing newline", "a\nb\nc", 1, "c"},
+		{"empty", "", 3, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := LastLines(tc.log, tc.n); got != tc.want {
+				t.Errorf("LastLines(%q, %d) = %q, want %q", tc.log, tc.n, got, tc.want)
+			}
+		})
+	}
+}

@@ -235,8 +235,7 @@ func fileTail(path string) func() string {
 		if err != nil {
 			return "(no log: " + err.Error() + ")"
 		}
-		lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
-		return strings.Join(lines[max(0, len(lines)-20):], "\n")
+		return serverproc.LastLines(string(raw), 20)
 	}
 }
 
